@@ -1,0 +1,139 @@
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Language;
+
+/// One answer of a form: text (also dates `YYYY-MM-DD` and choice values), a number or yes/no.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum Answer {
+    Bool(bool),
+    Number(i64),
+    Text(String),
+}
+
+/// What the kiosk records of a card payment: the terminal's references, never card data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PaymentRecord {
+    pub amount_avos: u64,
+    pub terminal_receipt_number: u32,
+    pub trace_number: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_brand: Option<String>,
+}
+
+/// An application as the kiosk sends it. `application_id` is also the `Idempotency-Key`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApplicationSubmission {
+    /// UUIDv7 made by the kiosk when the citizen confirmed.
+    pub application_id: Uuid,
+    /// The number printed on the citizen's receipt, e.g. `K01-261122-0007`.
+    pub reference: String,
+    pub kiosk_id: String,
+    pub centre_id: String,
+    pub service_id: String,
+    /// The language the citizen used, for the agency's replies.
+    pub language: Language,
+    /// Form answers keyed by field id.
+    pub answers: BTreeMap<String, Answer>,
+    pub fee_avos: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentRecord>,
+    /// When the citizen confirmed, by the kiosk's clock.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub submitted_at: Timestamp,
+}
+
+/// Where an application stands at the agency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationState {
+    Received,
+    InReview,
+    Ready,
+    Rejected,
+    Collected,
+}
+
+impl ApplicationState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::InReview => "in_review",
+            Self::Ready => "ready",
+            Self::Rejected => "rejected",
+            Self::Collected => "collected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Received, Self::InReview, Self::Ready, Self::Rejected, Self::Collected].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// Central's answer to a submitted application (also to every repeat of it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApplicationReceipt {
+    pub application_id: Uuid,
+    pub reference: String,
+    pub state: ApplicationState,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub received_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusChange {
+    pub state: ApplicationState,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+}
+
+/// An application's status and history.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApplicationStatus {
+    pub application_id: Uuid,
+    pub reference: String,
+    pub service_id: String,
+    pub state: ApplicationState,
+    pub history: Vec<StatusChange>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_keep_their_type_on_the_wire() {
+        let answers: BTreeMap<String, Answer> = serde_json::from_str(r#"{"a":true,"b":2,"c":"2026-01-02","d":"x"}"#).expect("json");
+        assert_eq!(answers["a"], Answer::Bool(true));
+        assert_eq!(answers["b"], Answer::Number(2));
+        assert_eq!(answers["c"], Answer::Text("2026-01-02".into()));
+        assert!(serde_json::from_str::<Answer>("1.5").is_err(), "fractions are not numbers here");
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in [
+            ApplicationState::Received,
+            ApplicationState::InReview,
+            ApplicationState::Ready,
+            ApplicationState::Rejected,
+            ApplicationState::Collected,
+        ] {
+            assert_eq!(ApplicationState::parse(s.as_str()), Some(s));
+            assert_eq!(serde_json::to_string(&s).expect("json"), format!("\"{}\"", s.as_str()));
+        }
+    }
+}

@@ -1,0 +1,95 @@
+use serde::{Deserialize, Serialize};
+
+use super::{FormField, LocalizedText};
+
+/// The service catalog a kiosk offers, as one snapshot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Catalog {
+    /// Changes whenever anything in the catalog changes; the `ETag` is derived from the content.
+    pub version: String,
+    pub services: Vec<Service>,
+}
+
+impl Catalog {
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id == id)
+    }
+}
+
+/// The agency that provides a service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Agency {
+    pub id: String,
+    pub name: LocalizedText,
+}
+
+/// What the citizen gets at the kiosk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceKind {
+    /// An application that the agency processes (the citizen gets a receipt).
+    Application,
+    /// A booking of a counter appointment (online only).
+    Appointment,
+}
+
+/// How the result reaches the citizen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Printed at a kiosk of the centre once ready.
+    PrintAtKiosk,
+    CollectAtCounter,
+    Electronic,
+}
+
+/// How sure the kiosk must be of who the applicant is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityLevel {
+    /// Anyone may apply; identity is declared in the form.
+    Declared,
+    /// A signed sign-in QR from the government app, or better.
+    App,
+    /// The chip of an identity document.
+    Chip,
+}
+
+/// A kiosk device a service cannot do without.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceNeed {
+    PaymentTerminal,
+    ReceiptPrinter,
+    DocumentPrinter,
+    IdentityReader,
+    CodeScanner,
+}
+
+/// One entry of the catalog.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Service {
+    /// Stable id, e.g. `criminal-record-certificate`.
+    pub id: String,
+    pub kind: ServiceKind,
+    pub name: LocalizedText,
+    pub description: LocalizedText,
+    pub agency: Agency,
+    /// Fee in avos (1 MOP = 100 avos); 0 for free services.
+    pub fee_avos: u64,
+    pub identity_level: IdentityLevel,
+    pub form: Vec<FormField>,
+    pub delivery: Delivery,
+    /// Working days until the result is ready.
+    pub processing_days: u16,
+    pub devices: Vec<DeviceNeed>,
+    /// Whether the kiosk may accept it while the central platform cannot be reached.
+    pub offline_capable: bool,
+}

@@ -1,0 +1,22 @@
+//! The wire types of the kiosk ↔ central API, version 1.
+
+mod application;
+mod catalog;
+mod form;
+mod language;
+mod problem;
+
+pub use application::{
+    Answer, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, PaymentRecord, StatusChange,
+};
+pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
+pub use form::{ChoiceOption, DateRange, FieldError, FieldKind, FormField, IdentityAttribute, validate_answers};
+pub use language::{Language, LocalizedText};
+pub use problem::{FieldProblem, Problem};
+
+/// The header that makes a write safe to repeat; its value is the record's own id.
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// Media type of error bodies (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+/// Path prefix of this version of the API.
+pub const API_PREFIX: &str = "/v1";

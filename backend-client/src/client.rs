@@ -1,0 +1,348 @@
+//! The kiosk's HTTPS client of the central platform.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use uuid::Uuid;
+
+use crate::api::{API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, Catalog, IDEMPOTENCY_KEY, Problem};
+
+/// How long the client waits; injected so tests can shrink them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open the TCP connection and finish the TLS handshake.
+    pub connect: Duration,
+    /// For a whole request, from sending to the last byte of the answer.
+    pub request: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(5), request: Duration::from_secs(15) }
+    }
+}
+
+/// Where central is and how to trust it.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// e.g. `https://central.example.gov.mo`; no trailing path.
+    pub base_url: String,
+    /// PEM of the certificate authorities that sign central's server certificate.
+    pub ca_pem: Vec<u8>,
+    /// PEM of this kiosk's certificate chain and private key, for mutual TLS once enrolled.
+    pub identity_pem: Option<Vec<u8>>,
+    pub timeouts: Timeouts,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("identity", &self.identity_pem.is_some())
+            .field("timeouts", &self.timeouts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The largest answer accepted from central; a catalog is far smaller.
+const MAX_BODY: usize = 8 << 20;
+
+/// Why a call to central failed. `is_retryable` tells the outbox what to do with it.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The configuration is unusable (bad URL, unreadable certificate); fix the kiosk's config.
+    #[error("the central client is misconfigured: {0}")]
+    Config(String),
+    /// Central could not be reached (no route, refused, TLS failure, connection dropped).
+    #[error("could not reach central at {url}")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// Central did not answer in time; a write may or may not have been applied.
+    #[error("central did not answer within {0:?}")]
+    Timeout(Duration),
+    /// Central is still processing the same write (409); repeat later with the same key.
+    #[error("central is still processing this request; retry after {retry_after:?}")]
+    InFlight { retry_after: Option<Duration> },
+    /// Central asks to slow down (429 or 503).
+    #[error("central asks to slow down (HTTP {status}); retry after {retry_after:?}")]
+    Throttled { status: u16, retry_after: Option<Duration> },
+    /// Central failed (5xx).
+    #[error("central failed with HTTP {status}")]
+    Server { status: u16, problem: Option<Problem> },
+    /// Central refused the request and will refuse it again (4xx): a bug or bad data.
+    #[error("central refused the request: HTTP {status} {}: {}", problem.short_kind(), problem.title)]
+    Refused { status: u16, problem: Problem },
+    /// Central's answer does not follow the contract.
+    #[error("central's answer (HTTP {status}) does not follow the contract: {detail}")]
+    MalformedResponse { status: u16, detail: String },
+}
+
+impl ClientError {
+    /// Whether the same request may succeed later. Permanent errors go to the dead-letter
+    /// queue; retryable ones are repeated with backoff and the same idempotency key.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            // A malformed answer may come from a proxy or a transient server bug; the write is
+            // idempotent, so repeating it is safe and loses nothing.
+            Self::Unreachable { .. }
+            | Self::Timeout(_)
+            | Self::InFlight { .. }
+            | Self::Throttled { .. }
+            | Self::Server { .. }
+            | Self::MalformedResponse { .. } => true,
+            Self::Config(_) | Self::Refused { .. } => false,
+        }
+    }
+
+    /// How long central asked the client to wait, if it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::InFlight { retry_after } | Self::Throttled { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// The problem central sent, if any.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            Self::Refused { problem, .. } => Some(problem),
+            Self::Server { problem, .. } => problem.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// Result of a conditional catalog fetch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CatalogFetch {
+    /// The kiosk's copy is current (304).
+    NotModified,
+    Updated {
+        etag: Option<String>,
+        catalog: Catalog,
+    },
+}
+
+/// The typed client. Cheap to clone; clones share connections.
+#[derive(Clone, Debug)]
+pub struct CentralClient {
+    http: reqwest::Client,
+    base: String,
+    timeouts: Timeouts,
+}
+
+fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ClientError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&config.ca_pem) {
+        let cert = cert.map_err(|e| ClientError::Config(format!("CA certificate PEM: {e}")))?;
+        roots.add(cert).map_err(|e| ClientError::Config(format!("CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(ClientError::Config("no CA certificate given to trust central's server certificate".into()));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::Config(e.to_string()))?
+        .with_root_certificates(roots);
+    let mut tls = match &config.identity_pem {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| ClientError::Config(format!("kiosk certificate PEM: {e}")))?;
+            let key = PrivateKeyDer::from_pem_slice(pem).map_err(|e| ClientError::Config(format!("kiosk private key PEM: {e}")))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| ClientError::Config(format!("kiosk identity: {e}")))?
+        }
+    };
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let wait = when.duration_since(jiff::Timestamp::now());
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+impl CentralClient {
+    pub fn new(config: &ClientConfig) -> Result<Self, ClientError> {
+        let base = config.base_url.trim_end_matches('/').to_string();
+        if !base.starts_with("https://") {
+            return Err(ClientError::Config(format!("central's URL must start with https:// (got {base:?})")));
+        }
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_config(config)?)
+            .https_only(true)
+            .connect_timeout(config.timeouts.connect)
+            .timeout(config.timeouts.request)
+            .user_agent(concat!("balcao-kiosk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ClientError::Config(e.to_string()))?;
+        Ok(Self { http, base, timeouts: config.timeouts })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{API_PREFIX}{path}", self.base)
+    }
+
+    /// Sends a request and sorts the answer: success statuses come back with their body,
+    /// everything else becomes a classified error.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<(StatusCode, reqwest::header::HeaderMap, Vec<u8>), ClientError> {
+        let started = Instant::now();
+        let response = request.send().await.map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = read_limited(response).await.map_err(|e| self.transport_error(e))?;
+        tracing::debug!(what, status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "central answered");
+        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+            return Ok((status, headers, body));
+        }
+        let problem = parse_problem(&headers, &body, status);
+        let code = status.as_u16();
+        Err(match status {
+            StatusCode::CONFLICT => ClientError::InFlight { retry_after: retry_after(&headers) },
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
+                ClientError::Throttled { status: code, retry_after: retry_after(&headers) }
+            }
+            s if s.is_server_error() => ClientError::Server { status: code, problem },
+            s if s.is_client_error() => ClientError::Refused {
+                status: code,
+                problem: problem.unwrap_or_else(|| Problem::new(code, "unknown", s.canonical_reason().unwrap_or("refused"))),
+            },
+            _ => ClientError::MalformedResponse { status: code, detail: "unexpected status".into() },
+        })
+    }
+
+    fn transport_error(&self, e: reqwest::Error) -> ClientError {
+        if e.is_timeout() {
+            ClientError::Timeout(self.timeouts.request)
+        } else if e.is_builder() {
+            ClientError::Config(e.to_string())
+        } else {
+            ClientError::Unreachable { url: self.base.clone(), source: e }
+        }
+    }
+
+    /// The catalog, unless the kiosk's copy (identified by its `ETag`) is current.
+    pub async fn catalog(&self, etag: Option<&str>) -> Result<CatalogFetch, ClientError> {
+        let mut request = self.http.get(self.url("/catalog"));
+        if let Some(etag) = etag {
+            request = request.header(IF_NONE_MATCH, etag);
+        }
+        let (status, headers, body) = self.send(request, "catalog").await?;
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(CatalogFetch::NotModified);
+        }
+        let catalog: Catalog = parse_json(status, &body)?;
+        let etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        Ok(CatalogFetch::Updated { etag, catalog })
+    }
+
+    /// Submits an application. Safe to repeat: the application id is the idempotency key, and
+    /// central answers a repeat with its first answer.
+    pub async fn submit_application(&self, submission: &ApplicationSubmission) -> Result<ApplicationReceipt, ClientError> {
+        let request =
+            self.http.post(self.url("/applications")).header(IDEMPOTENCY_KEY, submission.application_id.to_string()).json(submission);
+        let (status, _, body) = self.send(request, "submit_application").await?;
+        let receipt: ApplicationReceipt = parse_json(status, &body)?;
+        if receipt.application_id != submission.application_id {
+            return Err(ClientError::MalformedResponse { status: status.as_u16(), detail: "the receipt names another application".into() });
+        }
+        Ok(receipt)
+    }
+
+    pub async fn application_status(&self, application_id: Uuid) -> Result<ApplicationStatus, ClientError> {
+        let request = self.http.get(self.url(&format!("/applications/{application_id}")));
+        let (status, _, body) = self.send(request, "application_status").await?;
+        parse_json(status, &body)
+    }
+}
+
+async fn read_limited(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BODY {
+            // Keep the head: enough to report the problem; the rest is not worth memory.
+            body.truncate(MAX_BODY + 1);
+            break;
+        }
+    }
+    Ok(body)
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, ClientError> {
+    if body.len() > MAX_BODY {
+        return Err(ClientError::MalformedResponse { status: status.as_u16(), detail: format!("answer larger than {MAX_BODY} bytes") });
+    }
+    serde_json::from_slice(body).map_err(|e| ClientError::MalformedResponse { status: status.as_u16(), detail: e.to_string() })
+}
+
+fn parse_problem(headers: &reqwest::header::HeaderMap, body: &[u8], status: StatusCode) -> Option<Problem> {
+    let is_json = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.contains("json"));
+    let problem: Problem = if is_json { serde_json::from_slice(body).ok()? } else { return None };
+    (problem.status == status.as_u16()).then_some(problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_of_errors() {
+        let refused = ClientError::Refused { status: 422, problem: Problem::new(422, "idempotency-key-reused", "t") };
+        assert!(!refused.is_retryable());
+        assert!(!ClientError::Config("x".into()).is_retryable());
+        for retryable in [
+            ClientError::Timeout(Duration::from_secs(1)),
+            ClientError::InFlight { retry_after: Some(Duration::from_secs(2)) },
+            ClientError::Throttled { status: 429, retry_after: None },
+            ClientError::Server { status: 500, problem: None },
+            ClientError::MalformedResponse { status: 201, detail: "x".into() },
+        ] {
+            assert!(retryable.is_retryable(), "{retryable}");
+        }
+        assert_eq!(ClientError::InFlight { retry_after: Some(Duration::from_secs(2)) }.retry_after(), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(RETRY_AFTER, "7".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().expect("header"));
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO), "a date in the past means now");
+        headers.insert(RETRY_AFTER, "soon".parse().expect("header"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn config_needs_https_and_a_ca() {
+        let config =
+            ClientConfig { base_url: "http://central".into(), ca_pem: Vec::new(), identity_pem: None, timeouts: Timeouts::default() };
+        assert!(matches!(CentralClient::new(&config), Err(ClientError::Config(m)) if m.contains("https")));
+        let config = ClientConfig { base_url: "https://central".into(), ..config };
+        assert!(matches!(CentralClient::new(&config), Err(ClientError::Config(m)) if m.contains("CA")));
+    }
+}

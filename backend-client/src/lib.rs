@@ -1,0 +1,17 @@
+//! The kiosk ↔ central contract and the kiosk's client for it.
+//!
+//! - `api/` — the wire types, one file per resource (catalog, form schema and its validation,
+//!   applications, problems). The reference central serves exactly these types and publishes
+//!   them in its OpenAPI document; both sides validate form answers with the same code.
+//! - `client.rs` (feature `client`) — the typed HTTPS client: reqwest on rustls (ring, no
+//!   OpenSSL), bounded timeouts, errors classified as retryable or permanent, and an
+//!   `Idempotency-Key` on every write.
+//!
+//! Only this crate speaks HTTP to the central platform.
+
+pub mod api;
+#[cfg(feature = "client")]
+mod client;
+
+#[cfg(feature = "client")]
+pub use client::{CatalogFetch, CentralClient, ClientConfig, ClientError, Timeouts};

@@ -1,0 +1,251 @@
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use balcao_backend_client::api::{
+    ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, FieldProblem, IDEMPOTENCY_KEY, Problem, ServiceKind,
+    validate_answers,
+};
+use jiff::Timestamp;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{ApiError, AppState};
+use crate::store::StoredResponse;
+
+/// Macao's offset from UTC; it keeps no daylight saving time.
+const MACAO_UTC_OFFSET_HOURS: i8 = 8;
+
+fn today_in_macao() -> String {
+    Timestamp::now().to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(MACAO_UTC_OFFSET_HOURS))).date().to_string()
+}
+
+/// JSON with object keys sorted, so the same request hashes the same however its keys are
+/// ordered or spaced.
+fn canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push(b'{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical(&Value::String(key.clone()), out);
+                out.push(b':');
+                canonical(&map[key], out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => out.extend_from_slice(scalar.to_string().as_bytes()),
+    }
+}
+
+fn request_hash(value: &Value) -> String {
+    let mut bytes = Vec::new();
+    canonical(value, &mut bytes);
+    hex::encode(Sha256::digest(&bytes))
+}
+
+fn replay(stored: StoredResponse, replayed: bool) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, stored.body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if replayed {
+        response.headers_mut().insert("Idempotent-Replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// Holds an idempotency key as "in flight" until dropped.
+struct InFlight<'a> {
+    state: &'a AppState,
+    key: String,
+}
+
+impl<'a> InFlight<'a> {
+    fn claim(state: &'a AppState, key: &str) -> Option<Self> {
+        let mut keys = state.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        keys.insert(key.to_string()).then(|| Self { state, key: key.to_string() })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.state.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+    }
+}
+
+fn unprocessable(kind: &str, title: &str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
+}
+
+/// Checks an application against the catalog: the service exists and takes applications, the
+/// answers fit its form, the fee is the catalog's and was paid.
+fn check(state: &AppState, submission: &ApplicationSubmission) -> Result<(), ApiError> {
+    if submission.reference.trim().is_empty() || submission.reference.len() > 32 || submission.kiosk_id.trim().is_empty() {
+        return Err(unprocessable(
+            "invalid-application",
+            "The application is incomplete",
+            "reference (1-32 characters) and kiosk_id are required",
+        ));
+    }
+    let catalog = state.current_catalog();
+    let Some(service) = catalog.catalog.service(&submission.service_id).filter(|s| s.kind == ServiceKind::Application) else {
+        return Err(unprocessable("unknown-service", "No such service takes applications", format!("service {:?}", submission.service_id)));
+    };
+    let errors = validate_answers(&service.form, &submission.answers, &today_in_macao());
+    if !errors.is_empty() {
+        let mut problem = Problem::new(422, "invalid-answers", "Some answers do not fit the service's form");
+        problem.errors = errors.into_iter().map(|(field, error)| FieldProblem { field, error }).collect();
+        return Err(ApiError::Problem(problem));
+    }
+    if submission.fee_avos != service.fee_avos {
+        return Err(unprocessable(
+            "fee-mismatch",
+            "The fee differs from the catalog's",
+            format!("catalog fee {} avos, application {}", service.fee_avos, submission.fee_avos),
+        ));
+    }
+    let paid = submission.payment.as_ref().map_or(0, |p| p.amount_avos);
+    if paid != service.fee_avos {
+        return Err(unprocessable(
+            "payment-mismatch",
+            "The payment does not cover the fee",
+            format!("fee {} avos, paid {paid}", service.fee_avos),
+        ));
+    }
+    Ok(())
+}
+
+/// Submits an application. Repeating it with the same `Idempotency-Key` returns the first
+/// answer and stores nothing twice.
+#[utoipa::path(
+    post,
+    path = "/v1/applications",
+    tag = "applications",
+    params(("Idempotency-Key" = Uuid, Header, description = "The application's own id (`application_id`); kept at least 30 days")),
+    request_body = ApplicationSubmission,
+    responses(
+        (status = 201, description = "Stored durably (also the answer to every repeat)", body = ApplicationReceipt),
+        (status = 400, description = "Missing or malformed key or body", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The first request with this key is still being processed; retry after Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The key was used with another body, or the application does not fit the catalog", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default().to_string();
+    let Ok(key_id) = Uuid::parse_str(&key) else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency-key-required",
+            "An Idempotency-Key header with a UUID is required",
+            format!("got {key:?}"),
+        ));
+    };
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body is not JSON", e.to_string()))?;
+    let hash = request_hash(&value);
+
+    let Some(_guard) = InFlight::claim(&state, &key) else { return Err(ApiError::InFlight) };
+    let store_state = state.clone();
+    let lookup_key = key.clone();
+    let existing = tokio::task::spawn_blocking(move || store_state.store.idempotent_response(&lookup_key)).await.map_err(join_error)??;
+    if let Some(existing) = existing {
+        if existing.request_hash != hash {
+            return Err(unprocessable(
+                "idempotency-key-reused",
+                "This idempotency key was used with another request",
+                "Each application needs its own id; a repeat must be identical to the first request.",
+            ));
+        }
+        return Ok(replay(existing, true));
+    }
+
+    let submission: ApplicationSubmission = serde_json::from_value(value)
+        .map_err(|e| unprocessable("invalid-application", "The application does not follow the schema", e.to_string()))?;
+    if submission.application_id != key_id {
+        return Err(unprocessable(
+            "idempotency-key-mismatch",
+            "The Idempotency-Key must be the application's id",
+            "Send application_id as the key.",
+        ));
+    }
+    check(&state, &submission)?;
+    if !state.processing_delay.is_zero() {
+        tokio::time::sleep(state.processing_delay).await;
+    }
+
+    let receipt = ApplicationReceipt {
+        application_id: submission.application_id,
+        reference: submission.reference.clone(),
+        state: ApplicationState::Received,
+        received_at: Timestamp::now(),
+    };
+    let store_state = state.clone();
+    let our_hash = hash.clone();
+    let stored = tokio::task::spawn_blocking(move || store_state.store.record_application(&key, &hash, &submission, &receipt))
+        .await
+        .map_err(join_error)??;
+    if stored.request_hash != our_hash {
+        return Err(unprocessable(
+            "idempotency-key-reused",
+            "This idempotency key was used with another request",
+            "A different request with this key was stored first.",
+        ));
+    }
+    tracing::info!(application = %key_id, "application stored");
+    Ok(replay(stored, false))
+}
+
+/// An application's current state and history.
+#[utoipa::path(
+    get,
+    path = "/v1/applications/{id}",
+    tag = "applications",
+    params(("id" = Uuid, Path, description = "The application's id")),
+    responses(
+        (status = 200, description = "Found", body = ApplicationStatus),
+        (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn status(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<axum::Json<ApplicationStatus>, ApiError> {
+    let id = Uuid::parse_str(&id)
+        .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid-id", "Application ids are UUIDs", format!("got {id:?}")))?;
+    let found = tokio::task::spawn_blocking(move || state.store.application_status(id)).await.map_err(join_error)??;
+    found.map(axum::Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown-application", "No such application", id.to_string()))
+}
+
+fn join_error(e: tokio::task::JoinError) -> ApiError {
+    tracing::error!(error = %e, "database task failed");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Central could not complete the request", "Retry later; nothing was lost.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_ignores_key_order_and_spacing_but_not_values() {
+        let a: Value = serde_json::from_str(r#"{"b": 1, "a": {"y": [1, 2], "x": "s"}}"#).expect("json");
+        let b: Value = serde_json::from_str(r#"{"a":{"x":"s","y":[1,2]},"b":1}"#).expect("json");
+        let c: Value = serde_json::from_str(r#"{"a":{"x":"s","y":[2,1]},"b":1}"#).expect("json");
+        assert_eq!(request_hash(&a), request_hash(&b));
+        assert_ne!(request_hash(&a), request_hash(&c));
+    }
+}

@@ -1,0 +1,55 @@
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+
+/// Whether an `If-None-Match` header names this `ETag` (a list, weak tags and `*` included).
+fn matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match.split(',').map(str::trim).any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+/// The service catalog; `304 Not Modified` when the kiosk's copy is current.
+#[utoipa::path(
+    get,
+    path = "/v1/catalog",
+    tag = "catalog",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of the kiosk's copy")),
+    responses(
+        (status = 200, description = "The catalog", body = balcao_backend_client::api::Catalog,
+            headers(("ETag" = String, description = "Identifies this version of the catalog"))),
+        (status = 304, description = "The kiosk's copy is current; no body"),
+    )
+)]
+pub async fn get_catalog(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let catalog = state.current_catalog();
+    let etag = HeaderValue::from_str(&catalog.etag).unwrap_or_else(|_| HeaderValue::from_static("\"invalid\""));
+    let cache = HeaderValue::from_static("no-cache");
+    let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| matches(v, &catalog.etag));
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)]).into_response();
+    }
+    (
+        StatusCode::OK,
+        [(header::ETAG, etag), (header::CACHE_CONTROL, cache), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        catalog.body.clone(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn if_none_match_forms() {
+        assert!(matches("\"abc\"", "\"abc\""));
+        assert!(matches("W/\"abc\"", "\"abc\""));
+        assert!(matches("\"x\", \"abc\"", "\"abc\""));
+        assert!(matches("*", "\"abc\""));
+        assert!(!matches("\"abd\"", "\"abc\""));
+        assert!(!matches("", "\"abc\""));
+    }
+}

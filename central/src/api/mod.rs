@@ -1,0 +1,47 @@
+//! The HTTP API kiosks call, the OpenAPI document that describes it, and the console page.
+
+mod applications;
+mod catalog;
+mod error;
+mod openapi;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+
+pub use error::ApiError;
+pub use openapi::{ApiDoc, OPENAPI_JSON};
+
+use crate::store::{Store, StoredCatalog};
+
+/// Shared by every request.
+#[derive(Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub catalog: RwLock<Arc<StoredCatalog>>,
+    /// Idempotency keys whose first request is being processed right now.
+    pub in_flight: Mutex<HashSet<String>>,
+    /// Added to the processing of every application (tests use it to observe requests in
+    /// flight; zero otherwise).
+    pub processing_delay: Duration,
+}
+
+impl AppState {
+    pub fn current_catalog(&self) -> Arc<StoredCatalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/catalog", get(catalog::get_catalog))
+        .route("/v1/applications", axum::routing::post(applications::submit))
+        .route("/v1/applications/{id}", get(applications::status))
+        .route("/openapi.json", get(openapi::document))
+        .route("/", get(crate::console::applications_page))
+        .fallback(error::not_found)
+        .with_state(state)
+}

@@ -1,0 +1,36 @@
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+
+/// The committed OpenAPI document, served as is. A test checks it matches the code.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "Balcão central platform",
+        description = "The API Balcão kiosks sync with: service catalog, applications. Every write carries an Idempotency-Key; errors are application/problem+json.",
+        license(name = "GPL-3.0-or-later", identifier = "GPL-3.0-or-later"),
+        version = "1"
+    ),
+    paths(super::catalog::get_catalog, super::applications::submit, super::applications::status),
+    tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], OPENAPI_JSON).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed document is what the code describes. After changing the API, regenerate
+    /// it with `cargo run -p balcao-central -- openapi > central/openapi.json`.
+    #[test]
+    fn committed_document_matches_the_code() {
+        let generated = ApiDoc::openapi().to_pretty_json().expect("serializable");
+        assert_eq!(OPENAPI_JSON.trim_end(), generated.trim_end(), "central/openapi.json is stale: regenerate it");
+    }
+}

@@ -1,0 +1,79 @@
+//! A read-only page for central staff listing received applications. The monitoring console
+//! grows from here.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Html;
+
+use crate::api::{ApiError, AppState};
+
+/// Escapes text for HTML element content and attribute values.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn mop(avos: u64) -> String {
+    format!("MOP {}.{:02}", avos / 100, avos % 100)
+}
+
+pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Html<String>, ApiError> {
+    let catalog = state.current_catalog();
+    let store_state = state.clone();
+    let rows = tokio::task::spawn_blocking(move || store_state.store.recent_applications(200))
+        .await
+        .map_err(|_| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", "Page failed", "retry"))??;
+    let mut html = String::from(concat!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Balcão central — applications</title>",
+        "<style>body{font-family:'Noto Sans','Noto Sans CJK TC',sans-serif;margin:2rem;color:#1a2b3c}",
+        "h1{color:#0b4f6c}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem .8rem;border-bottom:1px solid #d5dde5}",
+        "th{background:#0b4f6c;color:#fff}td.num{text-align:right}.empty{color:#667}</style></head><body>",
+        "<h1>Applications received</h1>"
+    ));
+    let _ = write!(html, "<p>{} most recent, newest first. Catalog version {}.</p>", rows.len(), escape(&catalog.catalog.version));
+    if rows.is_empty() {
+        html.push_str("<p class=\"empty\">No applications yet.</p>");
+    } else {
+        html.push_str("<table><thead><tr><th>Received</th><th>Reference</th><th>Service</th><th>Kiosk</th><th>Fee</th><th>State</th></tr></thead><tbody>");
+        for row in rows {
+            let service =
+                catalog.catalog.service(&row.service_id).map_or(row.service_id.clone(), |s| format!("{} · {}", s.name.en, s.name.zh_hant));
+            let fee = if row.paid { mop(row.fee_avos) } else { "—".to_string() };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape(&row.received_at),
+                escape(&row.reference),
+                escape(&service),
+                escape(&row.kiosk_id),
+                escape(&fee),
+                row.state.as_str()
+            );
+        }
+        html.push_str("</tbody></table>");
+    }
+    html.push_str("</body></html>");
+    Ok(Html(html))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+}

@@ -1,0 +1,192 @@
+//! The reference central platform: the API Balcão kiosks sync with.
+//!
+//! - `api/` — the HTTP API (catalog with `ETag`, applications with `Idempotency-Key`,
+//!   `application/problem+json` errors) and its OpenAPI document (`central/openapi.json`).
+//! - `store.rs` — SQLite (WAL, `synchronous=FULL`): catalog, applications, idempotency records.
+//! - `seed.rs` — the catalog a fresh central starts with.
+//! - `console.rs` — the read-only page for central staff.
+//! - `tls.rs` — HTTPS: the TLS listener and a development PKI.
+//!
+//! [`Central`] is the library's entry point; `kiosk-central` is a thin binary around it, and
+//! the kiosk's demo and the tests run it in-process on loopback with [`LoopbackCentral`].
+
+pub mod api;
+mod console;
+pub mod seed;
+pub mod store;
+pub mod tls;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use balcao_backend_client::api::Catalog;
+use tokio::net::TcpListener;
+
+use crate::api::AppState;
+use crate::store::{Store, StoreError, StoredCatalog};
+use crate::tls::{DevPki, TlsListener};
+
+/// Idempotency keys are kept at least this long, so a kiosk that was offline for weeks can
+/// still repeat a write safely.
+pub const MIN_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+#[derive(Clone, Debug)]
+pub struct CentralOptions {
+    pub database: PathBuf,
+    /// How long idempotency keys are kept; at least [`MIN_IDEMPOTENCY_RETENTION`].
+    pub idempotency_retention: Duration,
+    /// Added to the processing of every application; zero except in tests.
+    pub processing_delay: Duration,
+}
+
+impl CentralOptions {
+    pub fn new(database: PathBuf) -> Self {
+        Self { database, idempotency_retention: MIN_IDEMPOTENCY_RETENTION, processing_delay: Duration::ZERO }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CentralError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+    #[error("I/O error")]
+    Io(#[from] std::io::Error),
+    #[error("idempotency keys must be kept at least 30 days (configured: {0:?})")]
+    RetentionTooShort(Duration),
+}
+
+/// The central platform: its state, ready to be served.
+#[derive(Clone, Debug)]
+pub struct Central {
+    state: Arc<AppState>,
+    retention: Duration,
+}
+
+impl Central {
+    /// Opens (or creates) the database; a new one gets the seed catalog.
+    pub fn open(options: &CentralOptions) -> Result<Self, CentralError> {
+        if options.idempotency_retention < MIN_IDEMPOTENCY_RETENTION {
+            return Err(CentralError::RetentionTooShort(options.idempotency_retention));
+        }
+        let store = Store::open(&options.database)?;
+        let catalog = match store.catalog()? {
+            Some(catalog) => catalog,
+            None => {
+                let catalog = StoredCatalog::new(seed::catalog())?;
+                store.replace_catalog(&catalog)?;
+                catalog
+            }
+        };
+        let state = AppState {
+            store,
+            catalog: RwLock::new(Arc::new(catalog)),
+            in_flight: Mutex::new(Default::default()),
+            processing_delay: options.processing_delay,
+        };
+        Ok(Self { state: Arc::new(state), retention: options.idempotency_retention })
+    }
+
+    pub fn router(&self) -> Router {
+        api::router(self.state.clone())
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Publishes a new catalog; kiosks get it on their next poll.
+    pub fn replace_catalog(&self, catalog: Catalog) -> Result<(), CentralError> {
+        let stored = StoredCatalog::new(catalog)?;
+        self.state.store.replace_catalog(&stored)?;
+        *self.state.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(stored);
+        Ok(())
+    }
+
+    /// Forgets idempotency keys past the retention period; run it daily.
+    pub fn purge_expired_keys(&self) -> Result<usize, CentralError> {
+        let before = jiff::Timestamp::now() - jiff::SignedDuration::try_from(self.retention).unwrap_or(jiff::SignedDuration::MAX);
+        Ok(self.state.store.purge_idempotency_keys(before)?)
+    }
+}
+
+/// Serves `router` over HTTPS until `shutdown` completes, purging expired keys daily.
+pub async fn serve(
+    central: Central,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), CentralError> {
+    let purger = tokio::spawn(async move {
+        let mut every_day = tokio::time::interval(Duration::from_secs(24 * 3600));
+        loop {
+            every_day.tick().await;
+            let central = central.clone();
+            match tokio::task::spawn_blocking(move || central.purge_expired_keys()).await {
+                Ok(Ok(n)) => tracing::info!(purged = n, "expired idempotency keys purged"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "purging idempotency keys failed"),
+                Err(e) => tracing::warn!(error = %e, "purge task failed"),
+            }
+        }
+    });
+    let listener = TlsListener::new(listener, tls)?;
+    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    purger.abort();
+    Ok(result?)
+}
+
+/// A central on `127.0.0.1:0` with a fresh development PKI, for the demo and the tests. It
+/// stops when [`LoopbackCentral::stop`] is called or when it is dropped.
+#[derive(Debug)]
+pub struct LoopbackCentral {
+    pub central: Central,
+    /// e.g. `https://127.0.0.1:40123`.
+    pub url: String,
+    /// PEM of the CA that signed the server's certificate: what the kiosk must trust.
+    pub ca_pem: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), CentralError>>>,
+}
+
+impl LoopbackCentral {
+    pub async fn start(options: &CentralOptions) -> Result<Self, CentralError> {
+        let central = Central::open(options)?;
+        let router = central.router();
+        Self::start_with_router(central, router).await
+    }
+
+    /// As [`start`](Self::start), serving a router the caller wrapped (tests add fault layers).
+    pub async fn start_with_router(central: Central, router: Router) -> Result<Self, CentralError> {
+        let pki = DevPki::generate()?;
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(central.clone(), listener, pki.server_config()?, router, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self { central, url, ca_pem: pki.ca_pem, stop: Some(stop), task: Some(task) })
+    }
+
+    pub async fn stop(mut self) -> Result<(), CentralError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.unwrap_or(Ok(())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for LoopbackCentral {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

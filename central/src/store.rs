@@ -1,0 +1,282 @@
+//! Central's database: the catalog, received applications with their status history, and the
+//! idempotency records that make repeated writes safe. SQLite in WAL mode with
+//! `synchronous=FULL`: an application is on disk before its receipt is sent.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use balcao_backend_client::api::{ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, Catalog, StatusChange};
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database migration failed")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE catalog (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            etag TEXT NOT NULL,
+            body TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE applications (
+            id TEXT PRIMARY KEY,
+            reference TEXT NOT NULL,
+            kiosk_id TEXT NOT NULL,
+            centre_id TEXT NOT NULL,
+            service_id TEXT NOT NULL,
+            language TEXT NOT NULL,
+            answers TEXT NOT NULL,
+            fee_avos INTEGER NOT NULL,
+            payment TEXT,
+            submitted_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            state TEXT NOT NULL
+        );
+        CREATE INDEX applications_received ON applications(received_at);
+        CREATE TABLE status_history (
+            application_id TEXT NOT NULL REFERENCES applications(id),
+            state TEXT NOT NULL,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX status_history_application ON status_history(application_id);
+        CREATE TABLE idempotency_keys (
+            key TEXT PRIMARY KEY,
+            request_hash TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            response TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
+    )])
+}
+
+/// The catalog as served: its JSON body and the `ETag` derived from it.
+#[derive(Clone, Debug)]
+pub struct StoredCatalog {
+    pub etag: String,
+    pub body: String,
+    pub catalog: Catalog,
+}
+
+impl StoredCatalog {
+    pub fn new(catalog: Catalog) -> Result<Self, StoreError> {
+        let body = serde_json::to_string(&catalog).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let digest = Sha256::digest(body.as_bytes());
+        let etag = format!("\"{}\"", hex::encode(&digest[..12]));
+        Ok(Self { etag, body, catalog })
+    }
+}
+
+/// The first answer given to an idempotency key, replayed to every repeat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub request_hash: String,
+    pub status: u16,
+    pub body: String,
+}
+
+/// One row of the applications page.
+#[derive(Clone, Debug)]
+pub struct ApplicationRow {
+    pub id: Uuid,
+    pub reference: String,
+    pub kiosk_id: String,
+    pub service_id: String,
+    pub state: ApplicationState,
+    pub fee_avos: u64,
+    pub paid: bool,
+    pub received_at: String,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations().to_latest(&mut conn)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic mid-transaction rolls the transaction back when it is dropped, so the
+        // connection is consistent even if the lock was poisoned.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn catalog(&self) -> Result<Option<StoredCatalog>, StoreError> {
+        let conn = self.conn();
+        let row: Option<(String, String)> =
+            conn.query_row("SELECT etag, body FROM catalog WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        row.map(|(etag, body)| {
+            let catalog = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("catalog: {e}")))?;
+            Ok(StoredCatalog { etag, body, catalog })
+        })
+        .transpose()
+    }
+
+    pub fn replace_catalog(&self, catalog: &StoredCatalog) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO catalog (id, etag, body, updated_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, body = excluded.body, updated_at = excluded.updated_at",
+            params![catalog.etag, catalog.body, Timestamp::now().to_string()],
+        )?;
+        Ok(())
+    }
+
+    pub fn idempotent_response(&self, key: &str) -> Result<Option<StoredResponse>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row("SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1", [key], |r| {
+                Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? })
+            })
+            .optional()?;
+        Ok(row)
+    }
+
+    /// Stores the application, its first status and the answer to its idempotency key in one
+    /// transaction. If the key was recorded meanwhile, stores nothing and returns that answer.
+    pub fn record_application(
+        &self,
+        key: &str,
+        request_hash: &str,
+        submission: &ApplicationSubmission,
+        receipt: &ApplicationReceipt,
+    ) -> Result<StoredResponse, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let existing = tx
+            .query_row("SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1", [key], |r| {
+                Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? })
+            })
+            .optional()?;
+        if let Some(existing) = existing {
+            return Ok(existing);
+        }
+        let received_at = receipt.received_at.to_string();
+        tx.execute(
+            "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                submission.application_id.to_string(),
+                submission.reference,
+                submission.kiosk_id,
+                submission.centre_id,
+                submission.service_id,
+                submission.language.tag(),
+                to_json(&submission.answers)?,
+                submission.fee_avos as i64,
+                submission.payment.as_ref().map(to_json).transpose()?,
+                submission.submitted_at.to_string(),
+                received_at,
+                receipt.state.as_str(),
+            ],
+        )?;
+        tx.execute(
+            "INSERT INTO status_history (application_id, state, at) VALUES (?1, ?2, ?3)",
+            params![submission.application_id.to_string(), receipt.state.as_str(), received_at],
+        )?;
+        let response = StoredResponse { request_hash: request_hash.to_string(), status: 201, body: to_json(receipt)? };
+        tx.execute(
+            "INSERT INTO idempotency_keys (key, request_hash, status, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key, response.request_hash, response.status, response.body, receipt.received_at.as_second()],
+        )?;
+        tx.commit()?;
+        Ok(response)
+    }
+
+    pub fn application_status(&self, id: Uuid) -> Result<Option<ApplicationStatus>, StoreError> {
+        let conn = self.conn();
+        let row: Option<(String, String, String)> = conn
+            .query_row("SELECT reference, service_id, state FROM applications WHERE id = ?1", [id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?;
+        let Some((reference, service_id, state)) = row else { return Ok(None) };
+        let mut statement = conn.prepare("SELECT state, at FROM status_history WHERE application_id = ?1 ORDER BY rowid")?;
+        let history = statement
+            .query_map([id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .map(|row| {
+                let (state, at) = row?;
+                Ok(StatusChange {
+                    state: parse_state(&state)?,
+                    at: at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Some(ApplicationStatus { application_id: id, reference, service_id, state: parse_state(&state)?, history }))
+    }
+
+    /// The most recently received applications, newest first.
+    pub fn recent_applications(&self, limit: u32) -> Result<Vec<ApplicationRow>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT id, reference, kiosk_id, service_id, state, fee_avos, payment IS NOT NULL, received_at
+             FROM applications ORDER BY received_at DESC, rowid DESC LIMIT ?1",
+        )?;
+        statement
+            .query_map([limit], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                ))
+            })?
+            .map(|row| {
+                let (id, reference, kiosk_id, service_id, state, fee, paid, received_at) = row?;
+                Ok(ApplicationRow {
+                    id: id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id}")))?,
+                    reference,
+                    kiosk_id,
+                    service_id,
+                    state: parse_state(&state)?,
+                    fee_avos: fee as u64,
+                    paid,
+                    received_at,
+                })
+            })
+            .collect()
+    }
+
+    /// How many applications carry this id (0 or 1, enforced by the primary key; tests use it
+    /// to prove a repeat stored nothing twice).
+    pub fn count_applications(&self) -> Result<u64, StoreError> {
+        Ok(self.conn().query_row("SELECT COUNT(*) FROM applications", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Forgets idempotency keys older than `before` (kept at least 30 days by the caller).
+    pub fn purge_idempotency_keys(&self, before: Timestamp) -> Result<usize, StoreError> {
+        Ok(self.conn().execute("DELETE FROM idempotency_keys WHERE created_at < ?1", [before.as_second()])?)
+    }
+}
+
+fn parse_state(s: &str) -> Result<ApplicationState, StoreError> {
+    ApplicationState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown state {s:?}")))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

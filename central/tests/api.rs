@@ -1,0 +1,228 @@
+//! The API at its boundary: requests in, status codes, headers and problem bodies out, against
+//! a real SQLite database.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use balcao_backend_client::api::{Answer, ApplicationSubmission, Catalog, Language, PaymentRecord, Problem};
+use balcao_central::{Central, CentralOptions};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+fn central(dir: &tempfile::TempDir) -> Central {
+    Central::open(&CentralOptions::new(dir.path().join("central.db"))).expect("central opens")
+}
+
+fn submission() -> ApplicationSubmission {
+    ApplicationSubmission {
+        application_id: Uuid::now_v7(),
+        reference: "K01-261122-0001".into(),
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        service_id: "criminal-record-certificate".into(),
+        language: Language::Pt,
+        answers: [
+            ("full_name", Answer::Text("CHAN TAI MAN".into())),
+            ("document_number", Answer::Text("1234567(8)".into())),
+            ("date_of_birth", Answer::Text("1985-03-14".into())),
+            ("purpose", Answer::Text("employment".into())),
+            ("copies", Answer::Number(1)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        fee_avos: 3000,
+        payment: Some(PaymentRecord {
+            amount_avos: 3000,
+            terminal_receipt_number: 1,
+            trace_number: 101,
+            approval_code: None,
+            card_brand: None,
+        }),
+        submitted_at: jiff::Timestamp::now(),
+    }
+}
+
+async fn send(central: &Central, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = central.router().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body").to_vec();
+    (status, headers, body)
+}
+
+fn post(key: Option<&str>, body: impl Into<Body>) -> Request<Body> {
+    let mut request = Request::post("/v1/applications").header(header::CONTENT_TYPE, "application/json");
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    request.body(body.into()).expect("request")
+}
+
+fn problem(status: StatusCode, headers: &axum::http::HeaderMap, body: &[u8]) -> Problem {
+    assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json", "status {status}");
+    let problem: Problem = serde_json::from_slice(body).expect("problem body");
+    assert_eq!(problem.status, status.as_u16());
+    problem
+}
+
+#[tokio::test]
+async fn catalog_has_an_etag_and_a_repeat_is_a_tiny_304() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let (status, headers, body) = send(&central, Request::get("/v1/catalog").body(Body::empty()).expect("req")).await;
+    assert_eq!(status, StatusCode::OK);
+    let catalog: Catalog = serde_json::from_slice(&body).expect("catalog");
+    assert!(catalog.services.len() >= 6);
+    let etag = headers[header::ETAG].to_str().expect("etag").to_string();
+
+    let request = Request::get("/v1/catalog").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).expect("req");
+    let (status, headers, body) = send(&central, request).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    assert_eq!(headers[header::ETAG], etag.as_str());
+
+    // A changed catalog has a new ETag, and the old one no longer matches.
+    let mut changed = catalog.clone();
+    changed.services[0].fee_avos += 100;
+    central.replace_catalog(changed).expect("replace");
+    let request = Request::get("/v1/catalog").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).expect("req");
+    let (status, headers, _) = send(&central, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(headers[header::ETAG], etag.as_str());
+}
+
+#[tokio::test]
+async fn a_repeat_returns_the_first_answer_and_stores_nothing_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let s = submission();
+    let key = s.application_id.to_string();
+    let body = serde_json::to_vec(&s).expect("json");
+    let (first_status, _, first) = send(&central, post(Some(&key), body.clone())).await;
+    assert_eq!(first_status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&first));
+    // The same request with its keys in another order is the same request.
+    let reordered = serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&body).expect("value")).expect("json");
+    let (status, headers, again) = send(&central, post(Some(&key), reordered)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers["Idempotent-Replayed"], "true");
+    assert_eq!(again, first);
+    assert_eq!(central.store().count_applications().expect("count"), 1);
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let s = submission();
+    let key = s.application_id.to_string();
+    assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&s).expect("json"))).await.0, StatusCode::CREATED);
+    let mut changed = s.clone();
+    changed.answers.insert("copies".into(), Answer::Number(2));
+    let (status, headers, body) = send(&central, post(Some(&key), serde_json::to_vec(&changed).expect("json"))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem(status, &headers, &body).short_kind(), "idempotency-key-reused");
+    assert_eq!(central.store().count_applications().expect("count"), 1);
+}
+
+#[tokio::test]
+async fn a_repeat_while_the_first_is_in_flight_gets_409_with_retry_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut options = CentralOptions::new(dir.path().join("central.db"));
+    options.processing_delay = std::time::Duration::from_millis(400);
+    let central = Arc::new(Central::open(&options).expect("central"));
+    let s = submission();
+    let key = s.application_id.to_string();
+    let body = serde_json::to_vec(&s).expect("json");
+    let first = tokio::spawn({
+        let (central, key, body) = (central.clone(), key.clone(), body.clone());
+        async move { send(&central, post(Some(&key), body)).await.0 }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let (status, headers, body_409) = send(&central, post(Some(&key), body.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(headers[header::RETRY_AFTER], "1");
+    assert_eq!(problem(status, &headers, &body_409).short_kind(), "request-in-flight");
+    assert_eq!(first.await.expect("first"), StatusCode::CREATED);
+    assert_eq!(send(&central, post(Some(&key), body)).await.0, StatusCode::CREATED);
+    assert_eq!(central.store().count_applications().expect("count"), 1);
+}
+
+#[tokio::test]
+async fn bad_requests_get_problems() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let s = submission();
+    let key = s.application_id.to_string();
+
+    let mut wrong_answers = s.clone();
+    wrong_answers.answers.insert("copies".into(), Answer::Number(9));
+    wrong_answers.answers.remove("purpose");
+    let mut wrong_fee = s.clone();
+    wrong_fee.fee_avos = 1;
+    let mut unpaid = s.clone();
+    unpaid.payment = None;
+    let mut unknown = s.clone();
+    unknown.service_id = "moon-landing-permit".into();
+
+    let cases: Vec<(Option<String>, Vec<u8>, StatusCode, &str)> = vec![
+        (None, serde_json::to_vec(&s).expect("json"), StatusCode::BAD_REQUEST, "idempotency-key-required"),
+        (Some("not-a-uuid".into()), serde_json::to_vec(&s).expect("json"), StatusCode::BAD_REQUEST, "idempotency-key-required"),
+        (Some(key.clone()), b"{not json".to_vec(), StatusCode::BAD_REQUEST, "malformed-body"),
+        (Some(key.clone()), br#"{"application_id": 5}"#.to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "invalid-application"),
+        (
+            Some(Uuid::now_v7().to_string()),
+            serde_json::to_vec(&s).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-mismatch",
+        ),
+        (Some(key.clone()), serde_json::to_vec(&wrong_answers).expect("json"), StatusCode::UNPROCESSABLE_ENTITY, "invalid-answers"),
+        (Some(key.clone()), serde_json::to_vec(&wrong_fee).expect("json"), StatusCode::UNPROCESSABLE_ENTITY, "fee-mismatch"),
+        (Some(key.clone()), serde_json::to_vec(&unpaid).expect("json"), StatusCode::UNPROCESSABLE_ENTITY, "payment-mismatch"),
+        (Some(key.clone()), serde_json::to_vec(&unknown).expect("json"), StatusCode::UNPROCESSABLE_ENTITY, "unknown-service"),
+    ];
+    for (key, body, expected_status, kind) in cases {
+        let (status, headers, body) = send(&central, post(key.as_deref(), body)).await;
+        assert_eq!(status, expected_status, "{kind}");
+        let problem = problem(status, &headers, &body);
+        assert_eq!(problem.short_kind(), kind);
+        if kind == "invalid-answers" {
+            let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, ["copies", "purpose"]);
+        }
+    }
+    assert_eq!(central.store().count_applications().expect("count"), 0, "nothing refused was stored");
+
+    let (status, headers, body) = send(&central, Request::get("/v1/applications/nope").body(Body::empty()).expect("req")).await;
+    assert_eq!(problem(status, &headers, &body).short_kind(), "invalid-id");
+    let (status, headers, body) = send(&central, Request::get(format!("/v1/applications/{key}")).body(Body::empty()).expect("req")).await;
+    assert_eq!(problem(status, &headers, &body).short_kind(), "unknown-application");
+    let (status, headers, body) = send(&central, Request::get("/v2/anything").body(Body::empty()).expect("req")).await;
+    assert_eq!(problem(status, &headers, &body).short_kind(), "not-found");
+}
+
+#[tokio::test]
+async fn status_and_the_console_page_show_a_stored_application() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let s = submission();
+    let key = s.application_id.to_string();
+    assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&s).expect("json"))).await.0, StatusCode::CREATED);
+    let (status, _, body) = send(&central, Request::get(format!("/v1/applications/{key}")).body(Body::empty()).expect("req")).await;
+    assert_eq!(status, StatusCode::OK);
+    let found: balcao_backend_client::api::ApplicationStatus = serde_json::from_slice(&body).expect("status");
+    assert_eq!(found.reference, "K01-261122-0001");
+    assert_eq!(found.history.len(), 1);
+
+    let (status, _, page) = send(&central, Request::get("/").body(Body::empty()).expect("req")).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = String::from_utf8(page).expect("utf-8");
+    assert!(page.contains("K01-261122-0001") && page.contains("刑事紀錄證明書"), "{page}");
+    assert!(!page.contains("CHAN TAI MAN"), "the page shows no applicant data");
+
+    let (status, _, doc) = send(&central, Request::get("/openapi.json").body(Body::empty()).expect("req")).await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_slice(&doc).expect("openapi json");
+    assert!(doc["paths"]["/v1/applications"]["post"].is_object());
+}

@@ -1,0 +1,340 @@
+//! The kiosk's configuration: a TOML file whose every key has a documented default (see
+//! `kiosk/kiosk.example.toml`). A wrong value is an error that names the file, the key and,
+//! where it can, the line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}{}: `{key}`: {message}", path.display(), line.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Invalid { path: PathBuf, key: String, line: Option<(usize, usize)>, message: String },
+}
+
+impl ConfigError {
+    fn value(path: &Path, key: &str, message: impl Into<String>) -> Self {
+        Self::Invalid { path: path.to_path_buf(), key: key.into(), line: None, message: message.into() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KioskSection {
+    /// This kiosk's id, printed in application numbers (letters, digits, `-`).
+    pub id: String,
+    /// The service centre the kiosk stands in.
+    pub centre_id: String,
+    /// Language a new session starts in: `zh-Hant`, `pt` or `en`.
+    pub default_language: String,
+}
+
+impl Default for KioskSection {
+    fn default() -> Self {
+        Self { id: "K01".into(), centre_id: "GSC-01".into(), default_language: "zh-Hant".into() }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CentralSection {
+    /// Central's base URL (`https://…`). Empty: the kiosk runs without a central platform
+    /// (everything is queued).
+    pub url: String,
+    /// PEM file of the CA that signs central's server certificate.
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    /// How often the catalog is checked for changes.
+    pub catalog_poll_secs: u64,
+    /// Base of the address printed as a QR on receipts; the application number is appended.
+    pub status_url: String,
+}
+
+impl Default for CentralSection {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            ca_file: None,
+            connect_timeout_secs: 5,
+            request_timeout_secs: 15,
+            catalog_poll_secs: 300,
+            status_url: "https://www.gov.mo/balcao/status/".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSection {
+    /// Seconds without a touch before the session is wiped.
+    pub idle_timeout_secs: u64,
+    /// Of those, the last seconds during which a countdown is shown.
+    pub idle_warning_secs: u64,
+    /// Seconds the "submitted" screen stays before the kiosk returns to its welcome screen.
+    pub done_timeout_secs: u64,
+}
+
+impl Default for SessionSection {
+    fn default() -> Self {
+        Self { idle_timeout_secs: 90, idle_warning_secs: 20, done_timeout_secs: 45 }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// Folder for the kiosk's database and printouts of simulated printers.
+    pub data_dir: PathBuf,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self { data_dir: PathBuf::from("/var/lib/balcao") }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSection {
+    /// Upper bound of the first retry's random delay, in milliseconds; it doubles per attempt.
+    pub first_retry_ms: u64,
+    /// The longest delay between two attempts, in seconds.
+    pub max_retry_secs: u64,
+}
+
+impl Default for OutboxSection {
+    fn default() -> Self {
+        Self { first_retry_ms: 1000, max_retry_secs: 300 }
+    }
+}
+
+/// Which driver a device uses. Only the simulators exist so far; real drivers add variants.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    #[default]
+    Simulated,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeviceSection {
+    pub kind: DeviceKind,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DevicesSection {
+    /// How often every device's status is read.
+    pub health_poll_secs: u64,
+    pub receipt_printer: DeviceSection,
+    pub document_printer: DeviceSection,
+    pub identity_reader: DeviceSection,
+    pub code_scanner: DeviceSection,
+    pub payment_terminal: DeviceSection,
+}
+
+impl Default for DevicesSection {
+    fn default() -> Self {
+        Self {
+            health_poll_secs: 5,
+            receipt_printer: DeviceSection::default(),
+            document_printer: DeviceSection::default(),
+            identity_reader: DeviceSection::default(),
+            code_scanner: DeviceSection::default(),
+            payment_terminal: DeviceSection::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DisplaySection {
+    /// Full screen on the kiosk; a 1080×1920 window otherwise.
+    pub fullscreen: bool,
+    /// Scale of the UI; 0.5 fits the portrait screen on a desktop monitor.
+    pub scale: f32,
+}
+
+impl Default for DisplaySection {
+    fn default() -> Self {
+        Self { fullscreen: true, scale: 1.0 }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingSection {
+    /// `error`, `warn`, `info`, `debug` or `trace`, or a tracing filter such as
+    /// `info,balcao_kiosk=debug`.
+    pub level: String,
+    /// One JSON object per line, for log collectors.
+    pub json: bool,
+}
+
+impl Default for LoggingSection {
+    fn default() -> Self {
+        Self { level: "info".into(), json: false }
+    }
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct KioskConfig {
+    pub kiosk: KioskSection,
+    pub central: CentralSection,
+    pub session: SessionSection,
+    pub store: StoreSection,
+    pub outbox: OutboxSection,
+    pub devices: DevicesSection,
+    pub display: DisplaySection,
+    pub logging: LoggingSection,
+}
+
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+impl KioskConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and checks a configuration; `path` only names it in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let invalid = |key: String, error: &toml::de::Error| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            line: error.span().map(|s| line_column(text, s.start)),
+            message: error.message().trim().to_string(),
+        };
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| invalid("(syntax)".into(), &e))?;
+        let config: Self = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            invalid(if key == "." { "(top level)".into() } else { key }, e.inner())
+        })?;
+        config.check(path)?;
+        Ok(config)
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let id = &self.kiosk.id;
+        if id.is_empty() || id.len() > 12 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ConfigError::value(path, "kiosk.id", format!("{id:?} must be 1 to 12 letters, digits or '-'")));
+        }
+        if self.kiosk.centre_id.trim().is_empty() {
+            return Err(ConfigError::value(path, "kiosk.centre_id", "must not be empty"));
+        }
+        if balcao_ui::view::Language::from_tag(&self.kiosk.default_language).is_none() {
+            return Err(ConfigError::value(
+                path,
+                "kiosk.default_language",
+                format!("{:?} is not one of \"zh-Hant\", \"pt\", \"en\"", self.kiosk.default_language),
+            ));
+        }
+        let central = &self.central;
+        if !central.url.is_empty() {
+            if !central.url.starts_with("https://") {
+                return Err(ConfigError::value(path, "central.url", format!("{:?} must start with https://", central.url)));
+            }
+            if central.ca_file.is_none() {
+                return Err(ConfigError::value(path, "central.ca_file", "is required when central.url is set"));
+            }
+        }
+        for (key, value) in [
+            ("central.connect_timeout_secs", central.connect_timeout_secs),
+            ("central.request_timeout_secs", central.request_timeout_secs),
+            ("central.catalog_poll_secs", central.catalog_poll_secs),
+            ("session.idle_timeout_secs", self.session.idle_timeout_secs),
+            ("session.done_timeout_secs", self.session.done_timeout_secs),
+            ("outbox.first_retry_ms", self.outbox.first_retry_ms),
+            ("outbox.max_retry_secs", self.outbox.max_retry_secs),
+            ("devices.health_poll_secs", self.devices.health_poll_secs),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::value(path, key, "must be greater than 0"));
+            }
+        }
+        if self.session.idle_warning_secs >= self.session.idle_timeout_secs {
+            return Err(ConfigError::value(
+                path,
+                "session.idle_warning_secs",
+                format!(
+                    "{} must be less than session.idle_timeout_secs ({})",
+                    self.session.idle_warning_secs, self.session.idle_timeout_secs
+                ),
+            ));
+        }
+        if !(0.25..=4.0).contains(&self.display.scale) {
+            return Err(ConfigError::value(path, "display.scale", format!("{} must be between 0.25 and 4", self.display.scale)));
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
+            return Err(ConfigError::value(path, "logging.level", format!("{:?} is not a log level or filter", self.logging.level)));
+        }
+        Ok(())
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.session.idle_timeout_secs)
+    }
+
+    pub fn idle_warning(&self) -> Duration {
+        Duration::from_secs(self.session.idle_warning_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<KioskConfig, ConfigError> {
+        KioskConfig::parse(text, Path::new("/etc/balcao/kiosk.toml"))
+    }
+
+    #[test]
+    fn the_example_file_documents_exactly_the_defaults() {
+        let example = include_str!("../kiosk.example.toml");
+        assert_eq!(parse(example).expect("example parses"), KioskConfig::default());
+    }
+
+    #[test]
+    fn an_empty_file_is_all_defaults() {
+        assert_eq!(parse("").expect("empty"), KioskConfig::default());
+    }
+
+    #[test]
+    fn errors_name_the_file_the_key_and_the_line() {
+        let cases = [
+            ("[session]\nidle_timeout_secs = \"ninety\"\n", "/etc/balcao/kiosk.toml:2:21: `session.idle_timeout_secs`: invalid type"),
+            ("[kiosk]\nid = \"K01\"\ncolour = \"blue\"\n", "/etc/balcao/kiosk.toml:3:1: `kiosk.colour`: unknown field"),
+            ("[devices.receipt_printer]\nkind = \"laser\"\n", "`devices.receipt_printer.kind`: unknown variant `laser`"),
+            ("[session]\nidle_timeout_secs = 30\nidle_warning_secs = 30\n", "`session.idle_warning_secs`: 30 must be less than"),
+            ("[central]\nurl = \"http://central\"\n", "`central.url`: \"http://central\" must start with https://"),
+            ("[central]\nurl = \"https://central\"\n", "`central.ca_file`: is required"),
+            ("[kiosk]\nid = \"kiosk one\"\n", "`kiosk.id`: \"kiosk one\" must be"),
+            ("[kiosk]\ndefault_language = \"fr\"\n", "`kiosk.default_language`: \"fr\" is not one of"),
+            ("[outbox]\nmax_retry_secs = 0\n", "`outbox.max_retry_secs`: must be greater than 0"),
+            ("[kiosk\n", "/etc/balcao/kiosk.toml:1:"),
+        ];
+        for (text, expected) in cases {
+            let message = parse(text).expect_err(text).to_string();
+            assert!(message.contains(expected), "{text:?} gave {message:?}, expected {expected:?}");
+            assert!(message.starts_with("/etc/balcao/kiosk.toml"), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_missing_file_is_named() {
+        let message = KioskConfig::load(Path::new("/nonexistent/kiosk.toml")).expect_err("missing").to_string();
+        assert!(message.contains("/nonexistent/kiosk.toml"), "{message}");
+    }
+}

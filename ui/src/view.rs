@@ -1,0 +1,272 @@
+//! What the UI shows and what the citizen does, as plain Rust data: the kiosk's session
+//! produces a [`View`] and consumes [`UserAction`]s without knowing anything of Slint.
+
+/// The kiosk's languages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Language {
+    #[default]
+    ZhHant,
+    Pt,
+    En,
+}
+
+impl Language {
+    pub const ALL: [Language; 3] = [Language::ZhHant, Language::Pt, Language::En];
+
+    /// BCP 47 tag, also the name of the translation folder.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Language::ZhHant => "zh-Hant",
+            Language::Pt => "pt",
+            Language::En => "en",
+        }
+    }
+
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.tag() == tag)
+    }
+
+    /// The language's name in itself, as on the language buttons.
+    pub fn endonym(self) -> &'static str {
+        match self {
+            Language::ZhHant => "繁體中文",
+            Language::Pt => "Português",
+            Language::En => "English",
+        }
+    }
+
+    /// "Use this language", in the language itself.
+    pub fn prompt(self) -> &'static str {
+        match self {
+            Language::ZhHant => "使用繁體中文",
+            Language::Pt => "Usar o português",
+            Language::En => "Use English",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Screen {
+    #[default]
+    Attract,
+    Language,
+    Home,
+    Services,
+    Form,
+    Review,
+    Payment,
+    Printing,
+    Done,
+    Error,
+    OutOfService,
+}
+
+/// Why a service cannot be used now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Unavailable {
+    PaymentTerminal,
+    ReceiptPrinter,
+    DocumentPrinter,
+    IdentityReader,
+    CodeScanner,
+    Offline,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ServiceTile {
+    pub id: String,
+    pub name: String,
+    pub agency: String,
+    pub description: String,
+    /// Formatted, e.g. `MOP 30.00`; empty when free.
+    pub fee: String,
+    pub free: bool,
+    pub processing_days: u16,
+    pub unavailable: Option<Unavailable>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ServicesView {
+    pub loading: bool,
+    pub tiles: Vec<ServiceTile>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldType {
+    Text,
+    Date,
+    Number,
+    Choice,
+    YesNo,
+}
+
+/// What is wrong with an answer, with its numbers (a maximum length, a range).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FieldProblem {
+    Required,
+    TooLong(u32),
+    OutOfRange(i64, i64),
+    InvalidDate,
+    DateNotInPast,
+    DateNotInFuture,
+    NotAnOption,
+    WrongType,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChoiceView {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldView {
+    pub id: String,
+    pub label: String,
+    pub help: String,
+    pub field_type: FieldType,
+    pub required: bool,
+    /// The answer as shown.
+    pub value: String,
+    pub number: i64,
+    pub min: i64,
+    pub max: i64,
+    pub max_length: u32,
+    pub options: Vec<ChoiceView>,
+    pub yes_no: Option<bool>,
+    pub problem: Option<FieldProblem>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum KeyboardMode {
+    #[default]
+    None,
+    Letters,
+    Digits,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct FormView {
+    pub service_name: String,
+    pub fields: Vec<FieldView>,
+    pub focused: Option<usize>,
+    pub keyboard: KeyboardMode,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ReviewView {
+    pub service_name: String,
+    pub agency: String,
+    /// Label and answer of every field, as the citizen will check them.
+    pub rows: Vec<(String, String)>,
+    pub fee: String,
+    pub free: bool,
+    pub consent: bool,
+}
+
+/// What the payment terminal asks of the citizen.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum PaymentPrompt {
+    #[default]
+    Connecting,
+    PresentCard,
+    EnterPin,
+    Processing,
+    RemoveCard,
+    Cancelling,
+    /// Text from the terminal with no known meaning, shown as it came.
+    TerminalText(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PaymentView {
+    pub amount: String,
+    pub prompt: PaymentPrompt,
+    pub can_cancel: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct DoneView {
+    pub reference: String,
+    pub service_name: String,
+    pub agency: String,
+    pub processing_days: u16,
+    pub collect_at_counter: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Problem {
+    #[default]
+    PaymentDeclined,
+    WrongPin,
+    CardExpired,
+    CardNotAccepted,
+    PaymentTimedOut,
+    PaymentCancelled,
+    TerminalUnavailable,
+    NotSaved,
+    ReceiptNotPrinted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ErrorView {
+    pub problem: Problem,
+    /// The application number, when it was saved.
+    pub reference: String,
+    pub can_retry: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum OutOfService {
+    #[default]
+    StorageFault,
+    NoCatalog,
+    Maintenance,
+}
+
+/// Everything on screen.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct View {
+    pub screen: Screen,
+    pub language: Language,
+    pub online: bool,
+    pub pending_uploads: u32,
+    pub clock: String,
+    /// Seconds before an idle session is wiped, while the warning shows.
+    pub idle_seconds_left: Option<u32>,
+    pub services: ServicesView,
+    pub form: FormView,
+    pub review: ReviewView,
+    pub payment: PaymentView,
+    pub done: DoneView,
+    pub error: ErrorView,
+    pub out_of_service: OutOfService,
+}
+
+/// What the citizen did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserAction {
+    Start,
+    ChooseLanguage(Language),
+    GoHome,
+    StillHere,
+    Apply,
+    ChooseService(String),
+    ServicesBack,
+    /// Tapped a field (`None`: closed the keyboard).
+    Focus(Option<usize>),
+    Key(String),
+    Backspace,
+    Choose(usize, String),
+    SetYesNo(usize, bool),
+    Step(usize, i32),
+    FormNext,
+    FormBack,
+    ToggleConsent,
+    Confirm,
+    Edit,
+    CancelPayment,
+    Finish,
+    Retry,
+}
