@@ -26,7 +26,10 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 
 use generated as g;
 pub use generated::MainWindow;
-use view::{FieldProblem, FieldType, KeyboardMode, Language, OutOfService, PaymentPrompt, Problem, Screen, Unavailable, UserAction, View};
+use view::{
+    FieldProblem, FieldType, KeyboardMode, Language, OutOfService, PaymentPrompt, Problem, ReviewAnswer, Screen, Unavailable, UserAction,
+    View,
+};
 
 fn screen(s: Screen) -> g::Screen {
     match s {
@@ -188,8 +191,20 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         let review = window.global::<g::ReviewAdapter<'_>>();
         review.set_service_name(view.review.service_name.as_str().into());
         review.set_agency(view.review.agency.as_str().into());
-        let rows: Vec<g::ReviewRow> =
-            view.review.rows.iter().map(|(l, v)| g::ReviewRow { label: l.as_str().into(), value: v.as_str().into() }).collect();
+        let rows: Vec<g::ReviewRow> = view
+            .review
+            .rows
+            .iter()
+            .map(|row| {
+                let (kind, value) = match &row.answer {
+                    ReviewAnswer::Text(text) => (g::AnswerKind::Text, text.as_str()),
+                    ReviewAnswer::Yes => (g::AnswerKind::Yes, ""),
+                    ReviewAnswer::No => (g::AnswerKind::No, ""),
+                    ReviewAnswer::NotAnswered => (g::AnswerKind::NotAnswered, ""),
+                };
+                g::ReviewRow { label: row.label.as_str().into(), value: value.into(), kind }
+            })
+            .collect();
         review.set_rows(ModelRc::new(VecModel::from(rows)));
         review.set_fee(view.review.fee.as_str().into());
         review.set_free(view.review.free);
@@ -234,6 +249,7 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Problem::TerminalUnavailable => g::Problem::TerminalUnavailable,
             Problem::NotSaved => g::Problem::NotSaved,
             Problem::ReceiptNotPrinted => g::Problem::ReceiptNotPrinted,
+            Problem::ServiceUnavailable => g::Problem::ServiceUnavailable,
         });
         error.set_reference(view.error.reference.as_str().into());
         error.set_can_retry(view.error.can_retry);

@@ -154,12 +154,27 @@ pub struct FormView {
     pub keyboard: KeyboardMode,
 }
 
+/// An answer as shown for review; yes/no and "not answered" are words the UI translates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReviewAnswer {
+    Text(String),
+    Yes,
+    No,
+    NotAnswered,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewRow {
+    pub label: String,
+    pub answer: ReviewAnswer,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct ReviewView {
     pub service_name: String,
     pub agency: String,
-    /// Label and answer of every field, as the citizen will check them.
-    pub rows: Vec<(String, String)>,
+    /// Every field and its answer, as the citizen will check them.
+    pub rows: Vec<ReviewRow>,
     pub fee: String,
     pub free: bool,
     pub consent: bool,
@@ -207,6 +222,8 @@ pub enum Problem {
     TerminalUnavailable,
     NotSaved,
     ReceiptNotPrinted,
+    /// A device or the network the service needs failed between choosing it and paying.
+    ServiceUnavailable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

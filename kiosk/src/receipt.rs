@@ -1,0 +1,220 @@
+//! What goes on the citizen's receipt, laid out in their language.
+//!
+//! The receipt is paper, not screen, so its words live here rather than in the UI's
+//! translation catalogues; [`Words`] holds each language's set, so none can be missing.
+
+use balcao_backend_client::api::Delivery;
+use balcao_drivers::receipt_printer::Receipt;
+use balcao_ui::view::Language;
+
+use crate::session::mop;
+
+/// How the fee was paid, as the terminal reported it (masked, never a card number).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaidBy {
+    /// e.g. `VISA **** 4242`.
+    pub card: Option<String>,
+    pub approval_code: Option<String>,
+    /// Lines the terminal asked to print.
+    pub terminal_lines: Vec<String>,
+}
+
+/// An application receipt's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReceiptContent {
+    pub language: Language,
+    pub reference: String,
+    pub service_name: String,
+    pub agency_name: String,
+    pub fee_avos: u64,
+    pub paid_by: Option<PaidBy>,
+    pub processing_days: u16,
+    pub delivery: Delivery,
+}
+
+/// The words of a receipt in one language.
+struct Words {
+    centre: &'static str,
+    title: &'static str,
+    number: &'static str,
+    date: &'static str,
+    kiosk: &'static str,
+    paid: &'static str,
+    free: &'static str,
+    card: &'static str,
+    approval: &'static str,
+    terminal: &'static str,
+    processing: fn(u16) -> String,
+    print_at_kiosk: &'static str,
+    collect_at_counter: &'static str,
+    electronic: &'static str,
+    scan: &'static str,
+    keep: &'static str,
+}
+
+fn words(language: Language) -> Words {
+    match language {
+        Language::ZhHant => Words {
+            centre: "政府服務中心",
+            title: "申請收據",
+            number: "申請編號",
+            date: "日期",
+            kiosk: "自助服務機",
+            paid: "已付費用",
+            free: "免費",
+            card: "付款卡",
+            approval: "授權碼",
+            terminal: "付款終端機記錄",
+            processing: |days| format!("預計 {days} 個工作天內完成。"),
+            print_at_kiosk: "完成後可在本中心任何自助服務機列印。",
+            collect_at_counter: "完成後請到櫃檯領取。",
+            electronic: "完成後將以電子方式發出。",
+            scan: "掃描二維碼查詢申請進度",
+            keep: "請保留此收據。",
+        },
+        Language::Pt => Words {
+            centre: "Centro de Serviços do Governo",
+            title: "Recibo do pedido",
+            number: "N.º do pedido",
+            date: "Data",
+            kiosk: "Quiosque",
+            paid: "Taxa paga",
+            free: "Gratuito",
+            card: "Cartão",
+            approval: "Código de autorização",
+            terminal: "Comprovativo do terminal",
+            processing: |days| {
+                if days == 1 { "Prazo previsto: 1 dia útil.".to_string() } else { format!("Prazo previsto: {days} dias úteis.") }
+            },
+            print_at_kiosk: "Quando estiver pronto, pode imprimi-lo em qualquer quiosque deste centro.",
+            collect_at_counter: "Quando estiver pronto, levante-o no balcão.",
+            electronic: "Quando estiver pronto, será enviado por via electrónica.",
+            scan: "Leia o código QR para acompanhar o pedido",
+            keep: "Guarde este recibo.",
+        },
+        Language::En => Words {
+            centre: "Government Service Centre",
+            title: "Application receipt",
+            number: "Application number",
+            date: "Date",
+            kiosk: "Kiosk",
+            paid: "Fee paid",
+            free: "Free of charge",
+            card: "Card",
+            approval: "Approval code",
+            terminal: "Card terminal record",
+            processing: |days| {
+                if days == 1 { "Expected within 1 working day.".to_string() } else { format!("Expected within {days} working days.") }
+            },
+            print_at_kiosk: "When it is ready, print it at any kiosk of this centre.",
+            collect_at_counter: "When it is ready, collect it at the counter.",
+            electronic: "When it is ready, it will be sent to you electronically.",
+            scan: "Scan the QR code to follow your application",
+            keep: "Please keep this receipt.",
+        },
+    }
+}
+
+/// Lays the receipt out. `printed_at` is the local date and time as printed; `status_url`
+/// is the base of the QR's address.
+pub fn layout(content: &ReceiptContent, printed_at: &str, kiosk_id: &str, status_url: &str) -> Receipt {
+    let w = words(content.language);
+    let mut receipt = Receipt::new()
+        .heading(w.centre)
+        .centered(&content.agency_name)
+        .rule()
+        .title(w.title)
+        .feed(1)
+        .bold_row(w.number, &content.reference)
+        .text(&content.service_name)
+        .row(w.date, printed_at)
+        .row(w.kiosk, kiosk_id)
+        .rule();
+    match &content.paid_by {
+        None => receipt = receipt.bold_row(w.paid, w.free),
+        Some(paid) => {
+            receipt = receipt.bold_row(w.paid, mop(content.fee_avos));
+            if let Some(card) = &paid.card {
+                receipt = receipt.row(w.card, card);
+            }
+            if let Some(code) = &paid.approval_code {
+                receipt = receipt.row(w.approval, code);
+            }
+            if !paid.terminal_lines.is_empty() {
+                receipt = receipt.rule().centered(w.terminal);
+                for line in &paid.terminal_lines {
+                    receipt = receipt.centered(line);
+                }
+            }
+        }
+    }
+    receipt = receipt.rule();
+    if content.processing_days > 0 {
+        receipt = receipt.text((w.processing)(content.processing_days));
+    }
+    receipt
+        .text(match content.delivery {
+            Delivery::PrintAtKiosk => w.print_at_kiosk,
+            Delivery::CollectAtCounter => w.collect_at_counter,
+            Delivery::Electronic => w.electronic,
+        })
+        .qr(format!("{status_url}{}", content.reference))
+        .centered(w.scan)
+        .feed(1)
+        .centered(w.keep)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content(language: Language, paid: bool) -> ReceiptContent {
+        ReceiptContent {
+            language,
+            reference: "K01-261122-0007".into(),
+            service_name: "刑事紀錄證明書".into(),
+            agency_name: "身份證明局".into(),
+            fee_avos: 3000,
+            paid_by: paid.then(|| PaidBy {
+                card: Some("VISA **** 4242".into()),
+                approval_code: Some("314160".into()),
+                terminal_lines: vec!["PRE-AUTHORISATION".into()],
+            }),
+            processing_days: 3,
+            delivery: Delivery::PrintAtKiosk,
+        }
+    }
+
+    #[test]
+    fn a_paid_receipt_carries_number_fee_card_and_status_qr() {
+        let text = layout(&content(Language::ZhHant, true), "2026-11-22 14:05", "K01", "https://s.example/").plain_text();
+        for expected in [
+            "申請收據",
+            "申請編號: K01-261122-0007",
+            "已付費用: MOP 30.00",
+            "付款卡: VISA **** 4242",
+            "[QR https://s.example/K01-261122-0007]",
+            "預計 3 個工作天內完成。",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn every_language_has_its_own_words() {
+        let texts: Vec<String> = Language::ALL.iter().map(|&l| layout(&content(l, true), "t", "K01", "u/").plain_text()).collect();
+        assert!(texts[1].contains("Recibo do pedido") && texts[1].contains("Prazo previsto: 3 dias úteis."), "{}", texts[1]);
+        assert!(texts[2].contains("Application receipt") && texts[2].contains("Fee paid: MOP 30.00"), "{}", texts[2]);
+        assert_ne!(texts[0], texts[1]);
+        assert_ne!(texts[1], texts[2]);
+    }
+
+    #[test]
+    fn a_free_service_says_so() {
+        let mut free = content(Language::En, false);
+        free.fee_avos = 0;
+        let text = layout(&free, "t", "K01", "u/").plain_text();
+        assert!(text.contains("Fee paid: Free of charge"), "{text}");
+        assert!(!text.contains("Card"), "{text}");
+    }
+}

@@ -1,0 +1,176 @@
+//! A form being filled in: the citizen's input per field, kept as typed (dates as digits),
+//! turned into answers and checked with the same rules central applies.
+
+use std::collections::BTreeMap;
+
+use balcao_backend_client::api::{Answer, FieldError, FieldKind, Service, validate_answers};
+
+/// What the citizen entered in one field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Text(String),
+    /// Up to eight digits, day first: `DDMMYYYY`.
+    Date(String),
+    Number(i64),
+    Choice(Option<String>),
+    YesNo(Option<bool>),
+}
+
+/// Whether a tapped field needs the keyboard, and which.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Keyboard {
+    Letters,
+    Digits,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    pub service: Service,
+    pub inputs: Vec<Input>,
+    pub focus: Option<usize>,
+    /// Problems are shown once the citizen tried to continue.
+    pub show_problems: bool,
+    pub consent: bool,
+}
+
+impl Draft {
+    pub fn new(service: Service) -> Self {
+        let inputs = service
+            .form
+            .iter()
+            .map(|f| match &f.kind {
+                FieldKind::Text { .. } => Input::Text(String::new()),
+                FieldKind::Date { .. } => Input::Date(String::new()),
+                FieldKind::Number { min, .. } => Input::Number(*min),
+                FieldKind::Choice { .. } => Input::Choice(None),
+                FieldKind::YesNo => Input::YesNo(None),
+            })
+            .collect();
+        Self { service, inputs, focus: None, show_problems: false, consent: false }
+    }
+
+    pub fn keyboard(&self) -> Option<Keyboard> {
+        match self.inputs.get(self.focus?)? {
+            Input::Text(_) => Some(Keyboard::Letters),
+            Input::Date(_) => Some(Keyboard::Digits),
+            _ => None,
+        }
+    }
+
+    pub fn focus(&mut self, field: Option<usize>) {
+        self.focus = field.filter(|&i| matches!(self.inputs.get(i), Some(Input::Text(_) | Input::Date(_))));
+    }
+
+    /// A key of the on-screen keyboard, into the focused field.
+    pub fn key(&mut self, key: &str) {
+        let Some(i) = self.focus else { return };
+        let max = match &self.service.form[i].kind {
+            FieldKind::Text { max_length } => *max_length as usize,
+            _ => 8,
+        };
+        match &mut self.inputs[i] {
+            Input::Text(text) => {
+                for c in key.chars().filter(|c| !c.is_control()) {
+                    if text.chars().count() < max {
+                        text.push(c);
+                    }
+                }
+            }
+            Input::Date(digits) => {
+                for c in key.chars().filter(char::is_ascii_digit) {
+                    if digits.len() < 8 {
+                        digits.push(c);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn backspace(&mut self) {
+        if let Some(Input::Text(s) | Input::Date(s)) = self.focus.and_then(|i| self.inputs.get_mut(i)) {
+            s.pop();
+        }
+    }
+
+    pub fn choose(&mut self, field: usize, value: &str) {
+        let known = matches!(&self.service.form.get(field).map(|f| &f.kind), Some(FieldKind::Choice { options }) if options.iter().any(|o| o.value == value));
+        if let (true, Some(Input::Choice(choice))) = (known, self.inputs.get_mut(field)) {
+            *choice = Some(value.to_string());
+            self.focus = None;
+        }
+    }
+
+    pub fn set_yes_no(&mut self, field: usize, yes: bool) {
+        if let Some(Input::YesNo(answer)) = self.inputs.get_mut(field) {
+            *answer = Some(yes);
+            self.focus = None;
+        }
+    }
+
+    pub fn step(&mut self, field: usize, delta: i32) {
+        if let (Some(FieldKind::Number { min, max }), Some(Input::Number(n))) =
+            (self.service.form.get(field).map(|f| &f.kind), self.inputs.get_mut(field))
+        {
+            *n = n.saturating_add(i64::from(delta)).clamp(*min, *max);
+            self.focus = None;
+        }
+    }
+
+    /// The answers given so far, as sent to central.
+    pub fn answers(&self) -> BTreeMap<String, Answer> {
+        self.service
+            .form
+            .iter()
+            .zip(&self.inputs)
+            .filter_map(|(field, input)| {
+                let answer = match input {
+                    Input::Text(t) if t.trim().is_empty() => return None,
+                    Input::Text(t) => Answer::Text(t.trim().to_string()),
+                    Input::Date(d) if d.is_empty() => return None,
+                    Input::Date(d) => Answer::Text(iso_date(d).unwrap_or_else(|| date_display(d))),
+                    Input::Number(n) => Answer::Number(*n),
+                    Input::Choice(c) => Answer::Text(c.clone()?),
+                    Input::YesNo(b) => Answer::Bool((*b)?),
+                };
+                Some((field.id.clone(), answer))
+            })
+            .collect()
+    }
+
+    /// Problems with the answers, by field id; `today` is `YYYY-MM-DD`.
+    pub fn problems(&self, today: &str) -> BTreeMap<String, FieldError> {
+        validate_answers(&self.service.form, &self.answers(), today)
+    }
+}
+
+/// `DDMMYYYY` → `YYYY-MM-DD`, if all eight digits are there.
+pub fn iso_date(digits: &str) -> Option<String> {
+    (digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("{}-{}-{}", &digits[4..8], &digits[2..4], &digits[0..2]))
+}
+
+/// Digits as the citizen sees them while typing: `14/03/19`.
+pub fn date_display(digits: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i == 2 || i == 4 {
+            out.push('/');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_typed_day_first_and_sent_as_iso() {
+        assert_eq!(date_display("1403"), "14/03");
+        assert_eq!(date_display("14031985"), "14/03/1985");
+        assert_eq!(iso_date("14031985").as_deref(), Some("1985-03-14"));
+        assert_eq!(iso_date("140319"), None);
+    }
+}

@@ -1,0 +1,489 @@
+//! The citizen's session as a pure state machine: [`Session::handle`] takes an [`Event`] (a
+//! touch, a tick, a device's answer) and returns [`Effect`]s (pay, save, print) for the kiosk's
+//! loop to carry out; [`Session::view`] says what the screen shows. No I/O, no clocks, no
+//! randomness: time comes in with every event, so every path is testable as data.
+
+mod draft;
+mod view;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use balcao_backend_client::api::{self, Answer, Catalog, DeviceNeed, PaymentRecord, Service, ServiceKind};
+use balcao_drivers::payment_terminal::{Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, TerminalPrompt};
+use balcao_ui::view::{Language, OutOfService, PaymentPrompt, Problem, Unavailable, UserAction};
+
+pub use draft::{Draft, Input, date_display, iso_date};
+
+use crate::receipt::{PaidBy, ReceiptContent};
+use crate::store::SavedApplication;
+
+/// Timings of a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Without a touch for this long, the session is wiped.
+    pub idle_timeout: Duration,
+    /// The last part of `idle_timeout`, during which a countdown shows.
+    pub idle_warning: Duration,
+    /// How long the "submitted" screen stays.
+    pub done_timeout: Duration,
+    /// How long the welcome screen shows each language.
+    pub attract_cycle: Duration,
+    pub default_language: Language,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(90),
+            idle_warning: Duration::from_secs(20),
+            done_timeout: Duration::from_secs(45),
+            attract_cycle: Duration::from_secs(4),
+            default_language: Language::ZhHant,
+        }
+    }
+}
+
+/// Which of the kiosk's devices can serve now, and whether central can be reached.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    pub payment_terminal: bool,
+    pub receipt_printer: bool,
+    pub document_printer: bool,
+    pub identity_reader: bool,
+    pub code_scanner: bool,
+    pub online: bool,
+}
+
+impl Readiness {
+    /// Why `service` cannot be used now, if it cannot.
+    pub fn blocks(&self, service: &Service) -> Option<Unavailable> {
+        let missing = service.devices.iter().find_map(|need| {
+            let (ready, reason) = match need {
+                DeviceNeed::PaymentTerminal => (self.payment_terminal, Unavailable::PaymentTerminal),
+                DeviceNeed::ReceiptPrinter => (self.receipt_printer, Unavailable::ReceiptPrinter),
+                DeviceNeed::DocumentPrinter => (self.document_printer, Unavailable::DocumentPrinter),
+                DeviceNeed::IdentityReader => (self.identity_reader, Unavailable::IdentityReader),
+                DeviceNeed::CodeScanner => (self.code_scanner, Unavailable::CodeScanner),
+            };
+            (!ready).then_some(reason)
+        });
+        missing.or_else(|| (!self.online && !service.offline_capable).then_some(Unavailable::Offline))
+    }
+}
+
+/// Something that happened.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Ui(UserAction),
+    /// Once a second: the wall clock as shown (`HH:MM`) and today's date (`YYYY-MM-DD`).
+    Tick {
+        clock: String,
+        today: String,
+    },
+    Catalog(Arc<Catalog>),
+    Readiness(Readiness),
+    /// Applications saved here and not yet acknowledged by central.
+    Uploads {
+        pending: u32,
+    },
+    PaymentPrompt(TerminalPrompt),
+    PaymentOutcome(AuthorizationOutcome),
+    PaymentFailed(PaymentError),
+    ApplicationSaved(SavedApplication),
+    ApplicationNotSaved,
+    Captured,
+    CaptureFailed,
+    Reversed,
+    ReversalFailed,
+    ReceiptPrinted,
+    ReceiptNotPrinted,
+    /// The store cannot be trusted: stop serving.
+    StorageFault,
+}
+
+/// An application, as the session hands it to be saved and queued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationDraft {
+    pub service_id: String,
+    pub language: api::Language,
+    pub answers: std::collections::BTreeMap<String, Answer>,
+    pub fee_avos: u64,
+    pub payment: Option<PaymentRecord>,
+}
+
+/// Something the kiosk's loop must do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Reserve the fee on the payment terminal.
+    Authorize {
+        amount_avos: u64,
+        reference: String,
+    },
+    CancelPayment,
+    /// Save the application durably and queue it for central.
+    SaveApplication(Box<ApplicationDraft>),
+    Capture(Box<Authorization>),
+    Reverse(Box<Authorization>),
+    PrintReceipt(Box<ReceiptContent>),
+    /// The citizen left or the session timed out: everything of theirs is gone.
+    SessionEnded,
+}
+
+#[derive(Clone, Debug)]
+enum Stage {
+    Attract,
+    Language,
+    Home,
+    Services,
+    Form(Draft),
+    Review(Draft),
+    Paying { draft: Draft, prompt: PaymentPrompt, cancelling: bool },
+    Saving { draft: Draft, authorization: Option<Box<Authorization>> },
+    Capturing { draft: Draft, saved: SavedApplication, authorization: Box<Authorization> },
+    Printing { draft: Draft, saved: SavedApplication },
+    Done { draft: Draft, saved: SavedApplication },
+    Reversing { draft: Draft },
+    Error { problem: Problem, reference: String, retry: Option<Draft> },
+    OutOfService(OutOfService),
+}
+
+impl Stage {
+    /// Stages where the kiosk, not the citizen, is working: no idle timeout there.
+    fn kiosk_is_busy(&self) -> bool {
+        matches!(
+            self,
+            Stage::Paying { .. } | Stage::Saving { .. } | Stage::Capturing { .. } | Stage::Printing { .. } | Stage::Reversing { .. }
+        )
+    }
+}
+
+pub fn api_language(language: Language) -> api::Language {
+    match language {
+        Language::ZhHant => api::Language::ZhHant,
+        Language::Pt => api::Language::Pt,
+        Language::En => api::Language::En,
+    }
+}
+
+/// Amounts as printed and shown: `MOP 30.00`.
+pub fn mop(avos: u64) -> String {
+    format!("MOP {}.{:02}", avos / 100, avos % 100)
+}
+
+fn payment_prompt(prompt: TerminalPrompt) -> PaymentPrompt {
+    match prompt {
+        TerminalPrompt::PresentCard => PaymentPrompt::PresentCard,
+        TerminalPrompt::EnterPin => PaymentPrompt::EnterPin,
+        TerminalPrompt::Processing => PaymentPrompt::Processing,
+        TerminalPrompt::RemoveCard => PaymentPrompt::RemoveCard,
+        TerminalPrompt::Text(text) => PaymentPrompt::TerminalText(text),
+    }
+}
+
+fn decline_problem(reason: DeclineReason) -> Problem {
+    match reason {
+        DeclineReason::Declined => Problem::PaymentDeclined,
+        DeclineReason::WrongPin => Problem::WrongPin,
+        DeclineReason::CardExpired => Problem::CardExpired,
+        DeclineReason::CardNotAccepted => Problem::CardNotAccepted,
+        DeclineReason::TimedOut => Problem::PaymentTimedOut,
+    }
+}
+
+/// One citizen at the kiosk, from the welcome screen back to it.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    stage: Stage,
+    language: Language,
+    catalog: Option<Arc<Catalog>>,
+    readiness: Readiness,
+    pending_uploads: u32,
+    clock: String,
+    today: String,
+    now: Instant,
+    last_activity: Instant,
+    stage_since: Instant,
+}
+
+impl Session {
+    pub fn new(config: SessionConfig, now: Instant) -> Self {
+        Self {
+            config,
+            stage: Stage::Attract,
+            language: config.default_language,
+            catalog: None,
+            readiness: Readiness::default(),
+            pending_uploads: 0,
+            clock: String::new(),
+            today: String::new(),
+            now,
+            last_activity: now,
+            stage_since: now,
+        }
+    }
+
+    /// Takes one event at time `now`; returns what the kiosk must do about it.
+    pub fn handle(&mut self, event: Event, now: Instant) -> Vec<Effect> {
+        self.now = now;
+        let mut effects = Vec::new();
+        match event {
+            Event::Ui(action) => {
+                self.last_activity = now;
+                self.on_action(action, &mut effects);
+            }
+            Event::Tick { clock, today } => {
+                self.clock = clock;
+                self.today = today;
+            }
+            Event::Catalog(catalog) => self.catalog = Some(catalog),
+            Event::Readiness(readiness) => self.readiness = readiness,
+            Event::Uploads { pending } => self.pending_uploads = pending,
+            Event::PaymentPrompt(prompt) => {
+                if let Stage::Paying { prompt: shown, cancelling: false, .. } = &mut self.stage {
+                    *shown = payment_prompt(prompt);
+                }
+            }
+            Event::StorageFault => self.set_stage(Stage::OutOfService(OutOfService::StorageFault)),
+            other => self.on_result(other, &mut effects),
+        }
+        if let Some(deadline) = self.idle_deadline()
+            && now >= deadline
+        {
+            self.end(&mut effects);
+        }
+        effects
+    }
+
+    fn set_stage(&mut self, stage: Stage) {
+        self.stage = stage;
+        self.stage_since = self.now;
+    }
+
+    fn end(&mut self, effects: &mut Vec<Effect>) {
+        // Dropping the stage drops the draft: the form, the answers, the authorisation.
+        self.set_stage(Stage::Attract);
+        self.language = self.config.default_language;
+        effects.push(Effect::SessionEnded);
+    }
+
+    /// When the session ends by itself if nobody touches the screen.
+    fn idle_deadline(&self) -> Option<Instant> {
+        match &self.stage {
+            Stage::Attract | Stage::OutOfService(_) => None,
+            Stage::Done { .. } => Some(self.last_activity.max(self.stage_since) + self.config.done_timeout),
+            stage if stage.kiosk_is_busy() => None,
+            _ => Some(self.last_activity.max(self.stage_since) + self.config.idle_timeout),
+        }
+    }
+
+    /// Seconds left before the session is wiped, while the warning shows.
+    pub fn idle_seconds_left(&self) -> Option<u32> {
+        if matches!(self.stage, Stage::Done { .. }) {
+            return None;
+        }
+        let left = self.idle_deadline()?.saturating_duration_since(self.now);
+        (left <= self.config.idle_warning).then(|| left.as_secs_f64().ceil() as u32)
+    }
+
+    fn service(&self, id: &str) -> Option<&Service> {
+        self.catalog.as_ref()?.services.iter().find(|s| s.id == id && s.kind == ServiceKind::Application)
+    }
+
+    fn on_action(&mut self, action: UserAction, effects: &mut Vec<Effect>) {
+        let stage = std::mem::replace(&mut self.stage, Stage::Attract);
+        let next = match (stage, action) {
+            (Stage::Attract, UserAction::Start) => Stage::Language,
+            (stage @ (Stage::Attract | Stage::Language), UserAction::ChooseLanguage(language)) => {
+                self.language = language;
+                drop(stage);
+                Stage::Home
+            }
+            (stage, UserAction::ChooseLanguage(language)) => {
+                self.language = language;
+                self.stage = stage;
+                return;
+            }
+            (Stage::Language | Stage::Services | Stage::Form(_) | Stage::Review(_) | Stage::Error { .. }, UserAction::GoHome) => {
+                Stage::Home
+            }
+            (Stage::Home, UserAction::Apply) => Stage::Services,
+            (Stage::Services, UserAction::ServicesBack) => Stage::Home,
+            (Stage::Services, UserAction::ChooseService(id)) => match self.service(&id) {
+                Some(service) if self.readiness.blocks(service).is_none() => Stage::Form(Draft::new(service.clone())),
+                _ => Stage::Services,
+            },
+            (Stage::Form(mut draft), action) => match action {
+                UserAction::Focus(field) => {
+                    draft.focus(field);
+                    Stage::Form(draft)
+                }
+                UserAction::Key(key) => {
+                    draft.key(&key);
+                    Stage::Form(draft)
+                }
+                UserAction::Backspace => {
+                    draft.backspace();
+                    Stage::Form(draft)
+                }
+                UserAction::Choose(field, value) => {
+                    draft.choose(field, &value);
+                    Stage::Form(draft)
+                }
+                UserAction::SetYesNo(field, yes) => {
+                    draft.set_yes_no(field, yes);
+                    Stage::Form(draft)
+                }
+                UserAction::Step(field, delta) => {
+                    draft.step(field, delta);
+                    Stage::Form(draft)
+                }
+                UserAction::FormNext => {
+                    draft.focus = None;
+                    if draft.problems(&self.today).is_empty() {
+                        draft.consent = false;
+                        Stage::Review(draft)
+                    } else {
+                        draft.show_problems = true;
+                        Stage::Form(draft)
+                    }
+                }
+                UserAction::FormBack => Stage::Services,
+                _ => Stage::Form(draft),
+            },
+            (Stage::Review(mut draft), UserAction::ToggleConsent) => {
+                draft.consent = !draft.consent;
+                Stage::Review(draft)
+            }
+            (Stage::Review(draft), UserAction::Edit) => Stage::Form(draft),
+            (Stage::Review(draft), UserAction::Confirm) if draft.consent => self.confirm(draft, effects),
+            (Stage::Paying { draft, cancelling: false, .. }, UserAction::CancelPayment) => {
+                effects.push(Effect::CancelPayment);
+                Stage::Paying { draft, prompt: PaymentPrompt::Cancelling, cancelling: true }
+            }
+            (Stage::Done { .. } | Stage::Error { .. }, UserAction::Finish) => {
+                self.end(effects);
+                return;
+            }
+            (Stage::Error { retry: Some(draft), .. }, UserAction::Retry) => Stage::Review(draft),
+            (stage, _) => {
+                // Anything else (a stale touch, a double tap) changes nothing.
+                self.stage = stage;
+                return;
+            }
+        };
+        self.set_stage(next);
+    }
+
+    /// The citizen confirmed: check the service can still be delivered, then pay or save.
+    fn confirm(&mut self, draft: Draft, effects: &mut Vec<Effect>) -> Stage {
+        if self.readiness.blocks(&draft.service).is_some() {
+            return Stage::Error { problem: Problem::ServiceUnavailable, reference: String::new(), retry: Some(draft) };
+        }
+        if draft.service.fee_avos == 0 {
+            effects.push(Effect::SaveApplication(Box::new(self.application(&draft, None))));
+            return Stage::Saving { draft, authorization: None };
+        }
+        effects.push(Effect::Authorize { amount_avos: draft.service.fee_avos, reference: draft.service.id.clone() });
+        Stage::Paying { draft, prompt: PaymentPrompt::Connecting, cancelling: false }
+    }
+
+    fn application(&self, draft: &Draft, authorization: Option<&Authorization>) -> ApplicationDraft {
+        ApplicationDraft {
+            service_id: draft.service.id.clone(),
+            language: api_language(self.language),
+            answers: draft.answers(),
+            fee_avos: draft.service.fee_avos,
+            payment: authorization.map(|a| PaymentRecord {
+                amount_avos: a.amount,
+                terminal_receipt_number: a.receipt_number,
+                trace_number: a.trace_number,
+                approval_code: a.approval_code.clone(),
+                card_brand: a.card_brand.clone(),
+            }),
+        }
+    }
+
+    fn receipt(&self, draft: &Draft, saved: &SavedApplication, authorization: Option<&Authorization>) -> ReceiptContent {
+        let api_language = api_language(self.language);
+        ReceiptContent {
+            language: self.language,
+            reference: saved.reference.clone(),
+            service_name: draft.service.name.get(api_language).to_string(),
+            agency_name: draft.service.agency.name.get(api_language).to_string(),
+            fee_avos: draft.service.fee_avos,
+            paid_by: authorization.map(|a| PaidBy {
+                card: a.card.as_ref().map(|c| format!("{} {c}", a.card_brand.as_deref().unwrap_or_default()).trim().to_string()),
+                approval_code: a.approval_code.clone(),
+                terminal_lines: a.receipt_lines.clone(),
+            }),
+            processing_days: draft.service.processing_days,
+            delivery: draft.service.delivery,
+        }
+    }
+
+    fn on_result(&mut self, event: Event, effects: &mut Vec<Effect>) {
+        let stage = std::mem::replace(&mut self.stage, Stage::Attract);
+        let next = match (stage, event) {
+            (Stage::Paying { draft, .. }, Event::PaymentOutcome(outcome)) => match outcome {
+                AuthorizationOutcome::Approved(authorization) => {
+                    effects.push(Effect::SaveApplication(Box::new(self.application(&draft, Some(&authorization)))));
+                    Stage::Saving { draft, authorization: Some(Box::new(authorization)) }
+                }
+                AuthorizationOutcome::Declined(reason) => {
+                    Stage::Error { problem: decline_problem(reason), reference: String::new(), retry: Some(draft) }
+                }
+                AuthorizationOutcome::Cancelled => {
+                    Stage::Error { problem: Problem::PaymentCancelled, reference: String::new(), retry: Some(draft) }
+                }
+            },
+            (Stage::Paying { draft, .. }, Event::PaymentFailed(kind)) => {
+                // After a lost answer the money may be reserved: paying again could reserve it
+                // twice, so no retry is offered; the kiosk resolves it with the terminal.
+                let retry = (kind != PaymentError::OutcomeUnknown).then_some(draft);
+                Stage::Error { problem: Problem::TerminalUnavailable, reference: String::new(), retry }
+            }
+            (Stage::Saving { draft, authorization }, Event::ApplicationSaved(saved)) => match authorization {
+                Some(authorization) => {
+                    effects.push(Effect::Capture(authorization.clone()));
+                    Stage::Capturing { draft, saved, authorization }
+                }
+                None => {
+                    effects.push(Effect::PrintReceipt(Box::new(self.receipt(&draft, &saved, None))));
+                    Stage::Printing { draft, saved }
+                }
+            },
+            (Stage::Saving { draft, authorization }, Event::ApplicationNotSaved) => match authorization {
+                Some(authorization) => {
+                    effects.push(Effect::Reverse(authorization));
+                    Stage::Reversing { draft }
+                }
+                None => Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None },
+            },
+            (Stage::Capturing { draft, saved, authorization }, Event::Captured | Event::CaptureFailed) => {
+                // A failed capture leaves the reservation to the payment journal's
+                // reconciliation; the citizen has their application either way.
+                effects.push(Effect::PrintReceipt(Box::new(self.receipt(&draft, &saved, Some(&authorization)))));
+                Stage::Printing { draft, saved }
+            }
+            (Stage::Reversing { draft }, Event::Reversed | Event::ReversalFailed) => {
+                drop(draft);
+                Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None }
+            }
+            (Stage::Printing { draft, saved }, Event::ReceiptPrinted) => Stage::Done { draft, saved },
+            (Stage::Printing { saved, .. }, Event::ReceiptNotPrinted) => {
+                Stage::Error { problem: Problem::ReceiptNotPrinted, reference: saved.reference, retry: None }
+            }
+            (stage, _) => {
+                // A late answer for a stage already left (e.g. after a timeout) changes nothing.
+                self.stage = stage;
+                return;
+            }
+        };
+        self.set_stage(next);
+    }
+}
+
+#[cfg(test)]
+mod tests;

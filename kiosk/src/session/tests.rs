@@ -1,0 +1,348 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use balcao_backend_client::api::Answer;
+use balcao_drivers::payment_terminal::{
+    Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, MaskedPan, TerminalPrompt,
+};
+use balcao_ui::view::{FieldProblem, Language, PaymentPrompt, Problem, ReviewAnswer, Screen, Unavailable, UserAction};
+
+use super::*;
+
+const READY: Readiness = Readiness {
+    payment_terminal: true,
+    receipt_printer: true,
+    document_printer: true,
+    identity_reader: true,
+    code_scanner: true,
+    online: true,
+};
+
+struct Harness {
+    session: Session,
+    now: Instant,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let now = Instant::now();
+        let mut session = Session::new(SessionConfig::default(), now);
+        session.handle(Event::Catalog(Arc::new(balcao_central::seed::catalog())), now);
+        session.handle(Event::Readiness(READY), now);
+        session.handle(Event::Tick { clock: "14:05".into(), today: "2026-11-22".into() }, now);
+        Self { session, now }
+    }
+
+    fn ui(&mut self, action: UserAction) -> Vec<Effect> {
+        self.session.handle(Event::Ui(action), self.now)
+    }
+
+    fn event(&mut self, event: Event) -> Vec<Effect> {
+        self.session.handle(event, self.now)
+    }
+
+    fn wait(&mut self, secs: u64) -> Vec<Effect> {
+        self.now += Duration::from_secs(secs);
+        self.session.handle(Event::Tick { clock: "14:06".into(), today: "2026-11-22".into() }, self.now)
+    }
+
+    fn screen(&self) -> Screen {
+        self.session.view().screen
+    }
+
+    fn type_text(&mut self, field: usize, text: &str) {
+        self.ui(UserAction::Focus(Some(field)));
+        for c in text.chars() {
+            self.ui(UserAction::Key(c.to_string()));
+        }
+    }
+
+    /// From the welcome screen to a filled criminal-record form.
+    fn fill_criminal_record_form(&mut self) {
+        self.ui(UserAction::Start);
+        self.ui(UserAction::ChooseLanguage(Language::En));
+        self.ui(UserAction::Apply);
+        self.ui(UserAction::ChooseService("criminal-record-certificate".into()));
+        assert_eq!(self.screen(), Screen::Form);
+        self.type_text(0, "CHAN TAI MAN");
+        self.type_text(1, "1234567(8)");
+        self.type_text(2, "14031985");
+        self.ui(UserAction::Choose(3, "employment".into()));
+    }
+
+    fn reach_payment(&mut self) -> Vec<Effect> {
+        self.fill_criminal_record_form();
+        self.ui(UserAction::FormNext);
+        assert_eq!(self.screen(), Screen::Review);
+        self.ui(UserAction::ToggleConsent);
+        self.ui(UserAction::Confirm)
+    }
+}
+
+fn authorization() -> Authorization {
+    Authorization {
+        amount: 3000,
+        receipt_number: 7,
+        trace_number: 107,
+        approval_code: Some("314166".into()),
+        card_brand: Some("VISA".into()),
+        card: MaskedPan::from_masked("************4242"),
+        receipt_lines: vec!["PRE-AUTHORISATION".into()],
+    }
+}
+
+fn saved() -> SavedApplication {
+    SavedApplication { application_id: uuid::Uuid::now_v7(), reference: "K01-261122-0001".into() }
+}
+
+#[test]
+fn the_whole_journey_pays_saves_captures_prints_and_ends() {
+    let mut h = Harness::new();
+    assert_eq!(h.reach_payment(), [Effect::Authorize { amount_avos: 3000, reference: "criminal-record-certificate".into() }]);
+    assert_eq!(h.screen(), Screen::Payment);
+    h.event(Event::PaymentPrompt(TerminalPrompt::EnterPin));
+    assert_eq!(h.session.view().payment.prompt, PaymentPrompt::EnterPin);
+
+    let effects = h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
+    let [Effect::SaveApplication(draft)] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!(draft.service_id, "criminal-record-certificate");
+    assert_eq!(draft.answers["full_name"], Answer::Text("CHAN TAI MAN".into()));
+    assert_eq!(draft.answers["date_of_birth"], Answer::Text("1985-03-14".into()));
+    assert_eq!(draft.answers["copies"], Answer::Number(1));
+    assert_eq!(draft.payment.as_ref().map(|p| (p.amount_avos, p.terminal_receipt_number)), Some((3000, 7)));
+    assert_eq!(h.screen(), Screen::Printing);
+
+    assert_eq!(h.event(Event::ApplicationSaved(saved())), [Effect::Capture(Box::new(authorization()))]);
+    let effects = h.event(Event::Captured);
+    let [Effect::PrintReceipt(receipt)] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!(receipt.reference, "K01-261122-0001");
+    assert_eq!(receipt.language, Language::En);
+    assert_eq!(receipt.paid_by.as_ref().and_then(|p| p.card.clone()).as_deref(), Some("VISA **** 4242"));
+
+    assert!(h.event(Event::ReceiptPrinted).is_empty());
+    assert_eq!(h.screen(), Screen::Done);
+    assert_eq!(h.session.view().done.reference, "K01-261122-0001");
+    assert_eq!(h.ui(UserAction::Finish), [Effect::SessionEnded]);
+    assert_eq!(h.screen(), Screen::Attract);
+    assert_eq!(h.session.language, Language::ZhHant, "the next citizen starts in the default language");
+}
+
+#[test]
+fn the_form_does_not_continue_until_answers_are_valid() {
+    let mut h = Harness::new();
+    h.ui(UserAction::Start);
+    h.ui(UserAction::ChooseLanguage(Language::Pt));
+    h.ui(UserAction::Apply);
+    h.ui(UserAction::ChooseService("criminal-record-certificate".into()));
+    assert!(h.session.view().form.fields.iter().all(|f| f.problem.is_none()), "no problems before trying");
+    h.type_text(2, "31022000");
+    h.ui(UserAction::FormNext);
+    assert_eq!(h.screen(), Screen::Form);
+    let problems: Vec<_> = h.session.view().form.fields.iter().map(|f| f.problem).collect();
+    assert_eq!(
+        problems[..4],
+        [Some(FieldProblem::Required), Some(FieldProblem::Required), Some(FieldProblem::InvalidDate), Some(FieldProblem::Required)]
+    );
+    assert_eq!(problems[4], None, "destination is optional");
+
+    // A problem disappears as soon as its field is fixed.
+    h.type_text(0, "CHAN");
+    assert_eq!(h.session.view().form.fields[0].problem, None);
+    // Labels come from the catalog in the citizen's language.
+    assert_eq!(h.session.view().form.fields[0].label, "Nome completo");
+}
+
+#[test]
+fn typing_respects_the_field_and_the_keyboard_fits_it() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.ui(UserAction::Focus(Some(2)));
+    assert_eq!(h.session.view().form.keyboard, balcao_ui::view::KeyboardMode::Digits);
+    h.ui(UserAction::Key("9".into()));
+    assert_eq!(h.session.view().form.fields[2].value, "14/03/1985", "a date takes eight digits only");
+    h.ui(UserAction::Backspace);
+    assert_eq!(h.session.view().form.fields[2].value, "14/03/198");
+    h.ui(UserAction::Focus(Some(3)));
+    assert_eq!(h.session.view().form.keyboard, balcao_ui::view::KeyboardMode::None, "a choice needs no keyboard");
+    h.ui(UserAction::Step(5, 10));
+    assert_eq!(h.session.view().form.fields[5].number, 5, "copies stop at the maximum");
+    h.type_text(1, &"X".repeat(40));
+    assert_eq!(h.session.view().form.fields[1].value.chars().count(), 20, "text stops at max_length");
+}
+
+#[test]
+fn an_idle_session_warns_then_wipes_a_half_filled_form() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    assert_eq!(h.session.view().idle_seconds_left, None);
+    h.wait(75);
+    assert_eq!(h.session.view().idle_seconds_left, Some(15));
+    assert_eq!(h.screen(), Screen::Form);
+    let effects = h.wait(15);
+    assert_eq!(effects, [Effect::SessionEnded]);
+    let view = h.session.view();
+    assert_eq!(view.screen, Screen::Attract);
+    assert_eq!(view.idle_seconds_left, None);
+    assert!(!format!("{view:?}").contains("CHAN TAI MAN"), "nothing of the citizen is left in the view");
+    assert!(!format!("{:?}", h.session).contains("CHAN TAI MAN"), "nor in the session");
+}
+
+#[test]
+fn a_touch_during_the_countdown_keeps_the_session() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.wait(80);
+    assert!(h.session.view().idle_seconds_left.is_some());
+    h.ui(UserAction::StillHere);
+    assert_eq!(h.session.view().idle_seconds_left, None);
+    assert!(h.wait(60).is_empty());
+    assert_eq!(h.screen(), Screen::Form);
+    assert_eq!(h.session.view().form.fields[0].value, "CHAN TAI MAN");
+}
+
+#[test]
+fn no_timeout_while_the_kiosk_is_taking_payment() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    assert!(h.wait(600).is_empty());
+    assert_eq!(h.screen(), Screen::Payment);
+}
+
+#[test]
+fn a_declined_card_can_be_retried_from_review() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    assert!(h.event(Event::PaymentOutcome(AuthorizationOutcome::Declined(DeclineReason::WrongPin))).is_empty());
+    let view = h.session.view();
+    assert_eq!((view.screen, view.error.problem, view.error.can_retry), (Screen::Error, Problem::WrongPin, true));
+    h.ui(UserAction::Retry);
+    assert_eq!(h.screen(), Screen::Review);
+    assert!(h.session.view().review.consent, "the citizen already consented");
+    assert!(matches!(h.ui(UserAction::Confirm).as_slice(), [Effect::Authorize { .. }]));
+}
+
+#[test]
+fn cancelling_at_the_kiosk_asks_the_terminal_and_ends_uncharged() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    assert_eq!(h.ui(UserAction::CancelPayment), [Effect::CancelPayment]);
+    assert_eq!(h.session.view().payment.prompt, PaymentPrompt::Cancelling);
+    assert!(h.ui(UserAction::CancelPayment).is_empty(), "a second tap sends nothing more");
+    h.event(Event::PaymentOutcome(AuthorizationOutcome::Cancelled));
+    assert_eq!(h.session.view().error.problem, Problem::PaymentCancelled);
+}
+
+#[test]
+fn a_lost_terminal_answer_offers_no_second_payment() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    h.event(Event::PaymentFailed(PaymentError::OutcomeUnknown));
+    let view = h.session.view();
+    assert_eq!((view.error.problem, view.error.can_retry), (Problem::TerminalUnavailable, false));
+    assert!(h.ui(UserAction::Retry).is_empty());
+}
+
+#[test]
+fn a_failed_save_reverses_the_payment() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
+    assert_eq!(h.event(Event::ApplicationNotSaved), [Effect::Reverse(Box::new(authorization()))]);
+    assert_eq!(h.screen(), Screen::Printing);
+    h.event(Event::Reversed);
+    assert_eq!(h.session.view().error.problem, Problem::NotSaved);
+}
+
+#[test]
+fn a_receipt_that_did_not_print_shows_the_number_instead() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
+    h.event(Event::ApplicationSaved(saved()));
+    h.event(Event::Captured);
+    h.event(Event::ReceiptNotPrinted);
+    let view = h.session.view();
+    assert_eq!((view.error.problem, view.error.reference.as_str()), (Problem::ReceiptNotPrinted, "K01-261122-0001"));
+}
+
+#[test]
+fn services_that_need_a_broken_device_are_shown_unavailable_and_cannot_be_started() {
+    let mut h = Harness::new();
+    h.event(Event::Readiness(Readiness { receipt_printer: false, ..READY }));
+    h.ui(UserAction::Start);
+    h.ui(UserAction::ChooseLanguage(Language::En));
+    h.ui(UserAction::Apply);
+    let tiles = h.session.view().services.tiles;
+    assert!(tiles.iter().all(|t| t.unavailable == Some(Unavailable::ReceiptPrinter)), "{tiles:?}");
+    h.ui(UserAction::ChooseService("criminal-record-certificate".into()));
+    assert_eq!(h.screen(), Screen::Services);
+
+    h.event(Event::Readiness(Readiness { online: false, ..READY }));
+    let tiles = h.session.view().services.tiles;
+    let tax = tiles.iter().find(|t| t.id == "tax-clearance-certificate").expect("tax");
+    assert_eq!(tax.unavailable, Some(Unavailable::Offline));
+    let crc = tiles.iter().find(|t| t.id == "criminal-record-certificate").expect("crc");
+    assert_eq!(crc.unavailable, None, "offline-capable services stay available");
+    assert!(tiles.iter().all(|t| t.id != "id-card-renewal-appointment"), "appointments are another journey");
+}
+
+#[test]
+fn a_terminal_that_fails_before_payment_stops_the_citizen_before_the_card() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.ui(UserAction::FormNext);
+    h.ui(UserAction::ToggleConsent);
+    h.event(Event::Readiness(Readiness { payment_terminal: false, ..READY }));
+    assert!(h.ui(UserAction::Confirm).is_empty(), "the card is never asked for");
+    assert_eq!(h.session.view().error.problem, Problem::ServiceUnavailable);
+}
+
+#[test]
+fn switching_language_keeps_the_answers() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.ui(UserAction::ChooseLanguage(Language::ZhHant));
+    let view = h.session.view();
+    assert_eq!(view.screen, Screen::Form);
+    assert_eq!(view.form.fields[0].label, "姓名");
+    assert_eq!(view.form.fields[0].value, "CHAN TAI MAN");
+    assert_eq!(view.form.service_name, "刑事紀錄證明書");
+    h.ui(UserAction::FormNext);
+    let review = h.session.view().review;
+    assert_eq!(review.rows[3].answer, ReviewAnswer::Text("就業".into()));
+    assert_eq!(review.rows[4].answer, ReviewAnswer::NotAnswered);
+}
+
+#[test]
+fn a_late_answer_after_the_session_ended_changes_nothing() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.wait(200);
+    assert_eq!(h.screen(), Screen::Attract);
+    assert!(h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization()))).is_empty());
+    assert!(h.event(Event::ReceiptPrinted).is_empty());
+    assert_eq!(h.screen(), Screen::Attract);
+}
+
+#[test]
+fn the_welcome_screen_speaks_each_language_in_turn() {
+    let mut h = Harness::new();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(h.session.view().language);
+        h.wait(4);
+    }
+    assert_eq!(seen, Language::ALL);
+}
+
+#[test]
+fn the_done_screen_returns_to_the_welcome_screen_by_itself() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
+    h.event(Event::ApplicationSaved(saved()));
+    h.event(Event::Captured);
+    h.event(Event::ReceiptPrinted);
+    assert_eq!(h.session.view().idle_seconds_left, None, "no countdown over the application number");
+    assert_eq!(h.wait(46), [Effect::SessionEnded]);
+}

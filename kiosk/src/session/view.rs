@@ -1,0 +1,212 @@
+//! What the screen shows for each stage of the session.
+
+use balcao_backend_client::api::{Delivery, FieldError, FieldKind, ServiceKind};
+use balcao_ui::view::{
+    ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, KeyboardMode, Language, PaymentView, ReviewAnswer,
+    ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, View,
+};
+
+use super::draft::{Draft, Input, Keyboard, date_display};
+use super::{Session, Stage, api_language, mop};
+
+fn field_problem(error: &FieldError) -> FieldProblem {
+    match error {
+        FieldError::Required => FieldProblem::Required,
+        FieldError::TooLong { max_length } => FieldProblem::TooLong(*max_length),
+        FieldError::OutOfRange { min, max } => FieldProblem::OutOfRange(*min, *max),
+        FieldError::InvalidDate => FieldProblem::InvalidDate,
+        FieldError::DateNotInPast => FieldProblem::DateNotInPast,
+        FieldError::DateNotInFuture => FieldProblem::DateNotInFuture,
+        FieldError::NotAnOption => FieldProblem::NotAnOption,
+        FieldError::WrongType | FieldError::UnknownField => FieldProblem::WrongType,
+    }
+}
+
+impl Session {
+    fn form_view(&self, draft: &Draft) -> FormView {
+        let language = api_language(self.language);
+        let problems = if draft.show_problems { draft.problems(&self.today) } else { Default::default() };
+        let fields = draft
+            .service
+            .form
+            .iter()
+            .zip(&draft.inputs)
+            .map(|(field, input)| {
+                let (min, max, max_length) = match &field.kind {
+                    FieldKind::Number { min, max } => (*min, *max, 0),
+                    FieldKind::Text { max_length } => (0, 0, *max_length),
+                    _ => (0, 0, 0),
+                };
+                let mut view = FieldView {
+                    id: field.id.clone(),
+                    label: field.label.get(language).to_string(),
+                    help: field.help.as_ref().map(|h| h.get(language).to_string()).unwrap_or_default(),
+                    field_type: FieldType::Text,
+                    required: field.required,
+                    value: String::new(),
+                    number: 0,
+                    min,
+                    max,
+                    max_length,
+                    options: Vec::new(),
+                    yes_no: None,
+                    problem: problems.get(&field.id).map(field_problem),
+                };
+                match (input, &field.kind) {
+                    (Input::Text(text), _) => view.value = text.clone(),
+                    (Input::Date(digits), _) => {
+                        view.field_type = FieldType::Date;
+                        view.value = date_display(digits);
+                    }
+                    (Input::Number(n), _) => {
+                        view.field_type = FieldType::Number;
+                        view.number = *n;
+                    }
+                    (Input::Choice(chosen), FieldKind::Choice { options }) => {
+                        view.field_type = FieldType::Choice;
+                        view.options = options
+                            .iter()
+                            .map(|o| ChoiceView {
+                                value: o.value.clone(),
+                                label: o.label.get(language).to_string(),
+                                selected: chosen.as_ref() == Some(&o.value),
+                            })
+                            .collect();
+                    }
+                    (Input::Choice(_), _) => view.field_type = FieldType::Choice,
+                    (Input::YesNo(answer), _) => {
+                        view.field_type = FieldType::YesNo;
+                        view.yes_no = *answer;
+                    }
+                }
+                view
+            })
+            .collect();
+        FormView {
+            service_name: draft.service.name.get(language).to_string(),
+            fields,
+            focused: draft.focus,
+            keyboard: match draft.keyboard() {
+                None => KeyboardMode::None,
+                Some(Keyboard::Letters) => KeyboardMode::Letters,
+                Some(Keyboard::Digits) => KeyboardMode::Digits,
+            },
+        }
+    }
+
+    fn review_view(&self, draft: &Draft) -> ReviewView {
+        let language = api_language(self.language);
+        let rows = draft
+            .service
+            .form
+            .iter()
+            .zip(&draft.inputs)
+            .map(|(field, input)| {
+                let answer = match (input, &field.kind) {
+                    (Input::Text(t), _) if t.trim().is_empty() => ReviewAnswer::NotAnswered,
+                    (Input::Text(t), _) => ReviewAnswer::Text(t.trim().to_string()),
+                    (Input::Date(d), _) if d.is_empty() => ReviewAnswer::NotAnswered,
+                    (Input::Date(d), _) => ReviewAnswer::Text(date_display(d)),
+                    (Input::Number(n), _) => ReviewAnswer::Text(n.to_string()),
+                    (Input::Choice(Some(value)), FieldKind::Choice { options }) => ReviewAnswer::Text(
+                        options.iter().find(|o| &o.value == value).map_or(value.clone(), |o| o.label.get(language).to_string()),
+                    ),
+                    (Input::Choice(_), _) => ReviewAnswer::NotAnswered,
+                    (Input::YesNo(Some(true)), _) => ReviewAnswer::Yes,
+                    (Input::YesNo(Some(false)), _) => ReviewAnswer::No,
+                    (Input::YesNo(None), _) => ReviewAnswer::NotAnswered,
+                };
+                ReviewRow { label: field.label.get(language).to_string(), answer }
+            })
+            .collect();
+        ReviewView {
+            service_name: draft.service.name.get(language).to_string(),
+            agency: draft.service.agency.name.get(language).to_string(),
+            rows,
+            fee: mop(draft.service.fee_avos),
+            free: draft.service.fee_avos == 0,
+            consent: draft.consent,
+        }
+    }
+
+    fn services_view(&self) -> ServicesView {
+        let language = api_language(self.language);
+        let Some(catalog) = &self.catalog else { return ServicesView { loading: true, tiles: Vec::new() } };
+        let tiles = catalog
+            .services
+            .iter()
+            .filter(|s| s.kind == ServiceKind::Application)
+            .map(|s| ServiceTile {
+                id: s.id.clone(),
+                name: s.name.get(language).to_string(),
+                agency: s.agency.name.get(language).to_string(),
+                description: s.description.get(language).to_string(),
+                fee: if s.fee_avos == 0 { String::new() } else { mop(s.fee_avos) },
+                free: s.fee_avos == 0,
+                processing_days: s.processing_days,
+                unavailable: self.readiness.blocks(s),
+            })
+            .collect();
+        ServicesView { loading: false, tiles }
+    }
+
+    /// Everything the screen shows now.
+    pub fn view(&self) -> View {
+        let mut view = View {
+            language: self.language,
+            online: self.readiness.online,
+            pending_uploads: self.pending_uploads,
+            clock: self.clock.clone(),
+            idle_seconds_left: self.idle_seconds_left(),
+            ..View::default()
+        };
+        let language = api_language(self.language);
+        view.screen = match &self.stage {
+            Stage::Attract => {
+                // The welcome screen speaks each language in turn.
+                let cycle = self.config.attract_cycle.as_millis().max(1);
+                let turn = (self.now.saturating_duration_since(self.stage_since).as_millis() / cycle) as usize;
+                view.language = Language::ALL[turn % Language::ALL.len()];
+                Screen::Attract
+            }
+            Stage::Language => Screen::Language,
+            Stage::Home => Screen::Home,
+            Stage::Services => {
+                view.services = self.services_view();
+                Screen::Services
+            }
+            Stage::Form(draft) => {
+                view.form = self.form_view(draft);
+                Screen::Form
+            }
+            Stage::Review(draft) => {
+                view.review = self.review_view(draft);
+                Screen::Review
+            }
+            Stage::Paying { draft, prompt, cancelling } => {
+                view.payment = PaymentView { amount: mop(draft.service.fee_avos), prompt: prompt.clone(), can_cancel: !cancelling };
+                Screen::Payment
+            }
+            Stage::Saving { .. } | Stage::Capturing { .. } | Stage::Printing { .. } | Stage::Reversing { .. } => Screen::Printing,
+            Stage::Done { draft, saved } => {
+                view.done = DoneView {
+                    reference: saved.reference.clone(),
+                    service_name: draft.service.name.get(language).to_string(),
+                    agency: draft.service.agency.name.get(language).to_string(),
+                    processing_days: draft.service.processing_days,
+                    collect_at_counter: draft.service.delivery == Delivery::CollectAtCounter,
+                };
+                Screen::Done
+            }
+            Stage::Error { problem, reference, retry } => {
+                view.error = ErrorView { problem: *problem, reference: reference.clone(), can_retry: retry.is_some() };
+                Screen::Error
+            }
+            Stage::OutOfService(reason) => {
+                view.out_of_service = *reason;
+                Screen::OutOfService
+            }
+        };
+        view
+    }
+}

@@ -1,0 +1,234 @@
+//! The kiosk's offline store: SQLite in WAL mode with `synchronous=FULL`, so what the screen
+//! calls saved is on disk. Versioned migrations (`schema.rs`); an integrity check at opening.
+//!
+//! An application and its outbox entry are written in one transaction: either both exist or
+//! neither does, so nothing the citizen was told is saved can miss its way to central.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+
+use balcao_backend_client::api::{Answer, ApplicationReceipt, ApplicationSubmission, Catalog, Language, PaymentRecord};
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data folder {}", path.display())]
+    Folder { path: PathBuf, source: std::io::Error },
+    #[error("the kiosk database failed")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the kiosk database could not be brought to the current schema")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("the kiosk database is damaged: {0}")]
+    Corrupt(String),
+}
+
+/// An application as the session hands it over to be saved.
+#[derive(Clone, Debug)]
+pub struct NewApplication {
+    pub kiosk_id: String,
+    pub centre_id: String,
+    pub service_id: String,
+    pub language: Language,
+    pub answers: std::collections::BTreeMap<String, Answer>,
+    pub fee_avos: u64,
+    pub payment: Option<PaymentRecord>,
+    pub submitted_at: Timestamp,
+    /// The kiosk's local date, for the application number.
+    pub local_date: jiff::civil::Date,
+}
+
+/// What saving gave the application: its id (also its idempotency key) and its number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedApplication {
+    pub application_id: Uuid,
+    pub reference: String,
+}
+
+/// A write waiting to reach central.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// The record's id, sent as the `Idempotency-Key`.
+    pub id: Uuid,
+    pub kind: String,
+    /// The exact JSON body, sent unchanged on every attempt.
+    pub body: String,
+    pub attempts: u32,
+}
+
+/// How much is waiting, and how much central refused for good.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    pub pending: u32,
+    pub dead: u32,
+}
+
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+fn millis(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path`, checks it and brings it to the current schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { path: dir.to_path_buf(), source })?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!("the database refused WAL mode (got {mode})")));
+        }
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt(check));
+        }
+        schema::migrations().to_latest(&mut conn)?;
+        Ok(Self { conn })
+    }
+
+    /// Saves an application and queues it for central, in one durable transaction.
+    pub fn save_application(&mut self, new: &NewApplication) -> Result<SavedApplication, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let day = format!("{:02}{:02}{:02}", new.local_date.year() % 100, new.local_date.month(), new.local_date.day());
+        let counter = format!("application-number-{day}");
+        let sequence: i64 = tx.query_row(
+            "INSERT INTO counters (name, value) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET value = value + 1
+             RETURNING value",
+            [&counter],
+            |r| r.get(0),
+        )?;
+        let reference = format!("{}-{day}-{sequence:04}", new.kiosk_id);
+        let application_id = Uuid::now_v7();
+        let submission = ApplicationSubmission {
+            application_id,
+            reference: reference.clone(),
+            kiosk_id: new.kiosk_id.clone(),
+            centre_id: new.centre_id.clone(),
+            service_id: new.service_id.clone(),
+            language: new.language,
+            answers: new.answers.clone(),
+            fee_avos: new.fee_avos,
+            payment: new.payment.clone(),
+            submitted_at: new.submitted_at,
+        };
+        let body = serde_json::to_string(&submission).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let now = millis(Timestamp::now());
+        tx.execute(
+            "INSERT INTO applications (id, reference, service_id, created_at, state) VALUES (?1, ?2, ?3, ?4, 'queued')",
+            params![application_id.to_string(), reference, new.service_id, now],
+        )?;
+        tx.execute(
+            "INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state)
+             VALUES (?1, 'application', ?2, ?3, 0, ?3, 'pending')",
+            params![application_id.to_string(), body, now],
+        )?;
+        tx.commit()?;
+        Ok(SavedApplication { application_id, reference })
+    }
+
+    /// Entries whose time has come, oldest first.
+    pub fn due_outbox(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT record_id, kind, body, attempts FROM outbox
+             WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = statement.query_map(params![millis(now), limit], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?))
+        })?;
+        rows.map(|row| {
+            let (id, kind, body, attempts) = row?;
+            let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("outbox id {id:?}")))?;
+            Ok(OutboxItem { id, kind, body, attempts })
+        })
+        .collect()
+    }
+
+    /// When the next pending entry is due, if any.
+    pub fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let next: Option<i64> = self.conn.query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))?;
+        next.map(|ms| Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+    }
+
+    /// Central acknowledged the entry.
+    pub fn outbox_delivered(&mut self, id: Uuid, receipt: &ApplicationReceipt) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let now = millis(Timestamp::now());
+        tx.execute(
+            "UPDATE outbox SET state = 'delivered', done_at = ?2, last_error = NULL WHERE record_id = ?1",
+            params![id.to_string(), now],
+        )?;
+        tx.execute(
+            "UPDATE applications SET state = 'acknowledged', acknowledged_at = ?2, central_state = ?3 WHERE id = ?1",
+            params![id.to_string(), now, receipt.state.as_str()],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The attempt failed but may succeed later: try again at `next`.
+    pub fn outbox_retry(&mut self, id: Uuid, next: Timestamp, error: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE record_id = ?1",
+            params![id.to_string(), millis(next), error],
+        )?;
+        Ok(())
+    }
+
+    /// Central refused the entry for good: keep it, out of the queue, for a technician.
+    pub fn outbox_dead(&mut self, id: Uuid, error: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, state = 'dead', last_error = ?2, done_at = ?3 WHERE record_id = ?1",
+            params![id.to_string(), error, millis(Timestamp::now())],
+        )?;
+        Ok(())
+    }
+
+    pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        let (pending, dead) =
+            self.conn.query_row("SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'dead'), 0) FROM outbox", [], |r| {
+                Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?))
+            })?;
+        Ok(OutboxCounts { pending, dead })
+    }
+
+    /// The catalog last received from central, with its `ETag`.
+    pub fn cached_catalog(&self) -> Result<Option<(Option<String>, Catalog)>, StoreError> {
+        let row: Option<(Option<String>, String)> =
+            self.conn.query_row("SELECT etag, body FROM catalog WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        row.map(|(etag, body)| {
+            let catalog = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("cached catalog: {e}")))?;
+            Ok((etag, catalog))
+        })
+        .transpose()
+    }
+
+    /// Replaces the cached catalog in one transaction: readers see the old one or the new one.
+    pub fn save_catalog(&mut self, etag: Option<&str>, catalog: &Catalog) -> Result<(), StoreError> {
+        let body = serde_json::to_string(catalog).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn.execute(
+            "INSERT INTO catalog (id, etag, body, fetched_at) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, body = excluded.body, fetched_at = excluded.fetched_at",
+            params![etag, body, millis(Timestamp::now())],
+        )?;
+        Ok(())
+    }
+
+    /// The state of a saved application: `queued` until central acknowledged it.
+    pub fn application_state(&self, id: Uuid) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.query_row("SELECT state FROM applications WHERE id = ?1", [id.to_string()], |r| r.get(0)).optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,101 @@
+use super::*;
+
+fn new_application(day: u8) -> NewApplication {
+    NewApplication {
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        service_id: "criminal-record-certificate".into(),
+        language: Language::En,
+        answers: [("copies".to_string(), Answer::Number(1))].into_iter().collect(),
+        fee_avos: 3000,
+        payment: None,
+        submitted_at: Timestamp::now(),
+        local_date: jiff::civil::date(2026, 11, day as i8),
+    }
+}
+
+#[test]
+fn store_is_durable_by_configuration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("pragma");
+    let sync: i64 = store.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("pragma");
+    assert_eq!(mode, "wal");
+    assert_eq!(sync, 2, "synchronous=FULL");
+}
+
+#[test]
+fn application_numbers_count_per_day_and_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kiosk.db");
+    let mut store = Store::open(&path).expect("open");
+    assert_eq!(store.save_application(&new_application(22)).expect("save").reference, "K01-261122-0001");
+    assert_eq!(store.save_application(&new_application(22)).expect("save").reference, "K01-261122-0002");
+    drop(store);
+    let mut store = Store::open(&path).expect("reopen");
+    assert_eq!(store.save_application(&new_application(22)).expect("save").reference, "K01-261122-0003");
+    assert_eq!(store.save_application(&new_application(23)).expect("save").reference, "K01-261123-0001");
+}
+
+#[test]
+fn a_saved_application_is_queued_with_its_id_as_key_until_delivered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    let saved = store.save_application(&new_application(22)).expect("save");
+    let due = store.due_outbox(Timestamp::now(), 10).expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].id, saved.application_id);
+    let body: ApplicationSubmission = serde_json::from_str(&due[0].body).expect("body");
+    assert_eq!(body.application_id, saved.application_id);
+    assert_eq!(body.reference, saved.reference);
+    assert_eq!(store.outbox_counts().expect("counts"), OutboxCounts { pending: 1, dead: 0 });
+
+    let later = Timestamp::now() + jiff::SignedDuration::from_secs(60);
+    store.outbox_retry(saved.application_id, later, "central unreachable").expect("retry");
+    assert!(store.due_outbox(Timestamp::now(), 10).expect("due").is_empty());
+    assert_eq!(store.next_outbox_due().expect("next").map(|t| t.as_millisecond()), Some(later.as_millisecond()));
+    let retried = store.due_outbox(later, 10).expect("due");
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(retried[0].body, due[0].body, "the same bytes are sent every time");
+
+    let receipt = ApplicationReceipt {
+        application_id: saved.application_id,
+        reference: saved.reference.clone(),
+        state: balcao_backend_client::api::ApplicationState::Received,
+        received_at: Timestamp::now(),
+    };
+    store.outbox_delivered(saved.application_id, &receipt).expect("delivered");
+    assert_eq!(store.outbox_counts().expect("counts"), OutboxCounts::default());
+    assert_eq!(store.application_state(saved.application_id).expect("state").as_deref(), Some("acknowledged"));
+}
+
+#[test]
+fn refused_entries_are_kept_out_of_the_queue() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    let saved = store.save_application(&new_application(22)).expect("save");
+    store.outbox_dead(saved.application_id, "422 invalid-answers").expect("dead");
+    assert!(store.due_outbox(Timestamp::now(), 10).expect("due").is_empty());
+    assert_eq!(store.outbox_counts().expect("counts"), OutboxCounts { pending: 0, dead: 1 });
+    assert_eq!(store.application_state(saved.application_id).expect("state").as_deref(), Some("queued"));
+}
+
+#[test]
+fn the_catalog_cache_round_trips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    assert!(store.cached_catalog().expect("read").is_none());
+    let catalog = Catalog { version: "v1".into(), services: Vec::new() };
+    store.save_catalog(Some("\"abc\""), &catalog).expect("save");
+    store.save_catalog(Some("\"def\""), &catalog).expect("save again");
+    assert_eq!(store.cached_catalog().expect("read"), Some((Some("\"def\"".into()), catalog)));
+}
+
+#[test]
+fn a_damaged_file_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kiosk.db");
+    std::fs::write(&path, b"this is not a database, it is a shopping list").expect("write");
+    let error = Store::open(&path).expect_err("refused");
+    assert!(matches!(error, StoreError::Sqlite(_) | StoreError::Corrupt(_)), "{error:?}");
+}
