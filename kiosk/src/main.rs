@@ -1,1 +1,122 @@
-fn main() {}
+//! `kiosk`: the Balcão kiosk program. Without a configuration file it runs the demo.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use balcao_kiosk::config::KioskConfig;
+use balcao_kiosk::runtime::{self, ViewSink};
+use balcao_kiosk::session::{Event, Session};
+use balcao_kiosk::{launch, runtime::KioskSettings};
+use balcao_ui::KioskUi;
+use clap::Parser;
+use slint::ComponentHandle;
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "Balcão self-service kiosk. Without --config it runs the demo: a reference central on loopback and simulated devices."
+)]
+struct Cli {
+    /// Configuration file (see kiosk/kiosk.example.toml).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Run the demo even with a configuration file (its central and devices are replaced).
+    #[arg(long)]
+    demo: bool,
+    /// The demo's data folder (default: a new folder in the system's temporary directory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// UI scale, overriding display.scale (0.5 fits the portrait screen on a desktop monitor).
+    #[arg(long)]
+    scale: Option<f32>,
+    /// A window instead of full screen.
+    #[arg(long)]
+    windowed: bool,
+}
+
+fn demo_dir() -> anyhow::Result<PathBuf> {
+    let dir = tempfile::Builder::new().prefix("balcao-demo-").tempdir().context("creating the demo folder")?;
+    // Kept after exit, so the receipts can still be opened.
+    Ok(dir.keep())
+}
+
+fn init_logging(config: &KioskConfig) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.logging.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.logging.json { builder.json().init() } else { builder.init() }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kiosk: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let demo = cli.demo || cli.config.is_none();
+    let mut config = match &cli.config {
+        Some(path) => KioskConfig::load(path)?,
+        None => KioskConfig { display: balcao_kiosk::config::DisplaySection { fullscreen: false, scale: 0.5 }, ..KioskConfig::default() },
+    };
+    if let Some(scale) = cli.scale {
+        config.display.scale = scale;
+    }
+    if cli.windowed {
+        config.display.fullscreen = false;
+    }
+    if (config.display.scale - 1.0).abs() > f32::EPSILON {
+        #[allow(unsafe_code)]
+        // SAFETY: no other thread exists yet, so nothing reads the environment concurrently.
+        // Slint's window backend takes its scale factor only from this variable.
+        unsafe {
+            std::env::set_var("SLINT_SCALE_FACTOR", config.display.scale.to_string());
+        }
+    }
+    init_logging(&config);
+
+    // The window and its first frame come before everything slow (store, central, devices).
+    let ui = KioskUi::new().context("creating the window")?;
+    let settings = KioskSettings::from_config(&config);
+    ui.show(&Session::new(settings.session, Instant::now()).view());
+    ui.window().window().set_fullscreen(config.display.fullscreen);
+    let (events, inbox) = runtime::event_channel();
+    let ui_events = events.clone();
+    ui.on_action(move |action| {
+        let _ = ui_events.send(Event::Ui(action));
+    });
+    let view: Arc<dyn ViewSink> = Arc::new(ui.handle());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let data_dir = match (&cli.data_dir, demo) {
+        (Some(dir), _) => dir.clone(),
+        (None, true) => demo_dir()?,
+        (None, false) => config.store.data_dir.clone(),
+    };
+    let core = std::thread::Builder::new().name("kiosk-core".into()).spawn(move || -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        runtime.block_on(async move {
+            let launch = if demo { launch::demo(&config, &data_dir).await? } else { launch::from_config(&config)? };
+            let handle = runtime::start(launch.settings, view, launch.devices, launch.client, (events, inbox)).await;
+            let _ = stopped.await;
+            handle.stop().await;
+            if let Some(central) = launch.central {
+                central.stop().await?;
+            }
+            Ok(())
+        })
+    })?;
+
+    let shown = ui.window().run();
+    let _ = stop.send(());
+    let result = core.join().map_err(|_| anyhow::anyhow!("the kiosk core panicked"))?;
+    shown.context("running the window")?;
+    result
+}

@@ -5,12 +5,14 @@
 //! - `translations/` — gettext catalogues for zh-Hant and pt, bundled at build time; English
 //!   is the source language.
 //! - [`view`] — what to show and what the citizen did, as plain Rust data.
+//! - [`headless`] — the UI rendered off-screen, for screenshots and pixel tests.
 //! - [`KioskUi`] and [`UiHandle`] — put a [`view::View`] on the window, report
 //!   [`view::UserAction`]s.
 //!
 //! The UI knows nothing of devices, the network or the store: it shows views and reports
 //! touches.
 
+pub mod headless;
 pub mod view;
 
 mod generated {

@@ -1,0 +1,198 @@
+//! Each device runs on its own thread, owned by a [`DeviceWorker`]; async code sends it jobs
+//! and awaits the answers. A slow or dead device blocks only its own thread.
+
+use std::path::Path;
+use std::time::Duration;
+
+use balcao_drivers::code_scanner::CodeScanner;
+use balcao_drivers::code_scanner::ScannerStatus;
+use balcao_drivers::document_printer::DocumentPrinter;
+use balcao_drivers::identity_reader::{IdentityReader, IdentityReaderStatus};
+use balcao_drivers::payment_terminal::PaymentTerminal;
+use balcao_drivers::receipt_printer::ReceiptPrinter;
+
+use crate::session::Readiness;
+
+/// The device's thread is gone (it panicked); the device must be treated as out of order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the {0} worker thread has stopped")]
+pub struct DeviceGone(pub &'static str);
+
+type Job<D> = Box<dyn FnOnce(&mut D) + Send>;
+
+/// Owns one device on a thread of its own.
+pub struct DeviceWorker<D: ?Sized> {
+    jobs: std::sync::mpsc::Sender<Job<D>>,
+    name: &'static str,
+}
+
+impl<D: ?Sized> Clone for DeviceWorker<D> {
+    fn clone(&self) -> Self {
+        Self { jobs: self.jobs.clone(), name: self.name }
+    }
+}
+
+impl<D: ?Sized> std::fmt::Debug for DeviceWorker<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeviceWorker({})", self.name)
+    }
+}
+
+impl<D: ?Sized + Send + 'static> DeviceWorker<D> {
+    pub fn spawn(name: &'static str, mut device: Box<D>) -> std::io::Result<Self> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job<D>>();
+        std::thread::Builder::new().name(format!("device-{name}")).spawn(move || {
+            // Ends when every handle is dropped.
+            for job in queue {
+                job(&mut device);
+            }
+        })?;
+        Ok(Self { jobs, name })
+    }
+
+    /// Runs `job` on the device's thread and returns its result.
+    pub async fn call<R: Send + 'static>(&self, job: impl FnOnce(&mut D) -> R + Send + 'static) -> Result<R, DeviceGone> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job: Job<D> = Box::new(move |device| {
+            let _ = reply.send(job(device));
+        });
+        self.jobs.send(job).map_err(|_| DeviceGone(self.name))?;
+        answer.await.map_err(|_| DeviceGone(self.name))
+    }
+}
+
+/// The kiosk's devices, each behind its worker.
+#[derive(Clone, Debug)]
+pub struct Devices {
+    pub receipt_printer: DeviceWorker<dyn ReceiptPrinter>,
+    pub document_printer: DeviceWorker<dyn DocumentPrinter>,
+    pub identity_reader: DeviceWorker<dyn IdentityReader>,
+    pub code_scanner: DeviceWorker<dyn CodeScanner>,
+    pub payment_terminal: DeviceWorker<dyn PaymentTerminal>,
+}
+
+/// The knobs of simulated devices, for the demo and the tests.
+#[derive(Clone, Debug)]
+pub struct SimulatorControls {
+    pub receipt_printer: balcao_drivers::receipt_printer::sim::SimReceiptControl,
+    pub document_printer: balcao_drivers::document_printer::sim::SimDocumentControl,
+    pub identity_reader: balcao_drivers::identity_reader::sim::SimIdentityControl,
+    pub code_scanner: balcao_drivers::code_scanner::sim::SimScannerControl,
+    pub payment_terminal: balcao_drivers::payment_terminal::sim::SimTerminalControl,
+}
+
+/// How fast the simulated devices are: as real ones for the demo, instant for tests.
+#[derive(Clone, Copy, Debug)]
+pub struct SimulatorPace {
+    pub receipt_print: Duration,
+    pub terminal_step: Duration,
+    pub sheet_print: Duration,
+    pub document_read: Duration,
+}
+
+impl SimulatorPace {
+    pub const REALISTIC: Self = Self {
+        receipt_print: Duration::from_millis(1200),
+        terminal_step: Duration::from_millis(1500),
+        sheet_print: Duration::from_secs(4),
+        document_read: Duration::from_millis(1500),
+    };
+    pub const INSTANT: Self =
+        Self { receipt_print: Duration::ZERO, terminal_step: Duration::ZERO, sheet_print: Duration::ZERO, document_read: Duration::ZERO };
+}
+
+impl Devices {
+    /// Simulated devices; printouts go under `output_dir` (`receipts/`, `documents/`).
+    pub fn simulated(output_dir: &Path, pace: SimulatorPace) -> std::io::Result<(Self, SimulatorControls)> {
+        use balcao_drivers::code_scanner::sim::SimulatedCodeScanner;
+        use balcao_drivers::document_printer::sim::SimulatedDocumentPrinter;
+        use balcao_drivers::identity_reader::sim::SimulatedIdentityReader;
+        use balcao_drivers::payment_terminal::sim::{SimTimings as TerminalTimings, SimulatedPaymentTerminal};
+        use balcao_drivers::receipt_printer::sim::{SimTimings as PrinterTimings, SimulatedReceiptPrinter};
+
+        let receipt = SimulatedReceiptPrinter::new(
+            Some(&output_dir.join("receipts")),
+            PrinterTimings {
+                print: pace.receipt_print,
+                no_answer: Duration::from_millis(1500).min(pace.receipt_print * 2 + Duration::from_millis(50)),
+            },
+        );
+        let document = SimulatedDocumentPrinter::new(&output_dir.join("documents"), pace.sheet_print);
+        let identity = SimulatedIdentityReader::new(pace.document_read);
+        let scanner = SimulatedCodeScanner::new();
+        let terminal = SimulatedPaymentTerminal::new(TerminalTimings { step: pace.terminal_step, card_wait: Duration::from_secs(60) });
+        let controls = SimulatorControls {
+            receipt_printer: receipt.control(),
+            document_printer: document.control(),
+            identity_reader: identity.control(),
+            code_scanner: scanner.control(),
+            payment_terminal: terminal.control(),
+        };
+        let devices = Self {
+            receipt_printer: DeviceWorker::spawn("receipt-printer", Box::new(receipt) as Box<dyn ReceiptPrinter>)?,
+            document_printer: DeviceWorker::spawn("document-printer", Box::new(document) as Box<dyn DocumentPrinter>)?,
+            identity_reader: DeviceWorker::spawn("identity-reader", Box::new(identity) as Box<dyn IdentityReader>)?,
+            code_scanner: DeviceWorker::spawn("code-scanner", Box::new(scanner) as Box<dyn CodeScanner>)?,
+            payment_terminal: DeviceWorker::spawn("payment-terminal", Box::new(terminal) as Box<dyn PaymentTerminal>)?,
+        };
+        Ok((devices, controls))
+    }
+
+    /// Asks every device for its status, each bounded by `wait`. A device busy with a long job
+    /// (a payment in progress) keeps the readiness it had.
+    pub async fn readiness(&self, wait: Duration, previous: Readiness) -> Readiness {
+        async fn ask<T>(
+            wait: Duration,
+            call: impl std::future::Future<Output = Result<T, DeviceGone>>,
+            ready: impl Fn(T) -> bool,
+            previous: bool,
+        ) -> bool {
+            match tokio::time::timeout(wait, call).await {
+                Ok(Ok(status)) => ready(status),
+                Ok(Err(_gone)) => false,
+                Err(_busy) => previous,
+            }
+        }
+        let (receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal) = tokio::join!(
+            ask(wait, self.receipt_printer.call(|d| d.status()), |s| s.is_ok_and(|s| s.can_print()), previous.receipt_printer),
+            ask(wait, self.document_printer.call(|d| d.status()), |s| s.is_ok_and(|s| s.can_print()), previous.document_printer),
+            ask(
+                wait,
+                self.identity_reader.call(|d| d.status()),
+                |s| s.is_ok_and(|s| !matches!(s, IdentityReaderStatus::NoReader)),
+                previous.identity_reader
+            ),
+            ask(wait, self.code_scanner.call(|d| d.status()), |s| s.is_ok_and(|s| s == ScannerStatus::Ready), previous.code_scanner),
+            ask(wait, self.payment_terminal.call(|d| d.status()), |s| s.is_ok_and(|s| s.can_pay()), previous.payment_terminal),
+        );
+        Readiness { receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal, online: previous.online }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn readiness_follows_the_simulators_knobs() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (devices, controls) = Devices::simulated(dir.path(), SimulatorPace::INSTANT).expect("devices");
+        let wait = Duration::from_secs(2);
+        let ready = devices.readiness(wait, Readiness::default()).await;
+        assert!(ready.receipt_printer && ready.payment_terminal && ready.document_printer && ready.identity_reader && ready.code_scanner);
+        controls.receipt_printer.set_cover_open(true);
+        controls.payment_terminal.set_offline(true);
+        let ready = devices.readiness(wait, ready).await;
+        assert!(!ready.receipt_printer && !ready.payment_terminal && ready.document_printer);
+    }
+
+    #[tokio::test]
+    async fn a_busy_device_keeps_its_last_readiness() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (devices, _controls) = Devices::simulated(dir.path(), SimulatorPace::INSTANT).expect("devices");
+        let busy = devices.payment_terminal.call(|_| std::thread::sleep(Duration::from_millis(500)));
+        let previous = Readiness { payment_terminal: true, ..Readiness::default() };
+        let (_, ready) = tokio::join!(busy, devices.readiness(Duration::from_millis(50), previous));
+        assert!(ready.payment_terminal);
+    }
+}

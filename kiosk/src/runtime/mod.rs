@@ -1,0 +1,385 @@
+//! The kiosk's one event loop: it feeds the session every event (touches, ticks, device and
+//! network results), carries out the effects the session returns, and shows its view.
+//!
+//! - `devices.rs` — a thread per device and the readiness poll.
+//! - `outbox.rs` — delivery of queued writes to central.
+//! - `sync.rs` — the catalog poll.
+//!
+//! Background work reports back only as session events on one channel, so the session sees
+//! one ordered stream and needs no locks.
+
+pub mod devices;
+pub mod outbox;
+pub mod sync;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use balcao_backend_client::CentralClient;
+use balcao_drivers::CancelToken;
+use balcao_drivers::payment_terminal::{AuthorizationRequest, ErrorKind as PaymentError};
+use balcao_ui::view::View;
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::receipt;
+use crate::session::{Effect, Event, Readiness, Session, SessionConfig};
+use crate::store::{NewApplication, Store, StoreError};
+use devices::Devices;
+use outbox::{OutboxSender, RetryPolicy};
+use sync::CatalogSync;
+
+pub type SharedStore = Arc<Mutex<Store>>;
+
+/// Runs `job` on the store from async code, on a blocking thread.
+pub async fn with_store<R: Send + 'static>(store: &SharedStore, job: impl FnOnce(&mut Store) -> R + Send + 'static) -> R {
+    let store = store.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let mut store = store.lock().unwrap_or_else(|e| e.into_inner());
+        job(&mut store)
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Where the session's view goes: the Slint window, or a test's recorder.
+pub trait ViewSink: Send + Sync {
+    fn show(&self, view: View);
+}
+
+impl ViewSink for balcao_ui::UiHandle {
+    fn show(&self, view: View) {
+        balcao_ui::UiHandle::show(self, view);
+    }
+}
+
+/// What the loop needs to know about this kiosk.
+#[derive(Clone, Debug)]
+pub struct KioskSettings {
+    pub kiosk_id: String,
+    pub centre_id: String,
+    pub status_url: String,
+    pub session: SessionConfig,
+    pub retry: RetryPolicy,
+    pub catalog_poll: Duration,
+    pub health_poll: Duration,
+    pub database: PathBuf,
+}
+
+/// A running kiosk core: send it events, stop it.
+#[derive(Debug)]
+pub struct KioskHandle {
+    pub events: mpsc::UnboundedSender<Event>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl KioskHandle {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+struct Kiosk {
+    session: Session,
+    settings: KioskSettings,
+    view: Arc<dyn ViewSink>,
+    last_view: Option<View>,
+    store: Option<SharedStore>,
+    devices: Devices,
+    events: mpsc::UnboundedSender<Event>,
+    outbox_wake: Arc<Notify>,
+    payment_cancel: Option<CancelToken>,
+}
+
+fn local_now() -> jiff::Zoned {
+    jiff::Zoned::now()
+}
+
+/// The channel every event reaches the session through; the UI holds a sender.
+pub fn event_channel() -> (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>) {
+    mpsc::unbounded_channel()
+}
+
+/// Starts the kiosk's core: opens the store, loads the cached catalog, starts the outbox,
+/// the catalog poll and the device poll, and runs the loop until stopped. The first view is
+/// shown before the store is opened.
+pub async fn start(
+    settings: KioskSettings,
+    view: Arc<dyn ViewSink>,
+    devices: Devices,
+    client: Option<CentralClient>,
+    (events, mut inbox): (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
+) -> KioskHandle {
+    let (shutdown, stopped) = watch::channel(false);
+    let session = Session::new(settings.session, Instant::now());
+    let mut kiosk = Kiosk {
+        session,
+        settings,
+        view,
+        last_view: None,
+        store: None,
+        devices,
+        events: events.clone(),
+        outbox_wake: Arc::new(Notify::new()),
+        payment_cancel: None,
+    };
+    kiosk.dispatch(kiosk.tick());
+    let task = tokio::spawn(async move {
+        let online = Arc::new(AtomicBool::new(client.is_some()));
+        kiosk.open_store().await;
+        if let Some(store) = kiosk.store.clone() {
+            kiosk.start_background(store, client, online.clone(), stopped.clone());
+        }
+        kiosk.start_health_poll(online, stopped.clone());
+        kiosk.run(&mut inbox, stopped).await;
+    });
+    KioskHandle { events, shutdown, task }
+}
+
+impl Kiosk {
+    fn tick(&self) -> Event {
+        let now = local_now();
+        Event::Tick { clock: now.strftime("%H:%M").to_string(), today: now.date().to_string() }
+    }
+
+    async fn open_store(&mut self) {
+        let path = self.settings.database.clone();
+        let opened = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            let store = Store::open(&path)?;
+            let catalog = store.cached_catalog()?;
+            Ok((store, catalog))
+        })
+        .await;
+        match opened {
+            Ok(Ok((store, catalog))) => {
+                if let Some((_, catalog)) = catalog {
+                    self.dispatch(Event::Catalog(Arc::new(catalog)));
+                }
+                self.store = Some(Arc::new(Mutex::new(store)));
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, database = %self.settings.database.display(), "the store cannot be opened: out of service");
+                self.dispatch(Event::StorageFault);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "opening the store failed");
+                self.dispatch(Event::StorageFault);
+            }
+        }
+    }
+
+    fn start_background(
+        &mut self,
+        store: SharedStore,
+        client: Option<CentralClient>,
+        online: Arc<AtomicBool>,
+        stopped: watch::Receiver<bool>,
+    ) {
+        let Some(client) = client else {
+            tracing::warn!("no central platform configured: applications stay queued");
+            return;
+        };
+        let etag =
+            self.store.as_ref().and_then(|s| s.lock().ok().and_then(|s| s.cached_catalog().ok().flatten()).and_then(|(etag, _)| etag));
+        let outbox = OutboxSender {
+            store: store.clone(),
+            client: client.clone(),
+            policy: self.settings.retry,
+            wake: self.outbox_wake.clone(),
+            online: online.clone(),
+            events: self.events.clone(),
+        };
+        tokio::spawn(outbox.run(stopped.clone()));
+        let sync = CatalogSync { store, client, etag, interval: self.settings.catalog_poll, online, events: self.events.clone() };
+        tokio::spawn(sync.run(stopped));
+    }
+
+    fn start_health_poll(&self, online: Arc<AtomicBool>, mut stopped: watch::Receiver<bool>) {
+        let devices = self.devices.clone();
+        let events = self.events.clone();
+        let every = self.settings.health_poll;
+        tokio::spawn(async move {
+            let mut readiness = Readiness::default();
+            loop {
+                readiness = devices.readiness(Duration::from_secs(2), readiness).await;
+                readiness.online = online.load(Ordering::Relaxed);
+                if events.send(Event::Readiness(readiness)).is_err() {
+                    return;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(every) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        });
+    }
+
+    async fn run(&mut self, inbox: &mut mpsc::UnboundedReceiver<Event>, mut stopped: watch::Receiver<bool>) {
+        // Four ticks a second keep the countdown and the welcome screen's language turns on time.
+        let mut ticker = tokio::time::interval(Duration::from_millis(250));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let event = tokio::select! {
+                Some(event) = inbox.recv() => event,
+                _ = ticker.tick() => self.tick(),
+                _ = stopped.changed() => break,
+            };
+            self.dispatch(event);
+        }
+        if let Some(cancel) = self.payment_cancel.take() {
+            cancel.cancel();
+        }
+    }
+
+    fn dispatch(&mut self, event: Event) {
+        let now = tokio::time::Instant::now().into_std();
+        for effect in self.session.handle(event, now) {
+            self.execute(effect);
+        }
+        let view = self.session.view();
+        if self.last_view.as_ref() != Some(&view) {
+            self.view.show(view.clone());
+            self.last_view = Some(view);
+        }
+    }
+
+    fn send_later(&self, future: impl std::future::Future<Output = Event> + Send + 'static) {
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let _ = events.send(future.await);
+        });
+    }
+
+    fn execute(&mut self, effect: Effect) {
+        match effect {
+            Effect::Authorize { amount_avos, reference } => {
+                let cancel = CancelToken::new();
+                self.payment_cancel = Some(cancel.clone());
+                let terminal = self.devices.payment_terminal.clone();
+                let prompts = self.events.clone();
+                tracing::info!(amount_avos, service = %reference, "asking the terminal to reserve the fee");
+                self.send_later(async move {
+                    let request = AuthorizationRequest { amount: amount_avos, reference, cancel };
+                    let result = terminal
+                        .call(move |t| {
+                            t.authorize(&request, &mut |prompt| {
+                                let _ = prompts.send(Event::PaymentPrompt(prompt));
+                            })
+                        })
+                        .await;
+                    match result {
+                        Ok(Ok(outcome)) => Event::PaymentOutcome(outcome),
+                        Ok(Err(e)) => {
+                            tracing::warn!(kind = ?e.kind(), error = %e, "payment terminal failed");
+                            Event::PaymentFailed(e.kind())
+                        }
+                        Err(gone) => {
+                            tracing::error!(error = %gone, "payment terminal worker gone");
+                            Event::PaymentFailed(PaymentError::Other)
+                        }
+                    }
+                });
+            }
+            Effect::CancelPayment => {
+                if let Some(cancel) = &self.payment_cancel {
+                    cancel.cancel();
+                }
+            }
+            Effect::SaveApplication(draft) => {
+                let Some(store) = self.store.clone() else {
+                    let _ = self.events.send(Event::ApplicationNotSaved);
+                    return;
+                };
+                let now = local_now();
+                let new = NewApplication {
+                    kiosk_id: self.settings.kiosk_id.clone(),
+                    centre_id: self.settings.centre_id.clone(),
+                    service_id: draft.service_id,
+                    language: draft.language,
+                    answers: draft.answers,
+                    fee_avos: draft.fee_avos,
+                    payment: draft.payment,
+                    submitted_at: now.timestamp(),
+                    local_date: now.date(),
+                };
+                let wake = self.outbox_wake.clone();
+                self.send_later(async move {
+                    match with_store(&store, move |s| s.save_application(&new)).await {
+                        Ok(saved) => {
+                            tracing::info!(application = %saved.application_id, "application saved and queued");
+                            wake.notify_one();
+                            Event::ApplicationSaved(saved)
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "application could not be saved");
+                            Event::ApplicationNotSaved
+                        }
+                    }
+                });
+            }
+            Effect::Capture(authorization) => {
+                let terminal = self.devices.payment_terminal.clone();
+                self.send_later(async move {
+                    let amount = authorization.amount;
+                    match terminal.call(move |t| t.capture(&authorization, amount)).await {
+                        Ok(Ok(_)) => Event::Captured,
+                        Ok(Err(e)) => {
+                            tracing::error!(kind = ?e.kind(), error = %e, "capture failed: the reservation needs reconciliation");
+                            Event::CaptureFailed
+                        }
+                        Err(gone) => {
+                            tracing::error!(error = %gone, "capture failed: the reservation needs reconciliation");
+                            Event::CaptureFailed
+                        }
+                    }
+                });
+            }
+            Effect::Reverse(authorization) => {
+                let terminal = self.devices.payment_terminal.clone();
+                self.send_later(async move {
+                    match terminal.call(move |t| t.reverse(&authorization)).await {
+                        Ok(Ok(_)) => Event::Reversed,
+                        Ok(Err(e)) => {
+                            tracing::error!(kind = ?e.kind(), error = %e, "reversal failed: the reservation needs reconciliation");
+                            Event::ReversalFailed
+                        }
+                        Err(gone) => {
+                            tracing::error!(error = %gone, "reversal failed: the reservation needs reconciliation");
+                            Event::ReversalFailed
+                        }
+                    }
+                });
+            }
+            Effect::PrintReceipt(content) => {
+                let printer = self.devices.receipt_printer.clone();
+                let printed_at = local_now().strftime("%Y-%m-%d %H:%M").to_string();
+                let layout = receipt::layout(&content, &printed_at, &self.settings.kiosk_id, &self.settings.status_url);
+                self.send_later(async move {
+                    match printer.call(move |p| p.print(&layout)).await {
+                        Ok(Ok(done)) => {
+                            tracing::info!(job = done.job, length_mm = done.length_mm, "receipt printed");
+                            Event::ReceiptPrinted
+                        }
+                        Ok(Err(e)) => {
+                            tracing::error!(kind = ?e.kind(), error = %e, "receipt not printed");
+                            Event::ReceiptNotPrinted
+                        }
+                        Err(gone) => {
+                            tracing::error!(error = %gone, "receipt not printed");
+                            Event::ReceiptNotPrinted
+                        }
+                    }
+                });
+            }
+            Effect::SessionEnded => {
+                self.payment_cancel = None;
+                tracing::info!("session ended; its data is gone");
+            }
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! A tour of every screen: a real session, driven with scripted events through each stage of
+//! the journey and each failure the citizen can meet, yielding the view of each. The
+//! screenshot tool renders it; tests look at the pixels.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use balcao_drivers::payment_terminal::{Authorization, AuthorizationOutcome, DeclineReason, MaskedPan, TerminalPrompt};
+use balcao_ui::view::{Language, UserAction, View};
+
+use crate::session::{Event, Readiness, Session, SessionConfig};
+use crate::store::SavedApplication;
+
+const ALL_READY: Readiness = Readiness {
+    payment_terminal: true,
+    receipt_printer: true,
+    document_printer: true,
+    identity_reader: true,
+    code_scanner: true,
+    online: true,
+};
+
+struct Guide {
+    session: Session,
+    now: Instant,
+    language: Language,
+}
+
+impl Guide {
+    fn new(language: Language) -> Self {
+        let now = Instant::now();
+        let config = SessionConfig { default_language: language, ..SessionConfig::default() };
+        let mut session = Session::new(config, now);
+        session.handle(Event::Catalog(Arc::new(balcao_central::seed::catalog())), now);
+        session.handle(Event::Readiness(ALL_READY), now);
+        session.handle(Event::Tick { clock: "10:30".into(), today: "2026-11-22".into() }, now);
+        Self { session, now, language }
+    }
+
+    fn ui(&mut self, action: UserAction) -> &mut Self {
+        self.session.handle(Event::Ui(action), self.now);
+        self
+    }
+
+    fn event(&mut self, event: Event) -> &mut Self {
+        self.session.handle(event, self.now);
+        self
+    }
+
+    fn wait(&mut self, secs: u64) -> &mut Self {
+        self.now += Duration::from_secs(secs);
+        self.session.handle(Event::Tick { clock: "10:31".into(), today: "2026-11-22".into() }, self.now);
+        self
+    }
+
+    fn typed(&mut self, field: usize, text: &str) -> &mut Self {
+        self.ui(UserAction::Focus(Some(field)));
+        for c in text.chars() {
+            self.ui(UserAction::Key(c.to_string()));
+        }
+        self
+    }
+
+    fn view(&self) -> View {
+        self.session.view()
+    }
+
+    fn open_form(&mut self) -> &mut Self {
+        let language = self.language;
+        self.ui(UserAction::Start)
+            .ui(UserAction::ChooseLanguage(language))
+            .ui(UserAction::Apply)
+            .ui(UserAction::ChooseService("criminal-record-certificate".into()))
+    }
+
+    fn filled(&mut self) -> &mut Self {
+        self.open_form().typed(0, "CHAN TAI MAN").typed(1, "1234567(8)").typed(2, "14031985").ui(UserAction::Choose(3, "employment".into()))
+    }
+
+    fn paying(&mut self) -> &mut Self {
+        self.filled().ui(UserAction::FormNext).ui(UserAction::ToggleConsent).ui(UserAction::Confirm)
+    }
+
+    fn approved(&mut self) -> &mut Self {
+        let authorization = Authorization {
+            amount: 3000,
+            receipt_number: 12,
+            trace_number: 112,
+            approval_code: Some("314171".into()),
+            card_brand: Some("VISA".into()),
+            card: MaskedPan::from_masked("************4242"),
+            receipt_lines: Vec::new(),
+        };
+        self.paying().event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization)))
+    }
+
+    fn saved(&mut self) -> &mut Self {
+        let saved = SavedApplication { application_id: uuid::Uuid::nil(), reference: "K01-261122-0007".into() };
+        self.approved().event(Event::ApplicationSaved(saved)).event(Event::Captured)
+    }
+}
+
+/// Every screen in `language`, named for its file.
+pub fn tour(language: Language) -> Vec<(&'static str, View)> {
+    let g = || Guide::new(language);
+    let attract = {
+        // The welcome screen shows each language in turn: wait for this one's turn.
+        let mut guide = g();
+        let turn = Language::ALL.iter().position(|&l| l == language).unwrap_or(0) as u64;
+        guide.wait(4 * turn);
+        guide.view()
+    };
+    vec![
+        ("01-attract", attract),
+        ("02-language", g().ui(UserAction::Start).view()),
+        ("03-home", g().ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).view()),
+        ("04-services", g().ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).ui(UserAction::Apply).view()),
+        (
+            "05-services-printer-down",
+            g().event(Event::Readiness(Readiness { receipt_printer: false, ..ALL_READY }))
+                .ui(UserAction::Start)
+                .ui(UserAction::ChooseLanguage(language))
+                .ui(UserAction::Apply)
+                .view(),
+        ),
+        ("06-form", g().open_form().view()),
+        ("07-form-keyboard", g().open_form().typed(0, "CHAN TAI MA").view()),
+        ("08-form-date-keypad", g().open_form().typed(0, "CHAN TAI MAN").typed(2, "1403").view()),
+        ("09-form-problems", g().open_form().typed(2, "3102").ui(UserAction::FormNext).view()),
+        ("10-review", g().filled().ui(UserAction::FormNext).view()),
+        ("11-review-consented", g().filled().ui(UserAction::FormNext).ui(UserAction::ToggleConsent).view()),
+        ("12-payment-present-card", g().paying().event(Event::PaymentPrompt(TerminalPrompt::PresentCard)).view()),
+        ("13-payment-pin", g().paying().event(Event::PaymentPrompt(TerminalPrompt::EnterPin)).view()),
+        ("14-printing", g().approved().view()),
+        ("15-done", g().saved().event(Event::ReceiptPrinted).view()),
+        ("16-error-declined", g().paying().event(Event::PaymentOutcome(AuthorizationOutcome::Declined(DeclineReason::Declined))).view()),
+        ("17-error-receipt-not-printed", g().saved().event(Event::ReceiptNotPrinted).view()),
+        ("18-idle-warning", g().filled().wait(75).view()),
+        ("19-offline-services", {
+            let mut guide = g();
+            guide.event(Event::Readiness(Readiness { online: false, ..ALL_READY }));
+            guide.ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).ui(UserAction::Apply).view()
+        }),
+        ("20-out-of-service", g().event(Event::StorageFault).view()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use balcao_ui::view::Screen;
+
+    use super::*;
+
+    #[test]
+    fn the_tour_visits_every_screen_in_the_chosen_language() {
+        for language in Language::ALL {
+            let stops = tour(language);
+            let screens: std::collections::HashSet<Screen> = stops.iter().map(|(_, v)| v.screen).collect();
+            assert_eq!(screens.len(), 11, "{language:?}: {screens:?}");
+            assert!(stops.iter().all(|(_, v)| v.language == language), "{language:?}");
+        }
+    }
+}
