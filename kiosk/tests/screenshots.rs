@@ -1,0 +1,55 @@
+//! Renders every screen in every language with the kiosk's software renderer, saves the PNGs
+//! (under the build's temporary folder) and checks from the pixels that text is really drawn:
+//! without a CJK font, Chinese text disappears silently.
+
+use balcao_kiosk::tour::tour;
+use balcao_ui::headless::{HeadlessUi, Screenshot};
+use balcao_ui::view::{Language, Screen};
+
+/// Pixels close to white (the header's text on navy).
+fn whiteish(p: [u8; 3]) -> bool {
+    p.iter().all(|&c| c > 200)
+}
+
+/// Pixels close to the navy of titles on the light background.
+fn dark(p: [u8; 3]) -> bool {
+    p.iter().all(|&c| c < 90)
+}
+
+#[test]
+fn every_screen_renders_in_every_language_with_its_glyphs() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot folder");
+    let ui = HeadlessUi::new().expect("headless UI");
+    let mut homes: Vec<(Language, Screenshot)> = Vec::new();
+    for language in Language::ALL {
+        for (name, view) in tour(language) {
+            let shot = ui.render(&view);
+            std::fs::write(dir.join(format!("{}-{name}.png", language.tag())), shot.to_png()).expect("write png");
+            // The header's name of the centre is drawn on every screen (dimmed under the idle
+            // warning).
+            if view.idle_seconds_left.is_none() {
+                let header_ink = shot.count(30, 10, 500, 130, whiteish);
+                assert!(header_ink > 400, "{language:?} {name}: only {header_ink} light pixels in the header");
+            }
+            if view.screen == Screen::Home {
+                homes.push((language, shot));
+            }
+        }
+    }
+    eprintln!("screenshots in {}", dir.display());
+
+    // The home screen's title, "What would you like to do?" in each language, is drawn, and
+    // differently in each: a missing font would leave the Chinese one blank.
+    for (language, shot) in &homes {
+        let ink = shot.count(30, 190, 1050, 290, dark);
+        assert!(ink > 2000, "{language:?}: only {ink} dark pixels in the title");
+    }
+    let titles: Vec<Vec<[u8; 3]>> = homes
+        .iter()
+        .map(|(_, shot)| (190..290).flat_map(|y| (30..1050).map(move |x| (x, y))).map(|(x, y)| shot.pixel(x, y)).collect())
+        .collect();
+    assert_ne!(titles[0], titles[1]);
+    assert_ne!(titles[1], titles[2]);
+    assert_ne!(titles[0], titles[2]);
+}

@@ -1,0 +1,294 @@
+//! Citizens use the real kiosk — UI, session, store, simulated devices, and the reference
+//! central over HTTPS on loopback — by touch, finding every control by its accessible label
+//! as assistive technology would: the whole journey in each of the three languages, then an
+//! idle timeout that wipes a half-filled form.
+//!
+//! Slint's testing backend allows one event loop per process, so this file holds one test.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use balcao_central::{CentralOptions, LoopbackCentral};
+use balcao_kiosk::runtime::devices::{Devices, SimulatorPace};
+use balcao_kiosk::runtime::outbox::RetryPolicy;
+use balcao_kiosk::runtime::{self, KioskSettings, ViewSink};
+use balcao_kiosk::session::{Event, SessionConfig};
+use balcao_ui::view::Language;
+use balcao_ui::{KioskUi, MainWindow};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle};
+use slint::ComponentHandle;
+
+/// The UI's text for `msgid` in `language`, from the same catalogues the UI is built with.
+fn tr(language: Language, msgid: &str) -> String {
+    if language == Language::En {
+        return msgid.to_string();
+    }
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../ui/translations/{}/LC_MESSAGES/balcao-ui.po", language.tag()));
+    let catalog = rspolib::pofile(path.as_path()).expect("catalogue");
+    let entry = catalog.entries.iter().find(|e| e.msgid == msgid).unwrap_or_else(|| panic!("{msgid:?} not translated"));
+    entry.msgstr.clone().expect("translation")
+}
+
+async fn sleep(duration: Duration) {
+    let (done, wait) = tokio::sync::oneshot::channel();
+    slint::Timer::single_shot(duration, move || {
+        let _ = done.send(());
+    });
+    let _ = wait.await;
+}
+
+/// Waits (up to 15 s) for an element with this label and role.
+async fn find(window: &MainWindow, label: &str, role: AccessibleRole) -> ElementHandle {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(found) = ElementHandle::find_by_accessible_label(window, label).find(|e| e.accessible_role() == Some(role)) {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "no {role:?} labelled {label:?} appeared");
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn tap(window: &MainWindow, label: &str) {
+    find(window, label, AccessibleRole::Button).await.invoke_accessible_default_action();
+    // Let the session answer before the next touch, as a person would.
+    sleep(Duration::from_millis(60)).await;
+}
+
+async fn type_on_keyboard(window: &MainWindow, language: Language, text: &str) {
+    for c in text.chars() {
+        let key = if c == ' ' { tr(language, "Space") } else { c.to_string() };
+        tap(window, &key).await;
+    }
+}
+
+async fn field(window: &MainWindow, label: &str) -> ElementHandle {
+    find(window, label, AccessibleRole::TextInput).await
+}
+
+struct Texts {
+    service: &'static str,
+    full_name: &'static str,
+    document: &'static str,
+    birth: &'static str,
+    employment: &'static str,
+}
+
+fn texts(language: Language) -> Texts {
+    match language {
+        Language::ZhHant => {
+            Texts {
+                service: "刑事紀錄證明書", full_name: "姓名", document: "身份證明文件編號", birth: "出生日期", employment: "就業"
+            }
+        }
+        Language::Pt => Texts {
+            service: "Certificado de Registo Criminal",
+            full_name: "Nome completo",
+            document: "Número do documento de identificação",
+            birth: "Data de nascimento",
+            employment: "Emprego",
+        },
+        Language::En => Texts {
+            service: "Certificate of Criminal Record",
+            full_name: "Full name",
+            document: "Identity document number",
+            birth: "Date of birth",
+            employment: "Employment",
+        },
+    }
+}
+
+/// One citizen, from the welcome screen to the application number, in `language`.
+async fn journey(window: &MainWindow, language: Language) -> String {
+    let t = texts(language);
+    // The welcome screen cycles its language: touch it in whichever it shows now.
+    let start = loop {
+        let labels: Vec<String> = Language::ALL.iter().map(|&l| tr(l, "Touch the screen to start")).collect();
+        if let Some(found) = labels
+            .iter()
+            .find_map(|l| ElementHandle::find_by_accessible_label(window, l).find(|e| e.accessible_role() == Some(AccessibleRole::Button)))
+        {
+            break found;
+        }
+        sleep(Duration::from_millis(20)).await;
+    };
+    start.invoke_accessible_default_action();
+    sleep(Duration::from_millis(60)).await;
+    tap(window, language.endonym()).await;
+    tap(window, &tr(language, "Apply for a certificate")).await;
+    tap(window, t.service).await;
+
+    field(window, t.full_name).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, "CHAN TAI MAN").await;
+    field(window, t.document).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, "1234567(8)").await;
+    field(window, t.birth).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, "14031985").await;
+    assert_eq!(field(window, t.birth).await.accessible_value().as_deref(), Some("14/03/1985"));
+    tap(window, t.employment).await;
+    tap(window, &tr(language, "Continue")).await;
+
+    let consent = find(
+        window,
+        &tr(language, "I confirm that this information is correct and agree to its use in processing my application ({}).").replace(
+            "{}",
+            match language {
+                Language::ZhHant => "身份證明局",
+                Language::Pt => "Direcção dos Serviços de Identificação",
+                Language::En => "Identification Services Bureau",
+            },
+        ),
+        AccessibleRole::Checkbox,
+    )
+    .await;
+    assert_eq!(consent.accessible_checked(), Some(false));
+    consent.invoke_accessible_default_action();
+    sleep(Duration::from_millis(60)).await;
+    tap(window, &tr(language, "Pay {} and submit").replace("{}", "MOP 30.00")).await;
+
+    // The simulated terminal approves; the application is saved, the fee captured, the
+    // receipt printed.
+    // The caption and the number share the label; the number is the one with a value.
+    let caption = tr(language, "Your application number");
+    find(window, &caption, AccessibleRole::Text).await;
+    let reference = ElementHandle::find_by_accessible_label(window, &caption)
+        .find_map(|e| e.accessible_value().filter(|v| !v.is_empty()))
+        .expect("the number is shown")
+        .to_string();
+    tap(window, &tr(language, "Finish")).await;
+    reference
+}
+
+/// A citizen walks away from a half-filled form: the countdown shows, then everything is wiped.
+async fn walk_away(window: &MainWindow) {
+    let t = texts(Language::En);
+    tap(window, Language::En.endonym()).await;
+    tap(window, "Apply for a certificate").await;
+    tap(window, t.service).await;
+    field(window, t.full_name).await.invoke_accessible_default_action();
+    type_on_keyboard(window, Language::En, "HALF").await;
+    assert_eq!(field(window, t.full_name).await.accessible_value().as_deref(), Some("HALF"));
+    // The countdown appears before the end.
+    find(window, "Yes, I need more time", AccessibleRole::Button).await;
+    // Back on the welcome screen: nothing of the form is left.
+    let labels: Vec<String> = Language::ALL.iter().map(|&l| tr(l, "Touch the screen to start")).collect();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !labels.iter().any(|l| ElementHandle::find_by_accessible_label(window, l).next().is_some()) {
+        assert!(Instant::now() < deadline, "the idle session did not end");
+        sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ElementHandle::find_by_accessible_label(window, t.full_name).next().is_none());
+    // The next citizen starts with an empty form.
+    tap(window, Language::En.endonym()).await;
+    tap(window, "Apply for a certificate").await;
+    tap(window, t.service).await;
+    assert_eq!(field(window, t.full_name).await.accessible_value().as_deref(), Some(""));
+}
+
+#[test]
+fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_wiped() {
+    i_slint_backend_testing::init_integration_test_with_system_time();
+    let ui = KioskUi::new().expect("window");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (events, inbox) = runtime::event_channel();
+    let ui_events = events.clone();
+    ui.on_action(move |action| {
+        let _ = ui_events.send(Event::Ui(action));
+    });
+    let view: Arc<dyn ViewSink> = Arc::new(ui.handle());
+
+    // The kiosk's core and the reference central run on their own runtime, as in the kiosk.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (central_tx, central_rx) = std::sync::mpsc::channel();
+    let data = dir.path().to_path_buf();
+    let core = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            let central = LoopbackCentral::start(&CentralOptions::new(data.join("central.db"))).await.expect("central");
+            let client = balcao_backend_client::CentralClient::new(&balcao_backend_client::ClientConfig {
+                base_url: central.url.clone(),
+                ca_pem: central.ca_pem.clone().into_bytes(),
+                identity_pem: None,
+                timeouts: balcao_backend_client::Timeouts::default(),
+            })
+            .expect("client");
+            let (devices, simulators) = Devices::simulated(&data, SimulatorPace::INSTANT).expect("devices");
+            let settings = KioskSettings {
+                kiosk_id: "K01".into(),
+                centre_id: "GSC-01".into(),
+                status_url: "https://status.example/".into(),
+                session: SessionConfig {
+                    idle_timeout: Duration::from_secs(4),
+                    idle_warning: Duration::from_secs(3),
+                    done_timeout: Duration::from_secs(60),
+                    attract_cycle: Duration::from_secs(4),
+                    default_language: Language::ZhHant,
+                },
+                retry: RetryPolicy { first: Duration::from_millis(100), max: Duration::from_secs(1) },
+                catalog_poll: Duration::from_secs(60),
+                health_poll: Duration::from_millis(200),
+                database: data.join("kiosk.db"),
+            };
+            let handle = runtime::start(settings, view, devices, Some(client), (events, inbox)).await;
+            central_tx.send((central.central.clone(), simulators)).expect("hand over");
+            let _ = stopped.await;
+            handle.stop().await;
+            central.stop().await.expect("central stops");
+        });
+    });
+    let (central, simulators) = central_rx.recv().expect("core started");
+
+    ui.window().show().expect("show");
+    let window = ui.window().as_weak();
+    let script = slint::spawn_local(async move {
+        let window = window.upgrade().expect("window");
+        let mut references = Vec::new();
+        for language in [Language::ZhHant, Language::Pt, Language::En] {
+            references.push(journey(&window, language).await);
+        }
+        walk_away(&window).await;
+        slint::quit_event_loop().expect("quit");
+        references
+    })
+    .expect("script");
+    slint::run_event_loop().expect("event loop");
+    let references = futures_lite_block_on(script);
+
+    // Three applications, numbered in order, each printed and each delivered to central once.
+    let day = jiff::Zoned::now().strftime("%y%m%d").to_string();
+    assert_eq!(references, [1, 2, 3].map(|n| format!("K01-{day}-{n:04}")));
+    let printed = simulators.receipt_printer.printed();
+    assert_eq!(printed.len(), 3);
+    assert!(
+        printed[0].text.contains("申請收據")
+            && printed[1].text.contains("Recibo do pedido")
+            && printed[2].text.contains("Application receipt")
+    );
+    assert!(printed.iter().all(|p| p.png.as_ref().is_some_and(|png| png.exists())));
+    assert_eq!(simulators.payment_terminal.captured().len(), 3);
+    assert!(simulators.payment_terminal.open_reservations().is_empty());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while central.store().count_applications().expect("count") < 3 {
+        assert!(Instant::now() < deadline, "the applications did not reach central");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stored: Vec<String> = central.store().recent_applications(10).expect("list").into_iter().map(|a| a.reference).collect();
+    assert_eq!(stored.len(), 3);
+    for reference in &references {
+        assert!(stored.contains(reference), "{reference} missing at central: {stored:?}");
+    }
+    let _ = stop.send(());
+    core.join().expect("core thread");
+}
+
+/// Completes a future that is already finished (the script ended before the loop quit).
+fn futures_lite_block_on<T>(task: slint::JoinHandle<T>) -> T {
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut task = std::pin::pin!(task);
+    match task.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => panic!("the UI script did not finish"),
+    }
+}
