@@ -162,8 +162,13 @@ impl LoopbackCentral {
 
     /// As [`start`](Self::start), serving a router the caller wrapped (tests add fault layers).
     pub async fn start_with_router(central: Central, router: Router) -> Result<Self, CentralError> {
-        let pki = DevPki::generate()?;
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve_on(central, router, listener, DevPki::generate()?)
+    }
+
+    /// Serves on a listener and with a PKI the caller made, e.g. to bring central back on the
+    /// same address and certificate after an outage.
+    pub fn serve_on(central: Central, router: Router, listener: TcpListener, pki: DevPki) -> Result<Self, CentralError> {
         let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(serve(central.clone(), listener, pki.server_config()?, router, async move {

@@ -204,9 +204,15 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 impl KioskConfig {
+    /// Reads, parses and checks the file, including that the files it names can be read.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-        Self::parse(&text, path)
+        let config = Self::parse(&text, path)?;
+        if let Some(ca_file) = &config.central.ca_file {
+            std::fs::read(ca_file)
+                .map_err(|e| ConfigError::value(path, "central.ca_file", format!("cannot read {}: {e}", ca_file.display())))?;
+        }
+        Ok(config)
     }
 
     /// Parses and checks a configuration; `path` only names it in errors.

@@ -1,1 +1,146 @@
+//! Fixtures for end-to-end and fault tests of the whole system: the kiosk's core with
+//! simulated devices, the reference central on loopback (optionally behind fault layers), a
+//! view recorder, and a scripted citizen.
+//!
+//! - `faults.rs` — layers that make central misbehave the way networks and servers do.
+//! - `citizen.rs` — a citizen who applies for a certificate through session events.
 
+pub mod citizen;
+pub mod faults;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use balcao_backend_client::{CentralClient, ClientConfig, Timeouts};
+use balcao_kiosk::runtime::devices::{Devices, SimulatorControls, SimulatorPace};
+use balcao_kiosk::runtime::outbox::RetryPolicy;
+use balcao_kiosk::runtime::{self, KioskHandle, KioskSettings, ViewSink};
+use balcao_kiosk::session::{Event, SessionConfig};
+use balcao_ui::view::{Language, View};
+use tokio::sync::watch;
+
+/// Keeps every view the kiosk showed, and lets a test wait for one.
+#[derive(Debug)]
+pub struct RecordingView {
+    latest: watch::Sender<View>,
+    all: Mutex<Vec<View>>,
+}
+
+impl Default for RecordingView {
+    fn default() -> Self {
+        Self { latest: watch::channel(View::default()).0, all: Mutex::new(Vec::new()) }
+    }
+}
+
+impl ViewSink for RecordingView {
+    fn show(&self, view: View) {
+        self.all.lock().unwrap_or_else(|e| e.into_inner()).push(view.clone());
+        self.latest.send_replace(view);
+    }
+}
+
+impl RecordingView {
+    pub fn current(&self) -> View {
+        self.latest.borrow().clone()
+    }
+
+    pub fn history(&self) -> Vec<View> {
+        self.all.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until a view satisfies `test`; panics with `what` after `timeout`.
+    pub async fn wait_for(&self, what: &str, timeout: Duration, test: impl Fn(&View) -> bool) -> View {
+        let mut changes = self.latest.subscribe();
+        let found = tokio::time::timeout(timeout, async {
+            loop {
+                {
+                    let view = changes.borrow_and_update();
+                    if test(&view) {
+                        return view.clone();
+                    }
+                }
+                if changes.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("timed out after {timeout:?} waiting for {what}; last view: {:?}", self.current().screen))
+    }
+}
+
+/// Settings for a kiosk under test: fast polls, short retries, a long idle timeout.
+pub fn test_settings(data_dir: &Path) -> KioskSettings {
+    KioskSettings {
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        status_url: "https://status.example/".into(),
+        session: SessionConfig {
+            idle_timeout: Duration::from_secs(600),
+            idle_warning: Duration::from_secs(20),
+            done_timeout: Duration::from_secs(600),
+            attract_cycle: Duration::from_secs(4),
+            default_language: Language::En,
+        },
+        retry: RetryPolicy { first: Duration::from_millis(100), max: Duration::from_millis(500) },
+        catalog_poll: Duration::from_secs(60),
+        health_poll: Duration::from_millis(100),
+        database: data_dir.join("kiosk.db"),
+    }
+}
+
+/// A client of a central with this URL and CA, with short timeouts.
+pub fn client(url: &str, ca_pem: &str) -> CentralClient {
+    CentralClient::new(&ClientConfig {
+        base_url: url.to_string(),
+        ca_pem: ca_pem.as_bytes().to_vec(),
+        identity_pem: None,
+        timeouts: Timeouts { connect: Duration::from_secs(2), request: Duration::from_secs(5) },
+    })
+    .expect("client")
+}
+
+/// A kiosk's core with simulated devices, its view recorded.
+#[derive(Debug)]
+pub struct TestKiosk {
+    pub handle: KioskHandle,
+    pub view: Arc<RecordingView>,
+    pub simulators: SimulatorControls,
+    pub settings: KioskSettings,
+}
+
+impl TestKiosk {
+    pub async fn start(data_dir: &Path, client: Option<CentralClient>) -> Self {
+        Self::start_with(test_settings(data_dir), data_dir, client).await
+    }
+
+    pub async fn start_with(settings: KioskSettings, data_dir: &Path, client: Option<CentralClient>) -> Self {
+        let view = Arc::new(RecordingView::default());
+        let (devices, simulators) = Devices::simulated(data_dir, SimulatorPace::INSTANT).expect("devices");
+        let handle = runtime::start(settings.clone(), view.clone(), devices, client, runtime::event_channel()).await;
+        Self { handle, view, simulators, settings }
+    }
+
+    pub fn send(&self, event: Event) {
+        self.handle.events.send(event).expect("kiosk running");
+    }
+
+    /// Opens this kiosk's store (read-only use) to look at what it holds.
+    pub fn store(&self) -> balcao_kiosk::store::Store {
+        balcao_kiosk::store::Store::open(&self.settings.database).expect("store")
+    }
+
+    pub async fn stop(self) {
+        self.handle.stop().await;
+    }
+}
+
+/// Polls `test` every 20 ms until it holds; panics with `what` after `timeout`.
+pub async fn eventually(what: &str, timeout: Duration, mut test: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !test() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -58,6 +58,18 @@ pub struct OutboxItem {
     pub attempts: u32,
 }
 
+/// One outbox entry as a technician or the monitoring sees it (no body: it holds personal
+/// data).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxReport {
+    pub id: Uuid,
+    pub kind: String,
+    /// `pending`, `delivered` or `dead`.
+    pub state: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+}
+
 /// How much is waiting, and how much central refused for good.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutboxCounts {
@@ -200,6 +212,18 @@ impl Store {
                 Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?))
             })?;
         Ok(OutboxCounts { pending, dead })
+    }
+
+    /// Every outbox entry, oldest first.
+    pub fn outbox_report(&self) -> Result<Vec<OutboxReport>, StoreError> {
+        let mut statement = self.conn.prepare("SELECT record_id, kind, state, attempts, last_error FROM outbox ORDER BY seq")?;
+        let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+        rows.map(|row| {
+            let (id, kind, state, attempts, last_error) = row?;
+            let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("outbox id {id:?}")))?;
+            Ok(OutboxReport { id, kind, state, attempts, last_error })
+        })
+        .collect()
     }
 
     /// The catalog last received from central, with its `ETag`.

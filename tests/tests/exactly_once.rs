@@ -1,0 +1,103 @@
+//! Each application reaches central exactly once, even when central's answer is lost after it
+//! committed and the kiosk repeats the request; a different body under the same key is refused
+//! and kept aside, never dropped.
+
+use std::time::Duration;
+
+use balcao_backend_client::ClientError;
+use balcao_backend_client::api::{Answer, ApplicationSubmission};
+use balcao_central::{Central, CentralOptions, LoopbackCentral};
+use balcao_tests::faults::{self, Fault, FaultPlan};
+use balcao_tests::{TestKiosk, citizen, client, eventually};
+use balcao_ui::view::Screen;
+
+async fn central_with_faults(dir: &std::path::Path, plan: std::sync::Arc<FaultPlan>) -> LoopbackCentral {
+    let central = Central::open(&CentralOptions::new(dir.join("central.db"))).expect("central");
+    let router = central.router().layer(axum::middleware::from_fn_with_state(plan, faults::inject));
+    LoopbackCentral::start_with_router(central, router).await.expect("central starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_application_whose_first_answer_is_lost_arrives_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = FaultPlan::new(Fault::LoseResponseAfterCommit, 2);
+    let central = central_with_faults(dir.path(), plan.clone()).await;
+    let kiosk = TestKiosk::start(dir.path(), Some(client(&central.url, &central.ca_pem))).await;
+
+    let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
+    assert_eq!(end.screen, Screen::Done, "the citizen is served at once, whatever the network does");
+    eventually("the kiosk to see its application delivered", Duration::from_secs(20), || {
+        kiosk.store().outbox_counts().expect("counts").pending == 0
+    })
+    .await;
+
+    let keys = plan.keys_seen();
+    assert_eq!(keys.len(), 3, "two lost answers, then the one that arrived: {keys:?}");
+    assert!(keys.iter().all(|k| k == &keys[0]), "every repeat carries the same key: {keys:?}");
+    assert_eq!(central.central.store().count_applications().expect("count"), 1, "stored once");
+    let report = kiosk.store().outbox_report().expect("report");
+    assert_eq!((report[0].state.as_str(), report[0].attempts, report[0].id.to_string()), ("delivered", 2, keys[0].clone()));
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let client = client(&central.url, &central.ca_pem);
+
+    // A kiosk saved an application while offline...
+    let mut store = balcao_kiosk::store::Store::open(&dir.path().join("kiosk.db")).expect("store");
+    store.save_catalog(None, &balcao_central::seed::catalog()).expect("catalog");
+    let mut answers = std::collections::BTreeMap::new();
+    answers.insert("full_name".to_string(), Answer::Text("CHAN TAI MAN".into()));
+    answers.insert("document_number".to_string(), Answer::Text("1234567(8)".into()));
+    answers.insert("date_of_birth".to_string(), Answer::Text("1985-03-14".into()));
+    answers.insert("purpose".to_string(), Answer::Text("study".into()));
+    answers.insert("copies".to_string(), Answer::Number(1));
+    let saved = store
+        .save_application(&balcao_kiosk::store::NewApplication {
+            kiosk_id: "K01".into(),
+            centre_id: "GSC-01".into(),
+            service_id: "criminal-record-certificate".into(),
+            language: balcao_backend_client::api::Language::En,
+            answers,
+            fee_avos: 3000,
+            payment: Some(balcao_backend_client::api::PaymentRecord {
+                amount_avos: 3000,
+                terminal_receipt_number: 1,
+                trace_number: 101,
+                approval_code: None,
+                card_brand: None,
+            }),
+            submitted_at: jiff::Timestamp::now(),
+            local_date: jiff::civil::date(2026, 11, 22),
+        })
+        .expect("saved");
+    let queued: ApplicationSubmission =
+        serde_json::from_str(&store.due_outbox(jiff::Timestamp::now(), 1).expect("due")[0].body).expect("body");
+    drop(store);
+
+    // ...and something else already used its id with another body.
+    let mut other = queued.clone();
+    other.answers.insert("copies".into(), Answer::Number(2));
+    client.submit_application(&other).await.expect("the first body is accepted");
+    match client.submit_application(&queued).await {
+        Err(ClientError::Refused { status: 422, problem }) => assert_eq!(problem.short_kind(), "idempotency-key-reused"),
+        other => panic!("expected 422 idempotency-key-reused, got {other:?}"),
+    }
+
+    // The kiosk's outbox meets the same refusal: it keeps the entry aside, visible, and goes on.
+    let kiosk = TestKiosk::start(dir.path(), Some(client.clone())).await;
+    eventually("the refusal to be recorded", Duration::from_secs(20), || {
+        kiosk.store().outbox_report().expect("report").first().is_some_and(|e| e.state == "dead")
+    })
+    .await;
+    let report = kiosk.store().outbox_report().expect("report");
+    assert_eq!(report[0].id, saved.application_id);
+    assert!(report[0].last_error.as_deref().is_some_and(|e| e.contains("idempotency-key-reused")), "{report:?}");
+    assert_eq!(central.central.store().count_applications().expect("count"), 1);
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+}
