@@ -96,7 +96,7 @@ impl Guide {
 
     fn saved(&mut self) -> &mut Self {
         let saved = SavedApplication { application_id: uuid::Uuid::nil(), reference: "K01-261122-0007".into() };
-        self.approved().event(Event::ApplicationSaved(saved)).event(Event::Captured)
+        self.approved().event(Event::ApplicationSaved(saved)).event(Event::Captured(Vec::new()))
     }
 }
 

@@ -327,7 +327,7 @@ impl Kiosk {
                 self.send_later(async move {
                     let amount = authorization.amount;
                     match terminal.call(move |t| t.capture(&authorization, amount)).await {
-                        Ok(Ok(_)) => Event::Captured,
+                        Ok(Ok(capture)) => Event::Captured(capture.receipt_lines),
                         Ok(Err(e)) => {
                             tracing::error!(kind = ?e.kind(), error = %e, "capture failed: the reservation needs reconciliation");
                             Event::CaptureFailed

@@ -92,7 +92,8 @@ pub enum Event {
     PaymentFailed(PaymentError),
     ApplicationSaved(SavedApplication),
     ApplicationNotSaved,
-    Captured,
+    /// The fee was taken; the terminal's lines for the receipt.
+    Captured(Vec<String>),
     CaptureFailed,
     Reversed,
     ReversalFailed,
@@ -461,10 +462,14 @@ impl Session {
                 }
                 None => Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None },
             },
-            (Stage::Capturing { draft, saved, authorization }, Event::Captured | Event::CaptureFailed) => {
+            (Stage::Capturing { draft, saved, authorization }, event @ (Event::Captured(_) | Event::CaptureFailed)) => {
                 // A failed capture leaves the reservation to the payment journal's
                 // reconciliation; the citizen has their application either way.
-                effects.push(Effect::PrintReceipt(Box::new(self.receipt(&draft, &saved, Some(&authorization)))));
+                let mut receipt = self.receipt(&draft, &saved, Some(&authorization));
+                if let (Event::Captured(lines), Some(paid)) = (event, receipt.paid_by.as_mut()) {
+                    paid.terminal_lines.extend(lines);
+                }
+                effects.push(Effect::PrintReceipt(Box::new(receipt)));
                 Stage::Printing { draft, saved }
             }
             (Stage::Reversing { draft }, Event::Reversed | Event::ReversalFailed) => {

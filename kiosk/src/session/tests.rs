@@ -113,8 +113,12 @@ fn the_whole_journey_pays_saves_captures_prints_and_ends() {
     assert_eq!(h.screen(), Screen::Printing);
 
     assert_eq!(h.event(Event::ApplicationSaved(saved())), [Effect::Capture(Box::new(authorization()))]);
-    let effects = h.event(Event::Captured);
+    let effects = h.event(Event::Captured(vec!["CAPTURED MOP 30.00".into()]));
     let [Effect::PrintReceipt(receipt)] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!(
+        receipt.paid_by.as_ref().map(|p| p.terminal_lines.clone()),
+        Some(vec!["PRE-AUTHORISATION".into(), "CAPTURED MOP 30.00".into()])
+    );
     assert_eq!(receipt.reference, "K01-261122-0001");
     assert_eq!(receipt.language, Language::En);
     assert_eq!(receipt.paid_by.as_ref().and_then(|p| p.card.clone()).as_deref(), Some("VISA **** 4242"));
@@ -259,7 +263,7 @@ fn a_receipt_that_did_not_print_shows_the_number_instead() {
     h.reach_payment();
     h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
     h.event(Event::ApplicationSaved(saved()));
-    h.event(Event::Captured);
+    h.event(Event::Captured(Vec::new()));
     h.event(Event::ReceiptNotPrinted);
     let view = h.session.view();
     assert_eq!((view.error.problem, view.error.reference.as_str()), (Problem::ReceiptNotPrinted, "K01-261122-0001"));
@@ -341,7 +345,7 @@ fn the_done_screen_returns_to_the_welcome_screen_by_itself() {
     h.reach_payment();
     h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
     h.event(Event::ApplicationSaved(saved()));
-    h.event(Event::Captured);
+    h.event(Event::Captured(Vec::new()));
     h.event(Event::ReceiptPrinted);
     assert_eq!(h.session.view().idle_seconds_left, None, "no countdown over the application number");
     assert_eq!(h.wait(46), [Effect::SessionEnded]);

@@ -1,0 +1,57 @@
+//! Whatever the log level, nothing the citizen typed reaches the logs: the kiosk's and
+//! central's own code at `trace`, every library at `debug`, through a whole journey, a lost
+//! answer and its repeat.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use balcao_central::{Central, CentralOptions, LoopbackCentral};
+use balcao_tests::faults::{self, Fault, FaultPlan};
+use balcao_tests::{TestKiosk, citizen, client, eventually};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journey_logs_nothing_the_citizen_entered() {
+    let logs = Captured::default();
+    let sink = logs.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("debug,balcao_kiosk=trace,balcao_central=trace,balcao_backend_client=trace,balcao_drivers=trace")
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .init();
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = FaultPlan::new(Fault::LoseResponseAfterCommit, 1);
+    let central = Central::open(&CentralOptions::new(dir.path().join("central.db"))).expect("central");
+    let router = central.router().layer(axum::middleware::from_fn_with_state(plan, faults::inject));
+    let central = LoopbackCentral::start_with_router(central, router).await.expect("central");
+    let kiosk = TestKiosk::start(dir.path(), Some(client(&central.url, &central.ca_pem))).await;
+    citizen::apply_for_criminal_record(&kiosk, "XAVIER QUEIROZ").await;
+    eventually("delivery", Duration::from_secs(20), || kiosk.store().outbox_counts().expect("counts").pending == 0).await;
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+
+    let text = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|e| e.into_inner())).to_string();
+    assert!(text.contains("application delivered to central"), "the logs were captured:\n{text}");
+    for secret in ["XAVIER", "QUEIROZ", "1234567", "1985-03-14", "14031985", "14/03/1985", "employment"] {
+        assert!(
+            !text.contains(secret),
+            "{secret:?} reached the logs:\n{}",
+            text.lines().filter(|l| l.contains(secret)).collect::<Vec<_>>().join("\n")
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! The receipt that comes out of the (simulated) printer after a real journey: its picture is
+//! saved, its QR code leads to the application's status, and it says what was paid.
+
+use balcao_central::{CentralOptions, LoopbackCentral};
+use balcao_tests::{TestKiosk, citizen, client};
+use balcao_ui::view::Screen;
+
+fn decode_qr(png_path: &std::path::Path) -> Vec<String> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).expect("receipt png")));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut pixels).expect("png data");
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    image.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_printed_receipt_carries_the_number_the_fee_and_a_status_qr() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let kiosk = TestKiosk::start(dir.path(), Some(client(&central.url, &central.ca_pem))).await;
+    let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
+    assert_eq!(end.screen, Screen::Done);
+    let reference = end.done.reference;
+
+    let printed = kiosk.simulators.receipt_printer.printed();
+    assert_eq!(printed.len(), 1);
+    let receipt = &printed[0];
+    assert!(!receipt.incomplete);
+    for expected in [
+        "Application receipt",
+        &format!("Application number: {reference}"),
+        "Fee paid: MOP 30.00",
+        "Card: VISA **** 4242",
+        "Certificate of Criminal Record",
+    ] {
+        assert!(receipt.text.contains(expected), "missing {expected:?} in\n{}", receipt.text);
+    }
+    assert!(!receipt.text.contains("CHAN TAI MAN"), "no personal data on the receipt");
+    let png = receipt.png.as_ref().expect("the printout is saved");
+    assert_eq!(decode_qr(png), [format!("https://status.example/{reference}")]);
+
+    let keep = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("receipt-en.png");
+    std::fs::copy(png, &keep).expect("keep a copy to look at");
+    eprintln!("receipt saved as {}", keep.display());
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+}
