@@ -1,12 +1,11 @@
 //! Puts a kiosk together from its configuration: the central client, the devices, and — for
 //! the demo — a reference central on loopback and simulated devices in a fresh data folder.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use balcao_backend_client::{CentralClient, ClientConfig, Timeouts};
-use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_ui::view::Language;
 
 use crate::config::KioskConfig;
@@ -47,7 +46,8 @@ pub struct Launch {
     pub simulators: Option<SimulatorControls>,
     pub client: Option<CentralClient>,
     /// The in-process central of the demo.
-    pub central: Option<LoopbackCentral>,
+    #[cfg(feature = "demo")]
+    pub central: Option<balcao_central::LoopbackCentral>,
     pub data_dir: PathBuf,
 }
 
@@ -72,12 +72,23 @@ pub fn from_config(config: &KioskConfig) -> anyhow::Result<Launch> {
     };
     // Every device kind is "simulated" until the real drivers arrive.
     let (devices, simulators) = Devices::simulated(&data_dir, SimulatorPace::REALISTIC)?;
-    Ok(Launch { settings: KioskSettings::from_config(config), devices, simulators: Some(simulators), client, central: None, data_dir })
+    Ok(Launch {
+        settings: KioskSettings::from_config(config),
+        devices,
+        simulators: Some(simulators),
+        client,
+        #[cfg(feature = "demo")]
+        central: None,
+        data_dir,
+    })
 }
 
 /// The demo: a reference central on loopback with its own CA, simulated devices at a
 /// realistic pace, everything under `data_dir`.
-pub async fn demo(config: &KioskConfig, data_dir: &Path) -> anyhow::Result<Launch> {
+#[cfg(feature = "demo")]
+pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::Result<Launch> {
+    use balcao_central::{CentralOptions, LoopbackCentral};
+
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating the demo folder {}", data_dir.display()))?;
     let central =
         LoopbackCentral::start(&CentralOptions::new(data_dir.join("central.db"))).await.context("starting the reference central")?;

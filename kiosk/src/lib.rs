@@ -18,4 +18,5 @@ pub mod receipt;
 pub mod runtime;
 pub mod session;
 pub mod store;
+#[cfg(feature = "demo")]
 pub mod tour;

@@ -103,10 +103,18 @@ fn run() -> anyhow::Result<()> {
     let core = std::thread::Builder::new().name("kiosk-core".into()).spawn(move || -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         runtime.block_on(async move {
+            #[cfg(feature = "demo")]
             let launch = if demo { launch::demo(&config, &data_dir).await? } else { launch::from_config(&config)? };
+            #[cfg(not(feature = "demo"))]
+            let launch = {
+                anyhow::ensure!(!demo, "this kiosk was built without the demo: give it --config FILE");
+                let _ = &data_dir;
+                launch::from_config(&config)?
+            };
             let handle = runtime::start(launch.settings, view, launch.devices, launch.client, (events, inbox)).await;
             let _ = stopped.await;
             handle.stop().await;
+            #[cfg(feature = "demo")]
             if let Some(central) = launch.central {
                 central.stop().await?;
             }

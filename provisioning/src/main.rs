@@ -1,1 +1,42 @@
-fn main() {}
+//! `kiosk-provision`: the technician's command-line tool.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(version, about = "Set up a Balcão kiosk")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Checks a kiosk configuration file exactly as the kiosk reads it.
+    CheckConfig { file: PathBuf },
+    /// Prints the documented configuration with every key at its default, to start from.
+    PrintConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = std::io::stdout().lock();
+    let result = match cli.command {
+        Command::CheckConfig { file } => balcao_provisioning::check_config(&file).map(|summary| writeln!(out, "{summary}")),
+        Command::PrintConfig => Ok(write!(out, "{}", balcao_provisioning::EXAMPLE_CONFIG)),
+    };
+    match result {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("kiosk-provision: cannot write the output: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("kiosk-provision: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
