@@ -11,6 +11,7 @@ use balcao_kiosk::runtime::{self, ViewSink};
 use balcao_kiosk::session::{Event, Session};
 use balcao_kiosk::{launch, runtime::KioskSettings};
 use balcao_ui::KioskUi;
+use balcao_ui::view::{OutOfService, Screen, View};
 use clap::Parser;
 use slint::ComponentHandle;
 
@@ -100,16 +101,29 @@ fn run() -> anyhow::Result<()> {
         (None, true) => demo_dir()?,
         (None, false) => config.store.data_dir.clone(),
     };
+    let fallback = view.clone();
     let core = std::thread::Builder::new().name("kiosk-core".into()).spawn(move || -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         runtime.block_on(async move {
             #[cfg(feature = "demo")]
-            let launch = if demo { launch::demo(&config, &data_dir).await? } else { launch::from_config(&config)? };
+            let launched = if demo { launch::demo(&config, &data_dir).await } else { launch::from_config(&config) };
             #[cfg(not(feature = "demo"))]
-            let launch = {
-                anyhow::ensure!(!demo, "this kiosk was built without the demo: give it --config FILE");
-                let _ = &data_dir;
-                launch::from_config(&config)?
+            let launched = if demo {
+                let _ = data_dir;
+                Err(anyhow::anyhow!("this kiosk was built without the demo: give it --config FILE"))
+            } else {
+                launch::from_config(&config)
+            };
+            let launch = match launched {
+                Ok(launch) => launch,
+                Err(e) => {
+                    // Citizens see the kiosk is out of service, not a welcome screen that
+                    // leads nowhere; the technician reads why in the log.
+                    tracing::error!(error = format!("{e:#}"), "the kiosk cannot start");
+                    fallback.show(View { screen: Screen::OutOfService, out_of_service: OutOfService::Maintenance, ..View::default() });
+                    let _ = stopped.await;
+                    return Err(e);
+                }
             };
             let handle = runtime::start(launch.settings, view, launch.devices, launch.client, (events, inbox)).await;
             let _ = stopped.await;

@@ -11,15 +11,6 @@ use balcao_ui::view::{Language, UserAction, View};
 use crate::session::{Event, Readiness, Session, SessionConfig};
 use crate::store::SavedApplication;
 
-const ALL_READY: Readiness = Readiness {
-    payment_terminal: true,
-    receipt_printer: true,
-    document_printer: true,
-    identity_reader: true,
-    code_scanner: true,
-    online: true,
-};
-
 struct Guide {
     session: Session,
     now: Instant,
@@ -32,7 +23,7 @@ impl Guide {
         let config = SessionConfig { default_language: language, ..SessionConfig::default() };
         let mut session = Session::new(config, now);
         session.handle(Event::Catalog(Arc::new(balcao_central::seed::catalog())), now);
-        session.handle(Event::Readiness(ALL_READY), now);
+        session.handle(Event::Readiness(Readiness::ALL), now);
         session.handle(Event::Tick { clock: "10:30".into(), today: "2026-11-22".into() }, now);
         Self { session, now, language }
     }
@@ -117,7 +108,7 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
         ("04-services", g().ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).ui(UserAction::Apply).view()),
         (
             "05-services-printer-down",
-            g().event(Event::Readiness(Readiness { receipt_printer: false, ..ALL_READY }))
+            g().event(Event::Readiness(Readiness { receipt_printer: false, ..Readiness::ALL }))
                 .ui(UserAction::Start)
                 .ui(UserAction::ChooseLanguage(language))
                 .ui(UserAction::Apply)
@@ -138,7 +129,7 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
         ("18-idle-warning", g().filled().wait(75).view()),
         ("19-offline-services", {
             let mut guide = g();
-            guide.event(Event::Readiness(Readiness { online: false, ..ALL_READY }));
+            guide.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
             guide.ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).ui(UserAction::Apply).view()
         }),
         ("20-out-of-service", g().event(Event::StorageFault).view()),

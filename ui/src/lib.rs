@@ -280,8 +280,6 @@ pub fn on_action(window: &MainWindow, handler: impl Fn(UserAction) + 'static) {
         }
     });
     let f = h();
-    session.on_go_home(move || f(UserAction::GoHome));
-    let f = h();
     session.on_still_here(move || f(UserAction::StillHere));
 
     let f = h();

@@ -266,7 +266,6 @@ pub struct View {
 pub enum UserAction {
     Start,
     ChooseLanguage(Language),
-    GoHome,
     StillHere,
     Apply,
     ChooseService(String),

@@ -96,6 +96,25 @@ struct Kiosk {
     payment_cancel: Option<CancelToken>,
 }
 
+/// A device job's result, with its failure logged for the technician (kind and message; a
+/// device error never carries personal data).
+fn settled<T, K: std::fmt::Debug + Copy>(
+    result: Result<Result<T, balcao_drivers::DeviceError<K>>, devices::DeviceGone>,
+    failure: &str,
+) -> Option<T> {
+    match result {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(e)) => {
+            tracing::error!(kind = ?e.kind(), error = %e, "{failure}");
+            None
+        }
+        Err(gone) => {
+            tracing::error!(error = %gone, "{failure}");
+            None
+        }
+    }
+}
+
 fn local_now() -> jiff::Zoned {
     jiff::Zoned::now()
 }
@@ -326,32 +345,20 @@ impl Kiosk {
                 let terminal = self.devices.payment_terminal.clone();
                 self.send_later(async move {
                     let amount = authorization.amount;
-                    match terminal.call(move |t| t.capture(&authorization, amount)).await {
-                        Ok(Ok(capture)) => Event::Captured(capture.receipt_lines),
-                        Ok(Err(e)) => {
-                            tracing::error!(kind = ?e.kind(), error = %e, "capture failed: the reservation needs reconciliation");
-                            Event::CaptureFailed
-                        }
-                        Err(gone) => {
-                            tracing::error!(error = %gone, "capture failed: the reservation needs reconciliation");
-                            Event::CaptureFailed
-                        }
+                    let result = terminal.call(move |t| t.capture(&authorization, amount)).await;
+                    match settled(result, "capture failed: the reservation needs reconciliation") {
+                        Some(capture) => Event::Captured(capture.receipt_lines),
+                        None => Event::CaptureFailed,
                     }
                 });
             }
             Effect::Reverse(authorization) => {
                 let terminal = self.devices.payment_terminal.clone();
                 self.send_later(async move {
-                    match terminal.call(move |t| t.reverse(&authorization)).await {
-                        Ok(Ok(_)) => Event::Reversed,
-                        Ok(Err(e)) => {
-                            tracing::error!(kind = ?e.kind(), error = %e, "reversal failed: the reservation needs reconciliation");
-                            Event::ReversalFailed
-                        }
-                        Err(gone) => {
-                            tracing::error!(error = %gone, "reversal failed: the reservation needs reconciliation");
-                            Event::ReversalFailed
-                        }
+                    let result = terminal.call(move |t| t.reverse(&authorization)).await;
+                    match settled(result, "reversal failed: the reservation needs reconciliation") {
+                        Some(_) => Event::Reversed,
+                        None => Event::ReversalFailed,
                     }
                 });
             }
@@ -360,19 +367,12 @@ impl Kiosk {
                 let printed_at = local_now().strftime("%Y-%m-%d %H:%M").to_string();
                 let layout = receipt::layout(&content, &printed_at, &self.settings.kiosk_id, &self.settings.status_url);
                 self.send_later(async move {
-                    match printer.call(move |p| p.print(&layout)).await {
-                        Ok(Ok(done)) => {
+                    match settled(printer.call(move |p| p.print(&layout)).await, "receipt not printed") {
+                        Some(done) => {
                             tracing::info!(job = done.job, length_mm = done.length_mm, "receipt printed");
                             Event::ReceiptPrinted
                         }
-                        Ok(Err(e)) => {
-                            tracing::error!(kind = ?e.kind(), error = %e, "receipt not printed");
-                            Event::ReceiptNotPrinted
-                        }
-                        Err(gone) => {
-                            tracing::error!(error = %gone, "receipt not printed");
-                            Event::ReceiptNotPrinted
-                        }
+                        None => Event::ReceiptNotPrinted,
                     }
                 });
             }

@@ -56,6 +56,16 @@ pub struct Readiness {
 }
 
 impl Readiness {
+    /// Every device ready and central reachable.
+    pub const ALL: Self = Self {
+        payment_terminal: true,
+        receipt_printer: true,
+        document_printer: true,
+        identity_reader: true,
+        code_scanner: true,
+        online: true,
+    };
+
     /// Why `service` cannot be used now, if it cannot.
     pub fn blocks(&self, service: &Service) -> Option<Unavailable> {
         let missing = service.devices.iter().find_map(|need| {
@@ -305,9 +315,6 @@ impl Session {
                 self.language = language;
                 self.stage = stage;
                 return;
-            }
-            (Stage::Language | Stage::Services | Stage::Form(_) | Stage::Review(_) | Stage::Error { .. }, UserAction::GoHome) => {
-                Stage::Home
             }
             (Stage::Home, UserAction::Apply) => Stage::Services,
             (Stage::Services, UserAction::ServicesBack) => Stage::Home,

@@ -9,15 +9,6 @@ use balcao_ui::view::{FieldProblem, Language, PaymentPrompt, Problem, ReviewAnsw
 
 use super::*;
 
-const READY: Readiness = Readiness {
-    payment_terminal: true,
-    receipt_printer: true,
-    document_printer: true,
-    identity_reader: true,
-    code_scanner: true,
-    online: true,
-};
-
 struct Harness {
     session: Session,
     now: Instant,
@@ -28,7 +19,7 @@ impl Harness {
         let now = Instant::now();
         let mut session = Session::new(SessionConfig::default(), now);
         session.handle(Event::Catalog(Arc::new(balcao_central::seed::catalog())), now);
-        session.handle(Event::Readiness(READY), now);
+        session.handle(Event::Readiness(Readiness::ALL), now);
         session.handle(Event::Tick { clock: "14:05".into(), today: "2026-11-22".into() }, now);
         Self { session, now }
     }
@@ -272,7 +263,7 @@ fn a_receipt_that_did_not_print_shows_the_number_instead() {
 #[test]
 fn services_that_need_a_broken_device_are_shown_unavailable_and_cannot_be_started() {
     let mut h = Harness::new();
-    h.event(Event::Readiness(Readiness { receipt_printer: false, ..READY }));
+    h.event(Event::Readiness(Readiness { receipt_printer: false, ..Readiness::ALL }));
     h.ui(UserAction::Start);
     h.ui(UserAction::ChooseLanguage(Language::En));
     h.ui(UserAction::Apply);
@@ -281,7 +272,7 @@ fn services_that_need_a_broken_device_are_shown_unavailable_and_cannot_be_starte
     h.ui(UserAction::ChooseService("criminal-record-certificate".into()));
     assert_eq!(h.screen(), Screen::Services);
 
-    h.event(Event::Readiness(Readiness { online: false, ..READY }));
+    h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
     let tiles = h.session.view().services.tiles;
     let tax = tiles.iter().find(|t| t.id == "tax-clearance-certificate").expect("tax");
     assert_eq!(tax.unavailable, Some(Unavailable::Offline));
@@ -296,7 +287,7 @@ fn a_terminal_that_fails_before_payment_stops_the_citizen_before_the_card() {
     h.fill_criminal_record_form();
     h.ui(UserAction::FormNext);
     h.ui(UserAction::ToggleConsent);
-    h.event(Event::Readiness(Readiness { payment_terminal: false, ..READY }));
+    h.event(Event::Readiness(Readiness { payment_terminal: false, ..Readiness::ALL }));
     assert!(h.ui(UserAction::Confirm).is_empty(), "the card is never asked for");
     assert_eq!(h.session.view().error.problem, Problem::ServiceUnavailable);
 }
