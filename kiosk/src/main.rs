@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use balcao_kiosk::config::KioskConfig;
-use balcao_kiosk::runtime::{self, ViewSink};
-use balcao_kiosk::session::{Event, Session};
+use balcao_kiosk::runtime;
+use balcao_kiosk::session::Session;
 use balcao_kiosk::{launch, runtime::KioskSettings};
 use balcao_ui::KioskUi;
 use balcao_ui::view::{OutOfService, Screen, View};
@@ -89,12 +88,7 @@ fn run() -> anyhow::Result<()> {
     let settings = KioskSettings::from_config(&config);
     ui.show(&Session::new(settings.session, Instant::now()).view());
     ui.window().window().set_fullscreen(config.display.fullscreen);
-    let (events, inbox) = runtime::event_channel();
-    let ui_events = events.clone();
-    ui.on_action(move |action| {
-        let _ = ui_events.send(Event::Ui(action));
-    });
-    let view: Arc<dyn ViewSink> = Arc::new(ui.handle());
+    let (view, channel) = runtime::connect_ui(&ui);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let data_dir = match (&cli.data_dir, demo) {
         (Some(dir), _) => dir.clone(),
@@ -125,7 +119,7 @@ fn run() -> anyhow::Result<()> {
                     return Err(e);
                 }
             };
-            let handle = runtime::start(launch.settings, view, launch.devices, launch.client, (events, inbox)).await;
+            let handle = runtime::start(launch.settings, view, launch.devices, launch.client, channel).await;
             let _ = stopped.await;
             handle.stop().await;
             #[cfg(feature = "demo")]

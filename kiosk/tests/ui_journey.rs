@@ -5,14 +5,13 @@
 //!
 //! Slint's testing backend allows one event loop per process, so this file holds one test.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_kiosk::runtime::devices::{Devices, SimulatorPace};
 use balcao_kiosk::runtime::outbox::RetryPolicy;
-use balcao_kiosk::runtime::{self, KioskSettings, ViewSink};
-use balcao_kiosk::session::{Event, SessionConfig};
+use balcao_kiosk::runtime::{self, KioskSettings};
+use balcao_kiosk::session::SessionConfig;
 use balcao_ui::view::Language;
 use balcao_ui::{KioskUi, MainWindow};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle};
@@ -191,12 +190,7 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
     i_slint_backend_testing::init_integration_test_with_system_time();
     let ui = KioskUi::new().expect("window");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (events, inbox) = runtime::event_channel();
-    let ui_events = events.clone();
-    ui.on_action(move |action| {
-        let _ = ui_events.send(Event::Ui(action));
-    });
-    let view: Arc<dyn ViewSink> = Arc::new(ui.handle());
+    let (view, channel) = runtime::connect_ui(&ui);
 
     // The kiosk's core and the reference central run on their own runtime, as in the kiosk.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -230,7 +224,7 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
                 health_poll: Duration::from_millis(200),
                 database: data.join("kiosk.db"),
             };
-            let handle = runtime::start(settings, view, devices, Some(client), (events, inbox)).await;
+            let handle = runtime::start(settings, view, devices, Some(client), channel).await;
             central_tx.send((central.central.clone(), simulators)).expect("hand over");
             let _ = stopped.await;
             handle.stop().await;

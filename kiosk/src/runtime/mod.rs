@@ -124,6 +124,17 @@ pub fn event_channel() -> (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver
     mpsc::unbounded_channel()
 }
 
+/// Connects a window to a core yet to start: the citizen's actions become session events,
+/// and the returned sink puts the session's views on the window. Pass both to [`start`].
+pub fn connect_ui(ui: &balcao_ui::KioskUi) -> (Arc<dyn ViewSink>, (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>)) {
+    let (events, inbox) = event_channel();
+    let actions = events.clone();
+    ui.on_action(move |action| {
+        let _ = actions.send(Event::Ui(action));
+    });
+    (Arc::new(ui.handle()), (events, inbox))
+}
+
 /// Starts the kiosk's core: opens the store, loads the cached catalog, starts the outbox,
 /// the catalog poll and the device poll, and runs the loop until stopped. The first view is
 /// shown before the store is opened.
