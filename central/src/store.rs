@@ -143,13 +143,7 @@ impl Store {
     }
 
     pub fn idempotent_response(&self, key: &str) -> Result<Option<StoredResponse>, StoreError> {
-        let conn = self.conn();
-        let row = conn
-            .query_row("SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1", [key], |r| {
-                Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? })
-            })
-            .optional()?;
-        Ok(row)
+        stored_response(&self.conn(), key)
     }
 
     /// Stores the application, its first status and the answer to its idempotency key in one
@@ -163,11 +157,7 @@ impl Store {
     ) -> Result<StoredResponse, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let existing = tx
-            .query_row("SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1", [key], |r| {
-                Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? })
-            })
-            .optional()?;
+        let existing = stored_response(&tx, key)?;
         if let Some(existing) = existing {
             return Ok(existing);
         }
@@ -271,6 +261,16 @@ impl Store {
     pub fn purge_idempotency_keys(&self, before: Timestamp) -> Result<usize, StoreError> {
         Ok(self.conn().execute("DELETE FROM idempotency_keys WHERE created_at < ?1", [before.as_second()])?)
     }
+}
+
+/// The answer recorded for an idempotency key, if any.
+fn stored_response(conn: &Connection, key: &str) -> Result<Option<StoredResponse>, StoreError> {
+    let row = conn
+        .query_row("SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1", [key], |r| {
+            Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? })
+        })
+        .optional()?;
+    Ok(row)
 }
 
 fn parse_state(s: &str) -> Result<ApplicationState, StoreError> {

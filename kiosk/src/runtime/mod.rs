@@ -161,9 +161,9 @@ pub async fn start(
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
         let online = Arc::new(AtomicBool::new(client.is_some()));
-        kiosk.open_store().await;
+        let etag = kiosk.open_store().await;
         if let Some(store) = kiosk.store.clone() {
-            kiosk.start_background(store, client, online.clone(), stopped.clone());
+            kiosk.start_background(store, client, etag, online.clone(), stopped.clone());
         }
         kiosk.start_health_poll(online, stopped.clone());
         kiosk.run(&mut inbox, stopped).await;
@@ -177,7 +177,9 @@ impl Kiosk {
         Event::Tick { clock: now.strftime("%H:%M").to_string(), today: now.date().to_string() }
     }
 
-    async fn open_store(&mut self) {
+    /// Opens the store and hands the cached catalog to the session; returns the catalog's
+    /// `ETag` for the first conditional poll.
+    async fn open_store(&mut self) -> Option<String> {
         let path = self.settings.database.clone();
         let opened = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let store = Store::open(&path)?;
@@ -187,18 +189,20 @@ impl Kiosk {
         .await;
         match opened {
             Ok(Ok((store, catalog))) => {
-                if let Some((_, catalog)) = catalog {
-                    self.dispatch(Event::Catalog(Arc::new(catalog)));
-                }
                 self.store = Some(Arc::new(Mutex::new(store)));
+                let (etag, catalog) = catalog?;
+                self.dispatch(Event::Catalog(Arc::new(catalog)));
+                etag
             }
             Ok(Err(e)) => {
                 tracing::error!(error = %e, database = %self.settings.database.display(), "the store cannot be opened: out of service");
                 self.dispatch(Event::StorageFault);
+                None
             }
             Err(e) => {
                 tracing::error!(error = %e, "opening the store failed");
                 self.dispatch(Event::StorageFault);
+                None
             }
         }
     }
@@ -207,6 +211,7 @@ impl Kiosk {
         &mut self,
         store: SharedStore,
         client: Option<CentralClient>,
+        etag: Option<String>,
         online: Arc<AtomicBool>,
         stopped: watch::Receiver<bool>,
     ) {
@@ -214,8 +219,6 @@ impl Kiosk {
             tracing::warn!("no central platform configured: applications stay queued");
             return;
         };
-        let etag =
-            self.store.as_ref().and_then(|s| s.lock().ok().and_then(|s| s.cached_catalog().ok().flatten()).and_then(|(etag, _)| etag));
         let outbox = OutboxSender {
             store: store.clone(),
             client: client.clone(),
