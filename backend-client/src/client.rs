@@ -138,7 +138,9 @@ pub struct CentralClient {
     timeouts: Timeouts,
 }
 
-fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ClientError> {
+/// The TLS settings of a client of central: trust only `ca_pem`, present the kiosk's identity
+/// when it has one (mutual TLS), HTTP/1.1.
+pub fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ClientError> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(&config.ca_pem) {
         let cert = cert.map_err(|e| ClientError::Config(format!("CA certificate PEM: {e}")))?;

@@ -50,3 +50,34 @@ pub async fn apply_for_criminal_record(kiosk: &TestKiosk, name: &str) -> balcao_
 pub fn finish(kiosk: &TestKiosk) {
     act(kiosk, UserAction::Finish);
 }
+
+/// The application a citizen completes in [`apply_for_criminal_record`], as the session hands
+/// it to the store: for tests that queue applications without going through the screens.
+pub fn paid_criminal_record_application(kiosk_id: &str) -> balcao_kiosk::store::NewApplication {
+    use balcao_backend_client::api::{Answer, PaymentRecord};
+    let answers = [
+        ("full_name", Answer::Text("CHAN TAI MAN".into())),
+        ("document_number", Answer::Text("1234567(8)".into())),
+        ("date_of_birth", Answer::Text("1985-03-14".into())),
+        ("purpose", Answer::Text("study".into())),
+        ("copies", Answer::Number(1)),
+    ];
+    let now = jiff::Zoned::now();
+    balcao_kiosk::store::NewApplication {
+        kiosk_id: kiosk_id.into(),
+        centre_id: "GSC-01".into(),
+        service_id: "criminal-record-certificate".into(),
+        language: balcao_backend_client::api::Language::En,
+        answers: answers.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        fee_avos: 3000,
+        payment: Some(PaymentRecord {
+            amount_avos: 3000,
+            terminal_receipt_number: 1,
+            trace_number: 101,
+            approval_code: None,
+            card_brand: None,
+        }),
+        submitted_at: now.timestamp(),
+        local_date: now.date(),
+    }
+}

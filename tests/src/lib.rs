@@ -3,10 +3,12 @@
 //! view recorder, and a scripted citizen.
 //!
 //! - `faults.rs` — layers that make central misbehave the way networks and servers do.
+//! - `proxy.rs` — a loopback HTTPS proxy that cuts, drops, delays and loses answers.
 //! - `citizen.rs` — a citizen who applies for a certificate through session events.
 
 pub mod citizen;
 pub mod faults;
+pub mod proxy;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

@@ -50,31 +50,7 @@ async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter(
     // A kiosk saved an application while offline...
     let mut store = balcao_kiosk::store::Store::open(&dir.path().join("kiosk.db")).expect("store");
     store.save_catalog(None, &balcao_central::seed::catalog()).expect("catalog");
-    let mut answers = std::collections::BTreeMap::new();
-    answers.insert("full_name".to_string(), Answer::Text("CHAN TAI MAN".into()));
-    answers.insert("document_number".to_string(), Answer::Text("1234567(8)".into()));
-    answers.insert("date_of_birth".to_string(), Answer::Text("1985-03-14".into()));
-    answers.insert("purpose".to_string(), Answer::Text("study".into()));
-    answers.insert("copies".to_string(), Answer::Number(1));
-    let saved = store
-        .save_application(&balcao_kiosk::store::NewApplication {
-            kiosk_id: "K01".into(),
-            centre_id: "GSC-01".into(),
-            service_id: "criminal-record-certificate".into(),
-            language: balcao_backend_client::api::Language::En,
-            answers,
-            fee_avos: 3000,
-            payment: Some(balcao_backend_client::api::PaymentRecord {
-                amount_avos: 3000,
-                terminal_receipt_number: 1,
-                trace_number: 101,
-                approval_code: None,
-                card_brand: None,
-            }),
-            submitted_at: jiff::Timestamp::now(),
-            local_date: jiff::civil::date(2026, 11, 22),
-        })
-        .expect("saved");
+    let saved = store.save_application(&citizen::paid_criminal_record_application("K01")).expect("saved");
     let queued: ApplicationSubmission =
         serde_json::from_str(&store.due_outbox(jiff::Timestamp::now(), 1).expect("due")[0].body).expect("body");
     drop(store);

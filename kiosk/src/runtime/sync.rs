@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use balcao_backend_client::{CatalogFetch, CentralClient, ClientError};
+use rand::Rng;
 use tokio::sync::{mpsc, watch};
 
 use super::{SharedStore, with_store};
@@ -25,7 +26,8 @@ pub struct CatalogSync {
 
 impl CatalogSync {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        // While central cannot be reached, try again sooner (but never faster than every 5 s).
+        // While central cannot be reached, try again sooner (but never faster than every 5 s),
+        // at a random point of the pause so a fleet back from an outage does not poll in step.
         let mut failures = 0u32;
         loop {
             match self.poll().await {
@@ -35,7 +37,11 @@ impl CatalogSync {
                     tracing::warn!(error = %e, "catalog check failed");
                 }
             }
-            let pause = if failures == 0 { self.interval } else { (Duration::from_secs(5) * failures.min(12)).min(self.interval) };
+            let pause = if failures == 0 {
+                self.interval
+            } else {
+                (Duration::from_secs(5) * failures.min(12)).min(self.interval).mul_f64(rand::rng().random_range(0.5..=1.0))
+            };
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => return,

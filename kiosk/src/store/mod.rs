@@ -149,26 +149,35 @@ impl Store {
         Ok(SavedApplication { application_id, reference })
     }
 
-    /// Entries whose time has come, oldest first.
+    /// The entries to send now, oldest first: pending entries up to the first one that must
+    /// still wait. Nothing overtakes a waiting entry, so a pickup never reaches central
+    /// before its application.
     pub fn due_outbox(&self, now: Timestamp, limit: u32) -> Result<Vec<OutboxItem>, StoreError> {
         let mut statement = self.conn.prepare_cached(
-            "SELECT record_id, kind, body, attempts FROM outbox
-             WHERE state = 'pending' AND next_attempt_at <= ?1 ORDER BY seq LIMIT ?2",
+            "SELECT record_id, kind, body, attempts, next_attempt_at FROM outbox
+             WHERE state = 'pending' ORDER BY seq LIMIT ?1",
         )?;
-        let rows = statement.query_map(params![millis(now), limit], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?))
+        let rows = statement.query_map(params![limit], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?, r.get::<_, i64>(4)?))
         })?;
-        rows.map(|row| {
-            let (id, kind, body, attempts) = row?;
+        let mut due = Vec::new();
+        for row in rows {
+            let (id, kind, body, attempts, next_attempt_at) = row?;
+            if next_attempt_at > millis(now) {
+                break;
+            }
             let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("outbox id {id:?}")))?;
-            Ok(OutboxItem { id, kind, body, attempts })
-        })
-        .collect()
+            due.push(OutboxItem { id, kind, body, attempts });
+        }
+        Ok(due)
     }
 
-    /// When the next pending entry is due, if any.
+    /// When the oldest pending entry — the one everything else waits for — is due, if any.
     pub fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let next: Option<i64> = self.conn.query_row("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))?;
+        let next: Option<i64> = self
+            .conn
+            .query_row("SELECT next_attempt_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1", [], |r| r.get(0))
+            .optional()?;
         next.map(|ms| Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
     }
 

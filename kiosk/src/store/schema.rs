@@ -4,8 +4,9 @@
 use rusqlite_migration::{M, Migrations};
 
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE applications (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE applications (
             id TEXT PRIMARY KEY,
             reference TEXT NOT NULL UNIQUE,
             service_id TEXT NOT NULL,
@@ -37,7 +38,10 @@ pub fn migrations() -> Migrations<'static> {
             name TEXT PRIMARY KEY,
             value INTEGER NOT NULL
         );",
-    )])
+        ),
+        // The outbox is read in order of its pending entries.
+        M::up("DROP INDEX outbox_due; CREATE INDEX outbox_pending ON outbox (state, seq);"),
+    ])
 }
 
 #[cfg(test)]

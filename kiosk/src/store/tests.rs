@@ -99,3 +99,19 @@ fn a_damaged_file_is_refused() {
     let error = Store::open(&path).expect_err("refused");
     assert!(matches!(error, StoreError::Sqlite(_) | StoreError::Corrupt(_)), "{error:?}");
 }
+
+#[test]
+fn a_waiting_entry_holds_back_everything_queued_after_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    let first = store.save_application(&new_application(22)).expect("save");
+    let second = store.save_application(&new_application(22)).expect("save");
+    let now = Timestamp::now();
+    let later = now + jiff::SignedDuration::from_secs(30);
+    store.outbox_retry(first.application_id, later, "central did not answer").expect("retry");
+
+    assert_eq!(store.due_outbox(now, 10).expect("due"), vec![], "the second entry must not overtake the first");
+    assert_eq!(store.next_outbox_due().expect("next").map(|t| t.as_millisecond()), Some(later.as_millisecond()));
+    let due: Vec<Uuid> = store.due_outbox(later, 10).expect("due").into_iter().map(|i| i.id).collect();
+    assert_eq!(due, vec![first.application_id, second.application_id]);
+}

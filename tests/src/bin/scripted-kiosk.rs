@@ -1,0 +1,53 @@
+//! A kiosk process for the crash harness: the kiosk's core with simulated devices, driven by
+//! a scripted citizen who applies again and again. It prints `ACK <reference>` as soon as the
+//! screen has told the citizen their application is saved — the promise the harness checks —
+//! and `DRAINED` (then exits) with `--drain` once nothing is left to send.
+//!
+//! `scripted-kiosk DATA_DIR CENTRAL_URL CA_FILE [--drain]`. It exits when its standard input
+//! closes, so it never outlives the harness that started it.
+
+use std::io::Write;
+use std::time::Duration;
+
+use balcao_tests::{TestKiosk, citizen, client};
+use balcao_ui::view::Screen;
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    // The harness reads lines as they come; a line must be whole before the next kill.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, data_dir, url, ca_file, rest @ ..] = args.as_slice() else {
+        anyhow::bail!("usage: scripted-kiosk DATA_DIR CENTRAL_URL CA_FILE [--drain]");
+    };
+    let drain = rest.iter().any(|a| a == "--drain");
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
+    let ca = std::fs::read_to_string(ca_file)?;
+    let kiosk = TestKiosk::start(std::path::Path::new(data_dir), Some(client(url, &ca))).await;
+    if drain {
+        loop {
+            if kiosk.store().outbox_counts()?.pending == 0 {
+                say("DRAINED");
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    for n in 0u64.. {
+        let end = citizen::apply_for_criminal_record(&kiosk, &format!("CITIZEN {n}")).await;
+        if end.screen == Screen::Done {
+            say(&format!("ACK {}", end.done.reference));
+        }
+        citizen::finish(&kiosk);
+        kiosk.view.wait_for("the welcome screen", Duration::from_secs(20), |v| v.screen == Screen::Attract).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! The crash harness: a kiosk process applies again and again while the network loses
+//! central's answers after central committed them; the harness kills it (`SIGKILL`) at random
+//! moments and starts it again on the same data. At the end every application the kiosk told a
+//! citizen was saved is at central exactly once, and so is everything else it committed.
+//!
+//! CI runs 40 cycles; `BALCAO_KILL_CYCLES=1000 cargo test -p balcao-tests --release --test
+//! kill_and_restart` is the soak run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use balcao_central::{CentralOptions, LoopbackCentral};
+use balcao_tests::proxy::{FaultProxy, Outcome, Plan};
+use rand::Rng;
+
+struct KioskProcess {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl KioskProcess {
+    fn spawn(dir: &std::path::Path, url: &str, ca_file: &std::path::Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scripted-kiosk"))
+            .arg(dir)
+            .arg(url)
+            .arg(ca_file)
+            .args(extra)
+            .env("RUST_LOG", "off")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the kiosk process starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Kills the process at once, as a power cut would, and returns what it printed.
+    fn kill(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.lines.iter().collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_lost_answers() {
+    let cycles: u32 = std::env::var("BALCAO_KILL_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let proxy = FaultProxy::start(&central.url, &central.ca_pem).await.expect("proxy");
+    proxy.set(Plan { lose_after_commit: 0.3, drop_before: 0.1, ..Plan::HEALTHY });
+    let ca_file = dir.path().join("proxy-ca.pem");
+    std::fs::write(&ca_file, &proxy.ca_pem).expect("ca");
+    let kiosk_dir = dir.path().join("kiosk");
+
+    let mut acknowledged = BTreeSet::new();
+    let started = Instant::now();
+    for _ in 0..cycles {
+        let process = KioskProcess::spawn(&kiosk_dir, &proxy.url, &ca_file, &[]);
+        // From right after exec (store opening, migrations) to well into a journey or two.
+        let alive = Duration::from_millis(rand::rng().random_range(0..600));
+        tokio::time::sleep(alive).await;
+        for line in process.kill() {
+            let reference = line.strip_prefix("ACK ").unwrap_or_else(|| panic!("unexpected output {line:?}"));
+            assert!(acknowledged.insert(reference.to_string()), "{reference} acknowledged twice: the kiosk reused a number");
+        }
+    }
+    let killing = started.elapsed();
+
+    // The last start: the network heals and the kiosk sends what is left.
+    proxy.set(Plan::HEALTHY);
+    let process = KioskProcess::spawn(&kiosk_dir, &proxy.url, &ca_file, &["--drain"]);
+    let drained = tokio::task::spawn_blocking(move || {
+        let done = process.lines.recv_timeout(Duration::from_secs(60));
+        let _ = process.kill();
+        done
+    })
+    .await
+    .expect("join");
+    assert_eq!(drained.as_deref(), Ok("DRAINED"), "the outbox drains once the network is healthy");
+
+    let at_central: Vec<String> =
+        central.central.store().recent_applications(u32::MAX).expect("list").into_iter().map(|a| a.reference).collect();
+    let mut copies: BTreeMap<&str, usize> = BTreeMap::new();
+    for reference in &at_central {
+        *copies.entry(reference).or_default() += 1;
+    }
+    let duplicated: Vec<_> = copies.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicated.is_empty(), "stored more than once at central: {duplicated:?}");
+    let missing: Vec<_> = acknowledged.iter().filter(|r| !copies.contains_key(r.as_str())).collect();
+    assert!(missing.is_empty(), "acknowledged to a citizen but never reached central: {missing:?}");
+
+    let store = balcao_kiosk::store::Store::open(&kiosk_dir.join("kiosk.db")).expect("the kiosk's store survived every kill");
+    let report = store.outbox_report().expect("report");
+    assert!(report.iter().all(|e| e.state == "delivered"), "nothing pending or refused: {report:?}");
+    assert_eq!(report.len(), at_central.len(), "everything the kiosk committed is at central, and nothing else");
+
+    let lost = proxy.timeline().iter().filter(|e| matches!(e.outcome, Outcome::LostAfterCommit { .. })).count();
+    assert!(acknowledged.len() as u32 >= cycles / 4, "the kiosk served citizens between kills: {} in {cycles} cycles", acknowledged.len());
+    assert!(lost > 0, "the network lost answers after central committed them");
+    eprintln!(
+        "{cycles} kill/restart cycles in {killing:.1?}: {} applications acknowledged, {} committed, {} at central, {lost} answers lost after commit",
+        acknowledged.len(),
+        report.len(),
+        at_central.len()
+    );
+    central.stop().await.expect("stop");
+}
