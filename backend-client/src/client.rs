@@ -9,7 +9,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
-use crate::api::{API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, Catalog, IDEMPOTENCY_KEY, Problem};
+use crate::api::{API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, Catalog, IDEMPOTENCY_KEY, KioskEvent, Problem};
 
 /// How long the client waits; injected so tests can shrink them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,6 +272,13 @@ impl CentralClient {
             return Err(ClientError::MalformedResponse { status: status.as_u16(), detail: "the receipt names another application".into() });
         }
         Ok(receipt)
+    }
+
+    /// Reports an event to the fleet's monitoring. Safe to repeat: the event id is the
+    /// idempotency key.
+    pub async fn submit_event(&self, event: &KioskEvent) -> Result<(), ClientError> {
+        let request = self.http.post(self.url("/events")).header(IDEMPOTENCY_KEY, event.event_id.to_string()).json(event);
+        self.send(request, "submit_event").await.map(|_| ())
     }
 
     pub async fn application_status(&self, application_id: Uuid) -> Result<ApplicationStatus, ClientError> {

@@ -5,7 +5,9 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use balcao_backend_client::api::{ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, Catalog, StatusChange};
+use balcao_backend_client::api::{
+    ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, Catalog, KioskEvent, StatusChange,
+};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -23,8 +25,9 @@ pub enum StoreError {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
-        "CREATE TABLE catalog (
+    Migrations::new(vec![
+        M::up(
+            "CREATE TABLE catalog (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             etag TEXT NOT NULL,
             body TEXT NOT NULL,
@@ -59,7 +62,23 @@ fn migrations() -> Migrations<'static> {
             created_at INTEGER NOT NULL
         );
         CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);",
-    )])
+        ),
+        // What kiosks report to the fleet's monitoring; the event id makes a repeat harmless.
+        M::up(
+            "CREATE TABLE kiosk_events (
+            event_id TEXT PRIMARY KEY,
+            kiosk_id TEXT NOT NULL,
+            centre_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX kiosk_events_received ON kiosk_events(received_at);",
+        ),
+    ])
 }
 
 /// The catalog as served: its JSON body and the `ETag` derived from it.
@@ -191,6 +210,39 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(response)
+    }
+
+    /// Records a kiosk's event once. Returns `false` if an event with this id but another
+    /// body was recorded before (a kiosk bug: the id was reused).
+    pub fn record_event(&self, event: &KioskEvent) -> Result<bool, StoreError> {
+        let body = to_json(event)?;
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO kiosk_events (event_id, kiosk_id, centre_id, kind, severity, detail, at, received_at, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING",
+            params![
+                event.event_id.to_string(),
+                event.kiosk_id,
+                event.centre_id,
+                to_json(&event.kind)?.trim_matches('"'),
+                to_json(&event.severity)?.trim_matches('"'),
+                event.detail,
+                event.at.to_string(),
+                Timestamp::now().to_string(),
+                body
+            ],
+        )?;
+        let stored: String =
+            conn.query_row("SELECT body FROM kiosk_events WHERE event_id = ?1", [event.event_id.to_string()], |r| r.get(0))?;
+        Ok(stored == body)
+    }
+
+    /// The latest events, newest first.
+    pub fn recent_events(&self, limit: u32) -> Result<Vec<KioskEvent>, StoreError> {
+        let conn = self.conn();
+        let mut statement = conn.prepare("SELECT body FROM kiosk_events ORDER BY received_at DESC, rowid DESC LIMIT ?1")?;
+        let rows = statement.query_map([limit], |r| r.get::<_, String>(0))?;
+        rows.map(|body| serde_json::from_str(&body?).map_err(|e| StoreError::Corrupt(format!("event: {e}")))).collect()
     }
 
     pub fn application_status(&self, id: Uuid) -> Result<Option<ApplicationStatus>, StoreError> {

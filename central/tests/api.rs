@@ -226,3 +226,45 @@ async fn status_and_the_console_page_show_a_stored_application() {
     let doc: serde_json::Value = serde_json::from_slice(&doc).expect("openapi json");
     assert!(doc["paths"]["/v1/applications"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn kiosk_events_are_recorded_once_and_a_reused_id_is_refused() {
+    use balcao_backend_client::api::{KioskEvent, KioskEventKind, Severity};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let event = KioskEvent {
+        event_id: Uuid::now_v7(),
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        kind: KioskEventKind::DeadLetter,
+        severity: Severity::Critical,
+        detail: "outbox entry refused".into(),
+        at: jiff::Timestamp::now(),
+    };
+    let to_events = |key: Option<String>, body: Vec<u8>| {
+        let mut request = Request::post("/v1/events").header(header::CONTENT_TYPE, "application/json");
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.body(Body::from(body)).expect("request")
+    };
+    let key = Some(event.event_id.to_string());
+    let body = serde_json::to_vec(&event).expect("json");
+    for _ in 0..2 {
+        let (status, _, _) = send(&central, to_events(key.clone(), body.clone())).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    assert_eq!(central.store().recent_events(10).expect("events"), vec![event.clone()], "recorded once");
+
+    let mut other = event.clone();
+    other.detail = "something else".into();
+    let (status, headers, body) = send(&central, to_events(key.clone(), serde_json::to_vec(&other).expect("json"))).await;
+    assert_eq!(problem(status, &headers, &body).short_kind(), "idempotency-key-reused");
+    let (status, headers, body) = send(&central, to_events(None, serde_json::to_vec(&event).expect("json"))).await;
+    assert_eq!((status, problem(status, &headers, &body).short_kind()), (StatusCode::BAD_REQUEST, "idempotency-key-required"));
+    let (status, headers, body) =
+        send(&central, to_events(Some(Uuid::now_v7().to_string()), serde_json::to_vec(&event).expect("json"))).await;
+    assert_eq!(problem(status, &headers, &body).short_kind(), "idempotency-key-mismatch");
+    let (status, headers, body) = send(&central, to_events(key, b"{\"kind\":\"nonsense\"}".to_vec())).await;
+    assert_eq!((status, problem(status, &headers, &body).short_kind()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid-event"));
+}

@@ -89,11 +89,22 @@ impl Default for SessionSection {
 pub struct StoreSection {
     /// Folder for the kiosk's database and printouts of simulated printers.
     pub data_dir: PathBuf,
+    /// The file with the key that seals personal data in the database; by default
+    /// `<data_dir>/keys/data.key`. Put it where the database's backups do not go.
+    pub key_file: Option<PathBuf>,
+    /// Days a record stays on the kiosk after central acknowledged it (0: purge at once).
+    pub retention_days: u64,
 }
 
 impl Default for StoreSection {
     fn default() -> Self {
-        Self { data_dir: PathBuf::from("/var/lib/balcao") }
+        Self { data_dir: PathBuf::from("/var/lib/balcao"), key_file: None, retention_days: 7 }
+    }
+}
+
+impl StoreSection {
+    pub fn key_file(&self) -> PathBuf {
+        self.key_file.clone().unwrap_or_else(|| self.data_dir.join("keys/data.key"))
     }
 }
 
@@ -280,6 +291,13 @@ impl KioskConfig {
                 ),
             ));
         }
+        if self.store.retention_days > 365 {
+            return Err(ConfigError::value(
+                path,
+                "store.retention_days",
+                format!("{} is more than 365: personal data must not stay on a kiosk that long", self.store.retention_days),
+            ));
+        }
         if !(0.25..=4.0).contains(&self.display.scale) {
             return Err(ConfigError::value(path, "display.scale", format!("{} must be between 0.25 and 4", self.display.scale)));
         }
@@ -329,6 +347,7 @@ mod tests {
             ("[kiosk]\nid = \"kiosk one\"\n", "`kiosk.id`: \"kiosk one\" must be"),
             ("[kiosk]\ndefault_language = \"fr\"\n", "`kiosk.default_language`: \"fr\" is not one of"),
             ("[outbox]\nmax_retry_secs = 0\n", "`outbox.max_retry_secs`: must be greater than 0"),
+            ("[store]\nretention_days = 400\n", "`store.retention_days`: 400 is more than 365"),
             ("[kiosk\n", "/etc/balcao/kiosk.toml:1:"),
         ];
         for (text, expected) in cases {

@@ -120,13 +120,27 @@ fn run() -> anyhow::Result<()> {
                 }
             };
             let handle = runtime::start(launch.settings, view, launch.devices, launch.client, channel).await;
-            let _ = stopped.await;
+            let mut stopped = stopped;
+            let failed = tokio::select! {
+                _ = &mut stopped => None,
+                reason = handle.failed() => Some(reason),
+            };
             handle.stop().await;
             #[cfg(feature = "demo")]
             if let Some(central) = launch.central {
                 central.stop().await?;
             }
-            Ok(())
+            match failed {
+                None => Ok(()),
+                Some(reason) => {
+                    // Close the window so the process exits and its supervisor restarts it;
+                    // the next start checks the database before serving anyone.
+                    let _ = slint::invoke_from_event_loop(|| {
+                        let _ = slint::quit_event_loop();
+                    });
+                    Err(anyhow::anyhow!("the kiosk's store failed under a write ({reason}); exiting to be restarted"))
+                }
+            }
         })
     })?;
 

@@ -89,7 +89,14 @@ pub fn test_settings(data_dir: &Path) -> KioskSettings {
         catalog_poll: Duration::from_secs(60),
         health_poll: Duration::from_millis(100),
         database: data_dir.join("kiosk.db"),
+        data_key: data_dir.join("keys/data.key"),
+        retention: Duration::from_secs(7 * 24 * 3600),
     }
+}
+
+/// Opens the store of the kiosk whose data folder is `data_dir` (as [`test_settings`] puts it).
+pub fn kiosk_store(data_dir: &Path) -> balcao_kiosk::store::Store {
+    test_settings(data_dir).open_store().expect("the kiosk's store opens")
 }
 
 /// A client of a central with this URL and CA, with short timeouts.
@@ -130,7 +137,7 @@ impl TestKiosk {
 
     /// Opens this kiosk's store (read-only use) to look at what it holds.
     pub fn store(&self) -> balcao_kiosk::store::Store {
-        balcao_kiosk::store::Store::open(&self.settings.database).expect("store")
+        self.settings.open_store().expect("store")
     }
 
     pub async fn stop(self) {

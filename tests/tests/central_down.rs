@@ -16,10 +16,7 @@ async fn applications_made_while_central_is_down_are_delivered_when_it_returns()
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     let url = format!("https://127.0.0.1:{port}");
     // The kiosk has the catalog from an earlier sync.
-    balcao_kiosk::store::Store::open(&dir.path().join("kiosk.db"))
-        .expect("store")
-        .save_catalog(None, &balcao_central::seed::catalog())
-        .expect("catalog");
+    balcao_tests::kiosk_store(dir.path()).save_catalog(None, &balcao_central::seed::catalog()).expect("catalog");
     let kiosk = TestKiosk::start(dir.path(), Some(client(&url, &pki.ca_pem))).await;
 
     let mut references = Vec::new();

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use balcao_backend_client::ClientError;
-use balcao_backend_client::api::{Answer, ApplicationSubmission};
+use balcao_backend_client::api::{Answer, ApplicationSubmission, KioskEventKind};
 use balcao_central::{Central, CentralOptions, LoopbackCentral};
 use balcao_tests::faults::{self, Fault, FaultPlan};
 use balcao_tests::{TestKiosk, citizen, client, eventually};
@@ -48,7 +48,7 @@ async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter(
     let client = client(&central.url, &central.ca_pem);
 
     // A kiosk saved an application while offline...
-    let mut store = balcao_kiosk::store::Store::open(&dir.path().join("kiosk.db")).expect("store");
+    let mut store = balcao_tests::kiosk_store(dir.path());
     store.save_catalog(None, &balcao_central::seed::catalog()).expect("catalog");
     let saved = store.save_application(&citizen::paid_criminal_record_application("K01")).expect("saved");
     let queued: ApplicationSubmission =
@@ -74,6 +74,17 @@ async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter(
     assert_eq!(report[0].id, saved.application_id);
     assert!(report[0].last_error.as_deref().is_some_and(|e| e.contains("idempotency-key-reused")), "{report:?}");
     assert_eq!(central.central.store().count_applications().expect("count"), 1);
+    // The fleet's monitoring hears of it.
+    eventually("central to hear of the dead letter", Duration::from_secs(20), || {
+        central
+            .central
+            .store()
+            .recent_events(10)
+            .expect("events")
+            .iter()
+            .any(|e| e.kind == KioskEventKind::DeadLetter && e.kiosk_id == "K01" && e.detail.contains(&saved.application_id.to_string()))
+    })
+    .await;
     kiosk.stop().await;
     central.stop().await.expect("stop");
 }

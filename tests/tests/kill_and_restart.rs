@@ -102,7 +102,7 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
     let missing: Vec<_> = acknowledged.iter().filter(|r| !copies.contains_key(r.as_str())).collect();
     assert!(missing.is_empty(), "acknowledged to a citizen but never reached central: {missing:?}");
 
-    let store = balcao_kiosk::store::Store::open(&kiosk_dir.join("kiosk.db")).expect("the kiosk's store survived every kill");
+    let store = balcao_tests::kiosk_store(&kiosk_dir);
     let report = store.outbox_report().expect("report");
     assert!(report.iter().all(|e| e.state == "delivered"), "nothing pending or refused: {report:?}");
     assert_eq!(report.len(), at_central.len(), "everything the kiosk committed is at central, and nothing else");
@@ -116,5 +116,58 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
         report.len(),
         at_central.len()
     );
+    central.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_fails_on_disk_stops_the_kiosk_and_loses_nothing_it_acknowledged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &central.ca_pem).expect("ca");
+    let kiosk_dir = dir.path().join("kiosk");
+
+    // The disk "fills up": no file of the process may grow past 256 KiB (the shell ignores
+    // SIGXFSZ, so a write past the limit fails with EFBIG instead of killing the process).
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("trap '' XFSZ; ulimit -f 512; exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_scripted-kiosk"))
+        .arg(&kiosk_dir)
+        .arg(&central.url)
+        .arg(&ca_file)
+        .env("RUST_LOG", "off")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the kiosk process starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let output = tokio::task::spawn_blocking(move || {
+        let lines: Vec<String> = BufReader::new(stdout).lines().map_while(Result::ok).collect();
+        (lines, child.wait())
+    });
+    let (lines, status) = tokio::time::timeout(Duration::from_secs(120), output).await.expect("the kiosk stops by itself").expect("join");
+    assert_eq!(status.expect("status").code(), Some(3), "the kiosk exits to be restarted: {lines:?}");
+    let failure = lines.last().expect("output");
+    assert!(failure.starts_with("FAILED the kiosk database failed: "), "the reason reaches the log: {lines:?}");
+    let acknowledged: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("ACK ")).collect();
+    assert!(!acknowledged.is_empty(), "citizens were served before the disk filled: {lines:?}");
+
+    // Restarted with room on the disk, it checks its store and sends what it holds.
+    let process = KioskProcess::spawn(&kiosk_dir, &central.url, &ca_file, &["--drain"]);
+    let drained = tokio::task::spawn_blocking(move || {
+        let done = process.lines.recv_timeout(Duration::from_secs(60));
+        let _ = process.kill();
+        done
+    })
+    .await
+    .expect("join");
+    assert_eq!(drained.as_deref(), Ok("DRAINED"));
+    let at_central: Vec<String> =
+        central.central.store().recent_applications(u32::MAX).expect("list").into_iter().map(|a| a.reference).collect();
+    for reference in &acknowledged {
+        assert_eq!(at_central.iter().filter(|r| r == reference).count(), 1, "{reference} at central once: {at_central:?}");
+    }
     central.stop().await.expect("stop");
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_kiosk::runtime::outbox::RetryPolicy;
-use balcao_kiosk::store::Store;
 use balcao_tests::proxy::{Exchange, FaultProxy, Outcome, Plan};
 use balcao_tests::{TestKiosk, citizen, client, eventually, test_settings};
 
@@ -19,7 +18,7 @@ const EACH: usize = 3;
 
 /// Queues `n` applications in the store at `dir`, as citizens would have while offline.
 fn queue_applications(dir: &std::path::Path, kiosk_id: &str, n: usize) -> Vec<String> {
-    let mut store = Store::open(&dir.join("kiosk.db")).expect("store");
+    let mut store = balcao_tests::kiosk_store(dir);
     store.save_catalog(None, &balcao_central::seed::catalog()).expect("catalog");
     (0..n)
         .map(|_| store.save_application(&citizen::paid_criminal_record_application(kiosk_id)).expect("saved").application_id.to_string())

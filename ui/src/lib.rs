@@ -139,8 +139,11 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
     if changed(&|p| p.screen == view.screen) {
         session.set_screen(screen(view.screen));
     }
-    if changed(&|p| (p.online, p.pending_uploads, &p.clock) == (view.online, view.pending_uploads, &view.clock)) {
+    if changed(&|p| {
+        (p.online, &p.offline_since, p.pending_uploads, &p.clock) == (view.online, &view.offline_since, view.pending_uploads, &view.clock)
+    }) {
         session.set_online(view.online);
+        session.set_offline_since(view.offline_since.as_str().into());
         session.set_pending_uploads(clamp_i32(i64::from(view.pending_uploads)));
         session.set_clock(view.clock.as_str().into());
     }

@@ -248,6 +248,9 @@ pub struct View {
     pub screen: Screen,
     pub language: Language,
     pub online: bool,
+    /// The clock time the network went down, while it is down.
+    pub offline_since: String,
+    /// Writes saved at the kiosk and not yet acknowledged by central.
     pub pending_uploads: u32,
     pub clock: String,
     /// Seconds before an idle session is wiped, while the warning shows.

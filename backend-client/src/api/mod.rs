@@ -2,6 +2,7 @@
 
 mod application;
 mod catalog;
+mod event;
 mod form;
 mod language;
 mod problem;
@@ -10,6 +11,7 @@ pub use application::{
     Answer, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, PaymentRecord, StatusChange,
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
+pub use event::{KioskEvent, KioskEventKind, Severity};
 pub use form::{ChoiceOption, DateRange, FieldError, FieldKind, FormField, IdentityAttribute, validate_answers};
 pub use language::{Language, LocalizedText};
 pub use problem::{FieldProblem, Problem};

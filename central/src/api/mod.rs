@@ -3,6 +3,7 @@
 mod applications;
 mod catalog;
 mod error;
+mod events;
 mod openapi;
 
 use std::collections::HashSet;
@@ -40,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/catalog", get(catalog::get_catalog))
         .route("/v1/applications", axum::routing::post(applications::submit))
         .route("/v1/applications/{id}", get(applications::status))
+        .route("/v1/events", axum::routing::post(events::submit))
         .route("/openapi.json", get(openapi::document))
         .route("/", get(crate::console::applications_page))
         .fallback(error::not_found)

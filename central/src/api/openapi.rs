@@ -9,12 +9,12 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 #[openapi(
     info(
         title = "Balcão central platform",
-        description = "The API Balcão kiosks sync with: service catalog, applications. Every write carries an Idempotency-Key; errors are application/problem+json.",
+        description = "The API Balcão kiosks sync with: service catalog, applications, kiosk events. Every write carries an Idempotency-Key; errors are application/problem+json.",
         license(name = "GPL-3.0-or-later", identifier = "GPL-3.0-or-later"),
         version = "1"
     ),
-    paths(super::catalog::get_catalog, super::applications::submit, super::applications::status),
-    tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"))
+    paths(super::catalog::get_catalog, super::applications::submit, super::applications::status, super::events::submit),
+    tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"), (name = "monitoring", description = "What kiosks report to the fleet's monitoring"))
 )]
 pub struct ApiDoc;
 

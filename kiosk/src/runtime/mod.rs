@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use balcao_backend_client::CentralClient;
+use balcao_backend_client::api::{KioskEvent, KioskEventKind, Severity};
 use balcao_drivers::CancelToken;
 use balcao_drivers::payment_terminal::{AuthorizationRequest, ErrorKind as PaymentError};
 use balcao_ui::view::View;
@@ -67,6 +68,16 @@ pub struct KioskSettings {
     pub catalog_poll: Duration,
     pub health_poll: Duration,
     pub database: PathBuf,
+    /// The file holding the key that seals personal data in the database.
+    pub data_key: PathBuf,
+    /// How long records stay on the kiosk after central acknowledged them.
+    pub retention: Duration,
+}
+
+impl KioskSettings {
+    pub fn open_store(&self) -> Result<Store, StoreError> {
+        Store::open(&self.database, &self.data_key)
+    }
 }
 
 /// A running kiosk core: send it events, stop it.
@@ -74,6 +85,7 @@ pub struct KioskSettings {
 pub struct KioskHandle {
     pub events: mpsc::UnboundedSender<Event>,
     shutdown: watch::Sender<bool>,
+    failure: watch::Receiver<Option<String>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -82,6 +94,74 @@ impl KioskHandle {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
     }
+
+    /// Completes when the core stopped because its store failed under a write; the process
+    /// must then exit so its supervisor restarts it and the store is checked afresh.
+    pub async fn failed(&self) -> String {
+        let mut failure = self.failure.clone();
+        match failure.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            Err(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// Raised when a write to the store fails in a way that leaves its state unknown (I/O error,
+/// disk full, damaged file). Never ignored: the kiosk finishes what is in hand, goes out of
+/// service and stops, to be restarted.
+#[derive(Clone, Debug)]
+pub struct Fatal(Arc<watch::Sender<Option<String>>>);
+
+impl Fatal {
+    pub fn fail(&self, error: &dyn std::error::Error) {
+        let reason = error_chain(error);
+        self.0.send_if_modified(|current| {
+            if current.is_some() {
+                return false;
+            }
+            tracing::error!(error = %reason, "the store failed under a write: the kiosk stops to be restarted");
+            *current = Some(reason);
+            true
+        });
+    }
+}
+
+/// Who this kiosk is, for what it reports.
+#[derive(Clone, Debug)]
+pub struct KioskIdentity {
+    pub kiosk_id: String,
+    pub centre_id: String,
+}
+
+impl KioskIdentity {
+    pub fn event(&self, kind: KioskEventKind, severity: Severity, detail: String) -> KioskEvent {
+        KioskEvent {
+            event_id: uuid::Uuid::now_v7(),
+            kiosk_id: self.kiosk_id.clone(),
+            centre_id: self.centre_id.clone(),
+            kind,
+            severity,
+            detail,
+            at: jiff::Timestamp::now(),
+        }
+    }
+}
+
+/// Tells central at once, without the store (which failed), retrying until it is heard.
+fn alert_without_store(client: CentralClient, event: KioskEvent, policy: RetryPolicy, mut stopped: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        for attempt in 0u32.. {
+            let delay = match client.submit_event(&event).await {
+                Ok(()) => return tracing::info!(kind = ?event.kind, "alert delivered to central"),
+                Err(e) if e.is_retryable() => policy.delay(attempt, e.retry_after(), &mut rand::rng()),
+                Err(e) => return tracing::error!(error = %e, "central refused the alert"),
+            };
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                _ = stopped.changed() => return,
+            }
+        }
+    });
 }
 
 struct Kiosk {
@@ -94,6 +174,7 @@ struct Kiosk {
     events: mpsc::UnboundedSender<Event>,
     outbox_wake: Arc<Notify>,
     payment_cancel: Option<CancelToken>,
+    fatal: Fatal,
 }
 
 /// A device job's result, with its failure logged for the technician (kind and message; a
@@ -113,6 +194,19 @@ fn settled<T, K: std::fmt::Debug + Copy>(
             None
         }
     }
+}
+
+/// An error and its causes on one line, for logs and alerts (store errors carry no personal
+/// data).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn local_now() -> jiff::Zoned {
@@ -146,6 +240,7 @@ pub async fn start(
     (events, mut inbox): (mpsc::UnboundedSender<Event>, mpsc::UnboundedReceiver<Event>),
 ) -> KioskHandle {
     let (shutdown, stopped) = watch::channel(false);
+    let (failure_tx, failure) = watch::channel(None);
     let session = Session::new(settings.session, Instant::now());
     let mut kiosk = Kiosk {
         session,
@@ -157,18 +252,32 @@ pub async fn start(
         events: events.clone(),
         outbox_wake: Arc::new(Notify::new()),
         payment_cancel: None,
+        fatal: Fatal(Arc::new(failure_tx)),
     };
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
         let online = Arc::new(AtomicBool::new(client.is_some()));
-        let etag = kiosk.open_store().await;
-        if let Some(store) = kiosk.store.clone() {
-            kiosk.start_background(store, client, etag, online.clone(), stopped.clone());
+        match kiosk.open_store().await {
+            Ok(etag) => {
+                if let Some(store) = kiosk.store.clone() {
+                    kiosk.start_background(store, client, etag, online.clone(), stopped.clone());
+                }
+            }
+            Err(detail) => {
+                if let Some(client) = client {
+                    let event = kiosk.identity().event(
+                        KioskEventKind::StorageIntegrityFailed,
+                        Severity::Critical,
+                        format!("the kiosk refuses service: {detail}"),
+                    );
+                    alert_without_store(client, event, kiosk.settings.retry, stopped.clone());
+                }
+            }
         }
         kiosk.start_health_poll(online, stopped.clone());
         kiosk.run(&mut inbox, stopped).await;
     });
-    KioskHandle { events, shutdown, task }
+    KioskHandle { events, shutdown, failure, task }
 }
 
 impl Kiosk {
@@ -177,12 +286,17 @@ impl Kiosk {
         Event::Tick { clock: now.strftime("%H:%M").to_string(), today: now.date().to_string() }
     }
 
+    fn identity(&self) -> KioskIdentity {
+        KioskIdentity { kiosk_id: self.settings.kiosk_id.clone(), centre_id: self.settings.centre_id.clone() }
+    }
+
     /// Opens the store and hands the cached catalog to the session; returns the catalog's
-    /// `ETag` for the first conditional poll.
-    async fn open_store(&mut self) -> Option<String> {
-        let path = self.settings.database.clone();
+    /// `ETag` for the first conditional poll. If the store cannot be opened or fails its
+    /// checks, the kiosk refuses service and the error says why.
+    async fn open_store(&mut self) -> Result<Option<String>, String> {
+        let settings = self.settings.clone();
         let opened = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-            let store = Store::open(&path)?;
+            let store = settings.open_store()?;
             let catalog = store.cached_catalog()?;
             Ok((store, catalog))
         })
@@ -190,19 +304,20 @@ impl Kiosk {
         match opened {
             Ok(Ok((store, catalog))) => {
                 self.store = Some(Arc::new(Mutex::new(store)));
-                let (etag, catalog) = catalog?;
+                let Some((etag, catalog)) = catalog else { return Ok(None) };
                 self.dispatch(Event::Catalog(Arc::new(catalog)));
-                etag
+                Ok(etag)
             }
             Ok(Err(e)) => {
-                tracing::error!(error = %e, database = %self.settings.database.display(), "the store cannot be opened: out of service");
+                let detail = error_chain(&e);
+                tracing::error!(error = %detail, database = %self.settings.database.display(), "the store cannot be opened: out of service");
                 self.dispatch(Event::StorageFault);
-                None
+                Err(detail)
             }
             Err(e) => {
                 tracing::error!(error = %e, "opening the store failed");
                 self.dispatch(Event::StorageFault);
-                None
+                Err(e.to_string())
             }
         }
     }
@@ -226,9 +341,20 @@ impl Kiosk {
             wake: self.outbox_wake.clone(),
             online: online.clone(),
             events: self.events.clone(),
+            retention: self.settings.retention,
+            identity: self.identity(),
+            fatal: self.fatal.clone(),
         };
         tokio::spawn(outbox.run(stopped.clone()));
-        let sync = CatalogSync { store, client, etag, interval: self.settings.catalog_poll, online, events: self.events.clone() };
+        let sync = CatalogSync {
+            store,
+            client,
+            etag,
+            interval: self.settings.catalog_poll,
+            online,
+            events: self.events.clone(),
+            fatal: self.fatal.clone(),
+        };
         tokio::spawn(sync.run(stopped));
     }
 
@@ -256,13 +382,25 @@ impl Kiosk {
         // Four ticks a second keep the countdown and the welcome screen's language turns on time.
         let mut ticker = tokio::time::interval(Duration::from_millis(250));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut failure = self.fatal.0.subscribe();
+        let mut failing_since: Option<Instant> = None;
         loop {
             let event = tokio::select! {
                 Some(event) = inbox.recv() => event,
                 _ = ticker.tick() => self.tick(),
                 _ = stopped.changed() => break,
+                Ok(()) = failure.changed(), if failing_since.is_none() => {
+                    failing_since = Some(Instant::now());
+                    self.tick()
+                }
             };
             self.dispatch(event);
+            // After a failed write, finish what the citizen is in the middle of (a reversal
+            // of their payment, say) — for at most a minute — then stop serving.
+            if failing_since.is_some_and(|since| !self.session.busy() || since.elapsed() > Duration::from_secs(60)) {
+                self.dispatch(Event::StorageFault);
+                break;
+            }
         }
         if let Some(cancel) = self.payment_cancel.take() {
             cancel.cancel();
@@ -341,6 +479,7 @@ impl Kiosk {
                     local_date: now.date(),
                 };
                 let wake = self.outbox_wake.clone();
+                let fatal = self.fatal.clone();
                 self.send_later(async move {
                     match with_store(&store, move |s| s.save_application(&new)).await {
                         Ok(saved) => {
@@ -350,6 +489,9 @@ impl Kiosk {
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "application could not be saved");
+                            if e.is_fatal() {
+                                fatal.fail(&e);
+                            }
                             Event::ApplicationNotSaved
                         }
                     }

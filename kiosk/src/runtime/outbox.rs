@@ -7,14 +7,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use balcao_backend_client::api::ApplicationSubmission;
+use balcao_backend_client::api::{ApplicationSubmission, KioskEvent, KioskEventKind, Severity};
 use balcao_backend_client::{CentralClient, ClientError};
 use jiff::Timestamp;
 use rand::Rng;
 use tokio::sync::{Notify, mpsc, watch};
 
-use super::{SharedStore, with_store};
+use super::{Fatal, KioskIdentity, SharedStore, with_store};
 use crate::session::Event;
+use crate::store::StoreError;
 
 /// When to try again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,11 +60,25 @@ pub struct OutboxSender {
     /// Whether central answered the last request.
     pub online: Arc<AtomicBool>,
     pub events: mpsc::UnboundedSender<Event>,
+    /// How long acknowledged records stay on the kiosk.
+    pub retention: Duration,
+    /// Who this kiosk is, for the events it reports.
+    pub identity: KioskIdentity,
+    /// Raised when the store fails under a write.
+    pub fatal: Fatal,
 }
+
+/// How often acknowledged records past their retention are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 impl OutboxSender {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut last_purge: Option<std::time::Instant> = None;
         loop {
+            if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                self.purge().await;
+                last_purge = Some(std::time::Instant::now());
+            }
             self.drain().await;
             let next = with_store(&self.store, |s| s.next_outbox_due()).await.ok().flatten();
             let pause = next.map_or(Duration::from_secs(60), |due| {
@@ -74,6 +89,16 @@ impl OutboxSender {
                 () = self.wake.notified() => {}
                 _ = shutdown.changed() => return,
             }
+        }
+    }
+
+    /// Forgets acknowledged records older than the retention period.
+    async fn purge(&self) {
+        let before = Timestamp::now() - jiff::SignedDuration::try_from(self.retention).unwrap_or(jiff::SignedDuration::MAX);
+        match with_store(&self.store, move |s| s.purge_acknowledged(before)).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "acknowledged records past their retention purged"),
+            Err(e) => tracing::error!(error = %e, "purging acknowledged records failed"),
         }
     }
 
@@ -108,42 +133,77 @@ impl OutboxSender {
         self.report().await;
     }
 
+    /// Sends one entry as its kind says. `Ok` carries the state central gave an application.
+    async fn send(&self, item: &crate::store::OutboxItem) -> Result<Result<Option<String>, ClientError>, String> {
+        let malformed = |e: serde_json::Error| format!("the queued {} does not parse: {e}", item.kind);
+        match item.kind.as_str() {
+            "application" => {
+                let submission: ApplicationSubmission = serde_json::from_str(&item.body).map_err(malformed)?;
+                Ok(self.client.submit_application(&submission).await.map(|receipt| Some(receipt.state.as_str().to_string())))
+            }
+            "event" => {
+                let event: KioskEvent = serde_json::from_str(&item.body).map_err(malformed)?;
+                Ok(self.client.submit_event(&event).await.map(|()| None))
+            }
+            other => Err(format!("no way to send an outbox entry of kind {other:?}")),
+        }
+    }
+
     async fn attempt(&self, item: &crate::store::OutboxItem) -> Attempt {
-        let id = item.id;
-        let submission: ApplicationSubmission = match (item.kind.as_str(), serde_json::from_str(&item.body)) {
-            ("application", Ok(submission)) => submission,
-            (kind, result) => {
-                let reason =
-                    format!("cannot send an outbox entry of kind {kind:?}: {}", result.err().map(|e| e.to_string()).unwrap_or_default());
-                tracing::error!(record = %id, %reason, "outbox entry moved to dead letters");
-                let _ = with_store(&self.store, move |s| s.outbox_dead(id, &reason)).await;
-                return Attempt::Refused;
+        let (id, kind) = (item.id, item.kind.clone());
+        let result = match self.send(item).await {
+            Ok(result) => result,
+            Err(reason) => {
+                tracing::error!(record = %id, %kind, %reason, "outbox entry moved to dead letters");
+                return self.dead(item, reason).await;
             }
         };
-        let result = self.client.submit_application(&submission).await;
         self.online.store(!matches!(result, Err(ClientError::Unreachable { .. } | ClientError::Timeout(_))), Ordering::Relaxed);
         let stored = match result {
-            Ok(receipt) => {
-                tracing::info!(record = %id, attempts = item.attempts + 1, "application delivered to central");
-                with_store(&self.store, move |s| s.outbox_delivered(id, &receipt)).await.map(|()| Attempt::Delivered)
+            Ok(central_state) => {
+                tracing::info!(record = %id, %kind, attempts = item.attempts + 1, "delivered to central");
+                with_store(&self.store, move |s| s.outbox_delivered(id, central_state.as_deref())).await.map(|()| Attempt::Delivered)
             }
             Err(e) if e.is_retryable() => {
                 let delay = self.policy.delay(item.attempts, e.retry_after(), &mut rand::rng());
-                tracing::warn!(record = %id, attempts = item.attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %e, "central did not take the application; will retry");
+                tracing::warn!(record = %id, %kind, attempts = item.attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %e, "central did not take it; will retry");
                 let next = Timestamp::now() + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::MAX);
                 let error = e.to_string();
                 with_store(&self.store, move |s| s.outbox_retry(id, next, &error)).await.map(|()| Attempt::RetryLater)
             }
             Err(e) => {
-                tracing::error!(record = %id, error = %e, "central refused the application for good; kept as a dead letter");
-                let error = e.to_string();
-                with_store(&self.store, move |s| s.outbox_dead(id, &error)).await.map(|()| Attempt::Refused)
+                tracing::error!(record = %id, %kind, error = %e, "central refused it for good; kept as a dead letter");
+                return self.dead(item, e.to_string()).await;
             }
         };
-        stored.unwrap_or_else(|e| {
-            tracing::error!(record = %id, error = %e, "cannot record the outcome of a delivery; it will be repeated");
-            Attempt::RetryLater
+        stored.unwrap_or_else(|e| self.store_failed(id, &e))
+    }
+
+    /// Keeps the entry aside for a technician and tells the fleet's monitoring (unless the
+    /// entry was itself such a report).
+    async fn dead(&self, item: &crate::store::OutboxItem, reason: String) -> Attempt {
+        let (id, is_event) = (item.id, item.kind == "event");
+        let alert = (!is_event).then(|| {
+            self.identity.event(
+                KioskEventKind::DeadLetter,
+                Severity::Critical,
+                format!("outbox entry {id} ({}) refused by central and kept on the kiosk: {reason}", item.kind),
+            )
+        });
+        let stored = with_store(&self.store, move |s| {
+            s.outbox_dead(id, &reason)?;
+            alert.map_or(Ok(()), |alert| s.queue_event(&alert))
         })
+        .await;
+        stored.map(|()| Attempt::Refused).unwrap_or_else(|e| self.store_failed(id, &e))
+    }
+
+    fn store_failed(&self, id: uuid::Uuid, e: &StoreError) -> Attempt {
+        tracing::error!(record = %id, error = %e, "cannot record the outcome of a delivery; it will be repeated");
+        if e.is_fatal() {
+            self.fatal.fail(e);
+        }
+        Attempt::RetryLater
     }
 }
 

@@ -22,6 +22,7 @@ pub struct CatalogSync {
     pub interval: Duration,
     pub online: Arc<AtomicBool>,
     pub events: mpsc::UnboundedSender<Event>,
+    pub fatal: super::Fatal,
 }
 
 impl CatalogSync {
@@ -60,7 +61,12 @@ impl CatalogSync {
                 match with_store(&self.store, move |s| s.save_catalog(tag.as_deref(), &to_store)).await {
                     Ok(()) => self.etag = etag,
                     // The kiosk still uses the new catalog; the next poll fetches it again.
-                    Err(e) => tracing::error!(error = %e, "cannot cache the catalog"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot cache the catalog");
+                        if e.is_fatal() {
+                            self.fatal.fail(&e);
+                        }
+                    }
                 }
                 tracing::info!(version = %catalog.version, services = catalog.services.len(), "catalog updated");
                 let _ = self.events.send(Event::Catalog(catalog));

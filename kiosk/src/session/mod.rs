@@ -211,6 +211,8 @@ pub struct Session {
     catalog: Option<Arc<Catalog>>,
     readiness: Readiness,
     pending_uploads: u32,
+    /// The clock when central stopped answering, while it does not.
+    offline_since: Option<String>,
     clock: String,
     today: String,
     now: Instant,
@@ -219,6 +221,12 @@ pub struct Session {
 }
 
 impl Session {
+    /// Whether the kiosk is in the middle of something for the citizen (payment, saving,
+    /// printing) that must not be cut short.
+    pub fn busy(&self) -> bool {
+        self.stage.kiosk_is_busy()
+    }
+
     pub fn new(config: SessionConfig, now: Instant) -> Self {
         Self {
             config,
@@ -227,6 +235,7 @@ impl Session {
             catalog: None,
             readiness: Readiness::default(),
             pending_uploads: 0,
+            offline_since: None,
             clock: String::new(),
             today: String::new(),
             now,
@@ -249,7 +258,14 @@ impl Session {
                 self.today = today;
             }
             Event::Catalog(catalog) => self.catalog = Some(catalog),
-            Event::Readiness(readiness) => self.readiness = readiness,
+            Event::Readiness(readiness) => {
+                if readiness.online {
+                    self.offline_since = None;
+                } else if self.offline_since.is_none() {
+                    self.offline_since = Some(self.clock.clone());
+                }
+                self.readiness = readiness;
+            }
             Event::Uploads { pending } => self.pending_uploads = pending,
             Event::PaymentPrompt(prompt) => {
                 if let Stage::Paying { prompt: shown, cancelling: false, .. } = &mut self.stage {

@@ -282,6 +282,25 @@ fn services_that_need_a_broken_device_are_shown_unavailable_and_cannot_be_starte
 }
 
 #[test]
+fn the_view_says_since_when_the_kiosk_is_offline_and_what_waits() {
+    let mut h = Harness::new();
+    h.event(Event::Tick { clock: "14:05".into(), today: "2026-11-22".into() });
+    h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+    h.event(Event::Uploads { pending: 3 });
+    h.event(Event::Tick { clock: "14:20".into(), today: "2026-11-22".into() });
+    h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+    let view = h.session.view();
+    assert_eq!(
+        (view.online, view.offline_since.as_str(), view.pending_uploads),
+        (false, "14:05", 3),
+        "since it went down, not since the last check"
+    );
+    h.event(Event::Readiness(Readiness::ALL));
+    let view = h.session.view();
+    assert_eq!((view.online, view.offline_since.as_str()), (true, ""));
+}
+
+#[test]
 fn a_terminal_that_fails_before_payment_stops_the_citizen_before_the_card() {
     let mut h = Harness::new();
     h.fill_criminal_record_form();

@@ -155,6 +155,7 @@ impl Session {
         let mut view = View {
             language: self.language,
             online: self.readiness.online,
+            offline_since: self.offline_since.clone().unwrap_or_default(),
             pending_uploads: self.pending_uploads,
             clock: self.clock.clone(),
             idle_seconds_left: self.idle_seconds_left(),

@@ -3,12 +3,18 @@
 //!
 //! An application and its outbox entry are written in one transaction: either both exist or
 //! neither does, so nothing the citizen was told is saved can miss its way to central.
+//!
+//! Personal data (the outbox bodies) is sealed with a key kept in a file outside the
+//! database (`crypto.rs`); what central acknowledged is purged after the retention period,
+//! with `secure_delete` so the freed pages are zeroed.
 
+pub mod crypto;
 mod schema;
 
 use std::path::{Path, PathBuf};
 
-use balcao_backend_client::api::{Answer, ApplicationReceipt, ApplicationSubmission, Catalog, Language, PaymentRecord};
+use balcao_backend_client::api::{Answer, ApplicationSubmission, Catalog, KioskEvent, Language, PaymentRecord};
+use crypto::DataKey;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -23,6 +29,26 @@ pub enum StoreError {
     Migration(#[from] rusqlite_migration::Error),
     #[error("the kiosk database is damaged: {0}")]
     Corrupt(String),
+    #[error("the data key cannot be used")]
+    Key(#[from] crypto::KeyError),
+    #[error("the data key file {} does not belong to this database", path.display())]
+    WrongKey { path: PathBuf },
+}
+
+impl StoreError {
+    /// The disk or the file failed under SQLite (I/O error, disk full, damaged or read-only
+    /// file): what was being written may not be on disk, and the process must restart and
+    /// check the database rather than carry on.
+    pub fn is_fatal(&self) -> bool {
+        use rusqlite::ErrorCode as C;
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                matches!(e.code, C::SystemIoFailure | C::DiskFull | C::DatabaseCorrupt | C::NotADatabase | C::ReadOnly | C::CannotOpen)
+            }
+            Self::Corrupt(_) | Self::WrongKey { .. } => true,
+            _ => false,
+        }
+    }
 }
 
 /// An application as the session hands it over to be saved.
@@ -80,6 +106,12 @@ pub struct OutboxCounts {
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
+    key: DataKey,
+}
+
+/// The associated data that binds a sealed outbox body to its row.
+fn outbox_context(record_id: &str, kind: &str) -> String {
+    format!("outbox/{record_id}/{kind}")
 }
 
 fn millis(t: Timestamp) -> i64 {
@@ -87,8 +119,10 @@ fn millis(t: Timestamp) -> i64 {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path`, checks it and brings it to the current schema.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (or creates) the database at `path`, checks it, brings it to the current schema
+    /// and unlocks its personal data with the key in `key_file` (created with a new database;
+    /// never replaced for an existing one).
+    pub fn open(path: &Path, key_file: &Path) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder { path: dir.to_path_buf(), source })?;
         }
@@ -100,12 +134,68 @@ impl Store {
         }
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
         if check != "ok" {
             return Err(StoreError::Corrupt(check));
         }
         schema::migrations().to_latest(&mut conn)?;
-        Ok(Self { conn })
+        let key = Self::unlock(&conn, key_file)?;
+        let mut store = Self { conn, key };
+        store.seal_plain_bodies()?;
+        store.check_pending_bodies()?;
+        Ok(store)
+    }
+
+    /// The database's key: the one whose check value it holds, or a new one for a new
+    /// database.
+    fn unlock(conn: &Connection, key_file: &Path) -> Result<DataKey, StoreError> {
+        let check: Option<Vec<u8>> = conn.query_row("SELECT value FROM meta WHERE name = 'key-check'", [], |r| r.get(0)).optional()?;
+        let wrong = || StoreError::WrongKey { path: key_file.to_path_buf() };
+        match check {
+            Some(check) => {
+                let key = DataKey::load(key_file)?;
+                match key.open("meta/key-check", &check) {
+                    Ok(plain) if plain == crypto::KEY_CHECK => Ok(key),
+                    _ => Err(wrong()),
+                }
+            }
+            None => {
+                let key = if key_file.exists() { DataKey::load(key_file)? } else { DataKey::create(key_file)? };
+                let check = key.seal("meta/key-check", crypto::KEY_CHECK)?;
+                conn.execute("INSERT INTO meta (name, value) VALUES ('key-check', ?1)", [check])?;
+                Ok(key)
+            }
+        }
+    }
+
+    /// Seals outbox bodies written as plain text by an older version, in one transaction.
+    fn seal_plain_bodies(&mut self) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let plain: Vec<(i64, String, String, String)> = tx
+            .prepare("SELECT seq, record_id, kind, body FROM outbox WHERE typeof(body) = 'text'")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+            .collect::<Result<_, _>>()?;
+        for (seq, record_id, kind, body) in plain {
+            let sealed = self.key.seal(&outbox_context(&record_id, &kind), body.as_bytes())?;
+            tx.execute("UPDATE outbox SET body = ?2 WHERE seq = ?1", params![seq, sealed])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every entry still to be sent must open: what cannot be read cannot be sent, and the
+    /// kiosk must not serve on a store that lost what it promised.
+    fn check_pending_bodies(&self) -> Result<(), StoreError> {
+        let mut statement = self.conn.prepare("SELECT record_id, kind, body FROM outbox WHERE state = 'pending'")?;
+        let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+        for row in rows {
+            let (record_id, kind, body) = row?;
+            self.key
+                .open(&outbox_context(&record_id, &kind), &body)
+                .map_err(|e| StoreError::Corrupt(format!("outbox entry {record_id}: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Saves an application and queues it for central, in one durable transaction.
@@ -135,6 +225,7 @@ impl Store {
             submitted_at: new.submitted_at,
         };
         let body = serde_json::to_string(&submission).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body = self.key.seal(&outbox_context(&application_id.to_string(), "application"), body.as_bytes())?;
         let now = millis(Timestamp::now());
         tx.execute(
             "INSERT INTO applications (id, reference, service_id, created_at, state) VALUES (?1, ?2, ?3, ?4, 'queued')",
@@ -158,14 +249,20 @@ impl Store {
              WHERE state = 'pending' ORDER BY seq LIMIT ?1",
         )?;
         let rows = statement.query_map(params![limit], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, u32>(3)?, r.get::<_, i64>(4)?))
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?, r.get::<_, u32>(3)?, r.get::<_, i64>(4)?))
         })?;
         let mut due = Vec::new();
         for row in rows {
-            let (id, kind, body, attempts, next_attempt_at) = row?;
+            let (id, kind, sealed, attempts, next_attempt_at) = row?;
             if next_attempt_at > millis(now) {
                 break;
             }
+            let body = self
+                .key
+                .open(&outbox_context(&id, &kind), &sealed)
+                .ok()
+                .and_then(|plain| String::from_utf8(plain).ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("outbox entry {id} does not open")))?;
             let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("outbox id {id:?}")))?;
             due.push(OutboxItem { id, kind, body, attempts });
         }
@@ -181,19 +278,36 @@ impl Store {
         next.map(|ms| Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
     }
 
-    /// Central acknowledged the entry.
-    pub fn outbox_delivered(&mut self, id: Uuid, receipt: &ApplicationReceipt) -> Result<(), StoreError> {
+    /// Central acknowledged the entry; for an application, `central_state` is the state
+    /// central gave it.
+    pub fn outbox_delivered(&mut self, id: Uuid, central_state: Option<&str>) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let now = millis(Timestamp::now());
         tx.execute(
             "UPDATE outbox SET state = 'delivered', done_at = ?2, last_error = NULL WHERE record_id = ?1",
             params![id.to_string(), now],
         )?;
-        tx.execute(
-            "UPDATE applications SET state = 'acknowledged', acknowledged_at = ?2, central_state = ?3 WHERE id = ?1",
-            params![id.to_string(), now, receipt.state.as_str()],
-        )?;
+        if let Some(central_state) = central_state {
+            tx.execute(
+                "UPDATE applications SET state = 'acknowledged', acknowledged_at = ?2, central_state = ?3 WHERE id = ?1",
+                params![id.to_string(), now, central_state],
+            )?;
+        }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Queues an event for the fleet's monitoring, behind everything queued before it.
+    pub fn queue_event(&mut self, event: &KioskEvent) -> Result<(), StoreError> {
+        let id = event.event_id.to_string();
+        let body = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let body = self.key.seal(&outbox_context(&id, "event"), body.as_bytes())?;
+        let now = millis(Timestamp::now());
+        self.conn.execute(
+            "INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state)
+             VALUES (?1, 'event', ?2, ?3, 0, ?3, 'pending')",
+            params![id, body, now],
+        )?;
         Ok(())
     }
 
@@ -255,6 +369,18 @@ impl Store {
             params![etag, body, millis(Timestamp::now())],
         )?;
         Ok(())
+    }
+
+    /// Forgets what central acknowledged before `before`: delivered outbox entries and
+    /// acknowledged applications. Dead letters and anything pending are kept. Returns how many
+    /// records went.
+    pub fn purge_acknowledged(&mut self, before: Timestamp) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cutoff = millis(before);
+        let entries = tx.execute("DELETE FROM outbox WHERE state = 'delivered' AND done_at < ?1", [cutoff])?;
+        let applications = tx.execute("DELETE FROM applications WHERE state = 'acknowledged' AND acknowledged_at < ?1", [cutoff])?;
+        tx.commit()?;
+        Ok(entries + applications)
     }
 
     /// The state of a saved application: `queued` until central acknowledged it.

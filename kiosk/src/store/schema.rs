@@ -41,6 +41,10 @@ pub fn migrations() -> Migrations<'static> {
         ),
         // The outbox is read in order of its pending entries.
         M::up("DROP INDEX outbox_due; CREATE INDEX outbox_pending ON outbox (state, seq);"),
+        // Facts about the database itself, such as the check value of its data key. Outbox
+        // bodies become sealed blobs (see crypto.rs); the store seals older text bodies when
+        // it opens.
+        M::up("CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);"),
     ])
 }
 

@@ -1,4 +1,9 @@
 use super::*;
+use balcao_backend_client::api::ApplicationReceipt;
+
+fn open(path: &Path) -> Result<Store, StoreError> {
+    Store::open(path, &path.with_extension("key"))
+}
 
 fn new_application(day: u8) -> NewApplication {
     NewApplication {
@@ -17,7 +22,7 @@ fn new_application(day: u8) -> NewApplication {
 #[test]
 fn store_is_durable_by_configuration() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    let store = open(&dir.path().join("kiosk.db")).expect("open");
     let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("pragma");
     let sync: i64 = store.conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("pragma");
     assert_eq!(mode, "wal");
@@ -28,11 +33,11 @@ fn store_is_durable_by_configuration() {
 fn application_numbers_count_per_day_and_survive_reopening() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("kiosk.db");
-    let mut store = Store::open(&path).expect("open");
+    let mut store = open(&path).expect("open");
     assert_eq!(store.save_application(&new_application(22)).expect("save").reference, "K01-261122-0001");
     assert_eq!(store.save_application(&new_application(22)).expect("save").reference, "K01-261122-0002");
     drop(store);
-    let mut store = Store::open(&path).expect("reopen");
+    let mut store = open(&path).expect("reopen");
     assert_eq!(store.save_application(&new_application(22)).expect("save").reference, "K01-261122-0003");
     assert_eq!(store.save_application(&new_application(23)).expect("save").reference, "K01-261123-0001");
 }
@@ -40,7 +45,7 @@ fn application_numbers_count_per_day_and_survive_reopening() {
 #[test]
 fn a_saved_application_is_queued_with_its_id_as_key_until_delivered() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
     let saved = store.save_application(&new_application(22)).expect("save");
     let due = store.due_outbox(Timestamp::now(), 10).expect("due");
     assert_eq!(due.len(), 1);
@@ -64,7 +69,7 @@ fn a_saved_application_is_queued_with_its_id_as_key_until_delivered() {
         state: balcao_backend_client::api::ApplicationState::Received,
         received_at: Timestamp::now(),
     };
-    store.outbox_delivered(saved.application_id, &receipt).expect("delivered");
+    store.outbox_delivered(saved.application_id, Some(receipt.state.as_str())).expect("delivered");
     assert_eq!(store.outbox_counts().expect("counts"), OutboxCounts::default());
     assert_eq!(store.application_state(saved.application_id).expect("state").as_deref(), Some("acknowledged"));
 }
@@ -72,7 +77,7 @@ fn a_saved_application_is_queued_with_its_id_as_key_until_delivered() {
 #[test]
 fn refused_entries_are_kept_out_of_the_queue() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
     let saved = store.save_application(&new_application(22)).expect("save");
     store.outbox_dead(saved.application_id, "422 invalid-answers").expect("dead");
     assert!(store.due_outbox(Timestamp::now(), 10).expect("due").is_empty());
@@ -83,7 +88,7 @@ fn refused_entries_are_kept_out_of_the_queue() {
 #[test]
 fn the_catalog_cache_round_trips() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
     assert!(store.cached_catalog().expect("read").is_none());
     let catalog = Catalog { version: "v1".into(), services: Vec::new() };
     store.save_catalog(Some("\"abc\""), &catalog).expect("save");
@@ -96,14 +101,14 @@ fn a_damaged_file_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("kiosk.db");
     std::fs::write(&path, b"this is not a database, it is a shopping list").expect("write");
-    let error = Store::open(&path).expect_err("refused");
+    let error = open(&path).expect_err("refused");
     assert!(matches!(error, StoreError::Sqlite(_) | StoreError::Corrupt(_)), "{error:?}");
 }
 
 #[test]
 fn a_waiting_entry_holds_back_everything_queued_after_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::open(&dir.path().join("kiosk.db")).expect("open");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
     let first = store.save_application(&new_application(22)).expect("save");
     let second = store.save_application(&new_application(22)).expect("save");
     let now = Timestamp::now();
@@ -114,4 +119,68 @@ fn a_waiting_entry_holds_back_everything_queued_after_it() {
     assert_eq!(store.next_outbox_due().expect("next").map(|t| t.as_millisecond()), Some(later.as_millisecond()));
     let due: Vec<Uuid> = store.due_outbox(later, 10).expect("due").into_iter().map(|i| i.id).collect();
     assert_eq!(due, vec![first.application_id, second.application_id]);
+}
+
+#[test]
+fn personal_data_is_sealed_on_disk_and_opens_only_with_the_database_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kiosk.db");
+    let mut store = open(&path).expect("open");
+    let mut new = new_application(22);
+    new.answers.insert("full_name".into(), Answer::Text("CHAN TAI MAN".into()));
+    store.save_application(&new).expect("save");
+    drop(store);
+    for file in ["kiosk.db", "kiosk.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(file)).unwrap_or_default();
+        assert!(!bytes.windows(12).any(|w| w == b"CHAN TAI MAN"), "the name is readable in {file}");
+    }
+    let store = open(&path).expect("reopen with its key");
+    assert!(store.due_outbox(Timestamp::now(), 1).expect("due")[0].body.contains("CHAN TAI MAN"));
+    drop(store);
+
+    // Another key, or no key at all, is refused: never replaced by a new one.
+    let other = dir.path().join("other.key");
+    crypto::DataKey::create(&other).expect("key");
+    assert!(matches!(Store::open(&path, &other), Err(StoreError::WrongKey { .. })));
+    assert!(matches!(Store::open(&path, &dir.path().join("missing.key")), Err(StoreError::Key(crypto::KeyError::Read { .. }))));
+}
+
+#[test]
+fn acknowledged_records_are_purged_after_retention_and_the_rest_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
+    let delivered = store.save_application(&new_application(22)).expect("save");
+    let dead = store.save_application(&new_application(22)).expect("save");
+    let pending = store.save_application(&new_application(22)).expect("save");
+    let receipt = ApplicationReceipt {
+        application_id: delivered.application_id,
+        reference: delivered.reference.clone(),
+        state: balcao_backend_client::api::ApplicationState::Received,
+        received_at: Timestamp::now(),
+    };
+    store.outbox_delivered(delivered.application_id, Some(receipt.state.as_str())).expect("delivered");
+    store.outbox_dead(dead.application_id, "refused").expect("dead");
+
+    assert_eq!(store.purge_acknowledged(Timestamp::now() - jiff::SignedDuration::from_hours(1)).expect("purge"), 0, "too recent");
+    assert_eq!(store.purge_acknowledged(Timestamp::now() + jiff::SignedDuration::from_secs(1)).expect("purge"), 2);
+    let left: Vec<(Uuid, String)> = store.outbox_report().expect("report").into_iter().map(|e| (e.id, e.state)).collect();
+    assert_eq!(left, vec![(dead.application_id, "dead".into()), (pending.application_id, "pending".into())]);
+    assert_eq!(store.application_state(delivered.application_id).expect("state"), None);
+    assert_eq!(store.application_state(pending.application_id).expect("state").as_deref(), Some("queued"));
+}
+
+#[test]
+fn plain_bodies_from_an_older_version_are_sealed_at_opening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kiosk.db");
+    let mut store = open(&path).expect("open");
+    let saved = store.save_application(&new_application(22)).expect("save");
+    let body = store.due_outbox(Timestamp::now(), 1).expect("due").remove(0).body;
+    store.conn.execute("UPDATE outbox SET body = ?1", [&body]).expect("as an older version wrote it");
+    drop(store);
+    let store = open(&path).expect("reopen");
+    let kind: String = store.conn.query_row("SELECT typeof(body) FROM outbox", [], |r| r.get(0)).expect("typeof");
+    assert_eq!(kind, "blob");
+    let due = store.due_outbox(Timestamp::now(), 1).expect("due");
+    assert_eq!((due[0].id, due[0].body.as_str()), (saved.application_id, body.as_str()));
 }

@@ -1,7 +1,8 @@
 //! A kiosk process for the crash harness: the kiosk's core with simulated devices, driven by
 //! a scripted citizen who applies again and again. It prints `ACK <reference>` as soon as the
 //! screen has told the citizen their application is saved — the promise the harness checks —
-//! and `DRAINED` (then exits) with `--drain` once nothing is left to send.
+//! and `DRAINED` (then exits) with `--drain` once nothing is left to send. If its store fails
+//! under a write it prints `FAILED <reason>` and exits with status 3, as the kiosk does.
 //!
 //! `scripted-kiosk DATA_DIR CENTRAL_URL CA_FILE [--drain]`. It exits when its standard input
 //! closes, so it never outlives the harness that started it.
@@ -41,13 +42,21 @@ async fn main() -> anyhow::Result<()> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-    for n in 0u64.. {
-        let end = citizen::apply_for_criminal_record(&kiosk, &format!("CITIZEN {n}")).await;
-        if end.screen == Screen::Done {
-            say(&format!("ACK {}", end.done.reference));
+    let citizens = async {
+        for n in 0u64.. {
+            let end = citizen::apply_for_criminal_record(&kiosk, &format!("CITIZEN {n}")).await;
+            if end.screen == Screen::Done {
+                say(&format!("ACK {}", end.done.reference));
+            }
+            citizen::finish(&kiosk);
+            kiosk.view.wait_for("the welcome screen", Duration::from_secs(20), |v| v.screen == Screen::Attract).await;
         }
-        citizen::finish(&kiosk);
-        kiosk.view.wait_for("the welcome screen", Duration::from_secs(20), |v| v.screen == Screen::Attract).await;
+    };
+    tokio::select! {
+        () = citizens => Ok(()),
+        reason = kiosk.handle.failed() => {
+            say(&format!("FAILED {reason}"));
+            std::process::exit(3);
+        }
     }
-    Ok(())
 }

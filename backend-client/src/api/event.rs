@@ -1,0 +1,41 @@
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What happened at a kiosk that the fleet's monitoring must see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum KioskEventKind {
+    /// The database failed its check at start-up: the kiosk refuses service.
+    StorageIntegrityFailed,
+    /// A write to the database failed (disk, file): the kiosk stops and restarts.
+    StorageFailed,
+    /// Central refused a queued write for good; it is kept on the kiosk for a technician.
+    DeadLetter,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Info,
+    Warning,
+    /// Someone must act: the kiosk is out of service or something is kept aside.
+    Critical,
+}
+
+/// An event a kiosk reports. `event_id` is also the `Idempotency-Key`. `detail` is for
+/// technicians and never holds personal data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KioskEvent {
+    pub event_id: Uuid,
+    pub kiosk_id: String,
+    pub centre_id: String,
+    pub kind: KioskEventKind,
+    pub severity: Severity,
+    pub detail: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+}

@@ -1,0 +1,78 @@
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use balcao_backend_client::api::{IDEMPOTENCY_KEY, KioskEvent, Problem};
+use uuid::Uuid;
+
+use super::{ApiError, AppState};
+
+/// The longest `detail` accepted; events are for alerts, not logs.
+const MAX_DETAIL: usize = 2000;
+
+/// Records an event a kiosk reports (alerts for the fleet's monitoring). Repeating it with
+/// the same `Idempotency-Key` records nothing twice.
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "monitoring",
+    params(("Idempotency-Key" = Uuid, Header, description = "The event's own id (`event_id`)")),
+    request_body = KioskEvent,
+    responses(
+        (status = 202, description = "Recorded (also the answer to every repeat)"),
+        (status = 400, description = "Missing or malformed key", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an event, or the key was used with another event", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<StatusCode, ApiError> {
+    let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).and_then(|k| Uuid::parse_str(k.trim()).ok());
+    let Some(key) = key else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency-key-required",
+            "An Idempotency-Key header with a UUID is required",
+            "Send the event's id as the key.",
+        ));
+    };
+    let unprocessable = |kind: &str, title: &str, detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail);
+    let event: KioskEvent =
+        serde_json::from_slice(&body).map_err(|e| unprocessable("invalid-event", "The event does not follow the schema", e.to_string()))?;
+    if event.event_id != key {
+        return Err(unprocessable(
+            "idempotency-key-mismatch",
+            "The Idempotency-Key must be the event's id",
+            "Send event_id as the key.".into(),
+        ));
+    }
+    if event.kiosk_id.trim().is_empty() || event.detail.len() > MAX_DETAIL {
+        return Err(unprocessable(
+            "invalid-event",
+            "The event is incomplete or too long",
+            format!("kiosk_id required, detail at most {MAX_DETAIL} bytes"),
+        ));
+    }
+    let stored = tokio::task::spawn_blocking(move || {
+        let recorded = state.store.record_event(&event);
+        (event, recorded)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "database task failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Central could not complete the request",
+            "Retry later; nothing was lost.",
+        )
+    })?;
+    let (event, recorded) = stored;
+    if !recorded? {
+        return Err(unprocessable(
+            "idempotency-key-reused",
+            "This idempotency key was used with another event",
+            event.event_id.to_string(),
+        ));
+    }
+    tracing::warn!(kiosk = %event.kiosk_id, kind = ?event.kind, severity = ?event.severity, detail = %event.detail, "kiosk event");
+    Ok(StatusCode::ACCEPTED)
+}
