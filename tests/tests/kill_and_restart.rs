@@ -54,6 +54,19 @@ impl KioskProcess {
     }
 }
 
+/// Starts the kiosk with `--drain` and returns its first line (`DRAINED` once its outbox is
+/// empty), or `None` after a minute.
+async fn drain(dir: &std::path::Path, url: &str, ca_file: &std::path::Path) -> Option<String> {
+    let process = KioskProcess::spawn(dir, url, ca_file, &["--drain"]);
+    tokio::task::spawn_blocking(move || {
+        let done = process.lines.recv_timeout(Duration::from_secs(60)).ok();
+        let _ = process.kill();
+        done
+    })
+    .await
+    .expect("join")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_lost_answers() {
     let cycles: u32 = std::env::var("BALCAO_KILL_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
@@ -81,15 +94,7 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
 
     // The last start: the network heals and the kiosk sends what is left.
     proxy.set(Plan::HEALTHY);
-    let process = KioskProcess::spawn(&kiosk_dir, &proxy.url, &ca_file, &["--drain"]);
-    let drained = tokio::task::spawn_blocking(move || {
-        let done = process.lines.recv_timeout(Duration::from_secs(60));
-        let _ = process.kill();
-        done
-    })
-    .await
-    .expect("join");
-    assert_eq!(drained.as_deref(), Ok("DRAINED"), "the outbox drains once the network is healthy");
+    assert_eq!(drain(&kiosk_dir, &proxy.url, &ca_file).await.as_deref(), Some("DRAINED"), "the outbox drains once the network is healthy");
 
     let at_central: Vec<String> =
         central.central.store().recent_applications(u32::MAX).expect("list").into_iter().map(|a| a.reference).collect();
@@ -155,15 +160,7 @@ async fn a_write_that_fails_on_disk_stops_the_kiosk_and_loses_nothing_it_acknowl
     assert!(!acknowledged.is_empty(), "citizens were served before the disk filled: {lines:?}");
 
     // Restarted with room on the disk, it checks its store and sends what it holds.
-    let process = KioskProcess::spawn(&kiosk_dir, &central.url, &ca_file, &["--drain"]);
-    let drained = tokio::task::spawn_blocking(move || {
-        let done = process.lines.recv_timeout(Duration::from_secs(60));
-        let _ = process.kill();
-        done
-    })
-    .await
-    .expect("join");
-    assert_eq!(drained.as_deref(), Ok("DRAINED"));
+    assert_eq!(drain(&kiosk_dir, &central.url, &ca_file).await.as_deref(), Some("DRAINED"));
     let at_central: Vec<String> =
         central.central.store().recent_applications(u32::MAX).expect("list").into_iter().map(|a| a.reference).collect();
     for reference in &acknowledged {
