@@ -23,7 +23,13 @@ struct KioskProcess {
 
 impl KioskProcess {
     fn spawn(dir: &std::path::Path, url: &str, ca_file: &std::path::Path, extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scripted-kiosk"))
+        Self::spawn_by(Command::new(env!("CARGO_BIN_EXE_scripted-kiosk")), dir, url, ca_file, extra)
+    }
+
+    /// As [`spawn`](Self::spawn), through `command` (a shell that sets limits, say), to
+    /// which the kiosk's arguments are appended.
+    fn spawn_by(mut command: Command, dir: &std::path::Path, url: &str, ca_file: &std::path::Path, extra: &[&str]) -> Self {
+        let mut child = command
             .arg(dir)
             .arg(url)
             .arg(ca_file)
@@ -44,6 +50,12 @@ impl KioskProcess {
             }
         });
         Self { child, lines }
+    }
+
+    /// Waits for the process to end by itself; returns what it printed and how it ended.
+    fn wait(mut self) -> (Vec<String>, std::io::Result<std::process::ExitStatus>) {
+        let lines = self.lines.iter().collect();
+        (lines, self.child.wait())
     }
 
     /// Kills the process at once, as a power cut would, and returns what it printed.
@@ -134,24 +146,10 @@ async fn a_write_that_fails_on_disk_stops_the_kiosk_and_loses_nothing_it_acknowl
 
     // The disk "fills up": no file of the process may grow past 256 KiB (the shell ignores
     // SIGXFSZ, so a write past the limit fails with EFBIG instead of killing the process).
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg("trap '' XFSZ; ulimit -f 512; exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_scripted-kiosk"))
-        .arg(&kiosk_dir)
-        .arg(&central.url)
-        .arg(&ca_file)
-        .env("RUST_LOG", "off")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the kiosk process starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let output = tokio::task::spawn_blocking(move || {
-        let lines: Vec<String> = BufReader::new(stdout).lines().map_while(Result::ok).collect();
-        (lines, child.wait())
-    });
+    let mut shell = Command::new("sh");
+    shell.arg("-c").arg("trap '' XFSZ; ulimit -f 512; exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_scripted-kiosk"));
+    let process = KioskProcess::spawn_by(shell, &kiosk_dir, &central.url, &ca_file, &[]);
+    let output = tokio::task::spawn_blocking(move || process.wait());
     let (lines, status) = tokio::time::timeout(Duration::from_secs(120), output).await.expect("the kiosk stops by itself").expect("join");
     assert_eq!(status.expect("status").code(), Some(3), "the kiosk exits to be restarted: {lines:?}");
     let failure = lines.last().expect("output");
