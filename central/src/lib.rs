@@ -135,7 +135,8 @@ pub async fn serve(
         }
     });
     let listener = TlsListener::new(listener, tls)?;
-    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    let service = router.into_make_service_with_connect_info::<tls::Peer>();
+    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
     purger.abort();
     Ok(result?)
 }
@@ -149,6 +150,8 @@ pub struct LoopbackCentral {
     pub url: String,
     /// PEM of the CA that signed the server's certificate: what the kiosk must trust.
     pub ca_pem: String,
+    /// The development PKI it serves with, which also signs kiosk certificates.
+    pub pki: DevPki,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), CentralError>>>,
 }
@@ -174,7 +177,13 @@ impl LoopbackCentral {
         let task = tokio::spawn(serve(central.clone(), listener, pki.server_config()?, router, async move {
             let _ = stopped.await;
         }));
-        Ok(Self { central, url, ca_pem: pki.ca_pem, stop: Some(stop), task: Some(task) })
+        Ok(Self { central, url, ca_pem: pki.ca_pem.clone(), pki, stop: Some(stop), task: Some(task) })
+    }
+
+    /// A client identity (certificate and key, PEM) for the kiosk `kiosk_id`, as enrolment
+    /// would give it.
+    pub fn kiosk_identity(&self, kiosk_id: &str) -> Result<String, CentralError> {
+        Ok(self.pki.issue_kiosk(kiosk_id)?)
     }
 
     pub async fn stop(mut self) -> Result<(), CentralError> {

@@ -26,8 +26,11 @@ struct Cli {
     /// Server private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Folder for a development CA and server certificate for localhost (made if missing);
-    /// kiosks must trust its `ca.pem`.
+    /// The CA that signs kiosk certificates (PEM); kiosks connect with mutual TLS.
+    #[arg(long, requires = "tls_cert")]
+    kiosk_ca: Option<PathBuf>,
+    /// Folder for a development CA, server certificate for localhost and kiosk certificates
+    /// (made if missing); kiosks must trust its `ca.pem`.
     #[arg(long)]
     dev_pki: Option<PathBuf>,
 }
@@ -36,42 +39,76 @@ struct Cli {
 enum Command {
     /// Prints the OpenAPI document generated from the code.
     Openapi,
+    /// Issues a kiosk certificate from the development PKI (enrolment for development).
+    IssueKioskCert {
+        /// The development PKI folder (as `--dev-pki`).
+        #[arg(long)]
+        dev_pki: PathBuf,
+        /// The kiosk's id, as in its configuration (`kiosk.id`).
+        #[arg(long)]
+        kiosk_id: String,
+        /// Where to write the certificate and key (PEM), the kiosk's `central.identity_file`.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
-fn dev_pki(dir: &Path) -> anyhow::Result<(Vec<u8>, Vec<u8>)> {
-    let (cert, key, ca) = (dir.join("server.pem"), dir.join("server-key.pem"), dir.join("ca.pem"));
-    if !cert.exists() {
+/// Writes `contents` to a new file only its owner can read (private keys).
+fn write_private(file: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("writing {}", file.display()))?;
+    out.write_all(contents.as_bytes()).with_context(|| format!("writing {}", file.display()))
+}
+
+/// The development PKI in `dir`, made on first use.
+fn load_dev_pki(dir: &Path) -> anyhow::Result<DevPki> {
+    let files = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"].map(|name| dir.join(name));
+    if !files[0].exists() {
         let pki = DevPki::generate()?;
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        std::fs::write(&ca, &pki.ca_pem)?;
-        std::fs::write(&cert, &pki.server_cert_pem)?;
-        std::fs::write(&key, &pki.server_key_pem)?;
+        for (file, pem) in files.iter().zip([&pki.ca_pem, &pki.ca_key_pem, &pki.server_cert_pem, &pki.server_key_pem]) {
+            write_private(file, pem)?;
+        }
     }
-    tracing::info!(ca = %ca.display(), "development PKI: kiosks must trust this CA");
-    Ok((std::fs::read(&cert)?, std::fs::read(&key)?))
+    let [ca_pem, ca_key_pem, server_cert_pem, server_key_pem] =
+        files.clone().map(|file| std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display())));
+    tracing::info!(ca = %files[0].display(), "development PKI: kiosks must trust this CA");
+    Ok(DevPki { ca_pem: ca_pem?, ca_key_pem: ca_key_pem?, server_cert_pem: server_cert_pem?, server_key_pem: server_key_pem? })
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Openapi) = cli.command {
-        let doc = balcao_central::api::ApiDoc::openapi().to_pretty_json()?;
-        std::io::Write::write_all(&mut std::io::stdout(), format!("{doc}\n").as_bytes())?;
-        return Ok(());
+    match &cli.command {
+        Some(Command::Openapi) => {
+            let doc = balcao_central::api::ApiDoc::openapi().to_pretty_json()?;
+            std::io::Write::write_all(&mut std::io::stdout(), format!("{doc}\n").as_bytes())?;
+            return Ok(());
+        }
+        Some(Command::IssueKioskCert { dev_pki, kiosk_id, out }) => {
+            let identity = load_dev_pki(dev_pki)?.issue_kiosk(kiosk_id)?;
+            write_private(out, &identity)?;
+            return Ok(());
+        }
+        None => {}
     }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
 
-    let (cert, key) = match (&cli.tls_cert, &cli.tls_key, &cli.dev_pki) {
-        (Some(cert), Some(key), None) => (
-            std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?,
-            std::fs::read(key).with_context(|| format!("reading {}", key.display()))?,
-        ),
-        (None, None, Some(dir)) => dev_pki(dir)?,
-        _ => bail!("give either --tls-cert and --tls-key, or --dev-pki DIR"),
+    let read = |file: &PathBuf| std::fs::read(file).with_context(|| format!("reading {}", file.display()));
+    let tls = match (&cli.tls_cert, &cli.tls_key, &cli.kiosk_ca, &cli.dev_pki) {
+        (Some(cert), Some(key), Some(kiosk_ca), None) => server_config(&read(cert)?, &read(key)?, &read(kiosk_ca)?)?,
+        (None, None, None, Some(dir)) => load_dev_pki(dir)?.server_config()?,
+        _ => bail!("give either --tls-cert, --tls-key and --kiosk-ca, or --dev-pki DIR"),
     };
-    let tls = server_config(&cert, &key)?;
     let central =
         Central::open(&CentralOptions::new(cli.database.clone())).with_context(|| format!("opening {}", cli.database.display()))?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await.with_context(|| format!("listening on {}", cli.listen))?;

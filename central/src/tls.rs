@@ -1,18 +1,27 @@
-//! HTTPS for central: a TLS listener that axum serves on, and a development PKI (a private
-//! CA and a server certificate for loopback) for the demo and the tests.
+//! HTTPS for central: a TLS listener that axum serves on, mutual TLS for kiosks, and a
+//! development PKI (a private CA, a server certificate for loopback, kiosk certificates) for
+//! the demo and the tests.
+//!
+//! Kiosks authenticate with a client certificate signed by the kiosk CA; its subject's common
+//! name is the kiosk id. The handshake accepts clients without a certificate too (a browser
+//! opening the console page), and the API refuses them (`api::auth`): the TLS layer says who
+//! the peer is, the HTTP layer decides what it may do.
 //!
 //! The listener is written here rather than taken from `axum-server` because it is a few lines
-//! on `tokio-rustls`, and owning it lets later work read each kiosk's client certificate from
-//! the handshake (mutual TLS once kiosks are enrolled).
+//! on `tokio-rustls`, and owning it is what lets each connection carry the kiosk id read from
+//! its certificate ([`Peer`]).
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
@@ -29,12 +38,51 @@ pub enum TlsError {
     Pem { what: &'static str, source: rustls::pki_types::pem::Error },
     #[error("TLS configuration refused")]
     Rustls(#[from] rustls::Error),
+    #[error("the client CA cannot verify kiosk certificates")]
+    ClientVerifier(#[from] rustls::server::VerifierBuilderError),
+    #[error("{0:?} is not a kiosk id (letters, digits and '-', at most 32)")]
+    KioskId(String),
 }
 
-/// A private CA and a server certificate it signed for `localhost` and `127.0.0.1`.
+/// Who is at the other end of a connection: its address and, when it presented a valid kiosk
+/// certificate, the kiosk id that certificate names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub kiosk_id: Option<String>,
+}
+
+impl Peer {
+    /// A peer as the listener would see a kiosk: for tests that call the router directly.
+    pub fn kiosk(kiosk_id: &str) -> Self {
+        Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), kiosk_id: Some(kiosk_id.to_string()) }
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        stream.remote_addr().clone()
+    }
+}
+
+/// Whether `id` has the shape of a kiosk id (as the kiosk's configuration requires).
+pub fn is_kiosk_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+/// The kiosk id a verified client certificate names: its subject's common name.
+pub fn kiosk_id_of(cert: &CertificateDer<'_>) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
+    let common_name = cert.subject().iter_common_name().next()?.as_str().ok()?;
+    is_kiosk_id(common_name).then(|| common_name.to_string())
+}
+
+/// A private CA and a server certificate it signed for `localhost` and `127.0.0.1`. The same
+/// CA signs kiosk certificates ([`DevPki::issue_kiosk`]).
 #[derive(Clone)]
 pub struct DevPki {
     pub ca_pem: String,
+    pub ca_key_pem: String,
     pub server_cert_pem: String,
     pub server_key_pem: String,
 }
@@ -51,31 +99,58 @@ impl DevPki {
         ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         ca.distinguished_name.push(DnType::CommonName, "Balcão development CA");
         ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-        let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+        let ca_key = KeyPair::generate()?;
+        let ca_key_pem = ca_key.serialize_pem();
+        let ca = CertifiedIssuer::self_signed(ca, ca_key)?;
 
         let mut server = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
         server.distinguished_name.push(DnType::CommonName, "Balcão central (development)");
         server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let server_key = KeyPair::generate()?;
         let server_cert = server.signed_by(&server_key, &ca)?;
-        Ok(Self { ca_pem: ca.pem(), server_cert_pem: server_cert.pem(), server_key_pem: server_key.serialize_pem() })
+        Ok(Self { ca_pem: ca.pem(), ca_key_pem, server_cert_pem: server_cert.pem(), server_key_pem: server_key.serialize_pem() })
     }
 
+    /// A certificate for the kiosk `kiosk_id`, signed by this CA for client authentication:
+    /// the PEM of the certificate followed by its private key, as the kiosk's
+    /// `central.identity_file` holds it.
+    pub fn issue_kiosk(&self, kiosk_id: &str) -> Result<String, TlsError> {
+        if !is_kiosk_id(kiosk_id) {
+            return Err(TlsError::KioskId(kiosk_id.to_string()));
+        }
+        let issuer = Issuer::from_ca_cert_pem(&self.ca_pem, KeyPair::from_pem(&self.ca_key_pem)?)?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, kiosk_id);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok(format!("{}{}", cert.pem(), key.serialize_pem()))
+    }
+
+    /// The server's configuration, verifying kiosk certificates against this CA.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-        server_config(self.server_cert_pem.as_bytes(), self.server_key_pem.as_bytes())
+        server_config(self.server_cert_pem.as_bytes(), self.server_key_pem.as_bytes(), self.ca_pem.as_bytes())
     }
 }
 
-/// A rustls server configuration (ring, TLS 1.2 and 1.3, HTTP/1.1) from PEM files.
-pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+/// A rustls server configuration (ring, TLS 1.2 and 1.3, HTTP/1.1) from PEM files. Client
+/// certificates are verified against `client_ca_pem` (the kiosk CA); a client may also come
+/// without one, and the API then refuses it.
+pub fn server_config(cert_pem: &[u8], key_pem: &[u8], client_ca_pem: &[u8]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|source| TlsError::Pem { what: "certificate", source })?;
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|source| TlsError::Pem { what: "private key", source })?;
+    let mut client_roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(client_ca_pem) {
+        client_roots.add(cert.map_err(|source| TlsError::Pem { what: "client CA", source })?)?;
+    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let clients = WebPkiClientVerifier::builder_with_provider(Arc::new(client_roots), provider.clone()).allow_unauthenticated().build()?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
+        .with_client_cert_verifier(clients)
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
@@ -85,7 +160,7 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::Serv
 /// Handshakes run in their own tasks, so a slow client delays nobody else.
 #[derive(Debug)]
 pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, Peer)>,
     local: SocketAddr,
 }
 
@@ -114,7 +189,9 @@ impl TlsListener {
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, peer)).await;
+                            // Only a certificate the verifier accepted gets this far.
+                            let kiosk_id = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(kiosk_id_of);
+                            let _ = tx.send((tls, Peer { addr: peer, kiosk_id })).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -128,7 +205,7 @@ impl TlsListener {
 
 impl axum::serve::Listener for TlsListener {
     type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
+    type Addr = Peer;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self.ready.recv().await {
@@ -139,6 +216,6 @@ impl axum::serve::Listener for TlsListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local)
+        Ok(Peer { addr: self.local, kiosk_id: None })
     }
 }

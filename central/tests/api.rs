@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use balcao_backend_client::api::{Answer, ApplicationSubmission, Catalog, Language, PaymentRecord, Problem};
+use balcao_central::tls::Peer;
 use balcao_central::{Central, CentralOptions};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -44,7 +46,14 @@ fn submission() -> ApplicationSubmission {
     }
 }
 
-async fn send(central: &Central, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+/// Sends a request as the kiosk K01 would: over a connection whose certificate names it.
+async fn send(central: &Central, mut request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K01")));
+    send_as(central, request).await
+}
+
+/// Sends a request with whatever connection information it carries.
+async fn send_as(central: &Central, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let response = central.router().oneshot(request).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
@@ -267,4 +276,33 @@ async fn kiosk_events_are_recorded_once_and_a_reused_id_is_refused() {
     assert_eq!(problem(status, &headers, &body).short_kind(), "idempotency-key-mismatch");
     let (status, headers, body) = send(&central, to_events(key, b"{\"kind\":\"nonsense\"}".to_vec())).await;
     assert_eq!((status, problem(status, &headers, &body).short_kind()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid-event"));
+}
+
+#[tokio::test]
+async fn only_an_enrolled_kiosk_may_call_and_only_in_its_own_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let submission = submission();
+    let body = serde_json::to_vec(&submission).expect("json");
+    let key = submission.application_id.to_string();
+
+    // No client certificate (a browser, or anything not enrolled): refused.
+    let (status, headers, body_out) = send_as(&central, Request::get("/v1/catalog").body(Body::empty()).expect("req")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem(status, &headers, &body_out).short_kind(), "kiosk-certificate-required");
+    let mut request = post(Some(&key), body.clone());
+    request.extensions_mut().insert(ConnectInfo(Peer { addr: ([127, 0, 0, 1], 9).into(), kiosk_id: None }));
+    assert_eq!(send_as(&central, request).await.0, StatusCode::UNAUTHORIZED);
+
+    // Kiosk K02 filing an application in K01's name: refused, nothing stored.
+    let mut request = post(Some(&key), body.clone());
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K02")));
+    let (status, headers, body_out) = send_as(&central, request).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(problem(status, &headers, &body_out).short_kind(), "kiosk-mismatch");
+    assert_eq!(central.store().count_applications().expect("count"), 0);
+
+    // K01 itself: stored. The console page needs no certificate.
+    assert_eq!(send(&central, post(Some(&key), body)).await.0, StatusCode::CREATED);
+    assert_eq!(send_as(&central, Request::get("/").body(Body::empty()).expect("req")).await.0, StatusCode::OK);
 }

@@ -156,6 +156,9 @@ fn main() {
         .expect("central");
     let ca = dir.path().join("central-ca.pem");
     std::fs::write(&ca, &central.ca_pem).expect("ca");
+    let identity = dir.path().join("kiosk-identity.pem");
+    std::fs::write(&identity, central.kiosk_identity(&balcao_kiosk::config::KioskConfig::default().kiosk.id).expect("identity"))
+        .expect("identity");
 
     let kiosk = |run: usize| {
         let data = dir.path().join(format!("kiosk-{run}"));
@@ -163,9 +166,10 @@ fn main() {
         std::fs::write(
             &config,
             format!(
-                "[central]\nurl = \"{}\"\nca_file = \"{}\"\n[store]\ndata_dir = \"{}\"\n[display]\nfullscreen = false\nscale = 1.0\n[logging]\nlevel = \"warn\"\n",
+                "[central]\nurl = \"{}\"\nca_file = \"{}\"\nidentity_file = \"{}\"\n[store]\ndata_dir = \"{}\"\n[display]\nfullscreen = false\nscale = 1.0\n[logging]\nlevel = \"warn\"\n",
                 central.url,
                 ca.display(),
+                identity.display(),
                 data.display()
             ),
         )

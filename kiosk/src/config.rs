@@ -46,6 +46,9 @@ pub struct CentralSection {
     pub url: String,
     /// PEM file of the CA that signs central's server certificate.
     pub ca_file: Option<PathBuf>,
+    /// PEM file of this kiosk's certificate and private key (from enrolment): the kiosk
+    /// authenticates to central with it (mutual TLS); its common name is the kiosk id.
+    pub identity_file: Option<PathBuf>,
     pub connect_timeout_secs: u64,
     pub request_timeout_secs: u64,
     /// How often the catalog is checked for changes.
@@ -59,6 +62,7 @@ impl Default for CentralSection {
         Self {
             url: String::new(),
             ca_file: None,
+            identity_file: None,
             connect_timeout_secs: 5,
             request_timeout_secs: 15,
             catalog_poll_secs: 300,
@@ -219,9 +223,10 @@ impl KioskConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let config = Self::parse(&text, path)?;
-        if let Some(ca_file) = &config.central.ca_file {
-            std::fs::read(ca_file)
-                .map_err(|e| ConfigError::value(path, "central.ca_file", format!("cannot read {}: {e}", ca_file.display())))?;
+        for (key, file) in [("central.ca_file", &config.central.ca_file), ("central.identity_file", &config.central.identity_file)] {
+            if let Some(file) = file {
+                std::fs::read(file).map_err(|e| ConfigError::value(path, key, format!("cannot read {}: {e}", file.display())))?;
+            }
         }
         Ok(config)
     }
@@ -265,6 +270,13 @@ impl KioskConfig {
             }
             if central.ca_file.is_none() {
                 return Err(ConfigError::value(path, "central.ca_file", "is required when central.url is set"));
+            }
+            if central.identity_file.is_none() {
+                return Err(ConfigError::value(
+                    path,
+                    "central.identity_file",
+                    "is required when central.url is set (central only talks to enrolled kiosks)",
+                ));
             }
         }
         for (key, value) in [
@@ -344,6 +356,7 @@ mod tests {
             ("[session]\nidle_timeout_secs = 30\nidle_warning_secs = 30\n", "`session.idle_warning_secs`: 30 must be less than"),
             ("[central]\nurl = \"http://central\"\n", "`central.url`: \"http://central\" must start with https://"),
             ("[central]\nurl = \"https://central\"\n", "`central.ca_file`: is required"),
+            ("[central]\nurl = \"https://central\"\nca_file = \"ca.pem\"\n", "`central.identity_file`: is required"),
             ("[kiosk]\nid = \"kiosk one\"\n", "`kiosk.id`: \"kiosk one\" must be"),
             ("[kiosk]\ndefault_language = \"fr\"\n", "`kiosk.default_language`: \"fr\" is not one of"),
             ("[outbox]\nmax_retry_secs = 0\n", "`outbox.max_retry_secs`: must be greater than 0"),

@@ -53,22 +53,24 @@ pub struct Launch {
     pub data_dir: PathBuf,
 }
 
-fn client(url: &str, ca_pem: Vec<u8>, config: &KioskConfig) -> anyhow::Result<CentralClient> {
+fn client(url: &str, ca_pem: Vec<u8>, identity_pem: Vec<u8>, config: &KioskConfig) -> anyhow::Result<CentralClient> {
     let timeouts = Timeouts {
         connect: Duration::from_secs(config.central.connect_timeout_secs),
         request: Duration::from_secs(config.central.request_timeout_secs),
     };
-    Ok(CentralClient::new(&ClientConfig { base_url: url.to_string(), ca_pem, identity_pem: None, timeouts })?)
+    Ok(CentralClient::new(&ClientConfig { base_url: url.to_string(), ca_pem, identity_pem: Some(identity_pem), timeouts })?)
 }
 
 /// A kiosk as its configuration says.
 pub fn from_config(config: &KioskConfig) -> anyhow::Result<Launch> {
     let data_dir = config.store.data_dir.clone();
     std::fs::create_dir_all(&data_dir).with_context(|| format!("creating the data folder {}", data_dir.display()))?;
-    let client = match &config.central.ca_file {
-        Some(ca_file) if !config.central.url.is_empty() => {
+    let client = match (&config.central.ca_file, &config.central.identity_file) {
+        (Some(ca_file), Some(identity_file)) if !config.central.url.is_empty() => {
             let ca = std::fs::read(ca_file).with_context(|| format!("reading central.ca_file {}", ca_file.display()))?;
-            Some(client(&config.central.url, ca, config)?)
+            let identity =
+                std::fs::read(identity_file).with_context(|| format!("reading central.identity_file {}", identity_file.display()))?;
+            Some(client(&config.central.url, ca, identity, config)?)
         }
         _ => None,
     };
@@ -94,7 +96,9 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating the demo folder {}", data_dir.display()))?;
     let central =
         LoopbackCentral::start(&CentralOptions::new(data_dir.join("central.db"))).await.context("starting the reference central")?;
-    let client = client(&central.url, central.ca_pem.clone().into_bytes(), config)?;
+    // Enrolment, as the demo does it: the reference central's CA signs this kiosk's identity.
+    let identity = central.kiosk_identity(&config.kiosk.id).context("issuing the demo kiosk's certificate")?;
+    let client = client(&central.url, central.ca_pem.clone().into_bytes(), identity.into_bytes(), config)?;
     let mut config = config.clone();
     config.store.data_dir = data_dir.to_path_buf();
     let (devices, simulators) = Devices::simulated(data_dir, SimulatorPace::REALISTIC)?;

@@ -22,7 +22,9 @@ fn a_bad_value_names_the_file_the_key_and_the_line() {
 
 #[test]
 fn a_missing_ca_file_is_named_before_anything_starts() {
-    let (status, stderr) = run_with("[central]\nurl = \"https://central.example\"\nca_file = \"/nonexistent/ca.pem\"\n");
+    let (status, stderr) = run_with(
+        "[central]\nurl = \"https://central.example\"\nca_file = \"/nonexistent/ca.pem\"\nidentity_file = \"/nonexistent/id.pem\"\n",
+    );
     assert_eq!(status, 2, "{stderr}");
     assert!(stderr.contains("central.ca_file") && stderr.contains("/nonexistent/ca.pem"), "{stderr}");
 }

@@ -99,12 +99,13 @@ pub fn kiosk_store(data_dir: &Path) -> balcao_kiosk::store::Store {
     test_settings(data_dir).open_store().expect("the kiosk's store opens")
 }
 
-/// A client of a central with this URL and CA, with short timeouts.
-pub fn client(url: &str, ca_pem: &str) -> CentralClient {
+/// A client of a central with this URL and CA, with short timeouts, authenticating with the
+/// kiosk identity `identity_pem` (see `LoopbackCentral::kiosk_identity`).
+pub fn client(url: &str, ca_pem: &str, identity_pem: &str) -> CentralClient {
     CentralClient::new(&ClientConfig {
         base_url: url.to_string(),
         ca_pem: ca_pem.as_bytes().to_vec(),
-        identity_pem: None,
+        identity_pem: Some(identity_pem.as_bytes().to_vec()),
         timeouts: Timeouts { connect: Duration::from_secs(2), request: Duration::from_secs(5) },
     })
     .expect("client")

@@ -6,7 +6,11 @@
 //! It terminates TLS with a certificate of its own (trust [`FaultProxy::ca_pem`]) and forwards
 //! each request to central over HTTPS, so it sees HTTP requests and answers, not just bytes:
 //! "lost after commit" means central's answer really existed and the kiosk never saw it.
+//! Central only talks to enrolled kiosks (mutual TLS), so the proxy checks each kiosk's
+//! certificate against central's CA and forwards on a connection of its own that carries a
+//! certificate for the same kiosk, issued from central's development PKI.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
 use balcao_backend_client::{ClientConfig, Timeouts, tls_config};
-use balcao_central::tls::DevPki;
+use balcao_central::tls::{DevPki, kiosk_id_of, server_config};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rand::Rng;
@@ -82,7 +86,30 @@ struct Shared {
     timeline: Mutex<Vec<Exchange>>,
     started: Instant,
     upstream: String,
-    client: reqwest::Client,
+    upstream_pki: DevPki,
+    /// One client of central per kiosk, each with that kiosk's certificate.
+    clients: Mutex<HashMap<Option<String>, reqwest::Client>>,
+}
+
+impl Shared {
+    /// The client that speaks to central as `kiosk` (or, for a connection without a kiosk
+    /// certificate, as nobody).
+    fn client_for(&self, kiosk: &Option<String>) -> anyhow::Result<reqwest::Client> {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(client) = clients.get(kiosk) {
+            return Ok(client.clone());
+        }
+        let identity_pem = kiosk.as_deref().map(|id| self.upstream_pki.issue_kiosk(id)).transpose()?.map(String::into_bytes);
+        let tls = tls_config(&ClientConfig {
+            base_url: self.upstream.clone(),
+            ca_pem: self.upstream_pki.ca_pem.as_bytes().to_vec(),
+            identity_pem,
+            timeouts: Timeouts::default(),
+        })?;
+        let client = reqwest::Client::builder().tls_backend_preconfigured(tls).timeout(Duration::from_secs(30)).build()?;
+        clients.insert(kiosk.clone(), client.clone());
+        Ok(client)
+    }
 }
 
 /// A running proxy; stops when dropped.
@@ -103,24 +130,23 @@ impl Drop for FaultProxy {
 }
 
 impl FaultProxy {
-    /// Starts a proxy on `127.0.0.1:0` in front of central at `upstream`, trusting `upstream_ca`.
-    pub async fn start(upstream: &str, upstream_ca: &str) -> anyhow::Result<Self> {
+    /// Starts a proxy on `127.0.0.1:0` in front of central at `upstream`, whose development
+    /// PKI is `upstream_pki` (central's server CA and kiosk CA).
+    pub async fn start(upstream: &str, upstream_pki: &DevPki) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let pki = DevPki::generate()?;
-        let acceptor = TlsAcceptor::from(pki.server_config()?);
-        let tls = tls_config(&ClientConfig {
-            base_url: upstream.to_string(),
-            ca_pem: upstream_ca.as_bytes().to_vec(),
-            identity_pem: None,
-            timeouts: Timeouts::default(),
-        })?;
-        let client = reqwest::Client::builder().tls_backend_preconfigured(tls).timeout(Duration::from_secs(30)).build()?;
+        let acceptor = TlsAcceptor::from(server_config(
+            pki.server_cert_pem.as_bytes(),
+            pki.server_key_pem.as_bytes(),
+            upstream_pki.ca_pem.as_bytes(),
+        )?);
         let shared = Arc::new(Shared {
             plan: watch::channel(Plan::HEALTHY).0,
             timeline: Mutex::new(Vec::new()),
             started: Instant::now(),
             upstream: upstream.trim_end_matches('/').to_string(),
-            client,
+            upstream_pki: upstream_pki.clone(),
+            clients: Mutex::new(HashMap::new()),
         });
         let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
         let task = tokio::spawn(accept_loop(listener, acceptor, shared.clone()));
@@ -173,13 +199,15 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<S
 }
 
 async fn serve_connection(tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, shared: Arc<Shared>) {
+    let kiosk = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(kiosk_id_of);
+    let Ok(client) = shared.client_for(&kiosk) else { return };
     let kill = Arc::new(Notify::new());
     let mut plans = shared.plan.subscribe();
     let service = {
         let (shared, kill) = (shared.clone(), kill.clone());
         hyper::service::service_fn(move |request| {
-            let (shared, kill) = (shared.clone(), kill.clone());
-            async move { Ok::<_, Infallible>(handle(request, &shared, &kill).await) }
+            let (shared, kill, client) = (shared.clone(), kill.clone(), client.clone());
+            async move { Ok::<_, Infallible>(handle(request, &shared, &client, &kill).await) }
         })
     };
     let connection = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(tls), service);
@@ -194,7 +222,7 @@ fn roll(probability: f64) -> bool {
     probability > 0.0 && rand::rng().random_bool(probability.min(1.0))
 }
 
-async fn handle(request: Request<Incoming>, shared: &Shared, kill: &Notify) -> Response<Body> {
+async fn handle(request: Request<Incoming>, shared: &Shared, client: &reqwest::Client, kill: &Notify) -> Response<Body> {
     let plan = *shared.plan.borrow();
     let method = request.method().to_string();
     let path = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
@@ -228,7 +256,7 @@ async fn handle(request: Request<Incoming>, shared: &Shared, kill: &Notify) -> R
         record(Outcome::Dropped);
         return cut(kill).await;
     };
-    let mut upstream = shared.client.request(parts.method.clone(), format!("{}{path}", shared.upstream)).body(body);
+    let mut upstream = client.request(parts.method.clone(), format!("{}{path}", shared.upstream)).body(body);
     for (name, value) in &parts.headers {
         if name != axum::http::header::HOST {
             upstream = upstream.header(name, value);

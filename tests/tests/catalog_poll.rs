@@ -15,10 +15,15 @@ fn catalog_answers(proxy: &FaultProxy) -> Vec<(Duration, Outcome)> {
 async fn an_unchanged_catalog_is_a_small_304_and_a_change_arrives_on_the_next_poll() {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let proxy = FaultProxy::start(&central.url, &central.ca_pem).await.expect("proxy");
+    let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     let mut settings = test_settings(dir.path());
     settings.catalog_poll = Duration::from_millis(300);
-    let kiosk = TestKiosk::start_with(settings, dir.path(), Some(client(&proxy.url, &proxy.ca_pem))).await;
+    let kiosk = TestKiosk::start_with(
+        settings,
+        dir.path(),
+        Some(client(&proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01").expect("identity"))),
+    )
+    .await;
 
     eventually("two unchanged polls", Duration::from_secs(10), || {
         catalog_answers(&proxy).iter().filter(|(_, o)| matches!(o, Outcome::Answered { status: 304, .. })).count() >= 2

@@ -22,7 +22,8 @@ async fn an_application_whose_first_answer_is_lost_arrives_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plan = FaultPlan::new(Fault::LoseResponseAfterCommit, 2);
     let central = central_with_faults(dir.path(), plan.clone()).await;
-    let kiosk = TestKiosk::start(dir.path(), Some(client(&central.url, &central.ca_pem))).await;
+    let kiosk =
+        TestKiosk::start(dir.path(), Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity")))).await;
 
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Done, "the citizen is served at once, whatever the network does");
@@ -45,7 +46,7 @@ async fn an_application_whose_first_answer_is_lost_arrives_exactly_once() {
 async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter() {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let client = client(&central.url, &central.ca_pem);
+    let client = client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity"));
 
     // A kiosk saved an application while offline...
     let mut store = balcao_tests::kiosk_store(dir.path());

@@ -21,7 +21,12 @@ async fn a_database_that_fails_its_check_refuses_service_and_raises_an_alert() {
     std::fs::remove_file(&settings.data_key).expect("remove key");
     balcao_kiosk::store::crypto::DataKey::create(&settings.data_key).expect("another key");
 
-    let kiosk = TestKiosk::start_with(settings, &kiosk_dir, Some(client(&central.url, &central.ca_pem))).await;
+    let kiosk = TestKiosk::start_with(
+        settings,
+        &kiosk_dir,
+        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity"))),
+    )
+    .await;
     let view = kiosk.view.wait_for("out of service", Duration::from_secs(10), |v| v.screen == Screen::OutOfService).await;
     assert_eq!(view.out_of_service, OutOfService::StorageFault);
     eventually("the alert at central", Duration::from_secs(20), || {

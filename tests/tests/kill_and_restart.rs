@@ -16,23 +16,41 @@ use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_tests::proxy::{FaultProxy, Outcome, Plan};
 use rand::Rng;
 
+/// Where the kiosk process finds central: its URL, the CA to trust and the kiosk's identity,
+/// as files the way a kiosk's configuration names them.
+struct Endpoint {
+    url: String,
+    ca_file: std::path::PathBuf,
+    identity_file: std::path::PathBuf,
+}
+
+impl Endpoint {
+    fn write(dir: &std::path::Path, url: &str, ca_pem: &str, identity_pem: &str) -> Self {
+        let (ca_file, identity_file) = (dir.join(format!("ca-{}.pem", url.len())), dir.join("kiosk-identity.pem"));
+        std::fs::write(&ca_file, ca_pem).expect("ca");
+        std::fs::write(&identity_file, identity_pem).expect("identity");
+        Self { url: url.to_string(), ca_file, identity_file }
+    }
+}
+
 struct KioskProcess {
     child: Child,
     lines: mpsc::Receiver<String>,
 }
 
 impl KioskProcess {
-    fn spawn(dir: &std::path::Path, url: &str, ca_file: &std::path::Path, extra: &[&str]) -> Self {
-        Self::spawn_by(Command::new(env!("CARGO_BIN_EXE_scripted-kiosk")), dir, url, ca_file, extra)
+    fn spawn(dir: &std::path::Path, to: &Endpoint, extra: &[&str]) -> Self {
+        Self::spawn_by(Command::new(env!("CARGO_BIN_EXE_scripted-kiosk")), dir, to, extra)
     }
 
     /// As [`spawn`](Self::spawn), through `command` (a shell that sets limits, say), to
     /// which the kiosk's arguments are appended.
-    fn spawn_by(mut command: Command, dir: &std::path::Path, url: &str, ca_file: &std::path::Path, extra: &[&str]) -> Self {
+    fn spawn_by(mut command: Command, dir: &std::path::Path, to: &Endpoint, extra: &[&str]) -> Self {
         let mut child = command
             .arg(dir)
-            .arg(url)
-            .arg(ca_file)
+            .arg(&to.url)
+            .arg(&to.ca_file)
+            .arg(&to.identity_file)
             .args(extra)
             .env("RUST_LOG", "off")
             .stdin(Stdio::piped())
@@ -68,8 +86,8 @@ impl KioskProcess {
 
 /// Starts the kiosk with `--drain` and returns its first line (`DRAINED` once its outbox is
 /// empty), or `None` after a minute.
-async fn drain(dir: &std::path::Path, url: &str, ca_file: &std::path::Path) -> Option<String> {
-    let process = KioskProcess::spawn(dir, url, ca_file, &["--drain"]);
+async fn drain(dir: &std::path::Path, to: &Endpoint) -> Option<String> {
+    let process = KioskProcess::spawn(dir, to, &["--drain"]);
     tokio::task::spawn_blocking(move || {
         let done = process.lines.recv_timeout(Duration::from_secs(60)).ok();
         let _ = process.kill();
@@ -84,16 +102,15 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
     let cycles: u32 = std::env::var("BALCAO_KILL_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let proxy = FaultProxy::start(&central.url, &central.ca_pem).await.expect("proxy");
+    let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     proxy.set(Plan { lose_after_commit: 0.3, drop_before: 0.1, ..Plan::HEALTHY });
-    let ca_file = dir.path().join("proxy-ca.pem");
-    std::fs::write(&ca_file, &proxy.ca_pem).expect("ca");
+    let to_proxy = Endpoint::write(dir.path(), &proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01").expect("identity"));
     let kiosk_dir = dir.path().join("kiosk");
 
     let mut acknowledged = BTreeSet::new();
     let started = Instant::now();
     for _ in 0..cycles {
-        let process = KioskProcess::spawn(&kiosk_dir, &proxy.url, &ca_file, &[]);
+        let process = KioskProcess::spawn(&kiosk_dir, &to_proxy, &[]);
         // From right after exec (store opening, migrations) to well into a journey or two.
         let alive = Duration::from_millis(rand::rng().random_range(0..600));
         tokio::time::sleep(alive).await;
@@ -106,7 +123,7 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
 
     // The last start: the network heals and the kiosk sends what is left.
     proxy.set(Plan::HEALTHY);
-    assert_eq!(drain(&kiosk_dir, &proxy.url, &ca_file).await.as_deref(), Some("DRAINED"), "the outbox drains once the network is healthy");
+    assert_eq!(drain(&kiosk_dir, &to_proxy).await.as_deref(), Some("DRAINED"), "the outbox drains once the network is healthy");
 
     let at_central: Vec<String> =
         central.central.store().recent_applications(u32::MAX).expect("list").into_iter().map(|a| a.reference).collect();
@@ -140,15 +157,14 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
 async fn a_write_that_fails_on_disk_stops_the_kiosk_and_loses_nothing_it_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, &central.ca_pem).expect("ca");
+    let to_central = Endpoint::write(dir.path(), &central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity"));
     let kiosk_dir = dir.path().join("kiosk");
 
     // The disk "fills up": no file of the process may grow past 256 KiB (the shell ignores
     // SIGXFSZ, so a write past the limit fails with EFBIG instead of killing the process).
     let mut shell = Command::new("sh");
     shell.arg("-c").arg("trap '' XFSZ; ulimit -f 512; exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_scripted-kiosk"));
-    let process = KioskProcess::spawn_by(shell, &kiosk_dir, &central.url, &ca_file, &[]);
+    let process = KioskProcess::spawn_by(shell, &kiosk_dir, &to_central, &[]);
     let output = tokio::task::spawn_blocking(move || process.wait());
     let (lines, status) = tokio::time::timeout(Duration::from_secs(120), output).await.expect("the kiosk stops by itself").expect("join");
     assert_eq!(status.expect("status").code(), Some(3), "the kiosk exits to be restarted: {lines:?}");
@@ -158,7 +174,7 @@ async fn a_write_that_fails_on_disk_stops_the_kiosk_and_loses_nothing_it_acknowl
     assert!(!acknowledged.is_empty(), "citizens were served before the disk filled: {lines:?}");
 
     // Restarted with room on the disk, it checks its store and sends what it holds.
-    assert_eq!(drain(&kiosk_dir, &central.url, &ca_file).await.as_deref(), Some("DRAINED"));
+    assert_eq!(drain(&kiosk_dir, &to_central).await.as_deref(), Some("DRAINED"));
     let at_central: Vec<String> =
         central.central.store().recent_applications(u32::MAX).expect("list").into_iter().map(|a| a.reference).collect();
     for reference in &acknowledged {

@@ -33,7 +33,7 @@ fn posts(timeline: &[Exchange]) -> impl Iterator<Item = &Exchange> {
 async fn after_an_outage_the_backlog_drains_with_jitter_not_a_stampede() {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let proxy = FaultProxy::start(&central.url, &central.ca_pem).await.expect("proxy");
+    let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     proxy.set(Plan::LOSE_EVERY_REQUEST);
 
     let mut owner = BTreeMap::new();
@@ -45,9 +45,10 @@ async fn after_an_outage_the_backlog_drains_with_jitter_not_a_stampede() {
             owner.insert(key, k);
         }
         let mut settings = test_settings(&kiosk_dir);
+        let identity = central.kiosk_identity(&kiosk_id).expect("identity");
         settings.kiosk_id = kiosk_id;
         settings.retry = RetryPolicy { first: Duration::from_millis(200), max: Duration::from_secs(3) };
-        kiosks.push(TestKiosk::start_with(settings, &kiosk_dir, Some(client(&proxy.url, &proxy.ca_pem))).await);
+        kiosks.push(TestKiosk::start_with(settings, &kiosk_dir, Some(client(&proxy.url, &proxy.ca_pem, &identity))).await);
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
     let healed = proxy.now();
@@ -100,11 +101,12 @@ async fn after_an_outage_the_backlog_drains_with_jitter_not_a_stampede() {
 async fn a_503_with_retry_after_holds_the_kiosk_back_that_long() {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let proxy = FaultProxy::start(&central.url, &central.ca_pem).await.expect("proxy");
+    let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     proxy.set(Plan { fail_with: Some((503, Some(2))), ..Plan::HEALTHY });
     let kiosk_dir = dir.path().join("kiosk");
     let key = queue_applications(&kiosk_dir, "K01", 1).remove(0);
-    let kiosk = TestKiosk::start(&kiosk_dir, Some(client(&proxy.url, &proxy.ca_pem))).await;
+    let kiosk =
+        TestKiosk::start(&kiosk_dir, Some(client(&proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01").expect("identity")))).await;
 
     eventually("a throttled attempt", Duration::from_secs(10), || posts(&proxy.timeline()).count() == 1).await;
     proxy.set(Plan::HEALTHY);

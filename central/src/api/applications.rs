@@ -13,6 +13,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::auth::Kiosk;
 use super::{ApiError, AppState};
 use crate::store::StoredResponse;
 
@@ -143,11 +144,13 @@ fn check(state: &AppState, submission: &ApplicationSubmission) -> Result<(), Api
     responses(
         (status = 201, description = "Stored durably (also the answer to every repeat)", body = ApplicationReceipt),
         (status = 400, description = "Missing or malformed key or body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The record names another kiosk than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The first request with this key is still being processed; retry after Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The key was used with another body, or the application does not fit the catalog", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default().to_string();
     let Ok(key_id) = Uuid::parse_str(&key) else {
         return Err(ApiError::new(
@@ -185,6 +188,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body
             "Send application_id as the key.",
         ));
     }
+    kiosk.must_be(&submission.kiosk_id)?;
     check(&state, &submission)?;
     if !state.processing_delay.is_zero() {
         tokio::time::sleep(state.processing_delay).await;
@@ -221,10 +225,15 @@ pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body
     responses(
         (status = 200, description = "Found", body = ApplicationStatus),
         (status = 400, description = "Not a UUID", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such application", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn status(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<axum::Json<ApplicationStatus>, ApiError> {
+pub async fn status(
+    State(state): State<Arc<AppState>>,
+    _kiosk: Kiosk,
+    Path(id): Path<String>,
+) -> Result<axum::Json<ApplicationStatus>, ApiError> {
     let id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid-id", "Application ids are UUIDs", format!("got {id:?}")))?;
     let found = tokio::task::spawn_blocking(move || state.store.application_status(id)).await.map_err(join_error)??;

@@ -21,9 +21,10 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
         (status = 200, description = "The catalog", body = balcao_backend_client::api::Catalog,
             headers(("ETag" = String, description = "Identifies this version of the catalog"))),
         (status = 304, description = "The kiosk's copy is current; no body"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = balcao_backend_client::api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_catalog(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub async fn get_catalog(State(state): State<Arc<AppState>>, _kiosk: super::auth::Kiosk, headers: HeaderMap) -> Response {
     let catalog = state.current_catalog();
     let etag = HeaderValue::from_str(&catalog.etag).unwrap_or_else(|_| HeaderValue::from_static("\"invalid\""));
     let cache = HeaderValue::from_static("no-cache");

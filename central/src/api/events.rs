@@ -21,10 +21,17 @@ const MAX_DETAIL: usize = 2000;
     responses(
         (status = 202, description = "Recorded (also the answer to every repeat)"),
         (status = 400, description = "Missing or malformed key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The record names another kiosk than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an event, or the key was used with another event", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: axum::body::Bytes) -> Result<StatusCode, ApiError> {
+pub async fn submit(
+    State(state): State<Arc<AppState>>,
+    kiosk: super::auth::Kiosk,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
     let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).and_then(|k| Uuid::parse_str(k.trim()).ok());
     let Some(key) = key else {
         return Err(ApiError::new(
@@ -44,6 +51,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body
             "Send event_id as the key.".into(),
         ));
     }
+    kiosk.must_be(&event.kiosk_id)?;
     if event.kiosk_id.trim().is_empty() || event.detail.len() > MAX_DETAIL {
         return Err(unprocessable(
             "invalid-event",

@@ -1,6 +1,7 @@
 //! The HTTP API kiosks call, the OpenAPI document that describes it, and the console page.
 
 mod applications;
+pub mod auth;
 mod catalog;
 mod error;
 mod events;

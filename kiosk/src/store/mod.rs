@@ -203,13 +203,13 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let day = format!("{:02}{:02}{:02}", new.local_date.year() % 100, new.local_date.month(), new.local_date.day());
         let counter = format!("application-number-{day}");
-        let sequence: i64 = tx.query_row(
-            "INSERT INTO counters (name, value) VALUES (?1, 1)
-             ON CONFLICT (name) DO UPDATE SET value = value + 1
-             RETURNING value",
-            [&counter],
-            |r| r.get(0),
-        )?;
+        let sequence: i64 = tx
+            .prepare_cached(
+                "INSERT INTO counters (name, value) VALUES (?1, 1)
+                 ON CONFLICT (name) DO UPDATE SET value = value + 1
+                 RETURNING value",
+            )?
+            .query_row([&counter], |r| r.get(0))?;
         let reference = format!("{}-{day}-{sequence:04}", new.kiosk_id);
         let application_id = Uuid::now_v7();
         let submission = ApplicationSubmission {
@@ -227,15 +227,13 @@ impl Store {
         let body = serde_json::to_string(&submission).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let body = self.key.seal(&outbox_context(&application_id.to_string(), "application"), body.as_bytes())?;
         let now = millis(Timestamp::now());
-        tx.execute(
-            "INSERT INTO applications (id, reference, service_id, created_at, state) VALUES (?1, ?2, ?3, ?4, 'queued')",
-            params![application_id.to_string(), reference, new.service_id, now],
-        )?;
-        tx.execute(
+        tx.prepare_cached("INSERT INTO applications (id, reference, service_id, created_at, state) VALUES (?1, ?2, ?3, ?4, 'queued')")?
+            .execute(params![application_id.to_string(), reference, new.service_id, now])?;
+        tx.prepare_cached(
             "INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state)
              VALUES (?1, 'application', ?2, ?3, 0, ?3, 'pending')",
-            params![application_id.to_string(), body, now],
-        )?;
+        )?
+        .execute(params![application_id.to_string(), body, now])?;
         tx.commit()?;
         Ok(SavedApplication { application_id, reference })
     }
@@ -273,7 +271,8 @@ impl Store {
     pub fn next_outbox_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let next: Option<i64> = self
             .conn
-            .query_row("SELECT next_attempt_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1", [], |r| r.get(0))
+            .prepare_cached("SELECT next_attempt_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1")?
+            .query_row([], |r| r.get(0))
             .optional()?;
         next.map(|ms| Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
     }
@@ -283,15 +282,11 @@ impl Store {
     pub fn outbox_delivered(&mut self, id: Uuid, central_state: Option<&str>) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let now = millis(Timestamp::now());
-        tx.execute(
-            "UPDATE outbox SET state = 'delivered', done_at = ?2, last_error = NULL WHERE record_id = ?1",
-            params![id.to_string(), now],
-        )?;
+        tx.prepare_cached("UPDATE outbox SET state = 'delivered', done_at = ?2, last_error = NULL WHERE record_id = ?1")?
+            .execute(params![id.to_string(), now])?;
         if let Some(central_state) = central_state {
-            tx.execute(
-                "UPDATE applications SET state = 'acknowledged', acknowledged_at = ?2, central_state = ?3 WHERE id = ?1",
-                params![id.to_string(), now, central_state],
-            )?;
+            tx.prepare_cached("UPDATE applications SET state = 'acknowledged', acknowledged_at = ?2, central_state = ?3 WHERE id = ?1")?
+                .execute(params![id.to_string(), now, central_state])?;
         }
         tx.commit()?;
         Ok(())
@@ -313,10 +308,9 @@ impl Store {
 
     /// The attempt failed but may succeed later: try again at `next`.
     pub fn outbox_retry(&mut self, id: Uuid, next: Timestamp, error: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE record_id = ?1",
-            params![id.to_string(), millis(next), error],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE record_id = ?1")?
+            .execute(params![id.to_string(), millis(next), error])?;
         Ok(())
     }
 
@@ -330,10 +324,13 @@ impl Store {
     }
 
     pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        let (pending, dead) =
-            self.conn.query_row("SELECT COALESCE(SUM(state = 'pending'), 0), COALESCE(SUM(state = 'dead'), 0) FROM outbox", [], |r| {
-                Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?))
-            })?;
+        // Both counts come from the partial indexes, not from a scan of what was delivered.
+        let (pending, dead) = self
+            .conn
+            .prepare_cached(
+                "SELECT (SELECT COUNT(*) FROM outbox WHERE state = 'pending'), (SELECT COUNT(*) FROM outbox WHERE state = 'dead')",
+            )?
+            .query_row([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?)))?;
         Ok(OutboxCounts { pending, dead })
     }
 

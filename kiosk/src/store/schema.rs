@@ -45,6 +45,47 @@ pub fn migrations() -> Migrations<'static> {
         // bodies become sealed blobs (see crypto.rs); the store seals older text bodies when
         // it opens.
         M::up("CREATE TABLE meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);"),
+        // Fewer pages per "application accepted" commit (each page is another WAL frame to
+        // write before the fsync): applications and counters are keyed by their own key
+        // (WITHOUT ROWID, no separate key index); the reference needs no index of its own,
+        // since it comes from the counter in the same transaction; the outbox's order is its
+        // rowid (no AUTOINCREMENT bookkeeping) and only pending and dead entries are indexed,
+        // which a new entry never touches but the first.
+        M::up(
+            "CREATE TABLE applications_v4 (
+            id TEXT PRIMARY KEY,
+            reference TEXT NOT NULL,
+            service_id TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            acknowledged_at INTEGER,
+            central_state TEXT
+        ) WITHOUT ROWID;
+        INSERT INTO applications_v4 SELECT id, reference, service_id, created_at, state, acknowledged_at, central_state FROM applications;
+        DROP TABLE applications;
+        ALTER TABLE applications_v4 RENAME TO applications;
+        CREATE TABLE outbox_v4 (
+            seq INTEGER PRIMARY KEY,
+            record_id TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL,
+            body BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            last_error TEXT,
+            state TEXT NOT NULL,
+            done_at INTEGER
+        );
+        INSERT INTO outbox_v4 SELECT seq, record_id, kind, body, created_at, attempts, next_attempt_at, last_error, state, done_at FROM outbox;
+        DROP TABLE outbox;
+        ALTER TABLE outbox_v4 RENAME TO outbox;
+        CREATE INDEX outbox_pending ON outbox (seq) WHERE state = 'pending';
+        CREATE INDEX outbox_dead ON outbox (seq) WHERE state = 'dead';
+        CREATE TABLE counters_v4 (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+        INSERT INTO counters_v4 SELECT name, value FROM counters;
+        DROP TABLE counters;
+        ALTER TABLE counters_v4 RENAME TO counters;",
+        ),
     ])
 }
 

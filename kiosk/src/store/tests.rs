@@ -184,3 +184,34 @@ fn plain_bodies_from_an_older_version_are_sealed_at_opening() {
     let due = store.due_outbox(Timestamp::now(), 1).expect("due");
     assert_eq!((due[0].id, due[0].body.as_str()), (saved.application_id, body.as_str()));
 }
+
+#[test]
+fn a_database_from_schema_3_keeps_its_records_order_and_counters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kiosk.db");
+    {
+        let mut conn = Connection::open(&path).expect("open");
+        schema::migrations().to_version(&mut conn, 3).expect("schema 3");
+        conn.execute_batch(
+            "INSERT INTO applications VALUES ('0193a000-0000-7000-8000-000000000001', 'K01-261122-0001', 'svc', 1, 'acknowledged', 2, 'received');
+             INSERT INTO applications VALUES ('0193a000-0000-7000-8000-000000000002', 'K01-261122-0002', 'svc', 3, 'queued', NULL, NULL);
+             INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state, done_at)
+                 VALUES ('0193a000-0000-7000-8000-000000000001', 'application', 'b1', 1, 1, 1, 'delivered', 2),
+                        ('0193a000-0000-7000-8000-000000000003', 'event', 'b2', 2, 3, 2, 'dead', 4),
+                        ('0193a000-0000-7000-8000-000000000002', 'application', 'b3', 3, 0, 3, 'pending', NULL);
+             INSERT INTO counters VALUES ('application-number-261122', 2);",
+        )
+        .expect("records of schema 3");
+    }
+    let mut store = open(&path).expect("migrated");
+    let report: Vec<(String, String)> = store.outbox_report().expect("report").into_iter().map(|r| (r.kind, r.state)).collect();
+    assert_eq!(
+        report,
+        [("application", "delivered"), ("event", "dead"), ("application", "pending")].map(|(k, s)| (k.to_string(), s.to_string()))
+    );
+    assert_eq!(store.outbox_counts().expect("counts"), OutboxCounts { pending: 1, dead: 1 });
+    let saved = store.save_application(&new_application(22)).expect("save");
+    assert_eq!(saved.reference, "K01-261122-0003");
+    let ids: Vec<Uuid> = store.outbox_report().expect("report").into_iter().map(|r| r.id).collect();
+    assert_eq!((ids.len(), ids.last()), (4, Some(&saved.application_id)), "the new entry comes last");
+}

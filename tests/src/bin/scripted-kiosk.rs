@@ -23,16 +23,16 @@ fn say(line: &str) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let [_, data_dir, url, ca_file, rest @ ..] = args.as_slice() else {
-        anyhow::bail!("usage: scripted-kiosk DATA_DIR CENTRAL_URL CA_FILE [--drain]");
+    let [_, data_dir, url, ca_file, identity_file, rest @ ..] = args.as_slice() else {
+        anyhow::bail!("usage: scripted-kiosk DATA_DIR CENTRAL_URL CA_FILE IDENTITY_FILE [--drain]");
     };
     let drain = rest.iter().any(|a| a == "--drain");
     std::thread::spawn(|| {
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
         std::process::exit(0);
     });
-    let ca = std::fs::read_to_string(ca_file)?;
-    let kiosk = TestKiosk::start(std::path::Path::new(data_dir), Some(client(url, &ca))).await;
+    let (ca, identity) = (std::fs::read_to_string(ca_file)?, std::fs::read_to_string(identity_file)?);
+    let kiosk = TestKiosk::start(std::path::Path::new(data_dir), Some(client(url, &ca, &identity))).await;
     if drain {
         loop {
             if kiosk.store().outbox_counts()?.pending == 0 {
