@@ -30,6 +30,8 @@ pub struct ReceiptContent {
     pub paid_by: Option<PaidBy>,
     pub processing_days: u16,
     pub delivery: Delivery,
+    /// Saved while central could not be reached: the receipt says it will be transmitted.
+    pub offline: bool,
 }
 
 /// The words of a receipt in one language.
@@ -50,6 +52,7 @@ struct Words {
     electronic: &'static str,
     scan: &'static str,
     keep: &'static str,
+    offline: &'static str,
 }
 
 fn words(language: Language) -> Words {
@@ -71,6 +74,7 @@ fn words(language: Language) -> Words {
             electronic: "完成後將以電子方式發出。",
             scan: "掃描二維碼查詢申請進度",
             keep: "請保留此收據。",
+            offline: "申請已儲存在本機，網絡恢復後將自動傳送至部門。",
         },
         Language::Pt => Words {
             centre: "Centro de Serviços do Governo",
@@ -91,6 +95,7 @@ fn words(language: Language) -> Words {
             electronic: "Quando estiver pronto, será enviado por via electrónica.",
             scan: "Leia o código QR para acompanhar o pedido",
             keep: "Guarde este recibo.",
+            offline: "Pedido guardado neste quiosque; será transmitido ao serviço logo que a ligação volte.",
         },
         Language::En => Words {
             centre: "Government Service Centre",
@@ -111,6 +116,7 @@ fn words(language: Language) -> Words {
             electronic: "When it is ready, it will be sent to you electronically.",
             scan: "Scan the QR code to follow your application",
             keep: "Please keep this receipt.",
+            offline: "Saved at this kiosk; it will be transmitted to the agency as soon as the connection returns.",
         },
     }
 }
@@ -149,6 +155,9 @@ pub fn layout(content: &ReceiptContent, printed_at: &str, kiosk_id: &str, status
         }
     }
     receipt = receipt.rule();
+    if content.offline {
+        receipt = receipt.text(w.offline).rule();
+    }
     if content.processing_days > 0 {
         receipt = receipt.text((w.processing)(content.processing_days));
     }
@@ -182,6 +191,22 @@ mod tests {
             }),
             processing_days: 3,
             delivery: Delivery::PrintAtKiosk,
+            offline: false,
+        }
+    }
+
+    #[test]
+    fn a_receipt_printed_offline_says_the_application_will_be_transmitted() {
+        for (language, words) in [
+            (Language::ZhHant, "網絡恢復後將自動傳送"),
+            (Language::Pt, "será transmitido ao serviço"),
+            (Language::En, "it will be transmitted to the agency"),
+        ] {
+            let online = layout(&content(language, true), "2026-11-22 14:05", "K01", "https://s.example/").plain_text();
+            assert!(!online.contains(words), "online receipts say nothing of it:\n{online}");
+            let offline = ReceiptContent { offline: true, ..content(language, true) };
+            let text = layout(&offline, "2026-11-22 14:05", "K01", "https://s.example/").plain_text();
+            assert!(text.contains(words), "missing {words:?} in\n{text}");
         }
     }
 

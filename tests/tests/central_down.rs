@@ -25,8 +25,12 @@ async fn applications_made_while_central_is_down_are_delivered_when_it_returns()
         assert_eq!(end.screen, Screen::Done);
         references.push(end.done.reference.clone());
         citizen::finish(&kiosk);
+        kiosk.view.wait_for("the kiosk to show it is offline", Duration::from_secs(10), |v| !v.online).await;
     }
-    kiosk.view.wait_for("the kiosk to show it is offline", Duration::from_secs(10), |v| !v.online).await;
+    // The kiosk knew it was offline when the second citizen applied: the receipt says so.
+    let printed = kiosk.simulators.receipt_printer.printed();
+    let last = &printed.last().expect("receipts").text;
+    assert!(last.contains("it will be transmitted to the agency as soon as the connection returns"), "{last}");
     let report = kiosk.store().outbox_report().expect("report");
     assert_eq!(report.len(), 2);
     assert!(report.iter().all(|e| e.state == "pending"), "{report:?}");

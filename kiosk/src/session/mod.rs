@@ -444,6 +444,7 @@ impl Session {
             }),
             processing_days: draft.service.processing_days,
             delivery: draft.service.delivery,
+            offline: !self.readiness.online,
         }
     }
 
