@@ -9,7 +9,10 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
-use crate::api::{API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, Catalog, IDEMPOTENCY_KEY, KioskEvent, Problem};
+use crate::api::{
+    API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults, Catalog, IDEMPOTENCY_KEY,
+    KioskEvent, MAX_BATCH, Problem,
+};
 
 /// How long the client waits; injected so tests can shrink them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,6 +275,39 @@ impl CentralClient {
             return Err(ClientError::MalformedResponse { status: status.as_u16(), detail: "the receipt names another application".into() });
         }
         Ok(receipt)
+    }
+
+    /// Submits several queued applications in one request, each given as its id and the exact
+    /// JSON body it was queued with (sent unchanged). Safe to repeat, like
+    /// [`submit_application`](Self::submit_application). The results are in the batch's order
+    /// and may stop short of its end: what has no result is to be sent again.
+    pub async fn submit_applications(&self, batch: &[(Uuid, &str)]) -> Result<Vec<BatchResult>, ClientError> {
+        if batch.is_empty() || batch.len() > MAX_BATCH {
+            return Err(ClientError::Config(format!("a batch holds 1 to {MAX_BATCH} applications, not {}", batch.len())));
+        }
+        // The queued bodies are spliced in as they are, not parsed and written again.
+        let mut body = String::from(r#"{"applications":["#);
+        for (i, (_, json)) in batch.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(json);
+        }
+        body.push_str("]}");
+        let request = self.http.post(self.url("/applications/batch")).header(CONTENT_TYPE, "application/json").body(body);
+        let (status, _, answer) = self.send(request, "submit_applications").await?;
+        let BatchResults { results } = parse_json(status, &answer)?;
+        let malformed = |detail: String| ClientError::MalformedResponse { status: status.as_u16(), detail };
+        if results.len() > batch.len() {
+            return Err(malformed(format!("{} results for {} applications", results.len(), batch.len())));
+        }
+        for (result, (id, _)) in results.iter().zip(batch) {
+            let named = result.receipt.as_ref().map(|r| r.application_id).or(result.application_id);
+            if named.is_some_and(|named| named != *id) || (result.receipt.is_none() && (200..300).contains(&result.status)) {
+                return Err(malformed(format!("the result for application {id} does not match it")));
+            }
+        }
+        Ok(results)
     }
 
     /// Reports an event to the fleet's monitoring. Safe to repeat: the event id is the

@@ -165,6 +165,12 @@ impl Store {
         stored_response(&self.conn(), key)
     }
 
+    /// The answers recorded for these keys, in their order.
+    pub fn idempotent_responses(&self, keys: &[String]) -> Result<Vec<Option<StoredResponse>>, StoreError> {
+        let conn = self.conn();
+        keys.iter().map(|key| stored_response(&conn, key)).collect()
+    }
+
     /// Stores the application, its first status and the answer to its idempotency key in one
     /// transaction. If the key was recorded meanwhile, stores nothing and returns that answer.
     pub fn record_application(
@@ -174,42 +180,22 @@ impl Store {
         submission: &ApplicationSubmission,
         receipt: &ApplicationReceipt,
     ) -> Result<StoredResponse, StoreError> {
+        let mut stored = self.record_applications(&[NewApplication { key, request_hash, submission, receipt }])?;
+        stored.pop().ok_or_else(|| StoreError::Corrupt("no answer recorded".into()))
+    }
+
+    /// Stores several applications in one transaction (one fsync), in order, each as
+    /// [`record_application`](Self::record_application) would: a key recorded before gets
+    /// its first answer back and stores nothing.
+    pub fn record_applications(&self, applications: &[NewApplication<'_>]) -> Result<Vec<StoredResponse>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let existing = stored_response(&tx, key)?;
-        if let Some(existing) = existing {
-            return Ok(existing);
+        let mut answers = Vec::with_capacity(applications.len());
+        for new in applications {
+            answers.push(insert_application(&tx, new)?);
         }
-        let received_at = receipt.received_at.to_string();
-        tx.execute(
-            "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                submission.application_id.to_string(),
-                submission.reference,
-                submission.kiosk_id,
-                submission.centre_id,
-                submission.service_id,
-                submission.language.tag(),
-                to_json(&submission.answers)?,
-                submission.fee_avos as i64,
-                submission.payment.as_ref().map(to_json).transpose()?,
-                submission.submitted_at.to_string(),
-                received_at,
-                receipt.state.as_str(),
-            ],
-        )?;
-        tx.execute(
-            "INSERT INTO status_history (application_id, state, at) VALUES (?1, ?2, ?3)",
-            params![submission.application_id.to_string(), receipt.state.as_str(), received_at],
-        )?;
-        let response = StoredResponse { request_hash: request_hash.to_string(), status: 201, body: to_json(receipt)? };
-        tx.execute(
-            "INSERT INTO idempotency_keys (key, request_hash, status, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![key, response.request_hash, response.status, response.body, receipt.received_at.as_second()],
-        )?;
         tx.commit()?;
-        Ok(response)
+        Ok(answers)
     }
 
     /// Records a kiosk's event once. Returns `false` if an event with this id but another
@@ -316,11 +302,55 @@ impl Store {
 }
 
 /// The answer recorded for an idempotency key, if any.
+/// An application to store, with its idempotency key, the hash of its request and the
+/// receipt central gives it.
+#[derive(Clone, Copy, Debug)]
+pub struct NewApplication<'a> {
+    pub key: &'a str,
+    pub request_hash: &'a str,
+    pub submission: &'a ApplicationSubmission,
+    pub receipt: &'a ApplicationReceipt,
+}
+
+fn insert_application(tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) -> Result<StoredResponse, StoreError> {
+    if let Some(existing) = stored_response(tx, new.key)? {
+        return Ok(existing);
+    }
+    let (submission, receipt) = (new.submission, new.receipt);
+    let received_at = receipt.received_at.to_string();
+    tx.prepare_cached(
+        "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        submission.application_id.to_string(),
+        submission.reference,
+        submission.kiosk_id,
+        submission.centre_id,
+        submission.service_id,
+        submission.language.tag(),
+        to_json(&submission.answers)?,
+        submission.fee_avos as i64,
+        submission.payment.as_ref().map(to_json).transpose()?,
+        submission.submitted_at.to_string(),
+        received_at,
+        receipt.state.as_str(),
+    ])?;
+    tx.prepare_cached("INSERT INTO status_history (application_id, state, at) VALUES (?1, ?2, ?3)")?.execute(params![
+        submission.application_id.to_string(),
+        receipt.state.as_str(),
+        received_at
+    ])?;
+    let response = StoredResponse { request_hash: new.request_hash.to_string(), status: 201, body: to_json(receipt)? };
+    tx.prepare_cached("INSERT INTO idempotency_keys (key, request_hash, status, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .execute(params![new.key, response.request_hash, response.status, response.body, receipt.received_at.as_second()])?;
+    Ok(response)
+}
+
 fn stored_response(conn: &Connection, key: &str) -> Result<Option<StoredResponse>, StoreError> {
     let row = conn
-        .query_row("SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1", [key], |r| {
-            Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? })
-        })
+        .prepare_cached("SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1")?
+        .query_row([key], |r| Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? }))
         .optional()?;
     Ok(row)
 }

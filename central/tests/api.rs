@@ -306,3 +306,45 @@ async fn only_an_enrolled_kiosk_may_call_and_only_in_its_own_name() {
     assert_eq!(send(&central, post(Some(&key), body)).await.0, StatusCode::CREATED);
     assert_eq!(send_as(&central, Request::get("/").body(Body::empty()).expect("req")).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_batch_stores_each_application_once_in_order_with_its_own_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let stored_before = submission();
+    let key = stored_before.application_id.to_string();
+    assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&stored_before).expect("json"))).await.0, StatusCode::CREATED);
+    let new = submission();
+    let mut wrong_fee = submission();
+    wrong_fee.fee_avos = 1;
+    let mut other_kiosk = submission();
+    other_kiosk.kiosk_id = "K02".into();
+    let batch = serde_json::json!({ "applications": [stored_before, new, wrong_fee, {"application_id": "nope"}, other_kiosk] });
+    let request = Request::post("/v1/applications/batch")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(serde_json::to_vec(&batch).expect("json")))
+        .expect("request");
+    let (status, _, body) = send(&central, request).await;
+    assert_eq!(status, StatusCode::OK);
+    let results: balcao_backend_client::api::BatchResults = serde_json::from_slice(&body).expect("results");
+    let verdicts: Vec<(u16, Option<String>)> =
+        results.results.iter().map(|r| (r.status, r.problem.as_ref().map(|p| p.short_kind().to_string()))).collect();
+    assert_eq!(
+        verdicts,
+        [
+            (201, None),
+            (201, None),
+            (422, Some("fee-mismatch".into())),
+            (422, Some("invalid-application".into())),
+            (403, Some("kiosk-mismatch".into()))
+        ]
+    );
+    assert_eq!(results.results[1].receipt.as_ref().map(|r| r.application_id), Some(new.application_id));
+    assert_eq!(central.store().count_applications().expect("count"), 2, "the repeat was not stored again");
+
+    // Not a batch: refused as a whole.
+    for bad in [serde_json::json!({"applications": []}), serde_json::json!({"apps": [new]})] {
+        let request = Request::post("/v1/applications/batch").body(Body::from(bad.to_string())).expect("request");
+        assert_eq!(send(&central, request).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

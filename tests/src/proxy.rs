@@ -77,6 +77,8 @@ pub struct Exchange {
     pub method: String,
     pub path: String,
     pub idempotency_key: Option<String>,
+    /// The kiosk its client certificate names.
+    pub kiosk: Option<String>,
     pub outcome: Outcome,
 }
 
@@ -183,6 +185,7 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<S
                 method: String::new(),
                 path: String::new(),
                 idempotency_key: None,
+                kiosk: None,
                 outcome: Outcome::Refused,
             };
             shared.timeline.lock().unwrap_or_else(|e| e.into_inner()).push(exchange);
@@ -206,8 +209,8 @@ async fn serve_connection(tls: tokio_rustls::server::TlsStream<tokio::net::TcpSt
     let service = {
         let (shared, kill) = (shared.clone(), kill.clone());
         hyper::service::service_fn(move |request| {
-            let (shared, kill, client) = (shared.clone(), kill.clone(), client.clone());
-            async move { Ok::<_, Infallible>(handle(request, &shared, &client, &kill).await) }
+            let (shared, kill, client, kiosk) = (shared.clone(), kill.clone(), client.clone(), kiosk.clone());
+            async move { Ok::<_, Infallible>(handle(request, &shared, &client, kiosk, &kill).await) }
         })
     };
     let connection = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(tls), service);
@@ -222,14 +225,26 @@ fn roll(probability: f64) -> bool {
     probability > 0.0 && rand::rng().random_bool(probability.min(1.0))
 }
 
-async fn handle(request: Request<Incoming>, shared: &Shared, client: &reqwest::Client, kill: &Notify) -> Response<Body> {
+async fn handle(
+    request: Request<Incoming>,
+    shared: &Shared,
+    client: &reqwest::Client,
+    kiosk: Option<String>,
+    kill: &Notify,
+) -> Response<Body> {
     let plan = *shared.plan.borrow();
     let method = request.method().to_string();
     let path = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
     let key = request.headers().get("Idempotency-Key").and_then(|v| v.to_str().ok()).map(str::to_string);
     let record = |outcome: Outcome| {
-        let exchange =
-            Exchange { at: shared.started.elapsed(), method: method.clone(), path: path.clone(), idempotency_key: key.clone(), outcome };
+        let exchange = Exchange {
+            at: shared.started.elapsed(),
+            method: method.clone(),
+            path: path.clone(),
+            idempotency_key: key.clone(),
+            kiosk: kiosk.clone(),
+            outcome,
+        };
         shared.timeline.lock().unwrap_or_else(|e| e.into_inner()).push(exchange);
     };
     if !plan.delay.is_zero() {

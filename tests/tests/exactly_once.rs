@@ -89,3 +89,43 @@ async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter(
     kiosk.stop().await;
     central.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_goes_in_one_batch_and_a_refused_application_in_it_is_kept_aside() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let proxy = balcao_tests::proxy::FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
+    // Queued while offline: the second one's fee no longer matches the catalog.
+    let queued: Vec<_> = {
+        let mut store = balcao_tests::kiosk_store(dir.path());
+        (0..5)
+            .map(|i| {
+                let mut application = citizen::paid_criminal_record_application("K01");
+                if i == 1 {
+                    application.fee_avos = 1;
+                }
+                store.save_application(&application).expect("saved").application_id
+            })
+            .collect()
+    };
+    let kiosk =
+        TestKiosk::start(dir.path(), Some(client(&proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01").expect("identity")))).await;
+    eventually("the backlog to be settled", Duration::from_secs(20), || kiosk.store().outbox_counts().expect("counts").pending == 0).await;
+
+    let writes: Vec<String> = proxy.timeline().into_iter().filter(|e| e.method == "POST").map(|e| e.path).collect();
+    assert_eq!(writes.first().map(String::as_str), Some("/v1/applications/batch"), "one batch for the backlog: {writes:?}");
+    assert_eq!(writes.iter().filter(|p| p.as_str() == "/v1/applications/batch").count(), 1, "{writes:?}");
+    let report = kiosk.store().outbox_report().expect("report");
+    let states: Vec<(uuid::Uuid, &str)> = report.iter().filter(|e| e.kind == "application").map(|e| (e.id, e.state.as_str())).collect();
+    let expected: Vec<(uuid::Uuid, &str)> =
+        queued.iter().enumerate().map(|(i, id)| (*id, if i == 1 { "dead" } else { "delivered" })).collect();
+    assert_eq!(states, expected);
+    assert!(report[1].last_error.as_deref().is_some_and(|e| e.contains("fee-mismatch")), "{:?}", report[1].last_error);
+    assert_eq!(central.central.store().count_applications().expect("count"), 4);
+    eventually("the dead letter to be reported to central", Duration::from_secs(10), || {
+        central.central.store().recent_events(10).expect("events").iter().any(|e| e.kind == KioskEventKind::DeadLetter)
+    })
+    .await;
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+}

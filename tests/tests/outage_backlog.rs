@@ -36,14 +36,11 @@ async fn after_an_outage_the_backlog_drains_with_jitter_not_a_stampede() {
     let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     proxy.set(Plan::LOSE_EVERY_REQUEST);
 
-    let mut owner = BTreeMap::new();
     let mut kiosks = Vec::new();
     for k in 0..KIOSKS {
         let kiosk_dir = dir.path().join(format!("kiosk-{k}"));
         let kiosk_id = format!("K{k:02}");
-        for key in queue_applications(&kiosk_dir, &kiosk_id, EACH) {
-            owner.insert(key, k);
-        }
+        queue_applications(&kiosk_dir, &kiosk_id, EACH);
         let mut settings = test_settings(&kiosk_dir);
         let identity = central.kiosk_identity(&kiosk_id).expect("identity");
         settings.kiosk_id = kiosk_id;
@@ -72,9 +69,9 @@ async fn after_an_outage_the_backlog_drains_with_jitter_not_a_stampede() {
     assert!(peak.unwrap_or(0) <= KIOSKS / 2, "{peak:?} attempts in one 20 ms window: a stampede");
 
     // After the outage, each kiosk comes back at its own moment, within the retry cap.
-    let mut first_after: BTreeMap<usize, Duration> = BTreeMap::new();
+    let mut first_after: BTreeMap<String, Duration> = BTreeMap::new();
     for exchange in posts(&timeline).filter(|e| e.at >= healed) {
-        let kiosk = owner[exchange.idempotency_key.as_deref().expect("every write has a key")];
+        let kiosk = exchange.kiosk.clone().expect("every kiosk has its certificate");
         first_after.entry(kiosk).or_insert(exchange.at - healed);
     }
     assert_eq!(first_after.len(), KIOSKS);

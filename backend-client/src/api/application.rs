@@ -137,3 +137,40 @@ mod tests {
         }
     }
 }
+
+/// The most applications one batch may carry.
+pub const MAX_BATCH: usize = 100;
+
+/// Several queued applications in one request: how a kiosk drains a backlog. Each keeps its own
+/// `application_id` as its idempotency key, exactly as if sent alone; central processes them in
+/// order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApplicationBatch {
+    /// 1 to 100 applications, oldest first.
+    pub applications: Vec<ApplicationSubmission>,
+}
+
+/// Central's answer to a batch: one result per application it processed, in the batch's order.
+/// Central may stop before the end (an application of the batch is being processed by another
+/// request); the applications left out are to be sent again later, unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchResults {
+    pub results: Vec<BatchResult>,
+}
+
+/// What became of one application of a batch: the status and body it would have had alone.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BatchResult {
+    /// The application's id, when the item could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_id: Option<Uuid>,
+    /// 201 stored (or stored before), 4xx refused for good.
+    pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ApplicationReceipt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<crate::api::Problem>,
+}

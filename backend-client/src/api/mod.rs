@@ -8,7 +8,8 @@ mod language;
 mod problem;
 
 pub use application::{
-    Answer, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, PaymentRecord, StatusChange,
+    Answer, ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,
+    MAX_BATCH, PaymentRecord, StatusChange,
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
 pub use event::{KioskEvent, KioskEventKind, Severity};

@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use balcao_backend_client::api::{
-    ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, FieldProblem, IDEMPOTENCY_KEY, Problem, ServiceKind,
-    validate_answers,
+    ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,
+    FieldProblem, IDEMPOTENCY_KEY, MAX_BATCH, Problem, ServiceKind, validate_answers,
 };
 use jiff::Timestamp;
 use serde_json::Value;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::auth::Kiosk;
 use super::{ApiError, AppState};
-use crate::store::StoredResponse;
+use crate::store::{NewApplication, StoredResponse};
 
 /// Macao's offset from UTC; it keeps no daylight saving time.
 const MACAO_UTC_OFFSET_HOURS: i8 = 8;
@@ -170,11 +170,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
     let existing = tokio::task::spawn_blocking(move || store_state.store.idempotent_response(&lookup_key)).await.map_err(join_error)??;
     if let Some(existing) = existing {
         if existing.request_hash != hash {
-            return Err(unprocessable(
-                "idempotency-key-reused",
-                "This idempotency key was used with another request",
-                "Each application needs its own id; a repeat must be identical to the first request.",
-            ));
+            return Err(key_reused());
         }
         return Ok(replay(existing, true));
     }
@@ -194,26 +190,139 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
         tokio::time::sleep(state.processing_delay).await;
     }
 
-    let receipt = ApplicationReceipt {
-        application_id: submission.application_id,
-        reference: submission.reference.clone(),
-        state: ApplicationState::Received,
-        received_at: Timestamp::now(),
-    };
+    let receipt = receipt_for(&submission);
     let store_state = state.clone();
     let our_hash = hash.clone();
     let stored = tokio::task::spawn_blocking(move || store_state.store.record_application(&key, &hash, &submission, &receipt))
         .await
         .map_err(join_error)??;
     if stored.request_hash != our_hash {
-        return Err(unprocessable(
-            "idempotency-key-reused",
-            "This idempotency key was used with another request",
-            "A different request with this key was stored first.",
-        ));
+        return Err(key_reused());
     }
     tracing::info!(application = %key_id, "application stored");
     Ok(replay(stored, false))
+}
+
+/// Submits several queued applications in one request and stores them in one transaction:
+/// how a kiosk drains a backlog. Each application is its own idempotent write, keyed by its
+/// `application_id`, and gets the status and body it would have had alone. Central processes
+/// them in order and stops before the first one another request is processing; the results
+/// then end there, and the kiosk sends the rest again.
+#[utoipa::path(
+    post,
+    path = "/v1/applications/batch",
+    tag = "applications",
+    request_body = ApplicationBatch,
+    responses(
+        (status = 200, description = "One result per processed application, in order (201 stored, 4xx refused)", body = BatchResults),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a batch of 1 to 100 applications", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body: Bytes) -> Result<axum::Json<BatchResults>, ApiError> {
+    let value: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body is not JSON", e.to_string()))?;
+    let Some(items) = value.get("applications").and_then(Value::as_array).filter(|a| (1..=MAX_BATCH).contains(&a.len())) else {
+        return Err(unprocessable("invalid-batch", "A batch holds 1 to 100 applications", "send {\"applications\": [...]}"));
+    };
+
+    // Read the items in order and claim their keys, stopping before one that is in flight.
+    let mut results: Vec<Option<BatchResult>> = Vec::new();
+    let mut pending: Vec<(usize, String, ApplicationSubmission)> = Vec::new();
+    let mut claims = Vec::new();
+    for item in items {
+        let submission: ApplicationSubmission = match serde_json::from_value(item.clone()) {
+            Ok(submission) => submission,
+            Err(e) => {
+                let refused = unprocessable("invalid-application", "The application does not follow the schema", e.to_string());
+                results.push(Some(refused_result(None, refused)));
+                continue;
+            }
+        };
+        let key = submission.application_id.to_string();
+        let Some(claim) = InFlight::claim(&state, &key) else { break };
+        claims.push(claim);
+        pending.push((results.len(), request_hash(item), submission));
+        results.push(None);
+    }
+    let keys: Vec<String> = pending.iter().map(|(_, _, s)| s.application_id.to_string()).collect();
+    let lookup = state.clone();
+    let existing = tokio::task::spawn_blocking(move || lookup.store.idempotent_responses(&keys)).await.map_err(join_error)??;
+
+    // A repeat gets its first answer; a new application is checked as if sent alone.
+    let mut to_store = Vec::new();
+    for ((slot, hash, submission), existing) in pending.into_iter().zip(existing) {
+        let id = Some(submission.application_id);
+        results[slot] = match existing {
+            Some(existing) if existing.request_hash != hash => Some(refused_result(id, key_reused())),
+            Some(existing) => Some(stored_result(id, &existing)),
+            None => match kiosk.must_be(&submission.kiosk_id).and_then(|()| check(&state, &submission)) {
+                Err(refused) => Some(refused_result(id, refused)),
+                Ok(()) => {
+                    to_store.push((slot, hash, submission));
+                    None
+                }
+            },
+        };
+    }
+    if !to_store.is_empty() && !state.processing_delay.is_zero() {
+        tokio::time::sleep(state.processing_delay).await;
+    }
+    let store_state = state.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        let keyed: Vec<(String, ApplicationReceipt)> =
+            to_store.iter().map(|(_, _, s)| (s.application_id.to_string(), receipt_for(s))).collect();
+        let new: Vec<NewApplication<'_>> = to_store
+            .iter()
+            .zip(&keyed)
+            .map(|((_, hash, submission), (key, receipt))| NewApplication { key, request_hash: hash, submission, receipt })
+            .collect();
+        let answers = store_state.store.record_applications(&new)?;
+        Ok::<_, crate::store::StoreError>(to_store.into_iter().zip(answers).collect::<Vec<_>>())
+    })
+    .await
+    .map_err(join_error)??;
+    for ((slot, hash, submission), answer) in stored {
+        let id = Some(submission.application_id);
+        results[slot] = Some(if answer.request_hash == hash { stored_result(id, &answer) } else { refused_result(id, key_reused()) });
+    }
+    drop(claims);
+    let results: Vec<BatchResult> = results.into_iter().map_while(|r| r).collect();
+    tracing::info!(processed = results.len(), of = items.len(), "application batch stored");
+    Ok(axum::Json(BatchResults { results }))
+}
+
+/// The answer central gives a new application.
+fn receipt_for(submission: &ApplicationSubmission) -> ApplicationReceipt {
+    ApplicationReceipt {
+        application_id: submission.application_id,
+        reference: submission.reference.clone(),
+        state: ApplicationState::Received,
+        received_at: Timestamp::now(),
+    }
+}
+
+fn key_reused() -> ApiError {
+    unprocessable(
+        "idempotency-key-reused",
+        "This idempotency key was used with another request",
+        "Each application needs its own id; a repeat must be identical to the first request.",
+    )
+}
+
+fn stored_result(application_id: Option<Uuid>, stored: &StoredResponse) -> BatchResult {
+    let receipt = serde_json::from_str(&stored.body).ok();
+    BatchResult { application_id, status: stored.status, receipt, problem: None }
+}
+
+fn refused_result(application_id: Option<Uuid>, refused: ApiError) -> BatchResult {
+    let problem = match refused {
+        ApiError::Problem(problem) => problem,
+        // Only problems reach here; anything else is reported without its internals.
+        _ => Problem::new(500, "internal", "Central could not complete the request"),
+    };
+    BatchResult { application_id, status: problem.status, receipt: None, problem: Some(problem) }
 }
 
 /// An application's current state and history.

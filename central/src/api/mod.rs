@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/catalog", get(catalog::get_catalog))
         .route("/v1/applications", axum::routing::post(applications::submit))
+        .route("/v1/applications/batch", axum::routing::post(applications::submit_batch))
         .route("/v1/applications/{id}", get(applications::status))
         .route("/v1/events", axum::routing::post(events::submit))
         .route("/openapi.json", get(openapi::document))

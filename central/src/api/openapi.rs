@@ -13,7 +13,13 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         license(name = "GPL-3.0-or-later", identifier = "GPL-3.0-or-later"),
         version = "1"
     ),
-    paths(super::catalog::get_catalog, super::applications::submit, super::applications::status, super::events::submit),
+    paths(
+        super::catalog::get_catalog,
+        super::applications::submit,
+        super::applications::submit_batch,
+        super::applications::status,
+        super::events::submit
+    ),
     tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"), (name = "monitoring", description = "What kiosks report to the fleet's monitoring"))
 )]
 pub struct ApiDoc;

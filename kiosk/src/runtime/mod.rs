@@ -344,6 +344,7 @@ impl Kiosk {
             retention: self.settings.retention,
             identity: self.identity(),
             fatal: self.fatal.clone(),
+            batches_refused: Default::default(),
         };
         tokio::spawn(outbox.run(stopped.clone()));
         let sync = CatalogSync {

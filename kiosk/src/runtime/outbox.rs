@@ -2,12 +2,17 @@
 //! retried with exponential backoff and full jitter, never sooner than central's
 //! `Retry-After`. A permanent refusal moves the entry to the dead letters, kept for a
 //! technician; nothing is ever dropped.
+//!
+//! A backlog of applications (after an outage, say) goes in batches of up to
+//! [`MAX_BATCH`]: one request and one commit on each side per batch instead of per
+//! application, in the same order, each application still its own idempotent write. A
+//! central that does not know batches gets them one by one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use balcao_backend_client::api::{ApplicationSubmission, KioskEvent, KioskEventKind, Severity};
+use balcao_backend_client::api::{ApplicationSubmission, BatchResult, KioskEvent, KioskEventKind, MAX_BATCH, Severity};
 use balcao_backend_client::{CentralClient, ClientError};
 use jiff::Timestamp;
 use rand::Rng;
@@ -15,7 +20,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::{Fatal, KioskIdentity, SharedStore, with_store};
 use crate::session::Event;
-use crate::store::StoreError;
+use crate::store::{OutboxItem, Settlement, StoreError};
 
 /// When to try again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +71,8 @@ pub struct OutboxSender {
     pub identity: KioskIdentity,
     /// Raised when the store fails under a write.
     pub fatal: Fatal,
+    /// Set once central answered that it does not take batches.
+    pub batches_refused: AtomicBool,
 }
 
 /// How often acknowledged records past their retention are purged.
@@ -112,7 +119,7 @@ impl OutboxSender {
     /// entries never overtake it.
     async fn drain(&self) {
         loop {
-            let due = match with_store(&self.store, |s| s.due_outbox(Timestamp::now(), 16)).await {
+            let due = match with_store(&self.store, |s| s.due_outbox(Timestamp::now(), MAX_BATCH as u32)).await {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot read the outbox");
@@ -122,19 +129,101 @@ impl OutboxSender {
             if due.is_empty() {
                 break;
             }
-            for item in due {
-                let attempt = self.attempt(&item).await;
+            let mut rest = due.as_slice();
+            while !rest.is_empty() {
+                let run = rest.iter().take_while(|item| item.kind == "application").count();
+                let (attempt, sent) = if run >= 2 && !self.batches_refused.load(Ordering::Relaxed) {
+                    (self.attempt_batch(&rest[..run]).await, run)
+                } else {
+                    (self.attempt(&rest[0]).await, 1)
+                };
                 if attempt == Attempt::RetryLater {
                     self.report().await;
                     return;
                 }
+                rest = &rest[sent..];
             }
         }
         self.report().await;
     }
 
+    /// Sends a run of queued applications as one batch and records every outcome in one
+    /// transaction. Those central did not get to are retried, with everything after them.
+    async fn attempt_batch(&self, items: &[OutboxItem]) -> Attempt {
+        let batch: Vec<(uuid::Uuid, &str)> = items.iter().map(|item| (item.id, item.body.as_str())).collect();
+        let result = self.client.submit_applications(&batch).await;
+        self.online.store(!matches!(result, Err(ClientError::Unreachable { .. } | ClientError::Timeout(_))), Ordering::Relaxed);
+        let results = match result {
+            Ok(results) => results,
+            Err(ClientError::Refused { status: 404 | 405, .. }) => {
+                tracing::warn!("central does not take batches; sending one by one");
+                self.batches_refused.store(true, Ordering::Relaxed);
+                return self.attempt(&items[0]).await;
+            }
+            Err(e) if e.is_retryable() => {
+                let delay = self.policy.delay(items[0].attempts, e.retry_after(), &mut rand::rng());
+                tracing::warn!(entries = items.len(), retry_in_ms = delay.as_millis() as u64, error = %e, "central did not take the batch; will retry");
+                let next = Timestamp::now() + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::MAX);
+                let outcomes = items.iter().map(|item| (item.id, Settlement::Retry { next, error: e.to_string() })).collect();
+                return self.settle(outcomes, Attempt::RetryLater).await;
+            }
+            // Refused as a whole although each entry is well formed: let each get its own
+            // verdict alone.
+            Err(e) => {
+                tracing::warn!(error = %e, "central refused the batch; sending its first entry alone");
+                return self.attempt(&items[0]).await;
+            }
+        };
+        let mut outcome = Attempt::Delivered;
+        let mut delivered = 0;
+        let outcomes = items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let settled = match results.get(i) {
+                    Some(result) if (200..300).contains(&result.status) => {
+                        delivered += 1;
+                        Settlement::Delivered { central_state: result.receipt.as_ref().map(|r| r.state.as_str().to_string()) }
+                    }
+                    Some(result) if is_permanent(result.status) => {
+                        let reason = refusal(result);
+                        tracing::error!(record = %item.id, kind = %item.kind, reason = %reason, "central refused it for good; kept as a dead letter");
+                        Settlement::Dead { alert: Some(self.dead_letter_alert(item, &reason)), error: reason }
+                    }
+                    // Not processed (another request had it in hand) or failed for now.
+                    _ => {
+                        outcome = Attempt::RetryLater;
+                        let delay = self.policy.delay(item.attempts, Some(Duration::from_secs(1)), &mut rand::rng());
+                        let next = Timestamp::now() + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::MAX);
+                        Settlement::Retry { next, error: "central did not process it in its batch".into() }
+                    }
+                };
+                (item.id, settled)
+            })
+            .collect();
+        tracing::info!(delivered, of = items.len(), kind = "application", "batch delivered to central");
+        self.settle(outcomes, outcome).await
+    }
+
+    async fn settle(&self, outcomes: Vec<(uuid::Uuid, Settlement)>, then: Attempt) -> Attempt {
+        let first = outcomes.first().map(|(id, _)| *id).unwrap_or_default();
+        match with_store(&self.store, move |s| s.outbox_settle(&outcomes)).await {
+            Ok(()) => then,
+            Err(e) => self.store_failed(first, &e),
+        }
+    }
+
+    /// The alert that tells the fleet's monitoring an entry was refused for good.
+    fn dead_letter_alert(&self, item: &OutboxItem, reason: &str) -> KioskEvent {
+        self.identity.event(
+            KioskEventKind::DeadLetter,
+            Severity::Critical,
+            format!("outbox entry {} ({}) refused by central and kept on the kiosk: {reason}", item.id, item.kind),
+        )
+    }
+
     /// Sends one entry as its kind says. `Ok` carries the state central gave an application.
-    async fn send(&self, item: &crate::store::OutboxItem) -> Result<Result<Option<String>, ClientError>, String> {
+    async fn send(&self, item: &OutboxItem) -> Result<Result<Option<String>, ClientError>, String> {
         let malformed = |e: serde_json::Error| format!("the queued {} does not parse: {e}", item.kind);
         match item.kind.as_str() {
             "application" => {
@@ -149,7 +238,7 @@ impl OutboxSender {
         }
     }
 
-    async fn attempt(&self, item: &crate::store::OutboxItem) -> Attempt {
+    async fn attempt(&self, item: &OutboxItem) -> Attempt {
         let (id, kind) = (item.id, item.kind.clone());
         let result = match self.send(item).await {
             Ok(result) => result,
@@ -181,21 +270,9 @@ impl OutboxSender {
 
     /// Keeps the entry aside for a technician and tells the fleet's monitoring (unless the
     /// entry was itself such a report).
-    async fn dead(&self, item: &crate::store::OutboxItem, reason: String) -> Attempt {
-        let (id, is_event) = (item.id, item.kind == "event");
-        let alert = (!is_event).then(|| {
-            self.identity.event(
-                KioskEventKind::DeadLetter,
-                Severity::Critical,
-                format!("outbox entry {id} ({}) refused by central and kept on the kiosk: {reason}", item.kind),
-            )
-        });
-        let stored = with_store(&self.store, move |s| {
-            s.outbox_dead(id, &reason)?;
-            alert.map_or(Ok(()), |alert| s.queue_event(&alert))
-        })
-        .await;
-        stored.map(|()| Attempt::Refused).unwrap_or_else(|e| self.store_failed(id, &e))
+    async fn dead(&self, item: &OutboxItem, reason: String) -> Attempt {
+        let alert = (item.kind != "event").then(|| self.dead_letter_alert(item, &reason));
+        self.settle(vec![(item.id, Settlement::Dead { error: reason, alert })], Attempt::Refused).await
     }
 
     fn store_failed(&self, id: uuid::Uuid, e: &StoreError) -> Attempt {
@@ -204,6 +281,19 @@ impl OutboxSender {
             self.fatal.fail(e);
         }
         Attempt::RetryLater
+    }
+}
+
+/// A status central will answer the same way every time: refused for good.
+fn is_permanent(status: u16) -> bool {
+    (400..500).contains(&status) && !matches!(status, 408 | 409 | 425 | 429)
+}
+
+/// Why central refused one application of a batch, as a technician reads it.
+fn refusal(result: &BatchResult) -> String {
+    match &result.problem {
+        Some(problem) => format!("central refused the request: HTTP {} {}: {}", result.status, problem.short_kind(), problem.title),
+        None => format!("central refused the request: HTTP {}", result.status),
     }
 }
 

@@ -109,6 +109,29 @@ pub struct Store {
     key: DataKey,
 }
 
+/// What became of an attempt to send an outbox entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settlement {
+    /// Central has it; for an application, the state central gave it.
+    Delivered { central_state: Option<String> },
+    /// Not this time: try again at `next`.
+    Retry { next: Timestamp, error: String },
+    /// Refused for good: kept aside, and `alert` (if any) queued for the fleet's monitoring.
+    Dead { error: String, alert: Option<KioskEvent> },
+}
+
+fn insert_event(tx: &rusqlite::Transaction<'_>, key: &DataKey, event: &KioskEvent) -> Result<(), StoreError> {
+    let id = event.event_id.to_string();
+    let body = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let body = key.seal(&outbox_context(&id, "event"), body.as_bytes())?;
+    tx.prepare_cached(
+        "INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state)
+         VALUES (?1, 'event', ?2, ?3, 0, ?3, 'pending')",
+    )?
+    .execute(params![id, body, millis(Timestamp::now())])?;
+    Ok(())
+}
+
 /// The associated data that binds a sealed outbox body to its row.
 fn outbox_context(record_id: &str, kind: &str) -> String {
     format!("outbox/{record_id}/{kind}")
@@ -280,46 +303,63 @@ impl Store {
     /// Central acknowledged the entry; for an application, `central_state` is the state
     /// central gave it.
     pub fn outbox_delivered(&mut self, id: Uuid, central_state: Option<&str>) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        let now = millis(Timestamp::now());
-        tx.prepare_cached("UPDATE outbox SET state = 'delivered', done_at = ?2, last_error = NULL WHERE record_id = ?1")?
-            .execute(params![id.to_string(), now])?;
-        if let Some(central_state) = central_state {
-            tx.prepare_cached("UPDATE applications SET state = 'acknowledged', acknowledged_at = ?2, central_state = ?3 WHERE id = ?1")?
-                .execute(params![id.to_string(), now, central_state])?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.outbox_settle(&[(id, Settlement::Delivered { central_state: central_state.map(str::to_owned) })])
     }
 
     /// Queues an event for the fleet's monitoring, behind everything queued before it.
     pub fn queue_event(&mut self, event: &KioskEvent) -> Result<(), StoreError> {
-        let id = event.event_id.to_string();
-        let body = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let body = self.key.seal(&outbox_context(&id, "event"), body.as_bytes())?;
-        let now = millis(Timestamp::now());
-        self.conn.execute(
-            "INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state)
-             VALUES (?1, 'event', ?2, ?3, 0, ?3, 'pending')",
-            params![id, body, now],
-        )?;
+        let tx = self.conn.transaction()?;
+        insert_event(&tx, &self.key, event)?;
+        tx.commit()?;
         Ok(())
     }
 
     /// The attempt failed but may succeed later: try again at `next`.
     pub fn outbox_retry(&mut self, id: Uuid, next: Timestamp, error: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE record_id = ?1")?
-            .execute(params![id.to_string(), millis(next), error])?;
-        Ok(())
+        self.outbox_settle(&[(id, Settlement::Retry { next, error: error.to_string() })])
     }
 
     /// Central refused the entry for good: keep it, out of the queue, for a technician.
     pub fn outbox_dead(&mut self, id: Uuid, error: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, state = 'dead', last_error = ?2, done_at = ?3 WHERE record_id = ?1",
-            params![id.to_string(), error, millis(Timestamp::now())],
-        )?;
+        self.outbox_settle(&[(id, Settlement::Dead { error: error.to_string(), alert: None })])
+    }
+
+    /// Records what became of several attempts in one transaction (one fsync for a whole
+    /// batch).
+    pub fn outbox_settle(&mut self, outcomes: &[(Uuid, Settlement)]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        let now = millis(Timestamp::now());
+        for (id, outcome) in outcomes {
+            let id = id.to_string();
+            match outcome {
+                Settlement::Delivered { central_state } => {
+                    tx.prepare_cached("UPDATE outbox SET state = 'delivered', done_at = ?2, last_error = NULL WHERE record_id = ?1")?
+                        .execute(params![id, now])?;
+                    if let Some(central_state) = central_state {
+                        tx.prepare_cached(
+                            "UPDATE applications SET state = 'acknowledged', acknowledged_at = ?2, central_state = ?3 WHERE id = ?1",
+                        )?
+                        .execute(params![id, now, central_state])?;
+                    }
+                }
+                Settlement::Retry { next, error } => {
+                    tx.prepare_cached(
+                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 WHERE record_id = ?1",
+                    )?
+                    .execute(params![id, millis(*next), error])?;
+                }
+                Settlement::Dead { error, alert } => {
+                    tx.prepare_cached(
+                        "UPDATE outbox SET attempts = attempts + 1, state = 'dead', last_error = ?2, done_at = ?3 WHERE record_id = ?1",
+                    )?
+                    .execute(params![id, error, now])?;
+                    if let Some(alert) = alert {
+                        insert_event(&tx, &self.key, alert)?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
