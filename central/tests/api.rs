@@ -348,3 +348,26 @@ async fn a_batch_stores_each_application_once_in_order_with_its_own_verdict() {
         assert_eq!(send(&central, request).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
+
+#[tokio::test]
+async fn a_batch_stops_before_an_application_another_request_is_processing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut options = CentralOptions::new(dir.path().join("central.db"));
+    options.processing_delay = std::time::Duration::from_millis(400);
+    let central = Arc::new(Central::open(&options).expect("central"));
+    let (before, busy, after) = (submission(), submission(), submission());
+    let first = tokio::spawn({
+        let (central, key, body) = (central.clone(), busy.application_id.to_string(), serde_json::to_vec(&busy).expect("json"));
+        async move { send(&central, post(Some(&key), body)).await.0 }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let batch = serde_json::json!({ "applications": [before, busy, after] });
+    let request = Request::post("/v1/applications/batch").body(Body::from(batch.to_string())).expect("request");
+    let (status, _, body) = send(&central, request).await;
+    assert_eq!(status, StatusCode::OK);
+    let results: balcao_backend_client::api::BatchResults = serde_json::from_slice(&body).expect("results");
+    let ids: Vec<_> = results.results.iter().map(|r| (r.application_id, r.status)).collect();
+    assert_eq!(ids, [(Some(before.application_id), 201)], "processed up to the one in flight, and nothing after it");
+    assert_eq!(first.await.expect("first"), StatusCode::CREATED);
+    assert_eq!(central.store().count_applications().expect("count"), 2, "the one after it waits for the kiosk's next try");
+}
