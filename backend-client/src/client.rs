@@ -10,8 +10,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
 use crate::api::{
-    API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults, Catalog, IDEMPOTENCY_KEY,
-    KioskEvent, MAX_BATCH, Problem,
+    API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, BatchResults, Catalog, IDEMPOTENCY_KEY, KioskEvent,
+    MAX_BATCH, Problem,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -171,6 +171,23 @@ pub fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ClientE
     Ok(tls)
 }
 
+/// What a status other than success means for the client: the one place statuses are
+/// sorted into retryable and permanent errors, for whole answers and for each application
+/// of a batch alike.
+fn classify(status: StatusCode, problem: Option<Problem>, retry_after: Option<Duration>) -> ClientError {
+    let code = status.as_u16();
+    match status {
+        StatusCode::CONFLICT => ClientError::InFlight { retry_after },
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => ClientError::Throttled { status: code, retry_after },
+        s if s.is_server_error() => ClientError::Server { status: code, problem },
+        s if s.is_client_error() => ClientError::Refused {
+            status: code,
+            problem: problem.unwrap_or_else(|| Problem::new(code, "unknown", s.canonical_reason().unwrap_or("refused"))),
+        },
+        _ => ClientError::MalformedResponse { status: code, detail: "unexpected status".into() },
+    }
+}
+
 /// `Retry-After` as seconds or an HTTP date.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
@@ -224,19 +241,7 @@ impl CentralClient {
             return Ok((status, headers, body));
         }
         let problem = parse_problem(&headers, &body, status);
-        let code = status.as_u16();
-        Err(match status {
-            StatusCode::CONFLICT => ClientError::InFlight { retry_after: retry_after(&headers) },
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => {
-                ClientError::Throttled { status: code, retry_after: retry_after(&headers) }
-            }
-            s if s.is_server_error() => ClientError::Server { status: code, problem },
-            s if s.is_client_error() => ClientError::Refused {
-                status: code,
-                problem: problem.unwrap_or_else(|| Problem::new(code, "unknown", s.canonical_reason().unwrap_or("refused"))),
-            },
-            _ => ClientError::MalformedResponse { status: code, detail: "unexpected status".into() },
-        })
+        Err(classify(status, problem, retry_after(&headers)))
     }
 
     fn transport_error(&self, e: reqwest::Error) -> ClientError {
@@ -279,9 +284,10 @@ impl CentralClient {
 
     /// Submits several queued applications in one request, each given as its id and the exact
     /// JSON body it was queued with (sent unchanged). Safe to repeat, like
-    /// [`submit_application`](Self::submit_application). The results are in the batch's order
-    /// and may stop short of its end: what has no result is to be sent again.
-    pub async fn submit_applications(&self, batch: &[(Uuid, &str)]) -> Result<Vec<BatchResult>, ClientError> {
+    /// [`submit_application`](Self::submit_application). Each application gets the result it
+    /// would have had alone, in the batch's order; the results may stop short of the batch's
+    /// end, and what has no result is to be sent again.
+    pub async fn submit_applications(&self, batch: &[(Uuid, &str)]) -> Result<Vec<Result<ApplicationReceipt, ClientError>>, ClientError> {
         if batch.is_empty() || batch.len() > MAX_BATCH {
             return Err(ClientError::Config(format!("a batch holds 1 to {MAX_BATCH} applications, not {}", batch.len())));
         }
@@ -301,13 +307,22 @@ impl CentralClient {
         if results.len() > batch.len() {
             return Err(malformed(format!("{} results for {} applications", results.len(), batch.len())));
         }
-        for (result, (id, _)) in results.iter().zip(batch) {
-            let named = result.receipt.as_ref().map(|r| r.application_id).or(result.application_id);
-            if named.is_some_and(|named| named != *id) || (result.receipt.is_none() && (200..300).contains(&result.status)) {
-                return Err(malformed(format!("the result for application {id} does not match it")));
-            }
-        }
-        Ok(results)
+        results
+            .into_iter()
+            .zip(batch)
+            .map(|(result, (id, _))| {
+                let named = result.receipt.as_ref().map(|r| r.application_id).or(result.application_id);
+                if named.is_some_and(|named| named != *id) {
+                    return Err(malformed(format!("the result for application {id} does not match it")));
+                }
+                let item_status = StatusCode::from_u16(result.status).map_err(|_| malformed(format!("status {}", result.status)))?;
+                Ok(match result.receipt {
+                    Some(receipt) if item_status.is_success() => Ok(receipt),
+                    None if item_status.is_success() => return Err(malformed(format!("no receipt for application {id}"))),
+                    _ => Err(classify(item_status, result.problem, None)),
+                })
+            })
+            .collect()
     }
 
     /// Reports an event to the fleet's monitoring. Safe to repeat: the event id is the

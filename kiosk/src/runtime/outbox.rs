@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use balcao_backend_client::api::{ApplicationSubmission, BatchResult, KioskEvent, KioskEventKind, MAX_BATCH, Severity};
+use balcao_backend_client::api::{ApplicationSubmission, KioskEvent, KioskEventKind, MAX_BATCH, Severity};
 use balcao_backend_client::{CentralClient, ClientError};
 use jiff::Timestamp;
 use rand::Rng;
@@ -152,7 +152,7 @@ impl OutboxSender {
     async fn attempt_batch(&self, items: &[OutboxItem]) -> Attempt {
         let batch: Vec<(uuid::Uuid, &str)> = items.iter().map(|item| (item.id, item.body.as_str())).collect();
         let result = self.client.submit_applications(&batch).await;
-        self.online.store(!matches!(result, Err(ClientError::Unreachable { .. } | ClientError::Timeout(_))), Ordering::Relaxed);
+        self.note_reachability(&result);
         let results = match result {
             Ok(results) => results,
             Err(ClientError::Refused { status: 404 | 405, .. }) => {
@@ -160,10 +160,10 @@ impl OutboxSender {
                 self.batches_refused.store(true, Ordering::Relaxed);
                 return self.attempt(&items[0]).await;
             }
+            // The whole batch waits for the same moment, so it leaves again as one.
             Err(e) if e.is_retryable() => {
-                let delay = self.policy.delay(items[0].attempts, e.retry_after(), &mut rand::rng());
+                let (delay, next) = self.next_attempt(&items[0], &e);
                 tracing::warn!(entries = items.len(), retry_in_ms = delay.as_millis() as u64, error = %e, "central did not take the batch; will retry");
-                let next = Timestamp::now() + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::MAX);
                 let outcomes = items.iter().map(|item| (item.id, Settlement::Retry { next, error: e.to_string() })).collect();
                 return self.settle(outcomes, Attempt::RetryLater).await;
             }
@@ -174,35 +174,23 @@ impl OutboxSender {
                 return self.attempt(&items[0]).await;
             }
         };
-        let mut outcome = Attempt::Delivered;
-        let mut delivered = 0;
+        let delivered = results.iter().filter(|r| r.is_ok()).count();
+        // An application without a result was in another request's hands: as a 409 alone.
+        let unprocessed = || Err(ClientError::InFlight { retry_after: Some(Duration::from_secs(1)) });
+        let mut then = Attempt::Delivered;
         let outcomes = items
             .iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let settled = match results.get(i) {
-                    Some(result) if (200..300).contains(&result.status) => {
-                        delivered += 1;
-                        Settlement::Delivered { central_state: result.receipt.as_ref().map(|r| r.state.as_str().to_string()) }
-                    }
-                    Some(result) if is_permanent(result.status) => {
-                        let reason = refusal(result);
-                        tracing::error!(record = %item.id, kind = %item.kind, reason = %reason, "central refused it for good; kept as a dead letter");
-                        Settlement::Dead { alert: Some(self.dead_letter_alert(item, &reason)), error: reason }
-                    }
-                    // Not processed (another request had it in hand) or failed for now.
-                    _ => {
-                        outcome = Attempt::RetryLater;
-                        let delay = self.policy.delay(item.attempts, Some(Duration::from_secs(1)), &mut rand::rng());
-                        let next = Timestamp::now() + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::MAX);
-                        Settlement::Retry { next, error: "central did not process it in its batch".into() }
-                    }
-                };
-                (item.id, settled)
+            .zip(results.into_iter().chain(std::iter::repeat_with(unprocessed)))
+            .map(|(item, result)| {
+                let (settlement, attempt) = self.outcome(item, result.map(|receipt| Some(receipt.state.as_str().to_string())));
+                if attempt == Attempt::RetryLater {
+                    then = Attempt::RetryLater;
+                }
+                (item.id, settlement)
             })
             .collect();
         tracing::info!(delivered, of = items.len(), kind = "application", "batch delivered to central");
-        self.settle(outcomes, outcome).await
+        self.settle(outcomes, then).await
     }
 
     async fn settle(&self, outcomes: Vec<(uuid::Uuid, Settlement)>, then: Attempt) -> Attempt {
@@ -213,13 +201,46 @@ impl OutboxSender {
         }
     }
 
-    /// The alert that tells the fleet's monitoring an entry was refused for good.
-    fn dead_letter_alert(&self, item: &OutboxItem, reason: &str) -> KioskEvent {
-        self.identity.event(
-            KioskEventKind::DeadLetter,
-            Severity::Critical,
-            format!("outbox entry {} ({}) refused by central and kept on the kiosk: {reason}", item.id, item.kind),
-        )
+    /// Remembers whether central could be reached, for the screen's sync state.
+    fn note_reachability<T>(&self, result: &Result<T, ClientError>) {
+        self.online.store(!matches!(result, Err(ClientError::Unreachable { .. } | ClientError::Timeout(_))), Ordering::Relaxed);
+    }
+
+    /// When to try `item` again after `error`: full jitter, never sooner than central asked.
+    fn next_attempt(&self, item: &OutboxItem, error: &ClientError) -> (Duration, Timestamp) {
+        let delay = self.policy.delay(item.attempts, error.retry_after(), &mut rand::rng());
+        (delay, Timestamp::now() + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::MAX))
+    }
+
+    /// What central's answer to `item` means: what to record, and whether the queue may go on.
+    /// `Ok` carries the state central gave an application.
+    fn outcome(&self, item: &OutboxItem, result: Result<Option<String>, ClientError>) -> (Settlement, Attempt) {
+        let (id, kind) = (item.id, &item.kind);
+        match result {
+            Ok(central_state) => (Settlement::Delivered { central_state }, Attempt::Delivered),
+            Err(e) if e.is_retryable() => {
+                let (delay, next) = self.next_attempt(item, &e);
+                tracing::warn!(record = %id, %kind, attempts = item.attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %e, "central did not take it; will retry");
+                (Settlement::Retry { next, error: e.to_string() }, Attempt::RetryLater)
+            }
+            Err(e) => {
+                tracing::error!(record = %id, %kind, error = %e, "central refused it for good; kept as a dead letter");
+                (self.dead_letter(item, e.to_string()), Attempt::Refused)
+            }
+        }
+    }
+
+    /// Keeps the entry aside for a technician and tells the fleet's monitoring (unless the
+    /// entry was itself such a report).
+    fn dead_letter(&self, item: &OutboxItem, reason: String) -> Settlement {
+        let alert = (item.kind != "event").then(|| {
+            self.identity.event(
+                KioskEventKind::DeadLetter,
+                Severity::Critical,
+                format!("outbox entry {} ({}) refused by central and kept on the kiosk: {reason}", item.id, item.kind),
+            )
+        });
+        Settlement::Dead { error: reason, alert }
     }
 
     /// Sends one entry as its kind says. `Ok` carries the state central gave an application.
@@ -239,40 +260,19 @@ impl OutboxSender {
     }
 
     async fn attempt(&self, item: &OutboxItem) -> Attempt {
-        let (id, kind) = (item.id, item.kind.clone());
         let result = match self.send(item).await {
             Ok(result) => result,
             Err(reason) => {
-                tracing::error!(record = %id, %kind, %reason, "outbox entry moved to dead letters");
-                return self.dead(item, reason).await;
+                tracing::error!(record = %item.id, kind = %item.kind, %reason, "outbox entry moved to dead letters");
+                return self.settle(vec![(item.id, self.dead_letter(item, reason))], Attempt::Refused).await;
             }
         };
-        self.online.store(!matches!(result, Err(ClientError::Unreachable { .. } | ClientError::Timeout(_))), Ordering::Relaxed);
-        let stored = match result {
-            Ok(central_state) => {
-                tracing::info!(record = %id, %kind, attempts = item.attempts + 1, "delivered to central");
-                with_store(&self.store, move |s| s.outbox_delivered(id, central_state.as_deref())).await.map(|()| Attempt::Delivered)
-            }
-            Err(e) if e.is_retryable() => {
-                let delay = self.policy.delay(item.attempts, e.retry_after(), &mut rand::rng());
-                tracing::warn!(record = %id, %kind, attempts = item.attempts + 1, retry_in_ms = delay.as_millis() as u64, error = %e, "central did not take it; will retry");
-                let next = Timestamp::now() + jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::MAX);
-                let error = e.to_string();
-                with_store(&self.store, move |s| s.outbox_retry(id, next, &error)).await.map(|()| Attempt::RetryLater)
-            }
-            Err(e) => {
-                tracing::error!(record = %id, %kind, error = %e, "central refused it for good; kept as a dead letter");
-                return self.dead(item, e.to_string()).await;
-            }
-        };
-        stored.unwrap_or_else(|e| self.store_failed(id, &e))
-    }
-
-    /// Keeps the entry aside for a technician and tells the fleet's monitoring (unless the
-    /// entry was itself such a report).
-    async fn dead(&self, item: &OutboxItem, reason: String) -> Attempt {
-        let alert = (item.kind != "event").then(|| self.dead_letter_alert(item, &reason));
-        self.settle(vec![(item.id, Settlement::Dead { error: reason, alert })], Attempt::Refused).await
+        self.note_reachability(&result);
+        if result.is_ok() {
+            tracing::info!(record = %item.id, kind = %item.kind, attempts = item.attempts + 1, "delivered to central");
+        }
+        let (settlement, attempt) = self.outcome(item, result);
+        self.settle(vec![(item.id, settlement)], attempt).await
     }
 
     fn store_failed(&self, id: uuid::Uuid, e: &StoreError) -> Attempt {
@@ -281,19 +281,6 @@ impl OutboxSender {
             self.fatal.fail(e);
         }
         Attempt::RetryLater
-    }
-}
-
-/// A status central will answer the same way every time: refused for good.
-fn is_permanent(status: u16) -> bool {
-    (400..500).contains(&status) && !matches!(status, 408 | 409 | 425 | 429)
-}
-
-/// Why central refused one application of a batch, as a technician reads it.
-fn refusal(result: &BatchResult) -> String {
-    match &result.problem {
-        Some(problem) => format!("central refused the request: HTTP {} {}: {}", result.status, problem.short_kind(), problem.title),
-        None => format!("central refused the request: HTTP {}", result.status),
     }
 }
 

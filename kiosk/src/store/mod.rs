@@ -300,32 +300,8 @@ impl Store {
         next.map(|ms| Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
     }
 
-    /// Central acknowledged the entry; for an application, `central_state` is the state
-    /// central gave it.
-    pub fn outbox_delivered(&mut self, id: Uuid, central_state: Option<&str>) -> Result<(), StoreError> {
-        self.outbox_settle(&[(id, Settlement::Delivered { central_state: central_state.map(str::to_owned) })])
-    }
-
-    /// Queues an event for the fleet's monitoring, behind everything queued before it.
-    pub fn queue_event(&mut self, event: &KioskEvent) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
-        insert_event(&tx, &self.key, event)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// The attempt failed but may succeed later: try again at `next`.
-    pub fn outbox_retry(&mut self, id: Uuid, next: Timestamp, error: &str) -> Result<(), StoreError> {
-        self.outbox_settle(&[(id, Settlement::Retry { next, error: error.to_string() })])
-    }
-
-    /// Central refused the entry for good: keep it, out of the queue, for a technician.
-    pub fn outbox_dead(&mut self, id: Uuid, error: &str) -> Result<(), StoreError> {
-        self.outbox_settle(&[(id, Settlement::Dead { error: error.to_string(), alert: None })])
-    }
-
-    /// Records what became of several attempts in one transaction (one fsync for a whole
-    /// batch).
+    /// Records what became of attempts to send entries, in one transaction (one fsync for a
+    /// whole batch): delivered, to be retried, or refused for good and kept aside.
     pub fn outbox_settle(&mut self, outcomes: &[(Uuid, Settlement)]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         let now = millis(Timestamp::now());

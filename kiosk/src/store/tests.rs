@@ -56,7 +56,7 @@ fn a_saved_application_is_queued_with_its_id_as_key_until_delivered() {
     assert_eq!(store.outbox_counts().expect("counts"), OutboxCounts { pending: 1, dead: 0 });
 
     let later = Timestamp::now() + jiff::SignedDuration::from_secs(60);
-    store.outbox_retry(saved.application_id, later, "central unreachable").expect("retry");
+    store.outbox_settle(&[(saved.application_id, Settlement::Retry { next: later, error: "central unreachable".into() })]).expect("retry");
     assert!(store.due_outbox(Timestamp::now(), 10).expect("due").is_empty());
     assert_eq!(store.next_outbox_due().expect("next").map(|t| t.as_millisecond()), Some(later.as_millisecond()));
     let retried = store.due_outbox(later, 10).expect("due");
@@ -69,7 +69,9 @@ fn a_saved_application_is_queued_with_its_id_as_key_until_delivered() {
         state: balcao_backend_client::api::ApplicationState::Received,
         received_at: Timestamp::now(),
     };
-    store.outbox_delivered(saved.application_id, Some(receipt.state.as_str())).expect("delivered");
+    store
+        .outbox_settle(&[(saved.application_id, Settlement::Delivered { central_state: Some(receipt.state.as_str().into()) })])
+        .expect("delivered");
     assert_eq!(store.outbox_counts().expect("counts"), OutboxCounts::default());
     assert_eq!(store.application_state(saved.application_id).expect("state").as_deref(), Some("acknowledged"));
 }
@@ -79,7 +81,7 @@ fn refused_entries_are_kept_out_of_the_queue() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir.path().join("kiosk.db")).expect("open");
     let saved = store.save_application(&new_application(22)).expect("save");
-    store.outbox_dead(saved.application_id, "422 invalid-answers").expect("dead");
+    store.outbox_settle(&[(saved.application_id, Settlement::Dead { error: "422 invalid-answers".into(), alert: None })]).expect("dead");
     assert!(store.due_outbox(Timestamp::now(), 10).expect("due").is_empty());
     assert_eq!(store.outbox_counts().expect("counts"), OutboxCounts { pending: 0, dead: 1 });
     assert_eq!(store.application_state(saved.application_id).expect("state").as_deref(), Some("queued"));
@@ -113,7 +115,9 @@ fn a_waiting_entry_holds_back_everything_queued_after_it() {
     let second = store.save_application(&new_application(22)).expect("save");
     let now = Timestamp::now();
     let later = now + jiff::SignedDuration::from_secs(30);
-    store.outbox_retry(first.application_id, later, "central did not answer").expect("retry");
+    store
+        .outbox_settle(&[(first.application_id, Settlement::Retry { next: later, error: "central did not answer".into() })])
+        .expect("retry");
 
     assert_eq!(store.due_outbox(now, 10).expect("due"), vec![], "the second entry must not overtake the first");
     assert_eq!(store.next_outbox_due().expect("next").map(|t| t.as_millisecond()), Some(later.as_millisecond()));
@@ -158,8 +162,10 @@ fn acknowledged_records_are_purged_after_retention_and_the_rest_is_kept() {
         state: balcao_backend_client::api::ApplicationState::Received,
         received_at: Timestamp::now(),
     };
-    store.outbox_delivered(delivered.application_id, Some(receipt.state.as_str())).expect("delivered");
-    store.outbox_dead(dead.application_id, "refused").expect("dead");
+    store
+        .outbox_settle(&[(delivered.application_id, Settlement::Delivered { central_state: Some(receipt.state.as_str().into()) })])
+        .expect("delivered");
+    store.outbox_settle(&[(dead.application_id, Settlement::Dead { error: "refused".into(), alert: None })]).expect("dead");
 
     assert_eq!(store.purge_acknowledged(Timestamp::now() - jiff::SignedDuration::from_hours(1)).expect("purge"), 0, "too recent");
     assert_eq!(store.purge_acknowledged(Timestamp::now() + jiff::SignedDuration::from_secs(1)).expect("purge"), 2);
