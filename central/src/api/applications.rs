@@ -229,7 +229,8 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
 
     // Read the items in order and claim their keys, stopping before one that is in flight.
     let mut results: Vec<Option<BatchResult>> = Vec::new();
-    let mut pending: Vec<(usize, String, ApplicationSubmission)> = Vec::new();
+    // (slot in the results, idempotency key, request hash, the application)
+    let mut pending: Vec<(usize, String, String, ApplicationSubmission)> = Vec::new();
     let mut claims = Vec::new();
     for item in items {
         let submission: ApplicationSubmission = match serde_json::from_value(item.clone()) {
@@ -243,16 +244,16 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
         let key = submission.application_id.to_string();
         let Some(claim) = InFlight::claim(&state, &key) else { break };
         claims.push(claim);
-        pending.push((results.len(), request_hash(item), submission));
+        pending.push((results.len(), key, request_hash(item), submission));
         results.push(None);
     }
-    let keys: Vec<String> = pending.iter().map(|(_, _, s)| s.application_id.to_string()).collect();
+    let keys: Vec<String> = pending.iter().map(|(_, key, _, _)| key.clone()).collect();
     let lookup = state.clone();
     let existing = tokio::task::spawn_blocking(move || lookup.store.idempotent_responses(&keys)).await.map_err(join_error)??;
 
     // A repeat gets its first answer; a new application is checked as if sent alone.
     let mut to_store = Vec::new();
-    for ((slot, hash, submission), existing) in pending.into_iter().zip(existing) {
+    for ((slot, key, hash, submission), existing) in pending.into_iter().zip(existing) {
         let id = Some(submission.application_id);
         results[slot] = match existing {
             Some(existing) if existing.request_hash != hash => Some(refused_result(id, key_reused())),
@@ -260,7 +261,7 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
             None => match kiosk.must_be(&submission.kiosk_id).and_then(|()| check(&state, &submission)) {
                 Err(refused) => Some(refused_result(id, refused)),
                 Ok(()) => {
-                    to_store.push((slot, hash, submission));
+                    to_store.push((slot, key, hash, submission));
                     None
                 }
             },
@@ -271,19 +272,18 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
     }
     let store_state = state.clone();
     let stored = tokio::task::spawn_blocking(move || {
-        let keyed: Vec<(String, ApplicationReceipt)> =
-            to_store.iter().map(|(_, _, s)| (s.application_id.to_string(), receipt_for(s))).collect();
+        let receipts: Vec<ApplicationReceipt> = to_store.iter().map(|(_, _, _, s)| receipt_for(s)).collect();
         let new: Vec<NewApplication<'_>> = to_store
             .iter()
-            .zip(&keyed)
-            .map(|((_, hash, submission), (key, receipt))| NewApplication { key, request_hash: hash, submission, receipt })
+            .zip(&receipts)
+            .map(|((_, key, hash, submission), receipt)| NewApplication { key, request_hash: hash, submission, receipt })
             .collect();
         let answers = store_state.store.record_applications(&new)?;
         Ok::<_, crate::store::StoreError>(to_store.into_iter().zip(answers).collect::<Vec<_>>())
     })
     .await
     .map_err(join_error)??;
-    for ((slot, hash, submission), answer) in stored {
+    for ((slot, _, hash, submission), answer) in stored {
         let id = Some(submission.application_id);
         results[slot] = Some(if answer.request_hash == hash { stored_result(id, &answer) } else { refused_result(id, key_reused()) });
     }
