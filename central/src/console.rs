@@ -32,16 +32,32 @@ fn mop(avos: u64) -> String {
 pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Html<String>, ApiError> {
     let catalog = state.current_catalog();
     let store_state = state.clone();
-    let rows = tokio::task::spawn_blocking(move || store_state.store.recent_applications(200))
-        .await
-        .map_err(|_| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", "Page failed", "retry"))??;
+    let (rows, duplicates) = crate::api::blocking(move || {
+        Ok::<_, crate::store::StoreError>((store_state.store.recent_applications(200)?, store_state.store.recent_pickups(100, true)?))
+    })
+    .await??;
     let mut html = String::from(concat!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Balcão central — applications</title>",
         "<style>body{font-family:'Noto Sans','Noto Sans CJK TC',sans-serif;margin:2rem;color:#1a2b3c}",
         "h1{color:#0b4f6c}table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.4rem .8rem;border-bottom:1px solid #d5dde5}",
-        "th{background:#0b4f6c;color:#fff}td.num{text-align:right}.empty{color:#667}</style></head><body>",
+        "th{background:#0b4f6c;color:#fff}h2.alert{color:#a4161a}td.num{text-align:right}.empty{color:#667}</style></head><body>",
         "<h1>Applications received</h1>"
     ));
+    if !duplicates.is_empty() {
+        // Two kiosks handed out the same certificate while offline: staff must follow up.
+        html.push_str("<h2 class=\"alert\">Certificates handed out twice</h2><table><thead><tr><th>Collected</th><th>Reference</th><th>Kiosk</th><th>Offline</th></tr></thead><tbody>");
+        for row in &duplicates {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&row.collected_at),
+                escape(&row.reference),
+                escape(&row.kiosk_id),
+                if row.offline { "yes" } else { "no" }
+            );
+        }
+        html.push_str("</tbody></table>");
+    }
     let _ = write!(html, "<p>{} most recent, newest first. Catalog version {}.</p>", rows.len(), escape(&catalog.catalog.version));
     if rows.is_empty() {
         html.push_str("<p class=\"empty\">No applications yet.</p>");

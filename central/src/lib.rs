@@ -12,6 +12,7 @@
 
 pub mod api;
 mod console;
+mod document;
 pub mod seed;
 pub mod store;
 pub mod tls;
@@ -32,6 +33,10 @@ use crate::tls::{DevPki, TlsListener};
 /// Idempotency keys are kept at least this long, so a kiosk that was offline for weeks can
 /// still repeat a write safely.
 pub const MIN_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How long a collected certificate stays in its centre's feed. A kiosk that has not synced for
+/// longer gets 410 and fetches the full list again.
+pub const FEED_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(Clone, Debug)]
 pub struct CentralOptions {
@@ -56,6 +61,10 @@ pub enum CentralError {
     Tls(#[from] tls::TlsError),
     #[error("I/O error")]
     Io(#[from] std::io::Error),
+    #[error("no application {0}")]
+    UnknownApplication(uuid::Uuid),
+    #[error("cannot issue the certificate: {0}")]
+    Issue(String),
     #[error("idempotency keys must be kept at least 30 days (configured: {0:?})")]
     RetentionTooShort(Duration),
 }
@@ -82,6 +91,7 @@ impl Central {
                 catalog
             }
         };
+        store.rotate_issuer_key(jiff::Timestamp::now())?;
         let state = AppState {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
@@ -107,14 +117,41 @@ impl Central {
         Ok(())
     }
 
-    /// Forgets idempotency keys past the retention period; run it daily.
-    pub fn purge_expired_keys(&self) -> Result<usize, CentralError> {
-        let before = jiff::Timestamp::now() - jiff::SignedDuration::try_from(self.retention).unwrap_or(jiff::SignedDuration::MAX);
-        Ok(self.state.store.purge_idempotency_keys(before)?)
+    /// Issues the certificate of an application (the agency's decision, made elsewhere): it
+    /// becomes ready for pickup at the centre where it was applied for, and that centre's
+    /// kiosks get it on their next sync.
+    pub fn issue_certificate(&self, application_id: uuid::Uuid) -> Result<(), CentralError> {
+        let status = self.state.store.application_status(application_id)?.ok_or(CentralError::UnknownApplication(application_id))?;
+        let catalog = self.state.current_catalog();
+        let service = catalog.catalog.service(&status.service_id).map_or(status.service_id.clone(), |s| s.name.en.clone());
+        let pdf = document::certificate_pdf(
+            &service,
+            &[
+                format!("Application number: {}", status.reference),
+                format!("Issued: {}", jiff::Timestamp::now().strftime("%Y-%m-%d")),
+                "Issued by the Balcao reference central platform (not a legal document).".to_string(),
+            ],
+        );
+        let salt: [u8; 16] = rand::random();
+        self.state.store.issue_certificate(application_id, &pdf, salt).map_err(|e| match e {
+            store::IssueError::Store(e) => CentralError::Store(e),
+            other => CentralError::Issue(other.to_string()),
+        })
+    }
+
+    /// The daily housekeeping: forgets idempotency keys past the retention period and feed
+    /// entries of collected certificates older than [`FEED_RETENTION`], and rotates the
+    /// identity provider's signing key when it is due.
+    pub fn housekeeping(&self) -> Result<usize, CentralError> {
+        let now = jiff::Timestamp::now();
+        let age = |d: Duration| now - jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
+        let purged = self.state.store.purge_idempotency_keys(age(self.retention))? + self.state.store.purge_feed(age(FEED_RETENTION))?;
+        self.state.store.rotate_issuer_key(now)?;
+        Ok(purged)
     }
 }
 
-/// Serves `router` over HTTPS until `shutdown` completes, purging expired keys daily.
+/// Serves `router` over HTTPS until `shutdown` completes, doing the housekeeping daily.
 pub async fn serve(
     central: Central,
     listener: TcpListener,
@@ -127,9 +164,9 @@ pub async fn serve(
         loop {
             every_day.tick().await;
             let central = central.clone();
-            match tokio::task::spawn_blocking(move || central.purge_expired_keys()).await {
-                Ok(Ok(n)) => tracing::info!(purged = n, "expired idempotency keys purged"),
-                Ok(Err(e)) => tracing::warn!(error = %e, "purging idempotency keys failed"),
+            match tokio::task::spawn_blocking(move || central.housekeeping()).await {
+                Ok(Ok(n)) => tracing::info!(purged = n, "expired idempotency keys and feed entries purged"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "housekeeping failed"),
                 Err(e) => tracing::warn!(error = %e, "purge task failed"),
             }
         }

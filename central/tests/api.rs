@@ -6,7 +6,11 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use balcao_backend_client::api::{Answer, ApplicationSubmission, Catalog, Language, PaymentRecord, Problem};
+use balcao_backend_client::api::Catalog;
+use balcao_backend_client::api::{
+    Answer, ApplicationState, ApplicationSubmission, CertificateChanges, IssuerKeys, Language, PaymentRecord, PickupOutcome, PickupReceipt,
+    PickupRecord, PickupVerdict, Problem,
+};
 use balcao_central::tls::Peer;
 use balcao_central::{Central, CentralOptions};
 use tower::ServiceExt;
@@ -370,4 +374,199 @@ async fn a_batch_stops_before_an_application_another_request_is_processing() {
     assert_eq!(ids, [(Some(before.application_id), 201)], "processed up to the one in flight, and nothing after it");
     assert_eq!(first.await.expect("first"), StatusCode::CREATED);
     assert_eq!(central.store().count_applications().expect("count"), 2, "the one after it waits for the kiosk's next try");
+}
+
+/// Stores an application at `centre` and issues its certificate.
+async fn issued(central: &Central, centre: &str, number: u32) -> Uuid {
+    let mut s = submission();
+    s.centre_id = centre.into();
+    s.reference = format!("K01-261122-{number:04}");
+    let key = s.application_id.to_string();
+    assert_eq!(send(central, post(Some(&key), serde_json::to_vec(&s).expect("json"))).await.0, StatusCode::CREATED);
+    central.issue_certificate(s.application_id).expect("issued");
+    s.application_id
+}
+
+async fn feed(central: &Central, centre: &str, since: Option<&str>) -> (StatusCode, Vec<u8>) {
+    let uri = match since {
+        Some(token) => format!("/v1/certificates/ready?centre={centre}&since={token}"),
+        None => format!("/v1/certificates/ready?centre={centre}"),
+    };
+    let (status, _, body) = send(central, Request::get(uri).body(Body::empty()).expect("req")).await;
+    (status, body)
+}
+
+fn changes(body: &[u8]) -> CertificateChanges {
+    serde_json::from_slice(body).expect("changes")
+}
+
+#[tokio::test]
+async fn a_centres_feed_lists_its_certificates_and_a_catch_up_names_only_what_changed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let first = issued(&central, "GSC-01", 1).await;
+    let second = issued(&central, "GSC-01", 2).await;
+    issued(&central, "GSC-02", 3).await;
+
+    let (status, body) = feed(&central, "GSC-01", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let full = changes(&body);
+    assert!(full.reset && !full.more && full.gone.is_empty());
+    assert_eq!(full.ready.iter().map(|c| c.application_id).collect::<Vec<_>>(), vec![first, second], "only this centre's, in order");
+    let certificate = &full.ready[0];
+    assert_eq!(certificate.reference, "K01-261122-0001");
+    assert!(certificate.holder.matches("12345678") && !certificate.holder.matches("12345679"));
+    let pdf = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &certificate.document_pdf).expect("base64");
+    assert!(pdf.starts_with(b"%PDF-") && String::from_utf8_lossy(&pdf).contains("K01-261122-0001"));
+    assert!(!String::from_utf8_lossy(&body).contains("1234567"), "the feed carries no document number");
+
+    // Nothing new: an empty page with the same token.
+    let (_, body) = feed(&central, "GSC-01", Some(&full.token)).await;
+    let nothing = changes(&body);
+    assert!(!nothing.reset && nothing.ready.is_empty() && nothing.gone.is_empty());
+    assert_eq!(nothing.token, full.token);
+
+    // A new certificate and a pickup: the catch-up names both, the full list only what is left.
+    let third = issued(&central, "GSC-01", 4).await;
+    let pickup = pickup_record(first, "K01");
+    let (status, _, _) = send(&central, post_pickup(&pickup)).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, body) = feed(&central, "GSC-01", Some(&full.token)).await;
+    let caught_up = changes(&body);
+    assert_eq!(caught_up.ready.iter().map(|c| c.application_id).collect::<Vec<_>>(), vec![third]);
+    assert_eq!(caught_up.gone, vec![first]);
+    let (_, body) = feed(&central, "GSC-01", None).await;
+    assert_eq!(changes(&body).ready.iter().map(|c| c.application_id).collect::<Vec<_>>(), vec![second, third]);
+    let status = central.store().application_status(first).expect("status").expect("found");
+    assert_eq!(status.state, ApplicationState::Collected);
+}
+
+#[tokio::test]
+async fn a_long_feed_comes_in_pages_and_a_token_central_no_longer_knows_gets_410() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        ids.push(issued(&central, "GSC-01", n).await);
+    }
+    let store = central.store();
+    let full_list = || {
+        let mut pages = vec![store.certificate_changes("GSC-01", None, 2).expect("page")];
+        while pages.last().expect("page").more {
+            let token = pages.last().expect("page").token.clone();
+            pages.push(store.certificate_changes("GSC-01", Some(&token), 2).expect("page"));
+        }
+        pages
+    };
+    let pages = full_list();
+    assert_eq!(pages.iter().map(|p| p.ready.len()).collect::<Vec<_>>(), vec![2, 2, 1]);
+    assert!(pages[0].reset && !pages[1].reset);
+    assert_eq!(pages.iter().flat_map(|p| p.ready.iter().map(|c| c.application_id)).collect::<Vec<_>>(), ids);
+
+    for bad in ["0000000000000000.1", "nonsense", "", &format!("{}9", pages[2].token)] {
+        let (status, body) = feed(&central, "GSC-01", Some(bad)).await;
+        assert_eq!(status, StatusCode::GONE, "token {bad:?}");
+        let problem: Problem = serde_json::from_slice(&body).expect("problem");
+        assert!(problem.kind.ends_with("sync-token-expired"), "{}", problem.kind);
+    }
+    // Once collected certificates leave the feed, a token from before them is too old.
+    let old_token = pages[2].token.clone();
+    assert_eq!(send(&central, post_pickup(&pickup_record(ids[4], "K01"))).await.0, StatusCode::CREATED);
+    assert_eq!(store.purge_feed(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1)).expect("purge"), 1);
+    assert_eq!(feed(&central, "GSC-01", Some(&old_token)).await.0, StatusCode::GONE);
+    // The full list still pages through (its pages are not held to the horizon) and ends on
+    // a token that is current.
+    let pages = full_list();
+    assert_eq!(pages.iter().flat_map(|p| p.ready.iter().map(|c| c.application_id)).collect::<Vec<_>>(), ids[..4]);
+    let (status, body) = feed(&central, "GSC-01", Some(&pages.last().expect("page").token)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(changes(&body).ready.is_empty());
+}
+
+fn pickup_record(application_id: Uuid, kiosk: &str) -> PickupRecord {
+    PickupRecord {
+        pickup_id: Uuid::now_v7(),
+        application_id,
+        kiosk_id: kiosk.into(),
+        centre_id: "GSC-01".into(),
+        outcome: PickupOutcome::Printed,
+        offline: true,
+        collected_at: jiff::Timestamp::now(),
+    }
+}
+
+fn post_pickup(pickup: &PickupRecord) -> Request<Body> {
+    Request::post("/v1/pickups")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", pickup.pickup_id.to_string())
+        .body(Body::from(serde_json::to_vec(pickup).expect("json")))
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_certificate_handed_out_twice_is_recorded_twice_and_flagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let application = issued(&central, "GSC-01", 1).await;
+    let verdict = |body: &[u8]| serde_json::from_slice::<PickupReceipt>(body).expect("receipt").verdict;
+
+    let at_k01 = pickup_record(application, "K01");
+    let (status, _, body) = send(&central, post_pickup(&at_k01)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(verdict(&body), PickupVerdict::Recorded);
+    // A repeat (the answer was lost) is the same pickup, not a second one.
+    let (status, _, body) = send(&central, post_pickup(&at_k01)).await;
+    assert_eq!((status, verdict(&body)), (StatusCode::CREATED, PickupVerdict::Recorded));
+
+    // K02 handed the same certificate out while both were offline.
+    let at_k02 = pickup_record(application, "K02");
+    let mut request = post_pickup(&at_k02);
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K02")));
+    let (status, _, body) = send_as(&central, request).await;
+    assert_eq!((status, verdict(&body)), (StatusCode::CREATED, PickupVerdict::Duplicate));
+    let flagged = central.store().recent_pickups(10, true).expect("pickups");
+    assert_eq!(flagged.iter().map(|p| (p.pickup_id, p.kiosk_id.as_str())).collect::<Vec<_>>(), vec![(at_k02.pickup_id, "K02")]);
+    assert_eq!(central.store().recent_pickups(10, false).expect("pickups").len(), 2);
+    let (_, _, page) = send(&central, Request::get("/").body(Body::empty()).expect("req")).await;
+    let page = String::from_utf8(page).expect("utf-8");
+    assert!(page.contains("Certificates handed out twice") && page.contains("K01-261122-0001"), "{page}");
+
+    // Refusals: no such certificate, a reused id, a pickup in another kiosk's name.
+    let (status, headers, body) = send(&central, post_pickup(&pickup_record(Uuid::now_v7(), "K01"))).await;
+    assert!(problem(status, &headers, &body).kind.ends_with("unknown-certificate"));
+    let mut reused = at_k01.clone();
+    reused.offline = false;
+    let (status, headers, body) = send(&central, post_pickup(&reused)).await;
+    assert!(problem(status, &headers, &body).kind.ends_with("idempotency-key-reused"));
+    let (status, _, _) = send(&central, post_pickup(&pickup_record(application, "K03"))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(central.store().recent_pickups(10, false).expect("pickups").len(), 2, "refusals record nothing");
+}
+
+#[tokio::test]
+async fn identity_issuer_keys_have_an_etag_and_a_repeat_is_a_304() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let (status, headers, body) = send(&central, Request::get("/v1/identity-issuers").body(Body::empty()).expect("req")).await;
+    assert_eq!(status, StatusCode::OK);
+    let keys: IssuerKeys = serde_json::from_slice(&body).expect("keys");
+    assert_eq!(keys.keys.len(), 1);
+    let key = &keys.keys[0];
+    assert_eq!(key.alg, "Ed25519");
+    let public = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &key.public_key).expect("base64url");
+    assert_eq!(public.len(), 32);
+    assert!(key.not_after > jiff::Timestamp::now());
+    assert!(!String::from_utf8_lossy(&body).contains("pkcs8"), "no private key leaves central");
+    let etag = headers[header::ETAG].to_str().expect("etag").to_string();
+    let request = Request::get("/v1/identity-issuers").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).expect("req");
+    let (status, _, body) = send(&central, request).await;
+    assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0));
+
+    // A rotation (due after 30 days) changes the set and its tag; the old key stays listed.
+    assert!(!central.store().rotate_issuer_key(jiff::Timestamp::now()).expect("rotate"), "not due yet");
+    assert!(central.store().rotate_issuer_key(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(31 * 24)).expect("rotate"));
+    let request = Request::get("/v1/identity-issuers").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).expect("req");
+    let (status, _, body) = send(&central, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(serde_json::from_slice::<IssuerKeys>(&body).expect("keys").keys.len(), 2);
 }

@@ -4,7 +4,9 @@ mod application;
 mod catalog;
 mod event;
 mod form;
+mod issuer;
 mod language;
+mod pickup;
 mod problem;
 
 pub use application::{
@@ -14,7 +16,12 @@ pub use application::{
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
 pub use event::{KioskEvent, KioskEventKind, Severity};
 pub use form::{ChoiceOption, DateRange, FieldError, FieldKind, FormField, IdentityAttribute, validate_answers};
+pub use issuer::{IssuerKey, IssuerKeys};
 pub use language::{Language, LocalizedText};
+pub use pickup::{
+    CertificateChanges, HolderCheck, MAX_FEED_PAGE, PickupOutcome, PickupReceipt, PickupRecord, PickupVerdict, ReadyCertificate,
+    normalise_document_number,
+};
 pub use problem::{FieldProblem, Problem};
 
 /// The header that makes a write safe to repeat; its value is the record's own id.

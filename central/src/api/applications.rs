@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::auth::Kiosk;
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, join_error};
 use crate::store::{NewApplication, StoredResponse};
 
 /// Macao's offset from UTC; it keeps no daylight saving time.
@@ -347,11 +347,6 @@ pub async fn status(
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid-id", "Application ids are UUIDs", format!("got {id:?}")))?;
     let found = tokio::task::spawn_blocking(move || state.store.application_status(id)).await.map_err(join_error)??;
     found.map(axum::Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown-application", "No such application", id.to_string()))
-}
-
-fn join_error(e: tokio::task::JoinError) -> ApiError {
-    tracing::error!(error = %e, "database task failed");
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Central could not complete the request", "Retry later; nothing was lost.")
 }
 
 #[cfg(test)]

@@ -26,16 +26,28 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
 )]
 pub async fn get_catalog(State(state): State<Arc<AppState>>, _kiosk: super::auth::Kiosk, headers: HeaderMap) -> Response {
     let catalog = state.current_catalog();
-    let etag = HeaderValue::from_str(&catalog.etag).unwrap_or_else(|_| HeaderValue::from_static("\"invalid\""));
+    conditional(&headers, &catalog.etag, catalog.body.clone())
+}
+
+/// The `ETag` of a JSON body: a hash of its bytes.
+pub fn etag_of(body: &str) -> String {
+    use sha2::Digest;
+    format!("\"{}\"", hex::encode(&sha2::Sha256::digest(body.as_bytes())[..12]))
+}
+
+/// A JSON body with its `ETag`, or `304 Not Modified` without a body when the request's
+/// `If-None-Match` names that tag.
+pub fn conditional(headers: &HeaderMap, etag: &str, body: String) -> Response {
+    let tag = HeaderValue::from_str(etag).unwrap_or_else(|_| HeaderValue::from_static("\"invalid\""));
     let cache = HeaderValue::from_static("no-cache");
-    let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| matches(v, &catalog.etag));
+    let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| matches(v, etag));
     if fresh {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)]).into_response();
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, tag), (header::CACHE_CONTROL, cache)]).into_response();
     }
     (
         StatusCode::OK,
-        [(header::ETAG, etag), (header::CACHE_CONTROL, cache), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        catalog.body.clone(),
+        [(header::ETAG, tag), (header::CACHE_CONTROL, cache), (header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
     )
         .into_response()
 }

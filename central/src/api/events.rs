@@ -59,20 +59,11 @@ pub async fn submit(
             format!("kiosk_id required, detail at most {MAX_DETAIL} bytes"),
         ));
     }
-    let stored = tokio::task::spawn_blocking(move || {
+    let stored = super::blocking(move || {
         let recorded = state.store.record_event(&event);
         (event, recorded)
     })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "database task failed");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Central could not complete the request",
-            "Retry later; nothing was lost.",
-        )
-    })?;
+    .await?;
     let (event, recorded) = stored;
     if !recorded? {
         return Err(unprocessable(

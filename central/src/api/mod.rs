@@ -5,7 +5,9 @@ pub mod auth;
 mod catalog;
 mod error;
 mod events;
+mod issuers;
 mod openapi;
+mod pickups;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,6 +16,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 
+pub use catalog::etag_of;
 pub use error::ApiError;
 pub use openapi::{ApiDoc, OPENAPI_JSON};
 
@@ -37,6 +40,21 @@ impl AppState {
     }
 }
 
+/// Runs database work off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.map_err(join_error)
+}
+
+pub(crate) fn join_error(e: tokio::task::JoinError) -> ApiError {
+    tracing::error!(error = %e, "database task failed");
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Central could not complete the request",
+        "Retry later; nothing was lost.",
+    )
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/catalog", get(catalog::get_catalog))
@@ -44,6 +62,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/applications/batch", axum::routing::post(applications::submit_batch))
         .route("/v1/applications/{id}", get(applications::status))
         .route("/v1/events", axum::routing::post(events::submit))
+        .route("/v1/identity-issuers", get(issuers::get_keys))
+        .route("/v1/certificates/ready", get(pickups::ready))
+        .route("/v1/pickups", axum::routing::post(pickups::record))
         .route("/openapi.json", get(openapi::document))
         .route("/", get(crate::console::applications_page))
         .fallback(error::not_found)

@@ -11,8 +11,13 @@ use balcao_backend_client::api::{
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+mod certificates;
+mod issuer;
+
+pub use certificates::{FeedError, IssueError, PickupFiled, PickupRow};
+pub use issuer::StoredIssuerKey;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,6 +83,52 @@ fn migrations() -> Migrations<'static> {
         );
         CREATE INDEX kiosk_events_received ON kiosk_events(received_at);",
         ),
+        // Certificates ready for pickup, the per-centre feed of their changes (one row per
+        // certificate, AUTOINCREMENT so a position is never reused), pickups, and the keys of
+        // the identity provider central plays for the reference setup.
+        M::up(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta (key, value) VALUES ('epoch', lower(hex(randomblob(8))));
+        CREATE TABLE certificates (
+            application_id TEXT PRIMARY KEY REFERENCES applications(id),
+            centre_id TEXT NOT NULL,
+            reference TEXT NOT NULL,
+            service_id TEXT NOT NULL,
+            holder TEXT NOT NULL,
+            document BLOB NOT NULL,
+            ready_at TEXT NOT NULL,
+            state TEXT NOT NULL
+        );
+        CREATE TABLE certificate_feed (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            centre_id TEXT NOT NULL,
+            application_id TEXT NOT NULL UNIQUE,
+            change TEXT NOT NULL,
+            at INTEGER NOT NULL
+        );
+        CREATE INDEX certificate_feed_centre ON certificate_feed(centre_id, seq);
+        CREATE TABLE feed_horizon (centre_id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+        CREATE TABLE pickups (
+            pickup_id TEXT PRIMARY KEY,
+            application_id TEXT NOT NULL,
+            kiosk_id TEXT NOT NULL,
+            centre_id TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            offline INTEGER NOT NULL,
+            collected_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            duplicate INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX pickups_application ON pickups(application_id);
+        CREATE TABLE issuer_keys (
+            kid TEXT PRIMARY KEY,
+            private_pkcs8 BLOB NOT NULL,
+            public_key BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            not_after TEXT NOT NULL
+        );",
+        ),
     ])
 }
 
@@ -92,9 +143,7 @@ pub struct StoredCatalog {
 impl StoredCatalog {
     pub fn new(catalog: Catalog) -> Result<Self, StoreError> {
         let body = serde_json::to_string(&catalog).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let digest = Sha256::digest(body.as_bytes());
-        let etag = format!("\"{}\"", hex::encode(&digest[..12]));
-        Ok(Self { etag, body, catalog })
+        Ok(Self { etag: crate::api::etag_of(&body), body, catalog })
     }
 }
 

@@ -1,0 +1,160 @@
+//! Certificates ready for pickup at a centre, and pickups recorded by kiosks.
+//!
+//! A kiosk keeps a copy of the certificates ready at its centre so it can hand them out while
+//! central cannot be reached. It follows a change feed with a sync token: each page carries the
+//! token to ask for what changed after it. A token central no longer knows (too old, or from
+//! another database) gets 410 Gone, and the kiosk starts again without one: a full list.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+/// Most entries central puts on one page of the feed.
+pub const MAX_FEED_PAGE: usize = 200;
+
+/// Proof that a person is the holder of a certificate without carrying their document number:
+/// SHA-256 over a random per-certificate salt and the normalised document number.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HolderCheck {
+    /// Hex, 16 bytes.
+    pub salt: String,
+    /// Hex SHA-256.
+    pub digest: String,
+}
+
+impl std::fmt::Debug for HolderCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HolderCheck(..)")
+    }
+}
+
+/// A document number as compared: letters and digits only, upper case (`1234567(8)` and
+/// `12345678` are the same number).
+pub fn normalise_document_number(number: &str) -> String {
+    number.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
+}
+
+impl HolderCheck {
+    pub fn new(salt: [u8; 16], document_number: &str) -> Self {
+        Self { salt: hex::encode(salt), digest: Self::digest_of(&salt, document_number) }
+    }
+
+    fn digest_of(salt: &[u8], document_number: &str) -> String {
+        let mut hash = Sha256::new();
+        hash.update(salt);
+        hash.update(normalise_document_number(document_number).as_bytes());
+        hex::encode(hash.finalize())
+    }
+
+    /// Whether `document_number` is the holder's. An unreadable salt matches nothing.
+    pub fn matches(&self, document_number: &str) -> bool {
+        let Ok(salt) = hex::decode(&self.salt) else { return false };
+        let normalised = normalise_document_number(document_number);
+        !normalised.is_empty() && Self::digest_of(&salt, &normalised) == self.digest
+    }
+}
+
+/// A certificate waiting at a centre, with its printable document.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReadyCertificate {
+    pub application_id: Uuid,
+    /// The application number on the citizen's receipt.
+    pub reference: String,
+    pub service_id: String,
+    pub holder: HolderCheck,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub ready_at: Timestamp,
+    /// The certificate as a PDF, base64 (standard alphabet, padded).
+    pub document_pdf: String,
+}
+
+impl std::fmt::Debug for ReadyCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadyCertificate").field("application_id", &self.application_id).finish_non_exhaustive()
+    }
+}
+
+/// One page of the feed of certificates ready at a centre.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CertificateChanges {
+    /// Give this as `since` to get what changed after this page.
+    pub token: String,
+    /// This page starts the full list: forget what you have. The list goes on over the pages
+    /// that follow while `more` is true; apply it once it is whole.
+    pub reset: bool,
+    /// Certificates that became ready (or changed), in feed order.
+    pub ready: Vec<ReadyCertificate>,
+    /// Certificates no longer to be handed out here (collected, or withdrawn).
+    pub gone: Vec<Uuid>,
+    /// Another page follows; ask again with `token` right away.
+    pub more: bool,
+}
+
+/// What the kiosk knows of how a pickup ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum PickupOutcome {
+    /// The printer reported the certificate printed.
+    Printed,
+    /// The kiosk stopped while printing: the certificate may have come out. Staff check.
+    Uncertain,
+}
+
+/// A certificate handed out at a kiosk. `pickup_id` is also the `Idempotency-Key`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PickupRecord {
+    pub pickup_id: Uuid,
+    pub application_id: Uuid,
+    pub kiosk_id: String,
+    pub centre_id: String,
+    pub outcome: PickupOutcome,
+    /// The kiosk could not reach central when it handed the certificate out.
+    pub offline: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub collected_at: Timestamp,
+}
+
+/// How central filed a pickup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum PickupVerdict {
+    /// The first pickup of this certificate.
+    Recorded,
+    /// The certificate had already been handed out by another pickup (two kiosks offline at
+    /// once): recorded too, and flagged for staff.
+    Duplicate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PickupReceipt {
+    pub pickup_id: Uuid,
+    pub verdict: PickupVerdict,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_holder_check_matches_the_number_however_it_is_written_and_nothing_else() {
+        let check = HolderCheck::new([7; 16], "1234567(8)");
+        assert!(check.matches("12345678"));
+        assert!(check.matches(" 1234567 (8) "));
+        assert!(!check.matches("12345679"));
+        assert!(!check.matches(""));
+        assert!(!check.matches("()"));
+        let other_salt = HolderCheck::new([8; 16], "12345678");
+        assert_ne!(other_salt.digest, check.digest);
+        let broken = HolderCheck { salt: "zz".into(), digest: check.digest.clone() };
+        assert!(!broken.matches("12345678"));
+        assert_eq!(format!("{check:?}"), "HolderCheck(..)");
+    }
+}

@@ -1,0 +1,107 @@
+//! Certificates ready for pickup (a change feed per centre, followed with a sync token) and the
+//! pickups kiosks report.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use balcao_backend_client::api::{CertificateChanges, IDEMPOTENCY_KEY, MAX_FEED_PAGE, PickupReceipt, PickupRecord, Problem};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::auth::Kiosk;
+use super::{ApiError, AppState, blocking};
+use crate::store::{FeedError, PickupFiled};
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FeedQuery {
+    /// The service centre whose certificates to list.
+    pub centre: String,
+    /// The token of the last page applied; without it, the full list.
+    pub since: Option<String>,
+}
+
+/// Certificates ready for pickup at a centre: the full list, or what changed since a token.
+#[utoipa::path(
+    get,
+    path = "/v1/certificates/ready",
+    tag = "pickups",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "A page of the feed; ask again with its token while `more` is true", body = CertificateChanges),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The token is too old or unknown: start again without one", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ready(State(state): State<Arc<AppState>>, _kiosk: Kiosk, Query(query): Query<FeedQuery>) -> Result<Response, ApiError> {
+    let changes = blocking(move || state.store.certificate_changes(&query.centre, query.since.as_deref(), MAX_FEED_PAGE)).await?;
+    match changes {
+        Ok(changes) => Ok(axum::Json(changes).into_response()),
+        Err(FeedError::Expired) => Err(ApiError::new(
+            StatusCode::GONE,
+            "sync-token-expired",
+            "The sync token is no longer valid",
+            "Fetch the full list again without `since`.",
+        )),
+        Err(FeedError::Store(e)) => Err(e.into()),
+    }
+}
+
+/// Records a certificate handed out at a kiosk. The first pickup of a certificate takes it off
+/// its centre's list; another pickup of the same certificate (two kiosks handing it out while
+/// offline) is recorded too and flagged as a duplicate for staff. Repeating a pickup with the
+/// same `Idempotency-Key` records nothing twice and gets the same answer.
+#[utoipa::path(
+    post,
+    path = "/v1/pickups",
+    tag = "pickups",
+    params(("Idempotency-Key" = Uuid, Header, description = "The pickup's own id (`pickup_id`)")),
+    request_body = PickupRecord,
+    responses(
+        (status = 201, description = "Recorded (also the answer to every repeat); `verdict` says whether it is a duplicate", body = PickupReceipt),
+        (status = 400, description = "Missing or malformed key", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The record names another kiosk than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a pickup, no such certificate, or the key was used with another pickup", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).and_then(|k| Uuid::parse_str(k.trim()).ok());
+    let Some(key) = key else {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "idempotency-key-required",
+            "An Idempotency-Key header with a UUID is required",
+            "Send the pickup's id as the key.",
+        ));
+    };
+    let unprocessable = |kind: &str, title: &str, detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail);
+    let pickup: PickupRecord = serde_json::from_slice(&body)
+        .map_err(|e| unprocessable("invalid-pickup", "The pickup does not follow the schema", e.to_string()))?;
+    if pickup.pickup_id != key {
+        return Err(unprocessable(
+            "idempotency-key-mismatch",
+            "The Idempotency-Key must be the pickup's id",
+            "Send pickup_id as the key.".into(),
+        ));
+    }
+    kiosk.must_be(&pickup.kiosk_id)?;
+    let record = pickup.clone();
+    match blocking(move || state.store.record_pickup(&record)).await?? {
+        PickupFiled::Filed(verdict) => {
+            if verdict == balcao_backend_client::api::PickupVerdict::Duplicate {
+                tracing::warn!(pickup = %pickup.pickup_id, application = %pickup.application_id, kiosk = %pickup.kiosk_id, "certificate handed out twice");
+            }
+            Ok((StatusCode::CREATED, axum::Json(PickupReceipt { pickup_id: pickup.pickup_id, verdict })).into_response())
+        }
+        PickupFiled::UnknownCertificate => {
+            Err(unprocessable("unknown-certificate", "No certificate was issued for this application", pickup.application_id.to_string()))
+        }
+        PickupFiled::IdReused => {
+            Err(unprocessable("idempotency-key-reused", "This idempotency key was used with another pickup", pickup.pickup_id.to_string()))
+        }
+    }
+}
