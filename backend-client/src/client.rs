@@ -10,8 +10,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
 use crate::api::{
-    API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, BatchResults, Catalog, IDEMPOTENCY_KEY, KioskEvent,
-    MAX_BATCH, Problem,
+    API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, BatchResults, Catalog, CertificateChanges, IDEMPOTENCY_KEY,
+    IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -112,6 +112,11 @@ impl ClientError {
         }
     }
 
+    /// Central no longer knows the sync token (410 Gone): start again from the full list.
+    pub fn sync_expired(&self) -> bool {
+        matches!(self, Self::Refused { status: 410, .. })
+    }
+
     /// The problem central sent, if any.
     pub fn problem(&self) -> Option<&Problem> {
         match self {
@@ -122,14 +127,14 @@ impl ClientError {
     }
 }
 
-/// Result of a conditional catalog fetch.
+/// Result of a conditional fetch of reference data (catalog, issuer keys).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CatalogFetch {
+pub enum Fetch<T> {
     /// The kiosk's copy is current (304).
     NotModified,
     Updated {
         etag: Option<String>,
-        catalog: Catalog,
+        value: T,
     },
 }
 
@@ -255,18 +260,54 @@ impl CentralClient {
     }
 
     /// The catalog, unless the kiosk's copy (identified by its `ETag`) is current.
-    pub async fn catalog(&self, etag: Option<&str>) -> Result<CatalogFetch, ClientError> {
-        let mut request = self.http.get(self.url("/catalog"));
+    pub async fn catalog(&self, etag: Option<&str>) -> Result<Fetch<Catalog>, ClientError> {
+        self.fetch_conditional("/catalog", etag, "catalog").await
+    }
+
+    /// The identity provider's public keys, unless the kiosk's copy is current.
+    pub async fn identity_issuers(&self, etag: Option<&str>) -> Result<Fetch<IssuerKeys>, ClientError> {
+        self.fetch_conditional("/identity-issuers", etag, "identity_issuers").await
+    }
+
+    async fn fetch_conditional<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        etag: Option<&str>,
+        what: &str,
+    ) -> Result<Fetch<T>, ClientError> {
+        let mut request = self.http.get(self.url(path));
         if let Some(etag) = etag {
             request = request.header(IF_NONE_MATCH, etag);
         }
-        let (status, headers, body) = self.send(request, "catalog").await?;
+        let (status, headers, body) = self.send(request, what).await?;
         if status == StatusCode::NOT_MODIFIED {
-            return Ok(CatalogFetch::NotModified);
+            return Ok(Fetch::NotModified);
         }
-        let catalog: Catalog = parse_json(status, &body)?;
+        let value = parse_json(status, &body)?;
         let etag = headers.get(ETAG).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        Ok(CatalogFetch::Updated { etag, catalog })
+        Ok(Fetch::Updated { etag, value })
+    }
+
+    /// A page of the certificates ready at `centre`: everything after `since`, or the full
+    /// list without it. An error for which [`ClientError::sync_expired`] holds means: ask again
+    /// without a token.
+    pub async fn ready_certificates(&self, centre: &str, since: Option<&str>) -> Result<CertificateChanges, ClientError> {
+        let mut query = vec![("centre", centre)];
+        query.extend(since.map(|token| ("since", token)));
+        let request = self.http.get(self.url("/certificates/ready")).query(&query);
+        let (status, _, body) = self.send(request, "ready_certificates").await?;
+        parse_json(status, &body)
+    }
+
+    /// Reports a pickup. Safe to repeat: the pickup id is the idempotency key.
+    pub async fn submit_pickup(&self, pickup: &PickupRecord) -> Result<PickupReceipt, ClientError> {
+        let request = self.http.post(self.url("/pickups")).header(IDEMPOTENCY_KEY, pickup.pickup_id.to_string()).json(pickup);
+        let (status, _, body) = self.send(request, "submit_pickup").await?;
+        let receipt: PickupReceipt = parse_json(status, &body)?;
+        if receipt.pickup_id != pickup.pickup_id {
+            return Err(ClientError::MalformedResponse { status: status.as_u16(), detail: "the answer names another pickup".into() });
+        }
+        Ok(receipt)
     }
 
     /// Submits an application. Safe to repeat: the application id is the idempotency key, and

@@ -14,4 +14,4 @@ pub mod api;
 mod client;
 
 #[cfg(feature = "client")]
-pub use client::{CatalogFetch, CentralClient, ClientConfig, ClientError, Timeouts, tls_config};
+pub use client::{CentralClient, ClientConfig, ClientError, Fetch, Timeouts, tls_config};

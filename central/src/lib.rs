@@ -139,6 +139,24 @@ impl Central {
         })
     }
 
+    /// Plays a very quick agency for the demo: issues the certificate of every received
+    /// application for a service printed at kiosks once it is `after` old. Returns how many.
+    pub fn issue_due_certificates(&self, after: Duration) -> Result<usize, CentralError> {
+        let due = jiff::Timestamp::now() - jiff::SignedDuration::try_from(after).unwrap_or(jiff::SignedDuration::MAX);
+        let catalog = self.state.current_catalog();
+        let mut issued = 0;
+        for row in self.state.store.recent_applications(500)? {
+            let printable =
+                catalog.catalog.service(&row.service_id).is_some_and(|s| s.delivery == balcao_backend_client::api::Delivery::PrintAtKiosk);
+            let old_enough = row.received_at.parse::<jiff::Timestamp>().is_ok_and(|t| t <= due);
+            if row.state == balcao_backend_client::api::ApplicationState::Received && printable && old_enough {
+                self.issue_certificate(row.id)?;
+                issued += 1;
+            }
+        }
+        Ok(issued)
+    }
+
     /// The daily housekeeping: forgets idempotency keys past the retention period and feed
     /// entries of collected certificates older than [`FEED_RETENTION`], and rotates the
     /// identity provider's signing key when it is due.

@@ -570,3 +570,18 @@ async fn identity_issuer_keys_have_an_etag_and_a_repeat_is_a_304() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(serde_json::from_slice::<IssuerKeys>(&body).expect("keys").keys.len(), 2);
 }
+
+#[tokio::test]
+async fn the_demo_agency_issues_certificates_of_received_applications_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let s = submission();
+    assert_eq!(
+        send(&central, post(Some(&s.application_id.to_string()), serde_json::to_vec(&s).expect("json"))).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(central.issue_due_certificates(std::time::Duration::from_secs(3600)).expect("issue"), 0, "not old enough");
+    assert_eq!(central.issue_due_certificates(std::time::Duration::ZERO).expect("issue"), 1);
+    assert_eq!(central.issue_due_certificates(std::time::Duration::ZERO).expect("issue"), 0, "already ready");
+    assert_eq!(central.store().certificate_changes("GSC-01", None, 10).expect("feed").ready.len(), 1);
+}

@@ -102,11 +102,25 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
     let mut config = config.clone();
     config.store.data_dir = data_dir.to_path_buf();
     let (devices, simulators) = Devices::simulated(data_dir, SimulatorPace::REALISTIC)?;
+    // The demo's agency works fast: a certificate is ready to collect a minute after applying.
+    let agency = central.central.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            let agency = agency.clone();
+            match tokio::task::spawn_blocking(move || agency.issue_due_certificates(std::time::Duration::from_secs(60))).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(issued)) => tracing::info!(issued, "demo: certificates ready for pickup"),
+                Ok(Err(e)) => tracing::warn!(error = %e, "demo: issuing certificates failed"),
+                Err(_) => return,
+            }
+        }
+    });
     tracing::info!(
         central = %central.url,
         data = %data_dir.display(),
         receipts = %data_dir.join("receipts").display(),
-        "demo: reference central on loopback, simulated devices; open the central's page to see applications arrive"
+        "demo: reference central on loopback, simulated devices; open the central's page to see applications arrive; a minute after applying, collect the certificate with the receipt's number and document number"
     );
     Ok(Launch {
         settings: KioskSettings::from_config(&config),

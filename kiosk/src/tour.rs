@@ -85,6 +85,23 @@ impl Guide {
         self.paying().event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization)))
     }
 
+    /// On the pickup screen with the receipt's number and most of the document number typed.
+    fn collecting(&mut self) -> &mut Self {
+        let language = self.language;
+        self.ui(UserAction::Start)
+            .ui(UserAction::ChooseLanguage(language))
+            .ui(UserAction::Collect)
+            .typed(0, "K01-261122-0007")
+            .typed(1, "1234567(")
+    }
+
+    /// The certificate found and its holder confirmed, while central cannot be reached.
+    fn found(&mut self) -> &mut Self {
+        self.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+        self.collecting().typed(1, "8").ui(UserAction::Focus(None)).ui(UserAction::PickupNext);
+        self.event(Event::CertificateFound(Some(Box::new(sample_certificate()))))
+    }
+
     fn saved(&mut self) -> &mut Self {
         let saved = SavedApplication { application_id: uuid::Uuid::nil(), reference: "K01-261122-0007".into() };
         self.approved().event(Event::ApplicationSaved(saved)).event(Event::Captured(Vec::new()))
@@ -92,6 +109,16 @@ impl Guide {
 }
 
 /// Every screen in `language`, named for its file.
+/// A certificate ready for the tour's citizen (document number 1234567(8)).
+fn sample_certificate() -> crate::store::CertificateSummary {
+    crate::store::CertificateSummary {
+        application_id: uuid::Uuid::nil(),
+        reference: "K01-261122-0007".into(),
+        service_id: "criminal-record-certificate".into(),
+        holder: balcao_backend_client::api::HolderCheck::new([7; 16], "1234567(8)"),
+    }
+}
+
 pub fn tour(language: Language) -> Vec<(&'static str, View)> {
     let g = || Guide::new(language);
     let attract = {
@@ -133,6 +160,21 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
             guide.ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).ui(UserAction::Apply).view()
         }),
         ("20-out-of-service", g().event(Event::StorageFault).view()),
+        ("21-pickup", g().collecting().view()),
+        (
+            "22-pickup-mismatch",
+            g().collecting()
+                .ui(UserAction::Focus(None))
+                .ui(UserAction::PickupNext)
+                .event(Event::CertificateFound(Some(Box::new(sample_certificate()))))
+                .view(),
+        ),
+        (
+            "23-pickup-not-found",
+            g().collecting().ui(UserAction::Focus(None)).ui(UserAction::PickupNext).event(Event::CertificateFound(None)).view(),
+        ),
+        ("24-pickup-printing", g().found().view()),
+        ("25-collected", g().found().event(Event::CertificateCollected).view()),
     ]
 }
 
@@ -147,7 +189,7 @@ mod tests {
         for language in Language::ALL {
             let stops = tour(language);
             let screens: std::collections::HashSet<Screen> = stops.iter().map(|(_, v)| v.screen).collect();
-            assert_eq!(screens.len(), 11, "{language:?}: {screens:?}");
+            assert_eq!(screens.len(), 14, "{language:?}: {screens:?}");
             assert!(stops.iter().all(|(_, v)| v.language == language), "{language:?}");
         }
     }

@@ -29,8 +29,8 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use generated as g;
 pub use generated::MainWindow;
 use view::{
-    FieldProblem, FieldType, KeyboardMode, Language, OutOfService, PaymentPrompt, Problem, ReviewAnswer, Screen, Unavailable, UserAction,
-    View,
+    FieldProblem, FieldType, KeyboardMode, Language, OutOfService, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen,
+    Unavailable, UserAction, View,
 };
 
 fn screen(s: Screen) -> g::Screen {
@@ -44,6 +44,9 @@ fn screen(s: Screen) -> g::Screen {
         Screen::Payment => g::Screen::Payment,
         Screen::Printing => g::Screen::Printing,
         Screen::Done => g::Screen::Done,
+        Screen::Pickup => g::Screen::Pickup,
+        Screen::Collecting => g::Screen::Collecting,
+        Screen::Collected => g::Screen::Collected,
         Screen::Error => g::Screen::Error,
         Screen::OutOfService => g::Screen::OutOfService,
     }
@@ -242,6 +245,25 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         done.set_collect_at_counter(view.done.collect_at_counter);
     }
 
+    if changed(&|p| p.collect_unavailable == view.collect_unavailable) {
+        window.global::<g::HomeAdapter<'_>>().set_collect_unavailable(unavailable(view.collect_unavailable));
+    }
+
+    if changed(&|p| p.pickup == view.pickup) {
+        let pickup = window.global::<g::PickupAdapter<'_>>();
+        pickup.set_reference(view.pickup.reference.as_str().into());
+        pickup.set_document_number(view.pickup.document_number.as_str().into());
+        pickup.set_focused(view.pickup.focused.map_or(-1, |i| clamp_i32(i as i64)));
+        pickup.set_checking(view.pickup.checking);
+        pickup.set_problem(match view.pickup.problem {
+            None => g::PickupProblem::None,
+            Some(PickupProblem::NotFound) => g::PickupProblem::NotFound,
+            Some(PickupProblem::NotFoundOffline) => g::PickupProblem::NotFoundOffline,
+            Some(PickupProblem::DetailsDoNotMatch) => g::PickupProblem::DetailsDoNotMatch,
+        });
+        pickup.set_service_name(view.pickup.service_name.as_str().into());
+    }
+
     if changed(&|p| p.error == view.error) {
         let error = window.global::<g::ErrorAdapter<'_>>();
         error.set_problem(match view.error.problem {
@@ -255,6 +277,9 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Problem::NotSaved => g::Problem::NotSaved,
             Problem::ReceiptNotPrinted => g::Problem::ReceiptNotPrinted,
             Problem::ServiceUnavailable => g::Problem::ServiceUnavailable,
+            Problem::CertificateNotPrinted => g::Problem::CertificateNotPrinted,
+            Problem::CertificatePrintUncertain => g::Problem::CertificatePrintUncertain,
+            Problem::PickupRefused => g::Problem::PickupRefused,
         });
         error.set_reference(view.error.reference.as_str().into());
         error.set_can_retry(view.error.can_retry);
@@ -285,8 +310,25 @@ pub fn on_action(window: &MainWindow, handler: impl Fn(UserAction) + 'static) {
     let f = h();
     session.on_still_here(move || f(UserAction::StillHere));
 
+    let home = window.global::<g::HomeAdapter<'_>>();
     let f = h();
-    window.global::<g::HomeAdapter<'_>>().on_apply(move || f(UserAction::Apply));
+    home.on_apply(move || f(UserAction::Apply));
+    let f = h();
+    home.on_collect(move || f(UserAction::Collect));
+
+    let pickup = window.global::<g::PickupAdapter<'_>>();
+    let f = h();
+    pickup.on_focus(move |i| f(UserAction::Focus(index(i))));
+    let f = h();
+    pickup.on_key(move |k: SharedString| f(UserAction::Key(k.into())));
+    let f = h();
+    pickup.on_backspace(move || f(UserAction::Backspace));
+    let f = h();
+    pickup.on_next(move || f(UserAction::PickupNext));
+    let f = h();
+    pickup.on_back(move || f(UserAction::PickupBack));
+    let f = h();
+    pickup.on_finish(move || f(UserAction::Finish));
 
     let services = window.global::<g::ServicesAdapter<'_>>();
     let f = h();

@@ -57,6 +57,12 @@ pub enum Screen {
     Payment,
     Printing,
     Done,
+    /// Collecting a certificate: the application number and the holder's document number.
+    Pickup,
+    /// The certificate is being printed.
+    Collecting,
+    /// The certificate came out.
+    Collected,
     Error,
     OutOfService,
 }
@@ -210,6 +216,32 @@ pub struct DoneView {
     pub collect_at_counter: bool,
 }
 
+/// Why a certificate cannot be handed out as asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PickupProblem {
+    /// No certificate under this number is ready at this centre.
+    NotFound,
+    /// As `NotFound`, while central cannot be reached: it may be ready but not yet here.
+    NotFoundOffline,
+    /// The document number is not the holder's.
+    DetailsDoNotMatch,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PickupView {
+    /// The application number as typed.
+    pub reference: String,
+    /// The holder's identity document number as typed.
+    pub document_number: String,
+    /// 0: the application number, 1: the document number.
+    pub focused: Option<usize>,
+    /// Looking the certificate up.
+    pub checking: bool,
+    pub problem: Option<PickupProblem>,
+    /// The certificate's service, once found.
+    pub service_name: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Problem {
     #[default]
@@ -224,6 +256,12 @@ pub enum Problem {
     ReceiptNotPrinted,
     /// A device or the network the service needs failed between choosing it and paying.
     ServiceUnavailable,
+    /// The certificate printer failed before anything came out; nothing was recorded.
+    CertificateNotPrinted,
+    /// The certificate printer stopped answering mid-job: it may have printed.
+    CertificatePrintUncertain,
+    /// Too many numbers that do not match: the citizen is sent to the counter.
+    PickupRefused,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -260,6 +298,9 @@ pub struct View {
     pub review: ReviewView,
     pub payment: PaymentView,
     pub done: DoneView,
+    /// Why the "collect a certificate" tile cannot be used now, if it cannot.
+    pub collect_unavailable: Option<Unavailable>,
+    pub pickup: PickupView,
     pub error: ErrorView,
     pub out_of_service: OutOfService,
 }
@@ -271,6 +312,10 @@ pub enum UserAction {
     ChooseLanguage(Language),
     StillHere,
     Apply,
+    /// Collect a certificate that is ready.
+    Collect,
+    PickupNext,
+    PickupBack,
     ChooseService(String),
     ServicesBack,
     /// Tapped a field (`None`: closed the keyboard).

@@ -3,7 +3,7 @@
 //!
 //! - `devices.rs` — a thread per device and the readiness poll.
 //! - `outbox.rs` — delivery of queued writes to central.
-//! - `sync.rs` — the catalog poll.
+//! - `sync.rs` — the reference data poll (catalog, issuer keys, certificates ready for pickup).
 //!
 //! Background work reports back only as session events on one channel, so the session sees
 //! one ordered stream and needs no locks.
@@ -26,10 +26,10 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use crate::receipt;
 use crate::session::{Effect, Event, Readiness, Session, SessionConfig};
-use crate::store::{NewApplication, Store, StoreError};
+use crate::store::{NewApplication, PickupPlace, Store, StoreError};
 use devices::Devices;
 use outbox::{OutboxSender, RetryPolicy};
-use sync::CatalogSync;
+use sync::ReferenceSync;
 
 pub type SharedStore = Arc<Mutex<Store>>;
 
@@ -196,6 +196,83 @@ fn settled<T, K: std::fmt::Debug + Copy>(
     }
 }
 
+/// Hands out a certificate: the pickup is recorded before printing, and recorded as done (with
+/// its outbox entry) once the printer says the job completed.
+struct Collect {
+    store: SharedStore,
+    printer: devices::DeviceWorker<dyn balcao_drivers::document_printer::DocumentPrinter>,
+    identity: KioskIdentity,
+    wake: Arc<Notify>,
+    fatal: Fatal,
+}
+
+impl Collect {
+    async fn run(self, application_id: uuid::Uuid, offline: bool) -> Event {
+        use balcao_backend_client::api::PickupOutcome;
+        use balcao_drivers::document_printer::{ErrorKind, PrintJob};
+
+        let started = with_store(&self.store, move |s| {
+            let pdf = s.certificate_document(application_id)?;
+            pdf.map(|pdf| s.begin_pickup(application_id, offline).map(|id| (id, pdf))).transpose()
+        })
+        .await;
+        let (pickup_id, pdf) = match started {
+            Ok(Some(started)) => started,
+            Ok(None) => {
+                tracing::warn!(application = %application_id, "the certificate left this kiosk's list before it was printed");
+                return Event::CertificateNotPrinted { uncertain: false };
+            }
+            Err(e) => return self.store_failed(&e),
+        };
+        let job = PrintJob { name: format!("certificate-{application_id}"), pdf, copies: 1 };
+        let printed = self.printer.call(move |p| p.print(&job)).await;
+        let outcome = match &printed {
+            Ok(Ok(done)) => {
+                tracing::info!(pickup = %pickup_id, job = done.job_id, sheets = done.sheets, "certificate printed");
+                Some(PickupOutcome::Printed)
+            }
+            // The printer stopped answering mid-job: the certificate may have come out.
+            Ok(Err(e)) if e.kind() == ErrorKind::NoAnswer => {
+                tracing::error!(pickup = %pickup_id, error = %e, "the printer stopped answering while printing a certificate");
+                Some(PickupOutcome::Uncertain)
+            }
+            Ok(Err(e)) => {
+                tracing::error!(pickup = %pickup_id, kind = ?e.kind(), error = %e, "certificate not printed");
+                None
+            }
+            Err(gone) => {
+                tracing::error!(pickup = %pickup_id, error = %gone, "the document printer's worker is gone");
+                Some(PickupOutcome::Uncertain)
+            }
+        };
+        let identity = self.identity.clone();
+        let recorded = with_store(&self.store, move |s| match outcome {
+            Some(outcome) => {
+                s.finish_pickup(pickup_id, outcome, PickupPlace { kiosk_id: &identity.kiosk_id, centre_id: &identity.centre_id })
+            }
+            None => s.abandon_pickup(pickup_id),
+        })
+        .await;
+        if let Err(e) = recorded {
+            return self.store_failed(&e);
+        }
+        self.wake.notify_one();
+        match outcome {
+            Some(PickupOutcome::Printed) => Event::CertificateCollected,
+            Some(PickupOutcome::Uncertain) => Event::CertificateNotPrinted { uncertain: true },
+            None => Event::CertificateNotPrinted { uncertain: false },
+        }
+    }
+
+    fn store_failed(&self, e: &StoreError) -> Event {
+        tracing::error!(error = %e, "the pickup could not be recorded");
+        if e.is_fatal() {
+            self.fatal.fail(e);
+        }
+        Event::CertificateNotPrinted { uncertain: false }
+    }
+}
+
 /// An error and its causes on one line, for logs and alerts (store errors carry no personal
 /// data).
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -296,7 +373,14 @@ impl Kiosk {
     async fn open_store(&mut self) -> Result<Option<String>, String> {
         let settings = self.settings.clone();
         let opened = tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-            let store = settings.open_store()?;
+            let mut store = settings.open_store()?;
+            // A pickup cut short mid-print (a crash, a power cut): the certificate may have
+            // come out, so it is reported as uncertain and not handed out here again.
+            let place = PickupPlace { kiosk_id: &settings.kiosk_id, centre_id: &settings.centre_id };
+            for pickup in store.interrupted_pickups()? {
+                tracing::warn!(%pickup, "a pickup was cut short while printing; reporting it as uncertain");
+                store.finish_pickup(pickup, balcao_backend_client::api::PickupOutcome::Uncertain, place)?;
+            }
             let catalog = store.cached_catalog()?;
             Ok((store, catalog))
         })
@@ -347,10 +431,11 @@ impl Kiosk {
             batches_refused: Default::default(),
         };
         tokio::spawn(outbox.run(stopped.clone()));
-        let sync = CatalogSync {
+        let sync = ReferenceSync {
             store,
             client,
-            etag,
+            centre_id: self.settings.centre_id.clone(),
+            catalog_etag: etag,
             interval: self.settings.catalog_poll,
             online,
             events: self.events.clone(),
@@ -532,6 +617,35 @@ impl Kiosk {
                         None => Event::ReceiptNotPrinted,
                     }
                 });
+            }
+            Effect::FindCertificate { reference } => {
+                let Some(store) = self.store.clone() else {
+                    let _ = self.events.send(Event::CertificateFound(None));
+                    return;
+                };
+                self.send_later(async move {
+                    match with_store(&store, move |s| s.find_certificate(&reference)).await {
+                        Ok(found) => Event::CertificateFound(found.map(Box::new)),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot look up ready certificates");
+                            Event::CertificateFound(None)
+                        }
+                    }
+                });
+            }
+            Effect::CollectCertificate { application_id, offline } => {
+                let Some(store) = self.store.clone() else {
+                    let _ = self.events.send(Event::CertificateNotPrinted { uncertain: false });
+                    return;
+                };
+                let collect = Collect {
+                    store,
+                    printer: self.devices.document_printer.clone(),
+                    identity: self.identity(),
+                    wake: self.outbox_wake.clone(),
+                    fatal: self.fatal.clone(),
+                };
+                self.send_later(collect.run(application_id, offline));
             }
             Effect::SessionEnded => {
                 self.payment_cancel = None;

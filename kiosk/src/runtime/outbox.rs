@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use balcao_backend_client::api::{ApplicationSubmission, KioskEvent, KioskEventKind, MAX_BATCH, Severity};
+use balcao_backend_client::api::{ApplicationSubmission, KioskEvent, KioskEventKind, MAX_BATCH, PickupRecord, PickupVerdict, Severity};
 use balcao_backend_client::{CentralClient, ClientError};
 use jiff::Timestamp;
 use rand::Rng;
@@ -250,6 +250,15 @@ impl OutboxSender {
             "application" => {
                 let submission: ApplicationSubmission = serde_json::from_str(&item.body).map_err(malformed)?;
                 Ok(self.client.submit_application(&submission).await.map(|receipt| Some(receipt.state.as_str().to_string())))
+            }
+            "pickup" => {
+                let pickup: PickupRecord = serde_json::from_str(&item.body).map_err(malformed)?;
+                Ok(self.client.submit_pickup(&pickup).await.map(|receipt| {
+                    if receipt.verdict == PickupVerdict::Duplicate {
+                        tracing::warn!(pickup = %pickup.pickup_id, "central says another kiosk handed this certificate out too; staff will follow up");
+                    }
+                    None
+                }))
             }
             "event" => {
                 let event: KioskEvent = serde_json::from_str(&item.body).map_err(malformed)?;

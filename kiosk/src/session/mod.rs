@@ -4,6 +4,7 @@
 //! randomness: time comes in with every event, so every path is testable as data.
 
 mod draft;
+mod pickup;
 mod view;
 
 use std::sync::Arc;
@@ -14,9 +15,11 @@ use balcao_drivers::payment_terminal::{Authorization, AuthorizationOutcome, Decl
 use balcao_ui::view::{Language, OutOfService, PaymentPrompt, Problem, Unavailable, UserAction};
 
 pub use draft::{Draft, Input, date_display, iso_date};
+use pickup::Verdict;
+pub use pickup::{MAX_PICKUP_FAILURES, PickupForm};
 
 use crate::receipt::{PaidBy, ReceiptContent};
-use crate::store::SavedApplication;
+use crate::store::{CertificateSummary, SavedApplication};
 
 /// Timings of a session.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +112,15 @@ pub enum Event {
     ReversalFailed,
     ReceiptPrinted,
     ReceiptNotPrinted,
+    /// What the store holds under the application number the citizen typed.
+    CertificateFound(Option<Box<CertificateSummary>>),
+    /// The certificate came out of the printer; the pickup is recorded and queued.
+    CertificateCollected,
+    /// The certificate did not print. `uncertain`: the printer stopped answering mid-job, so
+    /// it may have; the pickup is then recorded as uncertain.
+    CertificateNotPrinted {
+        uncertain: bool,
+    },
     /// The store cannot be trusted: stop serving.
     StorageFault,
 }
@@ -137,6 +149,15 @@ pub enum Effect {
     Capture(Box<Authorization>),
     Reverse(Box<Authorization>),
     PrintReceipt(Box<ReceiptContent>),
+    /// Look up the certificate ready under this application number.
+    FindCertificate {
+        reference: String,
+    },
+    /// Record the pickup, print the certificate, and record how it went.
+    CollectCertificate {
+        application_id: uuid::Uuid,
+        offline: bool,
+    },
     /// The citizen left or the session timed out: everything of theirs is gone.
     SessionEnded,
 }
@@ -155,6 +176,10 @@ enum Stage {
     Printing { draft: Draft, saved: SavedApplication },
     Done { draft: Draft, saved: SavedApplication },
     Reversing { draft: Draft },
+    Pickup(PickupForm),
+    PickupChecking(PickupForm),
+    Collecting { service_id: String },
+    Collected { service_id: String },
     Error { problem: Problem, reference: String, retry: Option<Draft> },
     OutOfService(OutOfService),
 }
@@ -164,7 +189,13 @@ impl Stage {
     fn kiosk_is_busy(&self) -> bool {
         matches!(
             self,
-            Stage::Paying { .. } | Stage::Saving { .. } | Stage::Capturing { .. } | Stage::Printing { .. } | Stage::Reversing { .. }
+            Stage::Paying { .. }
+                | Stage::Saving { .. }
+                | Stage::Capturing { .. }
+                | Stage::Printing { .. }
+                | Stage::Reversing { .. }
+                | Stage::PickupChecking(_)
+                | Stage::Collecting { .. }
         )
     }
 }
@@ -299,7 +330,7 @@ impl Session {
     fn idle_deadline(&self) -> Option<Instant> {
         match &self.stage {
             Stage::Attract | Stage::OutOfService(_) => None,
-            Stage::Done { .. } => Some(self.last_activity.max(self.stage_since) + self.config.done_timeout),
+            Stage::Done { .. } | Stage::Collected { .. } => Some(self.last_activity.max(self.stage_since) + self.config.done_timeout),
             stage if stage.kiosk_is_busy() => None,
             _ => Some(self.last_activity.max(self.stage_since) + self.config.idle_timeout),
         }
@@ -307,7 +338,7 @@ impl Session {
 
     /// Seconds left before the session is wiped, while the warning shows.
     pub fn idle_seconds_left(&self) -> Option<u32> {
-        if matches!(self.stage, Stage::Done { .. }) {
+        if matches!(self.stage, Stage::Done { .. } | Stage::Collected { .. }) {
             return None;
         }
         let left = self.idle_deadline()?.saturating_duration_since(self.now);
@@ -333,6 +364,30 @@ impl Session {
                 return;
             }
             (Stage::Home, UserAction::Apply) => Stage::Services,
+            (Stage::Home, UserAction::Collect) if self.readiness.document_printer => {
+                Stage::Pickup(PickupForm { focus: Some(0), ..PickupForm::default() })
+            }
+            (Stage::Pickup(mut form), action) => match action {
+                UserAction::Focus(field) => {
+                    form.focus(field);
+                    Stage::Pickup(form)
+                }
+                UserAction::Key(key) => {
+                    form.key(&key);
+                    Stage::Pickup(form)
+                }
+                UserAction::Backspace => {
+                    form.backspace();
+                    Stage::Pickup(form)
+                }
+                UserAction::PickupNext if form.complete() => {
+                    form.focus = None;
+                    effects.push(Effect::FindCertificate { reference: form.reference.clone() });
+                    Stage::PickupChecking(form)
+                }
+                UserAction::PickupBack => Stage::Home,
+                _ => Stage::Pickup(form),
+            },
             (Stage::Services, UserAction::ServicesBack) => Stage::Home,
             (Stage::Services, UserAction::ChooseService(id)) => match self.service(&id) {
                 Some(service) if self.readiness.blocks(service).is_none() => Stage::Form(Draft::new(service.clone())),
@@ -386,7 +441,7 @@ impl Session {
                 effects.push(Effect::CancelPayment);
                 Stage::Paying { draft, prompt: PaymentPrompt::Cancelling, cancelling: true }
             }
-            (Stage::Done { .. } | Stage::Error { .. }, UserAction::Finish) => {
+            (Stage::Done { .. } | Stage::Collected { .. } | Stage::Error { .. }, UserAction::Finish) => {
                 self.end(effects);
                 return;
             }
@@ -501,6 +556,25 @@ impl Session {
                 Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None }
             }
             (Stage::Printing { draft, saved }, Event::ReceiptPrinted) => Stage::Done { draft, saved },
+            (Stage::PickupChecking(mut form), Event::CertificateFound(found)) => {
+                match form.check(found.as_deref(), self.readiness.online) {
+                    Verdict::Hand(application_id, service_id) => {
+                        if self.readiness.document_printer {
+                            effects.push(Effect::CollectCertificate { application_id, offline: !self.readiness.online });
+                            Stage::Collecting { service_id }
+                        } else {
+                            Stage::Error { problem: Problem::CertificateNotPrinted, reference: String::new(), retry: None }
+                        }
+                    }
+                    Verdict::TryAgain => Stage::Pickup(form),
+                    Verdict::SendToCounter => Stage::Error { problem: Problem::PickupRefused, reference: String::new(), retry: None },
+                }
+            }
+            (Stage::Collecting { service_id }, Event::CertificateCollected) => Stage::Collected { service_id },
+            (Stage::Collecting { .. }, Event::CertificateNotPrinted { uncertain }) => {
+                let problem = if uncertain { Problem::CertificatePrintUncertain } else { Problem::CertificateNotPrinted };
+                Stage::Error { problem, reference: String::new(), retry: None }
+            }
             (Stage::Printing { saved, .. }, Event::ReceiptNotPrinted) => {
                 Stage::Error { problem: Problem::ReceiptNotPrinted, reference: saved.reference, retry: None }
             }

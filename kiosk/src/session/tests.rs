@@ -5,7 +5,7 @@ use balcao_backend_client::api::Answer;
 use balcao_drivers::payment_terminal::{
     Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, MaskedPan, TerminalPrompt,
 };
-use balcao_ui::view::{FieldProblem, Language, PaymentPrompt, Problem, ReviewAnswer, Screen, Unavailable, UserAction};
+use balcao_ui::view::{FieldProblem, Language, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, Unavailable, UserAction};
 
 use super::*;
 
@@ -359,4 +359,107 @@ fn the_done_screen_returns_to_the_welcome_screen_by_itself() {
     h.event(Event::ReceiptPrinted);
     assert_eq!(h.session.view().idle_seconds_left, None, "no countdown over the application number");
     assert_eq!(h.wait(46), [Effect::SessionEnded]);
+}
+
+fn certificate() -> CertificateSummary {
+    CertificateSummary {
+        application_id: uuid::Uuid::now_v7(),
+        reference: "K01-261122-0001".into(),
+        service_id: "criminal-record-certificate".into(),
+        holder: balcao_backend_client::api::HolderCheck::new([3; 16], "1234567(8)"),
+    }
+}
+
+impl Harness {
+    /// From the welcome screen to a typed pickup request; returns what "print" asked for.
+    fn ask_for_certificate(&mut self, reference: &str, document: &str) -> Vec<Effect> {
+        if self.screen() != Screen::Pickup {
+            self.ui(UserAction::Start);
+            self.ui(UserAction::ChooseLanguage(Language::En));
+            self.ui(UserAction::Collect);
+        }
+        assert_eq!(self.screen(), Screen::Pickup);
+        self.type_text(0, reference);
+        self.type_text(1, document);
+        self.ui(UserAction::Focus(None));
+        self.ui(UserAction::PickupNext)
+    }
+}
+
+#[test]
+fn a_ready_certificate_is_found_checked_against_the_holder_and_printed() {
+    let mut h = Harness::new();
+    let effects = h.ask_for_certificate("k01-261122-0001", "1234567(8)");
+    assert_eq!(effects, vec![Effect::FindCertificate { reference: "K01-261122-0001".into() }], "typed in capitals");
+    assert!(h.session.view().pickup.checking && h.session.busy());
+    let found = certificate();
+    let effects = h.event(Event::CertificateFound(Some(Box::new(found.clone()))));
+    assert_eq!(effects, vec![Effect::CollectCertificate { application_id: found.application_id, offline: false }]);
+    assert_eq!(h.screen(), Screen::Collecting);
+    assert!(h.wait(600).is_empty(), "no timeout while the printer works");
+    h.event(Event::CertificateCollected);
+    assert_eq!(h.screen(), Screen::Collected);
+    assert_eq!(h.session.view().pickup.service_name, "Certificate of Criminal Record");
+    assert_eq!(h.ui(UserAction::Finish), vec![Effect::SessionEnded]);
+    assert_eq!(h.screen(), Screen::Attract);
+}
+
+#[test]
+fn offline_a_cached_certificate_is_still_handed_out_and_the_pickup_says_so() {
+    let mut h = Harness::new();
+    h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+    h.ask_for_certificate("K01-261122-0001", "12345678");
+    let found = certificate();
+    let effects = h.event(Event::CertificateFound(Some(Box::new(found.clone()))));
+    assert_eq!(effects, vec![Effect::CollectCertificate { application_id: found.application_id, offline: true }]);
+}
+
+#[test]
+fn wrong_or_unknown_numbers_are_explained_and_the_third_sends_the_citizen_to_the_counter() {
+    let mut h = Harness::new();
+    h.ask_for_certificate("K01-261122-0001", "99999999");
+    assert!(h.event(Event::CertificateFound(Some(Box::new(certificate())))).is_empty());
+    let view = h.session.view();
+    assert_eq!((view.screen, view.pickup.problem), (Screen::Pickup, Some(PickupProblem::DetailsDoNotMatch)));
+    assert_eq!((view.pickup.document_number.as_str(), view.pickup.focused), ("", Some(1)), "the wrong number is cleared");
+
+    h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+    h.type_text(1, "12345678");
+    h.ui(UserAction::Focus(None));
+    h.ui(UserAction::PickupNext);
+    h.event(Event::CertificateFound(None));
+    assert_eq!(h.session.view().pickup.problem, Some(PickupProblem::NotFoundOffline));
+
+    h.ui(UserAction::PickupNext);
+    h.event(Event::CertificateFound(None));
+    let view = h.session.view();
+    assert_eq!((view.screen, view.error.problem), (Screen::Error, Problem::PickupRefused));
+    assert_eq!(MAX_PICKUP_FAILURES, 3);
+}
+
+#[test]
+fn a_certificate_that_did_not_print_or_may_have_is_explained() {
+    for (uncertain, problem) in [(false, Problem::CertificateNotPrinted), (true, Problem::CertificatePrintUncertain)] {
+        let mut h = Harness::new();
+        h.ask_for_certificate("K01-261122-0001", "12345678");
+        h.event(Event::CertificateFound(Some(Box::new(certificate()))));
+        h.event(Event::CertificateNotPrinted { uncertain });
+        assert_eq!((h.screen(), h.session.view().error.problem), (Screen::Error, problem));
+    }
+}
+
+#[test]
+fn collecting_is_not_offered_without_a_document_printer_and_an_empty_request_is_not_sent() {
+    let mut h = Harness::new();
+    h.event(Event::Readiness(Readiness { document_printer: false, ..Readiness::ALL }));
+    h.ui(UserAction::Start);
+    h.ui(UserAction::ChooseLanguage(Language::En));
+    assert_eq!(h.session.view().collect_unavailable, Some(Unavailable::DocumentPrinter));
+    h.ui(UserAction::Collect);
+    assert_eq!(h.screen(), Screen::Home);
+    h.event(Event::Readiness(Readiness::ALL));
+    h.ui(UserAction::Collect);
+    assert!(h.ui(UserAction::PickupNext).is_empty(), "nothing typed yet");
+    h.ui(UserAction::PickupBack);
+    assert_eq!(h.screen(), Screen::Home);
 }

@@ -3,7 +3,7 @@
 use balcao_backend_client::api::{Delivery, FieldError, FieldKind, ServiceKind};
 use balcao_ui::view::{
     ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, KeyboardMode, Language, PaymentView, ReviewAnswer,
-    ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, View,
+    ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, Unavailable, View,
 };
 
 use super::draft::{Draft, Input, Keyboard, date_display};
@@ -159,6 +159,7 @@ impl Session {
             pending_uploads: self.pending_uploads,
             clock: self.clock.clone(),
             idle_seconds_left: self.idle_seconds_left(),
+            collect_unavailable: (!self.readiness.document_printer).then_some(Unavailable::DocumentPrinter),
             ..View::default()
         };
         let language = api_language(self.language);
@@ -198,6 +199,23 @@ impl Session {
                     collect_at_counter: draft.service.delivery == Delivery::CollectAtCounter,
                 };
                 Screen::Done
+            }
+            Stage::Pickup(form) => {
+                view.pickup = form.view(false);
+                Screen::Pickup
+            }
+            Stage::PickupChecking(form) => {
+                view.pickup = form.view(true);
+                Screen::Pickup
+            }
+            Stage::Collecting { .. } => Screen::Collecting,
+            Stage::Collected { service_id } => {
+                view.pickup.service_name = self
+                    .catalog
+                    .as_ref()
+                    .and_then(|c| c.service(service_id))
+                    .map_or_else(String::new, |s| s.name.get(language).to_string());
+                Screen::Collected
             }
             Stage::Error { problem, reference, retry } => {
                 view.error = ErrorView { problem: *problem, reference: reference.clone(), can_retry: retry.is_some() };

@@ -9,7 +9,10 @@
 //! with `secure_delete` so the freed pages are zeroed.
 
 pub mod crypto;
+mod pickups;
 mod schema;
+
+pub use pickups::{CertificateSummary, PickupPlace, normalise_reference};
 
 use std::path::{Path, PathBuf};
 
@@ -384,16 +387,21 @@ impl Store {
         Ok(())
     }
 
-    /// Forgets what central acknowledged before `before`: delivered outbox entries and
-    /// acknowledged applications. Dead letters and anything pending are kept. Returns how many
-    /// records went.
+    /// Forgets what central acknowledged before `before`: delivered outbox entries,
+    /// acknowledged applications and pickups, and pickups that printed nothing. Dead letters
+    /// and anything pending are kept. Returns how many records went.
     pub fn purge_acknowledged(&mut self, before: Timestamp) -> Result<usize, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let cutoff = millis(before);
+        let pickups = tx.execute(
+            "DELETE FROM pickups WHERE (state = 'not-printed' AND started_at < ?1)
+                OR (state = 'collected' AND id IN (SELECT record_id FROM outbox WHERE state = 'delivered' AND done_at < ?1))",
+            [cutoff],
+        )?;
         let entries = tx.execute("DELETE FROM outbox WHERE state = 'delivered' AND done_at < ?1", [cutoff])?;
         let applications = tx.execute("DELETE FROM applications WHERE state = 'acknowledged' AND acknowledged_at < ?1", [cutoff])?;
         tx.commit()?;
-        Ok(entries + applications)
+        Ok(pickups + entries + applications)
     }
 
     /// The state of a saved application: `queued` until central acknowledged it.

@@ -86,6 +86,34 @@ pub fn migrations() -> Migrations<'static> {
         DROP TABLE counters;
         ALTER TABLE counters_v4 RENAME TO counters;",
         ),
+        // Reference data kept by ETag (the identity provider's keys); certificates ready for
+        // pickup at this centre, each sealed (holder check and document), found by the number
+        // on the citizen's receipt; the feed's sync token; and this kiosk's pickups, written
+        // before the certificate is printed so a crash mid-print is never forgotten.
+        M::up(
+            "CREATE TABLE reference_data (
+            name TEXT PRIMARY KEY,
+            etag TEXT,
+            body TEXT NOT NULL,
+            fetched_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE ready_certificates (
+            application_id TEXT PRIMARY KEY,
+            reference TEXT NOT NULL UNIQUE,
+            service_id TEXT NOT NULL,
+            ready_at INTEGER NOT NULL,
+            sealed BLOB NOT NULL
+        );
+        CREATE TABLE certificate_sync (id INTEGER PRIMARY KEY CHECK (id = 1), token TEXT NOT NULL);
+        CREATE TABLE pickups (
+            id TEXT PRIMARY KEY,
+            application_id TEXT NOT NULL,
+            started_at INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            offline INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX pickups_application ON pickups (application_id);",
+        ),
     ])
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use balcao_backend_client::api::ApplicationReceipt;
+use balcao_backend_client::api::{ApplicationReceipt, PickupOutcome};
 
 fn open(path: &Path) -> Result<Store, StoreError> {
     Store::open(path, &path.with_extension("key"))
@@ -220,4 +220,89 @@ fn a_database_from_schema_3_keeps_its_records_order_and_counters() {
     assert_eq!(saved.reference, "K01-261122-0003");
     let ids: Vec<Uuid> = store.outbox_report().expect("report").into_iter().map(|r| r.id).collect();
     assert_eq!((ids.len(), ids.last()), (4, Some(&saved.application_id)), "the new entry comes last");
+}
+
+fn ready_certificate(number: u32) -> balcao_backend_client::api::ReadyCertificate {
+    use base64::Engine;
+    balcao_backend_client::api::ReadyCertificate {
+        application_id: Uuid::now_v7(),
+        reference: format!("K01-261122-{number:04}"),
+        service_id: "criminal-record-certificate".into(),
+        holder: balcao_backend_client::api::HolderCheck::new([number as u8; 16], "1234567(8)"),
+        ready_at: Timestamp::now(),
+        document_pdf: base64::engine::general_purpose::STANDARD.encode(format!("%PDF-1.4 certificate {number}")),
+    }
+}
+
+const HERE: PickupPlace<'static> = PickupPlace { kiosk_id: "K01", centre_id: "GSC-01" };
+
+#[test]
+fn the_feed_of_ready_certificates_applies_whole_and_a_full_list_replaces_the_old_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
+    assert_eq!(store.certificate_sync_token().expect("token"), None);
+    let (one, two, three) = (ready_certificate(1), ready_certificate(2), ready_certificate(3));
+    store.apply_certificate_changes(true, &[one.clone(), two.clone()], &[], "e.2").expect("apply");
+    assert_eq!(store.certificate_sync_token().expect("token").as_deref(), Some("e.2"));
+    let found = store.find_certificate(" k01-261122-0001 ").expect("find").expect("found by the receipt's number, however typed");
+    assert_eq!(found.application_id, one.application_id);
+    assert!(found.holder.matches("12345678"));
+    assert_eq!(store.certificate_document(one.application_id).expect("document").expect("cached"), b"%PDF-1.4 certificate 1");
+    // The document is sealed at rest.
+    let raw: Vec<u8> = store.conn.query_row("SELECT sealed FROM ready_certificates LIMIT 1", [], |r| r.get(0)).expect("raw");
+    assert!(!String::from_utf8_lossy(&raw).contains("%PDF") && !String::from_utf8_lossy(&raw).contains("salt"));
+
+    // A catch-up: one gone, one new.
+    store.apply_certificate_changes(false, std::slice::from_ref(&three), &[one.application_id], "e.4").expect("apply");
+    assert!(store.find_certificate(&one.reference).expect("find").is_none());
+    assert_eq!(store.ready_certificate_count().expect("count"), 2);
+    // A full list replaces everything.
+    store.apply_certificate_changes(true, std::slice::from_ref(&three), &[], "e.5").expect("apply");
+    assert_eq!(store.ready_certificate_count().expect("count"), 1);
+    assert!(store.find_certificate(&two.reference).expect("find").is_none());
+}
+
+#[test]
+fn a_pickup_is_recorded_before_printing_queued_after_and_never_handed_out_twice_here() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kiosk.db");
+    let mut store = open(&path).expect("open");
+    let (one, two) = (ready_certificate(1), ready_certificate(2));
+    store.apply_certificate_changes(true, &[one.clone(), two.clone()], &[], "e.2").expect("apply");
+
+    // Printed: recorded, queued, gone from the list — and a full list from central that still
+    // names it (the pickup has not reached central yet) does not bring it back.
+    let pickup = store.begin_pickup(one.application_id, true).expect("begin");
+    assert!(store.outbox_report().expect("report").is_empty(), "nothing is sent before the printer reported");
+    store.finish_pickup(pickup, PickupOutcome::Printed, HERE).expect("finish");
+    let report = store.outbox_report().expect("report");
+    assert_eq!(report.iter().map(|r| (r.id, r.kind.as_str())).collect::<Vec<_>>(), vec![(pickup, "pickup")]);
+    let due = store.due_outbox(Timestamp::now(), 10).expect("due");
+    let record: balcao_backend_client::api::PickupRecord = serde_json::from_str(&due[0].body).expect("pickup record");
+    assert_eq!((record.application_id, record.offline, record.outcome), (one.application_id, true, PickupOutcome::Printed));
+    store.apply_certificate_changes(true, &[one.clone(), two.clone()], &[], "e.3").expect("apply");
+    assert!(store.find_certificate(&one.reference).expect("find").is_none());
+    assert!(store.finish_pickup(pickup, PickupOutcome::Printed, HERE).is_err(), "a pickup finishes once");
+
+    // Not printed: nothing recorded for central, the certificate stays available.
+    let failed = store.begin_pickup(two.application_id, false).expect("begin");
+    store.abandon_pickup(failed).expect("abandon");
+    assert!(store.find_certificate(&two.reference).expect("find").is_some());
+    assert_eq!(store.outbox_counts().expect("counts").pending, 1);
+
+    // Cut short mid-print: found at the next start.
+    let cut = store.begin_pickup(two.application_id, false).expect("begin");
+    drop(store);
+    let store = open(&path).expect("reopen");
+    assert_eq!(store.interrupted_pickups().expect("interrupted"), vec![cut]);
+}
+
+#[test]
+fn reference_data_is_kept_with_its_etag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
+    assert_eq!(store.reference_data("identity-issuers").expect("read"), None);
+    store.save_reference_data("identity-issuers", Some("\"a\""), "{\"keys\":[]}").expect("save");
+    store.save_reference_data("identity-issuers", Some("\"b\""), "{\"keys\":[1]}").expect("save");
+    assert_eq!(store.reference_data("identity-issuers").expect("read"), Some((Some("\"b\"".to_string()), "{\"keys\":[1]}".to_string())));
 }

@@ -1,0 +1,106 @@
+//! Collecting a certificate that is ready: the citizen types the number on their receipt and
+//! the number of the identity document they applied with; the kiosk finds the certificate in
+//! its own copy of the centre's list (so this works offline), checks the holder, and prints.
+
+use balcao_ui::view::{PickupProblem, PickupView};
+
+use crate::store::CertificateSummary;
+
+/// Wrong numbers allowed before the citizen is sent to the counter.
+pub const MAX_PICKUP_FAILURES: u8 = 3;
+const MAX_REFERENCE: usize = 32;
+const MAX_DOCUMENT_NUMBER: usize = 20;
+
+/// What the citizen typed. Its `Debug` shows nothing of it.
+#[derive(Clone, Default)]
+pub struct PickupForm {
+    pub reference: String,
+    pub document_number: String,
+    /// 0: the application number, 1: the document number.
+    pub focus: Option<usize>,
+    pub problem: Option<PickupProblem>,
+    pub failures: u8,
+}
+
+impl std::fmt::Debug for PickupForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PickupForm").field("focus", &self.focus).field("failures", &self.failures).finish_non_exhaustive()
+    }
+}
+
+/// What the check of a found certificate concluded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Hand(uuid::Uuid, String),
+    TryAgain,
+    SendToCounter,
+}
+
+impl PickupForm {
+    pub fn focus(&mut self, field: Option<usize>) {
+        self.focus = field.filter(|f| *f < 2);
+    }
+
+    fn focused(&mut self) -> Option<(&mut String, usize)> {
+        match self.focus? {
+            0 => Some((&mut self.reference, MAX_REFERENCE)),
+            _ => Some((&mut self.document_number, MAX_DOCUMENT_NUMBER)),
+        }
+    }
+
+    /// Letters become capitals; only what receipt and document numbers are made of is taken.
+    pub fn key(&mut self, key: &str) {
+        let Some((text, max)) = self.focused() else { return };
+        for c in key.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '(' | ')' | '/')) {
+            if text.chars().count() < max {
+                text.push(c.to_ascii_uppercase());
+            }
+        }
+        self.problem = None;
+    }
+
+    pub fn backspace(&mut self) {
+        if let Some((text, _)) = self.focused() {
+            text.pop();
+        }
+        self.problem = None;
+    }
+
+    pub fn complete(&self) -> bool {
+        !self.reference.trim().is_empty() && !self.document_number.trim().is_empty()
+    }
+
+    /// Checks what the store found under the typed number against the typed document number.
+    pub fn check(&mut self, found: Option<&CertificateSummary>, online: bool) -> Verdict {
+        let problem = match found {
+            Some(certificate) if certificate.holder.matches(&self.document_number) => {
+                return Verdict::Hand(certificate.application_id, certificate.service_id.clone());
+            }
+            Some(_) => PickupProblem::DetailsDoNotMatch,
+            None if online => PickupProblem::NotFound,
+            None => PickupProblem::NotFoundOffline,
+        };
+        // Unknown numbers count too: receipt numbers can be guessed, so guessing must stop.
+        self.failures += 1;
+        if self.failures >= MAX_PICKUP_FAILURES {
+            return Verdict::SendToCounter;
+        }
+        self.problem = Some(problem);
+        if problem == PickupProblem::DetailsDoNotMatch {
+            self.document_number.clear();
+            self.focus = Some(1);
+        }
+        Verdict::TryAgain
+    }
+
+    pub fn view(&self, checking: bool) -> PickupView {
+        PickupView {
+            reference: self.reference.clone(),
+            document_number: self.document_number.clone(),
+            focused: self.focus,
+            checking,
+            problem: self.problem,
+            service_name: String::new(),
+        }
+    }
+}

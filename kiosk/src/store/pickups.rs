@@ -1,0 +1,221 @@
+//! Certificates ready for pickup at this centre, kept so they can be handed out while central
+//! cannot be reached, and the pickups made here.
+//!
+//! A pickup is written before its certificate goes to the printer (`printing`), and becomes
+//! `collected` with its outbox entry in one transaction once the printer reported the job
+//! done. One found still `printing` at start-up was cut short by a crash: the certificate may
+//! have come out, so it is reported as such (`uncertain`) and not handed out again here.
+
+use balcao_backend_client::api::{HolderCheck, PickupOutcome, PickupRecord, ReadyCertificate};
+use base64::Engine;
+use jiff::Timestamp;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use uuid::Uuid;
+
+use super::{Store, StoreError, millis, outbox_context};
+
+/// What the session needs to know of a certificate to hand it out: no document.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CertificateSummary {
+    pub application_id: Uuid,
+    pub reference: String,
+    pub service_id: String,
+    pub holder: HolderCheck,
+}
+
+impl std::fmt::Debug for CertificateSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateSummary").field("application_id", &self.application_id).finish_non_exhaustive()
+    }
+}
+
+/// Who this kiosk is, as its pickup records name it.
+#[derive(Clone, Copy, Debug)]
+pub struct PickupPlace<'a> {
+    pub kiosk_id: &'a str,
+    pub centre_id: &'a str,
+}
+
+fn certificate_context(application_id: &str) -> String {
+    format!("ready_certificates/{application_id}")
+}
+
+fn corrupt(what: &str) -> impl Fn(String) -> StoreError + '_ {
+    move |e| StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// A receipt number as looked up: trimmed, upper case.
+pub fn normalise_reference(reference: &str) -> String {
+    reference.trim().to_ascii_uppercase()
+}
+
+impl Store {
+    /// Reference data last received from central under `name`, with its `ETag`.
+    pub fn reference_data(&self, name: &str) -> Result<Option<(Option<String>, String)>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT etag, body FROM reference_data WHERE name = ?1", [name], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
+    }
+
+    pub fn save_reference_data(&mut self, name: &str, etag: Option<&str>, body: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO reference_data (name, etag, body, fetched_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (name) DO UPDATE SET etag = excluded.etag, body = excluded.body, fetched_at = excluded.fetched_at",
+            params![name, etag, body, millis(Timestamp::now())],
+        )?;
+        Ok(())
+    }
+
+    /// The token to follow the feed of ready certificates from; none before the first sync.
+    pub fn certificate_sync_token(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.query_row("SELECT token FROM certificate_sync WHERE id = 1", [], |r| r.get(0)).optional()?)
+    }
+
+    /// Applies what the feed said, with its new token, in one transaction: the session sees
+    /// the list before or after, never half of it. With `reset`, the list replaces what was
+    /// there. A certificate this kiosk has handed out (or was printing when it stopped) is
+    /// never taken back in, even while central still lists it.
+    pub fn apply_certificate_changes(
+        &mut self,
+        reset: bool,
+        ready: &[ReadyCertificate],
+        gone: &[Uuid],
+        token: &str,
+    ) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if reset {
+            tx.execute("DELETE FROM ready_certificates", [])?;
+        }
+        for id in gone {
+            tx.prepare_cached("DELETE FROM ready_certificates WHERE application_id = ?1")?.execute([id.to_string()])?;
+        }
+        for certificate in ready {
+            let id = certificate.application_id.to_string();
+            let handed_out: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM pickups WHERE application_id = ?1 AND state IN ('printing', 'collected'))")?
+                .query_row([&id], |r| r.get(0))?;
+            if handed_out {
+                continue;
+            }
+            let json = serde_json::to_vec(certificate).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let sealed = self.key.seal(&certificate_context(&id), &json)?;
+            // A reference reused by another certificate (it should not happen) replaces it.
+            tx.prepare_cached("DELETE FROM ready_certificates WHERE reference = ?1 AND application_id <> ?2")?
+                .execute(params![normalise_reference(&certificate.reference), id])?;
+            tx.prepare_cached(
+                "INSERT INTO ready_certificates (application_id, reference, service_id, ready_at, sealed) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (application_id) DO UPDATE SET reference = excluded.reference, service_id = excluded.service_id,
+                     ready_at = excluded.ready_at, sealed = excluded.sealed",
+            )?
+            .execute(params![
+                id,
+                normalise_reference(&certificate.reference),
+                certificate.service_id,
+                millis(certificate.ready_at),
+                sealed
+            ])?;
+        }
+        tx.execute(
+            "INSERT INTO certificate_sync (id, token) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET token = excluded.token",
+            [token],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn cached_certificate(&self, clause: &str, value: &str) -> Result<Option<ReadyCertificate>, StoreError> {
+        let sql = format!("SELECT application_id, sealed FROM ready_certificates WHERE {clause} = ?1");
+        let row: Option<(String, Vec<u8>)> =
+            self.conn.prepare_cached(&sql)?.query_row([value], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let Some((id, sealed)) = row else { return Ok(None) };
+        let plain = self.key.open(&certificate_context(&id), &sealed).map_err(|e| StoreError::Corrupt(format!("certificate {id}: {e}")))?;
+        serde_json::from_slice(&plain).map(Some).map_err(|e| corrupt("cached certificate")(e.to_string()))
+    }
+
+    /// The certificate ready here under the number on a receipt.
+    pub fn find_certificate(&self, reference: &str) -> Result<Option<CertificateSummary>, StoreError> {
+        Ok(self.cached_certificate("reference", &normalise_reference(reference))?.map(|c| CertificateSummary {
+            application_id: c.application_id,
+            reference: c.reference,
+            service_id: c.service_id,
+            holder: c.holder,
+        }))
+    }
+
+    /// The printable document of a certificate ready here.
+    pub fn certificate_document(&self, application_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(certificate) = self.cached_certificate("application_id", &application_id.to_string())? else { return Ok(None) };
+        base64::engine::general_purpose::STANDARD
+            .decode(certificate.document_pdf)
+            .map(Some)
+            .map_err(|e| corrupt("certificate document")(e.to_string()))
+    }
+
+    /// How many certificates can be handed out here.
+    pub fn ready_certificate_count(&self) -> Result<u32, StoreError> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM ready_certificates", [], |r| r.get(0))?)
+    }
+
+    /// Records, durably, that a certificate is about to be printed; returns the pickup's id.
+    pub fn begin_pickup(&mut self, application_id: Uuid, offline: bool) -> Result<Uuid, StoreError> {
+        let id = Uuid::now_v7();
+        self.conn.execute(
+            "INSERT INTO pickups (id, application_id, started_at, state, offline) VALUES (?1, ?2, ?3, 'printing', ?4)",
+            params![id.to_string(), application_id.to_string(), millis(Timestamp::now()), offline],
+        )?;
+        Ok(id)
+    }
+
+    /// The certificate came out (or may have, for `Uncertain`): the pickup is recorded, queued
+    /// for central and the certificate leaves this kiosk's list, in one transaction.
+    pub fn finish_pickup(&mut self, pickup_id: Uuid, outcome: PickupOutcome, place: PickupPlace<'_>) -> Result<(), StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let id = pickup_id.to_string();
+        let row: Option<(String, bool)> = tx
+            .query_row("SELECT application_id, offline FROM pickups WHERE id = ?1 AND state = 'printing'", [&id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let Some((application_id, offline)) = row else { return Err(StoreError::Corrupt(format!("no pickup {id} in progress"))) };
+        let record = PickupRecord {
+            pickup_id,
+            application_id: application_id.parse().map_err(|_| StoreError::Corrupt(format!("application id {application_id}")))?,
+            kiosk_id: place.kiosk_id.to_string(),
+            centre_id: place.centre_id.to_string(),
+            outcome,
+            offline,
+            collected_at: Timestamp::now(),
+        };
+        let body = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = self.key.seal(&outbox_context(&id, "pickup"), body.as_bytes())?;
+        let now = millis(Timestamp::now());
+        tx.execute("UPDATE pickups SET state = 'collected' WHERE id = ?1", [&id])?;
+        tx.execute("DELETE FROM ready_certificates WHERE application_id = ?1", [&application_id])?;
+        tx.execute(
+            "INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state)
+             VALUES (?1, 'pickup', ?2, ?3, 0, ?3, 'pending')",
+            params![id, sealed, now],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The printer failed before anything came out: nothing was handed out, and the
+    /// certificate stays available.
+    pub fn abandon_pickup(&mut self, pickup_id: Uuid) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE pickups SET state = 'not-printed' WHERE id = ?1 AND state = 'printing'", [pickup_id.to_string()])?;
+        Ok(())
+    }
+
+    /// Pickups cut short while printing (by a crash or a power cut).
+    pub fn interrupted_pickups(&self) -> Result<Vec<Uuid>, StoreError> {
+        let mut statement = self.conn.prepare("SELECT id FROM pickups WHERE state = 'printing'")?;
+        let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
+        rows.map(|id| {
+            let id = id?;
+            id.parse().map_err(|_| StoreError::Corrupt(format!("pickup id {id}")))
+        })
+        .collect()
+    }
+}
