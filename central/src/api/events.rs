@@ -2,8 +2,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use balcao_backend_client::api::{IDEMPOTENCY_KEY, KioskEvent, Problem};
-use uuid::Uuid;
+use balcao_backend_client::api::{KioskEvent, Problem};
 
 use super::{ApiError, AppState};
 
@@ -32,15 +31,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).and_then(|k| Uuid::parse_str(k.trim()).ok());
-    let Some(key) = key else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency-key-required",
-            "An Idempotency-Key header with a UUID is required",
-            "Send the event's id as the key.",
-        ));
-    };
+    let key = super::idempotency_key(&headers, "event")?;
     let unprocessable = |kind: &str, title: &str, detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail);
     let event: KioskEvent =
         serde_json::from_slice(&body).map_err(|e| unprocessable("invalid-event", "The event does not follow the schema", e.to_string()))?;

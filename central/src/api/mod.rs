@@ -40,6 +40,19 @@ impl AppState {
     }
 }
 
+/// The record id a write carries as its `Idempotency-Key`; `record` names it in the problem.
+pub(crate) fn idempotency_key(headers: &axum::http::HeaderMap, record: &str) -> Result<uuid::Uuid, ApiError> {
+    let key = headers.get(balcao_backend_client::api::IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok());
+    key.and_then(|k| uuid::Uuid::parse_str(k.trim()).ok()).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "idempotency-key-required",
+            "An Idempotency-Key header with a UUID is required",
+            format!("Send the {record}'s id as the key."),
+        )
+    })
+}
+
 /// Runs database work off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(join_error)

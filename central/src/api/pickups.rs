@@ -7,9 +7,8 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use balcao_backend_client::api::{CertificateChanges, IDEMPOTENCY_KEY, MAX_FEED_PAGE, PickupReceipt, PickupRecord, Problem};
+use balcao_backend_client::api::{CertificateChanges, MAX_FEED_PAGE, PickupReceipt, PickupRecord, Problem};
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::auth::Kiosk;
 use super::{ApiError, AppState, blocking};
@@ -69,15 +68,7 @@ pub async fn ready(State(state): State<Arc<AppState>>, _kiosk: Kiosk, Query(quer
     )
 )]
 pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).and_then(|k| Uuid::parse_str(k.trim()).ok());
-    let Some(key) = key else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency-key-required",
-            "An Idempotency-Key header with a UUID is required",
-            "Send the pickup's id as the key.",
-        ));
-    };
+    let key = super::idempotency_key(&headers, "pickup")?;
     let unprocessable = |kind: &str, title: &str, detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail);
     let pickup: PickupRecord = serde_json::from_slice(&body)
         .map_err(|e| unprocessable("invalid-pickup", "The pickup does not follow the schema", e.to_string()))?;
