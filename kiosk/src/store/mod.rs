@@ -123,16 +123,28 @@ pub enum Settlement {
     Dead { error: String, alert: Option<KioskEvent> },
 }
 
-fn insert_event(tx: &rusqlite::Transaction<'_>, key: &DataKey, event: &KioskEvent) -> Result<(), StoreError> {
-    let id = event.event_id.to_string();
-    let body = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let body = key.seal(&outbox_context(&id, "event"), body.as_bytes())?;
+/// Queues `record` for central as an outbox entry of `kind`, its JSON sealed, due at once.
+/// Every record that leaves the kiosk is queued here, in the transaction that writes it.
+fn enqueue<T: serde::Serialize>(
+    tx: &rusqlite::Transaction<'_>,
+    key: &DataKey,
+    record_id: &str,
+    kind: &str,
+    record: &T,
+    now: i64,
+) -> Result<(), StoreError> {
+    let body = serde_json::to_string(record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let body = key.seal(&outbox_context(record_id, kind), body.as_bytes())?;
     tx.prepare_cached(
         "INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state)
-         VALUES (?1, 'event', ?2, ?3, 0, ?3, 'pending')",
+         VALUES (?1, ?2, ?3, ?4, 0, ?4, 'pending')",
     )?
-    .execute(params![id, body, millis(Timestamp::now())])?;
+    .execute(params![record_id, kind, body, now])?;
     Ok(())
+}
+
+fn insert_event(tx: &rusqlite::Transaction<'_>, key: &DataKey, event: &KioskEvent) -> Result<(), StoreError> {
+    enqueue(tx, key, &event.event_id.to_string(), "event", event, millis(Timestamp::now()))
 }
 
 /// The associated data that binds a sealed outbox body to its row.
@@ -250,16 +262,10 @@ impl Store {
             payment: new.payment.clone(),
             submitted_at: new.submitted_at,
         };
-        let body = serde_json::to_string(&submission).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let body = self.key.seal(&outbox_context(&application_id.to_string(), "application"), body.as_bytes())?;
-        let now = millis(Timestamp::now());
+        let (id, now) = (application_id.to_string(), millis(Timestamp::now()));
         tx.prepare_cached("INSERT INTO applications (id, reference, service_id, created_at, state) VALUES (?1, ?2, ?3, ?4, 'queued')")?
-            .execute(params![application_id.to_string(), reference, new.service_id, now])?;
-        tx.prepare_cached(
-            "INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state)
-             VALUES (?1, 'application', ?2, ?3, 0, ?3, 'pending')",
-        )?
-        .execute(params![application_id.to_string(), body, now])?;
+            .execute(params![id, reference, new.service_id, now])?;
+        enqueue(&tx, &self.key, &id, "application", &submission, now)?;
         tx.commit()?;
         Ok(SavedApplication { application_id, reference })
     }

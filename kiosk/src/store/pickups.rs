@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::{Store, StoreError, millis, outbox_context};
+use super::{Store, StoreError, enqueue, millis};
 
 /// What the session needs to know of a certificate to hand it out: no document.
 #[derive(Clone, PartialEq, Eq)]
@@ -38,10 +38,6 @@ pub struct PickupPlace<'a> {
 
 fn certificate_context(application_id: &str) -> String {
     format!("ready_certificates/{application_id}")
-}
-
-fn corrupt(what: &str) -> impl Fn(String) -> StoreError + '_ {
-    move |e| StoreError::Corrupt(format!("{what}: {e}"))
 }
 
 /// A receipt number as looked up: trimmed, upper case.
@@ -101,8 +97,9 @@ impl Store {
             let json = serde_json::to_vec(certificate).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let sealed = self.key.seal(&certificate_context(&id), &json)?;
             // A reference reused by another certificate (it should not happen) replaces it.
+            let reference = normalise_reference(&certificate.reference);
             tx.prepare_cached("DELETE FROM ready_certificates WHERE reference = ?1 AND application_id <> ?2")?
-                .execute(params![normalise_reference(&certificate.reference), id])?;
+                .execute(params![reference, id])?;
             tx.prepare_cached(
                 "INSERT INTO ready_certificates (application_id, reference, service_id, ready_at, sealed) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (application_id) DO UPDATE SET reference = excluded.reference, service_id = excluded.service_id,
@@ -130,7 +127,7 @@ impl Store {
             self.conn.prepare_cached(&sql)?.query_row([value], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
         let Some((id, sealed)) = row else { return Ok(None) };
         let plain = self.key.open(&certificate_context(&id), &sealed).map_err(|e| StoreError::Corrupt(format!("certificate {id}: {e}")))?;
-        serde_json::from_slice(&plain).map(Some).map_err(|e| corrupt("cached certificate")(e.to_string()))
+        serde_json::from_slice(&plain).map(Some).map_err(|e| StoreError::Corrupt(format!("cached certificate {id}: {e}")))
     }
 
     /// The certificate ready here under the number on a receipt.
@@ -149,7 +146,7 @@ impl Store {
         base64::engine::general_purpose::STANDARD
             .decode(certificate.document_pdf)
             .map(Some)
-            .map_err(|e| corrupt("certificate document")(e.to_string()))
+            .map_err(|e| StoreError::Corrupt(format!("certificate document {application_id}: {e}")))
     }
 
     /// How many certificates can be handed out here.
@@ -187,16 +184,9 @@ impl Store {
             offline,
             collected_at: Timestamp::now(),
         };
-        let body = serde_json::to_string(&record).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let sealed = self.key.seal(&outbox_context(&id, "pickup"), body.as_bytes())?;
-        let now = millis(Timestamp::now());
         tx.execute("UPDATE pickups SET state = 'collected' WHERE id = ?1", [&id])?;
         tx.execute("DELETE FROM ready_certificates WHERE application_id = ?1", [&application_id])?;
-        tx.execute(
-            "INSERT INTO outbox (record_id, kind, body, created_at, attempts, next_attempt_at, state)
-             VALUES (?1, 'pickup', ?2, ?3, 0, ?3, 'pending')",
-            params![id, sealed, now],
-        )?;
+        enqueue(&tx, &self.key, &id, "pickup", &record, millis(Timestamp::now()))?;
         tx.commit()?;
         Ok(())
     }
