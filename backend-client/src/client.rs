@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::api::{
     API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, BatchResults, Catalog, CertificateChanges, IDEMPOTENCY_KEY,
-    IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem,
+    IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, TicketReceipt,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -306,6 +306,18 @@ impl CentralClient {
         let receipt: PickupReceipt = parse_json(status, &body)?;
         if receipt.pickup_id != pickup.pickup_id {
             return Err(ClientError::MalformedResponse { status: status.as_u16(), detail: "the answer names another pickup".into() });
+        }
+        Ok(receipt)
+    }
+
+    /// Reports a queue ticket a kiosk issued. Safe to repeat: the ticket id is the idempotency
+    /// key.
+    pub async fn submit_queue_ticket(&self, ticket: &QueueTicket) -> Result<TicketReceipt, ClientError> {
+        let request = self.http.post(self.url("/queue-tickets")).header(IDEMPOTENCY_KEY, ticket.ticket_id.to_string()).json(ticket);
+        let (status, _, body) = self.send(request, "submit_queue_ticket").await?;
+        let receipt: TicketReceipt = parse_json(status, &body)?;
+        if receipt.ticket_id != ticket.ticket_id {
+            return Err(ClientError::MalformedResponse { status: status.as_u16(), detail: "the answer names another ticket".into() });
         }
         Ok(receipt)
     }

@@ -32,8 +32,14 @@ fn mop(avos: u64) -> String {
 pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Html<String>, ApiError> {
     let catalog = state.current_catalog();
     let store_state = state.clone();
-    let (rows, duplicates) = crate::api::blocking(move || {
-        Ok::<_, crate::store::StoreError>((store_state.store.recent_applications(200)?, store_state.store.recent_pickups(100, true)?))
+    let (rows, duplicates, queue_days, reused_numbers) = crate::api::blocking(move || {
+        let store = &store_state.store;
+        Ok::<_, crate::store::StoreError>((
+            store.recent_applications(200)?,
+            store.recent_pickups(100, true)?,
+            store.queue_days(3)?,
+            store.reused_ticket_numbers(100)?,
+        ))
     })
     .await??;
     let mut html = String::from(concat!(
@@ -54,6 +60,41 @@ pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Htm
                 escape(&row.reference),
                 escape(&row.kiosk_id),
                 if row.offline { "yes" } else { "no" }
+            );
+        }
+        html.push_str("</tbody></table>");
+    }
+    if !reused_numbers.is_empty() {
+        // Two kiosks of a centre share a ticket series: citizens hold the same number.
+        html.push_str("<h2 class=\"alert\">Queue ticket numbers issued twice</h2><table><thead><tr><th>Day</th><th>Centre</th><th>Number</th><th>Kiosk</th><th>Issued</th></tr></thead><tbody>");
+        for row in &reused_numbers {
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&row.service_day),
+                escape(&row.centre_id),
+                escape(&row.number),
+                escape(&row.kiosk_id),
+                escape(&row.issued_at)
+            );
+        }
+        html.push_str("</tbody></table>");
+    }
+    if !queue_days.is_empty() {
+        html.push_str("<h2>Queue tickets</h2><table><thead><tr><th>Day</th><th>Centre</th><th>Queue</th><th>Tickets</th><th>Issued offline</th><th>Last number</th><th>Last issued</th></tr></thead><tbody>");
+        for row in &queue_days {
+            let queue =
+                catalog.catalog.queue(&row.queue_id).map_or(row.queue_id.clone(), |q| format!("{} · {}", q.name.en, q.name.zh_hant));
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&row.service_day),
+                escape(&row.centre_id),
+                escape(&queue),
+                row.issued,
+                row.offline,
+                escape(&row.last_number),
+                escape(&row.last_issued_at)
             );
         }
         html.push_str("</tbody></table>");

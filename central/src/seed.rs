@@ -3,8 +3,8 @@
 //! Chinese, Portuguese and English.
 
 use balcao_backend_client::api::{
-    Agency, Catalog, ChoiceOption, DateRange, Delivery, DeviceNeed, FieldKind, FormField, IdentityAttribute, IdentityLevel, LocalizedText,
-    Service, ServiceKind,
+    Agency, Catalog, ChoiceOption, CounterQueue, DateRange, Delivery, DeviceNeed, FieldKind, FormField, IdentityAttribute, IdentityLevel,
+    LocalizedText, Service, ServiceKind,
 };
 
 fn t(zh: &str, pt: &str, en: &str) -> LocalizedText {
@@ -328,7 +328,53 @@ pub fn catalog() -> Catalog {
             offline_capable: false,
         },
     ];
-    Catalog { version: "2026-11-01".into(), services }
+    Catalog { version: "2026-11-22".into(), services, queues: queues() }
+}
+
+fn queue(id: &str, letter: char, name: LocalizedText, description: LocalizedText) -> CounterQueue {
+    CounterQueue { id: id.into(), letter, name, description }
+}
+
+/// The counters of a service centre, each with its queue.
+fn queues() -> Vec<CounterQueue> {
+    vec![
+        queue(
+            "identity-documents",
+            'A',
+            t("身份證明文件", "Documentos de identificação", "Identity documents"),
+            t(
+                "身份證、旅行證件的申請、換領及補發。",
+                "Pedidos, renovação e segundas vias de BIR e documentos de viagem.",
+                "Identity cards and travel documents: applications, renewals, replacements.",
+            ),
+        ),
+        queue(
+            "civil-registry",
+            'B',
+            t("民事登記", "Registo civil", "Civil registry"),
+            t(
+                "出生、結婚及死亡登記及證明。",
+                "Registos e certidões de nascimento, casamento e óbito.",
+                "Birth, marriage and death records and certificates.",
+            ),
+        ),
+        queue(
+            "taxes-and-payments",
+            'C',
+            t("稅務及繳費", "Impostos e pagamentos", "Taxes and payments"),
+            t(
+                "稅務申報、繳納稅款及各項費用。",
+                "Declarações fiscais, pagamento de impostos e taxas.",
+                "Tax returns, paying taxes and fees.",
+            ),
+        ),
+        queue(
+            "general-enquiries",
+            'D',
+            t("一般查詢", "Informações gerais", "General enquiries"),
+            t("其他事務及查詢。", "Outros assuntos e informações.", "Anything else, and questions."),
+        ),
+    ]
 }
 
 #[cfg(test)]
@@ -349,6 +395,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn queues_are_valid_with_distinct_ids_and_letters() {
+        let queues = catalog().queues;
+        assert!(queues.len() >= 3);
+        assert!(queues.iter().all(|q| q.is_valid() && q.description.is_complete()), "{queues:?}");
+        assert_eq!(queues.iter().map(|q| q.letter).collect::<HashSet<_>>().len(), queues.len());
+        assert_eq!(queues.iter().map(|q| &q.id).collect::<HashSet<_>>().len(), queues.len());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use balcao_backend_client::api::Catalog;
 use balcao_backend_client::api::{
     Answer, ApplicationState, ApplicationSubmission, CertificateChanges, IssuerKeys, Language, PaymentRecord, PickupOutcome, PickupReceipt,
-    PickupRecord, PickupVerdict, Problem,
+    PickupRecord, PickupVerdict, Problem, QueueTicket, TicketOutcome, TicketReceipt, TicketVerdict,
 };
 use balcao_central::tls::Peer;
 use balcao_central::{Central, CentralOptions};
@@ -495,12 +495,17 @@ fn pickup_record(application_id: Uuid, kiosk: &str) -> PickupRecord {
     }
 }
 
-fn post_pickup(pickup: &PickupRecord) -> Request<Body> {
-    Request::post("/v1/pickups")
+/// A write of `record` to `path` with `key` as its Idempotency-Key.
+fn post_record(path: &str, key: Uuid, record: &impl serde::Serialize) -> Request<Body> {
+    Request::post(path)
         .header(header::CONTENT_TYPE, "application/json")
-        .header("Idempotency-Key", pickup.pickup_id.to_string())
-        .body(Body::from(serde_json::to_vec(pickup).expect("json")))
+        .header("Idempotency-Key", key.to_string())
+        .body(Body::from(serde_json::to_vec(record).expect("json")))
         .expect("request")
+}
+
+fn post_pickup(pickup: &PickupRecord) -> Request<Body> {
+    post_record("/v1/pickups", pickup.pickup_id, pickup)
 }
 
 #[tokio::test]
@@ -584,4 +589,71 @@ async fn the_demo_agency_issues_certificates_of_received_applications_once() {
     assert_eq!(central.issue_due_certificates(std::time::Duration::ZERO).expect("issue"), 1);
     assert_eq!(central.issue_due_certificates(std::time::Duration::ZERO).expect("issue"), 0, "already ready");
     assert_eq!(central.store().certificate_changes("GSC-01", None, 10).expect("feed").ready.len(), 1);
+}
+
+fn ticket(number: &str, kiosk: &str) -> QueueTicket {
+    QueueTicket {
+        ticket_id: Uuid::now_v7(),
+        queue_id: "civil-registry".into(),
+        number: number.into(),
+        kiosk_id: kiosk.into(),
+        centre_id: "GSC-01".into(),
+        service_day: jiff::civil::date(2026, 11, 23),
+        issued_at: jiff::Timestamp::now(),
+        outcome: TicketOutcome::Printed,
+        offline: true,
+    }
+}
+
+#[tokio::test]
+async fn queue_tickets_are_filed_once_and_a_number_issued_twice_is_flagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let verdict = |body: &[u8]| serde_json::from_slice::<TicketReceipt>(body).expect("receipt").verdict;
+    let post_ticket = |t: &QueueTicket| post_record("/v1/queue-tickets", t.ticket_id, t);
+
+    let first = ticket("B1-001", "K01");
+    let (status, _, body) = send(&central, post_ticket(&first)).await;
+    assert_eq!(status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(verdict(&body), TicketVerdict::Recorded);
+    // The answer was lost and the kiosk sends it again: still one ticket.
+    let (status, _, body) = send(&central, post_ticket(&first)).await;
+    assert_eq!((status, verdict(&body)), (StatusCode::CREATED, TicketVerdict::Recorded));
+    let (status, _, body) = send(&central, post_ticket(&ticket("B1-002", "K01"))).await;
+    assert_eq!((status, verdict(&body)), (StatusCode::CREATED, TicketVerdict::Recorded));
+
+    // K02 was given the same series by mistake: its B1-001 is filed, and flagged.
+    let clash = ticket("B1-001", "K02");
+    let mut request = post_ticket(&clash);
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K02")));
+    let (status, _, body) = send_as(&central, request).await;
+    assert_eq!((status, verdict(&body)), (StatusCode::CREATED, TicketVerdict::NumberReused));
+    // The same number on another day, or at another centre, is no clash.
+    let tomorrow = QueueTicket { service_day: jiff::civil::date(2026, 11, 24), ..ticket("B1-001", "K01") };
+    assert_eq!(verdict(&send(&central, post_ticket(&tomorrow)).await.2), TicketVerdict::Recorded);
+    let elsewhere = QueueTicket { centre_id: "GSC-02".into(), ..ticket("B1-001", "K01") };
+    assert_eq!(verdict(&send(&central, post_ticket(&elsewhere)).await.2), TicketVerdict::Recorded);
+
+    let reused = central.store().reused_ticket_numbers(10).expect("reused");
+    assert_eq!(reused.iter().map(|r| (r.kiosk_id.as_str(), r.number.as_str())).collect::<Vec<_>>(), vec![("K02", "B1-001")]);
+    let days = central.store().queue_days(3).expect("days");
+    let gsc01 = days.iter().find(|d| d.service_day == "2026-11-23" && d.centre_id == "GSC-01").expect("today at GSC-01");
+    assert_eq!((gsc01.issued, gsc01.offline, gsc01.queue_id.as_str()), (3, 3, "civil-registry"));
+    let (_, _, page) = send(&central, Request::get("/").body(Body::empty()).expect("req")).await;
+    let page = String::from_utf8(page).expect("utf-8");
+    assert!(page.contains("Queue ticket numbers issued twice") && page.contains("Civil registry · 民事登記"), "{page}");
+
+    // Refusals: a reused id, an empty number, another kiosk's name, no key.
+    let mut changed = first.clone();
+    changed.number = "B1-009".into();
+    let (status, headers, body) = send(&central, post_ticket(&changed)).await;
+    assert!(problem(status, &headers, &body).kind.ends_with("idempotency-key-reused"));
+    let (status, headers, body) = send(&central, post_ticket(&ticket(" ", "K01"))).await;
+    assert!(problem(status, &headers, &body).kind.ends_with("invalid-ticket"));
+    assert_eq!(send(&central, post_ticket(&ticket("B1-003", "K03"))).await.0, StatusCode::FORBIDDEN);
+    let mut keyless = post_ticket(&ticket("B1-004", "K01"));
+    keyless.headers_mut().remove("Idempotency-Key");
+    assert_eq!(send(&central, keyless).await.0, StatusCode::BAD_REQUEST);
+    let total: u32 = central.store().queue_days(3).expect("days").iter().map(|d| d.issued).sum();
+    assert_eq!(total, 5, "refusals file nothing");
 }

@@ -30,11 +30,21 @@ pub struct KioskSection {
     pub centre_id: String,
     /// Language a new session starts in: `zh-Hant`, `pt` or `en`.
     pub default_language: String,
+    /// One letter or digit in this kiosk's queue ticket numbers (`A1-023`), different for
+    /// every kiosk of the centre so two kiosks never print the same number.
+    pub ticket_series: String,
 }
 
 impl Default for KioskSection {
     fn default() -> Self {
-        Self { id: "K01".into(), centre_id: "GSC-01".into(), default_language: "zh-Hant".into() }
+        Self { id: "K01".into(), centre_id: "GSC-01".into(), default_language: "zh-Hant".into(), ticket_series: "1".into() }
+    }
+}
+
+impl KioskSection {
+    /// The ticket series as a character (checked when the file is read).
+    pub fn ticket_series(&self) -> char {
+        self.ticket_series.chars().next().unwrap_or('1')
     }
 }
 
@@ -263,6 +273,14 @@ impl KioskConfig {
                 format!("{:?} is not one of \"zh-Hant\", \"pt\", \"en\"", self.kiosk.default_language),
             ));
         }
+        let series = &self.kiosk.ticket_series;
+        if series.chars().count() != 1 || !series.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()) {
+            return Err(ConfigError::value(
+                path,
+                "kiosk.ticket_series",
+                format!("{series:?} must be one capital letter or digit, different for each kiosk of the centre"),
+            ));
+        }
         let central = &self.central;
         if !central.url.is_empty() {
             if !central.url.starts_with("https://") {
@@ -359,6 +377,9 @@ mod tests {
             ("[central]\nurl = \"https://central\"\nca_file = \"ca.pem\"\n", "`central.identity_file`: is required"),
             ("[kiosk]\nid = \"kiosk one\"\n", "`kiosk.id`: \"kiosk one\" must be"),
             ("[kiosk]\ndefault_language = \"fr\"\n", "`kiosk.default_language`: \"fr\" is not one of"),
+            ("[kiosk]\nticket_series = \"12\"\n", "`kiosk.ticket_series`: \"12\" must be one capital letter or digit"),
+            ("[kiosk]\nticket_series = \"a\"\n", "`kiosk.ticket_series`: \"a\" must be one"),
+            ("[kiosk]\nticket_series = \"\"\n", "`kiosk.ticket_series`: \"\" must be one"),
             ("[outbox]\nmax_retry_secs = 0\n", "`outbox.max_retry_secs`: must be greater than 0"),
             ("[store]\nretention_days = 400\n", "`store.retention_days`: 400 is more than 365"),
             ("[kiosk\n", "/etc/balcao/kiosk.toml:1:"),

@@ -19,6 +19,7 @@ impl KioskSettings {
         Self {
             kiosk_id: config.kiosk.id.clone(),
             centre_id: config.kiosk.centre_id.clone(),
+            ticket_series: config.kiosk.ticket_series(),
             status_url: config.central.status_url.clone(),
             session: SessionConfig {
                 idle_timeout: config.idle_timeout(),

@@ -1,4 +1,4 @@
-//! What goes on the citizen's receipt, laid out in their language.
+//! What goes on the citizen's receipt and queue ticket, laid out in their language.
 //!
 //! The receipt is paper, not screen, so its words live here rather than in the UI's
 //! translation catalogues; [`Words`] holds each language's set, so none can be missing.
@@ -34,6 +34,18 @@ pub struct ReceiptContent {
     pub offline: bool,
 }
 
+/// A queue ticket's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketContent {
+    pub language: Language,
+    pub queue_id: String,
+    pub letter: char,
+    pub queue_name: String,
+    /// Issued while central could not be reached (the ticket looks the same: tickets work
+    /// offline).
+    pub offline: bool,
+}
+
 /// The words of a receipt in one language.
 struct Words {
     centre: &'static str,
@@ -53,6 +65,9 @@ struct Words {
     scan: &'static str,
     keep: &'static str,
     offline: &'static str,
+    ticket: &'static str,
+    issued: &'static str,
+    wait: &'static str,
 }
 
 fn words(language: Language) -> Words {
@@ -75,6 +90,9 @@ fn words(language: Language) -> Words {
             scan: "掃描二維碼查詢申請進度",
             keep: "請保留此收據。",
             offline: "申請已儲存在本機，網絡恢復後將自動傳送至部門。",
+            ticket: "輪候籌號",
+            issued: "取號時間",
+            wait: "請在等候區留意顯示屏及廣播叫號。過號請到櫃檯查詢。",
         },
         Language::Pt => Words {
             centre: "Centro de Serviços do Governo",
@@ -96,6 +114,9 @@ fn words(language: Language) -> Words {
             scan: "Leia o código QR para acompanhar o pedido",
             keep: "Guarde este recibo.",
             offline: "Pedido guardado neste quiosque; será transmitido ao serviço logo que a ligação volte.",
+            ticket: "Senha de atendimento",
+            issued: "Emitida",
+            wait: "Aguarde na sala de espera até o seu número ser mostrado nos ecrãs e anunciado. Se perder a vez, dirija-se ao balcão.",
         },
         Language::En => Words {
             centre: "Government Service Centre",
@@ -117,6 +138,9 @@ fn words(language: Language) -> Words {
             scan: "Scan the QR code to follow your application",
             keep: "Please keep this receipt.",
             offline: "Saved at this kiosk; it will be transmitted to the agency as soon as the connection returns.",
+            ticket: "Queue ticket",
+            issued: "Issued",
+            wait: "Please wait in the waiting area until your number is shown on the screens and called out. If you miss your turn, ask at the counter.",
         },
     }
 }
@@ -173,9 +197,51 @@ pub fn layout(content: &ReceiptContent, printed_at: &str, kiosk_id: &str, status
         .centered(w.keep)
 }
 
+/// Lays a queue ticket out: the number as large as the printer prints, the counter it is
+/// for, and when it was taken.
+pub fn ticket_layout(content: &TicketContent, number: &str, printed_at: &str, kiosk_id: &str) -> Receipt {
+    let w = words(content.language);
+    Receipt::new()
+        .heading(w.centre)
+        .rule()
+        .centered(w.ticket)
+        .display(number)
+        .heading(&content.queue_name)
+        .feed(1)
+        .row(w.issued, printed_at)
+        .row(w.kiosk, kiosk_id)
+        .rule()
+        .text(w.wait)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_queue_ticket_carries_its_number_queue_and_time_in_the_citizens_language() {
+        let content = |language| TicketContent {
+            language,
+            queue_id: "civil-registry".into(),
+            letter: 'B',
+            queue_name: "民事登記".into(),
+            offline: false,
+        };
+        let ticket = ticket_layout(&content(Language::ZhHant), "B1-023", "2026-11-23 09:41", "K01");
+        let text = ticket.plain_text();
+        for expected in ["輪候籌號", "B1-023", "民事登記", "取號時間: 2026-11-23 09:41", "自助服務機: K01", "請在等候區"]
+        {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+        assert!(
+            ticket.blocks.iter().any(|b| matches!(b, balcao_drivers::receipt_printer::Block::Text { text, size: balcao_drivers::receipt_printer::TextSize::Display, .. } if text == "B1-023")),
+            "the number is printed at the largest size"
+        );
+        let pt = ticket_layout(&content(Language::Pt), "B1-023", "t", "K01").plain_text();
+        assert!(pt.contains("Senha de atendimento") && pt.contains("Emitida: t"), "{pt}");
+        let en = ticket_layout(&content(Language::En), "B1-023", "t", "K01").plain_text();
+        assert!(en.contains("Queue ticket") && en.contains("If you miss your turn"), "{en}");
+    }
 
     fn content(language: Language, paid: bool) -> ReceiptContent {
         ReceiptContent {

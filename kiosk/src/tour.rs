@@ -102,6 +102,17 @@ impl Guide {
         self.event(Event::CertificateFound(Some(Box::new(sample_certificate()))))
     }
 
+    /// On the list of counter queues.
+    fn queues(&mut self) -> &mut Self {
+        let language = self.language;
+        self.ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).ui(UserAction::TakeTicket)
+    }
+
+    /// A ticket for the civil registry's counters, being printed.
+    fn ticketing(&mut self) -> &mut Self {
+        self.queues().ui(UserAction::ChooseQueue("civil-registry".into()))
+    }
+
     fn saved(&mut self) -> &mut Self {
         let saved = SavedApplication { application_id: uuid::Uuid::nil(), reference: "K01-261122-0007".into() };
         self.approved().event(Event::ApplicationSaved(saved)).event(Event::Captured(Vec::new()))
@@ -175,6 +186,10 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
         ),
         ("24-pickup-printing", g().found().view()),
         ("25-collected", g().found().event(Event::CertificateCollected).view()),
+        ("26-queues", g().queues().view()),
+        ("27-ticket-printing", g().ticketing().view()),
+        ("28-ticket", g().ticketing().event(Event::TicketIssued { number: "B1-023".into() }).view()),
+        ("29-ticket-uncertain", g().ticketing().event(Event::TicketNotPrinted { number: Some("B1-024".into()) }).view()),
     ]
 }
 
@@ -189,7 +204,7 @@ mod tests {
         for language in Language::ALL {
             let stops = tour(language);
             let screens: std::collections::HashSet<Screen> = stops.iter().map(|(_, v)| v.screen).collect();
-            assert_eq!(screens.len(), 14, "{language:?}: {screens:?}");
+            assert_eq!(screens.len(), 17, "{language:?}: {screens:?}");
             assert!(stops.iter().all(|(_, v)| v.language == language), "{language:?}");
         }
     }

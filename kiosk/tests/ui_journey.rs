@@ -211,6 +211,7 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
             let settings = KioskSettings {
                 kiosk_id: "K01".into(),
                 centre_id: "GSC-01".into(),
+                ticket_series: '1',
                 status_url: "https://status.example/".into(),
                 session: SessionConfig {
                     idle_timeout: Duration::from_secs(4),

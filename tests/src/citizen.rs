@@ -1,5 +1,5 @@
-//! A scripted citizen: applies for a Certificate of Criminal Record through the same events
-//! the touchscreen sends.
+//! A scripted citizen: applies for a Certificate of Criminal Record, or takes a queue ticket,
+//! through the same events the touchscreen sends.
 
 use std::time::Duration;
 
@@ -44,6 +44,23 @@ pub async fn apply_for_criminal_record(kiosk: &TestKiosk, name: &str) -> balcao_
     act(kiosk, UserAction::ToggleConsent);
     act(kiosk, UserAction::Confirm);
     kiosk.view.wait_for("the end of the journey", WAIT, |v| matches!(v.screen, Screen::Done | Screen::Error)).await
+}
+
+/// Takes a ticket for the counter queue `queue`; returns the screen it ended on (the ticket or
+/// an error).
+pub async fn take_queue_ticket(kiosk: &TestKiosk, queue: &str) -> balcao_ui::view::View {
+    act(kiosk, UserAction::Start);
+    act(kiosk, UserAction::ChooseLanguage(Language::En));
+    kiosk
+        .view
+        .wait_for("tickets to be offered", WAIT, |v| {
+            v.screen == Screen::Home && v.ticket_unavailable.is_none() && v.queues.iter().any(|q| q.id == queue)
+        })
+        .await;
+    act(kiosk, UserAction::TakeTicket);
+    kiosk.view.wait_for("the list of queues", WAIT, |v| v.screen == Screen::Queues).await;
+    act(kiosk, UserAction::ChooseQueue(queue.into()));
+    kiosk.view.wait_for("the ticket", WAIT, |v| matches!(v.screen, Screen::Ticket | Screen::Error)).await
 }
 
 /// Leaves the done or error screen for the next citizen.

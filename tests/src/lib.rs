@@ -77,6 +77,7 @@ pub fn test_settings(data_dir: &Path) -> KioskSettings {
     KioskSettings {
         kiosk_id: "K01".into(),
         centre_id: "GSC-01".into(),
+        ticket_series: '1',
         status_url: "https://status.example/".into(),
         session: SessionConfig {
             idle_timeout: Duration::from_secs(600),

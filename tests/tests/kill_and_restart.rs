@@ -1,7 +1,8 @@
-//! The crash harness: a kiosk process applies again and again while the network loses
-//! central's answers after central committed them; the harness kills it (`SIGKILL`) at random
-//! moments and starts it again on the same data. At the end every application the kiosk told a
-//! citizen was saved is at central exactly once, and so is everything else it committed.
+//! The crash harness: a kiosk process applies again and again, and issues queue tickets, while
+//! the network loses central's answers after central committed them; the harness kills it
+//! (`SIGKILL`) at random moments and starts it again on the same data. At the end every
+//! application the kiosk told a citizen was saved, and every ticket it printed, is at central
+//! exactly once, no ticket number was given twice, and so is everything else it committed.
 //!
 //! CI runs 40 cycles; `BALCAO_KILL_CYCLES=1000 cargo test -p balcao-tests --release --test
 //! kill_and_restart` is the soak run.
@@ -108,6 +109,7 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
     let kiosk_dir = dir.path().join("kiosk");
 
     let mut acknowledged = BTreeSet::new();
+    let mut tickets = BTreeSet::new();
     let started = Instant::now();
     for _ in 0..cycles {
         let process = KioskProcess::spawn(&kiosk_dir, &to_proxy, &[]);
@@ -115,6 +117,10 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
         let alive = Duration::from_millis(rand::rng().random_range(0..600));
         tokio::time::sleep(alive).await;
         for line in process.kill() {
+            if let Some(number) = line.strip_prefix("TICKET ") {
+                assert!(tickets.insert(number.to_string()), "ticket {number} printed twice: the kiosk reused a number");
+                continue;
+            }
             let reference = line.strip_prefix("ACK ").unwrap_or_else(|| panic!("unexpected output {line:?}"));
             assert!(acknowledged.insert(reference.to_string()), "{reference} acknowledged twice: the kiosk reused a number");
         }
@@ -136,19 +142,29 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
     let missing: Vec<_> = acknowledged.iter().filter(|r| !copies.contains_key(r.as_str())).collect();
     assert!(missing.is_empty(), "acknowledged to a citizen but never reached central: {missing:?}");
 
+    // Tickets: each number once at central (one kiosk, one day), and every printed one there;
+    // a ticket cut short by a kill is there too, as uncertain.
+    let tickets_at_central = central.central.store().queue_ticket_outcomes().expect("tickets");
+    let numbers: BTreeSet<&str> = tickets_at_central.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(numbers.len(), tickets_at_central.len(), "a ticket number at central twice: {tickets_at_central:?}");
+    let missing: Vec<_> = tickets.iter().filter(|n| !numbers.contains(n.as_str())).collect();
+    assert!(missing.is_empty(), "printed for a citizen but never reached central: {missing:?}");
+
     let store = balcao_tests::kiosk_store(&kiosk_dir);
     let report = store.outbox_report().expect("report");
     assert!(report.iter().all(|e| e.state == "delivered"), "nothing pending or refused: {report:?}");
-    assert_eq!(report.len(), at_central.len(), "everything the kiosk committed is at central, and nothing else");
+    assert_eq!(report.len(), at_central.len() + tickets_at_central.len(), "everything the kiosk committed is at central, and nothing else");
 
     let lost = proxy.timeline().iter().filter(|e| matches!(e.outcome, Outcome::LostAfterCommit { .. })).count();
     assert!(acknowledged.len() as u32 >= cycles / 4, "the kiosk served citizens between kills: {} in {cycles} cycles", acknowledged.len());
     assert!(lost > 0, "the network lost answers after central committed them");
     eprintln!(
-        "{cycles} kill/restart cycles in {killing:.1?}: {} applications acknowledged, {} committed, {} at central, {lost} answers lost after commit",
+        "{cycles} kill/restart cycles in {killing:.1?}: {} applications acknowledged and {} tickets printed, {} records committed, {} applications and {} tickets at central, {lost} answers lost after commit",
         acknowledged.len(),
+        tickets.len(),
         report.len(),
-        at_central.len()
+        at_central.len(),
+        tickets_at_central.len()
     );
     central.stop().await.expect("stop");
 }

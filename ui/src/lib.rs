@@ -47,6 +47,9 @@ fn screen(s: Screen) -> g::Screen {
         Screen::Pickup => g::Screen::Pickup,
         Screen::Collecting => g::Screen::Collecting,
         Screen::Collected => g::Screen::Collected,
+        Screen::Queues => g::Screen::Queues,
+        Screen::Ticketing => g::Screen::Ticketing,
+        Screen::Ticket => g::Screen::Ticket,
         Screen::Error => g::Screen::Error,
         Screen::OutOfService => g::Screen::OutOfService,
     }
@@ -245,8 +248,27 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         done.set_collect_at_counter(view.done.collect_at_counter);
     }
 
-    if changed(&|p| p.collect_unavailable == view.collect_unavailable) {
-        window.global::<g::HomeAdapter<'_>>().set_collect_unavailable(unavailable(view.collect_unavailable));
+    if changed(&|p| p.collect_unavailable == view.collect_unavailable && p.ticket_unavailable == view.ticket_unavailable) {
+        let home = window.global::<g::HomeAdapter<'_>>();
+        home.set_collect_unavailable(unavailable(view.collect_unavailable));
+        home.set_ticket_unavailable(unavailable(view.ticket_unavailable));
+    }
+
+    if changed(&|p| p.queues == view.queues && p.ticket == view.ticket) {
+        let queue = window.global::<g::QueueAdapter<'_>>();
+        let tiles: Vec<g::QueueTile> = view
+            .queues
+            .iter()
+            .map(|q| g::QueueTile {
+                id: q.id.as_str().into(),
+                letter: q.letter.to_string().into(),
+                name: q.name.as_str().into(),
+                description: q.description.as_str().into(),
+            })
+            .collect();
+        queue.set_queues(ModelRc::new(VecModel::from(tiles)));
+        queue.set_number(view.ticket.number.as_str().into());
+        queue.set_queue_name(view.ticket.queue_name.as_str().into());
     }
 
     if changed(&|p| p.pickup == view.pickup) {
@@ -280,6 +302,8 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Problem::CertificateNotPrinted => g::Problem::CertificateNotPrinted,
             Problem::CertificatePrintUncertain => g::Problem::CertificatePrintUncertain,
             Problem::PickupRefused => g::Problem::PickupRefused,
+            Problem::TicketNotPrinted => g::Problem::TicketNotPrinted,
+            Problem::TicketPrintUncertain => g::Problem::TicketPrintUncertain,
         });
         error.set_reference(view.error.reference.as_str().into());
         error.set_can_retry(view.error.can_retry);
@@ -315,6 +339,16 @@ pub fn on_action(window: &MainWindow, handler: impl Fn(UserAction) + 'static) {
     home.on_apply(move || f(UserAction::Apply));
     let f = h();
     home.on_collect(move || f(UserAction::Collect));
+    let f = h();
+    home.on_take_ticket(move || f(UserAction::TakeTicket));
+
+    let queue = window.global::<g::QueueAdapter<'_>>();
+    let f = h();
+    queue.on_choose(move |id: SharedString| f(UserAction::ChooseQueue(id.into())));
+    let f = h();
+    queue.on_back(move || f(UserAction::QueuesBack));
+    let f = h();
+    queue.on_finish(move || f(UserAction::Finish));
 
     let pickup = window.global::<g::PickupAdapter<'_>>();
     let f = h();

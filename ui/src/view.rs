@@ -63,6 +63,12 @@ pub enum Screen {
     Collecting,
     /// The certificate came out.
     Collected,
+    /// Taking a queue ticket: the centre's counter queues.
+    Queues,
+    /// The ticket is being printed.
+    Ticketing,
+    /// The ticket came out: its number, large.
+    Ticket,
     Error,
     OutOfService,
 }
@@ -242,6 +248,23 @@ pub struct PickupView {
     pub service_name: String,
 }
 
+/// A counter queue the citizen can take a ticket for.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct QueueTile {
+    pub id: String,
+    /// The letter its ticket numbers start with.
+    pub letter: char,
+    pub name: String,
+    pub description: String,
+}
+
+/// The ticket just issued.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TicketView {
+    pub number: String,
+    pub queue_name: String,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Problem {
     #[default]
@@ -262,6 +285,10 @@ pub enum Problem {
     CertificatePrintUncertain,
     /// Too many numbers that do not match: the citizen is sent to the counter.
     PickupRefused,
+    /// The queue ticket did not print.
+    TicketNotPrinted,
+    /// The printer stopped mid-ticket: the number is shown, and it will be called.
+    TicketPrintUncertain,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -301,6 +328,11 @@ pub struct View {
     /// Why the "collect a certificate" tile cannot be used now, if it cannot.
     pub collect_unavailable: Option<Unavailable>,
     pub pickup: PickupView,
+    /// Why the "take a queue ticket" tile cannot be used now, if it cannot.
+    pub ticket_unavailable: Option<Unavailable>,
+    /// The centre's counter queues (empty: no tickets are issued here).
+    pub queues: Vec<QueueTile>,
+    pub ticket: TicketView,
     pub error: ErrorView,
     pub out_of_service: OutOfService,
 }
@@ -314,6 +346,10 @@ pub enum UserAction {
     Apply,
     /// Collect a certificate that is ready.
     Collect,
+    /// Take a queue ticket for a counter.
+    TakeTicket,
+    ChooseQueue(String),
+    QueuesBack,
     PickupNext,
     PickupBack,
     ChooseService(String),

@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use super::{FormField, LocalizedText};
+use super::{CounterQueue, FormField, LocalizedText};
 
 /// The service catalog a kiosk offers, as one snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -9,11 +9,19 @@ pub struct Catalog {
     /// Changes whenever anything in the catalog changes; the `ETag` is derived from the content.
     pub version: String,
     pub services: Vec<Service>,
+    /// The centre's counter queues a kiosk issues tickets for (none in catalogs from before
+    /// queues existed).
+    #[serde(default)]
+    pub queues: Vec<CounterQueue>,
 }
 
 impl Catalog {
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.id == id)
+    }
+
+    pub fn queue(&self, id: &str) -> Option<&CounterQueue> {
+        self.queues.iter().find(|q| q.id == id)
     }
 }
 

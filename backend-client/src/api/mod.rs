@@ -8,6 +8,7 @@ mod issuer;
 mod language;
 mod pickup;
 mod problem;
+mod queue;
 
 pub use application::{
     Answer, ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,
@@ -23,6 +24,7 @@ pub use pickup::{
     normalise_document_number,
 };
 pub use problem::{FieldProblem, Problem};
+pub use queue::{CounterQueue, QueueTicket, TicketOutcome, TicketReceipt, TicketVerdict, ticket_number};
 
 /// The header that makes a write safe to repeat; its value is the record's own id.
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use balcao_backend_client::api::{KioskEvent, Problem};
 
-use super::{ApiError, AppState};
+use super::{ApiError, AppState, unprocessable};
 
 /// The longest `detail` accepted; events are for alerts, not logs.
 const MAX_DETAIL: usize = 2000;
@@ -31,17 +31,7 @@ pub async fn submit(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let key = super::idempotency_key(&headers, "event")?;
-    let unprocessable = |kind: &str, title: &str, detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail);
-    let event: KioskEvent =
-        serde_json::from_slice(&body).map_err(|e| unprocessable("invalid-event", "The event does not follow the schema", e.to_string()))?;
-    if event.event_id != key {
-        return Err(unprocessable(
-            "idempotency-key-mismatch",
-            "The Idempotency-Key must be the event's id",
-            "Send event_id as the key.".into(),
-        ));
-    }
+    let event: KioskEvent = super::keyed_record(&headers, &body, "event", |e: &KioskEvent| e.event_id)?;
     kiosk.must_be(&event.kiosk_id)?;
     if event.kiosk_id.trim().is_empty() || event.detail.len() > MAX_DETAIL {
         return Err(unprocessable(

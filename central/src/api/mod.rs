@@ -8,6 +8,7 @@ mod events;
 mod issuers;
 mod openapi;
 mod pickups;
+mod queue;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
@@ -53,6 +54,32 @@ pub(crate) fn idempotency_key(headers: &axum::http::HeaderMap, record: &str) -> 
     })
 }
 
+/// A problem with a record a kiosk sent (422).
+pub(crate) fn unprocessable(kind: &str, title: &str, detail: impl Into<String>) -> ApiError {
+    ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail.into())
+}
+
+/// The record a keyed write carries: its `Idempotency-Key`, its body parsed as `T`, and the
+/// check that the key is the record's own id (`id`). `record` names it in the problems.
+pub(crate) fn keyed_record<T: serde::de::DeserializeOwned>(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    record: &str,
+    id: impl Fn(&T) -> uuid::Uuid,
+) -> Result<T, ApiError> {
+    let key = idempotency_key(headers, record)?;
+    let parsed: T = serde_json::from_slice(body)
+        .map_err(|e| unprocessable(&format!("invalid-{record}"), &format!("The {record} does not follow the schema"), e.to_string()))?;
+    if id(&parsed) != key {
+        return Err(unprocessable(
+            "idempotency-key-mismatch",
+            &format!("The Idempotency-Key must be the {record}'s id"),
+            format!("Send the {record}'s id as the key."),
+        ));
+    }
+    Ok(parsed)
+}
+
 /// Runs database work off the async threads.
 pub(crate) async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.map_err(join_error)
@@ -78,6 +105,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/identity-issuers", get(issuers::get_keys))
         .route("/v1/certificates/ready", get(pickups::ready))
         .route("/v1/pickups", axum::routing::post(pickups::record))
+        .route("/v1/queue-tickets", axum::routing::post(queue::record))
         .route("/openapi.json", get(openapi::document))
         .route("/", get(crate::console::applications_page))
         .fallback(error::not_found)

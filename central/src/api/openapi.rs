@@ -9,7 +9,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 #[openapi(
     info(
         title = "Balcão central platform",
-        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, kiosk events. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id; a record must name the kiosk that sends it. Every write carries an Idempotency-Key; errors are application/problem+json.",
+        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, queue tickets, kiosk events. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id; a record must name the kiosk that sends it. Every write carries an Idempotency-Key; errors are application/problem+json.",
         license(name = "GPL-3.0-or-later", identifier = "GPL-3.0-or-later"),
         version = "1"
     ),
@@ -21,9 +21,10 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::events::submit,
         super::issuers::get_keys,
         super::pickups::ready,
-        super::pickups::record
+        super::pickups::record,
+        super::queue::record
     ),
-    tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"), (name = "pickups", description = "Certificates ready for pickup and their collection"), (name = "monitoring", description = "What kiosks report to the fleet's monitoring"))
+    tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"), (name = "pickups", description = "Certificates ready for pickup and their collection"), (name = "queue", description = "Queue tickets for the centre's counters"), (name = "monitoring", description = "What kiosks report to the fleet's monitoring"))
 )]
 pub struct ApiDoc;
 

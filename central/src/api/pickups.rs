@@ -11,7 +11,7 @@ use balcao_backend_client::api::{CertificateChanges, MAX_FEED_PAGE, PickupReceip
 use serde::Deserialize;
 
 use super::auth::Kiosk;
-use super::{ApiError, AppState, blocking};
+use super::{ApiError, AppState, blocking, unprocessable};
 use crate::store::{FeedError, PickupFiled};
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -68,17 +68,7 @@ pub async fn ready(State(state): State<Arc<AppState>>, _kiosk: Kiosk, Query(quer
     )
 )]
 pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let key = super::idempotency_key(&headers, "pickup")?;
-    let unprocessable = |kind: &str, title: &str, detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail);
-    let pickup: PickupRecord = serde_json::from_slice(&body)
-        .map_err(|e| unprocessable("invalid-pickup", "The pickup does not follow the schema", e.to_string()))?;
-    if pickup.pickup_id != key {
-        return Err(unprocessable(
-            "idempotency-key-mismatch",
-            "The Idempotency-Key must be the pickup's id",
-            "Send pickup_id as the key.".into(),
-        ));
-    }
+    let pickup: PickupRecord = super::keyed_record(&headers, &body, "pickup", |p: &PickupRecord| p.pickup_id)?;
     kiosk.must_be(&pickup.kiosk_id)?;
     let record = pickup.clone();
     match blocking(move || state.store.record_pickup(&record)).await?? {

@@ -15,9 +15,11 @@ use uuid::Uuid;
 
 mod certificates;
 mod issuer;
+mod queue;
 
 pub use certificates::{FeedError, IssueError, PickupFiled, PickupRow};
 pub use issuer::StoredIssuerKey;
+pub use queue::{QueueDay, TicketFiled, TicketNumberReused};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -128,6 +130,25 @@ fn migrations() -> Migrations<'static> {
             created_at TEXT NOT NULL,
             not_after TEXT NOT NULL
         );",
+        ),
+        // Queue tickets kiosks issued, for the counters' calling; a number is looked up by
+        // centre and day to flag one issued twice.
+        M::up(
+            "CREATE TABLE queue_tickets (
+            ticket_id TEXT PRIMARY KEY,
+            centre_id TEXT NOT NULL,
+            queue_id TEXT NOT NULL,
+            number TEXT NOT NULL,
+            service_day TEXT NOT NULL,
+            kiosk_id TEXT NOT NULL,
+            issued_at INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            offline INTEGER NOT NULL,
+            received_at TEXT NOT NULL,
+            number_reused INTEGER NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX queue_tickets_number ON queue_tickets(centre_id, service_day, number);",
         ),
     ])
 }

@@ -199,6 +199,7 @@ fn pixel_size(size: TextSize) -> f32 {
         TextSize::Normal => 26.0,
         TextSize::Large => 34.0,
         TextSize::Title => 44.0,
+        TextSize::Display => 128.0,
     }
 }
 

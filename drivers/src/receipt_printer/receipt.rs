@@ -7,13 +7,15 @@ pub enum Align {
     Right,
 }
 
-/// Text sizes a thermal printer offers (normal, double height and width, and a title size).
+/// Text sizes a thermal printer offers (normal, double height and width, a title size, and
+/// the display size of a queue ticket's number, read from arm's length).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TextSize {
     #[default]
     Normal,
     Large,
     Title,
+    Display,
 }
 
 /// One piece of a receipt, top to bottom.
@@ -44,6 +46,11 @@ impl Receipt {
 
     pub fn title(self, text: impl Into<String>) -> Self {
         self.push(Block::Text { text: text.into(), align: Align::Center, size: TextSize::Title, bold: true })
+    }
+
+    /// A short text as large as the printer prints it (a queue ticket's number).
+    pub fn display(self, text: impl Into<String>) -> Self {
+        self.push(Block::Text { text: text.into(), align: Align::Center, size: TextSize::Display, bold: true })
     }
 
     pub fn heading(self, text: impl Into<String>) -> Self {

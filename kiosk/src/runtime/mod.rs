@@ -3,6 +3,7 @@
 //!
 //! - `devices.rs` — a thread per device and the readiness poll.
 //! - `outbox.rs` — delivery of queued writes to central.
+//! - `printouts.rs` — certificates and queue tickets, recorded around their printing.
 //! - `sync.rs` — the reference data poll (catalog, issuer keys, certificates ready for pickup).
 //!
 //! Background work reports back only as session events on one channel, so the session sees
@@ -10,6 +11,7 @@
 
 pub mod devices;
 pub mod outbox;
+mod printouts;
 pub mod sync;
 
 use std::path::PathBuf;
@@ -26,7 +28,7 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use crate::receipt;
 use crate::session::{Effect, Event, Readiness, Session, SessionConfig};
-use crate::store::{NewApplication, PickupPlace, Store, StoreError};
+use crate::store::{KioskPlace, NewApplication, Store, StoreError};
 use devices::Devices;
 use outbox::{OutboxSender, RetryPolicy};
 use sync::ReferenceSync;
@@ -62,6 +64,8 @@ impl ViewSink for balcao_ui::UiHandle {
 pub struct KioskSettings {
     pub kiosk_id: String,
     pub centre_id: String,
+    /// This kiosk's letter or digit in queue ticket numbers.
+    pub ticket_series: char,
     pub status_url: String,
     pub session: SessionConfig,
     pub retry: RetryPolicy,
@@ -196,83 +200,6 @@ fn settled<T, K: std::fmt::Debug + Copy>(
     }
 }
 
-/// Hands out a certificate: the pickup is recorded before printing, and recorded as done (with
-/// its outbox entry) once the printer says the job completed.
-struct Collect {
-    store: SharedStore,
-    printer: devices::DeviceWorker<dyn balcao_drivers::document_printer::DocumentPrinter>,
-    identity: KioskIdentity,
-    wake: Arc<Notify>,
-    fatal: Fatal,
-}
-
-impl Collect {
-    async fn run(self, application_id: uuid::Uuid, offline: bool) -> Event {
-        use balcao_backend_client::api::PickupOutcome;
-        use balcao_drivers::document_printer::{ErrorKind, PrintJob};
-
-        let started = with_store(&self.store, move |s| {
-            let pdf = s.certificate_document(application_id)?;
-            pdf.map(|pdf| s.begin_pickup(application_id, offline).map(|id| (id, pdf))).transpose()
-        })
-        .await;
-        let (pickup_id, pdf) = match started {
-            Ok(Some(started)) => started,
-            Ok(None) => {
-                tracing::warn!(application = %application_id, "the certificate left this kiosk's list before it was printed");
-                return Event::CertificateNotPrinted { uncertain: false };
-            }
-            Err(e) => return self.store_failed(&e),
-        };
-        let job = PrintJob { name: format!("certificate-{application_id}"), pdf, copies: 1 };
-        let printed = self.printer.call(move |p| p.print(&job)).await;
-        let outcome = match &printed {
-            Ok(Ok(done)) => {
-                tracing::info!(pickup = %pickup_id, job = done.job_id, sheets = done.sheets, "certificate printed");
-                Some(PickupOutcome::Printed)
-            }
-            // The printer stopped answering mid-job: the certificate may have come out.
-            Ok(Err(e)) if e.kind() == ErrorKind::NoAnswer => {
-                tracing::error!(pickup = %pickup_id, error = %e, "the printer stopped answering while printing a certificate");
-                Some(PickupOutcome::Uncertain)
-            }
-            Ok(Err(e)) => {
-                tracing::error!(pickup = %pickup_id, kind = ?e.kind(), error = %e, "certificate not printed");
-                None
-            }
-            Err(gone) => {
-                tracing::error!(pickup = %pickup_id, error = %gone, "the document printer's worker is gone");
-                Some(PickupOutcome::Uncertain)
-            }
-        };
-        let identity = self.identity.clone();
-        let recorded = with_store(&self.store, move |s| match outcome {
-            Some(outcome) => {
-                s.finish_pickup(pickup_id, outcome, PickupPlace { kiosk_id: &identity.kiosk_id, centre_id: &identity.centre_id })
-            }
-            None => s.abandon_pickup(pickup_id),
-        })
-        .await;
-        if let Err(e) = recorded {
-            return self.store_failed(&e);
-        }
-        self.wake.notify_one();
-        match outcome {
-            Some(PickupOutcome::Printed) => Event::CertificateCollected,
-            Some(PickupOutcome::Uncertain) => Event::CertificateNotPrinted { uncertain: true },
-            None => Event::CertificateNotPrinted { uncertain: false },
-        }
-    }
-
-    fn store_failed(&self, e: &StoreError) -> Event {
-        tracing::error!(error = %e, "the pickup could not be recorded");
-        if e.is_fatal() {
-            self.fatal.fail(e);
-        }
-        Event::CertificateNotPrinted { uncertain: false }
-    }
-}
-
 /// An error and its causes on one line, for logs and alerts (store errors carry no personal
 /// data).
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -367,6 +294,16 @@ impl Kiosk {
         KioskIdentity { kiosk_id: self.settings.kiosk_id.clone(), centre_id: self.settings.centre_id.clone() }
     }
 
+    /// What a printout job needs to record itself; none without a store.
+    fn recorder(&self) -> Option<printouts::Recorder> {
+        Some(printouts::Recorder {
+            store: self.store.clone()?,
+            identity: self.identity(),
+            wake: self.outbox_wake.clone(),
+            fatal: self.fatal.clone(),
+        })
+    }
+
     /// Opens the store and hands the cached catalog to the session; returns the catalog's
     /// `ETag` for the first conditional poll. If the store cannot be opened or fails its
     /// checks, the kiosk refuses service and the error says why.
@@ -376,10 +313,15 @@ impl Kiosk {
             let mut store = settings.open_store()?;
             // A pickup cut short mid-print (a crash, a power cut): the certificate may have
             // come out, so it is reported as uncertain and not handed out here again.
-            let place = PickupPlace { kiosk_id: &settings.kiosk_id, centre_id: &settings.centre_id };
+            let place = KioskPlace { kiosk_id: &settings.kiosk_id, centre_id: &settings.centre_id };
             for pickup in store.interrupted_pickups()? {
                 tracing::warn!(%pickup, "a pickup was cut short while printing; reporting it as uncertain");
                 store.finish_pickup(pickup, balcao_backend_client::api::PickupOutcome::Uncertain, place)?;
+            }
+            // Likewise a queue ticket: the citizen may hold it, so its number must be called.
+            for ticket in store.interrupted_tickets()? {
+                tracing::warn!(%ticket, "a queue ticket was cut short while printing; reporting it as uncertain");
+                store.finish_ticket(ticket, balcao_backend_client::api::TicketOutcome::Uncertain, place)?;
             }
             let catalog = store.cached_catalog()?;
             Ok((store, catalog))
@@ -634,18 +576,19 @@ impl Kiosk {
                 });
             }
             Effect::CollectCertificate { application_id, offline } => {
-                let Some(store) = self.store.clone() else {
+                let Some(recorder) = self.recorder() else {
                     let _ = self.events.send(Event::CertificateNotPrinted { uncertain: false });
                     return;
                 };
-                let collect = Collect {
-                    store,
-                    printer: self.devices.document_printer.clone(),
-                    identity: self.identity(),
-                    wake: self.outbox_wake.clone(),
-                    fatal: self.fatal.clone(),
+                self.send_later(printouts::collect(recorder, self.devices.document_printer.clone(), application_id, offline));
+            }
+            Effect::IssueTicket(content) => {
+                let Some(recorder) = self.recorder() else {
+                    let _ = self.events.send(Event::TicketNotPrinted { number: None });
+                    return;
                 };
-                self.send_later(collect.run(application_id, offline));
+                let printer = self.devices.receipt_printer.clone();
+                self.send_later(printouts::issue_ticket(recorder, printer, self.settings.ticket_series, *content));
             }
             Effect::SessionEnded => {
                 self.payment_cancel = None;

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use balcao_backend_client::api::{ApplicationSubmission, KioskEvent, KioskEventKind, MAX_BATCH, PickupRecord, PickupVerdict, Severity};
+use balcao_backend_client::api::{
+    ApplicationSubmission, KioskEvent, KioskEventKind, MAX_BATCH, PickupRecord, PickupVerdict, QueueTicket, Severity, TicketVerdict,
+};
 use balcao_backend_client::{CentralClient, ClientError};
 use jiff::Timestamp;
 use rand::Rng;
@@ -256,6 +258,15 @@ impl OutboxSender {
                 Ok(self.client.submit_pickup(&pickup).await.map(|receipt| {
                     if receipt.verdict == PickupVerdict::Duplicate {
                         tracing::warn!(pickup = %pickup.pickup_id, "central says another kiosk handed this certificate out too; staff will follow up");
+                    }
+                    None
+                }))
+            }
+            "queue-ticket" => {
+                let ticket: QueueTicket = serde_json::from_str(&item.body).map_err(malformed)?;
+                Ok(self.client.submit_queue_ticket(&ticket).await.map(|receipt| {
+                    if receipt.verdict == TicketVerdict::NumberReused {
+                        tracing::warn!(ticket = %ticket.ticket_id, number = %ticket.number, "central says another kiosk of this centre issued the same number today: check the ticket series");
                     }
                     None
                 }))

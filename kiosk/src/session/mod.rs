@@ -18,7 +18,7 @@ pub use draft::{Draft, Input, date_display, iso_date};
 use pickup::Verdict;
 pub use pickup::{MAX_PICKUP_FAILURES, PickupForm};
 
-use crate::receipt::{PaidBy, ReceiptContent};
+use crate::receipt::{PaidBy, ReceiptContent, TicketContent};
 use crate::store::{CertificateSummary, SavedApplication};
 
 /// Timings of a session.
@@ -121,6 +121,16 @@ pub enum Event {
     CertificateNotPrinted {
         uncertain: bool,
     },
+    /// The queue ticket came out; it is recorded and queued.
+    TicketIssued {
+        number: String,
+    },
+    /// The queue ticket did not print. With a number: the printer stopped answering mid-job,
+    /// so the ticket may have come out; it is recorded (it will be called) and the number is
+    /// shown.
+    TicketNotPrinted {
+        number: Option<String>,
+    },
     /// The store cannot be trusted: stop serving.
     StorageFault,
 }
@@ -158,6 +168,8 @@ pub enum Effect {
         application_id: uuid::Uuid,
         offline: bool,
     },
+    /// Number, record and print a queue ticket, and record how it went.
+    IssueTicket(Box<TicketContent>),
     /// The citizen left or the session timed out: everything of theirs is gone.
     SessionEnded,
 }
@@ -180,6 +192,9 @@ enum Stage {
     PickupChecking(PickupForm),
     Collecting { service_id: String },
     Collected { service_id: String },
+    Queues,
+    Ticketing { queue_id: String },
+    Ticket { queue_id: String, number: String },
     Error { problem: Problem, reference: String, retry: Option<Draft> },
     OutOfService(OutOfService),
 }
@@ -196,6 +211,7 @@ impl Stage {
                 | Stage::Reversing { .. }
                 | Stage::PickupChecking(_)
                 | Stage::Collecting { .. }
+                | Stage::Ticketing { .. }
         )
     }
 }
@@ -330,7 +346,9 @@ impl Session {
     fn idle_deadline(&self) -> Option<Instant> {
         match &self.stage {
             Stage::Attract | Stage::OutOfService(_) => None,
-            Stage::Done { .. } | Stage::Collected { .. } => Some(self.last_activity.max(self.stage_since) + self.config.done_timeout),
+            Stage::Done { .. } | Stage::Collected { .. } | Stage::Ticket { .. } => {
+                Some(self.last_activity.max(self.stage_since) + self.config.done_timeout)
+            }
             stage if stage.kiosk_is_busy() => None,
             _ => Some(self.last_activity.max(self.stage_since) + self.config.idle_timeout),
         }
@@ -338,7 +356,7 @@ impl Session {
 
     /// Seconds left before the session is wiped, while the warning shows.
     pub fn idle_seconds_left(&self) -> Option<u32> {
-        if matches!(self.stage, Stage::Done { .. } | Stage::Collected { .. }) {
+        if matches!(self.stage, Stage::Done { .. } | Stage::Collected { .. } | Stage::Ticket { .. }) {
             return None;
         }
         let left = self.idle_deadline()?.saturating_duration_since(self.now);
@@ -347,6 +365,11 @@ impl Session {
 
     fn service(&self, id: &str) -> Option<&Service> {
         self.catalog.as_ref()?.services.iter().find(|s| s.id == id && s.kind == ServiceKind::Application)
+    }
+
+    /// The counter queues the catalog offers tickets for.
+    fn queues(&self) -> Vec<&api::CounterQueue> {
+        self.catalog.as_deref().map_or_else(Vec::new, |c| c.queues.iter().filter(|q| q.is_valid()).collect())
     }
 
     fn on_action(&mut self, action: UserAction, effects: &mut Vec<Effect>) {
@@ -367,6 +390,21 @@ impl Session {
             (Stage::Home, UserAction::Collect) if self.readiness.document_printer => {
                 Stage::Pickup(PickupForm { focus: Some(0), ..PickupForm::default() })
             }
+            (Stage::Home, UserAction::TakeTicket) if self.readiness.receipt_printer && !self.queues().is_empty() => Stage::Queues,
+            (Stage::Queues, UserAction::QueuesBack) => Stage::Home,
+            (Stage::Queues, UserAction::ChooseQueue(id)) => match self.queues().into_iter().find(|q| q.id == id) {
+                Some(queue) if self.readiness.receipt_printer => {
+                    effects.push(Effect::IssueTicket(Box::new(TicketContent {
+                        language: self.language,
+                        queue_id: queue.id.clone(),
+                        letter: queue.letter,
+                        queue_name: queue.name.get(api_language(self.language)).to_string(),
+                        offline: !self.readiness.online,
+                    })));
+                    Stage::Ticketing { queue_id: queue.id.clone() }
+                }
+                _ => Stage::Queues,
+            },
             (Stage::Pickup(mut form), action) => match action {
                 UserAction::Focus(field) => {
                     form.focus(field);
@@ -441,7 +479,7 @@ impl Session {
                 effects.push(Effect::CancelPayment);
                 Stage::Paying { draft, prompt: PaymentPrompt::Cancelling, cancelling: true }
             }
-            (Stage::Done { .. } | Stage::Collected { .. } | Stage::Error { .. }, UserAction::Finish) => {
+            (Stage::Done { .. } | Stage::Collected { .. } | Stage::Ticket { .. } | Stage::Error { .. }, UserAction::Finish) => {
                 self.end(effects);
                 return;
             }
@@ -574,6 +612,11 @@ impl Session {
             (Stage::Collecting { .. }, Event::CertificateNotPrinted { uncertain }) => {
                 let problem = if uncertain { Problem::CertificatePrintUncertain } else { Problem::CertificateNotPrinted };
                 Stage::Error { problem, reference: String::new(), retry: None }
+            }
+            (Stage::Ticketing { queue_id }, Event::TicketIssued { number }) => Stage::Ticket { queue_id, number },
+            (Stage::Ticketing { .. }, Event::TicketNotPrinted { number }) => {
+                let problem = if number.is_some() { Problem::TicketPrintUncertain } else { Problem::TicketNotPrinted };
+                Stage::Error { problem, reference: number.unwrap_or_default(), retry: None }
             }
             (Stage::Printing { saved, .. }, Event::ReceiptNotPrinted) => {
                 Stage::Error { problem: Problem::ReceiptNotPrinted, reference: saved.reference, retry: None }

@@ -463,3 +463,96 @@ fn collecting_is_not_offered_without_a_document_printer_and_an_empty_request_is_
     h.ui(UserAction::PickupBack);
     assert_eq!(h.screen(), Screen::Home);
 }
+
+impl Harness {
+    fn at_home(&mut self, language: Language) {
+        self.ui(UserAction::Start);
+        self.ui(UserAction::ChooseLanguage(language));
+        assert_eq!(self.screen(), Screen::Home);
+    }
+}
+
+#[test]
+fn a_queue_ticket_is_issued_for_the_chosen_counter_and_its_number_shown() {
+    let mut h = Harness::new();
+    h.at_home(Language::Pt);
+    let queues = h.session.view().queues;
+    assert_eq!(queues.iter().map(|q| q.letter).collect::<String>(), "ABCD");
+    assert_eq!(queues[1].name, "Registo civil", "in the citizen's language");
+    assert!(h.ui(UserAction::TakeTicket).is_empty());
+    assert_eq!(h.screen(), Screen::Queues);
+    h.ui(UserAction::ChooseQueue("no-such-queue".into()));
+    assert_eq!(h.screen(), Screen::Queues, "an unknown queue is not a ticket");
+
+    let effects = h.ui(UserAction::ChooseQueue("civil-registry".into()));
+    let Some(Effect::IssueTicket(content)) = effects.first() else { panic!("{effects:?}") };
+    assert_eq!(
+        (content.queue_id.as_str(), content.letter, content.queue_name.as_str(), content.language, content.offline),
+        ("civil-registry", 'B', "Registo civil", Language::Pt, false)
+    );
+    assert_eq!(h.screen(), Screen::Ticketing);
+    assert!(h.session.busy(), "no timeout while the ticket prints");
+    assert!(h.ui(UserAction::ChooseQueue("civil-registry".into())).is_empty(), "a double tap is not a second ticket");
+
+    h.event(Event::TicketIssued { number: "B1-007".into() });
+    let view = h.session.view();
+    assert_eq!((view.screen, view.ticket.number.as_str(), view.ticket.queue_name.as_str()), (Screen::Ticket, "B1-007", "Registo civil"));
+    h.ui(UserAction::ChooseLanguage(Language::ZhHant));
+    assert_eq!(h.session.view().ticket.queue_name, "民事登記", "the name follows a language change");
+    assert_eq!(h.ui(UserAction::Finish), vec![Effect::SessionEnded]);
+    assert_eq!(h.screen(), Screen::Attract);
+}
+
+#[test]
+fn queue_tickets_work_offline_but_not_without_a_receipt_printer() {
+    let mut h = Harness::new();
+    h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+    h.at_home(Language::En);
+    h.ui(UserAction::TakeTicket);
+    let effects = h.ui(UserAction::ChooseQueue("general-enquiries".into()));
+    assert!(matches!(effects.as_slice(), [Effect::IssueTicket(c)] if c.offline), "{effects:?}");
+
+    // The printer stopped mid-ticket: the number may be in the citizen's hand; it is shown.
+    h.event(Event::TicketNotPrinted { number: Some("D1-002".into()) });
+    let view = h.session.view();
+    assert_eq!((view.screen, view.error.problem, view.error.reference.as_str()), (Screen::Error, Problem::TicketPrintUncertain, "D1-002"));
+    h.ui(UserAction::Finish);
+
+    let mut h = Harness::new();
+    h.at_home(Language::En);
+    h.ui(UserAction::TakeTicket);
+    h.ui(UserAction::ChooseQueue("general-enquiries".into()));
+    h.event(Event::TicketNotPrinted { number: None });
+    let view = h.session.view();
+    assert_eq!(
+        (view.screen, view.error.problem, view.error.reference.as_str(), view.error.can_retry),
+        (Screen::Error, Problem::TicketNotPrinted, "", false)
+    );
+
+    let mut h = Harness::new();
+    h.event(Event::Readiness(Readiness { receipt_printer: false, ..Readiness::ALL }));
+    h.at_home(Language::En);
+    assert_eq!(h.session.view().ticket_unavailable, Some(Unavailable::ReceiptPrinter));
+    h.ui(UserAction::TakeTicket);
+    assert_eq!(h.screen(), Screen::Home, "no ticket without the printer to print it");
+    h.event(Event::Readiness(Readiness::ALL));
+    h.ui(UserAction::TakeTicket);
+    h.event(Event::Readiness(Readiness { receipt_printer: false, ..Readiness::ALL }));
+    assert!(h.ui(UserAction::ChooseQueue("general-enquiries".into())).is_empty(), "the printer failed while choosing");
+    assert_eq!(h.screen(), Screen::Queues);
+    h.ui(UserAction::QueuesBack);
+    assert_eq!(h.screen(), Screen::Home);
+}
+
+#[test]
+fn without_queues_in_the_catalog_no_ticket_is_offered() {
+    let mut h = Harness::new();
+    let mut catalog = balcao_central::seed::catalog();
+    catalog.queues[0].letter = 'a';
+    catalog.queues.truncate(1);
+    h.event(Event::Catalog(Arc::new(catalog)));
+    h.at_home(Language::En);
+    assert!(h.session.view().queues.is_empty(), "a queue without a valid letter is not offered");
+    h.ui(UserAction::TakeTicket);
+    assert_eq!(h.screen(), Screen::Home);
+}

@@ -2,8 +2,8 @@
 
 use balcao_backend_client::api::{Delivery, FieldError, FieldKind, ServiceKind};
 use balcao_ui::view::{
-    ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, KeyboardMode, Language, PaymentView, ReviewAnswer,
-    ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, Unavailable, View,
+    ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, KeyboardMode, Language, PaymentView, QueueTile,
+    ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, TicketView, Unavailable, View,
 };
 
 use super::draft::{Draft, Input, Keyboard, date_display};
@@ -160,9 +160,20 @@ impl Session {
             clock: self.clock.clone(),
             idle_seconds_left: self.idle_seconds_left(),
             collect_unavailable: (!self.readiness.document_printer).then_some(Unavailable::DocumentPrinter),
+            ticket_unavailable: (!self.readiness.receipt_printer).then_some(Unavailable::ReceiptPrinter),
             ..View::default()
         };
         let language = api_language(self.language);
+        view.queues = self
+            .queues()
+            .into_iter()
+            .map(|q| QueueTile {
+                id: q.id.clone(),
+                letter: q.letter,
+                name: q.name.get(language).to_string(),
+                description: q.description.get(language).to_string(),
+            })
+            .collect();
         view.screen = match &self.stage {
             Stage::Attract => {
                 // The welcome screen speaks each language in turn.
@@ -216,6 +227,13 @@ impl Session {
                     .and_then(|c| c.service(service_id))
                     .map_or_else(String::new, |s| s.name.get(language).to_string());
                 Screen::Collected
+            }
+            Stage::Queues => Screen::Queues,
+            Stage::Ticketing { .. } => Screen::Ticketing,
+            Stage::Ticket { queue_id, number } => {
+                let queue_name = view.queues.iter().find(|q| &q.id == queue_id).map_or_else(String::new, |q| q.name.clone());
+                view.ticket = TicketView { number: number.clone(), queue_name };
+                Screen::Ticket
             }
             Stage::Error { problem, reference, retry } => {
                 view.error = ErrorView { problem: *problem, reference: reference.clone(), can_retry: retry.is_some() };

@@ -11,8 +11,10 @@
 pub mod crypto;
 mod pickups;
 mod schema;
+mod tickets;
 
-pub use pickups::{CertificateSummary, PickupPlace, normalise_reference};
+pub use pickups::{CertificateSummary, normalise_reference};
+pub use tickets::IssuedTicket;
 
 use std::path::{Path, PathBuf};
 
@@ -67,6 +69,13 @@ pub struct NewApplication {
     pub submitted_at: Timestamp,
     /// The kiosk's local date, for the application number.
     pub local_date: jiff::civil::Date,
+}
+
+/// Who this kiosk is, as the records it sends name it.
+#[derive(Clone, Copy, Debug)]
+pub struct KioskPlace<'a> {
+    pub kiosk_id: &'a str,
+    pub centre_id: &'a str,
 }
 
 /// What saving gave the application: its id (also its idempotency key) and its number.
@@ -141,6 +150,18 @@ fn enqueue<T: serde::Serialize>(
     )?
     .execute(params![record_id, kind, body, now])?;
     Ok(())
+}
+
+/// The ids of the records in `table` (pickups, queue tickets) written before printing and
+/// still waiting for the printer's answer: at start-up, the ones a crash cut short.
+fn still_printing(conn: &Connection, table: &str) -> Result<Vec<Uuid>, StoreError> {
+    let mut statement = conn.prepare(&format!("SELECT id FROM {table} WHERE state = 'printing'"))?;
+    let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
+    rows.map(|id| {
+        let id = id?;
+        id.parse().map_err(|_| StoreError::Corrupt(format!("{table} id {id}")))
+    })
+    .collect()
 }
 
 fn insert_event(tx: &rusqlite::Transaction<'_>, key: &DataKey, event: &KioskEvent) -> Result<(), StoreError> {
@@ -394,7 +415,8 @@ impl Store {
     }
 
     /// Forgets what central acknowledged before `before`: delivered outbox entries,
-    /// acknowledged applications and pickups, and pickups that printed nothing. Dead letters
+    /// acknowledged applications, pickups and queue tickets, and pickups and tickets that
+    /// printed nothing. Dead letters
     /// and anything pending are kept. Returns how many records went.
     pub fn purge_acknowledged(&mut self, before: Timestamp) -> Result<usize, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -404,10 +426,15 @@ impl Store {
                 OR (state = 'collected' AND id IN (SELECT record_id FROM outbox WHERE state = 'delivered' AND done_at < ?1))",
             [cutoff],
         )?;
+        let tickets = tx.execute(
+            "DELETE FROM queue_tickets WHERE (state = 'not-printed' AND issued_at < ?1)
+                OR (state = 'issued' AND id IN (SELECT record_id FROM outbox WHERE state = 'delivered' AND done_at < ?1))",
+            [cutoff],
+        )?;
         let entries = tx.execute("DELETE FROM outbox WHERE state = 'delivered' AND done_at < ?1", [cutoff])?;
         let applications = tx.execute("DELETE FROM applications WHERE state = 'acknowledged' AND acknowledged_at < ?1", [cutoff])?;
         tx.commit()?;
-        Ok(pickups + entries + applications)
+        Ok(pickups + tickets + entries + applications)
     }
 
     /// The state of a saved application: `queued` until central acknowledged it.

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::{Store, StoreError, enqueue, millis};
+use super::{KioskPlace, Store, StoreError, enqueue, millis, still_printing};
 
 /// What the session needs to know of a certificate to hand it out: no document.
 #[derive(Clone, PartialEq, Eq)]
@@ -27,13 +27,6 @@ impl std::fmt::Debug for CertificateSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CertificateSummary").field("application_id", &self.application_id).finish_non_exhaustive()
     }
-}
-
-/// Who this kiosk is, as its pickup records name it.
-#[derive(Clone, Copy, Debug)]
-pub struct PickupPlace<'a> {
-    pub kiosk_id: &'a str,
-    pub centre_id: &'a str,
 }
 
 fn certificate_context(application_id: &str) -> String {
@@ -166,7 +159,7 @@ impl Store {
 
     /// The certificate came out (or may have, for `Uncertain`): the pickup is recorded, queued
     /// for central and the certificate leaves this kiosk's list, in one transaction.
-    pub fn finish_pickup(&mut self, pickup_id: Uuid, outcome: PickupOutcome, place: PickupPlace<'_>) -> Result<(), StoreError> {
+    pub fn finish_pickup(&mut self, pickup_id: Uuid, outcome: PickupOutcome, place: KioskPlace<'_>) -> Result<(), StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let id = pickup_id.to_string();
         let row: Option<(String, bool)> = tx
@@ -200,12 +193,6 @@ impl Store {
 
     /// Pickups cut short while printing (by a crash or a power cut).
     pub fn interrupted_pickups(&self) -> Result<Vec<Uuid>, StoreError> {
-        let mut statement = self.conn.prepare("SELECT id FROM pickups WHERE state = 'printing'")?;
-        let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
-        rows.map(|id| {
-            let id = id?;
-            id.parse().map_err(|_| StoreError::Corrupt(format!("pickup id {id}")))
-        })
-        .collect()
+        still_printing(&self.conn, "pickups")
     }
 }

@@ -114,6 +114,19 @@ pub fn migrations() -> Migrations<'static> {
         ) WITHOUT ROWID;
         CREATE INDEX pickups_application ON pickups (application_id);",
         ),
+        // Queue tickets issued here, written before printing like pickups. No personal data:
+        // a ticket is a number for a counter.
+        M::up(
+            "CREATE TABLE queue_tickets (
+            id TEXT PRIMARY KEY,
+            queue_id TEXT NOT NULL,
+            number TEXT NOT NULL,
+            service_day TEXT NOT NULL,
+            issued_at INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            offline INTEGER NOT NULL
+        ) WITHOUT ROWID;",
+        ),
     ])
 }
 

@@ -92,7 +92,7 @@ fn the_catalog_cache_round_trips() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = open(&dir.path().join("kiosk.db")).expect("open");
     assert!(store.cached_catalog().expect("read").is_none());
-    let catalog = Catalog { version: "v1".into(), services: Vec::new() };
+    let catalog = Catalog { version: "v1".into(), services: Vec::new(), queues: Vec::new() };
     store.save_catalog(Some("\"abc\""), &catalog).expect("save");
     store.save_catalog(Some("\"def\""), &catalog).expect("save again");
     assert_eq!(store.cached_catalog().expect("read"), Some((Some("\"def\"".into()), catalog)));
@@ -234,7 +234,7 @@ fn ready_certificate(number: u32) -> balcao_backend_client::api::ReadyCertificat
     }
 }
 
-const HERE: PickupPlace<'static> = PickupPlace { kiosk_id: "K01", centre_id: "GSC-01" };
+const HERE: KioskPlace<'static> = KioskPlace { kiosk_id: "K01", centre_id: "GSC-01" };
 
 #[test]
 fn the_feed_of_ready_certificates_applies_whole_and_a_full_list_replaces_the_old_one() {
@@ -305,4 +305,58 @@ fn reference_data_is_kept_with_its_etag() {
     store.save_reference_data("identity-issuers", Some("\"a\""), "{\"keys\":[]}").expect("save");
     store.save_reference_data("identity-issuers", Some("\"b\""), "{\"keys\":[1]}").expect("save");
     assert_eq!(store.reference_data("identity-issuers").expect("read"), Some((Some("\"b\"".to_string()), "{\"keys\":[1]}".to_string())));
+}
+
+#[test]
+fn queue_tickets_are_numbered_per_queue_and_day_recorded_before_printing_and_queued_after() {
+    use balcao_backend_client::api::{QueueTicket, TicketOutcome};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kiosk.db");
+    let mut store = open(&path).expect("open");
+    let day = jiff::civil::date(2026, 11, 23);
+
+    let first = store.begin_ticket("civil-registry", 'B', '1', day, true).expect("begin");
+    assert_eq!(first.number, "B1-001");
+    assert!(store.outbox_report().expect("report").is_empty(), "nothing is sent before the printer reported");
+    store.finish_ticket(first.ticket_id, TicketOutcome::Printed, HERE).expect("finish");
+    assert!(store.finish_ticket(first.ticket_id, TicketOutcome::Printed, HERE).is_err(), "a ticket is issued once");
+    let due = store.due_outbox(Timestamp::now(), 10).expect("due");
+    assert_eq!((due[0].id, due[0].kind.as_str()), (first.ticket_id, "queue-ticket"));
+    let sent: QueueTicket = serde_json::from_str(&due[0].body).expect("ticket record");
+    assert_eq!(
+        (sent.number.as_str(), sent.queue_id.as_str(), sent.service_day, sent.offline, sent.outcome, sent.kiosk_id.as_str()),
+        ("B1-001", "civil-registry", day, true, TicketOutcome::Printed, "K01")
+    );
+
+    // A ticket that did not print skips its number and sends nothing.
+    let jammed = store.begin_ticket("civil-registry", 'B', '1', day, false).expect("begin");
+    store.abandon_ticket(jammed.ticket_id).expect("abandon");
+    assert_eq!(store.outbox_counts().expect("counts").pending, 1);
+    // Each queue counts on its own; numbers go on across a restart and start again each day.
+    assert_eq!(store.begin_ticket("identity-documents", 'A', '1', day, false).expect("begin").number, "A1-001");
+    let cut = store.begin_ticket("civil-registry", 'B', '1', day, false).expect("begin");
+    assert_eq!(cut.number, "B1-003");
+    drop(store);
+    let mut store = open(&path).expect("reopen");
+    let interrupted = store.interrupted_tickets().expect("interrupted");
+    assert_eq!(interrupted.len(), 2, "A1-001 and B1-003 were never finished");
+    assert!(interrupted.contains(&cut.ticket_id));
+    assert_eq!(store.begin_ticket("civil-registry", 'B', '1', day, false).expect("begin").number, "B1-004");
+    assert_eq!(store.begin_ticket("civil-registry", 'B', '1', day.tomorrow().expect("day"), false).expect("begin").number, "B1-001");
+
+    // Issued and acknowledged tickets are purged after the retention period, like the rest.
+    let settled = vec![(first.ticket_id, Settlement::Delivered { central_state: None })];
+    store.outbox_settle(&settled).expect("settle");
+    store.purge_acknowledged(Timestamp::now() + jiff::SignedDuration::from_secs(1)).expect("purge");
+    let left: Vec<String> = store
+        .conn
+        .prepare("SELECT id FROM queue_tickets")
+        .expect("sql")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert!(!left.contains(&first.ticket_id.to_string()), "issued and acknowledged: purged");
+    assert!(!left.contains(&jammed.ticket_id.to_string()), "never printed: purged");
+    assert!(left.contains(&cut.ticket_id.to_string()), "a ticket still being printed stays");
 }

@@ -1,6 +1,7 @@
 //! A kiosk process for the crash harness: the kiosk's core with simulated devices, driven by
-//! a scripted citizen who applies again and again. It prints `ACK <reference>` as soon as the
-//! screen has told the citizen their application is saved — the promise the harness checks —
+//! scripted citizens who apply again and again, every third one taking a queue ticket instead.
+//! It prints `ACK <reference>` as soon as the screen has told the citizen their application is
+//! saved, and `TICKET <number>` once it showed a printed ticket — the promises the harness checks —
 //! and `DRAINED` (then exits) with `--drain` once nothing is left to send. If its store fails
 //! under a write it prints `FAILED <reason>` and exits with status 3, as the kiosk does.
 //!
@@ -44,9 +45,16 @@ async fn main() -> anyhow::Result<()> {
     }
     let citizens = async {
         for n in 0u64.. {
-            let end = citizen::apply_for_criminal_record(&kiosk, &format!("CITIZEN {n}")).await;
-            if end.screen == Screen::Done {
-                say(&format!("ACK {}", end.done.reference));
+            if n % 3 == 2 {
+                let end = citizen::take_queue_ticket(&kiosk, "general-enquiries").await;
+                if end.screen == Screen::Ticket {
+                    say(&format!("TICKET {}", end.ticket.number));
+                }
+            } else {
+                let end = citizen::apply_for_criminal_record(&kiosk, &format!("CITIZEN {n}")).await;
+                if end.screen == Screen::Done {
+                    say(&format!("ACK {}", end.done.reference));
+                }
             }
             citizen::finish(&kiosk);
             kiosk.view.wait_for("the welcome screen", Duration::from_secs(20), |v| v.screen == Screen::Attract).await;
