@@ -176,6 +176,29 @@ pub fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ClientE
     Ok(tls)
 }
 
+/// Who a kiosk identity (certificate and key, PEM, from enrolment) says the kiosk is: the
+/// kiosk id (subject common name) and its service centre (organisational unit), which central
+/// holds it to.
+pub fn identity_names(identity_pem: &[u8]) -> Result<(String, String), ClientError> {
+    let first = CertificateDer::pem_slice_iter(identity_pem)
+        .next()
+        .ok_or_else(|| ClientError::Config("no certificate in the kiosk identity".into()))?
+        .map_err(|e| ClientError::Config(format!("kiosk certificate PEM: {e}")))?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(first.as_ref()).map_err(|e| ClientError::Config(format!("kiosk certificate: {e}")))?;
+    let subject = cert.subject();
+    let name = |found: Option<&x509_parser::x509::AttributeTypeAndValue<'_>>, what: &str| {
+        found
+            .and_then(|a| a.as_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Config(format!("the kiosk certificate names no {what}")))
+    };
+    Ok((
+        name(subject.iter_common_name().next(), "kiosk (common name)")?,
+        name(subject.iter_organizational_unit().next(), "centre (organisational unit)")?,
+    ))
+}
+
 /// What a status other than success means for the client: the one place statuses are
 /// sorted into retryable and permanent errors, for whole answers and for each application
 /// of a batch alike.

@@ -14,4 +14,4 @@ pub mod api;
 mod client;
 
 #[cfg(feature = "client")]
-pub use client::{CentralClient, ClientConfig, ClientError, Fetch, Timeouts, tls_config};
+pub use client::{CentralClient, ClientConfig, ClientError, Fetch, Timeouts, identity_names, tls_config};

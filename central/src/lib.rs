@@ -235,10 +235,10 @@ impl LoopbackCentral {
         Ok(Self { central, url, ca_pem: pki.ca_pem.clone(), pki, stop: Some(stop), task: Some(task) })
     }
 
-    /// A client identity (certificate and key, PEM) for the kiosk `kiosk_id`, as enrolment
-    /// would give it.
-    pub fn kiosk_identity(&self, kiosk_id: &str) -> Result<String, CentralError> {
-        Ok(self.pki.issue_kiosk(kiosk_id)?)
+    /// A client identity (certificate and key, PEM) for the kiosk `kiosk_id` of the centre
+    /// `centre_id`, as enrolment would give it.
+    pub fn kiosk_identity(&self, kiosk_id: &str, centre_id: &str) -> Result<String, CentralError> {
+        Ok(self.pki.issue_kiosk(kiosk_id, centre_id)?)
     }
 
     pub async fn stop(mut self) -> Result<(), CentralError> {

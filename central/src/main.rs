@@ -47,6 +47,10 @@ enum Command {
         /// The kiosk's id, as in its configuration (`kiosk.id`).
         #[arg(long)]
         kiosk_id: String,
+        /// The service centre the kiosk stands in (`kiosk.centre_id`): the kiosk may only read
+        /// and write that centre's records.
+        #[arg(long)]
+        centre_id: String,
         /// Where to write the certificate and key (PEM), the kiosk's `central.identity_file`.
         #[arg(long)]
         out: PathBuf,
@@ -92,8 +96,8 @@ async fn main() -> anyhow::Result<()> {
             std::io::Write::write_all(&mut std::io::stdout(), format!("{doc}\n").as_bytes())?;
             return Ok(());
         }
-        Some(Command::IssueKioskCert { dev_pki, kiosk_id, out }) => {
-            let identity = load_dev_pki(dev_pki)?.issue_kiosk(kiosk_id)?;
+        Some(Command::IssueKioskCert { dev_pki, kiosk_id, centre_id, out }) => {
+            let identity = load_dev_pki(dev_pki)?.issue_kiosk(kiosk_id, centre_id)?;
             write_private(out, &identity)?;
             return Ok(());
         }

@@ -40,22 +40,33 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
     #[error("the client CA cannot verify kiosk certificates")]
     ClientVerifier(#[from] rustls::server::VerifierBuilderError),
-    #[error("{0:?} is not a kiosk id (letters, digits and '-', at most 32)")]
+    #[error("{0:?} is not a kiosk or centre id (letters, digits and '-', at most 32)")]
     KioskId(String),
 }
 
+/// An enrolled kiosk as its certificate names it: the subject's common name is the kiosk,
+/// its organisational unit the service centre the kiosk stands in. Central trusts the centre
+/// from the certificate, so a kiosk can neither read another centre's certificates nor file
+/// records for it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct KioskName {
+    pub kiosk_id: String,
+    pub centre_id: String,
+}
+
 /// Who is at the other end of a connection: its address and, when it presented a valid kiosk
-/// certificate, the kiosk id that certificate names.
+/// certificate, the kiosk that certificate names.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Peer {
     pub addr: SocketAddr,
-    pub kiosk_id: Option<String>,
+    pub kiosk: Option<KioskName>,
 }
 
 impl Peer {
     /// A peer as the listener would see a kiosk: for tests that call the router directly.
-    pub fn kiosk(kiosk_id: &str) -> Self {
-        Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), kiosk_id: Some(kiosk_id.to_string()) }
+    pub fn kiosk(kiosk_id: &str, centre_id: &str) -> Self {
+        let kiosk = KioskName { kiosk_id: kiosk_id.to_string(), centre_id: centre_id.to_string() };
+        Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), kiosk: Some(kiosk) }
     }
 }
 
@@ -65,16 +76,20 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsL
     }
 }
 
-/// Whether `id` has the shape of a kiosk id (as the kiosk's configuration requires).
+/// Whether `id` has the shape of a kiosk or centre id (as the kiosk's configuration requires).
 pub fn is_kiosk_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
 
-/// The kiosk id a verified client certificate names: its subject's common name.
-pub fn kiosk_id_of(cert: &CertificateDer<'_>) -> Option<String> {
+/// The kiosk a verified client certificate names (common name and organisational unit); a
+/// certificate without both is no kiosk's.
+pub fn kiosk_of(cert: &CertificateDer<'_>) -> Option<KioskName> {
     let (_, cert) = x509_parser::parse_x509_certificate(cert.as_ref()).ok()?;
-    let common_name = cert.subject().iter_common_name().next()?.as_str().ok()?;
-    is_kiosk_id(common_name).then(|| common_name.to_string())
+    let subject = cert.subject();
+    let kiosk_id = subject.iter_common_name().next()?.as_str().ok()?;
+    let centre_id = subject.iter_organizational_unit().next()?.as_str().ok()?;
+    (is_kiosk_id(kiosk_id) && is_kiosk_id(centre_id))
+        .then(|| KioskName { kiosk_id: kiosk_id.to_string(), centre_id: centre_id.to_string() })
 }
 
 /// A private CA and a server certificate it signed for `localhost` and `127.0.0.1`. The same
@@ -111,16 +126,19 @@ impl DevPki {
         Ok(Self { ca_pem: ca.pem(), ca_key_pem, server_cert_pem: server_cert.pem(), server_key_pem: server_key.serialize_pem() })
     }
 
-    /// A certificate for the kiosk `kiosk_id`, signed by this CA for client authentication:
-    /// the PEM of the certificate followed by its private key, as the kiosk's
-    /// `central.identity_file` holds it.
-    pub fn issue_kiosk(&self, kiosk_id: &str) -> Result<String, TlsError> {
-        if !is_kiosk_id(kiosk_id) {
-            return Err(TlsError::KioskId(kiosk_id.to_string()));
+    /// A certificate for the kiosk `kiosk_id` of the centre `centre_id`, signed by this CA for
+    /// client authentication: the PEM of the certificate followed by its private key, as the
+    /// kiosk's `central.identity_file` holds it.
+    pub fn issue_kiosk(&self, kiosk_id: &str, centre_id: &str) -> Result<String, TlsError> {
+        for id in [kiosk_id, centre_id] {
+            if !is_kiosk_id(id) {
+                return Err(TlsError::KioskId(id.to_string()));
+            }
         }
         let issuer = Issuer::from_ca_cert_pem(&self.ca_pem, KeyPair::from_pem(&self.ca_key_pem)?)?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name.push(DnType::CommonName, kiosk_id);
+        params.distinguished_name.push(DnType::OrganizationalUnitName, centre_id);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let key = KeyPair::generate()?;
@@ -190,8 +208,8 @@ impl TlsListener {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                         Ok(Ok(tls)) => {
                             // Only a certificate the verifier accepted gets this far.
-                            let kiosk_id = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(kiosk_id_of);
-                            let _ = tx.send((tls, Peer { addr: peer, kiosk_id })).await;
+                            let kiosk = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(kiosk_of);
+                            let _ = tx.send((tls, Peer { addr: peer, kiosk })).await;
                         }
                         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
@@ -216,6 +234,31 @@ impl axum::serve::Listener for TlsListener {
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(Peer { addr: self.local, kiosk_id: None })
+        Ok(Peer { addr: self.local, kiosk: None })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_cert(pem: &str) -> CertificateDer<'static> {
+        CertificateDer::pem_slice_iter(pem.as_bytes()).next().expect("a certificate").expect("pem")
+    }
+
+    #[test]
+    fn a_kiosk_certificate_names_the_kiosk_and_its_centre_and_nothing_else_is_a_kiosk() {
+        let pki = DevPki::generate().expect("pki");
+        let identity = pki.issue_kiosk("K07", "GSC-02").expect("issued");
+        assert_eq!(kiosk_of(&first_cert(&identity)), Some(KioskName { kiosk_id: "K07".into(), centre_id: "GSC-02".into() }));
+        // A certificate of the same CA with a kiosk's name but no centre is no kiosk's.
+        let issuer = Issuer::from_ca_cert_pem(&pki.ca_pem, KeyPair::from_pem(&pki.ca_key_pem).expect("key")).expect("issuer");
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, "K07");
+        let centreless = params.signed_by(&KeyPair::generate().expect("key"), &issuer).expect("signed");
+        assert_eq!(kiosk_of(centreless.der()), None);
+        assert_eq!(kiosk_of(&first_cert(&pki.server_cert_pem)), None);
+        assert!(matches!(pki.issue_kiosk("K07", "GSC 02"), Err(TlsError::KioskId(id)) if id == "GSC 02"));
+        assert!(matches!(pki.issue_kiosk("", "GSC-02"), Err(TlsError::KioskId(_))));
     }
 }

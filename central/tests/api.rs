@@ -52,7 +52,7 @@ fn submission() -> ApplicationSubmission {
 
 /// Sends a request as the kiosk K01 would: over a connection whose certificate names it.
 async fn send(central: &Central, mut request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K01")));
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K01", "GSC-01")));
     send_as(central, request).await
 }
 
@@ -295,15 +295,20 @@ async fn only_an_enrolled_kiosk_may_call_and_only_in_its_own_name() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(problem(status, &headers, &body_out).short_kind(), "kiosk-certificate-required");
     let mut request = post(Some(&key), body.clone());
-    request.extensions_mut().insert(ConnectInfo(Peer { addr: ([127, 0, 0, 1], 9).into(), kiosk_id: None }));
+    request.extensions_mut().insert(ConnectInfo(Peer { addr: ([127, 0, 0, 1], 9).into(), kiosk: None }));
     assert_eq!(send_as(&central, request).await.0, StatusCode::UNAUTHORIZED);
 
     // Kiosk K02 filing an application in K01's name: refused, nothing stored.
     let mut request = post(Some(&key), body.clone());
-    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K02")));
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K02", "GSC-01")));
     let (status, headers, body_out) = send_as(&central, request).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(problem(status, &headers, &body_out).short_kind(), "kiosk-mismatch");
+    // K01's certificate with the record of a kiosk at another centre: refused too.
+    let mut elsewhere = submission.clone();
+    elsewhere.centre_id = "GSC-02".into();
+    let (status, headers, body_out) = send(&central, post(Some(&key), serde_json::to_vec(&elsewhere).expect("json"))).await;
+    assert_eq!(problem(status, &headers, &body_out).short_kind(), "centre-mismatch");
     assert_eq!(central.store().count_applications().expect("count"), 0);
 
     // K01 itself: stored. The console page needs no certificate.
@@ -377,12 +382,16 @@ async fn a_batch_stops_before_an_application_another_request_is_processing() {
 }
 
 /// Stores an application at `centre` and issues its certificate.
+/// An application filed by K01 at GSC-01, or K31 at another centre, and its certificate issued.
 async fn issued(central: &Central, centre: &str, number: u32) -> Uuid {
     let mut s = submission();
     s.centre_id = centre.into();
-    s.reference = format!("K01-261122-{number:04}");
+    s.kiosk_id = if centre == "GSC-01" { "K01".into() } else { "K31".into() };
+    s.reference = format!("{}-261122-{number:04}", s.kiosk_id);
     let key = s.application_id.to_string();
-    assert_eq!(send(central, post(Some(&key), serde_json::to_vec(&s).expect("json"))).await.0, StatusCode::CREATED);
+    let mut request = post(Some(&key), serde_json::to_vec(&s).expect("json"));
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk(&s.kiosk_id, centre)));
+    assert_eq!(send_as(central, request).await.0, StatusCode::CREATED);
     central.issue_certificate(s.application_id).expect("issued");
     s.application_id
 }
@@ -411,6 +420,10 @@ async fn a_centres_feed_lists_its_certificates_and_a_catch_up_names_only_what_ch
     let (status, body) = feed(&central, "GSC-01", None).await;
     assert_eq!(status, StatusCode::OK);
     let full = changes(&body);
+    // Another centre's list is not this kiosk's to read.
+    let (status, body) = feed(&central, "GSC-02", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("centre-mismatch"));
     assert!(full.reset && !full.more && full.gone.is_empty());
     assert_eq!(full.ready.iter().map(|c| c.application_id).collect::<Vec<_>>(), vec![first, second], "only this centre's, in order");
     let certificate = &full.ready[0];
@@ -526,7 +539,7 @@ async fn a_certificate_handed_out_twice_is_recorded_twice_and_flagged() {
     // K02 handed the same certificate out while both were offline.
     let at_k02 = pickup_record(application, "K02");
     let mut request = post_pickup(&at_k02);
-    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K02")));
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K02", "GSC-01")));
     let (status, _, body) = send_as(&central, request).await;
     assert_eq!((status, verdict(&body)), (StatusCode::CREATED, PickupVerdict::Duplicate));
     let flagged = central.store().recent_pickups(10, true).expect("pickups");
@@ -625,14 +638,19 @@ async fn queue_tickets_are_filed_once_and_a_number_issued_twice_is_flagged() {
     // K02 was given the same series by mistake: its B1-001 is filed, and flagged.
     let clash = ticket("B1-001", "K02");
     let mut request = post_ticket(&clash);
-    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K02")));
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K02", "GSC-01")));
     let (status, _, body) = send_as(&central, request).await;
     assert_eq!((status, verdict(&body)), (StatusCode::CREATED, TicketVerdict::NumberReused));
     // The same number on another day, or at another centre, is no clash.
     let tomorrow = QueueTicket { service_day: jiff::civil::date(2026, 11, 24), ..ticket("B1-001", "K01") };
     assert_eq!(verdict(&send(&central, post_ticket(&tomorrow)).await.2), TicketVerdict::Recorded);
-    let elsewhere = QueueTicket { centre_id: "GSC-02".into(), ..ticket("B1-001", "K01") };
-    assert_eq!(verdict(&send(&central, post_ticket(&elsewhere)).await.2), TicketVerdict::Recorded);
+    let elsewhere = QueueTicket { centre_id: "GSC-02".into(), ..ticket("B1-001", "K31") };
+    let mut request = post_ticket(&elsewhere);
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K31", "GSC-02")));
+    assert_eq!(verdict(&send_as(&central, request).await.2), TicketVerdict::Recorded);
+    // K01 cannot file for the other centre.
+    let (status, headers, body) = send(&central, post_ticket(&QueueTicket { centre_id: "GSC-02".into(), ..ticket("B1-002", "K01") })).await;
+    assert_eq!(problem(status, &headers, &body).short_kind(), "centre-mismatch");
 
     let reused = central.store().reused_ticket_numbers(10).expect("reused");
     assert_eq!(reused.iter().map(|r| (r.kiosk_id.as_str(), r.number.as_str())).collect::<Vec<_>>(), vec![("K02", "B1-001")]);

@@ -157,8 +157,16 @@ fn main() {
     let ca = dir.path().join("central-ca.pem");
     std::fs::write(&ca, &central.ca_pem).expect("ca");
     let identity = dir.path().join("kiosk-identity.pem");
-    std::fs::write(&identity, central.kiosk_identity(&balcao_kiosk::config::KioskConfig::default().kiosk.id).expect("identity"))
-        .expect("identity");
+    std::fs::write(
+        &identity,
+        central
+            .kiosk_identity(
+                &balcao_kiosk::config::KioskConfig::default().kiosk.id,
+                &balcao_kiosk::config::KioskConfig::default().kiosk.centre_id,
+            )
+            .expect("identity"),
+    )
+    .expect("identity");
 
     let kiosk = |run: usize| {
         let data = dir.path().join(format!("kiosk-{run}"));

@@ -57,7 +57,8 @@ pub struct CentralSection {
     /// PEM file of the CA that signs central's server certificate.
     pub ca_file: Option<PathBuf>,
     /// PEM file of this kiosk's certificate and private key (from enrolment): the kiosk
-    /// authenticates to central with it (mutual TLS); its common name is the kiosk id.
+    /// authenticates to central with it (mutual TLS); it names the kiosk id (common name) and
+    /// the centre (organisational unit), which must be this configuration's.
     pub identity_file: Option<PathBuf>,
     pub connect_timeout_secs: u64,
     pub request_timeout_secs: u64,
@@ -238,7 +239,32 @@ impl KioskConfig {
                 std::fs::read(file).map_err(|e| ConfigError::value(path, key, format!("cannot read {}: {e}", file.display())))?;
             }
         }
+        if let Some(file) = &config.central.identity_file {
+            config.check_identity(path, file)?;
+        }
         Ok(config)
+    }
+
+    /// The enrolment certificate must be this kiosk's, at this centre: central refuses
+    /// everything a kiosk sends in another name, so a mismatch would strand every record.
+    fn check_identity(&self, path: &Path, file: &Path) -> Result<(), ConfigError> {
+        let key = "central.identity_file";
+        let pem = std::fs::read(file).map_err(|e| ConfigError::value(path, key, format!("cannot read {}: {e}", file.display())))?;
+        let (kiosk_id, centre_id) =
+            balcao_backend_client::identity_names(&pem).map_err(|e| ConfigError::value(path, key, format!("{}: {e}", file.display())))?;
+        if kiosk_id != self.kiosk.id || centre_id != self.kiosk.centre_id {
+            return Err(ConfigError::value(
+                path,
+                key,
+                format!(
+                    "{} is the certificate of kiosk {kiosk_id:?} at centre {centre_id:?}, but this is kiosk {:?} at centre {:?}",
+                    file.display(),
+                    self.kiosk.id,
+                    self.kiosk.centre_id
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Parses and checks a configuration; `path` only names it in errors.
@@ -263,8 +289,9 @@ impl KioskConfig {
         if id.is_empty() || id.len() > 12 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(ConfigError::value(path, "kiosk.id", format!("{id:?} must be 1 to 12 letters, digits or '-'")));
         }
-        if self.kiosk.centre_id.trim().is_empty() {
-            return Err(ConfigError::value(path, "kiosk.centre_id", "must not be empty"));
+        let centre = &self.kiosk.centre_id;
+        if centre.is_empty() || centre.len() > 32 || !centre.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ConfigError::value(path, "kiosk.centre_id", format!("{centre:?} must be 1 to 32 letters, digits or '-'")));
         }
         if balcao_ui::view::Language::from_tag(&self.kiosk.default_language).is_none() {
             return Err(ConfigError::value(
@@ -377,6 +404,7 @@ mod tests {
             ("[central]\nurl = \"https://central\"\nca_file = \"ca.pem\"\n", "`central.identity_file`: is required"),
             ("[kiosk]\nid = \"kiosk one\"\n", "`kiosk.id`: \"kiosk one\" must be"),
             ("[kiosk]\ndefault_language = \"fr\"\n", "`kiosk.default_language`: \"fr\" is not one of"),
+            ("[kiosk]\ncentre_id = \"GSC 01\"\n", "`kiosk.centre_id`: \"GSC 01\" must be 1 to 32"),
             ("[kiosk]\nticket_series = \"12\"\n", "`kiosk.ticket_series`: \"12\" must be one capital letter or digit"),
             ("[kiosk]\nticket_series = \"a\"\n", "`kiosk.ticket_series`: \"a\" must be one"),
             ("[kiosk]\nticket_series = \"\"\n", "`kiosk.ticket_series`: \"\" must be one"),
@@ -389,6 +417,33 @@ mod tests {
             assert!(message.contains(expected), "{text:?} gave {message:?}, expected {expected:?}");
             assert!(message.starts_with("/etc/balcao/kiosk.toml"), "{message}");
         }
+    }
+
+    #[test]
+    fn the_enrolment_certificate_must_name_this_kiosk_and_centre() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pki = balcao_central::tls::DevPki::generate().expect("pki");
+        std::fs::write(dir.path().join("ca.pem"), &pki.ca_pem).expect("ca");
+        let load = |kiosk: &str, centre: &str| {
+            std::fs::write(dir.path().join("id.pem"), pki.issue_kiosk(kiosk, centre).expect("identity")).expect("identity");
+            let file = dir.path().join("kiosk.toml");
+            let text = format!(
+                "[kiosk]\nid = \"K01\"\ncentre_id = \"GSC-01\"\n[central]\nurl = \"https://central\"\nca_file = {:?}\nidentity_file = {:?}\n",
+                dir.path().join("ca.pem"),
+                dir.path().join("id.pem")
+            );
+            std::fs::write(&file, text).expect("config");
+            KioskConfig::load(&file)
+        };
+        assert!(load("K01", "GSC-01").is_ok());
+        let message = load("K02", "GSC-01").expect_err("another kiosk's").to_string();
+        assert!(message.contains("`central.identity_file`") && message.contains("kiosk \"K02\" at centre \"GSC-01\""), "{message}");
+        let message = load("K01", "GSC-02").expect_err("another centre's").to_string();
+        assert!(message.contains("centre \"GSC-02\", but this is kiosk \"K01\" at centre \"GSC-01\""), "{message}");
+        std::fs::write(dir.path().join("id.pem"), "not a certificate").expect("garbage");
+        let file = dir.path().join("kiosk.toml");
+        let message = KioskConfig::load(&file).expect_err("garbage").to_string();
+        assert!(message.contains("no certificate in the kiosk identity"), "{message}");
     }
 
     #[test]

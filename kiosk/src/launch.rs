@@ -98,7 +98,7 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
     let central =
         LoopbackCentral::start(&CentralOptions::new(data_dir.join("central.db"))).await.context("starting the reference central")?;
     // Enrolment, as the demo does it: the reference central's CA signs this kiosk's identity.
-    let identity = central.kiosk_identity(&config.kiosk.id).context("issuing the demo kiosk's certificate")?;
+    let identity = central.kiosk_identity(&config.kiosk.id, &config.kiosk.centre_id).context("issuing the demo kiosk's certificate")?;
     let client = client(&central.url, central.ca_pem.clone().into_bytes(), identity.into_bytes(), config)?;
     let mut config = config.clone();
     config.store.data_dir = data_dir.to_path_buf();

@@ -203,7 +203,7 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
             let client = balcao_backend_client::CentralClient::new(&balcao_backend_client::ClientConfig {
                 base_url: central.url.clone(),
                 ca_pem: central.ca_pem.clone().into_bytes(),
-                identity_pem: Some(central.kiosk_identity("K01").expect("identity").into_bytes()),
+                identity_pem: Some(central.kiosk_identity("K01", "GSC-01").expect("identity").into_bytes()),
                 timeouts: balcao_backend_client::Timeouts::default(),
             })
             .expect("client");

@@ -44,7 +44,7 @@ async fn drain(dir: &std::path::Path, central: &LoopbackCentral, n: usize) -> Du
             store.save_application(&citizen::paid_criminal_record_application("K01")).expect("queued");
         }
     }
-    let client = client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity"));
+    let client = client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
     let started = Instant::now();
     let kiosk = TestKiosk::start(&kiosk_dir, Some(client)).await;
     loop {

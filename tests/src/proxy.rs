@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::{HeaderValue, Request, Response, StatusCode};
 use balcao_backend_client::{ClientConfig, Timeouts, tls_config};
-use balcao_central::tls::{DevPki, kiosk_id_of, server_config};
+use balcao_central::tls::{DevPki, KioskName, kiosk_of, server_config};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use rand::Rng;
@@ -90,18 +90,19 @@ struct Shared {
     upstream: String,
     upstream_pki: DevPki,
     /// One client of central per kiosk, each with that kiosk's certificate.
-    clients: Mutex<HashMap<Option<String>, reqwest::Client>>,
+    clients: Mutex<HashMap<Option<KioskName>, reqwest::Client>>,
 }
 
 impl Shared {
     /// The client that speaks to central as `kiosk` (or, for a connection without a kiosk
     /// certificate, as nobody).
-    fn client_for(&self, kiosk: &Option<String>) -> anyhow::Result<reqwest::Client> {
+    fn client_for(&self, kiosk: &Option<KioskName>) -> anyhow::Result<reqwest::Client> {
         let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(client) = clients.get(kiosk) {
             return Ok(client.clone());
         }
-        let identity_pem = kiosk.as_deref().map(|id| self.upstream_pki.issue_kiosk(id)).transpose()?.map(String::into_bytes);
+        let identity_pem =
+            kiosk.as_ref().map(|k| self.upstream_pki.issue_kiosk(&k.kiosk_id, &k.centre_id)).transpose()?.map(String::into_bytes);
         let tls = tls_config(&ClientConfig {
             base_url: self.upstream.clone(),
             ca_pem: self.upstream_pki.ca_pem.as_bytes().to_vec(),
@@ -202,8 +203,9 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, shared: Arc<S
 }
 
 async fn serve_connection(tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>, shared: Arc<Shared>) {
-    let kiosk = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(kiosk_id_of);
-    let Ok(client) = shared.client_for(&kiosk) else { return };
+    let name = tls.get_ref().1.peer_certificates().and_then(|chain| chain.first()).and_then(kiosk_of);
+    let Ok(client) = shared.client_for(&name) else { return };
+    let kiosk = name.map(|k| k.kiosk_id);
     let kill = Arc::new(Notify::new());
     let mut plans = shared.plan.subscribe();
     let service = {

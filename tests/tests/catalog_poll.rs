@@ -21,7 +21,7 @@ async fn an_unchanged_catalog_is_a_small_304_and_a_change_arrives_on_the_next_po
     let kiosk = TestKiosk::start_with(
         settings,
         dir.path(),
-        Some(client(&proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01").expect("identity"))),
+        Some(client(&proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
     )
     .await;
 

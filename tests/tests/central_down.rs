@@ -17,7 +17,7 @@ async fn applications_made_while_central_is_down_are_delivered_when_it_returns()
     let url = format!("https://127.0.0.1:{port}");
     // The kiosk has the catalog from an earlier sync.
     balcao_tests::kiosk_store(dir.path()).save_catalog(None, &balcao_central::seed::catalog()).expect("catalog");
-    let kiosk = TestKiosk::start(dir.path(), Some(client(&url, &pki.ca_pem, &pki.issue_kiosk("K01").expect("identity")))).await;
+    let kiosk = TestKiosk::start(dir.path(), Some(client(&url, &pki.ca_pem, &pki.issue_kiosk("K01", "GSC-01").expect("identity")))).await;
 
     let mut references = Vec::new();
     for name in ["CHAN TAI MAN", "LEI SIO IENG"] {

@@ -22,8 +22,11 @@ async fn an_application_whose_first_answer_is_lost_arrives_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plan = FaultPlan::new(Fault::LoseResponseAfterCommit, 2);
     let central = central_with_faults(dir.path(), plan.clone()).await;
-    let kiosk =
-        TestKiosk::start(dir.path(), Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity")))).await;
+    let kiosk = TestKiosk::start(
+        dir.path(),
+        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
+    )
+    .await;
 
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Done, "the citizen is served at once, whatever the network does");
@@ -46,7 +49,7 @@ async fn an_application_whose_first_answer_is_lost_arrives_exactly_once() {
 async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter() {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let client = client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity"));
+    let client = client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
 
     // A kiosk saved an application while offline...
     let mut store = balcao_tests::kiosk_store(dir.path());
@@ -109,7 +112,8 @@ async fn a_backlog_goes_in_one_batch_and_a_refused_application_in_it_is_kept_asi
             .collect()
     };
     let kiosk =
-        TestKiosk::start(dir.path(), Some(client(&proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01").expect("identity")))).await;
+        TestKiosk::start(dir.path(), Some(client(&proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))))
+            .await;
     eventually("the backlog to be settled", Duration::from_secs(20), || kiosk.store().outbox_counts().expect("counts").pending == 0).await;
 
     let writes: Vec<String> = proxy.timeline().into_iter().filter(|e| e.method == "POST").map(|e| e.path).collect();

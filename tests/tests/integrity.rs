@@ -24,7 +24,7 @@ async fn a_database_that_fails_its_check_refuses_service_and_raises_an_alert() {
     let kiosk = TestKiosk::start_with(
         settings,
         &kiosk_dir,
-        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity"))),
+        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
     )
     .await;
     let view = kiosk.view.wait_for("out of service", Duration::from_secs(10), |v| v.screen == Screen::OutOfService).await;

@@ -105,7 +105,7 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
     let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     proxy.set(Plan { lose_after_commit: 0.3, drop_before: 0.1, ..Plan::HEALTHY });
-    let to_proxy = Endpoint::write(dir.path(), &proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01").expect("identity"));
+    let to_proxy = Endpoint::write(dir.path(), &proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
     let kiosk_dir = dir.path().join("kiosk");
 
     let mut acknowledged = BTreeSet::new();
@@ -173,7 +173,8 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
 async fn a_write_that_fails_on_disk_stops_the_kiosk_and_loses_nothing_it_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let to_central = Endpoint::write(dir.path(), &central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity"));
+    let to_central =
+        Endpoint::write(dir.path(), &central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
     let kiosk_dir = dir.path().join("kiosk");
 
     // The disk "fills up": no file of the process may grow past 256 KiB (the shell ignores

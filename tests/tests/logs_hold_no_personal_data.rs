@@ -39,8 +39,11 @@ async fn a_journey_logs_nothing_the_citizen_entered() {
     let central = Central::open(&CentralOptions::new(dir.path().join("central.db"))).expect("central");
     let router = central.router().layer(axum::middleware::from_fn_with_state(plan, faults::inject));
     let central = LoopbackCentral::start_with_router(central, router).await.expect("central");
-    let kiosk =
-        TestKiosk::start(dir.path(), Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity")))).await;
+    let kiosk = TestKiosk::start(
+        dir.path(),
+        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
+    )
+    .await;
     citizen::apply_for_criminal_record(&kiosk, "XAVIER QUEIROZ").await;
     eventually("delivery", Duration::from_secs(20), || kiosk.store().outbox_counts().expect("counts").pending == 0).await;
     kiosk.stop().await;

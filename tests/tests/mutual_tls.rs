@@ -37,14 +37,14 @@ async fn only_enrolled_kiosks_are_served_and_only_in_their_own_name() {
     }
 
     // A certificate for K01 from a CA central does not know: no TLS session at all.
-    let stranger = DevPki::generate().expect("pki").issue_kiosk("K01").expect("identity");
+    let stranger = DevPki::generate().expect("pki").issue_kiosk("K01", "GSC-01").expect("identity");
     match client(&central.url, &central.ca_pem, &stranger).catalog(None).await {
         Err(ClientError::Unreachable { .. }) => {}
         other => panic!("a certificate from another CA got {other:?}"),
     }
 
     // K02, enrolled, filing K01's application: refused, nothing stored.
-    let k02 = client(&central.url, &central.ca_pem, &central.kiosk_identity("K02").expect("identity"));
+    let k02 = client(&central.url, &central.ca_pem, &central.kiosk_identity("K02", "GSC-01").expect("identity"));
     match k02.submit_application(&application).await {
         Err(ClientError::Refused { status: 403, problem }) => assert_eq!(problem.short_kind(), "kiosk-mismatch"),
         other => panic!("K02 filing for K01 got {other:?}"),
@@ -52,7 +52,7 @@ async fn only_enrolled_kiosks_are_served_and_only_in_their_own_name() {
     assert_eq!(central.central.store().count_applications().expect("count"), 0);
 
     // K01 itself is served.
-    let k01 = client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity"));
+    let k01 = client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
     assert!(k01.catalog(None).await.is_ok());
     assert_eq!(k01.submit_application(&application).await.expect("stored").application_id, application.application_id);
     assert_eq!(central.central.store().count_applications().expect("count"), 1);

@@ -54,7 +54,7 @@ async fn two_kiosks_offline_hand_out_the_same_certificate_and_central_flags_it()
         let mut settings = test_settings(&data);
         settings.kiosk_id = kiosk_id.into();
         settings.catalog_poll = Duration::from_millis(300);
-        let identity = central.kiosk_identity(kiosk_id).expect("identity");
+        let identity = central.kiosk_identity(kiosk_id, "GSC-01").expect("identity");
         kiosks.push(TestKiosk::start_with(settings, &data, Some(client(&proxy.url, &proxy.ca_pem, &identity))).await);
     }
     let k01 = &kiosks[0];

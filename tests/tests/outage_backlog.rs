@@ -42,7 +42,7 @@ async fn after_an_outage_the_backlog_drains_with_jitter_not_a_stampede() {
         let kiosk_id = format!("K{k:02}");
         queue_applications(&kiosk_dir, &kiosk_id, EACH);
         let mut settings = test_settings(&kiosk_dir);
-        let identity = central.kiosk_identity(&kiosk_id).expect("identity");
+        let identity = central.kiosk_identity(&kiosk_id, "GSC-01").expect("identity");
         settings.kiosk_id = kiosk_id;
         settings.retry = RetryPolicy { first: Duration::from_millis(200), max: Duration::from_secs(3) };
         kiosks.push(TestKiosk::start_with(settings, &kiosk_dir, Some(client(&proxy.url, &proxy.ca_pem, &identity))).await);
@@ -103,7 +103,8 @@ async fn a_503_with_retry_after_holds_the_kiosk_back_that_long() {
     let kiosk_dir = dir.path().join("kiosk");
     let key = queue_applications(&kiosk_dir, "K01", 1).remove(0);
     let kiosk =
-        TestKiosk::start(&kiosk_dir, Some(client(&proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01").expect("identity")))).await;
+        TestKiosk::start(&kiosk_dir, Some(client(&proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))))
+            .await;
 
     eventually("a throttled attempt", Duration::from_secs(10), || posts(&proxy.timeline()).count() == 1).await;
     proxy.set(Plan::HEALTHY);

@@ -42,7 +42,7 @@ async fn tickets_issued_offline_reach_central_once_even_half_printed_or_cut_shor
     drop(store);
 
     proxy.set(Plan::CUT);
-    let identity = central.kiosk_identity("K01").expect("identity");
+    let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
     let kiosk = TestKiosk::start_with(test_settings(&data), &data, Some(client(&proxy.url, &proxy.ca_pem, &identity))).await;
     kiosk.view.wait_for("the kiosk ready, offline", WAIT, |v| v.ticket_unavailable.is_none() && !v.queues.is_empty() && !v.online).await;
 

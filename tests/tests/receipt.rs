@@ -20,8 +20,11 @@ fn decode_qr(png_path: &std::path::Path) -> Vec<String> {
 async fn the_printed_receipt_carries_the_number_the_fee_and_a_status_qr() {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let kiosk =
-        TestKiosk::start(dir.path(), Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01").expect("identity")))).await;
+    let kiosk = TestKiosk::start(
+        dir.path(),
+        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
+    )
+    .await;
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Done);
     let reference = end.done.reference;

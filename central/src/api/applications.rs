@@ -145,7 +145,7 @@ fn check(state: &AppState, submission: &ApplicationSubmission) -> Result<(), Api
         (status = 201, description = "Stored durably (also the answer to every repeat)", body = ApplicationReceipt),
         (status = 400, description = "Missing or malformed key or body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The record names another kiosk than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The record names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The first request with this key is still being processed; retry after Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The key was used with another body, or the application does not fit the catalog", body = Problem, content_type = "application/problem+json"),
     )
@@ -184,7 +184,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
             "Send application_id as the key.",
         ));
     }
-    kiosk.must_be(&submission.kiosk_id)?;
+    kiosk.must_be(&submission.kiosk_id, &submission.centre_id)?;
     check(&state, &submission)?;
     if !state.processing_delay.is_zero() {
         tokio::time::sleep(state.processing_delay).await;
@@ -258,7 +258,7 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
         results[slot] = match existing {
             Some(existing) if existing.request_hash != hash => Some(refused_result(id, key_reused())),
             Some(existing) => Some(stored_result(id, &existing)),
-            None => match kiosk.must_be(&submission.kiosk_id).and_then(|()| check(&state, &submission)) {
+            None => match kiosk.must_be(&submission.kiosk_id, &submission.centre_id).and_then(|()| check(&state, &submission)) {
                 Err(refused) => Some(refused_result(id, refused)),
                 Ok(()) => {
                     to_store.push((slot, key, hash, submission));

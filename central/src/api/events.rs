@@ -21,7 +21,7 @@ const MAX_DETAIL: usize = 2000;
         (status = 202, description = "Recorded (also the answer to every repeat)"),
         (status = 400, description = "Missing or malformed key", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The record names another kiosk than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The record names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an event, or the key was used with another event", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -32,7 +32,7 @@ pub async fn submit(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
     let event: KioskEvent = super::keyed_record(&headers, &body, "event", |e: &KioskEvent| e.event_id)?;
-    kiosk.must_be(&event.kiosk_id)?;
+    kiosk.must_be(&event.kiosk_id, &event.centre_id)?;
     if event.kiosk_id.trim().is_empty() || event.detail.len() > MAX_DETAIL {
         return Err(unprocessable(
             "invalid-event",

@@ -9,7 +9,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 #[openapi(
     info(
         title = "Balcão central platform",
-        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, queue tickets, kiosk events. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id; a record must name the kiosk that sends it. Every write carries an Idempotency-Key; errors are application/problem+json.",
+        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, queue tickets, kiosk events. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id and organisational unit its service centre; a record must name the kiosk and centre that send it, and a kiosk reads only its own centre's certificates. Every write carries an Idempotency-Key; errors are application/problem+json.",
         license(name = "GPL-3.0-or-later", identifier = "GPL-3.0-or-later"),
         version = "1"
     ),

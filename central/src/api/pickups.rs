@@ -32,10 +32,13 @@ pub struct FeedQuery {
     responses(
         (status = 200, description = "A page of the feed; ask again with its token while `more` is true", body = CertificateChanges),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The kiosk's certificate is of another centre", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The token is too old or unknown: start again without one", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn ready(State(state): State<Arc<AppState>>, _kiosk: Kiosk, Query(query): Query<FeedQuery>) -> Result<Response, ApiError> {
+pub async fn ready(State(state): State<Arc<AppState>>, kiosk: Kiosk, Query(query): Query<FeedQuery>) -> Result<Response, ApiError> {
+    // The feed carries holders' checks and certificates: only the centre's own kiosks read it.
+    kiosk.must_be_at(&query.centre)?;
     let changes = blocking(move || state.store.certificate_changes(&query.centre, query.since.as_deref(), MAX_FEED_PAGE)).await?;
     match changes {
         Ok(changes) => Ok(axum::Json(changes).into_response()),
@@ -63,13 +66,13 @@ pub async fn ready(State(state): State<Arc<AppState>>, _kiosk: Kiosk, Query(quer
         (status = 201, description = "Recorded (also the answer to every repeat); `verdict` says whether it is a duplicate", body = PickupReceipt),
         (status = 400, description = "Missing or malformed key", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The record names another kiosk than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The record names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a pickup, no such certificate, or the key was used with another pickup", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let pickup: PickupRecord = super::keyed_record(&headers, &body, "pickup", |p: &PickupRecord| p.pickup_id)?;
-    kiosk.must_be(&pickup.kiosk_id)?;
+    kiosk.must_be(&pickup.kiosk_id, &pickup.centre_id)?;
     let record = pickup.clone();
     match blocking(move || state.store.record_pickup(&record)).await?? {
         PickupFiled::Filed(verdict) => {

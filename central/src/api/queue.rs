@@ -29,7 +29,7 @@ const MAX_FIELD: usize = 64;
         (status = 201, description = "Filed (also the answer to every repeat); `verdict` says whether the number was issued twice", body = TicketReceipt),
         (status = 400, description = "Missing or malformed key", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The ticket names another kiosk than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The ticket names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a ticket, or the key was used with another ticket", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -44,7 +44,7 @@ pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
             ));
         }
     }
-    kiosk.must_be(&ticket.kiosk_id)?;
+    kiosk.must_be(&ticket.kiosk_id, &ticket.centre_id)?;
     // A queue the catalog no longer lists is still filed: the citizen holds the ticket.
     let record = ticket.clone();
     match blocking(move || state.store.record_queue_ticket(&record)).await?? {
