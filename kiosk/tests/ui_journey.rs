@@ -1,7 +1,7 @@
 //! Citizens use the real kiosk — UI, session, store, simulated devices, and the reference
 //! central over HTTPS on loopback — by touch, finding every control by its accessible label
-//! as assistive technology would: the whole journey in each of the three languages, then an
-//! idle timeout that wipes a half-filled form.
+//! as assistive technology would: the whole journey in each of the three languages, a queue
+//! ticket, then an idle timeout that wipes a half-filled form.
 //!
 //! Slint's testing backend allows one event loop per process, so this file holds one test.
 
@@ -98,12 +98,10 @@ fn texts(language: Language) -> Texts {
     }
 }
 
-/// One citizen, from the welcome screen to the application number, in `language`.
-async fn journey(window: &MainWindow, language: Language) -> String {
-    let t = texts(language);
-    // The welcome screen cycles its language: touch it in whichever it shows now.
+/// Touches the welcome screen, which cycles its language: in whichever it shows now.
+async fn touch_start(window: &MainWindow) {
+    let labels: Vec<String> = Language::ALL.iter().map(|&l| tr(l, "Touch the screen to start")).collect();
     let start = loop {
-        let labels: Vec<String> = Language::ALL.iter().map(|&l| tr(l, "Touch the screen to start")).collect();
         if let Some(found) = labels
             .iter()
             .find_map(|l| ElementHandle::find_by_accessible_label(window, l).find(|e| e.accessible_role() == Some(AccessibleRole::Button)))
@@ -114,6 +112,12 @@ async fn journey(window: &MainWindow, language: Language) -> String {
     };
     start.invoke_accessible_default_action();
     sleep(Duration::from_millis(60)).await;
+}
+
+/// One citizen, from the welcome screen to the application number, in `language`.
+async fn journey(window: &MainWindow, language: Language) -> String {
+    let t = texts(language);
+    touch_start(window).await;
     tap(window, language.endonym()).await;
     tap(window, &tr(language, "Apply for a certificate")).await;
     tap(window, t.service).await;
@@ -157,6 +161,23 @@ async fn journey(window: &MainWindow, language: Language) -> String {
         .to_string();
     tap(window, &tr(language, "Finish")).await;
     reference
+}
+
+/// A citizen takes a queue ticket in Portuguese; returns the number shown.
+async fn take_ticket(window: &MainWindow) -> String {
+    let language = Language::Pt;
+    touch_start(window).await;
+    tap(window, language.endonym()).await;
+    tap(window, &tr(language, "Take a queue ticket")).await;
+    tap(window, "Registo civil").await;
+    let caption = tr(language, "Your number");
+    find(window, &caption, AccessibleRole::Text).await;
+    let number = ElementHandle::find_by_accessible_label(window, &caption)
+        .find_map(|e| e.accessible_value().filter(|v| !v.is_empty()))
+        .expect("the number is shown")
+        .to_string();
+    tap(window, &tr(language, "Finish")).await;
+    number
 }
 
 /// A citizen walks away from a half-filled form: the countdown shows, then everything is wiped.
@@ -244,23 +265,27 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
         for language in [Language::ZhHant, Language::Pt, Language::En] {
             references.push(journey(&window, language).await);
         }
+        let ticket = take_ticket(&window).await;
         walk_away(&window).await;
         slint::quit_event_loop().expect("quit");
-        references
+        (references, ticket)
     })
     .expect("script");
     slint::run_event_loop().expect("event loop");
-    let references = futures_lite_block_on(script);
+    let (references, ticket) = futures_lite_block_on(script);
+    assert_eq!(ticket, "B1-001", "the civil registry's first ticket of the day from series 1");
 
     // Three applications, numbered in order, each printed and each delivered to central once.
     let day = jiff::Zoned::now().strftime("%y%m%d").to_string();
     assert_eq!(references, [1, 2, 3].map(|n| format!("K01-{day}-{n:04}")));
     let printed = simulators.receipt_printer.printed();
-    assert_eq!(printed.len(), 3);
+    assert_eq!(printed.len(), 4);
     assert!(
         printed[0].text.contains("申請收據")
             && printed[1].text.contains("Recibo do pedido")
             && printed[2].text.contains("Application receipt")
+            && printed[3].text.contains("Senha de atendimento")
+            && printed[3].text.contains("B1-001")
     );
     assert!(printed.iter().all(|p| p.png.as_ref().is_some_and(|png| png.exists())));
     assert_eq!(simulators.payment_terminal.captured().len(), 3);
