@@ -5,6 +5,7 @@
 //! text). [`raster`] draws a receipt the way an 80 mm, 203 dpi printer prints it; the simulator
 //! uses it to save what it "printed", and drivers use it for text the printer cannot render.
 
+pub mod escpos;
 pub mod raster;
 mod receipt;
 #[cfg(feature = "simulators")]
