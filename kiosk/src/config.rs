@@ -234,24 +234,24 @@ impl KioskConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let config = Self::parse(&text, path)?;
-        for (key, file) in [("central.ca_file", &config.central.ca_file), ("central.identity_file", &config.central.identity_file)] {
-            if let Some(file) = file {
-                std::fs::read(file).map_err(|e| ConfigError::value(path, key, format!("cannot read {}: {e}", file.display())))?;
-            }
+        let read = |key: &str, file: &Path| {
+            std::fs::read(file).map_err(|e| ConfigError::value(path, key, format!("cannot read {}: {e}", file.display())))
+        };
+        if let Some(file) = &config.central.ca_file {
+            read("central.ca_file", file)?;
         }
         if let Some(file) = &config.central.identity_file {
-            config.check_identity(path, file)?;
+            config.check_identity(path, file, &read("central.identity_file", file)?)?;
         }
         Ok(config)
     }
 
     /// The enrolment certificate must be this kiosk's, at this centre: central refuses
     /// everything a kiosk sends in another name, so a mismatch would strand every record.
-    fn check_identity(&self, path: &Path, file: &Path) -> Result<(), ConfigError> {
+    fn check_identity(&self, path: &Path, file: &Path, pem: &[u8]) -> Result<(), ConfigError> {
         let key = "central.identity_file";
-        let pem = std::fs::read(file).map_err(|e| ConfigError::value(path, key, format!("cannot read {}: {e}", file.display())))?;
         let (kiosk_id, centre_id) =
-            balcao_backend_client::identity_names(&pem).map_err(|e| ConfigError::value(path, key, format!("{}: {e}", file.display())))?;
+            balcao_backend_client::identity_names(pem).map_err(|e| ConfigError::value(path, key, format!("{}: {e}", file.display())))?;
         if kiosk_id != self.kiosk.id || centre_id != self.kiosk.centre_id {
             return Err(ConfigError::value(
                 path,

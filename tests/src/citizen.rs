@@ -46,11 +46,11 @@ pub async fn apply_for_criminal_record(kiosk: &TestKiosk, name: &str) -> balcao_
     kiosk.view.wait_for("the end of the journey", WAIT, |v| matches!(v.screen, Screen::Done | Screen::Error)).await
 }
 
-/// Takes a ticket for the counter queue `queue`; returns the screen it ended on (the ticket or
-/// an error).
-pub async fn take_queue_ticket(kiosk: &TestKiosk, queue: &str) -> balcao_ui::view::View {
+/// Takes a ticket for the counter queue `queue` in `language`; returns the screen it ended on
+/// (the ticket or an error).
+pub async fn take_queue_ticket(kiosk: &TestKiosk, language: Language, queue: &str) -> balcao_ui::view::View {
     act(kiosk, UserAction::Start);
-    act(kiosk, UserAction::ChooseLanguage(Language::En));
+    act(kiosk, UserAction::ChooseLanguage(language));
     kiosk
         .view
         .wait_for("tickets to be offered", WAIT, |v| {

@@ -6,22 +6,16 @@ use std::time::Duration;
 
 use balcao_backend_client::api::TicketOutcome;
 use balcao_central::{CentralOptions, LoopbackCentral};
-use balcao_kiosk::session::Event;
 use balcao_tests::proxy::{FaultProxy, Plan};
-use balcao_tests::{TestKiosk, client, eventually, kiosk_store, test_settings};
-use balcao_ui::view::{Language, Problem, Screen, UserAction, View};
+use balcao_tests::{TestKiosk, citizen, client, eventually, kiosk_store, test_settings};
+use balcao_ui::view::{Language, Problem, Screen, View};
 
 const WAIT: Duration = Duration::from_secs(20);
 
+/// A citizen takes a ticket in Chinese and leaves the screen for the next one.
 async fn take_ticket(kiosk: &TestKiosk, queue: &str) -> View {
-    let act = |action| kiosk.send(Event::Ui(action));
-    act(UserAction::Start);
-    act(UserAction::ChooseLanguage(Language::ZhHant));
-    act(UserAction::TakeTicket);
-    kiosk.view.wait_for("the list of queues", WAIT, |v| v.screen == Screen::Queues).await;
-    act(UserAction::ChooseQueue(queue.into()));
-    let view = kiosk.view.wait_for("the ticket's outcome", WAIT, |v| matches!(v.screen, Screen::Ticket | Screen::Error)).await;
-    act(UserAction::Finish);
+    let view = citizen::take_queue_ticket(kiosk, Language::ZhHant, queue).await;
+    citizen::finish(kiosk);
     kiosk.view.wait_for("the welcome screen", WAIT, |v| v.screen == Screen::Attract).await;
     view
 }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::auth::Kiosk;
-use super::{ApiError, AppState, join_error};
+use super::{ApiError, AppState, join_error, unprocessable};
 use crate::store::{NewApplication, StoredResponse};
 
 /// Macao's offset from UTC; it keeps no daylight saving time.
@@ -89,10 +89,6 @@ impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         self.state.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
     }
-}
-
-fn unprocessable(kind: &str, title: &str, detail: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail)
 }
 
 /// Checks an application against the catalog: the service exists and takes applications, the

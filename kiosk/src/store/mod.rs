@@ -152,6 +152,18 @@ fn enqueue<T: serde::Serialize>(
     Ok(())
 }
 
+/// The next value of the counter `name` (1 for a new one), in the caller's transaction: what
+/// numbers applications and queue tickets, so a number is never given twice.
+fn next_in_sequence(tx: &rusqlite::Transaction<'_>, name: &str) -> Result<i64, StoreError> {
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO counters (name, value) VALUES (?1, 1)
+             ON CONFLICT (name) DO UPDATE SET value = value + 1
+             RETURNING value",
+        )?
+        .query_row([name], |r| r.get(0))?)
+}
+
 /// The ids of the records in `table` (pickups, queue tickets) written before printing and
 /// still waiting for the printer's answer: at start-up, the ones a crash cut short.
 fn still_printing(conn: &Connection, table: &str) -> Result<Vec<Uuid>, StoreError> {
@@ -261,14 +273,7 @@ impl Store {
     pub fn save_application(&mut self, new: &NewApplication) -> Result<SavedApplication, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let day = format!("{:02}{:02}{:02}", new.local_date.year() % 100, new.local_date.month(), new.local_date.day());
-        let counter = format!("application-number-{day}");
-        let sequence: i64 = tx
-            .prepare_cached(
-                "INSERT INTO counters (name, value) VALUES (?1, 1)
-                 ON CONFLICT (name) DO UPDATE SET value = value + 1
-                 RETURNING value",
-            )?
-            .query_row([&counter], |r| r.get(0))?;
+        let sequence = next_in_sequence(&tx, &format!("application-number-{day}"))?;
         let reference = format!("{}-{day}-{sequence:04}", new.kiosk_id);
         let application_id = Uuid::now_v7();
         let submission = ApplicationSubmission {

@@ -10,7 +10,7 @@ use jiff::civil::Date;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::{KioskPlace, Store, StoreError, enqueue, millis, still_printing};
+use super::{KioskPlace, Store, StoreError, enqueue, millis, next_in_sequence, still_printing};
 
 /// A ticket about to be printed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,13 +32,8 @@ impl Store {
         offline: bool,
     ) -> Result<IssuedTicket, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let sequence: u32 = tx
-            .prepare_cached(
-                "INSERT INTO counters (name, value) VALUES (?1, 1)
-                 ON CONFLICT (name) DO UPDATE SET value = value + 1
-                 RETURNING value",
-            )?
-            .query_row([format!("ticket-{letter}-{day}")], |r| r.get(0))?;
+        let sequence = next_in_sequence(&tx, &format!("ticket-{letter}-{day}"))?;
+        let sequence = u32::try_from(sequence).map_err(|_| StoreError::Corrupt(format!("ticket counter {letter} at {sequence}")))?;
         let ticket_id = Uuid::now_v7();
         let number = ticket_number(letter, series, sequence);
         tx.prepare_cached(

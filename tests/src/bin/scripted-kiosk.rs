@@ -12,7 +12,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use balcao_tests::{TestKiosk, citizen, client};
-use balcao_ui::view::Screen;
+use balcao_ui::view::{Language, Screen};
 
 fn say(line: &str) {
     let mut out = std::io::stdout().lock();
@@ -46,7 +46,7 @@ async fn main() -> anyhow::Result<()> {
     let citizens = async {
         for n in 0u64.. {
             if n % 3 == 2 {
-                let end = citizen::take_queue_ticket(&kiosk, "general-enquiries").await;
+                let end = citizen::take_queue_ticket(&kiosk, Language::En, "general-enquiries").await;
                 if end.screen == Screen::Ticket {
                     say(&format!("TICKET {}", end.ticket.number));
                 }
