@@ -152,12 +152,72 @@ pub struct DeviceSection {
     pub kind: DeviceKind,
 }
 
+/// Which driver the receipt printer uses.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReceiptPrinterKind {
+    /// A virtual ESC/POS printer on loopback, driven by the real driver.
+    #[default]
+    Simulated,
+    /// An ESC/POS printer on the network (`tcp`) or a serial / USB CDC port (`serial`).
+    Escpos,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReceiptPrinterSection {
+    pub kind: ReceiptPrinterKind,
+    /// `address:port` of a network printer (raw TCP, usually port 9100).
+    pub tcp: Option<String>,
+    /// Device path of a serial or USB CDC printer, e.g. `/dev/ttyUSB0`.
+    pub serial: Option<PathBuf>,
+    /// The serial line's speed; the printer's DIP switches or setup utility set the same.
+    pub baud_rate: u32,
+}
+
+impl Default for ReceiptPrinterSection {
+    fn default() -> Self {
+        Self { kind: ReceiptPrinterKind::Simulated, tcp: None, serial: None, baud_rate: 115_200 }
+    }
+}
+
+/// Serial speeds printers offer.
+const BAUD_RATES: [u32; 6] = [9600, 19_200, 38_400, 57_600, 115_200, 230_400];
+
+impl ReceiptPrinterSection {
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("devices.receipt_printer.{k}");
+        if !BAUD_RATES.contains(&self.baud_rate) {
+            return Err(ConfigError::value(path, &key("baud_rate"), format!("{} is not one of {BAUD_RATES:?}", self.baud_rate)));
+        }
+        if let Some(tcp) = &self.tcp {
+            tcp.parse::<std::net::SocketAddr>().map_err(|_| {
+                ConfigError::value(path, &key("tcp"), format!("{tcp:?} must be an IP address and port, e.g. \"10.0.0.5:9100\""))
+            })?;
+        }
+        match (self.kind, &self.tcp, &self.serial) {
+            (ReceiptPrinterKind::Escpos, None, None) => {
+                Err(ConfigError::value(path, &key("kind"), "\"escpos\" needs `tcp` (network printer) or `serial` (serial or USB port)"))
+            }
+            (ReceiptPrinterKind::Escpos, Some(_), Some(_)) => {
+                Err(ConfigError::value(path, &key("serial"), "give `tcp` or `serial`, not both"))
+            }
+            (ReceiptPrinterKind::Simulated, Some(_), _) | (ReceiptPrinterKind::Simulated, _, Some(_)) => Err(ConfigError::value(
+                path,
+                &key("kind"),
+                "is \"simulated\": set kind = \"escpos\" to use the printer at `tcp` / `serial`",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DevicesSection {
     /// How often every device's status is read.
     pub health_poll_secs: u64,
-    pub receipt_printer: DeviceSection,
+    pub receipt_printer: ReceiptPrinterSection,
     pub document_printer: DeviceSection,
     pub identity_reader: DeviceSection,
     pub code_scanner: DeviceSection,
@@ -168,7 +228,7 @@ impl Default for DevicesSection {
     fn default() -> Self {
         Self {
             health_poll_secs: 5,
-            receipt_printer: DeviceSection::default(),
+            receipt_printer: ReceiptPrinterSection::default(),
             document_printer: DeviceSection::default(),
             identity_reader: DeviceSection::default(),
             code_scanner: DeviceSection::default(),
@@ -338,6 +398,7 @@ impl KioskConfig {
                 return Err(ConfigError::value(path, key, "must be greater than 0"));
             }
         }
+        self.devices.receipt_printer.check(path)?;
         if self.session.idle_warning_secs >= self.session.idle_timeout_secs {
             return Err(ConfigError::value(
                 path,
@@ -411,6 +472,20 @@ mod tests {
             ("[outbox]\nmax_retry_secs = 0\n", "`outbox.max_retry_secs`: must be greater than 0"),
             ("[store]\nretention_days = 400\n", "`store.retention_days`: 400 is more than 365"),
             ("[kiosk\n", "/etc/balcao/kiosk.toml:1:"),
+            ("[devices.receipt_printer]\nkind = \"escpos\"\n", "`devices.receipt_printer.kind`: \"escpos\" needs `tcp`"),
+            (
+                "[devices.receipt_printer]\nkind = \"escpos\"\ntcp = \"printer:9100\"\n",
+                "`devices.receipt_printer.tcp`: \"printer:9100\" must be an IP",
+            ),
+            (
+                "[devices.receipt_printer]\nkind = \"escpos\"\ntcp = \"10.0.0.5:9100\"\nserial = \"/dev/ttyUSB0\"\n",
+                "`devices.receipt_printer.serial`: give `tcp` or `serial`, not both",
+            ),
+            ("[devices.receipt_printer]\nserial = \"/dev/ttyUSB0\"\n", "`devices.receipt_printer.kind`: is \"simulated\""),
+            (
+                "[devices.receipt_printer]\nkind = \"escpos\"\nserial = \"/dev/ttyS0\"\nbaud_rate = 1200\n",
+                "`devices.receipt_printer.baud_rate`: 1200 is not one of",
+            ),
         ];
         for (text, expected) in cases {
             let message = parse(text).expect_err(text).to_string();

@@ -29,7 +29,7 @@ async fn applications_made_while_central_is_down_are_delivered_when_it_returns()
     }
     // The kiosk knew it was offline when the second citizen applied: the receipt says so.
     let printed = kiosk.simulators.receipt_printer.printed();
-    let last = &printed.last().expect("receipts").text;
+    let last = &printed.last().expect("receipts").flowing_text();
     assert!(last.contains("it will be transmitted to the agency as soon as the connection returns"), "{last}");
     let report = kiosk.store().outbox_report().expect("report");
     assert_eq!(report.len(), 2);

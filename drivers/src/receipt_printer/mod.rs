@@ -8,8 +8,6 @@
 pub mod escpos;
 pub mod raster;
 mod receipt;
-#[cfg(feature = "simulators")]
-pub mod sim;
 
 pub use receipt::{Align, Block, Receipt, TextSize};
 
@@ -59,8 +57,8 @@ pub type Error = crate::DeviceError<ErrorKind>;
 pub struct PrintConfirmation {
     /// The driver's job number (ESC/POS process id, or the simulator's counter).
     pub job: u32,
-    /// Length of paper used, in millimetres.
-    pub length_mm: u32,
+    /// Length of paper used, in millimetres, when the printer reports it (ESC/POS does not).
+    pub length_mm: Option<u32>,
 }
 
 /// A receipt printer.

@@ -48,7 +48,8 @@ impl std::fmt::Debug for Bitmap {
 }
 
 impl Bitmap {
-    fn new(width: u32) -> Self {
+    /// An empty strip `width` dots across.
+    pub fn new(width: u32) -> Self {
         Self { width, height: 0, dots: Vec::new() }
     }
 
@@ -80,14 +81,16 @@ impl Bitmap {
         Self { width: self.width, height, dots: self.dots[..(self.width * height) as usize].to_vec() }
     }
 
-    fn grow_to(&mut self, height: u32) {
+    /// Lengthens the strip to `height` dots of white paper.
+    pub fn grow_to(&mut self, height: u32) {
         if height > self.height {
             self.height = height;
             self.dots.resize((self.width * height) as usize, false);
         }
     }
 
-    fn set(&mut self, x: i32, y: i32) {
+    /// Burns one dot; dots left of the paper or right of its edge are dropped.
+    pub fn set(&mut self, x: i32, y: i32) {
         if x >= 0 && y >= 0 && (x as u32) < self.width {
             self.grow_to(y as u32 + 1);
             let i = (y as u32 * self.width + x as u32) as usize;
@@ -95,7 +98,7 @@ impl Bitmap {
         }
     }
 
-    fn fill(&mut self, x: u32, y: u32, w: u32, h: u32) {
+    pub fn fill(&mut self, x: u32, y: u32, w: u32, h: u32) {
         for yy in y..y + h {
             for xx in x..x + w {
                 self.set(xx as i32, yy as i32);
@@ -180,17 +183,82 @@ impl RasterRenderer {
         Self { fonts, width: PAPER_WIDTH_DOTS }
     }
 
+    /// The whole receipt as it comes out of the printer, margins included.
     pub fn render(&self, receipt: &Receipt) -> Result<Bitmap, RasterError> {
+        // The paper starts a little above the first line and continues to the cutter, a
+        // little below the last.
+        self.draw(&receipt.blocks, 16, 48)
+    }
+
+    /// Blocks drawn edge to edge with no margin: a band an ESC/POS driver sends as a raster
+    /// image when the printer's own fonts cannot print its text.
+    pub fn render_blocks(&self, blocks: &[Block]) -> Result<Bitmap, RasterError> {
+        self.draw(blocks, 0, 0)
+    }
+
+    fn draw(&self, blocks: &[Block], top: u32, bottom: u32) -> Result<Bitmap, RasterError> {
         self.fonts.with_fonts(|regular, bold| {
-            let mut pen = Pen { bitmap: Bitmap::new(self.width), y: 16, regular, bold };
-            for block in &receipt.blocks {
+            let mut pen = Pen { bitmap: Bitmap::new(self.width), y: top, regular, bold };
+            for block in blocks {
                 pen.block(block)?;
             }
-            // The paper continues to the cutter, a little below the last line.
-            let end = pen.y + 48;
+            let end = pen.y + bottom;
             pen.bitmap.grow_to(end);
             Ok(pen.bitmap)
         })?
+    }
+}
+
+/// One character of a printer's own font, drawn in its cell: font A is 12 × 24 dots, and
+/// `GS !` multiplies the cell's width and height.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Glyph {
+    pub c: char,
+    /// Top-left corner of the cell, in dots.
+    pub x: u32,
+    pub y: u32,
+    pub cell_width: u32,
+    pub cell_height: u32,
+    pub bold: bool,
+}
+
+impl RasterRenderer {
+    /// Draws characters the way a printer's resident font prints them: one per cell, centred.
+    pub fn draw_glyphs(&self, bitmap: &mut Bitmap, glyphs: &[Glyph]) -> Result<(), RasterError> {
+        self.fonts.with_fonts(|regular, bold| {
+            for g in glyphs {
+                let font = if g.bold { bold } else { regular };
+                // The resident font fills a cell half as wide as it is tall; a CJK face's Latin
+                // glyphs are about half an em wide, so the em is about twice the cell's width.
+                let scale = PxScale { x: g.cell_width as f32 * 1.9, y: g.cell_height as f32 * 1.05 };
+                let scaled = font.as_scaled(scale);
+                let id = scaled.glyph_id(g.c);
+                let left = g.x as f32 + (g.cell_width as f32 - scaled.h_advance(id)).max(0.0) / 2.0;
+                let baseline = g.y as f32 + scaled.ascent() + (g.cell_height as f32 - scaled.height()) / 2.0;
+                if let Some(outline) = font.outline_glyph(id.with_scale_and_position(scale, point(left, baseline))) {
+                    let bounds = outline.px_bounds();
+                    outline.draw(|gx, gy, coverage| {
+                        if coverage >= 0.5 {
+                            bitmap.set(bounds.min.x as i32 + gx as i32, bounds.min.y as i32 + gy as i32);
+                        }
+                    });
+                }
+            }
+        })
+    }
+}
+
+/// A renderer that looks for its fonts the first time it is needed: a printer whose receipts
+/// never need a raster image never needs a font.
+#[derive(Debug, Default)]
+pub struct LazyRenderer(Option<RasterRenderer>);
+
+impl LazyRenderer {
+    pub fn get(&mut self) -> Result<&RasterRenderer, RasterError> {
+        if self.0.is_none() {
+            self.0 = Some(RasterRenderer::new(ReceiptFonts::system()?));
+        }
+        Ok(self.0.as_ref().expect("set above"))
     }
 }
 
@@ -354,15 +422,21 @@ impl Pen<'_> {
         let size = modules * module;
         let left = (self.bitmap.width - size) / 2;
         self.y += 4 * module;
-        for (i, color) in code.to_colors().into_iter().enumerate() {
-            if color == Color::Dark {
-                let (mx, my) = (i as u32 % modules, i as u32 / modules);
-                self.bitmap.fill(left + mx * module, self.y + my * module, module, module);
-            }
-        }
+        draw_qr(&mut self.bitmap, &code, left, self.y, module);
         self.y += size + 4 * module;
         self.bitmap.grow_to(self.y);
         Ok(())
+    }
+}
+
+/// Draws a QR symbol, `module` dots per module, its top-left corner at (`left`, `top`).
+pub fn draw_qr(bitmap: &mut Bitmap, code: &QrCode, left: u32, top: u32, module: u32) {
+    let modules = code.width() as u32;
+    for (i, color) in code.to_colors().into_iter().enumerate() {
+        if color == Color::Dark {
+            let (mx, my) = (i as u32 % modules, i as u32 / modules);
+            bitmap.fill(left + mx * module, top + my * module, module, module);
+        }
     }
 }
 

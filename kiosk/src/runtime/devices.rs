@@ -74,7 +74,10 @@ pub struct Devices {
 /// The knobs of simulated devices, for the demo and the tests.
 #[derive(Clone, Debug)]
 pub struct SimulatorControls {
-    pub receipt_printer: balcao_drivers::receipt_printer::sim::SimReceiptControl,
+    /// The virtual ESC/POS printer the receipt printer driver talks to over loopback TCP.
+    pub receipt_printer: balcao_drivers::receipt_printer::escpos::sim::VirtualPrinterControl,
+    /// Keeps the virtual printer listening as long as any copy of the controls lives.
+    pub virtual_receipt_printer: std::sync::Arc<balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter>,
     pub document_printer: balcao_drivers::document_printer::sim::SimDocumentControl,
     pub identity_reader: balcao_drivers::identity_reader::sim::SimIdentityControl,
     pub code_scanner: balcao_drivers::code_scanner::sim::SimScannerControl,
@@ -84,7 +87,8 @@ pub struct SimulatorControls {
 /// How fast the simulated devices are: as real ones for the demo, instant for tests.
 #[derive(Clone, Copy, Debug)]
 pub struct SimulatorPace {
-    pub receipt_print: Duration,
+    /// The virtual receipt printer's speed; `None` prints instantly.
+    pub receipt_mm_per_s: Option<u32>,
     pub terminal_step: Duration,
     pub sheet_print: Duration,
     pub document_read: Duration,
@@ -92,50 +96,62 @@ pub struct SimulatorPace {
 
 impl SimulatorPace {
     pub const REALISTIC: Self = Self {
-        receipt_print: Duration::from_millis(1200),
+        receipt_mm_per_s: Some(150),
         terminal_step: Duration::from_millis(1500),
         sheet_print: Duration::from_secs(4),
         document_read: Duration::from_millis(1500),
     };
     pub const INSTANT: Self =
-        Self { receipt_print: Duration::ZERO, terminal_step: Duration::ZERO, sheet_print: Duration::ZERO, document_read: Duration::ZERO };
+        Self { receipt_mm_per_s: None, terminal_step: Duration::ZERO, sheet_print: Duration::ZERO, document_read: Duration::ZERO };
 }
 
 impl Devices {
-    /// Simulated devices; printouts go under `output_dir` (`receipts/`, `documents/`).
+    /// Simulated devices; printouts go under `output_dir` (`receipts/`, `documents/`). The
+    /// receipt printer is the real ESC/POS driver talking to a virtual printer on loopback TCP.
     pub fn simulated(output_dir: &Path, pace: SimulatorPace) -> std::io::Result<(Self, SimulatorControls)> {
         use balcao_drivers::code_scanner::sim::SimulatedCodeScanner;
         use balcao_drivers::document_printer::sim::SimulatedDocumentPrinter;
         use balcao_drivers::identity_reader::sim::SimulatedIdentityReader;
         use balcao_drivers::payment_terminal::sim::{SimTimings as TerminalTimings, SimulatedPaymentTerminal};
-        use balcao_drivers::receipt_printer::sim::{SimTimings as PrinterTimings, SimulatedReceiptPrinter};
+        use balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter;
 
-        let receipt = SimulatedReceiptPrinter::new(
-            Some(&output_dir.join("receipts")),
-            PrinterTimings {
-                print: pace.receipt_print,
-                no_answer: Duration::from_millis(1500).min(pace.receipt_print * 2 + Duration::from_millis(50)),
-            },
-        );
+        let virtual_printer = VirtualPrinter::listen_tcp(([127, 0, 0, 1], 0).into(), Some(&output_dir.join("receipts")))?;
+        virtual_printer.control().set_speed_mm_per_s(pace.receipt_mm_per_s);
+        let address = virtual_printer.address().ok_or_else(|| std::io::Error::other("the virtual printer has no address"))?;
+        let receipt = escpos_printer(&balcao_drivers::receipt_printer::escpos::TcpConnector {
+            address,
+            connect_timeout: Duration::from_millis(500),
+            write_timeout: Duration::from_secs(5),
+        });
         let document = SimulatedDocumentPrinter::new(&output_dir.join("documents"), pace.sheet_print);
         let identity = SimulatedIdentityReader::new(pace.document_read);
         let scanner = SimulatedCodeScanner::new();
         let terminal = SimulatedPaymentTerminal::new(TerminalTimings { step: pace.terminal_step, card_wait: Duration::from_secs(60) });
         let controls = SimulatorControls {
-            receipt_printer: receipt.control(),
+            receipt_printer: virtual_printer.control(),
+            virtual_receipt_printer: std::sync::Arc::new(virtual_printer),
             document_printer: document.control(),
             identity_reader: identity.control(),
             code_scanner: scanner.control(),
             payment_terminal: terminal.control(),
         };
         let devices = Self {
-            receipt_printer: DeviceWorker::spawn("receipt-printer", Box::new(receipt) as Box<dyn ReceiptPrinter>)?,
+            receipt_printer: DeviceWorker::spawn("receipt-printer", receipt)?,
             document_printer: DeviceWorker::spawn("document-printer", Box::new(document) as Box<dyn DocumentPrinter>)?,
             identity_reader: DeviceWorker::spawn("identity-reader", Box::new(identity) as Box<dyn IdentityReader>)?,
             code_scanner: DeviceWorker::spawn("code-scanner", Box::new(scanner) as Box<dyn CodeScanner>)?,
             payment_terminal: DeviceWorker::spawn("payment-terminal", Box::new(terminal) as Box<dyn PaymentTerminal>)?,
         };
         Ok((devices, controls))
+    }
+
+    /// Puts a real ESC/POS receipt printer in place of the simulated one.
+    pub fn use_receipt_printer(
+        &mut self,
+        connector: &(impl balcao_drivers::receipt_printer::escpos::Connector + Clone + 'static),
+    ) -> std::io::Result<()> {
+        self.receipt_printer = DeviceWorker::spawn("receipt-printer", escpos_printer(connector))?;
+        Ok(())
     }
 
     /// Asks every device for its status, each bounded by `wait`. A device busy with a long job
@@ -167,6 +183,16 @@ impl Devices {
         );
         Readiness { receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal, online: previous.online }
     }
+}
+
+/// The ESC/POS driver with the kiosk's waits: a status answer within 700 ms, a receipt's
+/// print-done within 20 s of its last byte.
+fn escpos_printer(connector: &(impl balcao_drivers::receipt_printer::escpos::Connector + Clone + 'static)) -> Box<dyn ReceiptPrinter> {
+    use balcao_drivers::receipt_printer::escpos::{EscPosPrinter, Timeouts};
+    Box::new(EscPosPrinter::new(
+        Box::new(connector.clone()),
+        Timeouts { answer: Duration::from_millis(700), print_done: Duration::from_secs(20) },
+    ))
 }
 
 #[cfg(test)]

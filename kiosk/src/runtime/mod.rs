@@ -553,7 +553,7 @@ impl Kiosk {
                 self.send_later(async move {
                     match settled(printer.call(move |p| p.print(&layout)).await, "receipt not printed") {
                         Some(done) => {
-                            tracing::info!(job = done.job, length_mm = done.length_mm, "receipt printed");
+                            tracing::info!(job = done.job, length_mm = ?done.length_mm, "receipt printed");
                             Event::ReceiptPrinted
                         }
                         None => Event::ReceiptNotPrinted,

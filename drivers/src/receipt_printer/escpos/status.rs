@@ -141,6 +141,37 @@ impl PrinterState {
     }
 }
 
+impl PrinterState {
+    /// What a printer in this state answers to `DLE EOT n` (the virtual printer's side).
+    pub fn real_time_byte(&self, query: StatusQuery) -> u8 {
+        let bits: [(bool, u8); 4] = match query {
+            StatusQuery::Printer => [(self.drawer_pin3, 2), (self.offline, 3), (self.feeding_by_button, 6), (false, 0)],
+            StatusQuery::OfflineCause => {
+                [(self.cover_open, 2), (self.feeding_by_button, 3), (self.stopped_by_paper_end, 5), (self.error, 6)]
+            }
+            StatusQuery::ErrorCause => {
+                [(self.mechanical_error, 2), (self.autocutter_error, 3), (self.unrecoverable_error, 5), (self.auto_recoverable_error, 6)]
+            }
+            StatusQuery::RollPaper => return 0x12 | if self.paper_near_end { 0x0C } else { 0 } | if self.paper_end { 0x60 } else { 0 },
+        };
+        bits.iter().filter(|(on, _)| *on).fold(0x12, |b, (_, n)| b | 1 << n)
+    }
+
+    /// The Automatic Status Back block a printer in this state sends (the virtual printer's side).
+    pub fn asb(&self) -> [u8; 4] {
+        let flag = |on: bool, n: u8| if on { 1u8 << n } else { 0 };
+        [
+            0x10 | flag(self.drawer_pin3, 2) | flag(self.offline, 3) | flag(self.cover_open, 5) | flag(self.feeding_by_button, 6),
+            flag(self.mechanical_error, 2)
+                | flag(self.autocutter_error, 3)
+                | flag(self.unrecoverable_error, 5)
+                | flag(self.auto_recoverable_error, 6),
+            if self.paper_near_end { 0x03 } else { 0 } | if self.paper_end { 0x0C } else { 0 },
+            0,
+        ]
+    }
+}
+
 fn is_real_time(byte: u8) -> bool {
     byte & 0x93 == 0x12
 }
@@ -325,6 +356,42 @@ mod tests {
         assert!(!state_after(&[(RollPaper, 0x32)]).paper_end);
         // A later answer replaces what that status said before.
         assert!(!state_after(&[(Printer, 0x1A), (Printer, 0x12)]).offline);
+    }
+
+    #[test]
+    fn what_the_virtual_printer_sends_decodes_to_the_state_it_was_made_from() {
+        // Every single condition, one at a time, through both the real-time and the ASB path.
+        let setters: [fn(&mut PrinterState); 11] = [
+            |s| s.offline = true,
+            |s| s.cover_open = true,
+            |s| s.feeding_by_button = true,
+            |s| s.error = true,
+            |s| s.mechanical_error = true,
+            |s| s.autocutter_error = true,
+            |s| s.unrecoverable_error = true,
+            |s| s.auto_recoverable_error = true,
+            |s| s.paper_near_end = true,
+            |s| s.drawer_pin3 = true,
+            |s| {
+                s.paper_end = true;
+                s.offline = true;
+                s.stopped_by_paper_end = true;
+            },
+        ];
+        for set in setters {
+            let mut state = PrinterState::default();
+            set(&mut state);
+            let mut decoded = PrinterState::default();
+            for query in StatusQuery::ALL {
+                decoded.apply(query, state.real_time_byte(query)).expect("a status byte");
+            }
+            assert_eq!(decoded, state, "real time");
+            let mut asb = PrinterState::from_asb(state.asb()).expect("an ASB block");
+            // ASB has no "stopped by paper end" or generic error bit: both are derived.
+            asb.stopped_by_paper_end = state.stopped_by_paper_end;
+            asb.error = state.error;
+            assert_eq!(asb, state, "ASB");
+        }
     }
 
     #[test]
