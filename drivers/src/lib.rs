@@ -36,6 +36,8 @@ pub mod document_printer;
 mod error;
 pub mod identity_reader;
 pub mod payment_terminal;
+#[cfg(feature = "simulators")]
+pub mod pty;
 pub mod receipt_printer;
 
 pub use error::{CancelToken, DeviceError};

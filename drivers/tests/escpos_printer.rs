@@ -3,9 +3,9 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use balcao_drivers::pty::PtyPair;
 use balcao_drivers::receipt_printer::escpos::sim::{VirtualPrinter, VirtualPrinterControl};
 use balcao_drivers::receipt_printer::escpos::{EscPosPrinter, SerialConnector, TcpConnector, Timeouts};
 use balcao_drivers::receipt_printer::{ErrorKind, Receipt, ReceiptPrinter, ReceiptPrinterStatus};
@@ -186,48 +186,13 @@ fn garbage_from_the_printer_is_skipped_and_answers_after_it_still_count() {
     assert_eq!(printer.status().expect("status"), ReceiptPrinterStatus::Ready);
 }
 
-/// A socat pty pair: two linked serial lines, removed when dropped.
-struct PtyPair {
-    child: Child,
-    a: std::path::PathBuf,
-    b: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl PtyPair {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (a, b) = (dir.path().join("printer"), dir.path().join("kiosk"));
-        let child = Command::new("socat")
-            .arg(format!("pty,raw,echo=0,link={}", a.display()))
-            .arg(format!("pty,raw,echo=0,link={}", b.display()))
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("socat is installed by tools/setup");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !(a.exists() && b.exists()) {
-            assert!(Instant::now() < deadline, "socat made no ptys");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        Self { child, a, b, _dir: dir }
-    }
-}
-
-impl Drop for PtyPair {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn a_receipt_prints_over_a_serial_line_and_paper_out_mid_job_is_reported() {
-    let pair = PtyPair::new();
+    let pair = PtyPair::new().expect("a pty pair");
     let dir = tempfile::tempdir().expect("tempdir");
-    let virtual_printer = VirtualPrinter::open_serial(&pair.a, Some(dir.path())).expect("opens its end");
+    let virtual_printer = VirtualPrinter::open_serial(pair.device(), Some(dir.path())).expect("opens its end");
     let control = virtual_printer.control();
-    let connector = SerialConnector { path: pair.b.to_string_lossy().into_owned(), baud_rate: 115_200 };
+    let connector = SerialConnector { path: pair.host().to_string_lossy().into_owned(), baud_rate: 115_200 };
     let mut printer = EscPosPrinter::new(Box::new(connector), timeouts());
     assert_eq!(printer.status().expect("status"), ReceiptPrinterStatus::Ready);
     printer.print(&receipt()).expect("prints");

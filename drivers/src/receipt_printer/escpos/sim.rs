@@ -56,6 +56,8 @@ struct Knobs {
     silent_after: Option<usize>,
     /// Print speed; `None` prints instantly.
     speed_mm_per_s: Option<u32>,
+    /// Serial line speed the bytes are taken at (a pty has none); `None` takes them at once.
+    line_baud: Option<u32>,
     printed: Vec<PrintedReceipt>,
     unknown: Vec<String>,
     received: usize,
@@ -104,6 +106,12 @@ impl VirtualPrinterControl {
     /// Prints at this speed (a kiosk printer does 150–300 mm/s); `None` prints instantly.
     pub fn set_speed_mm_per_s(&self, speed: Option<u32>) {
         self.knobs().speed_mm_per_s = speed;
+    }
+
+    /// Takes bytes no faster than a serial line at `baud` (8N1: 10 bits a byte) would bring
+    /// them — a pty has no speed of its own; `None` takes them at once.
+    pub fn set_line_baud(&self, baud: Option<u32>) {
+        self.knobs().line_baud = baud;
     }
 
     /// Everything printed so far, oldest first.
@@ -603,6 +611,7 @@ impl VirtualPrinter {
             powered_off: false,
             silent_after: None,
             speed_mm_per_s: None,
+            line_baud: None,
             printed: Vec::new(),
             unknown: Vec::new(),
             received: 0,
@@ -700,7 +709,14 @@ fn serve<S: Read + Write>(
         match stream.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => {
-                if !engine.control.knobs().powered_off {
+                let (powered_off, baud) = {
+                    let knobs = engine.control.knobs();
+                    (knobs.powered_off, knobs.line_baud)
+                };
+                if let Some(baud) = baud.filter(|&b| b > 0) {
+                    std::thread::sleep(Duration::from_secs_f64(n as f64 * 10.0 / f64::from(baud)));
+                }
+                if !powered_off {
                     engine.receive(&buf[..n], &mut out);
                 }
             }
