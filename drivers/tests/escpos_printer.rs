@@ -104,6 +104,19 @@ fn paper_running_out_mid_receipt_fails_the_job_as_paper_out_and_a_new_roll_bring
 }
 
 #[test]
+fn a_printer_without_automatic_status_back_that_runs_out_mid_job_is_still_paper_out() {
+    let (virtual_printer, mut printer) = tcp_printer(None);
+    let control = virtual_printer.control();
+    control.set_asb_supported(false);
+    control.set_paper_left_mm(Some(20));
+    let err = printer.print(&receipt()).expect_err("runs out");
+    // Found by asking once the print-done answer did not come.
+    assert_eq!(err.kind(), ErrorKind::PaperOut, "{err}");
+    assert!(err.to_string().contains("never confirmed"), "{err}");
+    assert!(control.printed()[0].incomplete);
+}
+
+#[test]
 fn cover_open_and_a_jammed_cutter_are_their_own_statuses_and_nothing_prints() {
     let (virtual_printer, mut printer) = tcp_printer(None);
     let control = virtual_printer.control();

@@ -369,6 +369,14 @@ impl ReceiptPrinter for EscPosPrinter {
             Some(Err(error)) => Err(error),
             None => {
                 let closed = connection.inbox.lock().closed.clone();
+                // A printer without Automatic Status Back says nothing when it stops: ask it
+                // why (real-time requests are answered even while it is stopped).
+                if closed.is_none()
+                    && let Ok(state) = self.ask_status()
+                    && let Some(error) = refusal(state.status(), "while printing")
+                {
+                    return Err(Error::new(error.kind(), format!("{} (job {job} never confirmed)", error.message())));
+                }
                 self.drop_connection("no print-done answer");
                 Err(no_answer(format!(
                     "the receipt printer ({printer}) did not confirm job {job} within {print_done:?}: {}",

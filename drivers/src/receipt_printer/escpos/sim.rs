@@ -58,6 +58,8 @@ struct Knobs {
     speed_mm_per_s: Option<u32>,
     /// Serial line speed the bytes are taken at (a pty has none); `None` takes them at once.
     line_baud: Option<u32>,
+    /// Whether it has Automatic Status Back (some models do not).
+    asb_supported: bool,
     printed: Vec<PrintedReceipt>,
     unknown: Vec<String>,
     received: usize,
@@ -112,6 +114,11 @@ impl VirtualPrinterControl {
     /// them — a pty has no speed of its own; `None` takes them at once.
     pub fn set_line_baud(&self, baud: Option<u32>) {
         self.knobs().line_baud = baud;
+    }
+
+    /// A model without Automatic Status Back ignores `GS a` and never reports by itself.
+    pub fn set_asb_supported(&self, supported: bool) {
+        self.knobs().asb_supported = supported;
     }
 
     /// Everything printed so far, oldest first.
@@ -342,7 +349,7 @@ impl Engine {
             return;
         }
         if let [0x1D, 0x61, n] = c {
-            self.asb = *n != 0;
+            self.asb = *n != 0 && self.control.knobs().asb_supported;
             self.last_asb = None;
             return;
         }
@@ -612,6 +619,7 @@ impl VirtualPrinter {
             silent_after: None,
             speed_mm_per_s: None,
             line_baud: None,
+            asb_supported: true,
             printed: Vec::new(),
             unknown: Vec::new(),
             received: 0,
