@@ -34,6 +34,15 @@ fn tcp_printer(dir: Option<&Path>) -> (VirtualPrinter, EscPosPrinter) {
     (virtual_printer, EscPosPrinter::new(Box::new(connector), timeouts()))
 }
 
+/// Asks for the status until the printer is ready, failing with `what` after `within`.
+fn wait_until_ready(printer: &mut EscPosPrinter, within: Duration, what: &str) {
+    let deadline = Instant::now() + within;
+    while printer.status().expect("status") != ReceiptPrinterStatus::Ready {
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("png file")));
     let mut reader = decoder.read_info().expect("png header");
@@ -94,11 +103,7 @@ fn paper_running_out_mid_receipt_fails_the_job_as_paper_out_and_a_new_roll_bring
     assert_eq!(printer.print(&receipt()).expect_err("still out").kind(), ErrorKind::PaperOut);
 
     control.set_paper_left_mm(None);
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while printer.status().expect("status") != ReceiptPrinterStatus::Ready {
-        assert!(Instant::now() < deadline, "the printer never came back after a new roll");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_ready(&mut printer, Duration::from_secs(2), "the printer never came back after a new roll");
     printer.print(&receipt()).expect("prints again");
     assert!(!control.printed().last().expect("printed").incomplete);
 }
@@ -152,11 +157,7 @@ fn a_printer_that_stops_answering_mid_job_is_no_answer_within_the_timeout_and_re
     assert_eq!(printer.status().expect("status"), ReceiptPrinterStatus::Offline);
     control.go_silent_after(None);
     control.set_offline(false);
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while printer.status().expect("status") != ReceiptPrinterStatus::Ready {
-        assert!(Instant::now() < deadline, "never reconnected");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_ready(&mut printer, Duration::from_secs(3), "never reconnected");
     printer.print(&receipt()).expect("prints after the power cycle");
 }
 
