@@ -212,13 +212,64 @@ impl ReceiptPrinterSection {
     }
 }
 
+/// Which driver the A4 printer uses.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum DocumentPrinterKind {
+    /// A simulated printer in the kiosk process that spools to the data folder.
+    #[default]
+    Simulated,
+    /// A CUPS queue or an IPP Everywhere printer at `uri`.
+    Ipp,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DocumentPrinterSection {
+    pub kind: DocumentPrinterKind,
+    /// `ipp://host:631/printers/queue` (CUPS) or `ipp://printer/ipp/print` (IPP Everywhere).
+    pub uri: Option<String>,
+    /// How long a certificate may take from submission to "completed" before the job is
+    /// cancelled at the printer and the citizen told.
+    pub job_timeout_secs: u64,
+}
+
+impl Default for DocumentPrinterSection {
+    fn default() -> Self {
+        Self { kind: DocumentPrinterKind::Simulated, uri: None, job_timeout_secs: 120 }
+    }
+}
+
+impl DocumentPrinterSection {
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("devices.document_printer.{k}");
+        if !(10..=900).contains(&self.job_timeout_secs) {
+            return Err(ConfigError::value(path, &key("job_timeout_secs"), format!("{} is not between 10 and 900", self.job_timeout_secs)));
+        }
+        match (self.kind, &self.uri) {
+            (DocumentPrinterKind::Ipp, None) => {
+                Err(ConfigError::value(path, &key("kind"), "\"ipp\" needs `uri`, e.g. \"ipp://127.0.0.1:631/printers/a4\""))
+            }
+            (DocumentPrinterKind::Ipp, Some(uri)) => {
+                balcao_drivers::document_printer::ipp::IppDocumentPrinter::new(uri, Default::default())
+                    .map(drop)
+                    .map_err(|e| ConfigError::value(path, &key("uri"), e.message().to_owned()))
+            }
+            (DocumentPrinterKind::Simulated, Some(_)) => {
+                Err(ConfigError::value(path, &key("kind"), "is \"simulated\": set kind = \"ipp\" to use the printer at `uri`"))
+            }
+            (DocumentPrinterKind::Simulated, None) => Ok(()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DevicesSection {
     /// How often every device's status is read.
     pub health_poll_secs: u64,
     pub receipt_printer: ReceiptPrinterSection,
-    pub document_printer: DeviceSection,
+    pub document_printer: DocumentPrinterSection,
     pub identity_reader: DeviceSection,
     pub code_scanner: DeviceSection,
     pub payment_terminal: DeviceSection,
@@ -229,7 +280,7 @@ impl Default for DevicesSection {
         Self {
             health_poll_secs: 5,
             receipt_printer: ReceiptPrinterSection::default(),
-            document_printer: DeviceSection::default(),
+            document_printer: DocumentPrinterSection::default(),
             identity_reader: DeviceSection::default(),
             code_scanner: DeviceSection::default(),
             payment_terminal: DeviceSection::default(),
@@ -399,6 +450,7 @@ impl KioskConfig {
             }
         }
         self.devices.receipt_printer.check(path)?;
+        self.devices.document_printer.check(path)?;
         if self.session.idle_warning_secs >= self.session.idle_timeout_secs {
             return Err(ConfigError::value(
                 path,
@@ -482,6 +534,13 @@ mod tests {
                 "`devices.receipt_printer.serial`: give `tcp` or `serial`, not both",
             ),
             ("[devices.receipt_printer]\nserial = \"/dev/ttyUSB0\"\n", "`devices.receipt_printer.kind`: is \"simulated\""),
+            ("[devices.document_printer]\nkind = \"ipp\"\n", "`devices.document_printer.kind`: \"ipp\" needs `uri`"),
+            (
+                "[devices.document_printer]\nkind = \"ipp\"\nuri = \"http://10.0.0.7/ipp/print\"\n",
+                "`devices.document_printer.uri`: http://10.0.0.7/ipp/print is not an ipp://host/",
+            ),
+            ("[devices.document_printer]\nuri = \"ipp://10.0.0.7/ipp/print\"\n", "`devices.document_printer.kind`: is \"simulated\""),
+            ("[devices.document_printer]\njob_timeout_secs = 0\n", "`devices.document_printer.job_timeout_secs`: 0 is not between"),
             (
                 "[devices.receipt_printer]\nkind = \"escpos\"\nserial = \"/dev/ttyS0\"\nbaud_rate = 1200\n",
                 "`devices.receipt_printer.baud_rate`: 1200 is not one of",

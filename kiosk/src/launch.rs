@@ -8,7 +8,7 @@ use anyhow::Context;
 use balcao_backend_client::{CentralClient, ClientConfig, Timeouts};
 use balcao_ui::view::Language;
 
-use crate::config::{KioskConfig, ReceiptPrinterKind};
+use crate::config::{DocumentPrinterKind, KioskConfig, ReceiptPrinterKind};
 use crate::runtime::KioskSettings;
 use crate::runtime::devices::{Devices, SimulatorControls, SimulatorPace};
 use crate::runtime::outbox::RetryPolicy;
@@ -90,6 +90,12 @@ pub fn from_config(config: &KioskConfig) -> anyhow::Result<Launch> {
                 .use_receipt_printer(&SerialConnector { path: serial.to_string_lossy().into_owned(), baud_rate: printer.baud_rate })?,
             (None, None) => anyhow::bail!("devices.receipt_printer: \"escpos\" needs tcp or serial"),
         }
+    }
+    let a4 = &config.devices.document_printer;
+    if let (DocumentPrinterKind::Ipp, Some(uri)) = (a4.kind, &a4.uri) {
+        use balcao_drivers::document_printer::ipp::{IppDocumentPrinter, IppTimeouts};
+        let timeouts = IppTimeouts { job: Duration::from_secs(a4.job_timeout_secs), ..IppTimeouts::default() };
+        devices.use_document_printer(IppDocumentPrinter::new(uri, timeouts).context("devices.document_printer.uri")?)?;
     }
     Ok(Launch {
         settings: KioskSettings::from_config(config),

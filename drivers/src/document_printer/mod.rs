@@ -1,6 +1,7 @@
 //! The A4 printer for certificates: a PDF goes in, and "printed" means the printer reported
-//! the job completed, not that it was sent. Drivers: IPP (CUPS or IPP Everywhere printers).
+//! the job completed, not that it was sent. Drivers: [`ipp`] (CUPS or IPP Everywhere printers).
 
+pub mod ipp;
 #[cfg(feature = "simulators")]
 pub mod sim;
 
@@ -40,6 +41,18 @@ pub enum ErrorKind {
 }
 
 pub type Error = crate::DeviceError<ErrorKind>;
+
+/// The error for a printer that cannot take a job now, or `None` if it can.
+pub(crate) fn refusal(status: DocumentPrinterStatus) -> Option<Error> {
+    let (kind, message) = match status {
+        DocumentPrinterStatus::Ready | DocumentPrinterStatus::SuppliesLow => return None,
+        DocumentPrinterStatus::MediaEmpty => (ErrorKind::MediaEmpty, "the A4 printer's tray is empty: load paper"),
+        DocumentPrinterStatus::MediaJam => (ErrorKind::MediaJam, "the A4 printer has a paper jam: open it and clear the jam"),
+        DocumentPrinterStatus::DoorOpen => (ErrorKind::DoorOpen, "the A4 printer's door is open: close it"),
+        DocumentPrinterStatus::Offline => (ErrorKind::NoAnswer, "the A4 printer does not answer: check its power and network"),
+    };
+    Some(Error::new(kind, message))
+}
 
 /// A document to print.
 #[derive(Clone, PartialEq, Eq)]

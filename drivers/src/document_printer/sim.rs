@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{DocumentPrinter, DocumentPrinterStatus, Error, ErrorKind, JobCompleted, PrintJob};
+use super::{DocumentPrinter, DocumentPrinterStatus, Error, ErrorKind, JobCompleted, PrintJob, refusal};
 
 /// Faults the simulated printer can be given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -101,16 +101,8 @@ impl DocumentPrinter for SimulatedDocumentPrinter {
         if !job.pdf.starts_with(b"%PDF-") {
             return Err(Error::new(ErrorKind::DocumentRejected, format!("job {:?} is not a PDF", job.name)));
         }
-        let status = status_of(&self.control.knobs());
-        let refused = match status {
-            DocumentPrinterStatus::Ready | DocumentPrinterStatus::SuppliesLow => None,
-            DocumentPrinterStatus::MediaEmpty => Some((ErrorKind::MediaEmpty, "the A4 printer's tray is empty: load paper")),
-            DocumentPrinterStatus::MediaJam => Some((ErrorKind::MediaJam, "the A4 printer has a paper jam: open it and clear the jam")),
-            DocumentPrinterStatus::DoorOpen => Some((ErrorKind::DoorOpen, "the A4 printer's door is open: close it")),
-            DocumentPrinterStatus::Offline => Some((ErrorKind::NoAnswer, "the A4 printer does not answer: check its power and network")),
-        };
-        if let Some((kind, message)) = refused {
-            return Err(Error::new(kind, message));
+        if let Some(e) = refusal(status_of(&self.control.knobs())) {
+            return Err(e);
         }
         let sheets = page_count(&job.pdf) * u32::from(job.copies.max(1));
         std::thread::sleep(self.time_per_sheet * sheets);

@@ -154,6 +154,12 @@ impl Devices {
         Ok(())
     }
 
+    /// Replaces the A4 printer (the simulated one by default) with a real driver.
+    pub fn use_document_printer(&mut self, printer: impl DocumentPrinter + 'static) -> std::io::Result<()> {
+        self.document_printer = DeviceWorker::spawn("document-printer", Box::new(printer) as Box<dyn DocumentPrinter>)?;
+        Ok(())
+    }
+
     /// Asks every device for its status, each bounded by `wait`. A device busy with a long job
     /// (a payment in progress) keeps the readiness it had.
     pub async fn readiness(&self, wait: Duration, previous: Readiness) -> Readiness {
