@@ -263,6 +263,84 @@ impl DocumentPrinterSection {
     }
 }
 
+/// Which driver the code scanner uses.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodeScannerKind {
+    /// A virtual scanner across a pty pair, read by the real serial driver.
+    #[default]
+    Simulated,
+    /// An RS-232 scanner or a USB scanner in CDC-ACM mode at `serial`.
+    Serial,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeScannerSection {
+    pub kind: CodeScannerKind,
+    /// e.g. `/dev/ttyACM0`; a udev rule can give the scanner a stable name.
+    pub serial: Option<PathBuf>,
+    pub baud_rate: u32,
+    /// What the scanner is configured to send before and after each code (ASCII; TOML
+    /// escapes such as "\r\n" work).
+    pub prefix: String,
+    pub suffix: String,
+    /// Silence that ends a code (or, with a suffix, shows it was cut short).
+    pub inter_byte_timeout_ms: u64,
+}
+
+impl Default for CodeScannerSection {
+    fn default() -> Self {
+        Self {
+            kind: CodeScannerKind::Simulated,
+            serial: None,
+            baud_rate: 9600,
+            prefix: String::new(),
+            suffix: "\r".into(),
+            inter_byte_timeout_ms: 50,
+        }
+    }
+}
+
+impl CodeScannerSection {
+    pub fn framing(&self) -> balcao_drivers::code_scanner::serial::Framing {
+        balcao_drivers::code_scanner::serial::Framing {
+            prefix: self.prefix.as_bytes().to_vec(),
+            suffix: self.suffix.as_bytes().to_vec(),
+            inter_byte_timeout: Duration::from_millis(self.inter_byte_timeout_ms),
+        }
+    }
+
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("devices.code_scanner.{k}");
+        if !BAUD_RATES.contains(&self.baud_rate) {
+            return Err(ConfigError::value(path, &key("baud_rate"), format!("{} is not one of {BAUD_RATES:?}", self.baud_rate)));
+        }
+        for (name, affix) in [("prefix", &self.prefix), ("suffix", &self.suffix)] {
+            if !affix.is_ascii() {
+                return Err(ConfigError::value(path, &key(name), format!("{affix:?} must be ASCII, as scanners send it")));
+            }
+        }
+        if !(5..=2000).contains(&self.inter_byte_timeout_ms) {
+            return Err(ConfigError::value(
+                path,
+                &key("inter_byte_timeout_ms"),
+                format!("{} is not between 5 and 2000", self.inter_byte_timeout_ms),
+            ));
+        }
+        self.framing().check().map_err(|e| ConfigError::value(path, &key("prefix"), e))?;
+        match (self.kind, &self.serial) {
+            (CodeScannerKind::Serial, None) => {
+                Err(ConfigError::value(path, &key("kind"), "\"serial\" needs `serial`, e.g. \"/dev/ttyACM0\""))
+            }
+            (CodeScannerKind::Simulated, Some(_)) => {
+                Err(ConfigError::value(path, &key("kind"), "is \"simulated\": set kind = \"serial\" to use the scanner at `serial`"))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DevicesSection {
@@ -271,7 +349,7 @@ pub struct DevicesSection {
     pub receipt_printer: ReceiptPrinterSection,
     pub document_printer: DocumentPrinterSection,
     pub identity_reader: DeviceSection,
-    pub code_scanner: DeviceSection,
+    pub code_scanner: CodeScannerSection,
     pub payment_terminal: DeviceSection,
 }
 
@@ -282,7 +360,7 @@ impl Default for DevicesSection {
             receipt_printer: ReceiptPrinterSection::default(),
             document_printer: DocumentPrinterSection::default(),
             identity_reader: DeviceSection::default(),
-            code_scanner: DeviceSection::default(),
+            code_scanner: CodeScannerSection::default(),
             payment_terminal: DeviceSection::default(),
         }
     }
@@ -451,6 +529,7 @@ impl KioskConfig {
         }
         self.devices.receipt_printer.check(path)?;
         self.devices.document_printer.check(path)?;
+        self.devices.code_scanner.check(path)?;
         if self.session.idle_warning_secs >= self.session.idle_timeout_secs {
             return Err(ConfigError::value(
                 path,
@@ -540,6 +619,13 @@ mod tests {
                 "`devices.document_printer.uri`: http://10.0.0.7/ipp/print is not an ipp://host/",
             ),
             ("[devices.document_printer]\nuri = \"ipp://10.0.0.7/ipp/print\"\n", "`devices.document_printer.kind`: is \"simulated\""),
+            ("[devices.code_scanner]\nkind = \"serial\"\n", "`devices.code_scanner.kind`: \"serial\" needs `serial`"),
+            (
+                "[devices.code_scanner]\nsuffix = \"\\r\\n\\r\\n\\r\\n\\r\\n\\r\\n\"\n",
+                "`devices.code_scanner.prefix`: prefix and suffix are at most 8",
+            ),
+            ("[devices.code_scanner]\nprefix = \"§\"\n", "`devices.code_scanner.prefix`: \"§\" must be ASCII"),
+            ("[devices.code_scanner]\ninter_byte_timeout_ms = 0\n", "`devices.code_scanner.inter_byte_timeout_ms`: 0 is not between"),
             ("[devices.document_printer]\njob_timeout_secs = 0\n", "`devices.document_printer.job_timeout_secs`: 0 is not between"),
             (
                 "[devices.receipt_printer]\nkind = \"escpos\"\nserial = \"/dev/ttyS0\"\nbaud_rate = 1200\n",

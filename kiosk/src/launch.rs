@@ -8,7 +8,7 @@ use anyhow::Context;
 use balcao_backend_client::{CentralClient, ClientConfig, Timeouts};
 use balcao_ui::view::Language;
 
-use crate::config::{DocumentPrinterKind, KioskConfig, ReceiptPrinterKind};
+use crate::config::{CodeScannerKind, DocumentPrinterKind, KioskConfig, ReceiptPrinterKind};
 use crate::runtime::KioskSettings;
 use crate::runtime::devices::{Devices, SimulatorControls, SimulatorPace};
 use crate::runtime::outbox::RetryPolicy;
@@ -90,6 +90,12 @@ pub fn from_config(config: &KioskConfig) -> anyhow::Result<Launch> {
                 .use_receipt_printer(&SerialConnector { path: serial.to_string_lossy().into_owned(), baud_rate: printer.baud_rate })?,
             (None, None) => anyhow::bail!("devices.receipt_printer: \"escpos\" needs tcp or serial"),
         }
+    }
+    let scanner = &config.devices.code_scanner;
+    if let (CodeScannerKind::Serial, Some(path)) = (scanner.kind, &scanner.serial) {
+        use balcao_drivers::code_scanner::serial::SerialScanner;
+        let driver = SerialScanner::new(path.to_string_lossy(), scanner.baud_rate, scanner.framing()).context("devices.code_scanner")?;
+        devices.use_code_scanner(driver)?;
     }
     let a4 = &config.devices.document_printer;
     if let (DocumentPrinterKind::Ipp, Some(uri)) = (a4.kind, &a4.uri) {

@@ -184,6 +184,7 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
             "23-pickup-not-found",
             g().collecting().ui(UserAction::Focus(None)).ui(UserAction::PickupNext).event(Event::CertificateFound(None)).view(),
         ),
+        ("23-pickup-scanned-other-code", g().collecting().event(Event::Scanned(crate::session::ScannedCode::Unknown)).view()),
         ("24-pickup-printing", g().found().view()),
         ("25-collected", g().found().event(Event::CertificateCollected).view()),
         ("26-queues", g().queues().view()),

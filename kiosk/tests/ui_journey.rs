@@ -50,7 +50,18 @@ async fn find(window: &MainWindow, label: &str, role: AccessibleRole) -> Element
 }
 
 async fn tap(window: &MainWindow, label: &str) {
-    find(window, label, AccessibleRole::Button).await.invoke_accessible_default_action();
+    // A person waits for a greyed-out button (a service while the devices are still being
+    // checked) to become usable before touching it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let button = loop {
+        let button = find(window, label, AccessibleRole::Button).await;
+        if button.accessible_enabled() != Some(false) {
+            break button;
+        }
+        assert!(Instant::now() < deadline, "the button {label:?} stayed disabled");
+        sleep(Duration::from_millis(20)).await;
+    };
+    button.invoke_accessible_default_action();
     // Let the session answer before the next touch, as a person would.
     sleep(Duration::from_millis(60)).await;
 }

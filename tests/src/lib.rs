@@ -148,6 +148,18 @@ impl TestKiosk {
 }
 
 /// Polls `test` every 20 ms until it holds; panics with `what` after `timeout`.
+/// The QR codes on a printed receipt's picture, decoded.
+pub fn decode_qr(png_path: &Path) -> Vec<String> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).expect("receipt png")));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut pixels).expect("png data");
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    let (w, h) = (info.width as usize, info.height as usize);
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
+    image.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
+}
+
 pub async fn eventually(what: &str, timeout: Duration, mut test: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !test() {

@@ -9,7 +9,7 @@ use balcao_backend_client::api::ApplicationState;
 use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_kiosk::session::Event;
 use balcao_tests::proxy::{FaultProxy, Plan};
-use balcao_tests::{TestKiosk, citizen, client, eventually, kiosk_store, test_settings};
+use balcao_tests::{TestKiosk, citizen, client, decode_qr, eventually, kiosk_store, test_settings};
 use balcao_ui::view::{Language, PickupProblem, Screen, UserAction};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -27,6 +27,29 @@ async fn collect(kiosk: &TestKiosk, reference: &str, document_number: &str) -> b
         for c in text.chars() {
             act(UserAction::Key(c.to_string()));
         }
+    }
+    act(UserAction::Focus(None));
+    act(UserAction::PickupNext);
+    kiosk
+        .view
+        .wait_for("the pickup's outcome", WAIT, |v| {
+            matches!(v.screen, Screen::Collected | Screen::Error) || (v.screen == Screen::Pickup && v.pickup.problem.is_some())
+        })
+        .await
+}
+
+/// As `collect`, but the citizen holds the receipt's QR under the scanner from the home
+/// screen, then types only the document number.
+async fn collect_by_scanning(kiosk: &TestKiosk, qr: &str, document_number: &str) -> balcao_ui::view::View {
+    let act = |action| kiosk.send(Event::Ui(action));
+    act(UserAction::Start);
+    act(UserAction::ChooseLanguage(Language::En));
+    kiosk.view.wait_for("the home screen", WAIT, |v| v.screen == Screen::Home).await;
+    kiosk.simulators.code_scanner.present(qr.as_bytes()).expect("the virtual scanner sends");
+    let view = kiosk.view.wait_for("the pickup screen with the scanned number", WAIT, |v| v.screen == Screen::Pickup).await;
+    assert_eq!(view.pickup.focused, Some(1), "the document number is next");
+    for c in document_number.chars() {
+        act(UserAction::Key(c.to_string()));
     }
     act(UserAction::Focus(None));
     act(UserAction::PickupNext);
@@ -83,8 +106,12 @@ async fn two_kiosks_offline_hand_out_the_same_certificate_and_central_flags_it()
     for kiosk in &kiosks {
         kiosk.view.wait_for("the kiosk to be offline", WAIT, |v| !v.online).await;
     }
-    for kiosk in &kiosks {
-        let view = collect(kiosk, &reference, "12345678").await;
+    // At K01 the citizen types the number; at K02 they scan the QR printed on their receipt.
+    let printed = k01.simulators.receipt_printer.printed();
+    let qr = decode_qr(printed[0].png.as_deref().expect("the receipt's picture")).pop().expect("a QR on the receipt");
+    assert!(qr.ends_with(&reference), "{qr}");
+    for (i, kiosk) in kiosks.iter().enumerate() {
+        let view = if i == 0 { collect(kiosk, &reference, "12345678").await } else { collect_by_scanning(kiosk, &qr, "12345678").await };
         assert_eq!(view.screen, Screen::Collected, "{:?}", view.error);
         assert_eq!(view.pickup.service_name, "Certificate of Criminal Record");
         assert_eq!(kiosk.simulators.document_printer.completed().len(), 1, "one certificate printed");

@@ -2,19 +2,8 @@
 //! saved, its QR code leads to the application's status, and it says what was paid.
 
 use balcao_central::{CentralOptions, LoopbackCentral};
-use balcao_tests::{TestKiosk, citizen, client};
+use balcao_tests::{TestKiosk, citizen, client, decode_qr};
 use balcao_ui::view::Screen;
-
-fn decode_qr(png_path: &std::path::Path) -> Vec<String> {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).expect("receipt png")));
-    let mut reader = decoder.read_info().expect("png header");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut pixels).expect("png data");
-    assert_eq!(info.color_type, png::ColorType::Grayscale);
-    let (w, h) = (info.width as usize, info.height as usize);
-    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
-    image.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_printed_receipt_carries_the_number_the_fee_and_a_status_qr() {

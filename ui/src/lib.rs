@@ -282,6 +282,7 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Some(PickupProblem::NotFound) => g::PickupProblem::NotFound,
             Some(PickupProblem::NotFoundOffline) => g::PickupProblem::NotFoundOffline,
             Some(PickupProblem::DetailsDoNotMatch) => g::PickupProblem::DetailsDoNotMatch,
+            Some(PickupProblem::NotAReceiptCode) => g::PickupProblem::NotAReceiptCode,
         });
         pickup.set_service_name(view.pickup.service_name.as_str().into());
     }

@@ -231,6 +231,8 @@ pub enum PickupProblem {
     NotFoundOffline,
     /// The document number is not the holder's.
     DetailsDoNotMatch,
+    /// The scanned code is not one of our receipts.
+    NotAReceiptCode,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]

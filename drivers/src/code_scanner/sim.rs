@@ -1,116 +1,80 @@
-//! A scanner simulated in-process: codes "held up" to it through its control come out of
-//! `next_scan`, raw bytes and all, so validation is exercised as with a real scanner.
+//! A virtual serial scanner: it sits on the device end of a pty pair and sends each code
+//! "held up" to it as a real CDC-ACM scanner does — prefix, code, suffix — so the kiosk's
+//! [`SerialScanner`](super::serial::SerialScanner) reads it over a real tty.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
 
-use super::{CodeScanner, Error, ErrorKind, Scan, ScannerStatus};
+use serialport::SerialPort;
 
-#[derive(Debug, Default)]
-struct Knobs {
-    disconnected: bool,
-    pending: VecDeque<Vec<u8>>,
+use crate::pty::PtyPair;
+
+/// A scanner on the far end of a serial line.
+pub struct VirtualScanner {
+    port: Mutex<Option<Box<dyn SerialPort>>>,
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
+    /// Time between two bytes on the wire (a scanner at 9600 baud sends one per ~1 ms).
+    byte_time: Duration,
+    pair: Mutex<Option<PtyPair>>,
+    host: PathBuf,
 }
 
-#[derive(Debug, Default)]
-struct Shared {
-    knobs: Mutex<Knobs>,
-    changed: Condvar,
-}
-
-/// The knobs of a simulated scanner; clones control the same scanner.
-#[derive(Clone, Debug, Default)]
-pub struct SimScannerControl(Arc<Shared>);
-
-impl SimScannerControl {
-    fn knobs(&self) -> MutexGuard<'_, Knobs> {
-        self.0.knobs.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Someone holds a code up to the scanner.
-    pub fn present(&self, code: impl Into<Vec<u8>>) {
-        self.knobs().pending.push_back(code.into());
-        self.0.changed.notify_all();
-    }
-
-    pub fn set_disconnected(&self, disconnected: bool) {
-        self.knobs().disconnected = disconnected;
-        self.0.changed.notify_all();
+impl std::fmt::Debug for VirtualScanner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualScanner").field("host", &self.host).finish_non_exhaustive()
     }
 }
 
-#[derive(Debug, Default)]
-pub struct SimulatedCodeScanner {
-    control: SimScannerControl,
-}
-
-impl SimulatedCodeScanner {
-    pub fn new() -> Self {
-        Self::default()
+impl VirtualScanner {
+    /// A scanner on a new pty pair; the driver opens [`VirtualScanner::port_path`].
+    pub fn on_new_pty(prefix: &[u8], suffix: &[u8], byte_time: Duration) -> std::io::Result<Self> {
+        let pair = PtyPair::new()?;
+        let port = serialport::new(pair.device().to_string_lossy(), 9600).timeout(Duration::from_millis(100)).open()?;
+        Ok(Self {
+            port: Mutex::new(Some(port)),
+            prefix: prefix.to_vec(),
+            suffix: suffix.to_vec(),
+            byte_time,
+            host: pair.host().to_path_buf(),
+            pair: Mutex::new(Some(pair)),
+        })
     }
 
-    pub fn control(&self) -> SimScannerControl {
-        self.control.clone()
-    }
-}
-
-impl CodeScanner for SimulatedCodeScanner {
-    fn status(&mut self) -> Result<ScannerStatus, Error> {
-        Ok(if self.control.knobs().disconnected { ScannerStatus::Offline } else { ScannerStatus::Ready })
+    /// The serial port the kiosk's driver opens.
+    pub fn port_path(&self) -> &Path {
+        &self.host
     }
 
-    fn next_scan(&mut self, wait: Duration) -> Result<Option<Scan>, Error> {
-        let deadline = Instant::now() + wait;
-        let mut knobs = self.control.knobs();
-        loop {
-            if knobs.disconnected {
-                return Err(Error::new(ErrorKind::Disconnected, "the code scanner was disconnected"));
+    /// Someone holds a code up to the scanner: it sends prefix, code and suffix.
+    pub fn present(&self, code: &[u8]) -> std::io::Result<()> {
+        let mut framed = self.prefix.clone();
+        framed.extend_from_slice(code);
+        framed.extend_from_slice(&self.suffix);
+        self.send_raw(&framed)
+    }
+
+    /// Sends bytes as they are (garbage, half a code …), at the wire's pace.
+    pub fn send_raw(&self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut port = self.port.lock().unwrap_or_else(|e| e.into_inner());
+        let port =
+            port.as_mut().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotConnected, "the virtual scanner is unplugged"))?;
+        if self.byte_time.is_zero() {
+            port.write_all(bytes)?;
+        } else {
+            for byte in bytes {
+                port.write_all(std::slice::from_ref(byte))?;
+                std::thread::sleep(self.byte_time);
             }
-            if let Some(raw) = knobs.pending.pop_front() {
-                return Scan::from_bytes(&raw).map(Some);
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Ok(None);
-            }
-            knobs = self.control.0.changed.wait_timeout(knobs, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_presented_code_comes_out_once() {
-        let mut scanner = SimulatedCodeScanner::new();
-        let control = scanner.control();
-        let t = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            control.present("SJ01-261122-0007");
-        });
-        let scan = scanner.next_scan(Duration::from_secs(5)).expect("ok").expect("a scan");
-        assert_eq!(scan.text(), "SJ01-261122-0007");
-        assert_eq!(scanner.next_scan(Duration::from_millis(10)).expect("ok"), None);
-        t.join().expect("thread");
+        port.flush()
     }
 
-    #[test]
-    fn garbage_is_refused_and_the_next_code_still_reads() {
-        let mut scanner = SimulatedCodeScanner::new();
-        scanner.control().present(&b"\x00\x01garbage"[..]);
-        scanner.control().present("OK-1");
-        assert_eq!(scanner.next_scan(Duration::ZERO).expect_err("garbage").kind(), ErrorKind::Malformed);
-        assert_eq!(scanner.next_scan(Duration::ZERO).expect("ok").expect("scan").text(), "OK-1");
-    }
-
-    #[test]
-    fn a_disconnected_scanner_is_offline_and_errors() {
-        let mut scanner = SimulatedCodeScanner::new();
-        scanner.control().set_disconnected(true);
-        assert_eq!(scanner.status().expect("status"), ScannerStatus::Offline);
-        assert_eq!(scanner.next_scan(Duration::from_secs(5)).expect_err("gone").kind(), ErrorKind::Disconnected);
+    /// The cable is pulled: the pty pair goes away.
+    pub fn unplug(&self) {
+        self.port.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.pair.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }

@@ -80,7 +80,8 @@ pub struct SimulatorControls {
     pub virtual_receipt_printer: std::sync::Arc<balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter>,
     pub document_printer: balcao_drivers::document_printer::sim::SimDocumentControl,
     pub identity_reader: balcao_drivers::identity_reader::sim::SimIdentityControl,
-    pub code_scanner: balcao_drivers::code_scanner::sim::SimScannerControl,
+    /// The virtual scanner on the far end of the pty the scanner driver reads.
+    pub code_scanner: std::sync::Arc<balcao_drivers::code_scanner::sim::VirtualScanner>,
     pub payment_terminal: balcao_drivers::payment_terminal::sim::SimTerminalControl,
 }
 
@@ -92,6 +93,8 @@ pub struct SimulatorPace {
     pub terminal_step: Duration,
     pub sheet_print: Duration,
     pub document_read: Duration,
+    /// Time per byte from the virtual scanner (a 9600-baud scanner: about 1 ms).
+    pub scanner_byte: Duration,
 }
 
 impl SimulatorPace {
@@ -100,16 +103,24 @@ impl SimulatorPace {
         terminal_step: Duration::from_millis(1500),
         sheet_print: Duration::from_secs(4),
         document_read: Duration::from_millis(1500),
+        scanner_byte: Duration::from_millis(1),
     };
-    pub const INSTANT: Self =
-        Self { receipt_mm_per_s: None, terminal_step: Duration::ZERO, sheet_print: Duration::ZERO, document_read: Duration::ZERO };
+    pub const INSTANT: Self = Self {
+        receipt_mm_per_s: None,
+        terminal_step: Duration::ZERO,
+        sheet_print: Duration::ZERO,
+        document_read: Duration::ZERO,
+        scanner_byte: Duration::ZERO,
+    };
 }
 
 impl Devices {
     /// Simulated devices; printouts go under `output_dir` (`receipts/`, `documents/`). The
-    /// receipt printer is the real ESC/POS driver talking to a virtual printer on loopback TCP.
+    /// receipt printer is the real ESC/POS driver talking to a virtual printer on loopback TCP; the
+    /// code scanner is the serial driver reading a virtual scanner across a pty pair (socat).
     pub fn simulated(output_dir: &Path, pace: SimulatorPace) -> std::io::Result<(Self, SimulatorControls)> {
-        use balcao_drivers::code_scanner::sim::SimulatedCodeScanner;
+        use balcao_drivers::code_scanner::serial::{Framing, SerialScanner};
+        use balcao_drivers::code_scanner::sim::VirtualScanner;
         use balcao_drivers::document_printer::sim::SimulatedDocumentPrinter;
         use balcao_drivers::identity_reader::sim::SimulatedIdentityReader;
         use balcao_drivers::payment_terminal::sim::{SimTimings as TerminalTimings, SimulatedPaymentTerminal};
@@ -125,14 +136,17 @@ impl Devices {
         });
         let document = SimulatedDocumentPrinter::new(&output_dir.join("documents"), pace.sheet_print);
         let identity = SimulatedIdentityReader::new(pace.document_read);
-        let scanner = SimulatedCodeScanner::new();
+        let framing = Framing::default();
+        let virtual_scanner = VirtualScanner::on_new_pty(&framing.prefix, &framing.suffix, pace.scanner_byte)?;
+        let scanner = SerialScanner::new(virtual_scanner.port_path().to_string_lossy(), 9600, framing)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         let terminal = SimulatedPaymentTerminal::new(TerminalTimings { step: pace.terminal_step, card_wait: Duration::from_secs(60) });
         let controls = SimulatorControls {
             receipt_printer: virtual_printer.control(),
             virtual_receipt_printer: std::sync::Arc::new(virtual_printer),
             document_printer: document.control(),
             identity_reader: identity.control(),
-            code_scanner: scanner.control(),
+            code_scanner: std::sync::Arc::new(virtual_scanner),
             payment_terminal: terminal.control(),
         };
         let devices = Self {
@@ -151,6 +165,12 @@ impl Devices {
         connector: &(impl balcao_drivers::receipt_printer::escpos::Connector + Clone + 'static),
     ) -> std::io::Result<()> {
         self.receipt_printer = DeviceWorker::spawn("receipt-printer", escpos_printer(connector))?;
+        Ok(())
+    }
+
+    /// Replaces the code scanner (the virtual one by default) with a real driver.
+    pub fn use_code_scanner(&mut self, scanner: impl CodeScanner + 'static) -> std::io::Result<()> {
+        self.code_scanner = DeviceWorker::spawn("code-scanner", Box::new(scanner) as Box<dyn CodeScanner>)?;
         Ok(())
     }
 

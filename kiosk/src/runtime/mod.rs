@@ -27,7 +27,7 @@ use balcao_ui::view::View;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::receipt;
-use crate::session::{Effect, Event, Readiness, Session, SessionConfig};
+use crate::session::{Effect, Event, Readiness, ScannedCode, Session, SessionConfig};
 use crate::store::{KioskPlace, NewApplication, Store, StoreError};
 use devices::Devices;
 use outbox::{OutboxSender, RetryPolicy};
@@ -279,6 +279,7 @@ pub async fn start(
             }
         }
         kiosk.start_health_poll(online, stopped.clone());
+        kiosk.start_scanner(stopped.clone());
         kiosk.run(&mut inbox, stopped).await;
     });
     KioskHandle { events, shutdown, failure, task }
@@ -401,6 +402,44 @@ impl Kiosk {
                 tokio::select! {
                     () = tokio::time::sleep(every) => {}
                     _ = stopped.changed() => return,
+                }
+            }
+        });
+    }
+
+    /// Reads the code scanner all the time; each code goes to the session, which knows what
+    /// a scan means on the screen shown. Scanned text is never logged.
+    fn start_scanner(&self, mut stopped: watch::Receiver<bool>) {
+        use balcao_drivers::code_scanner::ErrorKind;
+        let scanner = self.devices.code_scanner.clone();
+        let events = self.events.clone();
+        let status_url = self.settings.status_url.clone();
+        tokio::spawn(async move {
+            loop {
+                // Short reads: the health poll's status request waits behind one at most this long.
+                let read = scanner.call(|s| s.next_scan(Duration::from_millis(250)));
+                let code = tokio::select! {
+                    result = read => match result {
+                        Err(_gone) => return,
+                        Ok(Ok(None)) => continue,
+                        Ok(Ok(Some(scan))) => ScannedCode::parse(scan.text(), &status_url),
+                        Ok(Err(e)) if e.kind() == ErrorKind::Malformed => {
+                            tracing::info!(error = %e, "the code scanner delivered an unreadable code");
+                            ScannedCode::Unknown
+                        }
+                        Ok(Err(e)) => {
+                            // Unplugged: the health poll shows it; look again in a while.
+                            tracing::debug!(error = %e, "code scanner unavailable");
+                            tokio::select! {
+                                () = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                                _ = stopped.changed() => return,
+                            }
+                        }
+                    },
+                    _ = stopped.changed() => return,
+                };
+                if events.send(Event::Scanned(code)).is_err() {
+                    return;
                 }
             }
         });

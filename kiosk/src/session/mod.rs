@@ -16,7 +16,7 @@ use balcao_ui::view::{Language, OutOfService, PaymentPrompt, Problem, Unavailabl
 
 pub use draft::{Draft, Input, date_display, iso_date};
 use pickup::Verdict;
-pub use pickup::{MAX_PICKUP_FAILURES, PickupForm};
+pub use pickup::{MAX_PICKUP_FAILURES, PickupForm, ScannedCode};
 
 use crate::receipt::{PaidBy, ReceiptContent, TicketContent};
 use crate::store::{CertificateSummary, SavedApplication};
@@ -131,6 +131,8 @@ pub enum Event {
     TicketNotPrinted {
         number: Option<String>,
     },
+    /// The code scanner read something.
+    Scanned(ScannedCode),
     /// The store cannot be trusted: stop serving.
     StorageFault,
 }
@@ -320,6 +322,10 @@ impl Session {
                 }
             }
             Event::StorageFault => self.set_stage(Stage::OutOfService(OutOfService::StorageFault)),
+            Event::Scanned(code) => {
+                self.last_activity = now;
+                self.on_scan(code);
+            }
             other => self.on_result(other, &mut effects),
         }
         if let Some(deadline) = self.idle_deadline()
@@ -538,6 +544,18 @@ impl Session {
             processing_days: draft.service.processing_days,
             delivery: draft.service.delivery,
             offline: !self.readiness.online,
+        }
+    }
+
+    /// A scanned receipt fills the pickup form, and from the home screen opens it. Elsewhere a
+    /// scan means nothing yet (sign-in codes come with the identity work).
+    fn on_scan(&mut self, code: ScannedCode) {
+        match (&mut self.stage, code) {
+            (Stage::Pickup(form), code) => form.scanned(code),
+            (Stage::Home, ScannedCode::Receipt { reference }) if self.readiness.document_printer => {
+                self.set_stage(Stage::Pickup(PickupForm::from_receipt(reference)));
+            }
+            _ => {}
         }
     }
 

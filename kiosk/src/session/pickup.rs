@@ -36,7 +36,57 @@ pub enum Verdict {
     SendToCounter,
 }
 
+/// A code the scanner read, as far as the kiosk understands it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ScannedCode {
+    /// The QR (or barcode) of one of our receipts: the application number.
+    Receipt { reference: String },
+    /// Anything else: another site's QR, a product barcode …
+    Unknown,
+}
+
+impl std::fmt::Debug for ScannedCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Receipt { .. } => "ScannedCode::Receipt",
+            Self::Unknown => "ScannedCode::Unknown",
+        })
+    }
+}
+
+impl ScannedCode {
+    /// Reads a scanned text: a receipt's QR is `status_url` followed by the application
+    /// number; a barcode may carry the number alone. The number must look like one.
+    pub fn parse(text: &str, status_url: &str) -> Self {
+        let candidate = match text.strip_prefix(status_url) {
+            Some(rest) if !status_url.is_empty() => rest,
+            _ => text,
+        };
+        let looks_like_a_number = (5..=MAX_REFERENCE).contains(&candidate.len())
+            && candidate.contains('-')
+            && candidate.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-');
+        if looks_like_a_number { Self::Receipt { reference: candidate.to_owned() } } else { Self::Unknown }
+    }
+}
+
 impl PickupForm {
+    /// A form started from a scanned receipt: the number is in, the document number is next.
+    pub fn from_receipt(reference: String) -> Self {
+        Self { reference, focus: Some(1), ..Self::default() }
+    }
+
+    /// The citizen scanned a code on this screen.
+    pub fn scanned(&mut self, code: ScannedCode) {
+        match code {
+            ScannedCode::Receipt { reference } => {
+                self.reference = reference;
+                self.problem = None;
+                self.focus = if self.document_number.is_empty() { Some(1) } else { None };
+            }
+            ScannedCode::Unknown => self.problem = Some(PickupProblem::NotAReceiptCode),
+        }
+    }
+
     pub fn focus(&mut self, field: Option<usize>) {
         self.focus = field.filter(|f| *f < 2);
     }

@@ -556,3 +556,61 @@ fn without_queues_in_the_catalog_no_ticket_is_offered() {
     h.ui(UserAction::TakeTicket);
     assert_eq!(h.screen(), Screen::Home);
 }
+
+#[test]
+fn a_scanned_receipt_fills_the_number_and_from_home_opens_the_pickup() {
+    let url = "https://www.gov.mo/balcao/status/";
+    let receipt = || Event::Scanned(ScannedCode::parse("https://www.gov.mo/balcao/status/K01-261122-0001", url));
+    let mut h = Harness::new();
+    h.at_home(Language::Pt);
+    h.event(receipt());
+    let view = h.session.view();
+    assert_eq!((view.screen, view.pickup.reference.as_str(), view.pickup.focused), (Screen::Pickup, "K01-261122-0001", Some(1)));
+    assert_eq!(view.language, Language::Pt, "the citizen's language stays");
+
+    // On the pickup screen: something else is explained, and a receipt then clears it.
+    h.event(Event::Scanned(ScannedCode::parse("https://example.com/promo", url)));
+    assert_eq!(h.session.view().pickup.problem, Some(PickupProblem::NotAReceiptCode));
+    assert_eq!(h.session.view().pickup.reference, "K01-261122-0001", "the number already in stays");
+    h.type_text(1, "12345678");
+    h.ui(UserAction::Focus(None));
+    h.event(Event::Scanned(ScannedCode::parse("K01-261122-0002", url)));
+    let view = h.session.view();
+    assert_eq!((view.pickup.reference.as_str(), view.pickup.problem, view.pickup.focused), ("K01-261122-0002", None, None));
+    assert_eq!(h.ui(UserAction::PickupNext), vec![Effect::FindCertificate { reference: "K01-261122-0002".into() }]);
+}
+
+#[test]
+fn a_scan_elsewhere_or_without_a_certificate_printer_changes_nothing() {
+    let url = "https://www.gov.mo/balcao/status/";
+    let mut h = Harness::new();
+    h.event(Event::Scanned(ScannedCode::parse("K01-261122-0001", url)));
+    assert_eq!(h.screen(), Screen::Attract);
+    h.at_home(Language::En);
+    h.event(Event::Readiness(Readiness { document_printer: false, ..Readiness::ALL }));
+    h.event(Event::Scanned(ScannedCode::parse("K01-261122-0001", url)));
+    assert_eq!(h.screen(), Screen::Home);
+    h.event(Event::Readiness(Readiness::ALL));
+    h.event(Event::Scanned(ScannedCode::parse("not a receipt", url)));
+    assert_eq!(h.screen(), Screen::Home, "an unknown code on the home screen is ignored");
+}
+
+#[test]
+fn only_our_receipt_codes_are_read_as_application_numbers() {
+    let url = "https://www.gov.mo/balcao/status/";
+    let receipt = |r: &str| ScannedCode::Receipt { reference: r.to_owned() };
+    assert_eq!(ScannedCode::parse("https://www.gov.mo/balcao/status/K01-261122-0007", url), receipt("K01-261122-0007"));
+    assert_eq!(ScannedCode::parse("K01-261122-0007", url), receipt("K01-261122-0007"), "a barcode with the number alone");
+    for other in [
+        "https://evil.example/balcao/status/K01-261122-0007",
+        "https://www.gov.mo/balcao/status/",
+        "https://www.gov.mo/balcao/status/K01 261122",
+        "https://www.gov.mo/balcao/status/../admin",
+        "4006381333931",
+        "k01-261122-0007",
+        "K01-261122-0007-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        assert_eq!(ScannedCode::parse(other, url), ScannedCode::Unknown, "{other}");
+    }
+    assert_eq!(format!("{:?}", receipt("K01-261122-0007")), "ScannedCode::Receipt", "Debug shows no number");
+}
