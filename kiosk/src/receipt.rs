@@ -46,6 +46,17 @@ pub struct TicketContent {
     pub offline: bool,
 }
 
+/// A "you were not charged" slip: printed after the kiosk cancelled a card reservation because
+/// the service could not be delivered, so the citizen has proof in hand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotChargedContent {
+    pub language: Language,
+    pub service_name: String,
+    pub amount_avos: u64,
+    /// Masked as the terminal gave it, e.g. `VISA **** 4242`.
+    pub card: Option<String>,
+}
+
 /// The words of a receipt in one language.
 struct Words {
     centre: &'static str,
@@ -68,6 +79,11 @@ struct Words {
     ticket: &'static str,
     issued: &'static str,
     wait: &'static str,
+    not_charged: &'static str,
+    service: &'static str,
+    reserved: &'static str,
+    released: &'static str,
+    keep_slip: &'static str,
 }
 
 fn words(language: Language) -> Words {
@@ -93,6 +109,11 @@ fn words(language: Language) -> Words {
             ticket: "輪候籌號",
             issued: "取號時間",
             wait: "請在等候區留意顯示屏及廣播叫號。過號請到櫃檯查詢。",
+            not_charged: "未有收費",
+            service: "服務",
+            reserved: "已取消的預授權",
+            released: "申請未能完成，因此本機已取消付款卡上的預授權，並無扣取任何款項。預留金額將由發卡銀行解除。",
+            keep_slip: "如有疑問，請保留此單據並到櫃檯查詢。",
         },
         Language::Pt => Words {
             centre: "Centro de Serviços do Governo",
@@ -117,6 +138,11 @@ fn words(language: Language) -> Words {
             ticket: "Senha de atendimento",
             issued: "Emitida",
             wait: "Aguarde na sala de espera até o seu número ser mostrado nos ecrãs e anunciado. Se perder a vez, dirija-se ao balcão.",
+            not_charged: "Sem cobrança",
+            service: "Serviço",
+            reserved: "Reserva anulada",
+            released: "Não foi possível concluir o pedido: o quiosque anulou a reserva no seu cartão e não foi cobrado nenhum valor. O banco emissor liberta o montante reservado.",
+            keep_slip: "Guarde este talão e, em caso de dúvida, dirija-se ao balcão.",
         },
         Language::En => Words {
             centre: "Government Service Centre",
@@ -141,6 +167,11 @@ fn words(language: Language) -> Words {
             ticket: "Queue ticket",
             issued: "Issued",
             wait: "Please wait in the waiting area until your number is shown on the screens and called out. If you miss your turn, ask at the counter.",
+            not_charged: "You were not charged",
+            service: "Service",
+            reserved: "Reservation cancelled",
+            released: "Your application could not be completed, so the kiosk cancelled the reservation on your card and took no money. Your bank releases the reserved amount.",
+            keep_slip: "Keep this slip; if in doubt, ask at the counter.",
         },
     }
 }
@@ -214,6 +245,22 @@ pub fn ticket_layout(content: &TicketContent, number: &str, printed_at: &str, ki
         .text(w.wait)
 }
 
+/// Lays the "you were not charged" slip out.
+pub fn not_charged_layout(content: &NotChargedContent, printed_at: &str, kiosk_id: &str) -> Receipt {
+    let w = words(content.language);
+    let mut slip = Receipt::new()
+        .heading(w.centre)
+        .rule()
+        .title(w.not_charged)
+        .feed(1)
+        .row(w.service, &content.service_name)
+        .bold_row(w.reserved, mop(content.amount_avos));
+    if let Some(card) = &content.card {
+        slip = slip.row(w.card, card);
+    }
+    slip.row(w.date, printed_at).row(w.kiosk, kiosk_id).rule().text(w.released).feed(1).centered(w.keep_slip)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +288,25 @@ mod tests {
         assert!(pt.contains("Senha de atendimento") && pt.contains("Emitida: t"), "{pt}");
         let en = ticket_layout(&content(Language::En), "B1-023", "t", "K01").plain_text();
         assert!(en.contains("Queue ticket") && en.contains("If you miss your turn"), "{en}");
+    }
+
+    #[test]
+    fn the_not_charged_slip_names_the_amount_and_card_in_the_citizens_language() {
+        let slip = |language| {
+            let content =
+                NotChargedContent { language, service_name: "Serviço X".into(), amount_avos: 3000, card: Some("VISA **** 4242".into()) };
+            not_charged_layout(&content, "2026-11-23 09:41", "K01").plain_text()
+        };
+        let en = slip(Language::En);
+        for expected in ["You were not charged", "Reservation cancelled: MOP 30.00", "Card: VISA **** 4242", "took no money", "Kiosk: K01"]
+        {
+            assert!(en.contains(expected), "missing {expected:?} in\n{en}");
+        }
+        let pt = slip(Language::Pt);
+        assert!(pt.contains("Sem cobrança") && pt.contains("Reserva anulada: MOP 30.00") && !pt.contains("charged"), "{pt}");
+        let zh = slip(Language::ZhHant);
+        assert!(zh.contains("未有收費") && zh.contains("MOP 30.00") && zh.contains("並無扣取任何款項") && !zh.contains("charged"), "{zh}");
+        assert!(!en.contains("4111") && !zh.contains("****4242"), "only the masked card as given");
     }
 
     fn content(language: Language, paid: bool) -> ReceiptContent {

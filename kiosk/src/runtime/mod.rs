@@ -585,6 +585,16 @@ impl Kiosk {
                     }
                 });
             }
+            Effect::PrintNotCharged(content) => {
+                let printer = self.devices.receipt_printer.clone();
+                let printed_at = local_now().strftime("%Y-%m-%d %H:%M").to_string();
+                let layout = receipt::not_charged_layout(&content, &printed_at, &self.settings.kiosk_id);
+                tokio::spawn(async move {
+                    if let Some(done) = settled(printer.call(move |p| p.print(&layout)).await, "not-charged slip not printed") {
+                        tracing::info!(job = done.job, "not-charged slip printed");
+                    }
+                });
+            }
             Effect::PrintReceipt(content) => {
                 let printer = self.devices.receipt_printer.clone();
                 let printed_at = local_now().strftime("%Y-%m-%d %H:%M").to_string();

@@ -18,7 +18,7 @@ pub use draft::{Draft, Input, date_display, iso_date};
 use pickup::Verdict;
 pub use pickup::{MAX_PICKUP_FAILURES, PickupForm, ScannedCode};
 
-use crate::receipt::{PaidBy, ReceiptContent, TicketContent};
+use crate::receipt::{NotChargedContent, PaidBy, ReceiptContent, TicketContent};
 use crate::store::{CertificateSummary, SavedApplication};
 
 /// Timings of a session.
@@ -161,6 +161,9 @@ pub enum Effect {
     Capture(Box<Authorization>),
     Reverse(Box<Authorization>),
     PrintReceipt(Box<ReceiptContent>),
+    /// Print the "you were not charged" slip after a confirmed reversal (best effort: the
+    /// screen says the same).
+    PrintNotCharged(Box<NotChargedContent>),
     /// Look up the certificate ready under this application number.
     FindCertificate {
         reference: String,
@@ -184,20 +187,54 @@ enum Stage {
     Services,
     Form(Draft),
     Review(Draft),
-    Paying { draft: Draft, prompt: PaymentPrompt, cancelling: bool },
-    Saving { draft: Draft, authorization: Option<Box<Authorization>> },
-    Capturing { draft: Draft, saved: SavedApplication, authorization: Box<Authorization> },
-    Printing { draft: Draft, saved: SavedApplication },
-    Done { draft: Draft, saved: SavedApplication },
-    Reversing { draft: Draft },
+    Paying {
+        draft: Draft,
+        prompt: PaymentPrompt,
+        cancelling: bool,
+    },
+    Saving {
+        draft: Draft,
+        authorization: Option<Box<Authorization>>,
+    },
+    Capturing {
+        draft: Draft,
+        saved: SavedApplication,
+        authorization: Box<Authorization>,
+    },
+    Printing {
+        draft: Draft,
+        saved: SavedApplication,
+    },
+    Done {
+        draft: Draft,
+        saved: SavedApplication,
+    },
+    /// The card reservation is being cancelled; `card` (masked) goes on the slip.
+    Reversing {
+        draft: Draft,
+        card: Option<String>,
+    },
     Pickup(PickupForm),
     PickupChecking(PickupForm),
-    Collecting { service_id: String },
-    Collected { service_id: String },
+    Collecting {
+        service_id: String,
+    },
+    Collected {
+        service_id: String,
+    },
     Queues,
-    Ticketing { queue_id: String },
-    Ticket { queue_id: String, number: String },
-    Error { problem: Problem, reference: String, retry: Option<Draft> },
+    Ticketing {
+        queue_id: String,
+    },
+    Ticket {
+        queue_id: String,
+        number: String,
+    },
+    Error {
+        problem: Problem,
+        reference: String,
+        retry: Option<Draft>,
+    },
     OutOfService(OutOfService),
 }
 
@@ -537,7 +574,7 @@ impl Session {
             agency_name: draft.service.agency.name.get(api_language).to_string(),
             fee_avos: draft.service.fee_avos,
             paid_by: authorization.map(|a| PaidBy {
-                card: a.card.as_ref().map(|c| format!("{} {c}", a.card_brand.as_deref().unwrap_or_default()).trim().to_string()),
+                card: masked_card(a),
                 approval_code: a.approval_code.clone(),
                 terminal_lines: a.receipt_lines.clone(),
             }),
@@ -592,8 +629,9 @@ impl Session {
             },
             (Stage::Saving { draft, authorization }, Event::ApplicationNotSaved) => match authorization {
                 Some(authorization) => {
+                    let card = masked_card(&authorization);
                     effects.push(Effect::Reverse(authorization));
-                    Stage::Reversing { draft }
+                    Stage::Reversing { draft, card }
                 }
                 None => Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None },
             },
@@ -607,8 +645,17 @@ impl Session {
                 effects.push(Effect::PrintReceipt(Box::new(receipt)));
                 Stage::Printing { draft, saved }
             }
-            (Stage::Reversing { draft }, Event::Reversed | Event::ReversalFailed) => {
-                drop(draft);
+            (Stage::Reversing { draft, card }, event @ (Event::Reversed | Event::ReversalFailed)) => {
+                // Only a reversal the terminal confirmed may say "not charged"; a failed one is
+                // left to the payment journal's reconciliation.
+                if matches!(event, Event::Reversed) {
+                    effects.push(Effect::PrintNotCharged(Box::new(NotChargedContent {
+                        language: self.language,
+                        service_name: draft.service.name.get(api_language(self.language)).to_string(),
+                        amount_avos: draft.service.fee_avos,
+                        card,
+                    })));
+                }
                 Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None }
             }
             (Stage::Printing { draft, saved }, Event::ReceiptPrinted) => Stage::Done { draft, saved },
@@ -647,6 +694,12 @@ impl Session {
         };
         self.set_stage(next);
     }
+}
+
+/// The card as printed: brand and the masked number the terminal gave, e.g. `VISA **** 4242`.
+fn masked_card(authorization: &Authorization) -> Option<String> {
+    let brand = authorization.card_brand.as_deref().unwrap_or_default();
+    authorization.card.as_ref().map(|c| format!("{brand} {c}").trim().to_string())
 }
 
 #[cfg(test)]

@@ -244,7 +244,18 @@ fn a_failed_save_reverses_the_payment() {
     h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
     assert_eq!(h.event(Event::ApplicationNotSaved), [Effect::Reverse(Box::new(authorization()))]);
     assert_eq!(h.screen(), Screen::Printing);
-    h.event(Event::Reversed);
+    let effects = h.event(Event::Reversed);
+    assert_eq!(h.session.view().error.problem, Problem::NotSaved);
+    let [Effect::PrintNotCharged(slip)] = effects.as_slice() else { panic!("a not-charged slip is printed: {effects:?}") };
+    assert_eq!((slip.amount_avos, slip.card.as_deref()), (3000, Some("VISA **** 4242")));
+    assert_eq!(slip.service_name, "Certificate of Criminal Record");
+
+    // A reversal whose answer never came says nothing about money: no slip.
+    let mut h = Harness::new();
+    h.reach_payment();
+    h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
+    h.event(Event::ApplicationNotSaved);
+    assert!(h.event(Event::ReversalFailed).is_empty());
     assert_eq!(h.session.view().error.problem, Problem::NotSaved);
 }
 
