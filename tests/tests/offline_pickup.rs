@@ -28,8 +28,13 @@ async fn collect(kiosk: &TestKiosk, reference: &str, document_number: &str) -> b
             act(UserAction::Key(c.to_string()));
         }
     }
-    act(UserAction::Focus(None));
-    act(UserAction::PickupNext);
+    submit(kiosk).await
+}
+
+/// Closes the keyboard, asks for the certificate and waits for the answer.
+async fn submit(kiosk: &TestKiosk) -> balcao_ui::view::View {
+    kiosk.send(Event::Ui(UserAction::Focus(None)));
+    kiosk.send(Event::Ui(UserAction::PickupNext));
     kiosk
         .view
         .wait_for("the pickup's outcome", WAIT, |v| {
@@ -51,14 +56,7 @@ async fn collect_by_scanning(kiosk: &TestKiosk, qr: &str, document_number: &str)
     for c in document_number.chars() {
         act(UserAction::Key(c.to_string()));
     }
-    act(UserAction::Focus(None));
-    act(UserAction::PickupNext);
-    kiosk
-        .view
-        .wait_for("the pickup's outcome", WAIT, |v| {
-            matches!(v.screen, Screen::Collected | Screen::Error) || (v.screen == Screen::Pickup && v.pickup.problem.is_some())
-        })
-        .await
+    submit(kiosk).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
