@@ -321,11 +321,13 @@ impl CodeScannerSection {
                 return Err(ConfigError::value(path, &key(name), format!("{affix:?} must be ASCII, as scanners send it")));
             }
         }
-        if !(5..=2000).contains(&self.inter_byte_timeout_ms) {
+        let bounds = balcao_drivers::code_scanner::serial::Framing::INTER_BYTE_TIMEOUT;
+        if !bounds.contains(&Duration::from_millis(self.inter_byte_timeout_ms)) {
+            let (min, max) = (bounds.start().as_millis(), bounds.end().as_millis());
             return Err(ConfigError::value(
                 path,
                 &key("inter_byte_timeout_ms"),
-                format!("{} is not between 5 and 2000", self.inter_byte_timeout_ms),
+                format!("{} is not between {min} and {max}", self.inter_byte_timeout_ms),
             ));
         }
         self.framing().check().map_err(|e| ConfigError::value(path, &key("prefix"), e))?;

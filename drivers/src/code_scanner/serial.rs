@@ -34,13 +34,18 @@ impl Default for Framing {
 impl Framing {
     /// The longest prefix or suffix accepted: scanners allow a handful of characters.
     pub const MAX_AFFIX: usize = 8;
+    /// The inter-byte timeouts accepted: longer than a byte at the slowest line, shorter than
+    /// a person would notice.
+    pub const INTER_BYTE_TIMEOUT: std::ops::RangeInclusive<Duration> =
+        std::ops::RangeInclusive::new(Duration::from_millis(5), Duration::from_secs(2));
 
     pub fn check(&self) -> Result<(), String> {
         if self.prefix.len() > Self::MAX_AFFIX || self.suffix.len() > Self::MAX_AFFIX {
             return Err(format!("prefix and suffix are at most {} bytes each", Self::MAX_AFFIX));
         }
-        if !(Duration::from_millis(5)..=Duration::from_secs(2)).contains(&self.inter_byte_timeout) {
-            return Err(format!("the inter-byte timeout {:?} is not between 5 ms and 2 s", self.inter_byte_timeout));
+        if !Self::INTER_BYTE_TIMEOUT.contains(&self.inter_byte_timeout) {
+            let (min, max) = (Self::INTER_BYTE_TIMEOUT.start(), Self::INTER_BYTE_TIMEOUT.end());
+            return Err(format!("the inter-byte timeout {:?} is not between {min:?} and {max:?}", self.inter_byte_timeout));
         }
         Ok(())
     }
@@ -158,18 +163,21 @@ impl SerialScanner {
     }
 
     fn port(&mut self) -> Result<&mut Box<dyn SerialPort>, Error> {
-        if self.port.is_none() {
-            let port = serialport::new(&self.path, self.baud_rate).timeout(Duration::from_millis(10)).open().map_err(|e| {
-                Error::new(ErrorKind::Disconnected, format!("cannot open the code scanner at {}: is it plugged in?", self.path))
-                    .with_source(e)
-            })?;
-            // A pty (and some USB adapters) hand over bytes written before the port was
-            // opened: they belong to nobody here.
-            let _ = port.clear(serialport::ClearBuffer::Input);
-            tracing::info!(path = %self.path, "code scanner connected");
-            self.port = Some(port);
-        }
-        self.port.as_mut().ok_or_else(|| Error::new(ErrorKind::Disconnected, "the code scanner port is not open"))
+        let port = match self.port.take() {
+            Some(port) => port,
+            None => {
+                let port = serialport::new(&self.path, self.baud_rate).timeout(Duration::from_millis(10)).open().map_err(|e| {
+                    Error::new(ErrorKind::Disconnected, format!("cannot open the code scanner at {}: is it plugged in?", self.path))
+                        .with_source(e)
+                })?;
+                // A pty (and some USB adapters) hand over bytes written before the port was
+                // opened: they belong to nobody here.
+                let _ = port.clear(serialport::ClearBuffer::Input);
+                tracing::info!(path = %self.path, "code scanner connected");
+                port
+            }
+        };
+        Ok(self.port.insert(port))
     }
 
     fn gone(&mut self, e: std::io::Error) -> Error {
