@@ -45,6 +45,16 @@ fn run(program: &str, args: &[&str]) {
     assert!(status.success(), "{program} {args:?} failed: {status}");
 }
 
+/// For a test that needs ippeveprinter: `None` outside the namespace (the test has been run
+/// inside it and passed); inside, the network services are up and a scratch folder is made.
+fn ippeveprinter_namespace(test: &str) -> Option<tempfile::TempDir> {
+    if !inside_private_namespace(test) {
+        return None;
+    }
+    network_services();
+    Some(tempfile::tempdir().expect("tempdir"))
+}
+
 /// Loopback, a system bus and avahi: what ippeveprinter needs before it will listen.
 fn network_services() {
     run("mount", &["-t", "tmpfs", "tmpfs", "/run"]);
@@ -132,11 +142,7 @@ fn spooled_pdfs(printer: &Printer) -> Vec<Vec<u8>> {
 
 #[test]
 fn a_pdf_prints_and_the_printer_spools_exactly_its_bytes() {
-    if !inside_private_namespace("a_pdf_prints_and_the_printer_spools_exactly_its_bytes") {
-        return;
-    }
-    network_services();
-    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(dir) = ippeveprinter_namespace("a_pdf_prints_and_the_printer_spools_exactly_its_bytes") else { return };
     let printer = ippeveprinter(dir.path(), 8631, None);
     let mut driver = IppDocumentPrinter::new(&printer.uri, timeouts(Duration::from_secs(30))).expect("driver");
 
@@ -155,11 +161,7 @@ fn a_pdf_prints_and_the_printer_spools_exactly_its_bytes() {
 
 #[test]
 fn a_printer_that_runs_out_of_paper_fails_the_job_as_media_empty() {
-    if !inside_private_namespace("a_printer_that_runs_out_of_paper_fails_the_job_as_media_empty") {
-        return;
-    }
-    network_services();
-    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(dir) = ippeveprinter_namespace("a_printer_that_runs_out_of_paper_fails_the_job_as_media_empty") else { return };
     // The print command is how ippeveprinter learns about the "hardware": it reports the tray
     // empty and fails, as a real printer's backend does.
     let empty = script(dir.path(), "tray-empty.sh", "echo 'STATE: +media-empty-error' >&2\necho 'INFO: Tray 1 empty' >&2\nexit 1");
@@ -173,11 +175,7 @@ fn a_printer_that_runs_out_of_paper_fails_the_job_as_media_empty() {
 
 #[test]
 fn a_job_that_does_not_complete_in_time_is_cancelled_at_the_printer() {
-    if !inside_private_namespace("a_job_that_does_not_complete_in_time_is_cancelled_at_the_printer") {
-        return;
-    }
-    network_services();
-    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(dir) = ippeveprinter_namespace("a_job_that_does_not_complete_in_time_is_cancelled_at_the_printer") else { return };
     // A print that takes 5 s and would then complete, against a 2 s job timeout.
     let stuck = script(dir.path(), "slow.sh", "sleep 5");
     let printer = ippeveprinter(dir.path(), 8633, Some(&stuck));

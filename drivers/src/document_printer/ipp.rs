@@ -15,7 +15,7 @@ use ::ipp::attribute::IppAttributeName;
 use ::ipp::operation::IppOperation;
 use ::ipp::prelude::*;
 
-use super::{DocumentPrinter, DocumentPrinterStatus, Error, ErrorKind, JobCompleted, PrintJob, refusal};
+use super::{DocumentPrinter, DocumentPrinterStatus, Error, ErrorKind, JobCompleted, PrintJob, advice, refusal};
 
 /// How long the driver waits for each thing. Every wait is bounded by one of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,20 +249,11 @@ impl IppDocumentPrinter {
         let printer = self.printer_report().unwrap_or_default();
         let kind = job.reasons.iter().chain(&printer.reasons).find_map(|r| reason_kind(severity(r).0)).unwrap_or(ErrorKind::Other);
         let how = if job.state == JobState::Canceled as i32 { "was cancelled at the printer" } else { "was aborted by the printer" };
-        let base = refusal_message(kind);
+        let base = advice(kind).map(|a| format!(": {a}")).unwrap_or_default();
         Error::new(
             kind,
             format!("A4 job {job_id} {how}{base} (job reasons: {}; printer reasons: {})", list(&job.reasons), list(&printer.reasons)),
         )
-    }
-}
-
-fn refusal_message(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::MediaEmpty => ": the tray is empty, load paper",
-        ErrorKind::MediaJam => ": paper jam, open the printer and clear it",
-        ErrorKind::DoorOpen => ": a door is open, close it",
-        _ => "",
     }
 }
 

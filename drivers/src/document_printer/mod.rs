@@ -42,16 +42,27 @@ pub enum ErrorKind {
 
 pub type Error = crate::DeviceError<ErrorKind>;
 
+/// What the technician or staff must do about a fault, in one place for every driver.
+pub(crate) fn advice(kind: ErrorKind) -> Option<&'static str> {
+    match kind {
+        ErrorKind::MediaEmpty => Some("the A4 printer's tray is empty: load paper"),
+        ErrorKind::MediaJam => Some("the A4 printer has a paper jam: open it and clear the jam"),
+        ErrorKind::DoorOpen => Some("the A4 printer's door is open: close it"),
+        ErrorKind::NoAnswer => Some("the A4 printer does not answer: check its power and network"),
+        ErrorKind::DocumentRejected | ErrorKind::Protocol | ErrorKind::Other => None,
+    }
+}
+
 /// The error for a printer that cannot take a job now, or `None` if it can.
 pub(crate) fn refusal(status: DocumentPrinterStatus) -> Option<Error> {
-    let (kind, message) = match status {
+    let kind = match status {
         DocumentPrinterStatus::Ready | DocumentPrinterStatus::SuppliesLow => return None,
-        DocumentPrinterStatus::MediaEmpty => (ErrorKind::MediaEmpty, "the A4 printer's tray is empty: load paper"),
-        DocumentPrinterStatus::MediaJam => (ErrorKind::MediaJam, "the A4 printer has a paper jam: open it and clear the jam"),
-        DocumentPrinterStatus::DoorOpen => (ErrorKind::DoorOpen, "the A4 printer's door is open: close it"),
-        DocumentPrinterStatus::Offline => (ErrorKind::NoAnswer, "the A4 printer does not answer: check its power and network"),
+        DocumentPrinterStatus::MediaEmpty => ErrorKind::MediaEmpty,
+        DocumentPrinterStatus::MediaJam => ErrorKind::MediaJam,
+        DocumentPrinterStatus::DoorOpen => ErrorKind::DoorOpen,
+        DocumentPrinterStatus::Offline => ErrorKind::NoAnswer,
     };
-    Some(Error::new(kind, message))
+    Some(Error::new(kind, advice(kind).unwrap_or_default()))
 }
 
 /// A document to print.
