@@ -11,6 +11,9 @@
 //! - `code_scanner/` — QR and barcode scanners, delivering validated text.
 //! - `payment_terminal/` — card payment terminal: pre-authorise, capture, reverse.
 //!
+//! `usb/` is shared by the drivers of devices on USB: finding a device by its ids, listing the
+//! bus for the technician, and bulk endpoints as a byte link.
+//!
 //! Each folder holds `mod.rs` (the trait, its status enum and error kind) and `sim.rs`, an
 //! in-process simulator with knobs (paper out, cover open, card declined, no answer …) that
 //! behaves as the hardware does. Real protocol drivers live beside the simulator in later
@@ -39,5 +42,6 @@ pub mod payment_terminal;
 #[cfg(feature = "simulators")]
 pub mod pty;
 pub mod receipt_printer;
+pub mod usb;
 
 pub use error::{CancelToken, DeviceError};

@@ -159,7 +159,8 @@ pub enum ReceiptPrinterKind {
     /// A virtual ESC/POS printer on loopback, driven by the real driver.
     #[default]
     Simulated,
-    /// An ESC/POS printer on the network (`tcp`) or a serial / USB CDC port (`serial`).
+    /// An ESC/POS printer on the network (`tcp`), a serial / USB CDC port (`serial`) or USB
+    /// with bulk endpoints (`usb`).
     Escpos,
 }
 
@@ -171,43 +172,63 @@ pub struct ReceiptPrinterSection {
     pub tcp: Option<String>,
     /// Device path of a serial or USB CDC printer, e.g. `/dev/ttyUSB0`.
     pub serial: Option<PathBuf>,
+    /// A USB printer by vendor and product id, `VID:PID` in hex, optionally `/SERIAL`.
+    pub usb: Option<String>,
     /// The serial line's speed; the printer's DIP switches or setup utility set the same.
     pub baud_rate: u32,
 }
 
 impl Default for ReceiptPrinterSection {
     fn default() -> Self {
-        Self { kind: ReceiptPrinterKind::Simulated, tcp: None, serial: None, baud_rate: 115_200 }
+        Self { kind: ReceiptPrinterKind::Simulated, tcp: None, serial: None, usb: None, baud_rate: 115_200 }
     }
+}
+
+/// Where an ESC/POS receipt printer is connected, as the configuration says.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReceiptPrinterLink {
+    Tcp(std::net::SocketAddr),
+    Serial { path: PathBuf, baud_rate: u32 },
+    Usb(balcao_drivers::usb::UsbSelector),
 }
 
 /// Serial speeds printers offer.
 const BAUD_RATES: [u32; 6] = [9600, 19_200, 38_400, 57_600, 115_200, 230_400];
 
 impl ReceiptPrinterSection {
-    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+    /// The printer's link, checked: `None` for the simulated printer.
+    pub fn link(&self, path: &Path) -> Result<Option<ReceiptPrinterLink>, ConfigError> {
         let key = |k: &str| format!("devices.receipt_printer.{k}");
         if !BAUD_RATES.contains(&self.baud_rate) {
             return Err(ConfigError::value(path, &key("baud_rate"), format!("{} is not one of {BAUD_RATES:?}", self.baud_rate)));
         }
-        if let Some(tcp) = &self.tcp {
-            tcp.parse::<std::net::SocketAddr>().map_err(|_| {
+        let tcp = self.tcp.as_ref().map(|tcp| {
+            tcp.parse::<std::net::SocketAddr>().map(ReceiptPrinterLink::Tcp).map_err(|_| {
                 ConfigError::value(path, &key("tcp"), format!("{tcp:?} must be an IP address and port, e.g. \"10.0.0.5:9100\""))
-            })?;
-        }
-        match (self.kind, &self.tcp, &self.serial) {
-            (ReceiptPrinterKind::Escpos, None, None) => {
-                Err(ConfigError::value(path, &key("kind"), "\"escpos\" needs `tcp` (network printer) or `serial` (serial or USB port)"))
-            }
-            (ReceiptPrinterKind::Escpos, Some(_), Some(_)) => {
-                Err(ConfigError::value(path, &key("serial"), "give `tcp` or `serial`, not both"))
-            }
-            (ReceiptPrinterKind::Simulated, Some(_), _) | (ReceiptPrinterKind::Simulated, _, Some(_)) => Err(ConfigError::value(
+            })
+        });
+        let serial = self.serial.as_ref().map(|serial| Ok(ReceiptPrinterLink::Serial { path: serial.clone(), baud_rate: self.baud_rate }));
+        let usb = self
+            .usb
+            .as_ref()
+            .map(|usb| usb.parse().map(ReceiptPrinterLink::Usb).map_err(|e| ConfigError::value(path, &key("usb"), e.to_string())));
+        let mut links: Vec<_> = [tcp, serial, usb].into_iter().flatten().collect::<Result<_, _>>()?;
+        match (self.kind, links.len()) {
+            (ReceiptPrinterKind::Simulated, 0) => Ok(None),
+            (ReceiptPrinterKind::Simulated, _) => Err(ConfigError::value(
                 path,
                 &key("kind"),
-                "is \"simulated\": set kind = \"escpos\" to use the printer at `tcp` / `serial`",
+                "is \"simulated\": set kind = \"escpos\" to use the printer at `tcp` / `serial` / `usb`",
             )),
-            _ => Ok(()),
+            (ReceiptPrinterKind::Escpos, 0) => Err(ConfigError::value(
+                path,
+                &key("kind"),
+                "\"escpos\" needs `tcp` (network printer), `serial` (serial or USB CDC port) or `usb` (USB printer)",
+            )),
+            (ReceiptPrinterKind::Escpos, 1) => Ok(links.pop()),
+            (ReceiptPrinterKind::Escpos, _) => {
+                Err(ConfigError::value(path, &key("kind"), "give one of `tcp`, `serial` or `usb`, not several"))
+            }
         }
     }
 }
@@ -529,7 +550,7 @@ impl KioskConfig {
                 return Err(ConfigError::value(path, key, "must be greater than 0"));
             }
         }
-        self.devices.receipt_printer.check(path)?;
+        self.devices.receipt_printer.link(path)?;
         self.devices.document_printer.check(path)?;
         self.devices.code_scanner.check(path)?;
         if self.session.idle_warning_secs >= self.session.idle_timeout_secs {
@@ -612,8 +633,13 @@ mod tests {
             ),
             (
                 "[devices.receipt_printer]\nkind = \"escpos\"\ntcp = \"10.0.0.5:9100\"\nserial = \"/dev/ttyUSB0\"\n",
-                "`devices.receipt_printer.serial`: give `tcp` or `serial`, not both",
+                "`devices.receipt_printer.kind`: give one of `tcp`, `serial` or `usb`, not several",
             ),
+            (
+                "[devices.receipt_printer]\nkind = \"escpos\"\nusb = \"04b8\"\n",
+                "`devices.receipt_printer.usb`: \"04b8\" is not a USB device: write the vendor and product id in hex as VID:PID",
+            ),
+            ("[devices.receipt_printer]\nusb = \"04b8:0e28\"\n", "`devices.receipt_printer.kind`: is \"simulated\""),
             ("[devices.receipt_printer]\nserial = \"/dev/ttyUSB0\"\n", "`devices.receipt_printer.kind`: is \"simulated\""),
             ("[devices.document_printer]\nkind = \"ipp\"\n", "`devices.document_printer.kind`: \"ipp\" needs `uri`"),
             (

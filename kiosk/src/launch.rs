@@ -8,7 +8,7 @@ use anyhow::Context;
 use balcao_backend_client::{CentralClient, ClientConfig, Timeouts};
 use balcao_ui::view::Language;
 
-use crate::config::{CodeScannerKind, DocumentPrinterKind, KioskConfig, ReceiptPrinterKind};
+use crate::config::{CodeScannerKind, DocumentPrinterKind, KioskConfig, ReceiptPrinterLink};
 use crate::runtime::KioskSettings;
 use crate::runtime::devices::{Devices, SimulatorControls, SimulatorPace};
 use crate::runtime::outbox::RetryPolicy;
@@ -77,18 +77,18 @@ pub fn from_config(config: &KioskConfig) -> anyhow::Result<Launch> {
     };
     // Devices without a real driver yet are simulated.
     let (mut devices, simulators) = Devices::simulated(&data_dir, SimulatorPace::REALISTIC)?;
-    let printer = &config.devices.receipt_printer;
-    if printer.kind == ReceiptPrinterKind::Escpos {
-        use balcao_drivers::receipt_printer::escpos::{SerialConnector, TcpConnector};
-        match (&printer.tcp, &printer.serial) {
-            (Some(tcp), _) => devices.use_receipt_printer(&TcpConnector {
-                address: tcp.parse().context("devices.receipt_printer.tcp")?,
+    if let Some(link) = config.devices.receipt_printer.link(std::path::Path::new("configuration"))? {
+        use balcao_drivers::receipt_printer::escpos::{SerialConnector, TcpConnector, UsbConnector};
+        match link {
+            ReceiptPrinterLink::Tcp(address) => devices.use_receipt_printer(&TcpConnector {
+                address,
                 connect_timeout: Duration::from_secs(2),
                 write_timeout: Duration::from_secs(5),
             })?,
-            (None, Some(serial)) => devices
-                .use_receipt_printer(&SerialConnector { path: serial.to_string_lossy().into_owned(), baud_rate: printer.baud_rate })?,
-            (None, None) => anyhow::bail!("devices.receipt_printer: \"escpos\" needs tcp or serial"),
+            ReceiptPrinterLink::Serial { path, baud_rate } => {
+                devices.use_receipt_printer(&SerialConnector { path: path.to_string_lossy().into_owned(), baud_rate })?
+            }
+            ReceiptPrinterLink::Usb(device) => devices.use_receipt_printer(&UsbConnector::new(device, Duration::from_secs(5)))?,
         }
     }
     let scanner = &config.devices.code_scanner;

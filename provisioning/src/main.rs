@@ -19,14 +19,21 @@ enum Command {
     CheckConfig { file: PathBuf },
     /// Prints the documented configuration with every key at its default, to start from.
     PrintConfig,
+    /// Lists the USB devices on the bus, each with the `usb = "…"` value that selects it.
+    UsbDevices,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
-        Command::CheckConfig { file } => balcao_provisioning::check_config(&file).map(|summary| writeln!(out, "{summary}")),
+        Command::CheckConfig { file } => {
+            balcao_provisioning::check_config(&file).map(|summary| writeln!(out, "{summary}")).map_err(anyhow::Error::from)
+        }
         Command::PrintConfig => Ok(write!(out, "{}", balcao_provisioning::EXAMPLE_CONFIG)),
+        Command::UsbDevices => balcao_drivers::usb::list()
+            .map(|seen| writeln!(out, "{}", balcao_provisioning::usb_devices(&seen).trim_end()))
+            .map_err(|e| anyhow::anyhow!("cannot list the USB devices: {e}: is libusb installed and /dev/bus/usb there?")),
     };
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

@@ -28,3 +28,20 @@ fn a_wrong_value_is_reported_with_its_key_and_line() {
     assert_eq!(status, Some(2));
     assert!(stderr.contains("`display.scale`: 9 must be between 0.25 and 4"), "{stderr}");
 }
+
+#[test]
+fn usb_devices_lists_a_printer_on_the_bus_with_the_value_that_selects_it() {
+    use balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter;
+    use balcao_drivers::usb::sim::EmulatedUsbBus;
+
+    let printer = VirtualPrinter::listen_tcp("127.0.0.1:0".parse().expect("address"), None).expect("listens");
+    let bus = EmulatedUsbBus::start().expect("the emulated USB bus starts");
+    bus.connect(printer.address().expect("tcp")).expect("the printer is on the bus");
+    let output = Command::new(env!("CARGO_BIN_EXE_kiosk-provision")).arg("usb-devices").envs(bus.env()).output().expect("run");
+    let listed = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        ["1209:0001 on bus 1 address 2 (Balcao Virtual ESC/POS printer) serial VP0001", "    usb = \"1209:0001/VP0001\""]
+    );
+}

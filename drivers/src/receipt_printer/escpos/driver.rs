@@ -1,5 +1,5 @@
 //! The ESC/POS receipt printer driver: a [`ReceiptPrinter`] over any byte link (raw TCP,
-//! serial, USB).
+//! serial, USB bulk endpoints).
 //!
 //! A reader thread listens to the printer all the time and decodes what it says
 //! ([`Decoder`]): Automatic Status Back blocks (enabled on every connection), answers to
@@ -87,6 +87,44 @@ impl Connector for SerialConnector {
         let _ = port.clear(serialport::ClearBuffer::All);
         let reader = port.try_clone_native().map_err(std::io::Error::other)?;
         Ok(Link { reader: Box::new(reader), writer: Box::new(port) })
+    }
+}
+
+/// A USB printer: the printer-class (or vendor-specific) interface's bulk endpoints, found by
+/// vendor and product id. Written here rather than taken from the `escpos` crate's `UsbDriver`,
+/// which guards the device with one lock and one timeout for both directions: its reads (which
+/// this driver's reader thread makes all the time) would hold writes up, and it reports every
+/// failure as a string, where the kiosk needs to tell "unplugged" from "no answer".
+#[derive(Clone, Debug)]
+pub struct UsbConnector {
+    device: crate::usb::UsbSelector,
+    write_timeout: Duration,
+    /// One libusb context for the printer's life: it follows devices as they come and go.
+    context: Option<rusb::Context>,
+}
+
+impl UsbConnector {
+    pub fn new(device: crate::usb::UsbSelector, write_timeout: Duration) -> Self {
+        Self { device, write_timeout, context: None }
+    }
+}
+
+/// The USB class code of printers.
+const PRINTER_CLASS: u8 = 7;
+
+impl Connector for UsbConnector {
+    fn describe(&self) -> String {
+        format!("usb {}", self.device)
+    }
+
+    fn connect(&mut self) -> std::io::Result<Link> {
+        let context = match &self.context {
+            Some(context) => context.clone(),
+            None => self.context.insert(rusb::Context::new().map_err(std::io::Error::other)?).clone(),
+        };
+        let device = crate::usb::open_bulk(&context, &self.device, PRINTER_CLASS)?;
+        let (reader, writer) = crate::usb::bulk_streams(device, READ_TICK, self.write_timeout);
+        Ok(Link { reader, writer })
     }
 }
 

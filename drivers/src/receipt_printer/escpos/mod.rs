@@ -1,7 +1,7 @@
 //! ESC/POS: the command language of thermal receipt printers (Epson and compatibles).
 //!
-//! - `driver.rs` — [`EscPosPrinter`]: the driver over raw TCP or a serial line, with a reader
-//!   thread always listening, bounded waits and reconnection.
+//! - `driver.rs` — [`EscPosPrinter`]: the driver over raw TCP, a serial line or USB, with a
+//!   reader thread always listening, bounded waits and reconnection.
 //! - `sim.rs` — a virtual printer that reads the same bytes over TCP or a pty, prints them to
 //!   PNG and answers as a printer does, with knobs for paper out, cover, cutter and silence.
 //! - `encode.rs` — a receipt as the bytes of one job: text in the printer's code page, raster
@@ -17,4 +17,4 @@ pub mod encode;
 pub mod sim;
 pub mod status;
 
-pub use driver::{Connector, EscPosPrinter, Link, SerialConnector, TcpConnector, Timeouts};
+pub use driver::{Connector, EscPosPrinter, Link, SerialConnector, TcpConnector, Timeouts, UsbConnector};
