@@ -20,6 +20,7 @@ fn receipt() -> Receipt {
         .row("Pedido", "SJ01-261123-0042")
         .bold_row("Taxa paga", "MOP 120.00")
         .text("Certidão de Registo Criminal")
+        .barcode("SJ01-261123-0042")
         .qr(PAYLOAD)
 }
 
@@ -51,6 +52,15 @@ fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
     (info.width, info.height, pixels)
 }
 
+/// What zbar (zbar-tools: a reader nobody on the team wrote) reads off a printout, as
+/// `SYMBOLOGY:payload`.
+fn codes_read_by_zbar(path: &Path) -> Vec<String> {
+    let output = std::process::Command::new("zbarimg").arg("-q").arg(path).output().expect("zbarimg (zbar-tools) runs");
+    let mut codes: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
+    codes.sort();
+    codes
+}
+
 fn qr_codes_on(path: &Path) -> Vec<String> {
     let (w, h, pixels) = read_png(path);
     let mut image = rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| pixels[y * w as usize + x]);
@@ -78,6 +88,9 @@ fn a_receipt_prints_over_tcp_with_its_text_chinese_raster_and_a_qr_code_that_dec
     assert!(!paper.text.contains("申"));
     let png = paper.png.as_ref().expect("saved");
     assert_eq!(qr_codes_on(png), vec![PAYLOAD.to_string()]);
+    // The barcode the printer drew from GS k reads back, with its text printed below it.
+    assert_eq!(codes_read_by_zbar(png), ["CODE-128:SJ01-261123-0042".to_string(), format!("QR-Code:{PAYLOAD}")]);
+    assert!(paper.text.lines().any(|l| l.trim() == "SJ01-261123-0042"), "{}", paper.text);
     let (width, height, pixels) = read_png(png);
     assert_eq!(width, 576);
     assert!(height > 400, "{height} dots long");

@@ -1,4 +1,5 @@
-//! What goes on the citizen's receipt and queue ticket, laid out in their language.
+//! What goes on the citizen's paper, laid out in their language: the application receipt, the
+//! queue ticket, the appointment confirmation and the "you were not charged" slip.
 //!
 //! The receipt is paper, not screen, so its words live here rather than in the UI's
 //! translation catalogues; [`Words`] holds each language's set, so none can be missing.
@@ -57,6 +58,20 @@ pub struct NotChargedContent {
     pub card: Option<String>,
 }
 
+/// An appointment confirmation's content: a counter appointment central booked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppointmentContent {
+    pub language: Language,
+    /// Central's booking reference, which counter staff look the appointment up by.
+    pub reference: String,
+    pub service_name: String,
+    pub agency_name: String,
+    /// The appointment's local date and time, as printed (e.g. `2026-12-03 10:30`).
+    pub slot: String,
+    /// The counter or room, when central assigned one.
+    pub counter: Option<String>,
+}
+
 /// The words of a receipt in one language.
 struct Words {
     centre: &'static str,
@@ -84,6 +99,13 @@ struct Words {
     reserved: &'static str,
     released: &'static str,
     keep_slip: &'static str,
+    appointment: &'static str,
+    booking: &'static str,
+    when: &'static str,
+    counter: &'static str,
+    arrive: &'static str,
+    show_slip: &'static str,
+    printed: &'static str,
 }
 
 fn words(language: Language) -> Words {
@@ -114,6 +136,13 @@ fn words(language: Language) -> Words {
             reserved: "已取消的預授權",
             released: "申請未能完成，因此本機已取消付款卡上的預授權，並無扣取任何款項。預留金額將由發卡銀行解除。",
             keep_slip: "如有疑問，請保留此單據並到櫃檯查詢。",
+            appointment: "預約確認",
+            booking: "預約編號",
+            when: "預約時間",
+            counter: "櫃檯",
+            arrive: "請於預約時間前十分鐘到達，並帶備身份證明文件。",
+            show_slip: "到達後請向櫃檯出示此確認單。",
+            printed: "列印時間",
         },
         Language::Pt => Words {
             centre: "Centro de Serviços do Governo",
@@ -143,6 +172,13 @@ fn words(language: Language) -> Words {
             reserved: "Reserva anulada",
             released: "Não foi possível concluir o pedido: o quiosque anulou a reserva no seu cartão e não foi cobrado nenhum valor. O banco emissor liberta o montante reservado.",
             keep_slip: "Guarde este talão e, em caso de dúvida, dirija-se ao balcão.",
+            appointment: "Confirmação de marcação",
+            booking: "N.º da marcação",
+            when: "Data e hora",
+            counter: "Balcão",
+            arrive: "Chegue dez minutos antes da hora marcada, com o seu documento de identificação.",
+            show_slip: "À chegada, apresente este talão no balcão.",
+            printed: "Impresso em",
         },
         Language::En => Words {
             centre: "Government Service Centre",
@@ -172,6 +208,13 @@ fn words(language: Language) -> Words {
             reserved: "Reservation cancelled",
             released: "Your application could not be completed, so the kiosk cancelled the reservation on your card and took no money. Your bank releases the reserved amount.",
             keep_slip: "Keep this slip; if in doubt, ask at the counter.",
+            appointment: "Appointment confirmation",
+            booking: "Booking number",
+            when: "Date and time",
+            counter: "Counter",
+            arrive: "Please arrive ten minutes before your appointment, with your identity document.",
+            show_slip: "On arrival, show this slip at the counter.",
+            printed: "Printed",
         },
     }
 }
@@ -186,11 +229,13 @@ pub fn layout(content: &ReceiptContent, printed_at: &str, kiosk_id: &str, status
         .rule()
         .title(w.title)
         .feed(1)
-        .bold_row(w.number, &content.reference)
-        .text(&content.service_name)
-        .row(w.date, printed_at)
-        .row(w.kiosk, kiosk_id)
-        .rule();
+        .bold_row(w.number, &content.reference);
+    // Counter staff's hand scanners read the number off a barcode. A number too long for one
+    // (a kiosk id of many letters) is still on the QR below.
+    if Receipt::barcode_fits(&content.reference) {
+        receipt = receipt.barcode(&content.reference);
+    }
+    receipt = receipt.text(&content.service_name).row(w.date, printed_at).row(w.kiosk, kiosk_id).rule();
     match &content.paid_by {
         None => receipt = receipt.bold_row(w.paid, w.free),
         Some(paid) => {
@@ -243,6 +288,29 @@ pub fn ticket_layout(content: &TicketContent, number: &str, printed_at: &str, ki
         .row(w.kiosk, kiosk_id)
         .rule()
         .text(w.wait)
+}
+
+/// Lays an appointment confirmation out: when and where, the booking number (also as a
+/// barcode for the counter's scanner) and what to bring.
+pub fn appointment_layout(content: &AppointmentContent, printed_at: &str, kiosk_id: &str) -> Receipt {
+    let w = words(content.language);
+    let mut slip = Receipt::new()
+        .heading(w.centre)
+        .centered(&content.agency_name)
+        .rule()
+        .title(w.appointment)
+        .feed(1)
+        .text(&content.service_name)
+        .bold_row(w.when, &content.slot);
+    if let Some(counter) = &content.counter {
+        slip = slip.bold_row(w.counter, counter);
+    }
+    slip = slip.row(w.booking, &content.reference);
+    if Receipt::barcode_fits(&content.reference) {
+        slip = slip.barcode(&content.reference);
+    }
+    // "Printed", not "Date": the only date that matters on this slip is the appointment's.
+    slip.row(w.printed, printed_at).row(w.kiosk, kiosk_id).rule().text(w.arrive).feed(1).centered(w.show_slip)
 }
 
 /// Lays the "you were not charged" slip out.
@@ -350,11 +418,51 @@ mod tests {
             "申請編號: K01-261122-0007",
             "已付費用: MOP 30.00",
             "付款卡: VISA **** 4242",
+            "[BARCODE K01-261122-0007]",
             "[QR https://s.example/K01-261122-0007]",
             "預計 3 個工作天內完成。",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn an_appointment_confirmation_says_when_and_where_with_the_booking_as_a_barcode_in_the_citizens_language() {
+        let content = |language| AppointmentContent {
+            language,
+            reference: "AP-261203-0031".into(),
+            service_name: "Renovação do BIR".into(),
+            agency_name: "DSI".into(),
+            slot: "2026-12-03 10:30".into(),
+            counter: Some("B4".into()),
+        };
+        let zh = appointment_layout(&content(Language::ZhHant), "2026-12-01 09:12", "K01").plain_text();
+        for expected in [
+            "預約確認",
+            "預約時間: 2026-12-03 10:30",
+            "櫃檯: B4",
+            "預約編號: AP-261203-0031",
+            "[BARCODE AP-261203-0031]",
+            "自助服務機: K01",
+        ] {
+            assert!(zh.contains(expected), "missing {expected:?} in\n{zh}");
+        }
+        let pt = appointment_layout(&content(Language::Pt), "t", "K01").plain_text();
+        assert!(pt.contains("Confirmação de marcação") && pt.contains("Data e hora: 2026-12-03 10:30"), "{pt}");
+        let mut no_counter = content(Language::En);
+        no_counter.counter = None;
+        let en = appointment_layout(&no_counter, "t", "K01").plain_text();
+        assert!(en.contains("Appointment confirmation") && en.contains("show this slip at the counter"), "{en}");
+        assert!(!en.contains("Counter:"), "{en}");
+    }
+
+    #[test]
+    fn a_number_too_long_for_a_barcode_is_left_to_the_qr() {
+        let mut long = content(Language::En, true);
+        long.reference = "KIOSK-NORTH1-261122-0007".into();
+        let text = layout(&long, "t", "KIOSK-NORTH1", "u/").plain_text();
+        assert!(!text.contains("[BARCODE"), "{text}");
+        assert!(text.contains("[QR u/KIOSK-NORTH1-261122-0007]"), "{text}");
     }
 
     #[test]

@@ -194,6 +194,82 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
     ]
 }
 
+/// Every kind of paper the kiosk prints, in `language`, with sample content (no personal
+/// data): the screenshot tool prints them through the real ESC/POS driver to the virtual
+/// printer, so they can be looked at as the citizen holds them.
+pub fn paper(language: Language) -> Vec<(&'static str, balcao_drivers::receipt_printer::Receipt)> {
+    use balcao_backend_client::api::Delivery;
+
+    use crate::receipt::{self, AppointmentContent, NotChargedContent, PaidBy, ReceiptContent, TicketContent};
+
+    let catalog = balcao_central::seed::catalog();
+    let wire = crate::session::api_language(language);
+    let service = catalog.service("criminal-record-certificate").unwrap_or(&catalog.services[0]);
+    let appointment = catalog.service("id-card-renewal-appointment").unwrap_or(service);
+    let queue_name = catalog.queues.first().map(|q| q.name.get(wire).to_string()).unwrap_or_default();
+    let card = "VISA **** 4242".to_string();
+    let application = ReceiptContent {
+        language,
+        reference: "K01-261122-0012".into(),
+        service_name: service.name.get(wire).into(),
+        agency_name: service.agency.name.get(wire).into(),
+        fee_avos: service.fee_avos,
+        paid_by: Some(PaidBy {
+            card: Some(card.clone()),
+            approval_code: Some("314160".into()),
+            terminal_lines: vec!["PRE-AUTHORISATION".into(), "CAPTURED MOP 30.00".into()],
+        }),
+        processing_days: service.processing_days,
+        delivery: Delivery::PrintAtKiosk,
+        offline: false,
+    };
+    let ticket = TicketContent { language, queue_id: "A".into(), letter: 'A', queue_name, offline: false };
+    let booking = AppointmentContent {
+        language,
+        reference: "AP-261203-0031".into(),
+        service_name: appointment.name.get(wire).into(),
+        agency_name: appointment.agency.name.get(wire).into(),
+        slot: "2026-12-03 10:30".into(),
+        counter: Some("B4".into()),
+    };
+    let not_charged =
+        NotChargedContent { language, service_name: service.name.get(wire).into(), amount_avos: service.fee_avos, card: Some(card) };
+    let at = "2026-11-22 10:30";
+    vec![
+        ("application-receipt", receipt::layout(&application, at, "K01", "https://status.example/")),
+        ("queue-ticket", receipt::ticket_layout(&ticket, "A1-023", at, "K01")),
+        ("appointment-confirmation", receipt::appointment_layout(&booking, at, "K01")),
+        ("not-charged-slip", receipt::not_charged_layout(&not_charged, at, "K01")),
+    ]
+}
+
+/// Prints [`paper`] in every language through the real ESC/POS driver to a virtual printer on
+/// loopback, and saves what came out as `DIR/<language>-paper-<kind>.png`.
+pub fn print_paper(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    use balcao_drivers::receipt_printer::ReceiptPrinter as _;
+    use balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter;
+    use balcao_drivers::receipt_printer::escpos::{EscPosPrinter, TcpConnector, Timeouts};
+
+    let spool = tempfile::tempdir()?;
+    let virtual_printer = VirtualPrinter::listen_tcp(([127, 0, 0, 1], 0).into(), Some(spool.path()))?;
+    let address = virtual_printer.address().ok_or_else(|| std::io::Error::other("the virtual printer has no address"))?;
+    let connector = TcpConnector { address, connect_timeout: Duration::from_secs(1), write_timeout: Duration::from_secs(5) };
+    let mut printer = EscPosPrinter::new(Box::new(connector), Timeouts::default());
+    let mut saved = Vec::new();
+    for language in Language::ALL {
+        for (name, receipt) in paper(language) {
+            printer.print(&receipt).map_err(|e| std::io::Error::other(format!("printing the {name} in {}: {e}", language.tag())))?;
+            let printed = virtual_printer.control().printed();
+            let png =
+                printed.last().and_then(|p| p.png.clone()).ok_or_else(|| std::io::Error::other("the virtual printer saved nothing"))?;
+            let path = dir.join(format!("{}-paper-{name}.png", language.tag()));
+            std::fs::copy(&png, &path)?;
+            saved.push(path);
+        }
+    }
+    Ok(saved)
+}
+
 #[cfg(test)]
 mod tests {
     use balcao_ui::view::Screen;

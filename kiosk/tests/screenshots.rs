@@ -53,3 +53,31 @@ fn every_screen_renders_in_every_language_with_its_glyphs() {
     assert_ne!(titles[1], titles[2]);
     assert_ne!(titles[0], titles[2]);
 }
+
+/// What zbar (zbar-tools: a reader nobody on the team wrote) reads off a printout.
+fn codes_read_by_zbar(png: &std::path::Path) -> Vec<String> {
+    let output = std::process::Command::new("zbarimg").arg("-q").arg(png).output().expect("zbarimg (zbar-tools) runs");
+    let mut codes: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
+    codes.sort();
+    codes
+}
+
+#[test]
+fn every_kind_of_paper_prints_in_every_language_and_its_codes_read_back() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("paper");
+    std::fs::create_dir_all(&dir).expect("paper folder");
+    let saved = balcao_kiosk::tour::print_paper(&dir).expect("every paper prints through the driver");
+    assert_eq!(saved.len(), 4 * Language::ALL.len());
+    for path in &saved {
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name");
+        let expected: &[&str] = if name.ends_with("application-receipt.png") {
+            &["CODE-128:K01-261122-0012", "QR-Code:https://status.example/K01-261122-0012"]
+        } else if name.ends_with("appointment-confirmation.png") {
+            &["CODE-128:AP-261203-0031"]
+        } else {
+            &[]
+        };
+        assert_eq!(codes_read_by_zbar(path), expected, "{name}");
+    }
+    eprintln!("paper in {}", dir.display());
+}

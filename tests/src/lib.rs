@@ -160,6 +160,15 @@ pub fn decode_qr(png_path: &Path) -> Vec<String> {
     image.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
 }
 
+/// The barcodes zbar (zbar-tools: a reader nobody on the team wrote) reads off a printout,
+/// as `SYMBOLOGY:payload`, sorted.
+pub fn codes_read_by_zbar(png_path: &Path) -> Vec<String> {
+    let output = std::process::Command::new("zbarimg").arg("-q").arg(png_path).output().expect("zbarimg (zbar-tools) runs");
+    let mut codes: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
+    codes.sort();
+    codes
+}
+
 pub async fn eventually(what: &str, timeout: Duration, mut test: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !test() {

@@ -1,8 +1,9 @@
 //! The receipt that comes out of the (simulated) printer after a real journey: its picture is
-//! saved, its QR code leads to the application's status, and it says what was paid.
+//! saved, its QR code leads to the application's status, its barcode reads as the application
+//! number, and it says what was paid.
 
 use balcao_central::{CentralOptions, LoopbackCentral};
-use balcao_tests::{TestKiosk, citizen, client, decode_qr};
+use balcao_tests::{TestKiosk, citizen, client, codes_read_by_zbar, decode_qr};
 use balcao_ui::view::Screen;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,6 +35,8 @@ async fn the_printed_receipt_carries_the_number_the_fee_and_a_status_qr() {
     assert!(!receipt.text.contains("CHAN TAI MAN"), "no personal data on the receipt");
     let png = receipt.png.as_ref().expect("the printout is saved");
     assert_eq!(decode_qr(png), [format!("https://status.example/{reference}")]);
+    // The number as a barcode too, for the counter's hand scanner.
+    assert_eq!(codes_read_by_zbar(png), [format!("CODE-128:{reference}"), format!("QR-Code:https://status.example/{reference}")]);
 
     let keep = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("receipt-en.png");
     std::fs::copy(png, &keep).expect("keep a copy to look at");

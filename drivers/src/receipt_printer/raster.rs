@@ -3,7 +3,7 @@
 //!
 //! Written here rather than taken from a crate because no crate lays out receipt blocks; the
 //! glyphs come from `ab_glyph`, the fonts are found with `fontdb`, the QR modules come from
-//! `qrcode`. Text is drawn with a CJK font that also covers Latin, so Chinese, Portuguese and
+//! `qrcode` and the Code 128 bars from `barcoders`. Text is drawn with a CJK font that also covers Latin, so Chinese, Portuguese and
 //! English print alike on printers that have no CJK font of their own.
 
 use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
@@ -15,6 +15,12 @@ use super::{Align, Block, Receipt, TextSize};
 pub const PAPER_WIDTH_DOTS: u32 = 576;
 /// Dots per millimetre at 203 dpi.
 pub const DOTS_PER_MM: u32 = 8;
+/// A barcode's narrowest bar: 2 dots (0.25 mm), which hand scanners read at arm's length.
+pub const BARCODE_MODULE_DOTS: u32 = 2;
+/// A barcode's height: 80 dots (10 mm).
+pub const BARCODE_HEIGHT_DOTS: u32 = 80;
+/// Blank modules each side of a barcode, which scanners need to find its ends.
+const BARCODE_QUIET_MODULES: u32 = 10;
 
 /// Families tried in order: Traditional Chinese first (Macao and Hong Kong forms of the
 /// glyphs), then any Noto CJK face.
@@ -31,6 +37,34 @@ pub enum RasterError {
     /// The QR payload does not fit in a QR code.
     #[error("QR payload of {len} bytes cannot be encoded: {reason}")]
     Qr { len: usize, reason: String },
+    /// The barcode payload is not printable ASCII, or too long for the paper.
+    #[error("barcode payload {payload:?} cannot be printed: {reason}")]
+    Barcode { payload: String, reason: String },
+}
+
+/// The bars of a Code 128 symbol (character set B) for `payload`, one entry per module
+/// (1 = bar), checked to fit across the paper with its quiet zones.
+pub fn code128_modules(payload: &str) -> Result<Vec<u8>, RasterError> {
+    let refuse = |reason: &str| RasterError::Barcode { payload: payload.to_string(), reason: reason.to_string() };
+    if payload.is_empty() || !payload.bytes().all(|b| (0x20..=0x7E).contains(&b)) {
+        return Err(refuse("only printable ASCII (letters, digits, punctuation) can be in a barcode"));
+    }
+    // 'Ɓ' selects character set B in `barcoders`' notation.
+    let modules = barcoders::sym::code128::Code128::new(format!("\u{0181}{payload}")).map_err(|e| refuse(&e.to_string()))?.encode();
+    let across = (modules.len() as u32 + 2 * BARCODE_QUIET_MODULES) * BARCODE_MODULE_DOTS;
+    if across > PAPER_WIDTH_DOTS {
+        return Err(refuse(&format!("{across} dots wide with its quiet zones, wider than the paper's {PAPER_WIDTH_DOTS}")));
+    }
+    Ok(modules)
+}
+
+/// Draws bars, `module` dots per module and `height` dots high, from (`left`, `top`).
+pub fn draw_barcode(bitmap: &mut Bitmap, modules: &[u8], left: u32, top: u32, module: u32, height: u32) {
+    for (i, bar) in modules.iter().enumerate() {
+        if *bar == 1 {
+            bitmap.fill(left + i as u32 * module, top, module, height);
+        }
+    }
 }
 
 /// A printed strip of paper: `true` is a black dot.
@@ -322,6 +356,17 @@ impl Pen<'_> {
                 self.y += 14;
             }
             Block::Qr { payload } => self.qr(payload)?,
+            Block::Barcode { payload } => {
+                let modules = code128_modules(payload)?;
+                let width = modules.len() as u32 * BARCODE_MODULE_DOTS;
+                self.y += 8;
+                let left = (self.bitmap.width - width) / 2;
+                draw_barcode(&mut self.bitmap, &modules, left, self.y, BARCODE_MODULE_DOTS, BARCODE_HEIGHT_DOTS);
+                self.y += BARCODE_HEIGHT_DOTS + 4;
+                let scale = PxScale::from(pixel_size(TextSize::Normal));
+                let x = (self.bitmap.width as f32 - self.measure(payload, scale, false)).max(0.0) / 2.0;
+                self.line(payload, x, scale, false);
+            }
             Block::Feed(lines) => {
                 self.y += u32::from(*lines) * line_height(PxScale::from(pixel_size(TextSize::Normal)));
                 self.bitmap.grow_to(self.y);
@@ -463,6 +508,25 @@ mod tests {
             if bitmap.is_black(x as u32, y as u32) { 0 } else { 255 }
         });
         img.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
+    }
+
+    /// What zbar (zbar-tools, a reader nobody on the team wrote) reads off the paper.
+    fn zbar(bitmap: &Bitmap) -> Vec<String> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let png = dir.path().join("paper.png");
+        std::fs::write(&png, bitmap.to_png()).expect("png");
+        let output = std::process::Command::new("zbarimg").args(["-q", "--raw"]).arg(&png).output().expect("zbarimg (zbar-tools) runs");
+        String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn a_barcode_on_the_paper_reads_back_as_its_payload_with_its_text_below() {
+        let bitmap = renderer().render(&Receipt::new().title("Recibo").barcode("SJ01-261123-0042")).expect("render");
+        assert_eq!(zbar(&bitmap), ["SJ01-261123-0042"]);
+        let bars = bitmap.height();
+        let plain = renderer().render(&Receipt::new().title("Recibo")).expect("render");
+        assert!(bars > plain.height() + BARCODE_HEIGHT_DOTS + 24, "bars and a line of text: {bars} vs {}", plain.height());
+        assert!(matches!(code128_modules("申請"), Err(RasterError::Barcode { .. })));
     }
 
     #[test]

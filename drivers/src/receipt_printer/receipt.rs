@@ -29,6 +29,9 @@ pub enum Block {
     Rule,
     /// A QR code, centred.
     Qr { payload: String },
+    /// A Code 128 barcode, centred, its text printed below it (printable ASCII only): what
+    /// counter staff's hand scanners read.
+    Barcode { payload: String },
     /// Blank lines.
     Feed(u8),
 }
@@ -81,6 +84,18 @@ impl Receipt {
         self.push(Block::Qr { payload: payload.into() })
     }
 
+    /// A Code 128 barcode; check [`Receipt::barcode_fits`] first, or printing fails as an
+    /// invalid receipt.
+    pub fn barcode(self, payload: impl Into<String>) -> Self {
+        self.push(Block::Barcode { payload: payload.into() })
+    }
+
+    /// Whether `payload` can be a barcode on this paper: printable ASCII, at most 21
+    /// characters (with bars 0.25 mm wide and their quiet zones, on 72 mm).
+    pub fn barcode_fits(payload: &str) -> bool {
+        super::raster::code128_modules(payload).is_ok()
+    }
+
     pub fn feed(self, lines: u8) -> Self {
         self.push(Block::Feed(lines))
     }
@@ -105,6 +120,11 @@ impl Receipt {
                 Block::Rule => out.push_str("----"),
                 Block::Qr { payload } => {
                     out.push_str("[QR ");
+                    out.push_str(payload);
+                    out.push(']');
+                }
+                Block::Barcode { payload } => {
+                    out.push_str("[BARCODE ");
                     out.push_str(payload);
                     out.push(']');
                 }

@@ -1,10 +1,12 @@
 //! `kiosk-screenshots DIR`: renders every screen of the kiosk in every language to PNG files,
-//! with the software renderer the kiosk uses (no display needed).
+//! with the software renderer the kiosk uses (no display needed), and prints every kind of
+//! paper in every language through the real ESC/POS driver to the virtual printer, saving what
+//! came out.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use balcao_kiosk::tour::tour;
+use balcao_kiosk::tour::{print_paper, tour};
 use balcao_ui::headless::HeadlessUi;
 use balcao_ui::view::Language;
 
@@ -18,6 +20,9 @@ fn main() -> anyhow::Result<()> {
             std::fs::write(&path, ui.render(&view).to_png()).with_context(|| format!("writing {}", path.display()))?;
             eprintln!("{}", path.display());
         }
+    }
+    for path in print_paper(&dir).context("printing the paper")? {
+        eprintln!("{}", path.display());
     }
     Ok(())
 }

@@ -3,12 +3,14 @@
 //! Text the printer's code page can carry (Portuguese and English: PC860) is sent as text with
 //! the printer's own fonts, sizes, emphasis and alignment; a block with a character the code
 //! page lacks (Chinese) is drawn by [`RasterRenderer`] and sent as a raster image (`GS v 0`),
-//! so receipts print the same on printers with no CJK font. QR codes are the printer's own
-//! (`GS ( k`, model 2), the paper is cut (`GS V`), and the job ends with a process-ID request
-//! (`GS ( H`) that the printer answers only once everything before it has printed.
+//! so receipts print the same on printers with no CJK font. QR codes and Code 128 barcodes are
+//! the printer's own (`GS ( k`, model 2; `GS k 73` with its text below), the paper is cut
+//! (`GS V`), and the job ends with a process-ID request (`GS ( H`) that the printer answers
+//! only once everything before it has printed.
 //!
-//! The `escpos` crate builds the text, style, QR and cut commands; raster bands, the rule and
-//! the process-ID request go through its `custom()` as it has no helper for them.
+//! The `escpos` crate builds the text, style, QR and cut commands; raster bands, the rule,
+//! Code 128 (its barcode helper has no Code 128) and the process-ID request go through its
+//! `custom()`.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -18,7 +20,9 @@ use escpos::printer::Printer;
 use escpos::printer_options::PrinterOptions;
 use escpos::utils::{JustifyMode, PageCode, Protocol, QRCodeCorrectionLevel, QRCodeModel, QRCodeOption};
 
-use super::super::raster::{Bitmap, LazyRenderer, PAPER_WIDTH_DOTS, RasterError};
+use super::super::raster::{
+    BARCODE_HEIGHT_DOTS, BARCODE_MODULE_DOTS, Bitmap, LazyRenderer, PAPER_WIDTH_DOTS, RasterError, code128_modules,
+};
 use super::super::{Align, Block, Receipt, TextSize};
 use super::status::process_id_request;
 
@@ -36,6 +40,8 @@ const QR_MODULE_DOTS: u8 = 6;
 pub enum EncodeError {
     #[error("QR payload of {len} bytes does not fit in a QR code")]
     QrTooLong { len: usize },
+    #[error("{0}")]
+    Barcode(RasterError),
     #[error("process id {0} is outside 0..=9999")]
     JobNumber(u16),
     #[error("a block needs a raster image but no font is available: {0}")]
@@ -196,6 +202,9 @@ pub fn encode(receipt: &Receipt, job: u16, raster: &mut LazyRenderer) -> Result<
                     .feed()?
                     .justify(JustifyMode::LEFT)?;
             }
+            Block::Barcode { payload } => {
+                p.justify(JustifyMode::CENTER)?.custom(&code128_commands(payload)?)?.feed()?.justify(JustifyMode::LEFT)?;
+            }
             Block::Feed(lines) => {
                 p.feeds(*lines)?;
             }
@@ -209,6 +218,28 @@ pub fn encode(receipt: &Receipt, job: u16, raster: &mut LazyRenderer) -> Result<
     p.feeds(2)?.cut()?.custom(&process_id)?.print()?;
     let bytes = capture.0.take();
     Ok(bytes)
+}
+
+/// A Code 128 symbol in character set B with its text below: height (`GS h`), bar width
+/// (`GS w`), text position and font (`GS H`, `GS f`), then `GS k 73 n {B data`. The payload is
+/// checked first (printable ASCII, fits the paper): a printer prints nothing for a symbol it
+/// cannot build, and says nothing about it.
+fn code128_commands(payload: &str) -> Result<Vec<u8>, EncodeError> {
+    code128_modules(payload).map_err(EncodeError::Barcode)?;
+    // In ESC/POS Code 128 data, '{' starts a code-set or function code: a literal one is "{{".
+    let mut data = b"{B".to_vec();
+    for b in payload.bytes() {
+        data.push(b);
+        if b == b'{' {
+            data.push(b'{');
+        }
+    }
+    let len = u8::try_from(data.len())
+        .map_err(|_| EncodeError::Barcode(RasterError::Barcode { payload: payload.into(), reason: "too long".into() }))?;
+    let mut out = vec![0x1D, 0x68, BARCODE_HEIGHT_DOTS as u8, 0x1D, 0x77, BARCODE_MODULE_DOTS as u8, 0x1D, 0x48, 2, 0x1D, 0x66, 0];
+    out.extend_from_slice(&[0x1D, 0x6B, 73, len]);
+    out.extend_from_slice(&data);
+    Ok(out)
 }
 
 fn justify(align: Align) -> JustifyMode {
@@ -288,6 +319,30 @@ mod tests {
         let receipt = Receipt::new().display("B1-023");
         let bytes = encode(&receipt, 1, &mut no_raster()).expect("encodes");
         assert!(bytes.windows(3).any(|w| w == [0x1D, 0x21, 0x33]), "display size is 4 × 4");
+    }
+
+    #[test]
+    fn a_barcode_is_code_128_in_set_b_with_its_text_below_and_a_literal_brace_doubled() {
+        let bytes = encode(&Receipt::new().barcode("SJ01-261123-0042"), 1, &mut no_raster()).expect("encodes");
+        // Centred; 80 dots high, 2-dot bars, text below in font A; then GS k 73 n {B data.
+        let settings = [0x1B, 0x61, 0x01, 0x1D, 0x68, 80, 0x1D, 0x77, 2, 0x1D, 0x48, 2, 0x1D, 0x66, 0];
+        assert!(bytes.windows(settings.len()).any(|w| w == settings), "{bytes:02X?}");
+        let symbol = [&[0x1D, 0x6B, 73, 18, b'{', b'B'][..], b"SJ01-261123-0042"].concat();
+        assert!(bytes.windows(symbol.len()).any(|w| w == symbol), "{bytes:02X?}");
+
+        let bytes = encode(&Receipt::new().barcode("A{1"), 1, &mut no_raster()).expect("encodes");
+        let symbol = [0x1D, 0x6B, 73, 6, b'{', b'B', b'A', b'{', b'{', b'1'];
+        assert!(bytes.windows(symbol.len()).any(|w| w == symbol), "{bytes:02X?}");
+    }
+
+    #[test]
+    fn a_barcode_that_is_not_ascii_or_wider_than_the_paper_is_refused_before_printing() {
+        for payload in ["", "申請", "SJ01\n0042", &"7".repeat(22)] {
+            let err = encode(&Receipt::new().barcode(payload), 1, &mut no_raster()).expect_err(payload);
+            assert!(matches!(err, EncodeError::Barcode(RasterError::Barcode { .. })), "{payload:?}: {err}");
+        }
+        // 21 characters still fit across 576 dots with their quiet zones.
+        encode(&Receipt::new().barcode("7".repeat(21)), 1, &mut no_raster()).expect("fits");
     }
 
     #[test]

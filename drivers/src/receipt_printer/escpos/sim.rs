@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use qrcode::{EcLevel, QrCode};
 
-use super::super::raster::{Bitmap, DOTS_PER_MM, Glyph, LazyRenderer, PAPER_WIDTH_DOTS, draw_qr};
+use super::super::raster::{Bitmap, DOTS_PER_MM, Glyph, LazyRenderer, PAPER_WIDTH_DOTS, draw_barcode, draw_qr};
 use super::encode::PC860_80_TO_AF;
 use super::status::{PrinterState, StatusQuery};
 
@@ -169,6 +169,10 @@ struct Engine {
     qr_module: u32,
     qr_level: EcLevel,
     qr_data: Vec<u8>,
+    // Barcode settings: bar height and width in dots, where its text goes (`GS H`).
+    barcode_height: u32,
+    barcode_module: u32,
+    barcode_text: u8,
     // Status.
     asb: bool,
     last_asb: Option<[u8; 4]>,
@@ -211,6 +215,9 @@ impl Engine {
             qr_module: 3,
             qr_level: EcLevel::L,
             qr_data: Vec::new(),
+            barcode_height: 162,
+            barcode_module: 3,
+            barcode_text: 0,
             asb: false,
             last_asb: None,
             stopped: None,
@@ -383,6 +390,7 @@ impl Engine {
                 self.height = 1;
                 self.code_page = 0;
                 self.line.clear();
+                (self.barcode_height, self.barcode_module, self.barcode_text) = (162, 3, 0);
             }
             [0x1B, 0x74, n] => self.code_page = *n,
             [0x1B, 0x61, n] => self.align = n % 48,
@@ -414,6 +422,11 @@ impl Engine {
                 self.advance(y);
             }
             [0x1D, 0x28, 0x6B, _, _, 0x31, function, rest @ ..] => self.qr(*function, rest),
+            [0x1D, 0x68, n] => self.barcode_height = u32::from(*n).max(1),
+            [0x1D, 0x77, n] => self.barcode_module = u32::from(*n).clamp(1, 6),
+            [0x1D, 0x48, n] => self.barcode_text = n % 48,
+            [0x1D, 0x66, _] => {}
+            [0x1D, 0x6B, 73, _, data @ ..] => self.code128(data),
             [0x1D, 0x28, 0x48, _, _, 0x30, 0x30, digits @ ..] => {
                 // Everything before this has printed by now: answer with the id.
                 out.extend_from_slice(&[0x37, 0x22]);
@@ -456,6 +469,67 @@ impl Engine {
             }
             _ => {}
         }
+    }
+
+    /// `GS k 73`: Code 128. The data starts with a code set (`{A`, `{B`, `{C`); `{{` is a
+    /// literal `{`; in code set C each byte is two digits. Data the printer cannot make a
+    /// symbol of prints nothing, as on a real printer.
+    fn code128(&mut self, data: &[u8]) {
+        self.flush_line();
+        let mut symbol = String::new();
+        let mut text = String::new();
+        let mut set = None;
+        let mut bytes = data.iter();
+        while let Some(&b) = bytes.next() {
+            if b == b'{' {
+                match bytes.next() {
+                    Some(b'A') => (set, symbol) = (Some('A'), symbol + "\u{00C0}"),
+                    Some(b'B') => (set, symbol) = (Some('B'), symbol + "\u{0181}"),
+                    Some(b'C') => (set, symbol) = (Some('C'), symbol + "\u{0106}"),
+                    Some(b'{') => {
+                        symbol.push('{');
+                        text.push('{');
+                    }
+                    _ => return, // FNC codes and shifts: not used by the kiosk
+                }
+                continue;
+            }
+            match set {
+                Some('C') if b <= 99 => {
+                    symbol.push_str(&format!("{b:02}"));
+                    text.push_str(&format!("{b:02}"));
+                }
+                Some('A' | 'B') => {
+                    symbol.push(char::from(b));
+                    text.push(char::from(b));
+                }
+                _ => return,
+            }
+        }
+        let Ok(modules) = barcoders::sym::code128::Code128::new(&symbol).map(|c| c.encode()) else { return };
+        let width = modules.len() as u32 * self.barcode_module;
+        if width > PAPER_WIDTH_DOTS {
+            return;
+        }
+        let left = match self.align {
+            1 => (PAPER_WIDTH_DOTS - width) / 2,
+            2 => PAPER_WIDTH_DOTS - width,
+            _ => 0,
+        };
+        if matches!(self.barcode_text, 1 | 3) {
+            self.print_text_line(&text);
+        }
+        draw_barcode(&mut self.paper, &modules, left, self.y, self.barcode_module, self.barcode_height);
+        self.advance(self.barcode_height);
+        if matches!(self.barcode_text, 2 | 3) {
+            self.print_text_line(&text);
+        }
+    }
+
+    /// A line of font A at normal size, as a barcode's text is printed.
+    fn print_text_line(&mut self, text: &str) {
+        self.line.extend(text.chars().map(|c| (c, 1, 1, false)));
+        self.print_line(1);
     }
 
     /// Prints the line buffer (an empty one feeds a blank line) and feeds `lines` lines.
