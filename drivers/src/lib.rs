@@ -14,10 +14,12 @@
 //! `usb/` is shared by the drivers of devices on USB: finding a device by its ids, listing the
 //! bus for the technician, and bulk endpoints as a byte link.
 //!
-//! Each folder holds `mod.rs` (the trait, its status enum and error kind) and `sim.rs`, an
-//! in-process simulator with knobs (paper out, cover open, card declined, no answer …) that
-//! behaves as the hardware does. Real protocol drivers live beside the simulator in later
-//! additions (`escpos/`, `ipp/`, `pcsc/`, `zvt/`).
+//! Each folder holds `mod.rs` (the trait, its status enum and error kind), its real protocol
+//! drivers (`escpos/`, `ipp.rs`, `serial.rs`; PC/SC and ZVT to come) and `sim.rs`, a simulator
+//! with knobs (paper out, cover open, card declined, no answer …) that behaves as the hardware
+//! does. Where a real driver exists its simulator is a virtual device that speaks the same
+//! protocol over a real link (TCP, HTTP, a pty, an emulated USB bus), so the driver is what the
+//! demo and the tests run; the identity reader's and payment terminal's are still in process.
 //!
 //! All methods are blocking: callers run each device on its own thread (see the kiosk's
 //! device workers), so a slow or dead device never blocks anything else.

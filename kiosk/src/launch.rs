@@ -10,7 +10,7 @@ use balcao_ui::view::Language;
 
 use crate::config::{CodeScannerKind, DocumentPrinterKind, KioskConfig, ReceiptPrinterLink};
 use crate::runtime::KioskSettings;
-use crate::runtime::devices::{Devices, SimulatorControls, SimulatorPace};
+use crate::runtime::devices::{self, Devices, SimulatorPace, Simulators};
 use crate::runtime::outbox::RetryPolicy;
 use crate::session::SessionConfig;
 
@@ -46,7 +46,8 @@ impl KioskSettings {
 pub struct Launch {
     pub settings: KioskSettings,
     pub devices: Devices,
-    pub simulators: Option<SimulatorControls>,
+    /// The simulators of the devices the configuration leaves simulated.
+    pub simulators: Simulators,
     pub client: Option<CentralClient>,
     /// The in-process central of the demo.
     #[cfg(feature = "demo")]
@@ -75,43 +76,72 @@ pub fn from_config(config: &KioskConfig) -> anyhow::Result<Launch> {
         }
         _ => None,
     };
-    // Devices without a real driver yet are simulated.
-    let (mut devices, simulators) = Devices::simulated(&data_dir, SimulatorPace::REALISTIC)?;
-    if let Some(link) = config.devices.receipt_printer.link(std::path::Path::new("configuration"))? {
-        use balcao_drivers::receipt_printer::escpos::{SerialConnector, TcpConnector, UsbConnector};
-        match link {
-            ReceiptPrinterLink::Tcp(address) => devices.use_receipt_printer(&TcpConnector {
-                address,
-                connect_timeout: Duration::from_secs(2),
-                write_timeout: Duration::from_secs(5),
-            })?,
-            ReceiptPrinterLink::Serial { path, baud_rate } => {
-                devices.use_receipt_printer(&SerialConnector { path: path.to_string_lossy().into_owned(), baud_rate })?
-            }
-            ReceiptPrinterLink::Usb(device) => devices.use_receipt_printer(&UsbConnector::new(device, Duration::from_secs(5)))?,
-        }
-    }
-    let scanner = &config.devices.code_scanner;
-    if let (CodeScannerKind::Serial, Some(path)) = (scanner.kind, &scanner.serial) {
-        use balcao_drivers::code_scanner::serial::SerialScanner;
-        let driver = SerialScanner::new(path.to_string_lossy(), scanner.baud_rate, scanner.framing()).context("devices.code_scanner")?;
-        devices.use_code_scanner(driver)?;
-    }
-    let a4 = &config.devices.document_printer;
-    if let (DocumentPrinterKind::Ipp, Some(uri)) = (a4.kind, &a4.uri) {
-        use balcao_drivers::document_printer::ipp::{IppDocumentPrinter, IppTimeouts};
-        let timeouts = IppTimeouts { job: Duration::from_secs(a4.job_timeout_secs), ..IppTimeouts::default() };
-        devices.use_document_printer(IppDocumentPrinter::new(uri, timeouts).context("devices.document_printer.uri")?)?;
-    }
+    let (devices, simulators) = devices_from_config(config, &data_dir)?;
     Ok(Launch {
         settings: KioskSettings::from_config(config),
         devices,
-        simulators: Some(simulators),
+        simulators,
         client,
         #[cfg(feature = "demo")]
         central: None,
         data_dir,
     })
+}
+
+/// Each device as the configuration says: its real driver, or its simulator (whose printouts
+/// go under `data_dir`). Only the simulators of simulated devices are started.
+fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::Result<(Devices, Simulators)> {
+    use balcao_drivers::receipt_printer::escpos::{SerialConnector, TcpConnector, UsbConnector};
+    let pace = SimulatorPace::REALISTIC;
+    let mut simulators = Simulators::default();
+    let receipt_printer = match config.devices.receipt_printer.link(std::path::Path::new("configuration"))? {
+        Some(ReceiptPrinterLink::Tcp(address)) => devices::escpos_printer(&TcpConnector {
+            address,
+            connect_timeout: Duration::from_secs(2),
+            write_timeout: Duration::from_secs(5),
+        }),
+        Some(ReceiptPrinterLink::Serial { path, baud_rate }) => {
+            devices::escpos_printer(&SerialConnector { path: path.to_string_lossy().into_owned(), baud_rate })
+        }
+        Some(ReceiptPrinterLink::Usb(device)) => devices::escpos_printer(&UsbConnector::new(device, Duration::from_secs(5))),
+        None => {
+            let (driver, virtual_printer) = devices::simulated_receipt_printer(&data_dir.join("receipts"), pace)?;
+            simulators.receipt_printer = Some(virtual_printer);
+            driver
+        }
+    };
+    let a4 = &config.devices.document_printer;
+    let document_printer: Box<dyn balcao_drivers::document_printer::DocumentPrinter> = match (a4.kind, &a4.uri) {
+        (DocumentPrinterKind::Ipp, Some(uri)) => {
+            use balcao_drivers::document_printer::ipp::{IppDocumentPrinter, IppTimeouts};
+            let timeouts = IppTimeouts { job: Duration::from_secs(a4.job_timeout_secs), ..IppTimeouts::default() };
+            Box::new(IppDocumentPrinter::new(uri, timeouts).context("devices.document_printer.uri")?)
+        }
+        _ => {
+            let (driver, virtual_printer) = devices::simulated_document_printer(&data_dir.join("documents"), pace)?;
+            simulators.document_printer = Some(virtual_printer);
+            driver
+        }
+    };
+    let scanner = &config.devices.code_scanner;
+    let code_scanner: Box<dyn balcao_drivers::code_scanner::CodeScanner> = match (scanner.kind, &scanner.serial) {
+        (CodeScannerKind::Serial, Some(path)) => {
+            use balcao_drivers::code_scanner::serial::SerialScanner;
+            Box::new(SerialScanner::new(path.to_string_lossy(), scanner.baud_rate, scanner.framing()).context("devices.code_scanner")?)
+        }
+        _ => {
+            let (driver, virtual_scanner) = devices::simulated_code_scanner(pace)?;
+            simulators.code_scanner = Some(virtual_scanner);
+            driver
+        }
+    };
+    // No real drivers yet for these two.
+    let (identity_reader, identity) = devices::simulated_identity_reader(pace);
+    simulators.identity_reader = Some(identity);
+    let (payment_terminal, terminal) = devices::simulated_payment_terminal(pace);
+    simulators.payment_terminal = Some(terminal);
+    let devices = Devices::new(receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal)?;
+    Ok((devices, simulators))
 }
 
 /// The demo: a reference central on loopback with its own CA, simulated devices at a
@@ -152,9 +182,33 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
     Ok(Launch {
         settings: KioskSettings::from_config(&config),
         devices,
-        simulators: Some(simulators),
+        simulators: simulators.into(),
         client: Some(client),
         central: Some(central),
         data_dir: data_dir.to_path_buf(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{CodeScannerKind, ReceiptPrinterKind};
+
+    #[test]
+    fn only_the_devices_the_configuration_leaves_simulated_get_a_simulator() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = KioskConfig::default();
+        config.store.data_dir = dir.path().to_path_buf();
+        config.devices.receipt_printer.kind = ReceiptPrinterKind::Escpos;
+        config.devices.receipt_printer.tcp = Some("127.0.0.1:9".into());
+        config.devices.code_scanner.kind = CodeScannerKind::Serial;
+        config.devices.code_scanner.serial = Some(dir.path().join("ttyACM-not-plugged-in"));
+        let launch = from_config(&config).expect("launches");
+        assert!(launch.simulators.receipt_printer.is_none(), "a real receipt printer is configured");
+        assert!(launch.simulators.code_scanner.is_none(), "a real scanner is configured");
+        assert!(launch.simulators.document_printer.is_some(), "the A4 printer is left simulated");
+
+        let everything_simulated = from_config(&KioskConfig { store: config.store.clone(), ..KioskConfig::default() }).expect("launches");
+        assert!(everything_simulated.simulators.receipt_printer.is_some() && everything_simulated.simulators.code_scanner.is_some());
+    }
 }

@@ -2,6 +2,7 @@
 //! and awaits the answers. A slow or dead device blocks only its own thread.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use balcao_drivers::code_scanner::CodeScanner;
@@ -77,12 +78,37 @@ pub struct SimulatorControls {
     /// The virtual ESC/POS printer the receipt printer driver talks to over loopback TCP.
     pub receipt_printer: balcao_drivers::receipt_printer::escpos::sim::VirtualPrinterControl,
     /// Keeps the virtual printer listening as long as any copy of the controls lives.
-    pub virtual_receipt_printer: std::sync::Arc<balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter>,
+    pub virtual_receipt_printer: Arc<balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter>,
+    /// The virtual A4 printer the IPP driver talks to over loopback HTTP.
     pub document_printer: balcao_drivers::document_printer::sim::SimDocumentControl,
+    pub virtual_document_printer: Arc<balcao_drivers::document_printer::sim::VirtualA4Printer>,
     pub identity_reader: balcao_drivers::identity_reader::sim::SimIdentityControl,
     /// The virtual scanner on the far end of the pty the scanner driver reads.
-    pub code_scanner: std::sync::Arc<balcao_drivers::code_scanner::sim::VirtualScanner>,
+    pub code_scanner: Arc<balcao_drivers::code_scanner::sim::VirtualScanner>,
     pub payment_terminal: balcao_drivers::payment_terminal::sim::SimTerminalControl,
+}
+
+/// The simulators a kiosk runs, one for each device its configuration leaves simulated: they
+/// live as long as this does.
+#[derive(Clone, Debug, Default)]
+pub struct Simulators {
+    pub receipt_printer: Option<Arc<balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter>>,
+    pub document_printer: Option<Arc<balcao_drivers::document_printer::sim::VirtualA4Printer>>,
+    pub identity_reader: Option<balcao_drivers::identity_reader::sim::SimIdentityControl>,
+    pub code_scanner: Option<Arc<balcao_drivers::code_scanner::sim::VirtualScanner>>,
+    pub payment_terminal: Option<balcao_drivers::payment_terminal::sim::SimTerminalControl>,
+}
+
+impl From<SimulatorControls> for Simulators {
+    fn from(all: SimulatorControls) -> Self {
+        Self {
+            receipt_printer: Some(all.virtual_receipt_printer),
+            document_printer: Some(all.virtual_document_printer),
+            identity_reader: Some(all.identity_reader),
+            code_scanner: Some(all.code_scanner),
+            payment_terminal: Some(all.payment_terminal),
+        }
+    }
 }
 
 /// How fast the simulated devices are: as real ones for the demo, instant for tests.
@@ -114,70 +140,108 @@ impl SimulatorPace {
     };
 }
 
+/// The receipt printer as simulated: the real ESC/POS driver talking to a virtual printer on
+/// loopback TCP, whose printouts go to `output_dir` as PNG.
+pub fn simulated_receipt_printer(
+    output_dir: &Path,
+    pace: SimulatorPace,
+) -> std::io::Result<(Box<dyn ReceiptPrinter>, Arc<balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter>)> {
+    use balcao_drivers::receipt_printer::escpos::TcpConnector;
+    use balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter;
+    let virtual_printer = VirtualPrinter::listen_tcp(([127, 0, 0, 1], 0).into(), Some(output_dir))?;
+    virtual_printer.control().set_speed_mm_per_s(pace.receipt_mm_per_s);
+    let address = virtual_printer.address().ok_or_else(|| std::io::Error::other("the virtual printer has no address"))?;
+    let driver =
+        escpos_printer(&TcpConnector { address, connect_timeout: Duration::from_millis(500), write_timeout: Duration::from_secs(5) });
+    Ok((driver, Arc::new(virtual_printer)))
+}
+
+/// The A4 printer as simulated: the real IPP driver talking to a virtual IPP printer on
+/// loopback, which spools what it printed to `spool`.
+pub fn simulated_document_printer(
+    spool: &Path,
+    pace: SimulatorPace,
+) -> std::io::Result<(Box<dyn DocumentPrinter>, Arc<balcao_drivers::document_printer::sim::VirtualA4Printer>)> {
+    use balcao_drivers::document_printer::ipp::{IppDocumentPrinter, IppTimeouts};
+    use balcao_drivers::document_printer::sim::VirtualA4Printer;
+    let virtual_printer = VirtualA4Printer::listen(([127, 0, 0, 1], 0).into(), spool, pace.sheet_print)?;
+    // An instant printer is asked often, so tests do not wait on the poll.
+    let poll = if pace.sheet_print.is_zero() { Duration::from_millis(20) } else { IppTimeouts::default().poll };
+    let driver = IppDocumentPrinter::new(&virtual_printer.uri(), IppTimeouts { poll, ..IppTimeouts::default() })
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok((Box::new(driver), Arc::new(virtual_printer)))
+}
+
+/// The code scanner as simulated: the serial driver reading a virtual scanner across a pty
+/// pair (socat).
+pub fn simulated_code_scanner(
+    pace: SimulatorPace,
+) -> std::io::Result<(Box<dyn CodeScanner>, Arc<balcao_drivers::code_scanner::sim::VirtualScanner>)> {
+    use balcao_drivers::code_scanner::serial::{Framing, SerialScanner};
+    use balcao_drivers::code_scanner::sim::VirtualScanner;
+    let framing = Framing::default();
+    let virtual_scanner = VirtualScanner::on_new_pty(&framing.prefix, &framing.suffix, pace.scanner_byte)?;
+    let scanner = SerialScanner::new(virtual_scanner.port_path().to_string_lossy(), 9600, framing)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok((Box::new(scanner), Arc::new(virtual_scanner)))
+}
+
+/// The identity reader as simulated (in process, until the PC/SC driver comes).
+pub fn simulated_identity_reader(
+    pace: SimulatorPace,
+) -> (Box<dyn IdentityReader>, balcao_drivers::identity_reader::sim::SimIdentityControl) {
+    let reader = balcao_drivers::identity_reader::sim::SimulatedIdentityReader::new(pace.document_read);
+    let control = reader.control();
+    (Box::new(reader), control)
+}
+
+/// The payment terminal as simulated (in process, until the ZVT driver comes).
+pub fn simulated_payment_terminal(
+    pace: SimulatorPace,
+) -> (Box<dyn PaymentTerminal>, balcao_drivers::payment_terminal::sim::SimTerminalControl) {
+    use balcao_drivers::payment_terminal::sim::{SimTimings, SimulatedPaymentTerminal};
+    let terminal = SimulatedPaymentTerminal::new(SimTimings { step: pace.terminal_step, card_wait: Duration::from_secs(60) });
+    let control = terminal.control();
+    (Box::new(terminal), control)
+}
+
 impl Devices {
-    /// Simulated devices; printouts go under `output_dir` (`receipts/`, `documents/`). The
-    /// receipt printer is the real ESC/POS driver talking to a virtual printer on loopback TCP; the
-    /// code scanner is the serial driver reading a virtual scanner across a pty pair (socat).
+    /// Each device on its own worker.
+    pub fn new(
+        receipt_printer: Box<dyn ReceiptPrinter>,
+        document_printer: Box<dyn DocumentPrinter>,
+        identity_reader: Box<dyn IdentityReader>,
+        code_scanner: Box<dyn CodeScanner>,
+        payment_terminal: Box<dyn PaymentTerminal>,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            receipt_printer: DeviceWorker::spawn("receipt-printer", receipt_printer)?,
+            document_printer: DeviceWorker::spawn("document-printer", document_printer)?,
+            identity_reader: DeviceWorker::spawn("identity-reader", identity_reader)?,
+            code_scanner: DeviceWorker::spawn("code-scanner", code_scanner)?,
+            payment_terminal: DeviceWorker::spawn("payment-terminal", payment_terminal)?,
+        })
+    }
+
+    /// Every device simulated; printouts go under `output_dir` (`receipts/`, `documents/`).
+    /// The printers and the scanner are real drivers talking to virtual devices over real
+    /// links (loopback TCP, loopback HTTP, a pty pair).
     pub fn simulated(output_dir: &Path, pace: SimulatorPace) -> std::io::Result<(Self, SimulatorControls)> {
-        use balcao_drivers::code_scanner::serial::{Framing, SerialScanner};
-        use balcao_drivers::code_scanner::sim::VirtualScanner;
-        use balcao_drivers::document_printer::sim::SimulatedDocumentPrinter;
-        use balcao_drivers::identity_reader::sim::SimulatedIdentityReader;
-        use balcao_drivers::payment_terminal::sim::{SimTimings as TerminalTimings, SimulatedPaymentTerminal};
-        use balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter;
-
-        let virtual_printer = VirtualPrinter::listen_tcp(([127, 0, 0, 1], 0).into(), Some(&output_dir.join("receipts")))?;
-        virtual_printer.control().set_speed_mm_per_s(pace.receipt_mm_per_s);
-        let address = virtual_printer.address().ok_or_else(|| std::io::Error::other("the virtual printer has no address"))?;
-        let receipt = escpos_printer(&balcao_drivers::receipt_printer::escpos::TcpConnector {
-            address,
-            connect_timeout: Duration::from_millis(500),
-            write_timeout: Duration::from_secs(5),
-        });
-        let document = SimulatedDocumentPrinter::new(&output_dir.join("documents"), pace.sheet_print);
-        let identity = SimulatedIdentityReader::new(pace.document_read);
-        let framing = Framing::default();
-        let virtual_scanner = VirtualScanner::on_new_pty(&framing.prefix, &framing.suffix, pace.scanner_byte)?;
-        let scanner = SerialScanner::new(virtual_scanner.port_path().to_string_lossy(), 9600, framing)
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        let terminal = SimulatedPaymentTerminal::new(TerminalTimings { step: pace.terminal_step, card_wait: Duration::from_secs(60) });
+        let (receipt, virtual_receipt_printer) = simulated_receipt_printer(&output_dir.join("receipts"), pace)?;
+        let (document, virtual_document_printer) = simulated_document_printer(&output_dir.join("documents"), pace)?;
+        let (identity, identity_reader) = simulated_identity_reader(pace);
+        let (scanner, code_scanner) = simulated_code_scanner(pace)?;
+        let (terminal, payment_terminal) = simulated_payment_terminal(pace);
         let controls = SimulatorControls {
-            receipt_printer: virtual_printer.control(),
-            virtual_receipt_printer: std::sync::Arc::new(virtual_printer),
-            document_printer: document.control(),
-            identity_reader: identity.control(),
-            code_scanner: std::sync::Arc::new(virtual_scanner),
-            payment_terminal: terminal.control(),
+            receipt_printer: virtual_receipt_printer.control(),
+            virtual_receipt_printer,
+            document_printer: virtual_document_printer.control(),
+            virtual_document_printer,
+            identity_reader,
+            code_scanner,
+            payment_terminal,
         };
-        let devices = Self {
-            receipt_printer: DeviceWorker::spawn("receipt-printer", receipt)?,
-            document_printer: DeviceWorker::spawn("document-printer", Box::new(document) as Box<dyn DocumentPrinter>)?,
-            identity_reader: DeviceWorker::spawn("identity-reader", Box::new(identity) as Box<dyn IdentityReader>)?,
-            code_scanner: DeviceWorker::spawn("code-scanner", Box::new(scanner) as Box<dyn CodeScanner>)?,
-            payment_terminal: DeviceWorker::spawn("payment-terminal", Box::new(terminal) as Box<dyn PaymentTerminal>)?,
-        };
-        Ok((devices, controls))
-    }
-
-    /// Puts a real ESC/POS receipt printer in place of the simulated one.
-    pub fn use_receipt_printer(
-        &mut self,
-        connector: &(impl balcao_drivers::receipt_printer::escpos::Connector + Clone + 'static),
-    ) -> std::io::Result<()> {
-        self.receipt_printer = DeviceWorker::spawn("receipt-printer", escpos_printer(connector))?;
-        Ok(())
-    }
-
-    /// Replaces the code scanner (the virtual one by default) with a real driver.
-    pub fn use_code_scanner(&mut self, scanner: impl CodeScanner + 'static) -> std::io::Result<()> {
-        self.code_scanner = DeviceWorker::spawn("code-scanner", Box::new(scanner) as Box<dyn CodeScanner>)?;
-        Ok(())
-    }
-
-    /// Replaces the A4 printer (the simulated one by default) with a real driver.
-    pub fn use_document_printer(&mut self, printer: impl DocumentPrinter + 'static) -> std::io::Result<()> {
-        self.document_printer = DeviceWorker::spawn("document-printer", Box::new(printer) as Box<dyn DocumentPrinter>)?;
-        Ok(())
+        Ok((Self::new(receipt, document, identity, scanner, terminal)?, controls))
     }
 
     /// Asks every device for its status, each bounded by `wait`. A device busy with a long job
@@ -213,7 +277,7 @@ impl Devices {
 
 /// The ESC/POS driver with the kiosk's waits: a status answer within 700 ms, a receipt's
 /// print-done within 20 s of its last byte.
-fn escpos_printer(connector: &(impl balcao_drivers::receipt_printer::escpos::Connector + Clone + 'static)) -> Box<dyn ReceiptPrinter> {
+pub fn escpos_printer(connector: &(impl balcao_drivers::receipt_printer::escpos::Connector + Clone + 'static)) -> Box<dyn ReceiptPrinter> {
     use balcao_drivers::receipt_printer::escpos::{EscPosPrinter, Timeouts};
     Box::new(EscPosPrinter::new(
         Box::new(connector.clone()),
