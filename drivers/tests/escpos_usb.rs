@@ -7,35 +7,18 @@
 //! printer off takes the device off the bus, as it would a real one.
 
 use std::io::BufReader;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter;
 use balcao_drivers::receipt_printer::escpos::{EscPosPrinter, Timeouts, UsbConnector};
 use balcao_drivers::receipt_printer::{ErrorKind, Receipt, ReceiptPrinter, ReceiptPrinterStatus};
-use balcao_drivers::usb::sim::EmulatedUsbBus;
+use balcao_drivers::usb::sim::{EmulatedDevice, EmulatedUsbBus};
 use balcao_drivers::usb::{UsbAccess, UsbSelector};
 
 const PAYLOAD: &str = "https://status.balcao.example/a/SJ01-261123-0042";
 
-/// Runs the named test again on an emulated USB bus and checks it passed there. Returns the
-/// bus when the caller is the run on that bus and should do the work.
 fn on_emulated_usb_bus(test: &str) -> Option<EmulatedUsbBus> {
-    if let Some(bus) = EmulatedUsbBus::from_env() {
-        return Some(bus);
-    }
-    let bus = EmulatedUsbBus::start().expect("the emulated USB bus starts");
-    let output = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .envs(bus.env())
-        .stdin(Stdio::null())
-        .output()
-        .expect("the test binary runs again");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{test} failed on the emulated USB bus:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "{test} did not run on the emulated USB bus:\n{stdout}\n{stderr}");
-    None
+    EmulatedUsbBus::rerun_test_on_bus(EmulatedDevice::Printer, test)
 }
 
 fn plug(bus: &EmulatedUsbBus, printer: &VirtualPrinter) {

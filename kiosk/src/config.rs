@@ -293,6 +293,8 @@ pub enum CodeScannerKind {
     Simulated,
     /// An RS-232 scanner or a USB scanner in CDC-ACM mode at `serial`.
     Serial,
+    /// A USB scanner in HID POS mode, by vendor and product id at `usb`.
+    HidPos,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -301,6 +303,8 @@ pub struct CodeScannerSection {
     pub kind: CodeScannerKind,
     /// e.g. `/dev/ttyACM0`; a udev rule can give the scanner a stable name.
     pub serial: Option<PathBuf>,
+    /// A HID POS scanner by vendor and product id, `VID:PID` in hex, optionally `/SERIAL`.
+    pub usb: Option<String>,
     pub baud_rate: u32,
     /// What the scanner is configured to send before and after each code (ASCII; TOML
     /// escapes such as "\r\n" work).
@@ -315,6 +319,7 @@ impl Default for CodeScannerSection {
         Self {
             kind: CodeScannerKind::Simulated,
             serial: None,
+            usb: None,
             baud_rate: 9600,
             prefix: String::new(),
             suffix: "\r".into(),
@@ -352,15 +357,37 @@ impl CodeScannerSection {
             ));
         }
         self.framing().check().map_err(|e| ConfigError::value(path, &key("prefix"), e))?;
-        match (self.kind, &self.serial) {
-            (CodeScannerKind::Serial, None) => {
+        self.usb_device(path)?;
+        match (self.kind, &self.serial, &self.usb) {
+            (CodeScannerKind::Serial, None, _) => {
                 Err(ConfigError::value(path, &key("kind"), "\"serial\" needs `serial`, e.g. \"/dev/ttyACM0\""))
             }
-            (CodeScannerKind::Simulated, Some(_)) => {
-                Err(ConfigError::value(path, &key("kind"), "is \"simulated\": set kind = \"serial\" to use the scanner at `serial`"))
+            (CodeScannerKind::HidPos, _, None) => {
+                Err(ConfigError::value(path, &key("kind"), "\"hid-pos\" needs `usb`, the scanner's VID:PID, e.g. \"0c2e:0b61\""))
             }
+            (CodeScannerKind::Serial, _, Some(_)) | (CodeScannerKind::HidPos, Some(_), _) => Err(ConfigError::value(
+                path,
+                &key("kind"),
+                "give `serial` for a \"serial\" scanner or `usb` for a \"hid-pos\" one, not both",
+            )),
+            (CodeScannerKind::Simulated, Some(_), _) | (CodeScannerKind::Simulated, _, Some(_)) => Err(ConfigError::value(
+                path,
+                &key("kind"),
+                "is \"simulated\": set kind = \"serial\" or \"hid-pos\" to use the scanner at `serial` / `usb`",
+            )),
             _ => Ok(()),
         }
+    }
+
+    /// The HID POS scanner's USB device, checked.
+    pub fn usb_device(&self, path: &Path) -> Result<Option<balcao_drivers::usb::UsbSelector>, ConfigError> {
+        self.usb
+            .as_ref()
+            .map(|usb| {
+                usb.parse()
+                    .map_err(|e: balcao_drivers::usb::BadUsbSelector| ConfigError::value(path, "devices.code_scanner.usb", e.to_string()))
+            })
+            .transpose()
     }
 }
 
@@ -648,6 +675,16 @@ mod tests {
             ),
             ("[devices.document_printer]\nuri = \"ipp://10.0.0.7/ipp/print\"\n", "`devices.document_printer.kind`: is \"simulated\""),
             ("[devices.code_scanner]\nkind = \"serial\"\n", "`devices.code_scanner.kind`: \"serial\" needs `serial`"),
+            ("[devices.code_scanner]\nkind = \"hid-pos\"\n", "`devices.code_scanner.kind`: \"hid-pos\" needs `usb`"),
+            (
+                "[devices.code_scanner]\nkind = \"hid-pos\"\nusb = \"0c2e-0b61\"\n",
+                "`devices.code_scanner.usb`: \"0c2e-0b61\" is not a USB device",
+            ),
+            (
+                "[devices.code_scanner]\nkind = \"hid-pos\"\nusb = \"0c2e:0b61\"\nserial = \"/dev/ttyACM0\"\n",
+                "`devices.code_scanner.kind`: give `serial` for a \"serial\" scanner or `usb` for a \"hid-pos\" one",
+            ),
+            ("[devices.code_scanner]\nusb = \"0c2e:0b61\"\n", "`devices.code_scanner.kind`: is \"simulated\""),
             (
                 "[devices.code_scanner]\nsuffix = \"\\r\\n\\r\\n\\r\\n\\r\\n\\r\\n\"\n",
                 "`devices.code_scanner.prefix`: prefix and suffix are at most 8",

@@ -124,11 +124,13 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
         }
     };
     let scanner = &config.devices.code_scanner;
-    let code_scanner: Box<dyn balcao_drivers::code_scanner::CodeScanner> = match (scanner.kind, &scanner.serial) {
-        (CodeScannerKind::Serial, Some(path)) => {
+    let hid_pos = scanner.usb_device(std::path::Path::new("configuration"))?;
+    let code_scanner: Box<dyn balcao_drivers::code_scanner::CodeScanner> = match (scanner.kind, &scanner.serial, hid_pos) {
+        (CodeScannerKind::Serial, Some(path), _) => {
             use balcao_drivers::code_scanner::serial::SerialScanner;
             Box::new(SerialScanner::new(path.to_string_lossy(), scanner.baud_rate, scanner.framing()).context("devices.code_scanner")?)
         }
+        (CodeScannerKind::HidPos, _, Some(device)) => Box::new(balcao_drivers::code_scanner::hid_pos::HidPosScanner::new(device)),
         _ => {
             let (driver, virtual_scanner) = devices::simulated_code_scanner(pace)?;
             simulators.code_scanner = Some(virtual_scanner);

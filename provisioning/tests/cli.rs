@@ -32,10 +32,10 @@ fn a_wrong_value_is_reported_with_its_key_and_line() {
 #[test]
 fn usb_devices_lists_a_printer_on_the_bus_with_the_value_that_selects_it() {
     use balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter;
-    use balcao_drivers::usb::sim::EmulatedUsbBus;
+    use balcao_drivers::usb::sim::{EmulatedDevice, EmulatedUsbBus};
 
     let printer = VirtualPrinter::listen_tcp("127.0.0.1:0".parse().expect("address"), None).expect("listens");
-    let bus = EmulatedUsbBus::start().expect("the emulated USB bus starts");
+    let bus = EmulatedUsbBus::start(EmulatedDevice::Printer).expect("the emulated USB bus starts");
     bus.connect(printer.address().expect("tcp")).expect("the printer is on the bus");
     let output = Command::new(env!("CARGO_BIN_EXE_kiosk-provision")).arg("usb-devices").envs(bus.env()).output().expect("run");
     let listed = String::from_utf8_lossy(&output.stdout);

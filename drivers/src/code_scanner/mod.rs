@@ -1,9 +1,11 @@
 //! QR and barcode scanners (receipt numbers, sign-in codes from the citizen's phone). Drivers:
-//! [`serial`] (RS-232 and USB CDC-ACM scanners); a virtual scanner on a pty in [`sim`].
+//! [`serial`] (RS-232 and USB CDC-ACM scanners) and [`hid_pos`] (USB scanners in HID POS mode);
+//! a virtual scanner on a pty in [`sim`].
 //!
 //! What a scanner reads is untrusted input from whoever holds a code up to it: [`Scan`] only
 //! exists for text that passed [`Scan::from_bytes`] (bounded, UTF-8, no control characters).
 
+pub mod hid_pos;
 pub mod serial;
 #[cfg(feature = "simulators")]
 pub mod sim;

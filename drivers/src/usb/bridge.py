@@ -1,20 +1,25 @@
 #!/usr/bin/python3
-# The USB side of the virtual ESC/POS printer: see sim.rs beside this file.
+# One USB device on a bus emulated with umockdev: see sim.rs beside this file.
 #
-# It answers the usbfs ioctls libusb makes on the emulated printer's node (claim, submit, reap
-# and discard URBs, string descriptors) and has no printer logic of its own: it is the cable.
-# What the driver sends on the bulk OUT endpoint goes to the virtual printer over TCP, and what
-# the virtual printer answers comes back on the bulk IN endpoint. The device is on the bus only
+# It answers the usbfs ioctls libusb makes on the device's node (claim, submit, reap and
+# discard URBs, string descriptors) and has no device logic of its own. Run as
+# `bridge.py printer` it is the USB side of the virtual ESC/POS printer, its cable: what the
+# driver sends on the bulk OUT endpoint goes to the virtual printer over TCP, and what the
+# virtual printer answers comes back on the bulk IN endpoint. The printer is on the bus only
 # while the virtual printer takes the connection: power the virtual printer off and the device
 # is unplugged (a "remove" uevent, its node answers ENODEV); power it on and the device is
-# plugged in again under a new device number, as a real hub does.
+# plugged in again under a new device number, as a real hub does. Run as
+# `bridge.py hid-pos-scanner` it is a barcode scanner in HID POS mode, on the bus from the
+# start, whose interrupt IN endpoint delivers the reports the test hands it, one per transfer.
 #
 # It must itself run under umockdev-wrapper: umockdev's uevents are built from the testbed's
 # sysfs, which only a preloaded process sees.
 #
 # Protocol, on stdout: "root DIR" once the testbed exists. On the unix socket DIR/bridge.sock,
 # one command per line, one answer line each:
-#   connect HOST:PORT   bridge to the virtual printer there  -> "ok"
+#   connect HOST:PORT   bridge the printer to the virtual printer there  -> "ok"
+#   report HEX          queue bytes on the IN endpoint (the scanner's reports)  -> "ok"
+#   unplug / plug       take the device off the bus, or put it on under a new address -> "ok"
 #   state               -> "plugged N out=BYTES in=BYTES" or "unplugged out=… in=…"
 # It exits when its standard input closes.
 
@@ -55,20 +60,45 @@ DISCONNECT_CLAIM = _ioc(2, 27, 264)
 CAPABILITIES = 0x01 | 0x02 | 0x04 | 0x10
 URB_TYPE_CONTROL = 2
 
-VENDOR, PRODUCT = 0x1209, 0x0001  # pid.codes' test vendor and product.
-STRINGS = {1: "Balcao", 2: "Virtual ESC/POS printer", 3: "VP0001"}
-DEVICE_DESCRIPTOR = struct.pack(
-    "<BBHBBBBHHHBBBB", 18, 1, 0x0200, 0, 0, 0, 64, VENDOR, PRODUCT, 0x0100, 1, 2, 3, 1
-)
-# One configuration; interface 0 is a printer (class 7, subclass 1) speaking the bidirectional
-# protocol (2), with bulk OUT 0x01 and bulk IN 0x82 of 64-byte packets.
-CONFIG_DESCRIPTOR = (
-    struct.pack("<BBHBBBBB", 9, 2, 32, 1, 1, 0, 0xC0, 50)
-    + struct.pack("<BBBBBBBBB", 9, 4, 0, 0, 2, 7, 1, 2, 0)
-    + struct.pack("<BBBBHB", 7, 5, 0x01, 2, 64, 0)
-    + struct.pack("<BBBBHB", 7, 5, 0x82, 2, 64, 0)
-)
+def device_descriptor(product):
+    # USB 2.0, class per interface, 64-byte control packets, pid.codes' test vendor, strings
+    # 1-3 (manufacturer, product, serial), one configuration.
+    return struct.pack("<BBHBBBBHHHBBBB", 18, 1, 0x0200, 0, 0, 0, 64, 0x1209, product, 0x0100, 1, 2, 3, 1)
 
+
+def configuration(*interface):
+    body = b"".join(interface)
+    return struct.pack("<BBHBBBBB", 9, 2, 9 + len(body), 1, 1, 0, 0xC0, 50) + body
+
+
+# What each kind of device the bridge can be looks like on the bus.
+PERSONALITIES = {
+    # A printer (class 7, subclass 1) speaking the bidirectional protocol (2), with bulk OUT
+    # 0x01 and bulk IN 0x82 of 64-byte packets. Its IN data is a byte stream.
+    "printer": {
+        "descriptors": device_descriptor(0x0001)
+        + configuration(
+            struct.pack("<BBBBBBBBB", 9, 4, 0, 0, 2, 7, 1, 2, 0),
+            struct.pack("<BBBBHB", 7, 5, 0x01, 2, 64, 0),
+            struct.pack("<BBBBHB", 7, 5, 0x82, 2, 64, 0),
+        ),
+        "strings": {1: "Balcao", 2: "Virtual ESC/POS printer", 3: "VP0001"},
+        "packet": None,
+    },
+    # A barcode scanner in HID POS mode: a HID interface (class 3, no boot protocol) with its
+    # HID descriptor and one interrupt IN endpoint 0x81 of 64 bytes. Each IN transfer carries
+    # one 64-byte report.
+    "hid-pos-scanner": {
+        "descriptors": device_descriptor(0x0002)
+        + configuration(
+            struct.pack("<BBBBBBBBB", 9, 4, 0, 0, 1, 3, 0, 0, 0),
+            struct.pack("<BBHBBBH", 9, 0x21, 0x0111, 0, 1, 0x22, 0),
+            struct.pack("<BBBBHB", 7, 5, 0x81, 3, 64, 1),
+        ),
+        "strings": {1: "Balcao", 2: "Virtual HID POS scanner", 3: "VS0001"},
+        "packet": 64,
+    },
+}
 
 SYSPATH = "/sys/devices/usb1/1-1"
 
@@ -85,11 +115,14 @@ class Urb:
         return self
 
 
-class Printer:
-    """The one USB printer: its URBs, its link to the virtual printer, its place on the bus."""
+class Device:
+    """The one USB device: its URBs, its link to a virtual device, its place on the bus."""
 
-    def __init__(self, testbed):
+    def __init__(self, testbed, personality):
         self.testbed = testbed
+        self.descriptors = personality["descriptors"]
+        self.strings = personality["strings"]
+        self.packet = personality["packet"]
         self.lock = threading.Lock()
         self.devnum = 1
         self.devnode = None  # set while plugged
@@ -117,7 +150,7 @@ class Printer:
             "E: DEVNAME=%s\n"
             "A: busnum=1\\n\nA: devnum=%d\\n\nA: bConfigurationValue=1\\n\nA: speed=12\\n\n"
             "H: descriptors=%s\n"
-            % (self.devnum, self.devnum, devnode, self.devnum, (DEVICE_DESCRIPTOR + CONFIG_DESCRIPTOR).hex())
+            % (self.devnum, self.devnum, devnode, self.devnum, self.descriptors.hex())
         )
         with self.lock:
             self.devnode = devnode
@@ -267,15 +300,14 @@ class Printer:
             self.outgoing.put((urb, bytes(urb.buffer.retrieve())))
         client.complete(0, 0)
 
-    @staticmethod
-    def control(setup):
+    def control(self, setup):
         request_type, request, value, _index, length = struct.unpack("<BBHHH", setup)
         if request_type == 0x80 and request == 6 and value >> 8 == 3:  # GET_DESCRIPTOR string
             number = value & 0xFF
             if number == 0:
                 body = struct.pack("<H", 0x0409)
-            elif number in STRINGS:
-                body = STRINGS[number].encode("utf-16-le")
+            elif number in self.strings:
+                body = self.strings[number].encode("utf-16-le")
             else:
                 return None
             return (bytes([2 + len(body), 3]) + body)[:length]
@@ -288,8 +320,9 @@ class Printer:
             if waiting and self.inbox:
                 urb = waiting[0]
                 self.waiting_in.remove(urb)
-                data = bytes(self.inbox[: urb.length])
-                del self.inbox[: urb.length]
+                take = min(urb.length, self.packet or urb.length)
+                data = bytes(self.inbox[:take])
+                del self.inbox[:take]
                 self.carried_in += len(data)
                 self.reapable.append(urb.finish(0, data, len(data)))
             mine = [u for u in self.reapable if u.devnode == devnode]
@@ -305,6 +338,14 @@ class Printer:
         client.complete(0, 0)
         return True
 
+    def report(self, data):
+        # What a scanner sends by itself, queued for the next IN transfers.
+        with self.lock:
+            if self.devnode is None:
+                return False
+            self.inbox.extend(data)
+            return True
+
     def state(self):
         with self.lock:
             where = "plugged %d" % self.devnum if self.devnode else "unplugged"
@@ -312,26 +353,41 @@ class Printer:
 
 
 def main():
+    kind = sys.argv[1] if len(sys.argv) > 1 else "printer"
     testbed = UMockdev.Testbed.new()
-    printer = Printer(testbed)
+    device = Device(testbed, PERSONALITIES[kind])
+    if kind != "printer":
+        device.plug()  # a scanner is on the bus from the start; the tests unplug it
     root = testbed.get_root_dir()
     control = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     control.bind(os.path.join(root, "bridge.sock"))
     control.listen()
+
+    def command(words):
+        if words[:1] == ["connect"] and len(words) == 2:
+            device.bridge(words[1])
+            return "ok"
+        if words == ["state"]:
+            return device.state()
+        if words[:1] == ["report"] and len(words) == 2:
+            return "ok" if device.report(bytes.fromhex(words[1])) else "error unplugged"
+        if words == ["unplug"]:
+            device.on_main_loop(device.unplug)
+            return "ok"
+        if words == ["plug"]:
+            device.on_main_loop(device.plug)
+            return "ok"
+        return "error unknown command %r" % " ".join(words)
 
     def serve_control():
         while True:
             connection, _ = control.accept()
             with connection, connection.makefile("rw") as lines:
                 for line in lines:
-                    words = line.split()
-                    if words[:1] == ["connect"] and len(words) == 2:
-                        printer.bridge(words[1])
-                        answer = "ok"
-                    elif words == ["state"]:
-                        answer = printer.state()
-                    else:
-                        answer = "error unknown command %r" % line.strip()
+                    try:
+                        answer = command(line.split())
+                    except ValueError as e:
+                        answer = "error %s" % e
                     lines.write(answer + "\n")
                     lines.flush()
 

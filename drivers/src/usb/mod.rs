@@ -140,39 +140,51 @@ fn describe(device: &Device<Context>) -> Option<UsbDeviceSeen> {
     Some(seen)
 }
 
-/// The kind of interface a driver looks for: its USB class code (7 for printers), or the
-/// vendor-specific class many receipt printers use instead.
+/// The class code of the vendor-specific interfaces many devices use instead of their class's
+/// (receipt printers especially).
 const VENDOR_SPECIFIC: u8 = 0xFF;
 
-/// An open device whose interface with a bulk IN and a bulk OUT endpoint this process claimed.
-pub struct BulkDevice {
+/// An interface of an open device that this process claimed, with the endpoints a driver asked
+/// for, in the order it asked.
+pub struct ClaimedInterface {
     handle: DeviceHandle<Context>,
     interface: u8,
-    endpoint_in: u8,
-    endpoint_out: u8,
+    endpoints: Vec<u8>,
 }
 
-impl fmt::Debug for BulkDevice {
+impl fmt::Debug for ClaimedInterface {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BulkDevice")
-            .field("interface", &self.interface)
-            .field("in", &self.endpoint_in)
-            .field("out", &self.endpoint_out)
-            .finish_non_exhaustive()
+        f.debug_struct("ClaimedInterface").field("interface", &self.interface).field("endpoints", &self.endpoints).finish_non_exhaustive()
     }
 }
 
-impl Drop for BulkDevice {
+impl Drop for ClaimedInterface {
     fn drop(&mut self) {
         let _ = self.handle.release_interface(self.interface);
     }
 }
 
+impl ClaimedInterface {
+    /// The address of the `n`th endpoint asked for.
+    pub fn endpoint(&self, n: usize) -> u8 {
+        self.endpoints[n]
+    }
+
+    pub fn handle(&self) -> &DeviceHandle<Context> {
+        &self.handle
+    }
+}
+
 /// Opens the device `selector` names and claims its first interface of `class` (or of the
-/// vendor-specific class) that has bulk endpoints both ways, detaching a kernel driver (such as
-/// `usblp`) that holds it. Errors are `std::io::Error`s whose message tells the technician
-/// what was found and what to do.
-pub fn open_bulk(context: &Context, selector: &UsbSelector, class: u8) -> std::io::Result<BulkDevice> {
+/// vendor-specific class) that has an endpoint of each `(transfer type, direction)` in
+/// `endpoints`, detaching a kernel driver (such as `usblp` or `usbhid`) that holds it. Errors
+/// are `std::io::Error`s whose message tells the technician what was found and what to do.
+pub fn open_interface(
+    context: &Context,
+    selector: &UsbSelector,
+    class: u8,
+    endpoints: &[(TransferType, Direction)],
+) -> std::io::Result<ClaimedInterface> {
     use std::io::{Error, ErrorKind};
     let devices = context.devices().map_err(|e| io_error(e, "listing the USB devices"))?;
     let mut candidates = devices.iter().filter(|d| selector.matches_ids(d)).peekable();
@@ -212,19 +224,26 @@ pub fn open_bulk(context: &Context, selector: &UsbSelector, class: u8) -> std::i
                 if setting.class_code() != class && setting.class_code() != VENDOR_SPECIFIC {
                     return None;
                 }
-                let bulk = |direction| {
-                    setting
-                        .endpoint_descriptors()
-                        .find(|e| e.transfer_type() == TransferType::Bulk && e.direction() == direction)
-                        .map(|e| e.address())
-                };
-                Some((interface.number(), setting.setting_number(), bulk(Direction::In)?, bulk(Direction::Out)?))
+                let addresses: Option<Vec<u8>> = endpoints
+                    .iter()
+                    .map(|&(kind, direction)| {
+                        setting
+                            .endpoint_descriptors()
+                            .find(|e| e.transfer_type() == kind && e.direction() == direction)
+                            .map(|e| e.address())
+                    })
+                    .collect();
+                Some((interface.number(), setting.setting_number(), addresses?))
             })
         });
-        let Some((interface, setting, endpoint_in, endpoint_out)) = found else {
+        let Some((interface, setting, addresses)) = found else {
+            let wanted: Vec<String> = endpoints.iter().map(|(kind, direction)| format!("{kind:?} {direction:?}")).collect();
             return Err(Error::new(
                 ErrorKind::InvalidData,
-                format!("USB device {selector} has no interface of class {class} with bulk endpoints both ways: is it the right device?"),
+                format!(
+                    "USB device {selector} has no interface of class {class} with endpoints {}: is it the right device, in the right mode?",
+                    wanted.join(" + ")
+                ),
             ));
         };
         // Not every platform can detach kernel drivers; where it cannot, claiming says so.
@@ -235,7 +254,7 @@ pub fn open_bulk(context: &Context, selector: &UsbSelector, class: u8) -> std::i
                 .set_alternate_setting(interface, setting)
                 .map_err(|e| io_error(e, &format!("selecting setting {setting} of USB device {selector}")))?;
         }
-        return Ok(BulkDevice { handle, interface, endpoint_in, endpoint_out });
+        return Ok(ClaimedInterface { handle, interface, endpoints: addresses });
     }
     Err(last_error.unwrap_or_else(|| {
         Error::new(
@@ -245,8 +264,13 @@ pub fn open_bulk(context: &Context, selector: &UsbSelector, class: u8) -> std::i
     }))
 }
 
+/// [`open_interface`] for an interface with bulk endpoints both ways (IN first).
+pub fn open_bulk(context: &Context, selector: &UsbSelector, class: u8) -> std::io::Result<ClaimedInterface> {
+    open_interface(context, selector, class, &[(TransferType::Bulk, Direction::In), (TransferType::Bulk, Direction::Out)])
+}
+
 /// A libusb error as an I/O error, with what the technician should do about it.
-fn io_error(error: rusb::Error, doing: &str) -> std::io::Error {
+pub fn io_error(error: rusb::Error, doing: &str) -> std::io::Error {
     use std::io::ErrorKind;
     let (kind, advice) = match error {
         rusb::Error::Timeout => (ErrorKind::TimedOut, "the device did not answer in time"),
@@ -263,23 +287,27 @@ fn io_error(error: rusb::Error, doing: &str) -> std::io::Error {
     std::io::Error::new(kind, format!("{doing}: {advice} ({error})"))
 }
 
-/// The two directions of a [`BulkDevice`] as byte streams. Reads wait at most `read_tick` and
+/// The two directions of an interface from [`open_bulk`] as byte streams. Reads wait at most `read_tick` and
 /// then fail with `TimedOut` (nothing came; not an error for a reader that polls); writes
 /// fail with `TimedOut` after `write_timeout` when the device stops taking data.
-pub fn bulk_streams(device: BulkDevice, read_tick: Duration, write_timeout: Duration) -> (Box<dyn Read + Send>, Box<dyn Write + Send>) {
+pub fn bulk_streams(
+    device: ClaimedInterface,
+    read_tick: Duration,
+    write_timeout: Duration,
+) -> (Box<dyn Read + Send>, Box<dyn Write + Send>) {
     let device = Arc::new(device);
     (Box::new(BulkReader { device: device.clone(), tick: read_tick }), Box::new(BulkWriter { device, timeout: write_timeout }))
 }
 
 struct BulkReader {
-    device: Arc<BulkDevice>,
+    device: Arc<ClaimedInterface>,
     tick: Duration,
 }
 
 impl Read for BulkReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let device = &self.device;
-        match device.handle.read_bulk(device.endpoint_in, buf, self.tick) {
+        match device.handle.read_bulk(device.endpoint(0), buf, self.tick) {
             // A zero-length packet is not the end of the stream: nothing more came yet.
             Ok(0) => Err(std::io::ErrorKind::TimedOut.into()),
             Ok(n) => Ok(n),
@@ -289,14 +317,14 @@ impl Read for BulkReader {
 }
 
 struct BulkWriter {
-    device: Arc<BulkDevice>,
+    device: Arc<ClaimedInterface>,
     timeout: Duration,
 }
 
 impl Write for BulkWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let device = &self.device;
-        device.handle.write_bulk(device.endpoint_out, buf, self.timeout).map_err(|e| io_error(e, "writing to the USB device"))
+        device.handle.write_bulk(device.endpoint(1), buf, self.timeout).map_err(|e| io_error(e, "writing to the USB device"))
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
