@@ -9,20 +9,9 @@ use balcao_drivers::pty::PtyPair;
 use balcao_drivers::receipt_printer::escpos::sim::{VirtualPrinter, VirtualPrinterControl};
 use balcao_drivers::receipt_printer::escpos::{EscPosPrinter, SerialConnector, TcpConnector, Timeouts};
 use balcao_drivers::receipt_printer::{ErrorKind, Receipt, ReceiptPrinter, ReceiptPrinterStatus};
+use common::{PAYLOAD, codes_read_by_zbar, qr_codes_on, read_png, receipt, wait_until_ready};
 
-const PAYLOAD: &str = "https://status.balcao.example/a/SJ01-261123-0042";
-
-fn receipt() -> Receipt {
-    Receipt::new()
-        .title("Recibo do pedido")
-        .heading("申請收據")
-        .rule()
-        .row("Pedido", "SJ01-261123-0042")
-        .bold_row("Taxa paga", "MOP 120.00")
-        .text("Certidão de Registo Criminal")
-        .barcode("SJ01-261123-0042")
-        .qr(PAYLOAD)
-}
+mod common;
 
 fn timeouts() -> Timeouts {
     Timeouts { answer: Duration::from_millis(300), print_done: Duration::from_secs(5) }
@@ -33,38 +22,6 @@ fn tcp_printer(dir: Option<&Path>) -> (VirtualPrinter, EscPosPrinter) {
     let address = virtual_printer.address().expect("tcp");
     let connector = TcpConnector { address, connect_timeout: Duration::from_millis(500), write_timeout: Duration::from_secs(2) };
     (virtual_printer, EscPosPrinter::new(Box::new(connector), timeouts()))
-}
-
-/// Asks for the status until the printer is ready, failing with `what` after `within`.
-fn wait_until_ready(printer: &mut EscPosPrinter, within: Duration, what: &str) {
-    let deadline = Instant::now() + within;
-    while printer.status().expect("status") != ReceiptPrinterStatus::Ready {
-        assert!(Instant::now() < deadline, "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn read_png(path: &Path) -> (u32, u32, Vec<u8>) {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).expect("png file")));
-    let mut reader = decoder.read_info().expect("png header");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut pixels).expect("png data");
-    (info.width, info.height, pixels)
-}
-
-/// What zbar (zbar-tools: a reader nobody on the team wrote) reads off a printout, as
-/// `SYMBOLOGY:payload`.
-fn codes_read_by_zbar(path: &Path) -> Vec<String> {
-    let output = std::process::Command::new("zbarimg").arg("-q").arg(path).output().expect("zbarimg (zbar-tools) runs");
-    let mut codes: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
-    codes.sort();
-    codes
-}
-
-fn qr_codes_on(path: &Path) -> Vec<String> {
-    let (w, h, pixels) = read_png(path);
-    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| pixels[y * w as usize + x]);
-    image.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
 }
 
 #[test]

@@ -6,16 +6,16 @@
 //! carries the bulk transfers to and from the virtual printer over TCP. Switching the virtual
 //! printer off takes the device off the bus, as it would a real one.
 
-use std::io::BufReader;
 use std::time::{Duration, Instant};
 
 use balcao_drivers::receipt_printer::escpos::sim::VirtualPrinter;
 use balcao_drivers::receipt_printer::escpos::{EscPosPrinter, Timeouts, UsbConnector};
-use balcao_drivers::receipt_printer::{ErrorKind, Receipt, ReceiptPrinter, ReceiptPrinterStatus};
+use balcao_drivers::receipt_printer::{ErrorKind, ReceiptPrinter, ReceiptPrinterStatus};
 use balcao_drivers::usb::sim::{EmulatedDevice, EmulatedUsbBus};
 use balcao_drivers::usb::{UsbAccess, UsbSelector};
+use common::{PAYLOAD, qr_codes_on, receipt, wait_until_ready};
 
-const PAYLOAD: &str = "https://status.balcao.example/a/SJ01-261123-0042";
+mod common;
 
 fn on_emulated_usb_bus(test: &str) -> Option<EmulatedUsbBus> {
     EmulatedUsbBus::rerun_test_on_bus(EmulatedDevice::Printer, test)
@@ -25,30 +25,9 @@ fn plug(bus: &EmulatedUsbBus, printer: &VirtualPrinter) {
     bus.connect(printer.address().expect("tcp")).expect("the printer is on the bus");
 }
 
-fn receipt() -> Receipt {
-    Receipt::new()
-        .title("Recibo do pedido")
-        .heading("申請收據")
-        .rule()
-        .row("Pedido", "SJ01-261123-0042")
-        .bold_row("Taxa paga", "MOP 120.00")
-        .text("Certidão de Registo Criminal")
-        .qr(PAYLOAD)
-}
-
 fn usb_printer(device: &str) -> EscPosPrinter {
     let connector = UsbConnector::new(device.parse().expect("selector"), Duration::from_secs(2));
     EscPosPrinter::new(Box::new(connector), Timeouts { answer: Duration::from_millis(500), print_done: Duration::from_secs(5) })
-}
-
-fn qr_codes_on(path: &std::path::Path) -> Vec<String> {
-    let decoder = png::Decoder::new(BufReader::new(std::fs::File::open(path).expect("png file")));
-    let mut reader = decoder.read_info().expect("png header");
-    let mut pixels = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut pixels).expect("png data");
-    let (w, h) = (info.width as usize, info.height as usize);
-    let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| pixels[y * w + x]);
-    image.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
 }
 
 #[test]
@@ -112,11 +91,7 @@ fn a_printer_switched_off_leaves_the_bus_and_is_found_again_when_switched_on() {
     // Plugged in again, it has a new address on the bus; the driver finds it by its ids.
     let state = bus.wait_until_plugged(true, Duration::from_secs(5)).expect("on the bus");
     assert_eq!(state.plugged, Some(3));
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while printer.status().expect("status") != ReceiptPrinterStatus::Ready {
-        assert!(Instant::now() < deadline, "the printer did not come back");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_ready(&mut printer, Duration::from_secs(3), "the printer did not come back");
     printer.print(&receipt()).expect("prints again");
     assert_eq!(control.printed().len(), 1);
 }

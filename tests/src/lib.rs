@@ -160,13 +160,9 @@ pub fn decode_qr(png_path: &Path) -> Vec<String> {
     image.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
 }
 
-/// The barcodes zbar (zbar-tools: a reader nobody on the team wrote) reads off a printout,
-/// as `SYMBOLOGY:payload`, sorted.
+/// The barcodes and QR codes a reader takes off a printout (see `sim::read_codes`).
 pub fn codes_read_by_zbar(png_path: &Path) -> Vec<String> {
-    let output = std::process::Command::new("zbarimg").arg("-q").arg(png_path).output().expect("zbarimg (zbar-tools) runs");
-    let mut codes: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
-    codes.sort();
-    codes
+    balcao_drivers::receipt_printer::escpos::sim::read_codes(png_path).expect("zbarimg reads the printout")
 }
 
 pub async fn eventually(what: &str, timeout: Duration, mut test: impl FnMut() -> bool) {

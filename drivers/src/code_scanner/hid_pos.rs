@@ -116,7 +116,7 @@ impl Assembler {
 
 /// The reports a HID POS scanner sends for `data` read from a symbol of `symbology` (AIM
 /// identifier): what the emulated scanner in the tests sends, and the reference for [`parse`].
-#[cfg(feature = "simulators")]
+#[cfg(any(test, feature = "simulators"))]
 pub fn reports(symbology: [u8; 3], data: &[u8]) -> Vec<[u8; REPORT_LEN]> {
     let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[][..]] } else { data.chunks(DATA_PER_REPORT).collect() };
     let last = chunks.len() - 1;

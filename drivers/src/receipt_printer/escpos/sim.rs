@@ -45,6 +45,21 @@ impl PrintedReceipt {
     }
 }
 
+/// The barcodes and QR codes a reader takes off a printout's picture, as `SYMBOLOGY:payload`
+/// (`CODE-128:…`, `QR-Code:…`), sorted: what a hand scanner at the counter would read. The
+/// reader is zbar's `zbarimg` (zbar-tools), which nobody on this team wrote, so it checks the
+/// printer's drawing and the driver's bytes from outside.
+pub fn read_codes(png: &Path) -> std::io::Result<Vec<String>> {
+    let output = std::process::Command::new("zbarimg")
+        .arg("-q")
+        .arg(png)
+        .output()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run zbarimg (tools/setup installs zbar-tools): {e}")))?;
+    let mut codes: Vec<String> = String::from_utf8_lossy(&output.stdout).lines().map(str::to_string).collect();
+    codes.sort();
+    Ok(codes)
+}
+
 #[derive(Debug)]
 struct Knobs {
     paper_left_mm: Option<u32>,
