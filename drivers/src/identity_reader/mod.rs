@@ -4,6 +4,7 @@
 //!
 //! What a reader returns is personal data: the types here print nothing of it in `Debug`.
 
+pub mod icao;
 #[cfg(feature = "simulators")]
 pub mod sim;
 

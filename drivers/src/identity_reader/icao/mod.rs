@@ -1,0 +1,19 @@
+//! ICAO 9303 eMRTDs (passports and identity cards with a chip), in layers that do no I/O of
+//! their own:
+//!
+//! - `mrz.rs` — the machine-readable zone: the key that opens the chip, the holder's data;
+//! - `crypto.rs` — the key derivation, 3DES-CBC, retail MAC and padding BAC needs;
+//! - `bac.rs` — Basic Access Control, both the terminal's side and the chip's;
+//! - `sm.rs` — secure messaging, both sides, strict or lenient about `DO'99'`;
+//! - `tlv.rs` — BER-TLV, with typed errors for whatever a chip sends;
+//! - `apdu.rs` — command and response APDUs, and [`apdu::CardChannel`], the link to a card.
+//!
+//! PACE is a later step: it replaces BAC's key agreement and ends in the same [`sm::SessionKeys`]
+//! (with AES, a second cipher for `sm.rs`), so the layers above it do not change.
+
+pub mod apdu;
+pub mod bac;
+pub mod crypto;
+pub mod mrz;
+pub mod sm;
+pub mod tlv;
