@@ -6,14 +6,22 @@
 //! - `bac.rs` — Basic Access Control, both the terminal's side and the chip's;
 //! - `sm.rs` — secure messaging, both sides, strict or lenient about `DO'99'`;
 //! - `tlv.rs` — BER-TLV, with typed errors for whatever a chip sends;
-//! - `apdu.rs` — command and response APDUs, and [`apdu::CardChannel`], the link to a card.
+//! - `apdu.rs` — command and response APDUs, and [`apdu::CardChannel`], the link to a card;
+//! - `lds.rs` — the files: EF.COM, DG1 (the zone), the others' identifiers;
+//! - `chip.rs` — the terminal's reading of a chip over any card channel;
+//! - `card.rs` — a virtual chip answering as one does, with knobs for broken ones (with the
+//!   simulators).
 //!
 //! PACE is a later step: it replaces BAC's key agreement and ends in the same [`sm::SessionKeys`]
 //! (with AES, a second cipher for `sm.rs`), so the layers above it do not change.
 
 pub mod apdu;
 pub mod bac;
+#[cfg(feature = "simulators")]
+pub mod card;
+pub mod chip;
 pub mod crypto;
+pub mod lds;
 pub mod mrz;
 pub mod sm;
 pub mod tlv;
