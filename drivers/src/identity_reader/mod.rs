@@ -1,10 +1,18 @@
 //! Identity documents with a chip (ICAO 9303 passports and ID cards), read through a
 //! contactless or contact reader after opening the chip with an access key from the MRZ (BAC)
-//! or the card access number (PACE). Driver: PC/SC.
+//! or the card access number (PACE).
+//!
+//! - `icao/` — ICAO 9303 without I/O: MRZ, BAC, secure messaging, the files, the reading of a
+//!   chip over any card channel, and a virtual chip;
+//! - `emrtd.rs` — [`emrtd::EmrtdReader`], the [`IdentityReader`] on any card slot;
+//! - `pcsc.rs` — card slots of PC/SC readers (pcscd);
+//! - `sim.rs` — the reader simulated in process: the real reader over a virtual chip.
 //!
 //! What a reader returns is personal data: the types here print nothing of it in `Debug`.
 
+pub mod emrtd;
 pub mod icao;
+pub mod pcsc;
 #[cfg(feature = "simulators")]
 pub mod sim;
 

@@ -1,15 +1,21 @@
-//! A chip-document reader simulated in-process: a document can be placed and taken away, its
-//! chip opens only with the matching MRZ key, and it can be removed in the middle of a read.
+//! A chip-document reader simulated in process: the real [`EmrtdReader`] reading a
+//! [`VirtualChip`] through a virtual slot, so every simulated read is BAC and secure messaging
+//! byte for byte. A document can be placed and taken away, its chip opens only with the
+//! matching MRZ key, and it can answer with bad MACs or be removed in the middle of a read.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use super::{AccessKey, CalendarDate, Error, ErrorKind, IdentityDocument, IdentityReader, IdentityReaderStatus};
+use super::emrtd::{CardSlot, EmrtdReader, SlotStatus};
+use super::icao::apdu::{CardChannel, Command, Response, TransportError, TransportErrorKind};
+use super::icao::card::{ChipFaults, VirtualChip};
+use super::icao::chip::ReadOptions;
+use super::{AccessKey, CalendarDate, DocumentType, Error, IdentityDocument, IdentityReader, IdentityReaderStatus, Sex};
 
 #[derive(Debug, Default)]
 struct Knobs {
     reader_present: bool,
-    document: Option<IdentityDocument>,
+    chip: Option<VirtualChip>,
     chip_broken: bool,
     remove_during_next_read: bool,
 }
@@ -27,12 +33,13 @@ impl SimIdentityControl {
         self.knobs().reader_present = present;
     }
 
-    /// Places a document on the reader (or takes it away with `None`).
+    /// Places a document on the reader (or takes it away with `None`): a chip whose DG1 holds
+    /// the document's machine-readable zone.
     pub fn place(&self, document: Option<IdentityDocument>) {
-        self.knobs().document = document;
+        self.knobs().chip = document.map(|d| VirtualChip::new(&zone_of(&d), &[]).expect("a zone made from valid data"));
     }
 
-    /// The document's chip answers with garbage.
+    /// The document's chip answers with bad MACs.
     pub fn set_chip_broken(&self, broken: bool) {
         self.knobs().chip_broken = broken;
     }
@@ -43,18 +50,126 @@ impl SimIdentityControl {
     }
 }
 
+/// The machine-readable zone of a document (TD3 for a passport, TD1 otherwise), check digits
+/// computed by the `mrz` crate.
+pub fn zone_of(document: &IdentityDocument) -> String {
+    let date = |d: CalendarDate| mrz::MrzDate::Calendar(mrz::Date::new(i32::from(d.year), u32::from(d.month), u32::from(d.day)));
+    let sex = match document.sex {
+        Sex::Female => mrz::Sex::Female,
+        Sex::Male => mrz::Sex::Male,
+        Sex::Unspecified => mrz::Sex::Unspecified,
+    };
+    let number: String = document.document_number.chars().filter(char::is_ascii_alphanumeric).collect();
+    match document.document_type {
+        DocumentType::Passport => mrz::format_td3(&mrz::Td3Fields {
+            issuing_country: document.issuing_state.clone(),
+            document_number: number,
+            surname: document.surname.clone(),
+            given_names: document.given_names.clone(),
+            nationality: document.nationality.clone(),
+            date_of_birth: date(document.date_of_birth),
+            sex,
+            date_of_expiry: date(document.date_of_expiry),
+            ..mrz::Td3Fields::default()
+        }),
+        DocumentType::IdentityCard => mrz::format_td1(&mrz::Td1Fields {
+            issuing_country: document.issuing_state.clone(),
+            document_number: number,
+            surname: document.surname.clone(),
+            given_names: document.given_names.clone(),
+            nationality: document.nationality.clone(),
+            date_of_birth: date(document.date_of_birth),
+            sex,
+            date_of_expiry: date(document.date_of_expiry),
+            ..mrz::Td1Fields::default()
+        }),
+    }
+}
+
+/// The reader's slot: where the virtual chip is put.
+#[derive(Debug)]
+pub struct VirtualSlot {
+    control: SimIdentityControl,
+    /// Each APDU takes this long, as a contactless chip's do.
+    per_command: Duration,
+}
+
+struct VirtualCard<'a> {
+    control: &'a SimIdentityControl,
+    per_command: Duration,
+}
+
+impl CardChannel for VirtualCard<'_> {
+    fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
+        std::thread::sleep(self.per_command);
+        let mut knobs = self.control.knobs();
+        if !knobs.reader_present {
+            return Err(TransportError::new(TransportErrorKind::ReaderGone, "the reader was unplugged"));
+        }
+        let chip = knobs.chip.as_mut().ok_or_else(|| TransportError::new(TransportErrorKind::CardRemoved, "the card left the reader"))?;
+        match chip.transmit(command) {
+            Err(e) if e.kind == TransportErrorKind::CardRemoved => {
+                knobs.chip = None;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+}
+
+impl CardSlot for VirtualSlot {
+    fn describe(&self) -> String {
+        "the simulated identity reader".into()
+    }
+
+    fn status(&mut self) -> Result<SlotStatus, TransportError> {
+        let knobs = self.control.knobs();
+        Ok(match (knobs.reader_present, &knobs.chip) {
+            (false, _) => SlotStatus::NoReader,
+            (true, None) => SlotStatus::Empty,
+            (true, Some(_)) => SlotStatus::CardPresent,
+        })
+    }
+
+    fn connect(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
+        {
+            let mut knobs = self.control.knobs();
+            if !knobs.reader_present {
+                return Err(TransportError::new(TransportErrorKind::ReaderGone, "no identity reader is connected"));
+            }
+            let broken = knobs.chip_broken;
+            let remove = std::mem::take(&mut knobs.remove_during_next_read);
+            let Some(chip) = knobs.chip.as_mut() else {
+                return Err(TransportError::new(TransportErrorKind::CardRemoved, "no document on the reader"));
+            };
+            // A new session: the chip is powered up afresh.
+            chip.reinsert();
+            chip.set_faults(ChipFaults {
+                corrupt_mac_after: broken.then_some(0),
+                // Halfway: after BAC, in the middle of the files.
+                removed_after: remove.then_some(6),
+                ..ChipFaults::default()
+            });
+        }
+        Ok(Box::new(VirtualCard { control: &self.control, per_command: self.per_command }))
+    }
+}
+
+/// The simulated reader: the real chip reader over the virtual slot.
 #[derive(Debug)]
 pub struct SimulatedIdentityReader {
     control: SimIdentityControl,
-    read_time: Duration,
+    reader: EmrtdReader<VirtualSlot>,
 }
 
 impl SimulatedIdentityReader {
-    /// A connected reader with no document on it.
+    /// A connected reader with no document on it; a read takes about `read_time`.
     pub fn new(read_time: Duration) -> Self {
         let control = SimIdentityControl::default();
         control.set_reader_present(true);
-        Self { control, read_time }
+        // A read is about a dozen APDUs.
+        let slot = VirtualSlot { control: control.clone(), per_command: read_time / 12 };
+        Self { control, reader: EmrtdReader::new(slot, ReadOptions::default()) }
     }
 
     pub fn control(&self) -> SimIdentityControl {
@@ -62,79 +177,43 @@ impl SimulatedIdentityReader {
     }
 }
 
-fn key_matches(key: &AccessKey, doc: &IdentityDocument) -> bool {
-    match key {
-        AccessKey::Mrz { document_number, date_of_birth, date_of_expiry } => {
-            // The MRZ pads document numbers with '<'; a typed number has none.
-            document_number.trim_end_matches('<').eq_ignore_ascii_case(doc.document_number.trim_end_matches('<'))
-                && *date_of_birth == doc.date_of_birth
-                && *date_of_expiry == doc.date_of_expiry
-        }
-        // The simulator's documents have no card access number.
-        AccessKey::Can(_) => false,
-    }
-}
-
 impl IdentityReader for SimulatedIdentityReader {
     fn status(&mut self) -> Result<IdentityReaderStatus, Error> {
-        let knobs = self.control.knobs();
-        Ok(match (knobs.reader_present, &knobs.document, knobs.chip_broken) {
-            (false, _, _) => IdentityReaderStatus::NoReader,
-            (true, None, _) => IdentityReaderStatus::NoDocument,
-            (true, Some(_), true) => IdentityReaderStatus::DocumentError,
-            (true, Some(_), false) => IdentityReaderStatus::DocumentPresent,
+        let status = self.reader.status()?;
+        // A chip that answers garbage is a document in error, as the status poll sees it.
+        Ok(if status == IdentityReaderStatus::DocumentPresent && self.control.knobs().chip_broken {
+            IdentityReaderStatus::DocumentError
+        } else {
+            status
         })
     }
 
     fn read(&mut self, key: &AccessKey) -> Result<IdentityDocument, Error> {
-        let document = {
-            let knobs = self.control.knobs();
-            if !knobs.reader_present {
-                return Err(Error::new(ErrorKind::NoReader, "no identity reader is connected"));
-            }
-            let Some(document) = knobs.document.clone() else {
-                return Err(Error::new(ErrorKind::NoDocument, "no document on the reader"));
-            };
-            if knobs.chip_broken {
-                return Err(Error::new(ErrorKind::Protocol, "the document's chip answered with a bad MAC"));
-            }
-            document
-        };
-        std::thread::sleep(self.read_time / 2);
-        {
-            let mut knobs = self.control.knobs();
-            if std::mem::take(&mut knobs.remove_during_next_read) {
-                knobs.document = None;
-                return Err(Error::new(ErrorKind::DocumentRemoved, "the document was taken away during the read"));
-            }
-        }
-        if !key_matches(key, &document) {
-            return Err(Error::new(ErrorKind::AccessDenied, "the chip refused the access key (MRZ data does not match)"));
-        }
-        std::thread::sleep(self.read_time / 2);
-        Ok(document)
+        self.reader.read(key)
     }
 }
 
-/// A specimen ID card for demos and tests (fictitious holder, Macao-style data).
+/// A specimen ID card for demos and tests (fictitious holder, Macao-style data; the number's
+/// check character in brackets on the card is the MRZ's ninth character).
 pub fn specimen_identity_card() -> IdentityDocument {
     IdentityDocument {
         document_type: super::DocumentType::IdentityCard,
         issuing_state: "CHN".into(),
-        document_number: "1234567(8)".into(),
+        document_number: "12345678".into(),
         surname: "CHAN".into(),
         given_names: "TAI MAN".into(),
         nationality: "CHN".into(),
         date_of_birth: CalendarDate { year: 1985, month: 3, day: 14 },
         sex: super::Sex::Male,
         date_of_expiry: CalendarDate { year: 2031, month: 6, day: 30 },
-        assurance: super::Assurance::ChipVerified,
+        assurance: super::Assurance::ChipUnverified,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity_reader::ErrorKind;
 
     fn key_for(doc: &IdentityDocument) -> AccessKey {
         AccessKey::Mrz {

@@ -140,6 +140,12 @@ pub trait CardChannel {
     fn transmit(&mut self, command: &Command) -> Result<Response, TransportError>;
 }
 
+impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
+    fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
+        (**self).transmit(command)
+    }
+}
+
 impl<C: CardChannel + ?Sized> CardChannel for &mut C {
     fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
         (**self).transmit(command)
