@@ -10,40 +10,14 @@ use std::io::Write as _;
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use balcao_drivers::document_printer::ipp::{IppDocumentPrinter, IppTimeouts};
 use balcao_drivers::document_printer::{DocumentPrinter, DocumentPrinterStatus, ErrorKind, PrintJob};
+use common::{inside_private_namespace, run};
 
-const INSIDE: &str = "BALCAO_TEST_IN_PRIVATE_NAMESPACE";
-
-/// Runs the named test again inside a private namespace and checks it passed there. Returns
-/// `true` when the caller is already inside and should do the work.
-fn inside_private_namespace(test: &str) -> bool {
-    if std::env::var_os(INSIDE).is_some() {
-        return true;
-    }
-    let exe = std::env::current_exe().expect("test binary path");
-    let output = Command::new("unshare")
-        .args(["--net", "--mount", "--pid", "--fork", "--propagation", "private"])
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .stdin(Stdio::null())
-        .output()
-        .expect("unshare (util-linux) runs; tools/setup installs it");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{test} failed inside its namespace:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "{test} did not run inside its namespace:\n{stdout}\n{stderr}");
-    false
-}
-
-fn run(program: &str, args: &[&str]) {
-    let status = Command::new(program).args(args).status().unwrap_or_else(|e| panic!("{program} does not run: {e}"));
-    assert!(status.success(), "{program} {args:?} failed: {status}");
-}
+mod common;
 
 /// For a test that needs ippeveprinter: `None` outside the namespace (the test has been run
 /// inside it and passed); inside, the network services are up and a scratch folder is made.

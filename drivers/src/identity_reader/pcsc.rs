@@ -38,7 +38,7 @@ fn transport(e: pcsc::Error, doing: &str) -> TransportError {
             TransportErrorKind::ReaderGone
         }
         E::Timeout | E::UnresponsiveCard => TransportErrorKind::NoAnswer,
-        E::CommError | E::CommDataLost | E::ProtoMismatch => TransportErrorKind::Malformed,
+        E::CommError | E::CommDataLost | E::ProtoMismatch | E::NotTransacted => TransportErrorKind::Malformed,
         _ => TransportErrorKind::Other,
     };
     TransportError::new(kind, format!("{doing}: {e}"))
@@ -171,9 +171,41 @@ impl PcscCard {
     fn exchange(&self, apdu: &[u8]) -> Result<Response, TransportError> {
         let card = self.card.as_ref().ok_or_else(|| TransportError::new(TransportErrorKind::CardRemoved, "the card was let go"))?;
         let mut buffer = vec![0u8; pcsc::MAX_BUFFER_SIZE_EXTENDED];
-        let answer = card.transmit(apdu, &mut buffer).map_err(|e| transport(e, "exchanging an APDU with the card"))?;
+        let answer = card.transmit(apdu, &mut buffer).map_err(|e| {
+            let mut error = transport(e, "exchanging an APDU with the card");
+            // A card that leaves mid-APDU is reported as "removed" by some readers but as a
+            // failed exchange by most (pcsc-lite's "not transacted" for a reader's
+            // communication error), and pcscd notices the card is gone a moment later: watch
+            // for that moment before calling it a protocol failure.
+            if matches!(error.kind, TransportErrorKind::Malformed | TransportErrorKind::Other | TransportErrorKind::NoAnswer)
+                && card_left(card)
+            {
+                error.kind = TransportErrorKind::CardRemoved;
+            }
+            error
+        })?;
         Response::parse(answer)
             .ok_or_else(|| TransportError::new(TransportErrorKind::Malformed, "the card answered with fewer than two bytes"))
+    }
+}
+
+/// How long pcscd may take to notice a card has left, after an exchange with it failed.
+const REMOVAL_NOTICE: Duration = Duration::from_millis(1500);
+
+/// Whether the card left the reader, waiting up to [`REMOVAL_NOTICE`] for pcscd to tell.
+fn card_left(card: &pcsc::Card) -> bool {
+    let deadline = std::time::Instant::now() + REMOVAL_NOTICE;
+    loop {
+        match card.status2_owned() {
+            Ok(status) if !status.status().contains(pcsc::Status::PRESENT) => return true,
+            Err(pcsc::Error::RemovedCard | pcsc::Error::ResetCard | pcsc::Error::NoSmartcard) => return true,
+            Err(pcsc::Error::ReaderUnavailable | pcsc::Error::UnknownReader) => return false,
+            Ok(_) | Err(_) => {}
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -1,5 +1,6 @@
-//! What the ESC/POS driver's tests share, whatever link they print over: a receipt with
-//! Chinese, a barcode and a QR code, and ways to read a printout back.
+//! What the driver tests share: a receipt with Chinese, a barcode and a QR code, and ways to
+//! read a printout back (the ESC/POS tests, whatever link they print over); running a test in
+//! a private namespace (the tests that start network daemons).
 
 // Each test file uses part of it.
 #![allow(dead_code)]
@@ -50,4 +51,35 @@ pub fn qr_codes_on(path: &Path) -> Vec<String> {
     let (w, h, pixels) = read_png(path);
     let mut image = rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| pixels[y * w as usize + x]);
     image.detect_grids().into_iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
+}
+
+const INSIDE: &str = "BALCAO_TEST_IN_PRIVATE_NAMESPACE";
+
+/// Runs the named test again inside a private network, mount and PID namespace (`unshare`, as
+/// root) and checks it passed there. Returns `true` when the caller is already inside and
+/// should do the work. Nothing started inside listens outside it, and when the test ends the
+/// namespace's first process exits, so the kernel stops every daemon it started.
+pub fn inside_private_namespace(test: &str) -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let output = std::process::Command::new("unshare")
+        .args(["--net", "--mount", "--pid", "--fork", "--propagation", "private"])
+        .arg(exe)
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(INSIDE, "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("unshare (util-linux) runs; tools/setup installs it");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{test} failed inside its namespace:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("1 passed"), "{test} did not run inside its namespace:\n{stdout}\n{stderr}");
+    false
+}
+
+pub fn run(program: &str, args: &[&str]) {
+    let status = std::process::Command::new(program).args(args).status().unwrap_or_else(|e| panic!("{program} does not run: {e}"));
+    assert!(status.success(), "{program} {args:?} failed: {status}");
 }

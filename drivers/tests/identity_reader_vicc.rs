@@ -1,0 +1,226 @@
+//! The identity reader against an ICAO ePass emulator nobody on the team wrote: `vicc -t ePass`
+//! (vsmartcard) on the virtual reader `vpcd`, through the real `pcscd`.
+//!
+//! vpcd listens on every address, so each test re-runs itself inside a private network, mount
+//! and PID namespace with its own loopback and its own `/run` (where pcscd puts its socket),
+//! starts pcscd and vicc there, and reads through pcsc-lite as the kiosk does. vicc exits when
+//! killed, which takes the card off the reader; starting it again puts it back.
+//!
+//! vicc's secure-messaging answers carry no `DO'99'` (real chips do): these reads are lenient.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use balcao_drivers::identity_reader::emrtd::{CardSlot, EmrtdReader, SlotStatus};
+use balcao_drivers::identity_reader::icao::apdu::{CardChannel, Command as Apdu, Response, TransportError, TransportErrorKind};
+use balcao_drivers::identity_reader::icao::chip::{self, ChipError, ReadOptions};
+use balcao_drivers::identity_reader::icao::mrz::MrzKey;
+use balcao_drivers::identity_reader::icao::sm::{SmError, Strictness};
+use balcao_drivers::identity_reader::pcsc::PcscSlot;
+use balcao_drivers::identity_reader::{AccessKey, CalendarDate, ErrorKind, IdentityReader, IdentityReaderStatus};
+use common::{inside_private_namespace, run};
+
+mod common;
+
+/// The specimen passport of ICAO Doc 9303 Part 4.
+const ZONE: &str = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10";
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// pcscd and what vicc needs, inside the namespace.
+struct Lab {
+    dir: tempfile::TempDir,
+    pcscd: Option<Daemon>,
+    vicc: Option<Daemon>,
+}
+
+impl Lab {
+    fn start() -> Self {
+        run("mount", &["-t", "tmpfs", "tmpfs", "/run"]);
+        std::fs::create_dir_all("/run/pcscd").expect("/run/pcscd");
+        run("ip", &["link", "set", "lo", "up"]);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/vicc-py3.sh");
+        run("sh", &[script, &dir.path().join("vicc").to_string_lossy()]);
+        let log = std::fs::File::create(dir.path().join("pcscd.log")).expect("log");
+        let pcscd = Command::new("pcscd")
+            .args(["-f"])
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("pcscd runs; tools/setup installs it");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !Path::new("/run/pcscd/pcscd.comm").exists() {
+            assert!(Instant::now() < deadline, "pcscd made no socket within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let mut lab = Self { dir, pcscd: Some(Daemon(pcscd)), vicc: None };
+        lab.insert();
+        lab
+    }
+
+    fn vicc_path(&self) -> PathBuf {
+        self.dir.path().join("vicc")
+    }
+
+    /// Starts vicc (the card goes on the reader) and waits until pcscd sees it.
+    fn insert(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("vicc.log")).expect("log");
+        let vicc = Command::new("/usr/bin/python3")
+            .args(["/usr/bin/vicc", "-t", "ePass"])
+            .env("VICC_MRZ", ZONE)
+            .env("PYTHONPATH", self.vicc_path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("vicc runs; tools/setup installs vsmartcard-vpicc");
+        self.vicc = Some(Daemon(vicc));
+        let mut slot = PcscSlot::new("");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while slot.status().map_err(|e| e.to_string()) != Ok(SlotStatus::CardPresent) {
+            assert!(Instant::now() < deadline, "vicc's card did not appear: {}", self.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills vicc: the card leaves the reader.
+    fn remove(&mut self) {
+        self.vicc = None;
+    }
+
+    fn logs(&self) -> String {
+        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        format!("\n--- vicc\n{}\n--- pcscd\n{}", read("vicc.log"), read("pcscd.log"))
+    }
+}
+
+fn key() -> MrzKey {
+    MrzKey::new("L898902C3", CalendarDate { year: 1974, month: 8, day: 12 }, CalendarDate { year: 2012, month: 4, day: 15 })
+        .expect("the specimen's key")
+}
+
+fn access_key() -> AccessKey {
+    AccessKey::Mrz {
+        document_number: "L898902C3".into(),
+        date_of_birth: CalendarDate { year: 1974, month: 8, day: 12 },
+        date_of_expiry: CalendarDate { year: 2012, month: 4, day: 15 },
+    }
+}
+
+const LENIENT: ReadOptions = ReadOptions { strictness: Strictness::Lenient, face_image: false };
+
+/// A channel that runs `then` once after `after` commands went through: to pull the card out
+/// in the middle of a read.
+struct AfterCommands<'a, C: CardChannel> {
+    inner: C,
+    after: usize,
+    then: Option<Box<dyn FnOnce() + 'a>>,
+}
+
+impl<C: CardChannel> CardChannel for AfterCommands<'_, C> {
+    fn transmit(&mut self, command: &Apdu) -> Result<Response, TransportError> {
+        if self.after == 0
+            && let Some(then) = self.then.take()
+        {
+            then();
+        }
+        self.after = self.after.saturating_sub(1);
+        self.inner.transmit(command)
+    }
+}
+
+fn random(buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(29).wrapping_add(7);
+    }
+}
+
+#[test]
+fn dg1_is_read_from_vicc_five_times_once_with_the_card_pulled_out_mid_read() {
+    if !inside_private_namespace("dg1_is_read_from_vicc_five_times_once_with_the_card_pulled_out_mid_read") {
+        return;
+    }
+    let mut lab = Lab::start();
+    let mut reader = EmrtdReader::new(PcscSlot::new(""), LENIENT);
+    assert_eq!(reader.status().expect("status"), IdentityReaderStatus::DocumentPresent);
+    for round in 1..=5 {
+        if round == 3 {
+            // Pulled out after BAC, while the files are being read.
+            let pulled = {
+                let slot = &mut PcscSlot::new("");
+                let channel = slot.connect().expect("the card is there");
+                let vicc = &mut lab.vicc;
+                let mut channel = AfterCommands { inner: channel, after: 5, then: Some(Box::new(move || *vicc = None)) };
+                let started = Instant::now();
+                let result = chip::read(&mut channel, &key(), LENIENT, &mut random);
+                (result, started.elapsed())
+            };
+            let (result, took) = pulled;
+            let error = result.expect_err("the card left mid-read");
+            assert!(matches!(&error, ChipError::Transport(e) if e.kind == TransportErrorKind::CardRemoved), "{error}{}", lab.logs());
+            assert!(took < Duration::from_secs(10), "a pulled card must not hang the read: {took:?}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while reader.status().expect("status") != IdentityReaderStatus::NoDocument {
+                assert!(Instant::now() < deadline, "pcscd did not see the card leave");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            assert_eq!(reader.read(&access_key()).expect_err("no card").kind(), ErrorKind::DocumentRemoved);
+            lab.insert();
+            continue;
+        }
+        let document = reader.read(&access_key()).unwrap_or_else(|e| panic!("round {round}: {e}{}", lab.logs()));
+        assert_eq!((document.surname.as_str(), document.given_names.as_str()), ("ERIKSSON", "ANNA MARIA"), "round {round}");
+        assert_eq!(document.document_number, "L898902C3");
+        assert_eq!(document.date_of_birth, CalendarDate { year: 1974, month: 8, day: 12 });
+    }
+    lab.remove();
+    let _ = lab.pcscd.take();
+}
+
+#[test]
+fn vicc_is_refused_in_strict_mode_and_with_the_wrong_mrz() {
+    if !inside_private_namespace("vicc_is_refused_in_strict_mode_and_with_the_wrong_mrz") {
+        return;
+    }
+    let lab = Lab::start();
+    let mut slot = PcscSlot::new("");
+    // vicc leaves DO'99' out of its answers: a strict reader refuses them, as it must refuse a
+    // chip whose status words could be forged.
+    let strict = chip::read(&mut slot.connect().expect("card"), &key(), ReadOptions::default(), &mut random).expect_err("strict");
+    assert!(matches!(strict, ChipError::SecureMessaging { error: SmError::MissingStatus, .. }), "{strict}{}", lab.logs());
+
+    let mut reader = EmrtdReader::new(PcscSlot::new(""), LENIENT);
+    let wrong = AccessKey::Mrz {
+        document_number: "L898902C3".into(),
+        date_of_birth: CalendarDate { year: 1974, month: 8, day: 13 },
+        date_of_expiry: CalendarDate { year: 2012, month: 4, day: 15 },
+    };
+    assert_eq!(reader.read(&wrong).expect_err("wrong key").kind(), ErrorKind::AccessDenied, "{}", lab.logs());
+    reader.read(&access_key()).unwrap_or_else(|e| panic!("the right key after a wrong one: {e}{}", lab.logs()));
+}
+
+#[test]
+fn pcscd_stopping_is_no_reader_not_a_hang() {
+    if !inside_private_namespace("pcscd_stopping_is_no_reader_not_a_hang") {
+        return;
+    }
+    let mut lab = Lab::start();
+    let mut reader = EmrtdReader::new(PcscSlot::new(""), LENIENT);
+    reader.read(&access_key()).unwrap_or_else(|e| panic!("{e}{}", lab.logs()));
+    lab.remove();
+    let _ = lab.pcscd.take();
+    let started = Instant::now();
+    assert_eq!(reader.status().expect("status"), IdentityReaderStatus::NoReader);
+    let error = reader.read(&access_key()).expect_err("no pcscd");
+    assert_eq!(error.kind(), ErrorKind::NoReader, "{error}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+}
