@@ -391,6 +391,65 @@ impl CodeScannerSection {
     }
 }
 
+/// Which driver the identity reader uses.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityReaderKind {
+    /// A virtual chip read by the real ICAO 9303 reader, in process.
+    #[default]
+    Simulated,
+    /// Chip documents on PC/SC readers (pcscd).
+    Pcsc,
+}
+
+/// How strictly secure messaging is checked.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecureMessaging {
+    /// Every answer must carry its status word under the MAC, as real chips do.
+    #[default]
+    Strict,
+    /// Answers without it are accepted: only for card emulators in a test lab.
+    Lenient,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityReaderSection {
+    pub kind: IdentityReaderKind,
+    /// Only PC/SC readers whose name contains this are used (e.g. the model); all if empty.
+    pub reader: String,
+    pub secure_messaging: SecureMessaging,
+}
+
+impl IdentityReaderSection {
+    fn check(&self, path: &Path) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("devices.identity_reader.{k}");
+        if self.kind == IdentityReaderKind::Simulated && !self.reader.is_empty() {
+            return Err(ConfigError::value(
+                path,
+                &key("kind"),
+                "is \"simulated\": set kind = \"pcsc\" to use the readers named in `reader`",
+            ));
+        }
+        if self.reader.chars().any(char::is_control) {
+            return Err(ConfigError::value(path, &key("reader"), "a reader name has no control characters"));
+        }
+        Ok(())
+    }
+
+    pub fn read_options(&self) -> balcao_drivers::identity_reader::icao::chip::ReadOptions {
+        use balcao_drivers::identity_reader::icao::sm::Strictness;
+        balcao_drivers::identity_reader::icao::chip::ReadOptions {
+            strictness: match self.secure_messaging {
+                SecureMessaging::Strict => Strictness::Strict,
+                SecureMessaging::Lenient => Strictness::Lenient,
+            },
+            face_image: false,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DevicesSection {
@@ -398,7 +457,7 @@ pub struct DevicesSection {
     pub health_poll_secs: u64,
     pub receipt_printer: ReceiptPrinterSection,
     pub document_printer: DocumentPrinterSection,
-    pub identity_reader: DeviceSection,
+    pub identity_reader: IdentityReaderSection,
     pub code_scanner: CodeScannerSection,
     pub payment_terminal: DeviceSection,
 }
@@ -409,7 +468,7 @@ impl Default for DevicesSection {
             health_poll_secs: 5,
             receipt_printer: ReceiptPrinterSection::default(),
             document_printer: DocumentPrinterSection::default(),
-            identity_reader: DeviceSection::default(),
+            identity_reader: IdentityReaderSection::default(),
             code_scanner: CodeScannerSection::default(),
             payment_terminal: DeviceSection::default(),
         }
@@ -580,6 +639,7 @@ impl KioskConfig {
         self.devices.receipt_printer.link(path)?;
         self.devices.document_printer.check(path)?;
         self.devices.code_scanner.check(path)?;
+        self.devices.identity_reader.check(path)?;
         if self.session.idle_warning_secs >= self.session.idle_timeout_secs {
             return Err(ConfigError::value(
                 path,
@@ -676,6 +736,8 @@ mod tests {
             ("[devices.document_printer]\nuri = \"ipp://10.0.0.7/ipp/print\"\n", "`devices.document_printer.kind`: is \"simulated\""),
             ("[devices.code_scanner]\nkind = \"serial\"\n", "`devices.code_scanner.kind`: \"serial\" needs `serial`"),
             ("[devices.code_scanner]\nkind = \"hid-pos\"\n", "`devices.code_scanner.kind`: \"hid-pos\" needs `usb`"),
+            ("[devices.identity_reader]\nreader = \"ACS\"\n", "`devices.identity_reader.kind`: is \"simulated\""),
+            ("[devices.identity_reader]\nkind = \"pcsc\"\nsecure_messaging = \"loose\"\n", "devices.identity_reader.secure_messaging"),
             (
                 "[devices.code_scanner]\nkind = \"hid-pos\"\nusb = \"0c2e-0b61\"\n",
                 "`devices.code_scanner.usb`: \"0c2e-0b61\" is not a USB device",

@@ -8,7 +8,7 @@ use anyhow::Context;
 use balcao_backend_client::{CentralClient, ClientConfig, Timeouts};
 use balcao_ui::view::Language;
 
-use crate::config::{CodeScannerKind, DocumentPrinterKind, KioskConfig, ReceiptPrinterLink};
+use crate::config::{CodeScannerKind, DocumentPrinterKind, IdentityReaderKind, KioskConfig, ReceiptPrinterLink};
 use crate::runtime::KioskSettings;
 use crate::runtime::devices::{self, Devices, SimulatorPace, Simulators};
 use crate::runtime::outbox::RetryPolicy;
@@ -137,9 +137,19 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
             driver
         }
     };
-    // No real drivers yet for these two.
-    let (identity_reader, identity) = devices::simulated_identity_reader(pace);
-    simulators.identity_reader = Some(identity);
+    let identity = &config.devices.identity_reader;
+    let identity_reader: Box<dyn balcao_drivers::identity_reader::IdentityReader> = match identity.kind {
+        IdentityReaderKind::Pcsc => {
+            use balcao_drivers::identity_reader::{emrtd::EmrtdReader, pcsc::PcscSlot};
+            Box::new(EmrtdReader::new(PcscSlot::new(identity.reader.clone()), identity.read_options()))
+        }
+        IdentityReaderKind::Simulated => {
+            let (driver, control) = devices::simulated_identity_reader(pace);
+            simulators.identity_reader = Some(control);
+            driver
+        }
+    };
+    // No real driver yet for the payment terminal.
     let (payment_terminal, terminal) = devices::simulated_payment_terminal(pace);
     simulators.payment_terminal = Some(terminal);
     let devices = Devices::new(receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal)?;

@@ -21,6 +21,8 @@ enum Command {
     PrintConfig,
     /// Lists the USB devices on the bus, each with the `usb = "…"` value that selects it.
     UsbDevices,
+    /// Lists the PC/SC card readers pcscd sees (for `devices.identity_reader.reader`).
+    CardReaders,
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,15 @@ fn main() -> ExitCode {
         Command::UsbDevices => balcao_drivers::usb::list()
             .map(|seen| writeln!(out, "{}", balcao_provisioning::usb_devices(&seen).trim_end()))
             .map_err(|e| anyhow::anyhow!("cannot list the USB devices: {e}: is libusb installed and /dev/bus/usb there?")),
+        Command::CardReaders => balcao_drivers::identity_reader::pcsc::reader_names()
+            .map(|names| {
+                if names.is_empty() {
+                    writeln!(out, "pcscd sees no card readers: check the reader's cable and its driver")
+                } else {
+                    names.iter().try_for_each(|name| writeln!(out, "{name}"))
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("cannot list the card readers: {e}")),
     };
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,
