@@ -8,100 +8,19 @@
 //!
 //! vicc's secure-messaging answers carry no `DO'99'` (real chips do): these reads are lenient.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use balcao_drivers::identity_reader::emrtd::{CardSlot, EmrtdReader, SlotStatus};
+use balcao_drivers::identity_reader::emrtd::{CardSlot, EmrtdReader};
 use balcao_drivers::identity_reader::icao::apdu::{CardChannel, Command as Apdu, Response, TransportError, TransportErrorKind};
 use balcao_drivers::identity_reader::icao::chip::{self, ChipError, ReadOptions};
 use balcao_drivers::identity_reader::icao::mrz::MrzKey;
 use balcao_drivers::identity_reader::icao::sm::{SmError, Strictness};
 use balcao_drivers::identity_reader::pcsc::PcscSlot;
 use balcao_drivers::identity_reader::{AccessKey, CalendarDate, ErrorKind, IdentityReader, IdentityReaderStatus};
-use common::{inside_private_namespace, run};
+use common::inside_private_namespace;
+use common::vicc::Lab;
 
 mod common;
-
-/// The specimen passport of ICAO Doc 9303 Part 4.
-const ZONE: &str = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<L898902C36UTO7408122F1204159ZE184226B<<<<<10";
-
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// pcscd and what vicc needs, inside the namespace.
-struct Lab {
-    dir: tempfile::TempDir,
-    pcscd: Option<Daemon>,
-    vicc: Option<Daemon>,
-}
-
-impl Lab {
-    fn start() -> Self {
-        run("mount", &["-t", "tmpfs", "tmpfs", "/run"]);
-        std::fs::create_dir_all("/run/pcscd").expect("/run/pcscd");
-        run("ip", &["link", "set", "lo", "up"]);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/vicc-py3.sh");
-        run("sh", &[script, &dir.path().join("vicc").to_string_lossy()]);
-        let log = std::fs::File::create(dir.path().join("pcscd.log")).expect("log");
-        let pcscd = Command::new("pcscd")
-            .args(["-f"])
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("pcscd runs; tools/setup installs it");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !Path::new("/run/pcscd/pcscd.comm").exists() {
-            assert!(Instant::now() < deadline, "pcscd made no socket within 10 s");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let mut lab = Self { dir, pcscd: Some(Daemon(pcscd)), vicc: None };
-        lab.insert();
-        lab
-    }
-
-    fn vicc_path(&self) -> PathBuf {
-        self.dir.path().join("vicc")
-    }
-
-    /// Starts vicc (the card goes on the reader) and waits until pcscd sees it.
-    fn insert(&mut self) {
-        let log = std::fs::File::create(self.dir.path().join("vicc.log")).expect("log");
-        let vicc = Command::new("/usr/bin/python3")
-            .args(["/usr/bin/vicc", "-t", "ePass"])
-            .env("VICC_MRZ", ZONE)
-            .env("PYTHONPATH", self.vicc_path())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("vicc runs; tools/setup installs vsmartcard-vpicc");
-        self.vicc = Some(Daemon(vicc));
-        let mut slot = PcscSlot::new("");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while slot.status().map_err(|e| e.to_string()) != Ok(SlotStatus::CardPresent) {
-            assert!(Instant::now() < deadline, "vicc's card did not appear: {}", self.logs());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Kills vicc: the card leaves the reader.
-    fn remove(&mut self) {
-        self.vicc = None;
-    }
-
-    fn logs(&self) -> String {
-        let read = |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
-        format!("\n--- vicc\n{}\n--- pcscd\n{}", read("vicc.log"), read("pcscd.log"))
-    }
-}
 
 fn key() -> MrzKey {
     MrzKey::new("L898902C3", CalendarDate { year: 1974, month: 8, day: 12 }, CalendarDate { year: 2012, month: 4, day: 15 })

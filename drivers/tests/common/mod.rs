@@ -5,6 +5,8 @@
 // Each test file uses part of it.
 #![allow(dead_code)]
 
+pub mod vicc;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -76,6 +78,24 @@ pub fn inside_private_namespace(test: &str) -> bool {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{test} failed inside its namespace:\n{stdout}\n{stderr}");
     assert!(stdout.contains("1 passed"), "{test} did not run inside its namespace:\n{stdout}\n{stderr}");
+    false
+}
+
+/// For a benchmark binary (no test harness): runs it again inside a private namespace, its
+/// output shown, and returns `true` when the caller is that run.
+pub fn inside_private_namespace_bench() -> bool {
+    if std::env::var_os(INSIDE).is_some() {
+        return true;
+    }
+    let exe = std::env::current_exe().expect("benchmark binary path");
+    let status = std::process::Command::new("unshare")
+        .args(["--net", "--mount", "--pid", "--fork", "--propagation", "private"])
+        .arg(exe)
+        .env(INSIDE, "1")
+        .stdin(std::process::Stdio::null())
+        .status()
+        .expect("unshare (util-linux) runs; tools/setup installs it; the benchmark needs root");
+    assert!(status.success(), "the benchmark failed inside its namespace: {status}");
     false
 }
 

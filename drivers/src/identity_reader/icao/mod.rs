@@ -10,7 +10,8 @@
 //! - `lds.rs` — the files: EF.COM, DG1 (the zone), the others' identifiers;
 //! - `chip.rs` — the terminal's reading of a chip over any card channel;
 //! - `card.rs` — a virtual chip answering as one does, with knobs for broken ones (with the
-//!   simulators).
+//!   simulators);
+//! - `fuzz.rs` — entry points for fuzzing everything a chip's answers reach (`drivers/fuzz`).
 //!
 //! PACE is a later step: it replaces BAC's key agreement and ends in the same [`sm::SessionKeys`]
 //! (with AES, a second cipher for `sm.rs`), so the layers above it do not change.
@@ -21,6 +22,8 @@ pub mod bac;
 pub mod card;
 pub mod chip;
 pub mod crypto;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod lds;
 pub mod mrz;
 pub mod sm;

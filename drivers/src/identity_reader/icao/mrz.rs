@@ -132,6 +132,11 @@ fn date(field: &mrz::MrzDate, what: &'static str) -> Result<CalendarDate, BadMrz
 /// digit the zone carries must hold.
 pub fn parse(zone: &str) -> Result<HolderData, BadMrz> {
     let joined: String = zone.chars().filter(|c| !c.is_whitespace()).collect();
+    // The zone's alphabet is A-Z, 0-9 and `<`: anything else is refused before the lines are
+    // cut at character positions.
+    if !joined.is_ascii() {
+        return Err(BadMrz::Format("characters outside A-Z, 0-9 and <".into()));
+    }
     let parsed = match joined.len() {
         90 => mrz::parse_td1(&joined[..30], &joined[30..60], &joined[60..]),
         88 => mrz::parse_td3(&joined[..44], &joined[44..]),
