@@ -137,9 +137,20 @@ impl TestKiosk {
         self.handle.events.send(event).expect("kiosk running");
     }
 
-    /// Opens this kiosk's store (read-only use) to look at what it holds.
+    /// Opens this kiosk's store (read-only use) to look at what it holds. Right after start
+    /// the kiosk may still be creating it: opening is retried for a few seconds.
     pub fn store(&self) -> balcao_kiosk::store::Store {
-        self.settings.open_store().expect("store")
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.settings.open_store() {
+                Ok(store) => return store,
+                Err(e) if Instant::now() < deadline => {
+                    tracing::debug!(error = %e, "the kiosk's store is not ready yet");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("the kiosk's store does not open: {e}"),
+            }
+        }
     }
 
     pub async fn stop(self) {
@@ -147,7 +158,6 @@ impl TestKiosk {
     }
 }
 
-/// Polls `test` every 20 ms until it holds; panics with `what` after `timeout`.
 /// The QR codes on a printed receipt's picture, decoded.
 pub fn decode_qr(png_path: &Path) -> Vec<String> {
     let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(png_path).expect("receipt png")));
@@ -165,6 +175,7 @@ pub fn codes_read_by_zbar(png_path: &Path) -> Vec<String> {
     balcao_drivers::receipt_printer::escpos::sim::read_codes(png_path).expect("zbarimg reads the printout")
 }
 
+/// Polls `test` every 20 ms until it holds; panics with `what` after `timeout`.
 pub async fn eventually(what: &str, timeout: Duration, mut test: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !test() {

@@ -9,6 +9,7 @@ mod language;
 mod pickup;
 mod problem;
 mod queue;
+pub mod signin;
 
 pub use application::{
     Answer, ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,

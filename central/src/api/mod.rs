@@ -19,6 +19,7 @@ use axum::routing::get;
 
 pub use catalog::etag_of;
 pub use error::ApiError;
+pub use issuers::ISSUER;
 pub use openapi::{ApiDoc, OPENAPI_JSON};
 
 use crate::store::{Store, StoredCatalog};

@@ -69,6 +69,48 @@ impl Store {
     }
 }
 
+/// Who a sign-in code names: the citizen as the identity provider knows them.
+#[derive(Clone)]
+pub struct Citizen {
+    pub sub: String,
+    pub name: String,
+    pub document_number: String,
+    /// `YYYY-MM-DD`.
+    pub birth_date: String,
+}
+
+impl std::fmt::Debug for Citizen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Citizen").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// A sign-in code for `citizen`, valid at the service centre (or kiosk) `audience` for
+    /// `lifetime` from `now`, signed with the newest key: what the government app shows.
+    pub fn sign_in_code(&self, citizen: &Citizen, audience: &str, now: Timestamp, lifetime: SignedDuration) -> Result<String, StoreError> {
+        use balcao_backend_client::api::signin::{SignInClaims, encode};
+        use ring::rand::SecureRandom as _;
+        let key = self.issuer_keys(now)?.into_iter().next().ok_or_else(|| StoreError::Corrupt("no issuer key to sign with".into()))?;
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&key.private_pkcs8)
+            .map_err(|_| StoreError::Corrupt(format!("issuer key {} unusable", key.kid)))?;
+        let mut nonce = [0u8; 16];
+        ring::rand::SystemRandom::new().fill(&mut nonce).map_err(|_| StoreError::Corrupt("no randomness for a nonce".into()))?;
+        let claims = SignInClaims {
+            iss: crate::api::ISSUER.into(),
+            sub: citizen.sub.clone(),
+            aud: audience.into(),
+            iat: now.as_second(),
+            exp: (now + lifetime).as_second(),
+            nonce: hex::encode(nonce),
+            name: citizen.name.clone(),
+            document_number: citizen.document_number.clone(),
+            birth_date: citizen.birth_date.clone(),
+        };
+        Ok(encode(&claims, &key.kid, |input| pair.sign(input).as_ref().to_vec()))
+    }
+}
+
 /// A key id: the first 8 bytes of the SHA-256 of the public key, hex.
 fn key_id(public_key: &[u8]) -> String {
     use sha2::Digest;

@@ -18,7 +18,7 @@ mod issuer;
 mod queue;
 
 pub use certificates::{FeedError, IssueError, PickupFiled, PickupRow};
-pub use issuer::StoredIssuerKey;
+pub use issuer::{Citizen, StoredIssuerKey};
 pub use queue::{QueueDay, TicketFiled, TicketNumberReused};
 
 #[derive(Debug, thiserror::Error)]

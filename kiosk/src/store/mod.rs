@@ -11,6 +11,7 @@
 pub mod crypto;
 mod pickups;
 mod schema;
+mod signin;
 mod tickets;
 
 pub use pickups::{CertificateSummary, normalise_reference};

@@ -127,6 +127,14 @@ pub fn migrations() -> Migrations<'static> {
             offline INTEGER NOT NULL
         ) WITHOUT ROWID;",
         ),
+        // The nonces of sign-in codes accepted here, kept until the code would have expired
+        // anyway: a code shown twice is refused the second time. No personal data.
+        M::up(
+            "CREATE TABLE sign_in_nonces (
+            nonce TEXT PRIMARY KEY,
+            expires_at INTEGER NOT NULL
+        ) WITHOUT ROWID;",
+        ),
     ])
 }
 
