@@ -57,11 +57,7 @@ fn main() {
     let mut simulated = SimulatedIdentityReader::new(Duration::ZERO);
     let card = specimen_identity_card();
     simulated.control().place(Some(card.clone()));
-    let card_key = AccessKey::Mrz {
-        document_number: card.document_number.clone(),
-        date_of_birth: card.date_of_birth,
-        date_of_expiry: card.date_of_expiry,
-    };
+    let card_key = card.holder.access_key();
     let in_process = time(ROUNDS * 10, || {
         simulated.read(&card_key).expect("reads the virtual chip");
     });

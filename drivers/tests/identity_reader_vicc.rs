@@ -97,9 +97,10 @@ fn dg1_is_read_from_vicc_five_times_once_with_the_card_pulled_out_mid_read() {
             continue;
         }
         let document = reader.read(&access_key()).unwrap_or_else(|e| panic!("round {round}: {e}{}", lab.logs()));
-        assert_eq!((document.surname.as_str(), document.given_names.as_str()), ("ERIKSSON", "ANNA MARIA"), "round {round}");
-        assert_eq!(document.document_number, "L898902C3");
-        assert_eq!(document.date_of_birth, CalendarDate { year: 1974, month: 8, day: 12 });
+        let holder = &document.holder;
+        assert_eq!((holder.surname.as_str(), holder.given_names.as_str()), ("ERIKSSON", "ANNA MARIA"), "round {round}");
+        assert_eq!(holder.document_number, "L898902C3");
+        assert_eq!(holder.date_of_birth, CalendarDate { year: 1974, month: 8, day: 12 });
     }
     lab.remove();
     let _ = lab.pcscd.take();

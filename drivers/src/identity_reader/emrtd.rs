@@ -119,20 +119,6 @@ impl<S: CardSlot> IdentityReader for EmrtdReader<S> {
         let options = self.options;
         let mut channel = self.slot.connect().map_err(|e| transport_error(&e, &describe))?;
         let contents = chip::read(&mut channel, &key, options, &mut system_random).map_err(|e| chip_error(e, &describe))?;
-        let holder = contents.holder;
-        Ok(IdentityDocument {
-            document_type: holder.document_type,
-            issuing_state: holder.issuing_state,
-            document_number: holder.document_number,
-            surname: holder.surname,
-            given_names: holder.given_names,
-            nationality: holder.nationality,
-            date_of_birth: holder.date_of_birth,
-            sex: holder.sex,
-            date_of_expiry: holder.date_of_expiry,
-            // Passive authentication (the issuer's signature over the data groups) comes next;
-            // until it is checked the data is what the chip said, no more.
-            assurance: Assurance::ChipUnverified,
-        })
+        Ok(IdentityDocument { holder: contents.holder, assurance: Assurance::ChipUnverified })
     }
 }

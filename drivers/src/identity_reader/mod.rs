@@ -114,9 +114,10 @@ pub enum Assurance {
     ChipUnverified,
 }
 
-/// The holder's data from the chip (DG1). Lives in memory for one session only.
+/// The holder's data as the machine-readable zone carries it (in DG1 on the chip). Personal
+/// data: nothing of it in `Debug`.
 #[derive(Clone, PartialEq, Eq)]
-pub struct IdentityDocument {
+pub struct HolderData {
     pub document_type: DocumentType,
     /// ISO 3166 alpha-3 code, with ICAO's additions (e.g. `CHN`, `PRT`, `D<<`).
     pub issuing_state: String,
@@ -127,13 +128,36 @@ pub struct IdentityDocument {
     pub date_of_birth: CalendarDate,
     pub sex: Sex,
     pub date_of_expiry: CalendarDate,
+}
+
+impl fmt::Debug for HolderData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HolderData").field("document_type", &self.document_type).finish_non_exhaustive()
+    }
+}
+
+impl HolderData {
+    /// What opens this document's chip.
+    pub fn access_key(&self) -> AccessKey {
+        AccessKey::Mrz {
+            document_number: self.document_number.clone(),
+            date_of_birth: self.date_of_birth,
+            date_of_expiry: self.date_of_expiry,
+        }
+    }
+}
+
+/// A document read from its chip. Lives in memory for one session only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IdentityDocument {
+    pub holder: HolderData,
     pub assurance: Assurance,
 }
 
 impl fmt::Debug for IdentityDocument {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IdentityDocument")
-            .field("document_type", &self.document_type)
+            .field("document_type", &self.holder.document_type)
             .field("assurance", &self.assurance)
             .finish_non_exhaustive()
     }

@@ -10,7 +10,7 @@ use super::emrtd::{CardSlot, EmrtdReader, SlotStatus};
 use super::icao::apdu::{CardChannel, Command, Response, TransportError, TransportErrorKind};
 use super::icao::card::{ChipFaults, VirtualChip};
 use super::icao::chip::ReadOptions;
-use super::{AccessKey, CalendarDate, DocumentType, Error, IdentityDocument, IdentityReader, IdentityReaderStatus, Sex};
+use super::{AccessKey, CalendarDate, DocumentType, Error, HolderData, IdentityDocument, IdentityReader, IdentityReaderStatus, Sex};
 
 #[derive(Debug, Default)]
 struct Knobs {
@@ -36,7 +36,7 @@ impl SimIdentityControl {
     /// Places a document on the reader (or takes it away with `None`): a chip whose DG1 holds
     /// the document's machine-readable zone.
     pub fn place(&self, document: Option<IdentityDocument>) {
-        self.knobs().chip = document.map(|d| VirtualChip::new(&zone_of(&d), &[]).expect("a zone made from valid data"));
+        self.knobs().chip = document.map(|d| VirtualChip::new(&zone_of(&d.holder), &[]).expect("a zone made from valid data"));
     }
 
     /// The document's chip answers with bad MACs.
@@ -52,7 +52,7 @@ impl SimIdentityControl {
 
 /// The machine-readable zone of a document (TD3 for a passport, TD1 otherwise), check digits
 /// computed by the `mrz` crate.
-pub fn zone_of(document: &IdentityDocument) -> String {
+pub fn zone_of(document: &HolderData) -> String {
     let date = |d: CalendarDate| mrz::MrzDate::Calendar(mrz::Date::new(i32::from(d.year), u32::from(d.month), u32::from(d.day)));
     let sex = match document.sex {
         Sex::Female => mrz::Sex::Female,
@@ -197,15 +197,17 @@ impl IdentityReader for SimulatedIdentityReader {
 /// check character in brackets on the card is the MRZ's ninth character).
 pub fn specimen_identity_card() -> IdentityDocument {
     IdentityDocument {
-        document_type: super::DocumentType::IdentityCard,
-        issuing_state: "CHN".into(),
-        document_number: "12345678".into(),
-        surname: "CHAN".into(),
-        given_names: "TAI MAN".into(),
-        nationality: "CHN".into(),
-        date_of_birth: CalendarDate { year: 1985, month: 3, day: 14 },
-        sex: super::Sex::Male,
-        date_of_expiry: CalendarDate { year: 2031, month: 6, day: 30 },
+        holder: HolderData {
+            document_type: super::DocumentType::IdentityCard,
+            issuing_state: "CHN".into(),
+            document_number: "12345678".into(),
+            surname: "CHAN".into(),
+            given_names: "TAI MAN".into(),
+            nationality: "CHN".into(),
+            date_of_birth: CalendarDate { year: 1985, month: 3, day: 14 },
+            sex: super::Sex::Male,
+            date_of_expiry: CalendarDate { year: 2031, month: 6, day: 30 },
+        },
         assurance: super::Assurance::ChipUnverified,
     }
 }
@@ -216,11 +218,7 @@ mod tests {
     use crate::identity_reader::ErrorKind;
 
     fn key_for(doc: &IdentityDocument) -> AccessKey {
-        AccessKey::Mrz {
-            document_number: doc.document_number.clone(),
-            date_of_birth: doc.date_of_birth,
-            date_of_expiry: doc.date_of_expiry,
-        }
+        doc.holder.access_key()
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! chip's DG1 carries it. Zones are parsed and check digits verified by the `mrz` crate; this
 //! module turns them into the kiosk's types and refuses any zone a check digit contradicts.
 
+pub use super::super::HolderData;
 use super::super::{CalendarDate, DocumentType, Sex};
 
 /// Why a machine-readable zone, or a key typed by the citizen, was refused.
@@ -85,27 +86,6 @@ impl MrzKey {
     /// `K_seed`: the first 16 bytes of SHA-1 of the MRZ information.
     pub fn seed(&self) -> [u8; 16] {
         super::crypto::sha1_16(self.information().as_bytes())
-    }
-}
-
-/// The holder's data as the zone (or the chip's DG1) carries it. Personal data: nothing of it
-/// in `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HolderData {
-    pub document_type: DocumentType,
-    pub issuing_state: String,
-    pub document_number: String,
-    pub surname: String,
-    pub given_names: String,
-    pub nationality: String,
-    pub date_of_birth: CalendarDate,
-    pub sex: Sex,
-    pub date_of_expiry: CalendarDate,
-}
-
-impl std::fmt::Debug for HolderData {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HolderData").field("document_type", &self.document_type).finish_non_exhaustive()
     }
 }
 
