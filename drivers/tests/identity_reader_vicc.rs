@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use balcao_drivers::identity_reader::emrtd::{CardSlot, EmrtdReader};
+use balcao_drivers::identity_reader::emrtd::{CardSlot, EmrtdReader, SlotStatus};
 use balcao_drivers::identity_reader::icao::apdu::{CardChannel, Command as Apdu, Response, TransportError, TransportErrorKind};
 use balcao_drivers::identity_reader::icao::chip::{self, ChipError, ReadOptions};
 use balcao_drivers::identity_reader::icao::mrz::MrzKey;
@@ -136,7 +136,20 @@ fn pcscd_stopping_is_no_reader_not_a_hang() {
     let mut lab = Lab::start();
     let mut reader = EmrtdReader::new(PcscSlot::new(""), LENIENT);
     reader.read(&access_key()).unwrap_or_else(|e| panic!("{e}{}", lab.logs()));
+    // Waiting for a change waits while nothing changes, and sees the card leave at once.
+    let quiet = Instant::now();
+    assert_eq!(PcscSlot::new("").wait_for_change(Duration::from_millis(400)).expect("waits"), SlotStatus::CardPresent);
+    assert!(quiet.elapsed() >= Duration::from_millis(350), "returned after {:?} with nothing changed", quiet.elapsed());
+    let waiter = std::thread::spawn(|| {
+        let started = Instant::now();
+        let seen = PcscSlot::new("").wait_for_change(Duration::from_secs(5)).expect("waits");
+        (seen, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
     lab.remove();
+    let (seen, took) = waiter.join().expect("the waiting thread");
+    assert_eq!(seen, SlotStatus::Empty, "{}", lab.logs());
+    assert!(took < Duration::from_secs(4), "the removal took {took:?} to be seen");
     let _ = lab.pcscd.take();
     let started = Instant::now();
     assert_eq!(reader.status().expect("status"), IdentityReaderStatus::NoReader);

@@ -95,21 +95,26 @@ impl PcscSlot {
         Ok(states)
     }
 
-    /// Waits up to `timeout` for a card to be put on (or taken off) any of the readers.
+    /// Waits up to `timeout` for a card to be put on (or taken off) any of the readers, or a
+    /// reader to come or go, and says what the slot holds then.
     pub fn wait_for_change(&mut self, timeout: Duration) -> Result<SlotStatus, TransportError> {
         let mut states = self.readers()?;
         if states.is_empty() {
             return Ok(SlotStatus::NoReader);
         }
+        states.push(pcsc::ReaderState::new(pcsc::PNP_NOTIFICATION(), pcsc::State::UNAWARE));
+        let context = self.context()?;
+        // Learn the state of everything watched (the reader list's included), then wait for it
+        // to differ: with an unknown state pcscd would answer at once.
+        let wait = |timeout: Duration, states: &mut [pcsc::ReaderState]| match context.get_status_change(timeout, states) {
+            Ok(()) | Err(pcsc::Error::Timeout) => Ok(()),
+            Err(e) => Err(transport(e, "waiting for a card")),
+        };
+        wait(Duration::ZERO, &mut states)?;
         for state in &mut states {
             state.sync_current_state();
         }
-        states.push(pcsc::ReaderState::new(pcsc::PNP_NOTIFICATION(), pcsc::State::UNAWARE));
-        let context = self.context()?;
-        match context.get_status_change(timeout, &mut states) {
-            Ok(()) | Err(pcsc::Error::Timeout) => {}
-            Err(e) => return Err(transport(e, "waiting for a card")),
-        }
+        wait(timeout, &mut states)?;
         self.status()
     }
 }
