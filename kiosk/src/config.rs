@@ -420,17 +420,25 @@ pub struct IdentityReaderSection {
     /// Only PC/SC readers whose name contains this are used (e.g. the model); all if empty.
     pub reader: String,
     pub secure_messaging: SecureMessaging,
+    /// The country signing CA certificates (PEM or DER files) documents are verified against;
+    /// without it no document reads as verified.
+    pub csca_dir: Option<PathBuf>,
 }
 
 impl IdentityReaderSection {
     fn check(&self, path: &Path) -> Result<(), ConfigError> {
         let key = |k: &str| format!("devices.identity_reader.{k}");
-        if self.kind == IdentityReaderKind::Simulated && !self.reader.is_empty() {
+        if self.kind == IdentityReaderKind::Simulated && (!self.reader.is_empty() || self.csca_dir.is_some()) {
             return Err(ConfigError::value(
                 path,
                 &key("kind"),
-                "is \"simulated\": set kind = \"pcsc\" to use the readers named in `reader`",
+                "is \"simulated\" (its documents carry their own test country): set kind = \"pcsc\" to use `reader` and `csca_dir`",
             ));
+        }
+        if let Some(dir) = &self.csca_dir
+            && !dir.is_dir()
+        {
+            return Err(ConfigError::value(path, &key("csca_dir"), format!("{} is not a folder", dir.display())));
         }
         if self.reader.chars().any(char::is_control) {
             return Err(ConfigError::value(path, &key("reader"), "a reader name has no control characters"));
@@ -737,6 +745,10 @@ mod tests {
             ("[devices.code_scanner]\nkind = \"serial\"\n", "`devices.code_scanner.kind`: \"serial\" needs `serial`"),
             ("[devices.code_scanner]\nkind = \"hid-pos\"\n", "`devices.code_scanner.kind`: \"hid-pos\" needs `usb`"),
             ("[devices.identity_reader]\nreader = \"ACS\"\n", "`devices.identity_reader.kind`: is \"simulated\""),
+            (
+                "[devices.identity_reader]\nkind = \"pcsc\"\ncsca_dir = \"/nonexistent/csca\"\n",
+                "`devices.identity_reader.csca_dir`: /nonexistent/csca is not a folder",
+            ),
             ("[devices.identity_reader]\nkind = \"pcsc\"\nsecure_messaging = \"loose\"\n", "devices.identity_reader.secure_messaging"),
             (
                 "[devices.code_scanner]\nkind = \"hid-pos\"\nusb = \"0c2e-0b61\"\n",

@@ -140,8 +140,17 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
     let identity = &config.devices.identity_reader;
     let identity_reader: Box<dyn balcao_drivers::identity_reader::IdentityReader> = match identity.kind {
         IdentityReaderKind::Pcsc => {
+            use balcao_drivers::identity_reader::icao::pa::TrustList;
             use balcao_drivers::identity_reader::{emrtd::EmrtdReader, pcsc::PcscSlot};
-            Box::new(EmrtdReader::new(PcscSlot::new(identity.reader.clone()), identity.read_options()))
+            let trust = match &identity.csca_dir {
+                Some(dir) => TrustList::load_dir(dir).context("devices.identity_reader.csca_dir")?,
+                None => {
+                    tracing::warn!("no devices.identity_reader.csca_dir: no document can read as verified");
+                    TrustList::default()
+                }
+            };
+            tracing::info!(cscas = trust.len(), "identity reader trust list loaded");
+            Box::new(EmrtdReader::new(PcscSlot::new(identity.reader.clone()), identity.read_options()).with_trust_list(trust))
         }
         IdentityReaderKind::Simulated => {
             let (driver, control) = devices::simulated_identity_reader(pace);

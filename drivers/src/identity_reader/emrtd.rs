@@ -1,10 +1,12 @@
 //! [`EmrtdReader`]: the [`IdentityReader`] for chip documents, on any [`CardSlot`] (a PC/SC
-//! reader, or the virtual one of the simulator). It opens the chip with the MRZ key and reads
-//! it with [`icao::chip`], and maps every failure to the kind the kiosk acts on.
+//! reader, or the virtual one of the simulator). It opens the chip with the MRZ key, reads it
+//! with [`icao::chip`], checks the issuer's signature with [`icao::pa`] against its trust list,
+//! and maps every failure to the kind the kiosk acts on.
 
 use super::icao::apdu::{CardChannel, TransportError, TransportErrorKind};
-use super::icao::chip::{self, ChipError, ReadOptions};
+use super::icao::chip::{self, ChipContents, ChipError, ReadOptions};
 use super::icao::mrz::MrzKey;
+use super::icao::pa::{self, TrustList};
 use super::{AccessKey, Assurance, Error, ErrorKind, IdentityDocument, IdentityReader, IdentityReaderStatus};
 
 /// What a reader slot holds.
@@ -34,17 +36,57 @@ pub trait CardSlot: Send {
 pub struct EmrtdReader<S: CardSlot> {
     slot: S,
     options: ReadOptions,
+    /// The CSCAs whose documents read as verified (passive authentication); empty: none.
+    trust: TrustList,
 }
 
 impl<S: CardSlot> std::fmt::Debug for EmrtdReader<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmrtdReader").field("slot", &self.slot.describe()).field("options", &self.options).finish()
+        f.debug_struct("EmrtdReader")
+            .field("slot", &self.slot.describe())
+            .field("options", &self.options)
+            .field("trusted_cscas", &self.trust.len())
+            .finish()
     }
 }
 
 impl<S: CardSlot> EmrtdReader<S> {
+    /// A reader that reads chips but verifies none (no trust list).
     pub fn new(slot: S, options: ReadOptions) -> Self {
-        Self { slot, options }
+        Self { slot, options, trust: TrustList::default() }
+    }
+
+    /// Documents whose security object chains to one of these CSCAs read as verified.
+    pub fn with_trust_list(mut self, trust: TrustList) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// How far the data read can be trusted: verified when the issuer's signature over it holds
+    /// and chains to the trust list; unverified when it cannot be checked; an error when the
+    /// check shows the data was altered.
+    fn passive_authentication(&self, contents: &ChipContents, slot: &str) -> Result<Assurance, Error> {
+        let Some(sod) = &contents.sod else {
+            tracing::info!(reader = %slot, "the document has no security object: its data is unverified");
+            return Ok(Assurance::ChipUnverified);
+        };
+        let mut files: Vec<(u8, &[u8])> = vec![(1, &contents.dg1)];
+        if let Some(dg2) = &contents.dg2 {
+            files.push((2, dg2));
+        }
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        match pa::verify(sod, &files, &self.trust, now) {
+            Ok(_) => Ok(Assurance::ChipVerified),
+            Err(e) if e.is_forgery() => {
+                tracing::warn!(reader = %slot, error = %e, "a document failed passive authentication");
+                Err(Error::new(ErrorKind::Tampered, format!("the document's data does not match its issuer's signature ({slot})"))
+                    .with_source(e))
+            }
+            Err(e) => {
+                tracing::info!(reader = %slot, reason = %e, "the document's data could not be verified");
+                Ok(Assurance::ChipUnverified)
+            }
+        }
     }
 
     pub fn slot(&mut self) -> &mut S {
@@ -117,8 +159,12 @@ impl<S: CardSlot> IdentityReader for EmrtdReader<S> {
             }
         };
         let options = self.options;
-        let mut channel = self.slot.connect().map_err(|e| transport_error(&e, &describe))?;
-        let contents = chip::read(&mut channel, &key, options, &mut system_random).map_err(|e| chip_error(e, &describe))?;
-        Ok(IdentityDocument { holder: contents.holder, assurance: Assurance::ChipUnverified })
+        let contents = {
+            // The card is let go (and reset) before the checks that need no card.
+            let mut channel = self.slot.connect().map_err(|e| transport_error(&e, &describe))?;
+            chip::read(&mut channel, &key, options, &mut system_random).map_err(|e| chip_error(e, &describe))?
+        };
+        let assurance = self.passive_authentication(&contents, &describe)?;
+        Ok(IdentityDocument { holder: contents.holder, assurance })
     }
 }

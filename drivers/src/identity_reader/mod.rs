@@ -43,6 +43,9 @@ pub enum ErrorKind {
     Unsupported,
     /// The chip's answers broke the protocol (bad MAC, truncated data, unexpected status).
     Protocol,
+    /// The chip's data does not match its issuer's signature (passive authentication): the
+    /// document was altered or forged.
+    Tampered,
     NoAnswer,
     Other,
 }

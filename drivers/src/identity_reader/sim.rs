@@ -10,7 +10,11 @@ use super::emrtd::{CardSlot, EmrtdReader, SlotStatus};
 use super::icao::apdu::{CardChannel, Command, Response, TransportError, TransportErrorKind};
 use super::icao::card::{ChipFaults, VirtualChip};
 use super::icao::chip::ReadOptions;
+use super::icao::lds;
+use super::icao::pa::TrustList;
+use super::icao::signer::DocumentSigner;
 use super::{AccessKey, CalendarDate, DocumentType, Error, HolderData, IdentityDocument, IdentityReader, IdentityReaderStatus, Sex};
+use der::Decode as _;
 
 #[derive(Debug, Default)]
 struct Knobs {
@@ -18,6 +22,8 @@ struct Knobs {
     chip: Option<VirtualChip>,
     chip_broken: bool,
     remove_during_next_read: bool,
+    /// The test country whose documents are placed: it signs their security objects.
+    issuer: Option<Arc<DocumentSigner>>,
 }
 
 /// The knobs of a simulated reader; clones control the same reader.
@@ -36,7 +42,26 @@ impl SimIdentityControl {
     /// Places a document on the reader (or takes it away with `None`): a chip whose DG1 holds
     /// the document's machine-readable zone.
     pub fn place(&self, document: Option<IdentityDocument>) {
-        self.knobs().chip = document.map(|d| VirtualChip::new(&zone_of(&d.holder), &[]).expect("a zone made from valid data"));
+        self.place_signed(document, false);
+    }
+
+    /// Places a document whose security object was signed over other data than its chip
+    /// holds: an altered document, which passive authentication must catch.
+    pub fn place_altered(&self, document: IdentityDocument) {
+        self.place_signed(Some(document), true);
+    }
+
+    fn place_signed(&self, document: Option<IdentityDocument>, altered: bool) {
+        let mut knobs = self.knobs();
+        let issuer = knobs.issuer.clone();
+        knobs.chip = document.map(|d| {
+            let zone = zone_of(&d.holder);
+            let dg1 = lds::encode_dg1(&zone);
+            let signed_dg1 = if altered { lds::encode_dg1(&zone.replacen(&d.holder.surname, "FORGED", 1)) } else { dg1 };
+            let sod = issuer.as_ref().and_then(|issuer| issuer.security_object(&[(1, &signed_dg1)]).ok());
+            let files: Vec<(u16, Vec<u8>)> = sod.into_iter().map(|sod| (lds::EF_SOD, sod)).collect();
+            VirtualChip::new(&zone, &files).expect("a zone made from valid data")
+        });
     }
 
     /// The document's chip answers with bad MACs.
@@ -164,12 +189,24 @@ pub struct SimulatedIdentityReader {
 
 impl SimulatedIdentityReader {
     /// A connected reader with no document on it; a read takes about `read_time`.
+    /// Documents placed on it are signed by a test country whose CSCA the reader trusts, so
+    /// they read as verified.
     pub fn new(read_time: Duration) -> Self {
         let control = SimIdentityControl::default();
         control.set_reader_present(true);
         // A read is about a dozen APDUs.
         let slot = VirtualSlot { control: control.clone(), per_command: read_time / 12 };
-        Self { control, reader: EmrtdReader::new(slot, ReadOptions::default()) }
+        let mut reader = EmrtdReader::new(slot, ReadOptions::default());
+        match DocumentSigner::generate("UTO") {
+            Ok(issuer) => {
+                if let Ok(csca) = x509_cert::Certificate::from_der(issuer.csca()) {
+                    reader = reader.with_trust_list(TrustList::new(vec![csca]));
+                }
+                control.knobs().issuer = Some(Arc::new(issuer));
+            }
+            Err(e) => tracing::warn!(error = %e, "the simulated documents' issuer could not be made: they read as unverified"),
+        }
+        Self { control, reader }
     }
 
     pub fn control(&self) -> SimIdentityControl {
@@ -208,14 +245,14 @@ pub fn specimen_identity_card() -> IdentityDocument {
             sex: super::Sex::Male,
             date_of_expiry: CalendarDate { year: 2031, month: 6, day: 30 },
         },
-        assurance: super::Assurance::ChipUnverified,
+        assurance: super::Assurance::ChipVerified,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity_reader::ErrorKind;
+    use crate::identity_reader::{Assurance, ErrorKind};
 
     fn key_for(doc: &IdentityDocument) -> AccessKey {
         doc.holder.access_key()
@@ -266,6 +303,16 @@ mod tests {
         reader.control().set_reader_present(false);
         assert_eq!(reader.status().expect("status"), IdentityReaderStatus::NoReader);
         assert_eq!(reader.read(&key_for(&doc)).expect_err("gone").kind(), ErrorKind::NoReader);
+    }
+
+    #[test]
+    fn a_signed_document_reads_as_verified_and_an_altered_one_is_tampered() {
+        let mut reader = SimulatedIdentityReader::new(Duration::ZERO);
+        let doc = specimen_identity_card();
+        reader.control().place(Some(doc.clone()));
+        assert_eq!(reader.read(&key_for(&doc)).expect("read").assurance, Assurance::ChipVerified);
+        reader.control().place_altered(doc.clone());
+        assert_eq!(reader.read(&key_for(&doc)).expect_err("altered").kind(), ErrorKind::Tampered);
     }
 
     #[test]

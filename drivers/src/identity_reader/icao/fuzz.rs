@@ -35,11 +35,13 @@ pub fn secure_messaging(data: &[u8]) {
     }
 }
 
-/// The files: EF.COM and DG1 (whose zone goes through the MRZ parser).
+/// The files: EF.COM, DG1 (whose zone goes through the MRZ parser) and EF.SOD (the CMS
+/// structures of passive authentication).
 pub fn files(data: &[u8]) {
     let _ = lds::parse_com(data);
     let _ = lds::parse_dg1(data);
     let _ = super::mrz::parse(&String::from_utf8_lossy(data));
+    let _ = super::pa::verify(data, &[(1, data)], &super::pa::TrustList::default(), 0);
 }
 
 /// A whole read against a chip whose answers are `data`: a sequence of answers, each a two-byte

@@ -11,6 +11,10 @@
 //! - `chip.rs` — the terminal's reading of a chip over any card channel;
 //! - `card.rs` — a virtual chip answering as one does, with knobs for broken ones (with the
 //!   simulators);
+//! - `pa.rs` — passive authentication: EF.SOD's hashes and signature, the DS certificate
+//!   against the CSCA trust list;
+//! - `signer.rs` — a test country's CSCA and DS, signing EF.SOD for the virtual chip (with the
+//!   simulators);
 //! - `fuzz.rs` — entry points for fuzzing everything a chip's answers reach (`drivers/fuzz`).
 //!
 //! PACE is a later step: it replaces BAC's key agreement and ends in the same [`sm::SessionKeys`]
@@ -26,5 +30,8 @@ pub mod crypto;
 pub mod fuzz;
 pub mod lds;
 pub mod mrz;
+pub mod pa;
+#[cfg(feature = "simulators")]
+pub mod signer;
 pub mod sm;
 pub mod tlv;
