@@ -118,6 +118,12 @@ mod tests {
         recording.1
     }
 
+    /// A real EF.SOD, signed by a test country's document signer.
+    fn security_object() -> Vec<u8> {
+        let signer = crate::identity_reader::icao::signer::DocumentSigner::generate("UTO").expect("signer");
+        signer.security_object(&[(1, b"\x61\x05\x5F\x1F\x02AB")]).expect("sod")
+    }
+
     /// Real messages of the worked example and a whole conversation with the virtual chip,
     /// then mutations of them: flipped bits, cut short, lengths made huge, bytes inserted.
     /// Deterministic, so a failure repeats.
@@ -133,7 +139,7 @@ mod tests {
         ]
         .iter()
         .map(|h| hex::decode(h).expect("hex"))
-        .chain([transcript])
+        .chain([transcript, security_object()])
         .collect();
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let mut next = move || {
