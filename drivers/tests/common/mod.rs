@@ -57,21 +57,28 @@ pub fn qr_codes_on(path: &Path) -> Vec<String> {
 
 const INSIDE: &str = "BALCAO_TEST_IN_PRIVATE_NAMESPACE";
 
-/// Runs the named test again inside a private network, mount and PID namespace (`unshare`, as
-/// root) and checks it passed there. Returns `true` when the caller is already inside and
-/// should do the work. Nothing started inside listens outside it, and when the test ends the
-/// namespace's first process exits, so the kernel stops every daemon it started.
+/// This binary again, with `args`, inside a private network, mount and PID namespace
+/// (`unshare`, as root), marked as inside. Nothing started there listens outside it, and when
+/// the run ends the namespace's first process exits, so the kernel stops every daemon it started.
+fn in_private_namespace(args: &[&str]) -> std::process::Command {
+    let exe = std::env::current_exe().expect("this binary's path");
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args(["--net", "--mount", "--pid", "--fork", "--propagation", "private"])
+        .arg(exe)
+        .args(args)
+        .env(INSIDE, "1")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Runs the named test again inside a private namespace and checks it passed there. Returns
+/// `true` when the caller is already inside and should do the work.
 pub fn inside_private_namespace(test: &str) -> bool {
     if std::env::var_os(INSIDE).is_some() {
         return true;
     }
-    let exe = std::env::current_exe().expect("test binary path");
-    let output = std::process::Command::new("unshare")
-        .args(["--net", "--mount", "--pid", "--fork", "--propagation", "private"])
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(INSIDE, "1")
-        .stdin(std::process::Stdio::null())
+    let output = in_private_namespace(&["--exact", test, "--nocapture", "--test-threads=1"])
         .output()
         .expect("unshare (util-linux) runs; tools/setup installs it");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -87,14 +94,7 @@ pub fn inside_private_namespace_bench() -> bool {
     if std::env::var_os(INSIDE).is_some() {
         return true;
     }
-    let exe = std::env::current_exe().expect("benchmark binary path");
-    let status = std::process::Command::new("unshare")
-        .args(["--net", "--mount", "--pid", "--fork", "--propagation", "private"])
-        .arg(exe)
-        .env(INSIDE, "1")
-        .stdin(std::process::Stdio::null())
-        .status()
-        .expect("unshare (util-linux) runs; tools/setup installs it; the benchmark needs root");
+    let status = in_private_namespace(&[]).status().expect("unshare (util-linux) runs; tools/setup installs it; the benchmark needs root");
     assert!(status.success(), "the benchmark failed inside its namespace: {status}");
     false
 }
