@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Html;
+use balcao_backend_client::api::IdentityMethod;
 
 use crate::api::{ApiError, AppState};
 
@@ -103,18 +104,25 @@ pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Htm
     if rows.is_empty() {
         html.push_str("<p class=\"empty\">No applications yet.</p>");
     } else {
-        html.push_str("<table><thead><tr><th>Received</th><th>Reference</th><th>Service</th><th>Kiosk</th><th>Fee</th><th>State</th></tr></thead><tbody>");
+        html.push_str("<table><thead><tr><th>Received</th><th>Reference</th><th>Service</th><th>Kiosk</th><th>Identified by</th><th>Fee</th><th>State</th></tr></thead><tbody>");
         for row in rows {
             let service =
                 catalog.catalog.service(&row.service_id).map_or(row.service_id.clone(), |s| format!("{} · {}", s.name.en, s.name.zh_hant));
             let fee = if row.paid { mop(row.fee_avos) } else { "—".to_string() };
+            let identified = match row.identity.as_ref().map(|i| i.method) {
+                None => "declared",
+                Some(IdentityMethod::App) => "app sign-in",
+                Some(IdentityMethod::ChipVerified) => "chip (verified)",
+                Some(IdentityMethod::ChipUnverified) => "chip (unverified)",
+            };
             let _ = write!(
                 html,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 escape(&row.received_at),
                 escape(&row.reference),
                 escape(&service),
                 escape(&row.kiosk_id),
+                identified,
                 escape(&fee),
                 row.state.as_str()
             );

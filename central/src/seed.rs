@@ -243,7 +243,8 @@ pub fn catalog() -> Catalog {
             ),
             agency: dsi(),
             fee_avos: 4_000,
-            identity_level: IdentityLevel::Declared,
+            // One's own registered data: only to the holder, identified by the app or the chip.
+            identity_level: IdentityLevel::App,
             form: vec![
                 full_name(),
                 document_number(),

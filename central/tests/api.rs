@@ -46,6 +46,7 @@ fn submission() -> ApplicationSubmission {
             approval_code: None,
             card_brand: None,
         }),
+        identity: None,
         submitted_at: jiff::Timestamp::now(),
     }
 }
@@ -674,4 +675,48 @@ async fn queue_tickets_are_filed_once_and_a_number_issued_twice_is_flagged() {
     assert_eq!(send(&central, keyless).await.0, StatusCode::BAD_REQUEST);
     let total: u32 = central.store().queue_days(3).expect("days").iter().map(|d| d.issued).sum();
     assert_eq!(total, 5, "refusals file nothing");
+}
+
+#[tokio::test]
+async fn a_service_for_the_holder_only_takes_applications_whose_applicant_was_identified_as_the_holder() {
+    use balcao_backend_client::api::{HolderCheck, IdentityMethod, IdentityProof};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let application = |identity: Option<IdentityProof>| {
+        let mut s = submission();
+        s.application_id = Uuid::now_v7();
+        s.service_id = "identification-data-certificate".into();
+        s.answers.remove("purpose");
+        s.answers.insert("include_address".into(), Answer::Bool(false));
+        s.fee_avos = 4000;
+        if let Some(payment) = s.payment.as_mut() {
+            payment.amount_avos = 4000;
+        }
+        s.identity = identity;
+        s
+    };
+    let submit = |s: ApplicationSubmission| {
+        let central = &central;
+        async move {
+            let (status, headers, body) =
+                send(central, post(Some(&s.application_id.to_string()), serde_json::to_vec(&s).expect("json"))).await;
+            (status, (status != StatusCode::CREATED).then(|| problem(status, &headers, &body).short_kind().to_string()))
+        }
+    };
+    let proof = |method, number: &str| Some(IdentityProof { method, holder: HolderCheck::new([3; 16], number) });
+
+    assert_eq!(submit(application(None)).await, (StatusCode::UNPROCESSABLE_ENTITY, Some("identity-required".into())));
+    // The holder's number is 1234567(8): a proof for another number is refused.
+    let other = application(proof(IdentityMethod::App, "7654321(0)"));
+    assert_eq!(submit(other).await, (StatusCode::UNPROCESSABLE_ENTITY, Some("identity-mismatch".into())));
+    assert_eq!(submit(application(proof(IdentityMethod::ChipUnverified, "12345678"))).await, (StatusCode::CREATED, None));
+    let mut by_app = application(proof(IdentityMethod::App, "1234567(8)"));
+    by_app.reference = "K01-261122-0042".into();
+    let reference = by_app.reference.clone();
+    assert_eq!(submit(by_app).await.0, StatusCode::CREATED);
+    let stored = central.store().recent_applications(5).expect("list");
+    let identity = stored.iter().find(|a| a.reference == reference).and_then(|a| a.identity.clone()).expect("kept with the application");
+    assert_eq!(identity.method, IdentityMethod::App);
+    // A declared service takes an application without identification.
+    assert_eq!(submit(submission()).await, (StatusCode::CREATED, None));
 }

@@ -180,6 +180,9 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
     let mut config = config.clone();
     config.store.data_dir = data_dir.to_path_buf();
     let (devices, simulators) = Devices::simulated(data_dir, SimulatorPace::REALISTIC)?;
+    // A specimen identity card lies on the reader, for the services given only to their
+    // holder (its details are in the README).
+    simulators.identity_reader.place(Some(balcao_drivers::identity_reader::sim::specimen_identity_card()));
     // The demo's agency works fast: a certificate is ready to collect a minute after applying.
     let agency = central.central.clone();
     tokio::spawn(async move {

@@ -113,6 +113,40 @@ impl Guide {
         self.queues().ui(UserAction::ChooseQueue("civil-registry".into()))
     }
 
+    /// On the identification step of a service given only to the holder.
+    fn identifying(&mut self) -> &mut Self {
+        let language = self.language;
+        self.ui(UserAction::Start)
+            .ui(UserAction::ChooseLanguage(language))
+            .ui(UserAction::Apply)
+            .ui(UserAction::ChooseService("identification-data-certificate".into()))
+    }
+
+    /// The document's details typed and its chip asked for.
+    fn reading_chip(&mut self) -> &mut Self {
+        self.identifying().typed(0, "1234567").typed(1, "14031985").typed(2, "31012031").ui(UserAction::IdentifyRead)
+    }
+
+    fn scanned_sign_in(&mut self) -> &mut Self {
+        self.event(Event::Scanned(crate::session::ScannedCode::SignIn(crate::session::SignInCode("BALCAO-SIGNIN:tour".into()))))
+    }
+
+    /// Signed in with the app: the form, with the holder's fields filled.
+    fn identified(&mut self) -> &mut Self {
+        let claims = balcao_backend_client::api::signin::SignInClaims {
+            iss: "tour".into(),
+            sub: "tour".into(),
+            aud: "GSC-01".into(),
+            iat: 0,
+            exp: 0,
+            nonce: "tour".into(),
+            name: "CHAN TAI MAN".into(),
+            document_number: "1234567(8)".into(),
+            birth_date: "1985-03-14".into(),
+        };
+        self.identifying().scanned_sign_in().event(Event::SignInChecked(Ok(claims)))
+    }
+
     fn saved(&mut self) -> &mut Self {
         let saved = SavedApplication { application_id: uuid::Uuid::nil(), reference: "K01-261122-0007".into() };
         self.approved().event(Event::ApplicationSaved(saved)).event(Event::Captured(Vec::new()))
@@ -191,6 +225,26 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
         ("27-ticket-printing", g().ticketing().view()),
         ("28-ticket", g().ticketing().event(Event::TicketIssued { number: "B1-023".into() }).view()),
         ("29-ticket-uncertain", g().ticketing().event(Event::TicketNotPrinted { number: Some("B1-024".into()) }).view()),
+        ("30-identify", g().identifying().view()),
+        ("31-identify-typing", g().identifying().typed(0, "1234567").typed(1, "1403").view()),
+        ("32-identify-reading", g().reading_chip().view()),
+        (
+            "33-identify-details-do-not-match",
+            g().reading_chip().event(Event::IdentityRead(Err(balcao_drivers::identity_reader::ErrorKind::AccessDenied))).view(),
+        ),
+        (
+            "34-identify-code-expired",
+            g().identifying()
+                .scanned_sign_in()
+                .event(Event::SignInChecked(Err(balcao_backend_client::api::signin::SignInRefusal::Expired)))
+                .view(),
+        ),
+        ("35-form-identified", g().identified().view()),
+        ("36-review-identified", g().identified().ui(UserAction::SetYesNo(3, false)).ui(UserAction::FormNext).view()),
+        (
+            "37-error-document-rejected",
+            g().reading_chip().event(Event::IdentityRead(Err(balcao_drivers::identity_reader::ErrorKind::Tampered))).view(),
+        ),
     ]
 }
 
@@ -281,7 +335,7 @@ mod tests {
         for language in Language::ALL {
             let stops = tour(language);
             let screens: std::collections::HashSet<Screen> = stops.iter().map(|(_, v)| v.screen).collect();
-            assert_eq!(screens.len(), 17, "{language:?}: {screens:?}");
+            assert_eq!(screens.len(), 18, "{language:?}: {screens:?}");
             assert!(stops.iter().all(|(_, v)| v.language == language), "{language:?}");
         }
     }

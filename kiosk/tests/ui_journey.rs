@@ -1,13 +1,17 @@
 //! Citizens use the real kiosk — UI, session, store, simulated devices, and the reference
 //! central over HTTPS on loopback — by touch, finding every control by its accessible label
 //! as assistive technology would: the whole journey in each of the three languages, a queue
-//! ticket, then an idle timeout that wipes a half-filled form.
+//! ticket, two applications for a certificate given only to its holder (identified by the
+//! government app's sign-in code, then by the chip of their identity card), then an idle
+//! timeout that wipes a half-filled form.
 //!
 //! Slint's testing backend allows one event loop per process, so this file holds one test.
 
 use std::time::{Duration, Instant};
 
+use balcao_backend_client::api::IdentityMethod;
 use balcao_central::{CentralOptions, LoopbackCentral};
+use balcao_drivers::code_scanner::sim::VirtualScanner;
 use balcao_kiosk::runtime::devices::{Devices, SimulatorPace};
 use balcao_kiosk::runtime::outbox::RetryPolicy;
 use balcao_kiosk::runtime::{self, KioskSettings};
@@ -44,7 +48,16 @@ async fn find(window: &MainWindow, label: &str, role: AccessibleRole) -> Element
         if let Some(found) = ElementHandle::find_by_accessible_label(window, label).find(|e| e.accessible_role() == Some(role)) {
             return found;
         }
-        assert!(Instant::now() < deadline, "no {role:?} labelled {label:?} appeared");
+        if Instant::now() >= deadline {
+            let all: Vec<String> = i_slint_backend_testing::ElementQuery::from_root(window)
+                .match_descendants()
+                .match_accessible_role(role)
+                .find_all()
+                .iter()
+                .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
+                .collect();
+            panic!("no {role:?} labelled {label:?} appeared; there are {all:?}");
+        }
         sleep(Duration::from_millis(20)).await;
     }
 }
@@ -64,6 +77,21 @@ async fn tap(window: &MainWindow, label: &str) {
     button.invoke_accessible_default_action();
     // Let the session answer before the next touch, as a person would.
     sleep(Duration::from_millis(60)).await;
+}
+
+/// Drags the screen's list up by a finger's swipe, to bring what is below into view.
+async fn swipe_up(window: &MainWindow) {
+    use slint::platform::{PointerEventButton, WindowEvent};
+    let w = window.window();
+    let at = |y: f32| slint::LogicalPosition::new(540.0, y);
+    w.dispatch_event(WindowEvent::PointerPressed { position: at(1500.0), button: PointerEventButton::Left });
+    for step in 1..=20 {
+        sleep(Duration::from_millis(16)).await;
+        w.dispatch_event(WindowEvent::PointerMoved { position: at(1500.0 - 40.0 * step as f32) });
+    }
+    sleep(Duration::from_millis(300)).await;
+    w.dispatch_event(WindowEvent::PointerReleased { position: at(700.0), button: PointerEventButton::Left });
+    sleep(Duration::from_millis(300)).await;
 }
 
 async fn type_on_keyboard(window: &MainWindow, language: Language, text: &str) {
@@ -142,7 +170,12 @@ async fn journey(window: &MainWindow, language: Language) -> String {
     assert_eq!(field(window, t.birth).await.accessible_value().as_deref(), Some("14/03/1985"));
     tap(window, t.employment).await;
     tap(window, &tr(language, "Continue")).await;
+    consent_and_pay(window, language, "MOP 30.00").await
+}
 
+/// On the review screen of an application to the Identification Services Bureau: consents,
+/// pays `fee` and returns the application number shown at the end.
+async fn consent_and_pay(window: &MainWindow, language: Language, fee: &str) -> String {
     let consent = find(
         window,
         &tr(language, "I confirm that this information is correct and agree to its use in processing my application ({}).").replace(
@@ -159,7 +192,7 @@ async fn journey(window: &MainWindow, language: Language) -> String {
     assert_eq!(consent.accessible_checked(), Some(false));
     consent.invoke_accessible_default_action();
     sleep(Duration::from_millis(60)).await;
-    tap(window, &tr(language, "Pay {} and submit").replace("{}", "MOP 30.00")).await;
+    tap(window, &tr(language, "Pay {} and submit").replace("{}", fee)).await;
 
     // The simulated terminal approves; the application is saved, the fee captured, the
     // receipt printed.
@@ -172,6 +205,64 @@ async fn journey(window: &MainWindow, language: Language) -> String {
         .to_string();
     tap(window, &tr(language, "Finish")).await;
     reference
+}
+
+/// Waits until a text with `label` shows `value`.
+async fn shows(window: &MainWindow, label: &str, value: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !ElementHandle::find_by_accessible_label(window, label).any(|e| e.accessible_value().as_deref() == Some(value)) {
+        assert!(Instant::now() < deadline, "{label:?} did not show {value:?}");
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A citizen applies, in Portuguese, for a certificate given only to its holder: an expired
+/// sign-in code is refused in their language, a fresh one fills and locks their details.
+async fn identified_by_app(window: &MainWindow, scanner: &VirtualScanner, code: impl Fn(jiff::Timestamp) -> String) -> String {
+    let language = Language::Pt;
+    touch_start(window).await;
+    tap(window, language.endonym()).await;
+    tap(window, &tr(language, "Apply for a certificate")).await;
+    swipe_up(window).await;
+    tap(window, "Certidão de dados de identificação").await;
+    find(window, &tr(language, "With the government app"), AccessibleRole::Text).await;
+    scanner.present(code(jiff::Timestamp::now() - jiff::SignedDuration::from_mins(30)).as_bytes()).expect("scan");
+    find(
+        window,
+        &tr(language, "This sign-in code has expired. Show a new one in the app and hold it under the scanner."),
+        AccessibleRole::Text,
+    )
+    .await;
+    scanner.present(code(jiff::Timestamp::now()).as_bytes()).expect("scan");
+    shows(window, "Nome completo", "CHAN TAI MAN").await;
+    shows(window, "Número do documento de identificação", "12345678").await;
+    tap(window, &tr(language, "No")).await;
+    tap(window, &tr(language, "Continue")).await;
+    find(window, &format!("✓ {}", tr(language, "Identified with the government app")), AccessibleRole::Text).await;
+    consent_and_pay(window, language, "MOP 40.00").await
+}
+
+/// The same in English with the identity card on the reader and its details typed.
+async fn identified_by_chip(window: &MainWindow) -> String {
+    let language = Language::En;
+    touch_start(window).await;
+    tap(window, language.endonym()).await;
+    tap(window, "Apply for a certificate").await;
+    swipe_up(window).await;
+    tap(window, "Certificate of identification data").await;
+    field(window, "Document number").await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, "12345678").await;
+    tap(window, "Done").await;
+    field(window, "Date of birth").await.invoke_accessible_default_action();
+    // A complete date moves on to the expiry date, and that closes the keypad.
+    type_on_keyboard(window, language, "1403198530062031").await;
+    tap(window, "Read my document").await;
+    shows(window, "Full name", "CHAN TAI MAN").await;
+    shows(window, "Date of birth", "14/03/1985").await;
+    tap(window, "No").await;
+    tap(window, "Continue").await;
+    find(window, "✓ Identified with the chip of your identity document (its issuer's signature checked)", AccessibleRole::Text).await;
+    consent_and_pay(window, language, "MOP 40.00").await
 }
 
 /// A citizen takes a queue ticket in Portuguese; returns the number shown.
@@ -268,6 +359,21 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
     });
     let (central, simulators) = central_rx.recv().expect("core started");
 
+    // A specimen identity card lies on the reader; the government app's codes are signed by
+    // the reference central, as the identity provider.
+    simulators.identity_reader.place(Some(balcao_drivers::identity_reader::sim::specimen_identity_card()));
+    let scanner = simulators.code_scanner.clone();
+    let idp = central.clone();
+    let sign_in_code = move |issued: jiff::Timestamp| {
+        let citizen = balcao_central::store::Citizen {
+            sub: "citizen-0042".into(),
+            name: "CHAN TAI MAN".into(),
+            document_number: "12345678".into(),
+            birth_date: "1985-03-14".into(),
+        };
+        idp.store().sign_in_code(&citizen, "GSC-01", issued, jiff::SignedDuration::from_mins(2)).expect("signed")
+    };
+
     ui.window().show().expect("show");
     let window = ui.window().as_weak();
     let script = slint::spawn_local(async move {
@@ -277,6 +383,8 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
             references.push(journey(&window, language).await);
         }
         let ticket = take_ticket(&window).await;
+        references.push(identified_by_app(&window, &scanner, sign_in_code).await);
+        references.push(identified_by_chip(&window).await);
         walk_away(&window).await;
         slint::quit_event_loop().expect("quit");
         (references, ticket)
@@ -286,11 +394,11 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
     let (references, ticket) = futures_lite_block_on(script);
     assert_eq!(ticket, "B1-001", "the civil registry's first ticket of the day from series 1");
 
-    // Three applications, numbered in order, each printed and each delivered to central once.
+    // Five applications, numbered in order, each printed and each delivered to central once.
     let day = jiff::Zoned::now().strftime("%y%m%d").to_string();
-    assert_eq!(references, [1, 2, 3].map(|n| format!("K01-{day}-{n:04}")));
+    assert_eq!(references, [1, 2, 3, 4, 5].map(|n| format!("K01-{day}-{n:04}")));
     let printed = simulators.receipt_printer.printed();
-    assert_eq!(printed.len(), 4);
+    assert_eq!(printed.len(), 6);
     // The printer has no Chinese font: the zh-Hant receipt's Chinese lines came as images
     // (rows with a Chinese label too); the card terminal's own lines as text.
     let text: Vec<String> = printed.iter().map(|p| p.flowing_text()).collect();
@@ -302,22 +410,33 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
             && text[1].contains("Recibo do pedido")
             && text[2].contains("Application receipt")
             && text[3].contains("Senha de atendimento")
-            && text[3].contains("B1-001"),
+            && text[3].contains("B1-001")
+            && text[4].contains("Certidão de dados de identificação")
+            && text[5].contains("Certificate of identification data"),
         "{text:#?}"
     );
     assert!(printed.iter().all(|p| p.png.as_ref().is_some_and(|png| png.exists())));
-    assert_eq!(simulators.payment_terminal.captured().len(), 3);
+    assert_eq!(simulators.payment_terminal.captured().len(), 5);
     assert!(simulators.payment_terminal.open_reservations().is_empty());
     let deadline = Instant::now() + Duration::from_secs(15);
-    while central.store().count_applications().expect("count") < 3 {
+    while central.store().count_applications().expect("count") < 5 {
         assert!(Instant::now() < deadline, "the applications did not reach central");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let stored: Vec<String> = central.store().recent_applications(10).expect("list").into_iter().map(|a| a.reference).collect();
-    assert_eq!(stored.len(), 3);
+    let rows = central.store().recent_applications(10).expect("list");
+    let stored: Vec<&str> = rows.iter().map(|a| a.reference.as_str()).collect();
+    assert_eq!(stored.len(), 5);
     for reference in &references {
-        assert!(stored.contains(reference), "{reference} missing at central: {stored:?}");
+        assert!(stored.contains(&reference.as_str()), "{reference} missing at central: {stored:?}");
     }
+    // The identified applications carry how, and a salted hash of the document number only.
+    let identified = |reference: &str| rows.iter().find(|a| a.reference == reference).and_then(|a| a.identity.clone());
+    let by_app = identified(&references[3]).expect("identified by the app");
+    let by_chip = identified(&references[4]).expect("identified by the chip");
+    assert_eq!((by_app.method, by_chip.method), (IdentityMethod::App, IdentityMethod::ChipVerified));
+    assert!(by_app.holder.matches("12345678") && by_chip.holder.matches("12345678") && !by_chip.holder.matches("12345679"));
+    assert_ne!(by_app.holder, by_chip.holder, "each application has its own salt");
+    assert!(identified(&references[0]).is_none());
     let _ = stop.send(());
     core.join().expect("core thread");
 }

@@ -46,6 +46,50 @@ pub async fn apply_for_criminal_record(kiosk: &TestKiosk, name: &str) -> balcao_
     kiosk.view.wait_for("the end of the journey", WAIT, |v| matches!(v.screen, Screen::Done | Screen::Error)).await
 }
 
+/// Applies for the certificate of identification data, given only to its holder: identified by
+/// `identify` (which presents a sign-in code or places a document and types its details), then
+/// the form's remaining answers, review, payment. Returns the screen it ended on.
+async fn apply_identified(kiosk: &TestKiosk, identify: impl AsyncFnOnce(&TestKiosk)) -> balcao_ui::view::View {
+    const SERVICE: &str = "identification-data-certificate";
+    act(kiosk, UserAction::Start);
+    act(kiosk, UserAction::ChooseLanguage(Language::En));
+    act(kiosk, UserAction::Apply);
+    kiosk
+        .view
+        .wait_for("the service to be offered", WAIT, |v| {
+            v.screen == Screen::Services && v.services.tiles.iter().any(|t| t.id == SERVICE && t.unavailable.is_none())
+        })
+        .await;
+    act(kiosk, UserAction::ChooseService(SERVICE.into()));
+    kiosk.view.wait_for("the identification step", WAIT, |v| v.screen == Screen::Identify).await;
+    identify(kiosk).await;
+    let form = kiosk.view.wait_for("the form, identified", WAIT, |v| v.screen == Screen::Form || v.identify.problem.is_some()).await;
+    assert_eq!(form.screen, Screen::Form, "not identified: {:?}", form.identify.problem);
+    act(kiosk, UserAction::SetYesNo(3, false));
+    act(kiosk, UserAction::FormNext);
+    kiosk.view.wait_for("the review", WAIT, |v| v.screen == Screen::Review).await;
+    act(kiosk, UserAction::ToggleConsent);
+    act(kiosk, UserAction::Confirm);
+    kiosk.view.wait_for("the end of the journey", WAIT, |v| matches!(v.screen, Screen::Done | Screen::Error)).await
+}
+
+/// The holder shows the government app's sign-in `code` to the (virtual) scanner.
+pub async fn apply_identified_by_app(kiosk: &TestKiosk, code: &str) -> balcao_ui::view::View {
+    apply_identified(kiosk, async |kiosk| kiosk.simulators.code_scanner.present(code.as_bytes()).expect("scanned")).await
+}
+
+/// The holder places the specimen identity card on the reader and types its details.
+pub async fn apply_identified_by_chip(kiosk: &TestKiosk) -> balcao_ui::view::View {
+    apply_identified(kiosk, async |kiosk| {
+        kiosk.simulators.identity_reader.place(Some(balcao_drivers::identity_reader::sim::specimen_identity_card()));
+        type_into(kiosk, 0, "12345678");
+        type_into(kiosk, 1, "14031985");
+        type_into(kiosk, 2, "30062031");
+        act(kiosk, UserAction::IdentifyRead);
+    })
+    .await
+}
+
 /// Takes a ticket for the counter queue `queue` in `language`; returns the screen it ended on
 /// (the ticket or an error).
 pub async fn take_queue_ticket(kiosk: &TestKiosk, language: Language, queue: &str) -> balcao_ui::view::View {
@@ -94,6 +138,7 @@ pub fn paid_criminal_record_application(kiosk_id: &str) -> balcao_kiosk::store::
             approval_code: None,
             card_brand: None,
         }),
+        identity: None,
         submitted_at: now.timestamp(),
         local_date: now.date(),
     }

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use balcao_central::store::Citizen;
 use balcao_central::{Central, CentralOptions, LoopbackCentral};
 use balcao_tests::faults::{self, Fault, FaultPlan};
 use balcao_tests::{TestKiosk, citizen, client, eventually};
@@ -45,13 +46,46 @@ async fn a_journey_logs_nothing_the_citizen_entered() {
     )
     .await;
     citizen::apply_for_criminal_record(&kiosk, "XAVIER QUEIROZ").await;
+    citizen::finish(&kiosk);
+    // Two applicants identified: by the government app's code, and by their card's chip.
+    eventually("the issuer keys on the kiosk", Duration::from_secs(20), || {
+        kiosk.store().reference_data("identity-issuers").expect("read").is_some()
+    })
+    .await;
+    let holder = Citizen {
+        sub: "citizen-0042".into(),
+        name: "CHAN TAI MAN".into(),
+        document_number: "12345678".into(),
+        birth_date: "1985-03-14".into(),
+    };
+    let code =
+        central.central.store().sign_in_code(&holder, "GSC-01", jiff::Timestamp::now(), jiff::SignedDuration::from_mins(2)).expect("code");
+    assert_eq!(citizen::apply_identified_by_app(&kiosk, &code).await.screen, balcao_ui::view::Screen::Done);
+    citizen::finish(&kiosk);
+    assert_eq!(citizen::apply_identified_by_chip(&kiosk).await.screen, balcao_ui::view::Screen::Done);
     eventually("delivery", Duration::from_secs(20), || kiosk.store().outbox_counts().expect("counts").pending == 0).await;
     kiosk.stop().await;
     central.stop().await.expect("stop");
 
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|e| e.into_inner())).to_string();
     assert!(text.lines().any(|l| l.contains("delivered to central") && l.contains("kind=application")), "the logs were captured:\n{text}");
-    for secret in ["XAVIER", "QUEIROZ", "1234567", "1985-03-14", "14031985", "14/03/1985", "employment"] {
+    // The code's payload (the claims, base64url) and the chip's MRZ dates and number.
+    let payload = code.split('.').nth(1).expect("payload").to_string();
+    for secret in [
+        "XAVIER",
+        "QUEIROZ",
+        "1234567",
+        "1985-03-14",
+        "14031985",
+        "14/03/1985",
+        "employment",
+        "CHAN",
+        "TAI MAN",
+        "850314",
+        "310630",
+        "30062031",
+        &payload[..24],
+    ] {
         assert!(
             !text.contains(secret),
             "{secret:?} reached the logs:\n{}",

@@ -29,8 +29,8 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use generated as g;
 pub use generated::MainWindow;
 use view::{
-    FieldProblem, FieldType, KeyboardMode, Language, OutOfService, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen,
-    Unavailable, UserAction, View,
+    FieldProblem, FieldType, IdentifiedBy, IdentifyProblem, KeyboardMode, Language, OutOfService, PaymentPrompt, PickupProblem, Problem,
+    ReviewAnswer, Screen, Unavailable, UserAction, View,
 };
 
 fn screen(s: Screen) -> g::Screen {
@@ -39,6 +39,7 @@ fn screen(s: Screen) -> g::Screen {
         Screen::Language => g::Screen::Language,
         Screen::Home => g::Screen::Home,
         Screen::Services => g::Screen::Services,
+        Screen::Identify => g::Screen::Identify,
         Screen::Form => g::Screen::Form,
         Screen::Review => g::Screen::Review,
         Screen::Payment => g::Screen::Payment,
@@ -67,6 +68,35 @@ fn unavailable(u: Option<Unavailable>) -> g::Unavailable {
     }
 }
 
+fn keyboard(mode: KeyboardMode) -> g::KeyboardMode {
+    match mode {
+        KeyboardMode::None => g::KeyboardMode::None,
+        KeyboardMode::Letters => g::KeyboardMode::Letters,
+        KeyboardMode::Digits => g::KeyboardMode::Digits,
+    }
+}
+
+fn identify_problem(problem: Option<IdentifyProblem>) -> g::IdentifyProblem {
+    match problem {
+        None => g::IdentifyProblem::None,
+        Some(IdentifyProblem::DetailsIncomplete) => g::IdentifyProblem::DetailsIncomplete,
+        Some(IdentifyProblem::DetailsDoNotMatch) => g::IdentifyProblem::DetailsDoNotMatch,
+        Some(IdentifyProblem::NoDocument) => g::IdentifyProblem::NoDocument,
+        Some(IdentifyProblem::DocumentMoved) => g::IdentifyProblem::DocumentMoved,
+        Some(IdentifyProblem::DocumentUnreadable) => g::IdentifyProblem::DocumentUnreadable,
+        Some(IdentifyProblem::ReaderUnavailable) => g::IdentifyProblem::ReaderUnavailable,
+        Some(IdentifyProblem::DocumentExpired) => g::IdentifyProblem::DocumentExpired,
+        Some(IdentifyProblem::IssuerNotVerified) => g::IdentifyProblem::IssuerNotVerified,
+        Some(IdentifyProblem::AppNotEnough) => g::IdentifyProblem::AppNotEnough,
+        Some(IdentifyProblem::SignInExpired) => g::IdentifyProblem::SignInExpired,
+        Some(IdentifyProblem::SignInUsed) => g::IdentifyProblem::SignInUsed,
+        Some(IdentifyProblem::SignInOtherCentre) => g::IdentifyProblem::SignInOtherCentre,
+        Some(IdentifyProblem::SignInInvalid) => g::IdentifyProblem::SignInInvalid,
+        Some(IdentifyProblem::SignInUncheckable) => g::IdentifyProblem::SignInUncheckable,
+        Some(IdentifyProblem::NotASignInCode) => g::IdentifyProblem::NotASignInCode,
+    }
+}
+
 fn clamp_i32(n: i64) -> i32 {
     n.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
@@ -84,6 +114,7 @@ fn field(f: &view::FieldView) -> g::FieldView {
         Some(FieldProblem::WrongType) => (g::FieldProblem::WrongType, 0, 0),
     };
     g::FieldView {
+        locked: f.locked,
         id: f.id.as_str().into(),
         label: f.label.as_str().into(),
         help: f.help.as_str().into(),
@@ -191,11 +222,22 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             form.set_fields(model);
         }
         form.set_focused(view.form.focused.map_or(-1, |i| clamp_i32(i as i64)));
-        form.set_keyboard(match view.form.keyboard {
-            KeyboardMode::None => g::KeyboardMode::None,
-            KeyboardMode::Letters => g::KeyboardMode::Letters,
-            KeyboardMode::Digits => g::KeyboardMode::Digits,
-        });
+        form.set_keyboard(keyboard(view.form.keyboard));
+    }
+
+    if changed(&|p| p.identify == view.identify) {
+        let identify = window.global::<g::IdentifyAdapter<'_>>();
+        let v = &view.identify;
+        identify.set_service_name(v.service_name.as_str().into());
+        identify.set_app_accepted(v.app_accepted);
+        identify.set_chip_accepted(v.chip_accepted);
+        identify.set_document_number(v.document_number.as_str().into());
+        identify.set_date_of_birth(v.date_of_birth.as_str().into());
+        identify.set_date_of_expiry(v.date_of_expiry.as_str().into());
+        identify.set_focused(v.focused.map_or(-1, |i| clamp_i32(i as i64)));
+        identify.set_keyboard(keyboard(v.keyboard));
+        identify.set_busy(v.busy);
+        identify.set_problem(identify_problem(v.problem));
     }
 
     if changed(&|p| p.review == view.review) {
@@ -220,6 +262,12 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         review.set_fee(view.review.fee.as_str().into());
         review.set_free(view.review.free);
         review.set_consent(view.review.consent);
+        review.set_identified_by(match view.review.identified_by {
+            None => g::IdentifiedBy::None,
+            Some(IdentifiedBy::App) => g::IdentifiedBy::App,
+            Some(IdentifiedBy::ChipVerified) => g::IdentifiedBy::ChipVerified,
+            Some(IdentifiedBy::ChipUnverified) => g::IdentifiedBy::ChipUnverified,
+        });
     }
 
     if changed(&|p| p.payment == view.payment) {
@@ -305,6 +353,8 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Problem::PickupRefused => g::Problem::PickupRefused,
             Problem::TicketNotPrinted => g::Problem::TicketNotPrinted,
             Problem::TicketPrintUncertain => g::Problem::TicketPrintUncertain,
+            Problem::DocumentRejected => g::Problem::DocumentRejected,
+            Problem::IdentifyRefused => g::Problem::IdentifyRefused,
         });
         error.set_reference(view.error.reference.as_str().into());
         error.set_can_retry(view.error.can_retry);
@@ -364,6 +414,18 @@ pub fn on_action(window: &MainWindow, handler: impl Fn(UserAction) + 'static) {
     pickup.on_back(move || f(UserAction::PickupBack));
     let f = h();
     pickup.on_finish(move || f(UserAction::Finish));
+
+    let identify = window.global::<g::IdentifyAdapter<'_>>();
+    let f = h();
+    identify.on_focus(move |i| f(UserAction::Focus(index(i))));
+    let f = h();
+    identify.on_key(move |k: SharedString| f(UserAction::Key(k.into())));
+    let f = h();
+    identify.on_backspace(move || f(UserAction::Backspace));
+    let f = h();
+    identify.on_read(move || f(UserAction::IdentifyRead));
+    let f = h();
+    identify.on_back(move || f(UserAction::IdentifyBack));
 
     let services = window.global::<g::ServicesAdapter<'_>>();
     let f = h();

@@ -52,6 +52,9 @@ pub enum Screen {
     Language,
     Home,
     Services,
+    /// The service needs to know who is applying: the app's sign-in code, or the chip of an
+    /// identity document.
+    Identify,
     Form,
     Review,
     Payment,
@@ -134,6 +137,8 @@ pub struct ChoiceView {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldView {
+    /// Filled from the citizen's identification: shown, not editable.
+    pub locked: bool,
     pub id: String,
     pub label: String,
     pub help: String,
@@ -190,6 +195,67 @@ pub struct ReviewView {
     pub fee: String,
     pub free: bool,
     pub consent: bool,
+    /// How the applicant was identified, when the service asked for it.
+    pub identified_by: Option<IdentifiedBy>,
+}
+
+/// How the citizen was identified, as the screens say it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IdentifiedBy {
+    App,
+    /// The chip, its issuer's signature checked.
+    ChipVerified,
+    /// The chip, its issuer's signature not checkable here.
+    ChipUnverified,
+}
+
+/// Why the citizen is not identified yet; each has its own words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IdentifyProblem {
+    /// The typed dates are not complete dates.
+    DetailsIncomplete,
+    /// The chip refused the typed details: they are not this document's.
+    DetailsDoNotMatch,
+    NoDocument,
+    /// The document was moved away during the read.
+    DocumentMoved,
+    /// The chip could not be read (damaged, unsupported, no answer).
+    DocumentUnreadable,
+    ReaderUnavailable,
+    DocumentExpired,
+    /// The service needs a chip whose issuer's signature is checked, and this one's is not.
+    IssuerNotVerified,
+    /// The service needs the chip; an app code is not enough.
+    AppNotEnough,
+    SignInExpired,
+    SignInUsed,
+    /// The code is for another service centre.
+    SignInOtherCentre,
+    /// Altered, damaged or not from the identity provider.
+    SignInInvalid,
+    /// The kiosk cannot check the code now (keys not yet here, or clocks apart).
+    SignInUncheckable,
+    /// A code was scanned that is not a sign-in code.
+    NotASignInCode,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct IdentifyView {
+    pub service_name: String,
+    /// The app's sign-in code is accepted (and the scanner works).
+    pub app_accepted: bool,
+    /// The chip is accepted (and the reader works).
+    pub chip_accepted: bool,
+    /// As typed; dates as `DD/MM/YYYY` while typing.
+    pub document_number: String,
+    pub date_of_birth: String,
+    pub date_of_expiry: String,
+    /// 0: document number, 1: date of birth, 2: date of expiry.
+    pub focused: Option<usize>,
+    pub keyboard: KeyboardMode,
+    /// Reading the chip or checking a code.
+    pub busy: bool,
+    pub problem: Option<IdentifyProblem>,
 }
 
 /// What the payment terminal asks of the citizen.
@@ -291,6 +357,10 @@ pub enum Problem {
     TicketNotPrinted,
     /// The printer stopped mid-ticket: the number is shown, and it will be called.
     TicketPrintUncertain,
+    /// The document's chip data does not match its issuer's signature: sent to the counter.
+    DocumentRejected,
+    /// Too many attempts to identify: sent to the counter.
+    IdentifyRefused,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -323,6 +393,7 @@ pub struct View {
     /// Seconds before an idle session is wiped, while the warning shows.
     pub idle_seconds_left: Option<u32>,
     pub services: ServicesView,
+    pub identify: IdentifyView,
     pub form: FormView,
     pub review: ReviewView,
     pub payment: PaymentView,
@@ -356,6 +427,9 @@ pub enum UserAction {
     PickupBack,
     ChooseService(String),
     ServicesBack,
+    /// Read the document on the reader with the typed details.
+    IdentifyRead,
+    IdentifyBack,
     /// Tapped a field (`None`: closed the keyboard).
     Focus(Option<usize>),
     Key(String),

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Language;
+use super::{HolderCheck, IdentityLevel, Language};
 
 /// One answer of a form: text (also dates `YYYY-MM-DD` and choice values), a number or yes/no.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +29,45 @@ pub struct PaymentRecord {
     pub card_brand: Option<String>,
 }
 
+/// How the kiosk established who the applicant is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityMethod {
+    /// A sign-in code from the government app, signed by the identity provider.
+    App,
+    /// The chip of an identity document, its issuer's signature checked (passive
+    /// authentication).
+    ChipVerified,
+    /// The chip of an identity document opened with its MRZ, the issuer's signature not
+    /// checkable (no security object, or an issuer not on the kiosk's trust list).
+    ChipUnverified,
+}
+
+impl IdentityMethod {
+    /// The highest identity level this method proves. An unverified chip proves the document
+    /// was at hand (its MRZ opened it), which is at least what the app's code proves.
+    pub fn level(self) -> IdentityLevel {
+        match self {
+            Self::App | Self::ChipUnverified => IdentityLevel::App,
+            Self::ChipVerified => IdentityLevel::Chip,
+        }
+    }
+
+    pub fn satisfies(self, required: IdentityLevel) -> bool {
+        self.level() >= required
+    }
+}
+
+/// What an application carries of the applicant's identification: the method, and a salted
+/// hash of the document number (never the chip's or the code's data).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IdentityProof {
+    pub method: IdentityMethod,
+    pub holder: HolderCheck,
+}
+
 /// An application as the kiosk sends it. `application_id` is also the `Idempotency-Key`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -47,6 +86,9 @@ pub struct ApplicationSubmission {
     pub fee_avos: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentRecord>,
+    /// How the applicant was identified, when the service asks for more than a declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityProof>,
     /// When the citizen confirmed, by the kiosk's clock.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub submitted_at: Timestamp,

@@ -13,7 +13,7 @@ pub mod signin;
 
 pub use application::{
     Answer, ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,
-    MAX_BATCH, PaymentRecord, StatusChange,
+    IdentityMethod, IdentityProof, MAX_BATCH, PaymentRecord, StatusChange,
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
 pub use event::{KioskEvent, KioskEventKind, Severity};

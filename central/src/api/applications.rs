@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use balcao_backend_client::api::{
-    ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,
-    FieldProblem, IDEMPOTENCY_KEY, MAX_BATCH, Problem, ServiceKind, validate_answers,
+    Answer, ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,
+    FieldProblem, IDEMPOTENCY_KEY, IdentityAttribute, IdentityLevel, MAX_BATCH, Problem, Service, ServiceKind, validate_answers,
 };
 use jiff::Timestamp;
 use serde_json::Value;
@@ -111,6 +111,7 @@ fn check(state: &AppState, submission: &ApplicationSubmission) -> Result<(), Api
         problem.errors = errors.into_iter().map(|(field, error)| FieldProblem { field, error }).collect();
         return Err(ApiError::Problem(problem));
     }
+    check_identity(service, submission)?;
     if submission.fee_avos != service.fee_avos {
         return Err(unprocessable(
             "fee-mismatch",
@@ -125,6 +126,36 @@ fn check(state: &AppState, submission: &ApplicationSubmission) -> Result<(), Api
             "The payment does not cover the fee",
             format!("fee {} avos, paid {paid}", service.fee_avos),
         ));
+    }
+    Ok(())
+}
+
+/// Checks the applicant was identified as the service requires, and that the document number
+/// answered (where the form asks for it) is the identified holder's.
+fn check_identity(service: &Service, submission: &ApplicationSubmission) -> Result<(), ApiError> {
+    let proved = submission.identity.as_ref().map_or(IdentityLevel::Declared, |i| i.method.level());
+    if proved < service.identity_level {
+        return Err(unprocessable(
+            "identity-required",
+            "The service requires the applicant to be identified",
+            format!("required {:?}, proved {proved:?}", service.identity_level),
+        ));
+    }
+    let Some(identity) = &submission.identity else { return Ok(()) };
+    let answered = service.form.iter().filter(|f| f.prefill == Some(IdentityAttribute::DocumentNumber)).filter_map(|f| {
+        match submission.answers.get(&f.id) {
+            Some(Answer::Text(number)) => Some(number),
+            _ => None,
+        }
+    });
+    for number in answered {
+        if !identity.holder.matches(number) {
+            return Err(unprocessable(
+                "identity-mismatch",
+                "The document number is not the identified applicant's",
+                "the answered document number does not match the identity proof",
+            ));
+        }
     }
     Ok(())
 }

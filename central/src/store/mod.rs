@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
 use balcao_backend_client::api::{
-    ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, Catalog, KioskEvent, StatusChange,
+    ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, Catalog, IdentityProof, KioskEvent, StatusChange,
 };
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -150,6 +150,8 @@ fn migrations() -> Migrations<'static> {
         );
         CREATE INDEX queue_tickets_number ON queue_tickets(centre_id, service_day, number);",
         ),
+        // How the applicant was identified (method and salted hash of the document number).
+        M::up("ALTER TABLE applications ADD COLUMN identity TEXT;"),
     ])
 }
 
@@ -187,6 +189,8 @@ pub struct ApplicationRow {
     pub fee_avos: u64,
     pub paid: bool,
     pub received_at: String,
+    /// How the applicant was identified, when the service asked.
+    pub identity: Option<IdentityProof>,
 }
 
 #[derive(Debug)]
@@ -327,7 +331,7 @@ impl Store {
     pub fn recent_applications(&self, limit: u32) -> Result<Vec<ApplicationRow>, StoreError> {
         let conn = self.conn();
         let mut statement = conn.prepare(
-            "SELECT id, reference, kiosk_id, service_id, state, fee_avos, payment IS NOT NULL, received_at
+            "SELECT id, reference, kiosk_id, service_id, state, fee_avos, payment IS NOT NULL, received_at, identity
              FROM applications ORDER BY received_at DESC, rowid DESC LIMIT ?1",
         )?;
         statement
@@ -341,10 +345,14 @@ impl Store {
                     r.get::<_, i64>(5)?,
                     r.get(6)?,
                     r.get(7)?,
+                    r.get::<_, Option<String>>(8)?,
                 ))
             })?
             .map(|row| {
-                let (id, reference, kiosk_id, service_id, state, fee, paid, received_at) = row?;
+                let (id, reference, kiosk_id, service_id, state, fee, paid, received_at, identity) = row?;
+                let identity = identity
+                    .map(|json| serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("application {id} identity: {e}"))))
+                    .transpose()?;
                 Ok(ApplicationRow {
                     id: id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id}")))?,
                     reference,
@@ -354,6 +362,7 @@ impl Store {
                     fee_avos: fee as u64,
                     paid,
                     received_at,
+                    identity,
                 })
             })
             .collect()
@@ -389,8 +398,8 @@ fn insert_application(tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) 
     let (submission, receipt) = (new.submission, new.receipt);
     let received_at = receipt.received_at.to_string();
     tx.prepare_cached(
-        "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state, identity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         submission.application_id.to_string(),
@@ -405,6 +414,7 @@ fn insert_application(tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) 
         submission.submitted_at.to_string(),
         received_at,
         receipt.state.as_str(),
+        submission.identity.as_ref().map(to_json).transpose()?,
     ])?;
     tx.prepare_cached("INSERT INTO status_history (application_id, state, at) VALUES (?1, ?2, ?3)")?.execute(params![
         submission.application_id.to_string(),

@@ -20,8 +20,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use balcao_backend_client::CentralClient;
-use balcao_backend_client::api::{KioskEvent, KioskEventKind, Severity};
+use balcao_backend_client::api::signin::SignInRefusal;
+use balcao_backend_client::api::{HolderCheck, IdentityProof, KioskEvent, KioskEventKind, Severity};
 use balcao_drivers::CancelToken;
+use balcao_drivers::identity_reader::ErrorKind as IdentityError;
 use balcao_drivers::payment_terminal::{AuthorizationRequest, ErrorKind as PaymentError};
 use balcao_ui::view::View;
 use tokio::sync::{Notify, mpsc, watch};
@@ -542,6 +544,10 @@ impl Kiosk {
                     answers: draft.answers,
                     fee_avos: draft.fee_avos,
                     payment: draft.payment,
+                    identity: draft.identity.as_ref().map(|identity| IdentityProof {
+                        method: identity.method,
+                        holder: HolderCheck::new(rand::random(), &identity.document_number),
+                    }),
                     submitted_at: now.timestamp(),
                     local_date: now.date(),
                 };
@@ -638,6 +644,54 @@ impl Kiosk {
                 };
                 let printer = self.devices.receipt_printer.clone();
                 self.send_later(printouts::issue_ticket(recorder, printer, self.settings.ticket_series, *content));
+            }
+            Effect::CheckSignIn(code) => {
+                let Some(store) = self.store.clone() else {
+                    let _ = self.events.send(Event::SignInChecked(Err(SignInRefusal::UnknownKey)));
+                    return;
+                };
+                let (centre, kiosk) = (self.settings.centre_id.clone(), self.settings.kiosk_id.clone());
+                let fatal = self.fatal.clone();
+                self.send_later(async move {
+                    let result = with_store(&store, move |s| s.accept_sign_in(&code.0, jiff::Timestamp::now(), &centre, &kiosk)).await;
+                    match result {
+                        Ok(Ok(claims)) => {
+                            tracing::info!("sign-in code accepted");
+                            Event::SignInChecked(Ok(claims))
+                        }
+                        Ok(Err(refusal)) => {
+                            tracing::info!(?refusal, "sign-in code refused");
+                            Event::SignInChecked(Err(refusal))
+                        }
+                        Err(e) => {
+                            // The code's nonce could not be recorded: it cannot be accepted.
+                            tracing::error!(error = %e, "cannot check sign-in codes");
+                            if e.is_fatal() {
+                                fatal.fail(&e);
+                            }
+                            Event::SignInChecked(Err(SignInRefusal::UnknownKey))
+                        }
+                    }
+                });
+            }
+            Effect::ReadIdentity(key) => {
+                let reader = self.devices.identity_reader.clone();
+                self.send_later(async move {
+                    match reader.call(move |r| r.read(&key)).await {
+                        Ok(Ok(document)) => {
+                            tracing::info!(assurance = ?document.assurance, "identity document read");
+                            Event::IdentityRead(Ok(document))
+                        }
+                        Ok(Err(e)) => {
+                            tracing::info!(kind = ?e.kind(), "identity document not read");
+                            Event::IdentityRead(Err(e.kind()))
+                        }
+                        Err(gone) => {
+                            tracing::error!(error = %gone, "identity reader worker gone");
+                            Event::IdentityRead(Err(IdentityError::Other))
+                        }
+                    }
+                });
             }
             Effect::SessionEnded => {
                 self.payment_cancel = None;

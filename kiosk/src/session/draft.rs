@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use balcao_backend_client::api::{Answer, FieldError, FieldKind, Service, validate_answers};
 
+use super::identify::Identity;
+
 /// What the citizen entered in one field.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
@@ -31,6 +33,9 @@ pub struct Draft {
     /// Problems are shown once the citizen tried to continue.
     pub show_problems: bool,
     pub consent: bool,
+    /// Who the applicant is, when the service asked; the fields it filled are locked.
+    pub identity: Option<Identity>,
+    pub locked: Vec<bool>,
 }
 
 impl Draft {
@@ -46,7 +51,29 @@ impl Draft {
                 FieldKind::YesNo => Input::YesNo(None),
             })
             .collect();
-        Self { service, inputs, focus: None, show_problems: false, consent: false }
+        let locked = vec![false; service.form.len()];
+        Self { service, inputs, focus: None, show_problems: false, consent: false, identity: None, locked }
+    }
+
+    /// A form for an identified applicant: the fields asking for what the identification
+    /// says (name, document number, birth date …) are filled from it and cannot be changed.
+    pub fn identified(service: Service, identity: Identity) -> Self {
+        let mut draft = Self::new(service);
+        for (i, field) in draft.service.form.iter().enumerate() {
+            let Some(value) = field.prefill.and_then(|a| identity.attribute(a)) else { continue };
+            let input = match &field.kind {
+                FieldKind::Text { max_length } => Input::Text(value.chars().take(*max_length as usize).collect()),
+                FieldKind::Date { .. } => match value.split('-').collect::<Vec<_>>()[..] {
+                    [y, m, d] => Input::Date(format!("{d}{m}{y}")),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            draft.inputs[i] = input;
+            draft.locked[i] = true;
+        }
+        draft.identity = Some(identity);
+        draft
     }
 
     pub fn keyboard(&self) -> Option<Keyboard> {
@@ -58,7 +85,9 @@ impl Draft {
     }
 
     pub fn focus(&mut self, field: Option<usize>) {
-        self.focus = field.filter(|&i| matches!(self.inputs.get(i), Some(Input::Text(_) | Input::Date(_))));
+        self.focus = field.filter(|&i| {
+            matches!(self.inputs.get(i), Some(Input::Text(_) | Input::Date(_))) && !self.locked.get(i).copied().unwrap_or(false)
+        });
     }
 
     /// A key of the on-screen keyboard, into the focused field.
@@ -94,6 +123,9 @@ impl Draft {
     }
 
     pub fn choose(&mut self, field: usize, value: &str) {
+        if self.locked.get(field).copied().unwrap_or(false) {
+            return;
+        }
         let known = matches!(&self.service.form.get(field).map(|f| &f.kind), Some(FieldKind::Choice { options }) if options.iter().any(|o| o.value == value));
         if let (true, Some(Input::Choice(choice))) = (known, self.inputs.get_mut(field)) {
             *choice = Some(value.to_string());

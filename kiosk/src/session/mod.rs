@@ -4,19 +4,24 @@
 //! randomness: time comes in with every event, so every path is testable as data.
 
 mod draft;
+mod identify;
 mod pickup;
 mod view;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use balcao_backend_client::api::signin::{SignInClaims, SignInRefusal};
 use balcao_backend_client::api::{self, Answer, Catalog, DeviceNeed, PaymentRecord, Service, ServiceKind};
+use balcao_drivers::identity_reader::{AccessKey, ErrorKind as IdentityError, IdentityDocument};
 use balcao_drivers::payment_terminal::{Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, TerminalPrompt};
-use balcao_ui::view::{Language, OutOfService, PaymentPrompt, Problem, Unavailable, UserAction};
+use balcao_ui::view::{IdentifyProblem, Language, OutOfService, PaymentPrompt, Problem, Unavailable, UserAction};
 
 pub use draft::{Draft, Input, date_display, iso_date};
+pub use identify::{IdentifyForm, Identity, MAX_IDENTIFY_FAILURES};
+use identify::{Outcome, app_accepted, chip_accepted, needs_identity};
 use pickup::Verdict;
-pub use pickup::{MAX_PICKUP_FAILURES, PickupForm, ScannedCode};
+pub use pickup::{MAX_PICKUP_FAILURES, PickupForm, ScannedCode, SignInCode};
 
 use crate::receipt::{NotChargedContent, PaidBy, ReceiptContent, TicketContent};
 use crate::store::{CertificateSummary, SavedApplication};
@@ -81,7 +86,12 @@ impl Readiness {
             };
             (!ready).then_some(reason)
         });
-        missing.or_else(|| (!self.online && !service.offline_capable).then_some(Unavailable::Offline))
+        // A service that asks who applies needs a way to tell: the scanner for the app's code
+        // (where that is enough) or the document reader.
+        let unidentifiable = needs_identity(service) && !app_accepted(service, self) && !chip_accepted(self);
+        missing
+            .or_else(|| unidentifiable.then_some(Unavailable::IdentityReader))
+            .or_else(|| (!self.online && !service.offline_capable).then_some(Unavailable::Offline))
     }
 }
 
@@ -133,6 +143,10 @@ pub enum Event {
     },
     /// The code scanner read something.
     Scanned(ScannedCode),
+    /// The store checked a scanned sign-in code.
+    SignInChecked(Result<SignInClaims, SignInRefusal>),
+    /// The identity reader read the document's chip, or could not.
+    IdentityRead(Result<IdentityDocument, IdentityError>),
     /// The store cannot be trusted: stop serving.
     StorageFault,
 }
@@ -145,6 +159,9 @@ pub struct ApplicationDraft {
     pub answers: std::collections::BTreeMap<String, Answer>,
     pub fee_avos: u64,
     pub payment: Option<PaymentRecord>,
+    /// Who applies, when the service asked; the kiosk keeps only a salted hash of the
+    /// document number with the application.
+    pub identity: Option<Identity>,
 }
 
 /// Something the kiosk's loop must do.
@@ -175,6 +192,10 @@ pub enum Effect {
     },
     /// Number, record and print a queue ticket, and record how it went.
     IssueTicket(Box<TicketContent>),
+    /// Check a sign-in code (signature, audience, time, replay) and record its use.
+    CheckSignIn(SignInCode),
+    /// Read the chip of the document on the reader with this key.
+    ReadIdentity(AccessKey),
     /// The citizen left or the session timed out: everything of theirs is gone.
     SessionEnded,
 }
@@ -185,6 +206,7 @@ enum Stage {
     Language,
     Home,
     Services,
+    Identify(IdentifyForm),
     Form(Draft),
     Review(Draft),
     Paying {
@@ -251,7 +273,7 @@ impl Stage {
                 | Stage::PickupChecking(_)
                 | Stage::Collecting { .. }
                 | Stage::Ticketing { .. }
-        )
+        ) || matches!(self, Stage::Identify(form) if form.busy)
     }
 }
 
@@ -361,7 +383,7 @@ impl Session {
             Event::StorageFault => self.set_stage(Stage::OutOfService(OutOfService::StorageFault)),
             Event::Scanned(code) => {
                 self.last_activity = now;
-                self.on_scan(code);
+                self.on_scan(code, &mut effects);
             }
             other => self.on_result(other, &mut effects),
         }
@@ -471,8 +493,38 @@ impl Session {
             },
             (Stage::Services, UserAction::ServicesBack) => Stage::Home,
             (Stage::Services, UserAction::ChooseService(id)) => match self.service(&id) {
-                Some(service) if self.readiness.blocks(service).is_none() => Stage::Form(Draft::new(service.clone())),
-                _ => Stage::Services,
+                Some(service) if self.readiness.blocks(service).is_some() => Stage::Services,
+                Some(service) if needs_identity(service) => Stage::Identify(IdentifyForm::new(service.clone())),
+                Some(service) => Stage::Form(Draft::new(service.clone())),
+                None => Stage::Services,
+            },
+            (Stage::Identify(mut form), action) if !form.busy => match action {
+                UserAction::Focus(field) => {
+                    form.focus(field);
+                    Stage::Identify(form)
+                }
+                UserAction::Key(key) => {
+                    form.key(&key);
+                    Stage::Identify(form)
+                }
+                UserAction::Backspace => {
+                    form.backspace();
+                    Stage::Identify(form)
+                }
+                UserAction::IdentifyRead if chip_accepted(&self.readiness) => {
+                    form.focus = None;
+                    match form.access_key() {
+                        Ok(key) => {
+                            form.busy = true;
+                            form.problem = None;
+                            effects.push(Effect::ReadIdentity(key));
+                        }
+                        Err(problem) => form.problem = Some(problem),
+                    }
+                    Stage::Identify(form)
+                }
+                UserAction::IdentifyBack => Stage::Services,
+                _ => Stage::Identify(form),
             },
             (Stage::Form(mut draft), action) => match action {
                 UserAction::Focus(field) => {
@@ -555,6 +607,7 @@ impl Session {
             language: api_language(self.language),
             answers: draft.answers(),
             fee_avos: draft.service.fee_avos,
+            identity: draft.identity.clone(),
             payment: authorization.map(|a| PaymentRecord {
                 amount_avos: a.amount,
                 terminal_receipt_number: a.receipt_number,
@@ -584,11 +637,24 @@ impl Session {
         }
     }
 
-    /// A scanned receipt fills the pickup form, and from the home screen opens it. Elsewhere a
-    /// scan means nothing yet (sign-in codes come with the identity work).
-    fn on_scan(&mut self, code: ScannedCode) {
+    /// A scanned receipt fills the pickup form, and from the home screen opens it; a sign-in
+    /// code identifies the citizen on the identification step. Elsewhere a scan means nothing.
+    fn on_scan(&mut self, code: ScannedCode, effects: &mut Vec<Effect>) {
+        let app = match &self.stage {
+            Stage::Identify(form) => app_accepted(&form.service, &self.readiness),
+            _ => false,
+        };
         match (&mut self.stage, code) {
             (Stage::Pickup(form), code) => form.scanned(code),
+            (Stage::Identify(form), _) if form.busy => {}
+            (Stage::Identify(form), ScannedCode::SignIn(code)) if app => {
+                form.busy = true;
+                form.problem = None;
+                form.focus = None;
+                effects.push(Effect::CheckSignIn(code));
+            }
+            (Stage::Identify(form), ScannedCode::SignIn(_)) => form.problem = Some(IdentifyProblem::AppNotEnough),
+            (Stage::Identify(form), _) => form.problem = Some(IdentifyProblem::NotASignInCode),
             (Stage::Home, ScannedCode::Receipt { reference }) if self.readiness.document_printer => {
                 self.set_stage(Stage::Pickup(PickupForm::from_receipt(reference)));
             }
@@ -599,6 +665,19 @@ impl Session {
     fn on_result(&mut self, event: Event, effects: &mut Vec<Effect>) {
         let stage = std::mem::replace(&mut self.stage, Stage::Attract);
         let next = match (stage, event) {
+            (Stage::Identify(mut form), event @ (Event::SignInChecked(_) | Event::IdentityRead(_))) if form.busy => {
+                let outcome = match event {
+                    Event::SignInChecked(result) => form.signed_in(result),
+                    Event::IdentityRead(result) => form.read(result, &self.today),
+                    _ => Outcome::TryAgain,
+                };
+                match outcome {
+                    Outcome::Identified(identity) => Stage::Form(Draft::identified(form.service.clone(), identity)),
+                    Outcome::TryAgain => Stage::Identify(form),
+                    Outcome::Rejected => Stage::Error { problem: Problem::DocumentRejected, reference: String::new(), retry: None },
+                    Outcome::SendToCounter => Stage::Error { problem: Problem::IdentifyRefused, reference: String::new(), retry: None },
+                }
+            }
             (Stage::Paying { draft, .. }, Event::PaymentOutcome(outcome)) => match outcome {
                 AuthorizationOutcome::Approved(authorization) => {
                     effects.push(Effect::SaveApplication(Box::new(self.application(&draft, Some(&authorization)))));

@@ -2,6 +2,7 @@
 //! the number of the identity document they applied with; the kiosk finds the certificate in
 //! its own copy of the centre's list (so this works offline), checks the holder, and prints.
 
+use balcao_backend_client::api::signin;
 use balcao_ui::view::{PickupProblem, PickupView};
 
 use crate::store::CertificateSummary;
@@ -41,6 +42,8 @@ pub enum Verdict {
 pub enum ScannedCode {
     /// The QR (or barcode) of one of our receipts: the application number.
     Receipt { reference: String },
+    /// The government app's sign-in code (not yet checked).
+    SignIn(SignInCode),
     /// Anything else: another site's QR, a product barcode …
     Unknown,
 }
@@ -49,8 +52,19 @@ impl std::fmt::Debug for ScannedCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Receipt { .. } => "ScannedCode::Receipt",
+            Self::SignIn(_) => "ScannedCode::SignIn",
             Self::Unknown => "ScannedCode::Unknown",
         })
+    }
+}
+
+/// A scanned sign-in code as it came: it names the citizen, so `Debug` shows nothing of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignInCode(pub String);
+
+impl std::fmt::Debug for SignInCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignInCode(..)")
     }
 }
 
@@ -58,6 +72,9 @@ impl ScannedCode {
     /// Reads a scanned text: a receipt's QR is `status_url` followed by the application
     /// number; a barcode may carry the number alone. The number must look like one.
     pub fn parse(text: &str, status_url: &str) -> Self {
+        if signin::is_sign_in_code(text) {
+            return Self::SignIn(SignInCode(text.to_owned()));
+        }
         let candidate = match text.strip_prefix(status_url) {
             Some(rest) if !status_url.is_empty() => rest,
             _ => text,
@@ -83,7 +100,7 @@ impl PickupForm {
                 self.problem = None;
                 self.focus = if self.document_number.is_empty() { Some(1) } else { None };
             }
-            ScannedCode::Unknown => self.problem = Some(PickupProblem::NotAReceiptCode),
+            ScannedCode::SignIn(_) | ScannedCode::Unknown => self.problem = Some(PickupProblem::NotAReceiptCode),
         }
     }
 

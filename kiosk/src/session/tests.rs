@@ -625,3 +625,223 @@ fn only_our_receipt_codes_are_read_as_application_numbers() {
     }
     assert_eq!(format!("{:?}", receipt("K01-261122-0007")), "ScannedCode::Receipt", "Debug shows no number");
 }
+
+mod identification {
+    use balcao_backend_client::api::signin::{SignInClaims, SignInRefusal};
+    use balcao_backend_client::api::{IdentityLevel, IdentityMethod};
+    use balcao_drivers::identity_reader::{
+        AccessKey, Assurance, CalendarDate, DocumentType, ErrorKind as IdentityError, HolderData, IdentityDocument, Sex,
+    };
+    use balcao_ui::view::{IdentifiedBy, IdentifyProblem};
+
+    use super::*;
+
+    const SERVICE: &str = "identification-data-certificate";
+
+    fn claims() -> SignInClaims {
+        SignInClaims {
+            iss: "balcao-reference-idp".into(),
+            sub: "citizen-1".into(),
+            aud: "GSC-01".into(),
+            iat: 0,
+            exp: 600,
+            nonce: "n1".into(),
+            name: "CHAN TAI MAN".into(),
+            document_number: "1234567(8)".into(),
+            birth_date: "1985-03-14".into(),
+        }
+    }
+
+    fn document(assurance: Assurance) -> IdentityDocument {
+        IdentityDocument {
+            holder: HolderData {
+                document_type: DocumentType::IdentityCard,
+                issuing_state: "CHN".into(),
+                document_number: "12345678".into(),
+                surname: "WONG".into(),
+                given_names: "KA MAN".into(),
+                nationality: "CHN".into(),
+                date_of_birth: CalendarDate { year: 1990, month: 7, day: 2 },
+                sex: Sex::Female,
+                date_of_expiry: CalendarDate { year: 2031, month: 1, day: 31 },
+            },
+            assurance,
+        }
+    }
+
+    impl Harness {
+        fn choose_identified_service(&mut self) {
+            self.ui(UserAction::Start);
+            self.ui(UserAction::ChooseLanguage(Language::Pt));
+            self.ui(UserAction::Apply);
+            self.ui(UserAction::ChooseService(SERVICE.into()));
+        }
+
+        fn type_document_details(&mut self) -> Vec<Effect> {
+            self.type_text(0, "12345678");
+            self.type_text(1, "02071990");
+            self.type_text(2, "31012031");
+            self.ui(UserAction::IdentifyRead)
+        }
+    }
+
+    #[test]
+    fn a_service_for_the_holder_only_asks_who_applies_before_its_form() {
+        let mut h = Harness::new();
+        h.choose_identified_service();
+        assert_eq!(h.screen(), Screen::Identify);
+        let view = h.session.view().identify;
+        assert!(view.app_accepted && view.chip_accepted);
+        assert_eq!(view.service_name, "Certidão de dados de identificação");
+        // A service declared in the form goes straight to it.
+        h.ui(UserAction::IdentifyBack);
+        h.ui(UserAction::ChooseService("criminal-record-certificate".into()));
+        assert_eq!(h.screen(), Screen::Form);
+    }
+
+    #[test]
+    fn a_good_sign_in_code_fills_and_locks_the_holders_fields_and_goes_with_the_application() {
+        let mut h = Harness::new();
+        h.choose_identified_service();
+        let effects = h.event(Event::Scanned(ScannedCode::SignIn(SignInCode("BALCAO-SIGNIN:x.y.z".into()))));
+        assert_eq!(effects, vec![Effect::CheckSignIn(SignInCode("BALCAO-SIGNIN:x.y.z".into()))]);
+        assert!(h.session.view().identify.busy && h.session.busy(), "no timeout while the code is checked");
+        // A second scan while checking is not a second check.
+        assert!(h.event(Event::Scanned(ScannedCode::SignIn(SignInCode("BALCAO-SIGNIN:a.b.c".into())))).is_empty());
+        h.event(Event::SignInChecked(Ok(claims())));
+        assert_eq!(h.screen(), Screen::Form);
+        let form = h.session.view().form;
+        let shown: Vec<(&str, &str, bool)> = form.fields.iter().map(|f| (f.id.as_str(), f.value.as_str(), f.locked)).collect();
+        assert_eq!(
+            &shown[..3],
+            &[("full_name", "CHAN TAI MAN", true), ("document_number", "1234567(8)", true), ("date_of_birth", "14/03/1985", true)]
+        );
+        // Locked fields cannot be focused nor changed.
+        h.ui(UserAction::Focus(Some(1)));
+        h.ui(UserAction::Key("9".into()));
+        assert_eq!(h.session.view().form.focused, None);
+        assert_eq!(h.session.view().form.fields[1].value, "1234567(8)");
+
+        h.ui(UserAction::SetYesNo(3, false));
+        h.ui(UserAction::FormNext);
+        assert_eq!(h.screen(), Screen::Review);
+        assert_eq!(h.session.view().review.identified_by, Some(IdentifiedBy::App));
+        h.ui(UserAction::ToggleConsent);
+        h.ui(UserAction::Confirm);
+        let effects = h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
+        let [Effect::SaveApplication(application)] = &effects[..] else { panic!("{effects:?}") };
+        let identity = application.identity.as_ref().expect("the identity goes with the application");
+        assert_eq!((identity.method, identity.document_number.as_str()), (IdentityMethod::App, "1234567(8)"));
+        assert_eq!(application.answers.get("full_name"), Some(&Answer::Text("CHAN TAI MAN".into())));
+    }
+
+    #[test]
+    fn refused_codes_are_explained_and_other_codes_are_not_taken_for_sign_in() {
+        let mut h = Harness::new();
+        h.choose_identified_service();
+        h.event(Event::Scanned(ScannedCode::Receipt { reference: "K01-261122-0001".into() }));
+        assert_eq!(h.session.view().identify.problem, Some(IdentifyProblem::NotASignInCode));
+        for (refusal, problem) in [
+            (SignInRefusal::Expired, IdentifyProblem::SignInExpired),
+            (SignInRefusal::WrongAudience, IdentifyProblem::SignInOtherCentre),
+            (SignInRefusal::BadSignature, IdentifyProblem::SignInInvalid),
+        ] {
+            h.event(Event::Scanned(ScannedCode::SignIn(SignInCode("BALCAO-SIGNIN:x".into()))));
+            h.event(Event::SignInChecked(Err(refusal)));
+            assert_eq!(h.screen(), Screen::Identify);
+            assert_eq!(h.session.view().identify.problem, Some(problem));
+        }
+        // A late answer with nothing asked changes nothing.
+        h.event(Event::SignInChecked(Ok(claims())));
+        assert_eq!(h.screen(), Screen::Identify);
+        h.event(Event::Scanned(ScannedCode::SignIn(SignInCode("BALCAO-SIGNIN:x".into()))));
+        h.event(Event::SignInChecked(Err(SignInRefusal::Replayed)));
+        assert_eq!(h.session.view().identify.problem, Some(IdentifyProblem::SignInUsed));
+        h.event(Event::Scanned(ScannedCode::SignIn(SignInCode("BALCAO-SIGNIN:x".into()))));
+        h.event(Event::SignInChecked(Err(SignInRefusal::Replayed)));
+        assert_eq!(h.session.view().error.problem, Problem::IdentifyRefused, "five refused attempts end at the counter");
+    }
+
+    #[test]
+    fn the_chip_is_read_with_the_typed_details_and_its_holder_fills_the_form() {
+        let mut h = Harness::new();
+        h.choose_identified_service();
+        h.ui(UserAction::IdentifyRead);
+        assert_eq!(h.session.view().identify.problem, Some(IdentifyProblem::DetailsIncomplete), "nothing typed, nothing read");
+        let effects = h.type_document_details();
+        let expected = AccessKey::Mrz {
+            document_number: "12345678".into(),
+            date_of_birth: CalendarDate { year: 1990, month: 7, day: 2 },
+            date_of_expiry: CalendarDate { year: 2031, month: 1, day: 31 },
+        };
+        assert_eq!(effects, vec![Effect::ReadIdentity(expected)]);
+        h.event(Event::IdentityRead(Err(IdentityError::AccessDenied)));
+        assert_eq!(h.session.view().identify.problem, Some(IdentifyProblem::DetailsDoNotMatch));
+        h.ui(UserAction::Focus(None));
+        h.ui(UserAction::IdentifyRead);
+        h.event(Event::IdentityRead(Ok(document(Assurance::ChipVerified))));
+        assert_eq!(h.screen(), Screen::Form);
+        let fields = h.session.view().form.fields;
+        assert_eq!((fields[0].value.as_str(), fields[2].value.as_str()), ("WONG KA MAN", "02/07/1990"));
+        h.ui(UserAction::SetYesNo(3, true));
+        h.ui(UserAction::FormNext);
+        assert_eq!(h.session.view().review.identified_by, Some(IdentifiedBy::ChipVerified));
+    }
+
+    #[test]
+    fn an_altered_document_is_turned_away_and_a_chip_only_service_takes_no_app_code() {
+        let mut h = Harness::new();
+        h.choose_identified_service();
+        h.type_document_details();
+        h.event(Event::IdentityRead(Err(IdentityError::Tampered)));
+        assert_eq!(h.screen(), Screen::Error);
+        assert_eq!(h.session.view().error.problem, Problem::DocumentRejected);
+        assert!(!h.session.view().error.can_retry);
+
+        let mut catalog = balcao_central::seed::catalog();
+        catalog.services.iter_mut().find(|s| s.id == SERVICE).expect("seed service").identity_level = IdentityLevel::Chip;
+        let mut h = Harness::new();
+        h.event(Event::Catalog(Arc::new(catalog)));
+        h.choose_identified_service();
+        assert!(!h.session.view().identify.app_accepted);
+        assert!(h.event(Event::Scanned(ScannedCode::SignIn(SignInCode("BALCAO-SIGNIN:x".into())))).is_empty());
+        assert_eq!(h.session.view().identify.problem, Some(IdentifyProblem::AppNotEnough));
+        h.type_document_details();
+        h.event(Event::IdentityRead(Ok(document(Assurance::ChipUnverified))));
+        assert_eq!(h.session.view().identify.problem, Some(IdentifyProblem::IssuerNotVerified));
+    }
+
+    #[test]
+    fn without_scanner_and_reader_the_service_is_unavailable_and_with_one_it_is_offered() {
+        let mut h = Harness::new();
+        h.event(Event::Readiness(Readiness { code_scanner: false, identity_reader: false, ..Readiness::ALL }));
+        h.choose_identified_service();
+        assert_eq!(h.screen(), Screen::Services);
+        let tile = h.session.view().services.tiles.into_iter().find(|t| t.id == SERVICE).expect("its tile");
+        assert_eq!(tile.unavailable, Some(Unavailable::IdentityReader));
+        h.event(Event::Readiness(Readiness { identity_reader: false, ..Readiness::ALL }));
+        h.ui(UserAction::ChooseService(SERVICE.into()));
+        assert_eq!(h.screen(), Screen::Identify);
+        let view = h.session.view().identify;
+        assert!(view.app_accepted && !view.chip_accepted);
+        h.type_document_details();
+        assert!(h.ui(UserAction::IdentifyRead).is_empty(), "no read without a reader");
+    }
+
+    #[test]
+    fn the_identity_and_what_was_typed_are_gone_when_the_session_ends() {
+        let mut h = Harness::new();
+        h.choose_identified_service();
+        h.event(Event::Scanned(ScannedCode::SignIn(SignInCode("BALCAO-SIGNIN:x".into()))));
+        h.event(Event::SignInChecked(Ok(claims())));
+        assert_eq!(h.screen(), Screen::Form);
+        let effects = h.wait(120);
+        assert!(effects.contains(&Effect::SessionEnded));
+        assert_eq!(h.screen(), Screen::Attract);
+        // The next citizen starts afresh: nothing of the last one's identity.
+        h.choose_identified_service();
+        assert_eq!(h.screen(), Screen::Identify);
+        let debug = format!("{:?}", h.session);
+        assert!(!debug.contains("CHAN") && !debug.contains("1234567"), "{debug}");
+    }
+}

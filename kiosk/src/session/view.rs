@@ -2,11 +2,12 @@
 
 use balcao_backend_client::api::{Delivery, FieldError, FieldKind, ServiceKind};
 use balcao_ui::view::{
-    ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, KeyboardMode, Language, PaymentView, QueueTile,
-    ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, TicketView, Unavailable, View,
+    ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, IdentifyView, KeyboardMode, Language, PaymentView,
+    QueueTile, ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, TicketView, Unavailable, View,
 };
 
 use super::draft::{Draft, Input, Keyboard, date_display};
+use super::identify::{IdentifyForm, app_accepted, chip_accepted};
 use super::{Session, Stage, api_language, mop};
 
 fn field_problem(error: &FieldError) -> FieldProblem {
@@ -31,13 +32,15 @@ impl Session {
             .form
             .iter()
             .zip(&draft.inputs)
-            .map(|(field, input)| {
+            .zip(&draft.locked)
+            .map(|((field, input), &locked)| {
                 let (min, max, max_length) = match &field.kind {
                     FieldKind::Number { min, max } => (*min, *max, 0),
                     FieldKind::Text { max_length } => (0, 0, *max_length),
                     _ => (0, 0, 0),
                 };
                 let mut view = FieldView {
+                    locked,
                     id: field.id.clone(),
                     label: field.label.get(language).to_string(),
                     help: field.help.as_ref().map(|h| h.get(language).to_string()).unwrap_or_default(),
@@ -126,6 +129,27 @@ impl Session {
             fee: mop(draft.service.fee_avos),
             free: draft.service.fee_avos == 0,
             consent: draft.consent,
+            identified_by: draft.identity.as_ref().map(|i| i.shown_as()),
+        }
+    }
+
+    fn identify_view(&self, form: &IdentifyForm) -> IdentifyView {
+        let (date_of_birth, date_of_expiry) = form.shown_dates();
+        IdentifyView {
+            service_name: form.service.name.get(api_language(self.language)).to_string(),
+            app_accepted: app_accepted(&form.service, &self.readiness),
+            chip_accepted: chip_accepted(&self.readiness),
+            document_number: form.document_number.clone(),
+            date_of_birth,
+            date_of_expiry,
+            focused: form.focus,
+            keyboard: match form.focus {
+                None => KeyboardMode::None,
+                Some(0) => KeyboardMode::Letters,
+                Some(_) => KeyboardMode::Digits,
+            },
+            busy: form.busy,
+            problem: form.problem,
         }
     }
 
@@ -187,6 +211,10 @@ impl Session {
             Stage::Services => {
                 view.services = self.services_view();
                 Screen::Services
+            }
+            Stage::Identify(form) => {
+                view.identify = self.identify_view(form);
+                Screen::Identify
             }
             Stage::Form(draft) => {
                 view.form = self.form_view(draft);

@@ -19,7 +19,7 @@ pub use tickets::IssuedTicket;
 
 use std::path::{Path, PathBuf};
 
-use balcao_backend_client::api::{Answer, ApplicationSubmission, Catalog, KioskEvent, Language, PaymentRecord};
+use balcao_backend_client::api::{Answer, ApplicationSubmission, Catalog, IdentityProof, KioskEvent, Language, PaymentRecord};
 use crypto::DataKey;
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -67,6 +67,8 @@ pub struct NewApplication {
     pub answers: std::collections::BTreeMap<String, Answer>,
     pub fee_avos: u64,
     pub payment: Option<PaymentRecord>,
+    /// How the applicant was identified: the method and a salted hash of the document number.
+    pub identity: Option<IdentityProof>,
     pub submitted_at: Timestamp,
     /// The kiosk's local date, for the application number.
     pub local_date: jiff::civil::Date,
@@ -287,6 +289,7 @@ impl Store {
             answers: new.answers.clone(),
             fee_avos: new.fee_avos,
             payment: new.payment.clone(),
+            identity: new.identity.clone(),
             submitted_at: new.submitted_at,
         };
         let (id, now) = (application_id.to_string(), millis(Timestamp::now()));

@@ -14,6 +14,7 @@ fn new_application(day: u8) -> NewApplication {
         answers: [("copies".to_string(), Answer::Number(1))].into_iter().collect(),
         fee_avos: 3000,
         payment: None,
+        identity: None,
         submitted_at: Timestamp::now(),
         local_date: jiff::civil::date(2026, 11, day as i8),
     }
