@@ -138,7 +138,6 @@ pub fn reports(symbology: [u8; 3], data: &[u8]) -> Vec<[u8; REPORT_LEN]> {
 /// A scanner in HID POS mode on USB.
 pub struct HidPosScanner {
     device: UsbSelector,
-    context: Option<rusb::Context>,
     interface: Option<ClaimedInterface>,
     assembler: Assembler,
 }
@@ -152,19 +151,17 @@ impl std::fmt::Debug for HidPosScanner {
 impl HidPosScanner {
     /// The scanner `device` names; nothing is opened until the first call.
     pub fn new(device: UsbSelector) -> Self {
-        Self { device, context: None, interface: None, assembler: Assembler::default() }
+        Self { device, interface: None, assembler: Assembler::default() }
     }
 
     /// The claimed HID interface, opened if it is not.
     fn interface(&mut self) -> Result<&ClaimedInterface, Error> {
         let gone = |e: std::io::Error, what: &str| Error::new(ErrorKind::Disconnected, what.to_string()).with_source(e);
         if self.interface.is_none() {
-            let context = match &self.context {
-                Some(context) => context.clone(),
-                None => {
-                    self.context.insert(rusb::Context::new().map_err(|e| gone(std::io::Error::other(e), "libusb cannot start"))?).clone()
-                }
-            };
+            // A fresh libusb context each time the scanner is looked for: a context's device
+            // list follows hot-plug events only while something handles its events, which
+            // nothing does between two opens, so an old one may never see the scanner return.
+            let context = rusb::Context::new().map_err(|e| gone(std::io::Error::other(e), "libusb cannot start"))?;
             let interface = crate::usb::open_interface(&context, &self.device, HID_CLASS, &[(TransferType::Interrupt, Direction::In)])
                 .map_err(|e| gone(e, &format!("the HID POS scanner (usb {}) cannot be opened", self.device)))?;
             tracing::info!(scanner = %self.device, "HID POS scanner opened");

@@ -99,13 +99,11 @@ impl Connector for SerialConnector {
 pub struct UsbConnector {
     device: crate::usb::UsbSelector,
     write_timeout: Duration,
-    /// One libusb context for the printer's life: it follows devices as they come and go.
-    context: Option<rusb::Context>,
 }
 
 impl UsbConnector {
     pub fn new(device: crate::usb::UsbSelector, write_timeout: Duration) -> Self {
-        Self { device, write_timeout, context: None }
+        Self { device, write_timeout }
     }
 }
 
@@ -118,10 +116,10 @@ impl Connector for UsbConnector {
     }
 
     fn connect(&mut self) -> std::io::Result<Link> {
-        let context = match &self.context {
-            Some(context) => context.clone(),
-            None => self.context.insert(rusb::Context::new().map_err(std::io::Error::other)?).clone(),
-        };
+        // A fresh libusb context for each connection: an old context's device list follows
+        // hot-plug events only while something handles its events, which nothing does between
+        // two connections, so it may never see a printer switched back on.
+        let context = rusb::Context::new().map_err(std::io::Error::other)?;
         let device = crate::usb::open_bulk(&context, &self.device, PRINTER_CLASS)?;
         let (reader, writer) = crate::usb::bulk_streams(device, READ_TICK, self.write_timeout);
         Ok(Link { reader, writer })
