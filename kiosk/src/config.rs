@@ -413,7 +413,7 @@ pub enum SecureMessaging {
     Lenient,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct IdentityReaderSection {
     pub kind: IdentityReaderKind,
@@ -423,17 +423,38 @@ pub struct IdentityReaderSection {
     /// The country signing CA certificates (PEM or DER files) documents are verified against;
     /// without it no document reads as verified.
     pub csca_dir: Option<PathBuf>,
+    /// An OCR reader of documents' machine-readable zones on this serial port (each line
+    /// ended by CR), e.g. `/dev/ttyUSB1`: it reads the details that open the chip, so the
+    /// citizen need not type them. Leave out if the kiosk has none.
+    pub ocr_serial: Option<PathBuf>,
+    pub ocr_baud_rate: u32,
+}
+
+impl Default for IdentityReaderSection {
+    fn default() -> Self {
+        Self {
+            kind: IdentityReaderKind::default(),
+            reader: String::new(),
+            secure_messaging: SecureMessaging::default(),
+            csca_dir: None,
+            ocr_serial: None,
+            ocr_baud_rate: 9600,
+        }
+    }
 }
 
 impl IdentityReaderSection {
     fn check(&self, path: &Path) -> Result<(), ConfigError> {
         let key = |k: &str| format!("devices.identity_reader.{k}");
-        if self.kind == IdentityReaderKind::Simulated && (!self.reader.is_empty() || self.csca_dir.is_some()) {
+        if self.kind == IdentityReaderKind::Simulated && (!self.reader.is_empty() || self.csca_dir.is_some() || self.ocr_serial.is_some()) {
             return Err(ConfigError::value(
                 path,
                 &key("kind"),
-                "is \"simulated\" (its documents carry their own test country): set kind = \"pcsc\" to use `reader` and `csca_dir`",
+                "is \"simulated\" (its documents carry their own test country, and it has its own OCR reader): set kind = \"pcsc\" to use `reader`, `csca_dir` and `ocr_serial`",
             ));
+        }
+        if !BAUD_RATES.contains(&self.ocr_baud_rate) {
+            return Err(ConfigError::value(path, &key("ocr_baud_rate"), format!("{} is not one of {BAUD_RATES:?}", self.ocr_baud_rate)));
         }
         if let Some(dir) = &self.csca_dir
             && !dir.is_dir()
@@ -745,6 +766,11 @@ mod tests {
             ("[devices.code_scanner]\nkind = \"serial\"\n", "`devices.code_scanner.kind`: \"serial\" needs `serial`"),
             ("[devices.code_scanner]\nkind = \"hid-pos\"\n", "`devices.code_scanner.kind`: \"hid-pos\" needs `usb`"),
             ("[devices.identity_reader]\nreader = \"ACS\"\n", "`devices.identity_reader.kind`: is \"simulated\""),
+            ("[devices.identity_reader]\nocr_serial = \"/dev/ttyUSB1\"\n", "`devices.identity_reader.kind`: is \"simulated\""),
+            (
+                "[devices.identity_reader]\nkind = \"pcsc\"\nocr_baud_rate = 1234\n",
+                "`devices.identity_reader.ocr_baud_rate`: 1234 is not one of",
+            ),
             (
                 "[devices.identity_reader]\nkind = \"pcsc\"\ncsca_dir = \"/nonexistent/csca\"\n",
                 "`devices.identity_reader.csca_dir`: /nonexistent/csca is not a folder",

@@ -158,10 +158,22 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
             driver
         }
     };
+    let mrz_reader = match (&identity.ocr_serial, identity.kind) {
+        (Some(port), _) => Some(devices::serial_mrz_reader(&port.to_string_lossy(), identity.ocr_baud_rate)?),
+        (None, IdentityReaderKind::Simulated) => {
+            let (driver, virtual_reader) = devices::simulated_mrz_reader(pace)?;
+            simulators.ocr_reader = Some(virtual_reader);
+            Some(driver)
+        }
+        (None, IdentityReaderKind::Pcsc) => None,
+    };
     // No real driver yet for the payment terminal.
     let (payment_terminal, terminal) = devices::simulated_payment_terminal(pace);
     simulators.payment_terminal = Some(terminal);
-    let devices = Devices::new(receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal)?;
+    let mut devices = Devices::new(receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal)?;
+    if let Some(reader) = mrz_reader {
+        devices = devices.with_mrz_reader(reader)?;
+    }
     Ok((devices, simulators))
 }
 

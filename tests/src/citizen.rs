@@ -90,6 +90,16 @@ pub async fn apply_identified_by_chip(kiosk: &TestKiosk) -> balcao_ui::view::Vie
     .await
 }
 
+/// The holder lays the specimen identity card on the OCR reader: nothing typed.
+pub async fn apply_identified_by_ocr(kiosk: &TestKiosk) -> balcao_ui::view::View {
+    apply_identified(kiosk, async |kiosk| {
+        let card = balcao_drivers::identity_reader::sim::specimen_identity_card();
+        kiosk.simulators.identity_reader.place(Some(card.clone()));
+        kiosk.simulators.ocr_reader.lay_down(&card.holder).expect("laid down");
+    })
+    .await
+}
+
 /// Takes a ticket for the counter queue `queue` in `language`; returns the screen it ended on
 /// (the ticket or an error).
 pub async fn take_queue_ticket(kiosk: &TestKiosk, language: Language, queue: &str) -> balcao_ui::view::View {

@@ -1,6 +1,7 @@
 //! Whatever the log level, nothing the citizen typed reaches the logs: the kiosk's and
 //! central's own code at `trace`, every library at `debug`, through a whole journey, a lost
-//! answer and its repeat.
+//! answer and its repeat, and three applicants identified (the app's code, the chip with typed
+//! details, the chip with the details an OCR reader read from the document).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -63,6 +64,8 @@ async fn a_journey_logs_nothing_the_citizen_entered() {
     assert_eq!(citizen::apply_identified_by_app(&kiosk, &code).await.screen, balcao_ui::view::Screen::Done);
     citizen::finish(&kiosk);
     assert_eq!(citizen::apply_identified_by_chip(&kiosk).await.screen, balcao_ui::view::Screen::Done);
+    citizen::finish(&kiosk);
+    assert_eq!(citizen::apply_identified_by_ocr(&kiosk).await.screen, balcao_ui::view::Screen::Done);
     eventually("delivery", Duration::from_secs(20), || kiosk.store().outbox_counts().expect("counts").pending == 0).await;
     kiosk.stop().await;
     central.stop().await.expect("stop");

@@ -94,6 +94,7 @@ fn identify_problem(problem: Option<IdentifyProblem>) -> g::IdentifyProblem {
         Some(IdentifyProblem::SignInInvalid) => g::IdentifyProblem::SignInInvalid,
         Some(IdentifyProblem::SignInUncheckable) => g::IdentifyProblem::SignInUncheckable,
         Some(IdentifyProblem::NotASignInCode) => g::IdentifyProblem::NotASignInCode,
+        Some(IdentifyProblem::ZoneUnreadable) => g::IdentifyProblem::ZoneUnreadable,
     }
 }
 
@@ -231,6 +232,7 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         identify.set_service_name(v.service_name.as_str().into());
         identify.set_app_accepted(v.app_accepted);
         identify.set_chip_accepted(v.chip_accepted);
+        identify.set_zone_reader(v.zone_reader);
         identify.set_document_number(v.document_number.as_str().into());
         identify.set_date_of_birth(v.date_of_birth.as_str().into());
         identify.set_date_of_expiry(v.date_of_expiry.as_str().into());

@@ -237,6 +237,8 @@ pub enum IdentifyProblem {
     SignInUncheckable,
     /// A code was scanned that is not a sign-in code.
     NotASignInCode,
+    /// The OCR reader could not read the document's zone cleanly.
+    ZoneUnreadable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -246,6 +248,8 @@ pub struct IdentifyView {
     pub app_accepted: bool,
     /// The chip is accepted (and the reader works).
     pub chip_accepted: bool,
+    /// An OCR reader reads the details from the document laid on it.
+    pub zone_reader: bool,
     /// As typed; dates as `DD/MM/YYYY` while typing.
     pub document_number: String,
     pub date_of_birth: String,

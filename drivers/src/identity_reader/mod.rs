@@ -6,12 +6,15 @@
 //!   chip over any card channel, and a virtual chip;
 //! - `emrtd.rs` — [`emrtd::EmrtdReader`], the [`IdentityReader`] on any card slot;
 //! - `pcsc.rs` — card slots of PC/SC readers (pcscd);
+//! - `ocr.rs` — OCR readers of the machine-readable zone over a serial line, whose zone opens
+//!   the chip without the citizen typing;
 //! - `sim.rs` — the reader simulated in process: the real reader over a virtual chip.
 //!
 //! What a reader returns is personal data: the types here print nothing of it in `Debug`.
 
 pub mod emrtd;
 pub mod icao;
+pub mod ocr;
 pub mod pcsc;
 #[cfg(feature = "simulators")]
 pub mod sim;

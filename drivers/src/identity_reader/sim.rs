@@ -230,6 +230,54 @@ impl IdentityReader for SimulatedIdentityReader {
     }
 }
 
+/// The lines of a document's machine-readable zone, as an OCR reader reads them.
+pub fn zone_lines(document: &HolderData) -> Vec<String> {
+    let zone: String = zone_of(document).chars().filter(|c| !c.is_whitespace()).collect();
+    let width = if zone.len() == 88 { 44 } else { 30 };
+    zone.as_bytes().chunks(width).map(|line| String::from_utf8_lossy(line).into_owned()).collect()
+}
+
+/// A virtual OCR document reader at the end of a serial line (a pty): a document laid on it
+/// is sent as real readers send it in serial mode — each line of its zone followed by CR, then
+/// an empty line. The kiosk reads it with the code scanner's serial driver under
+/// [`super::ocr::OcrMrzReader`].
+#[derive(Debug)]
+pub struct VirtualOcrReader {
+    line: crate::code_scanner::sim::VirtualScanner,
+}
+
+impl VirtualOcrReader {
+    /// A reader on a new pty pair, sending a byte every `byte_time` (about 1 ms at 9600 baud).
+    pub fn on_new_pty(byte_time: Duration) -> std::io::Result<Self> {
+        Ok(Self { line: crate::code_scanner::sim::VirtualScanner::on_new_pty(b"", b"\r", byte_time)? })
+    }
+
+    /// The serial port the kiosk's driver opens.
+    pub fn port_path(&self) -> &std::path::Path {
+        self.line.port_path()
+    }
+
+    /// The citizen lays the document's data page on the glass.
+    pub fn lay_down(&self, document: &HolderData) -> std::io::Result<()> {
+        let mut bytes = Vec::new();
+        for line in zone_lines(document) {
+            bytes.extend_from_slice(line.as_bytes());
+            bytes.push(b'\r');
+        }
+        bytes.push(b'\r');
+        self.line.send_raw(&bytes)
+    }
+
+    /// Sends bytes as they are: a misread zone, half a zone, noise.
+    pub fn send_raw(&self, bytes: &[u8]) -> std::io::Result<()> {
+        self.line.send_raw(bytes)
+    }
+
+    pub fn unplug(&self) {
+        self.line.unplug();
+    }
+}
+
 /// A specimen ID card for demos and tests (fictitious holder, Macao-style data; the number's
 /// check character in brackets on the card is the MRZ's ninth character).
 pub fn specimen_identity_card() -> IdentityDocument {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use balcao_drivers::code_scanner::CodeScanner;
 use balcao_drivers::code_scanner::ScannerStatus;
 use balcao_drivers::document_printer::DocumentPrinter;
+use balcao_drivers::identity_reader::ocr::MrzReader;
 use balcao_drivers::identity_reader::{IdentityReader, IdentityReaderStatus};
 use balcao_drivers::payment_terminal::PaymentTerminal;
 use balcao_drivers::receipt_printer::ReceiptPrinter;
@@ -70,6 +71,8 @@ pub struct Devices {
     pub identity_reader: DeviceWorker<dyn IdentityReader>,
     pub code_scanner: DeviceWorker<dyn CodeScanner>,
     pub payment_terminal: DeviceWorker<dyn PaymentTerminal>,
+    /// The OCR reader of documents' machine-readable zones, where the kiosk has one.
+    pub mrz_reader: Option<DeviceWorker<dyn MrzReader>>,
 }
 
 /// The knobs of simulated devices, for the demo and the tests.
@@ -86,6 +89,8 @@ pub struct SimulatorControls {
     /// The virtual scanner on the far end of the pty the scanner driver reads.
     pub code_scanner: Arc<balcao_drivers::code_scanner::sim::VirtualScanner>,
     pub payment_terminal: balcao_drivers::payment_terminal::sim::SimTerminalControl,
+    /// The virtual OCR reader on the far end of the pty the zone reader's driver reads.
+    pub ocr_reader: Arc<balcao_drivers::identity_reader::sim::VirtualOcrReader>,
 }
 
 /// The simulators a kiosk runs, one for each device its configuration leaves simulated: they
@@ -97,6 +102,7 @@ pub struct Simulators {
     pub identity_reader: Option<balcao_drivers::identity_reader::sim::SimIdentityControl>,
     pub code_scanner: Option<Arc<balcao_drivers::code_scanner::sim::VirtualScanner>>,
     pub payment_terminal: Option<balcao_drivers::payment_terminal::sim::SimTerminalControl>,
+    pub ocr_reader: Option<Arc<balcao_drivers::identity_reader::sim::VirtualOcrReader>>,
 }
 
 impl From<SimulatorControls> for Simulators {
@@ -107,6 +113,7 @@ impl From<SimulatorControls> for Simulators {
             identity_reader: Some(all.identity_reader),
             code_scanner: Some(all.code_scanner),
             payment_terminal: Some(all.payment_terminal),
+            ocr_reader: Some(all.ocr_reader),
         }
     }
 }
@@ -195,6 +202,25 @@ pub fn simulated_identity_reader(
     (Box::new(reader), control)
 }
 
+/// The OCR zone reader as simulated: the serial driver reading a virtual OCR reader across a
+/// pty pair, each line of the zone ended by CR.
+pub fn simulated_mrz_reader(
+    pace: SimulatorPace,
+) -> std::io::Result<(Box<dyn MrzReader>, Arc<balcao_drivers::identity_reader::sim::VirtualOcrReader>)> {
+    let reader = balcao_drivers::identity_reader::sim::VirtualOcrReader::on_new_pty(pace.scanner_byte)?;
+    let driver = serial_mrz_reader(&reader.port_path().to_string_lossy(), 9600)?;
+    Ok((driver, Arc::new(reader)))
+}
+
+/// An OCR reader of documents' zones on a serial line, each line ended by CR.
+pub fn serial_mrz_reader(port: &str, baud_rate: u32) -> std::io::Result<Box<dyn MrzReader>> {
+    use balcao_drivers::code_scanner::serial::{Framing, SerialScanner};
+    use balcao_drivers::identity_reader::ocr::OcrMrzReader;
+    let framing = Framing { prefix: Vec::new(), suffix: b"\r".to_vec(), inter_byte_timeout: Duration::from_millis(200) };
+    let lines = SerialScanner::new(port, baud_rate, framing).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(Box::new(OcrMrzReader::new(lines)))
+}
+
 /// The payment terminal as simulated (in process, until the ZVT driver comes).
 pub fn simulated_payment_terminal(
     pace: SimulatorPace,
@@ -220,7 +246,14 @@ impl Devices {
             identity_reader: DeviceWorker::spawn("identity-reader", identity_reader)?,
             code_scanner: DeviceWorker::spawn("code-scanner", code_scanner)?,
             payment_terminal: DeviceWorker::spawn("payment-terminal", payment_terminal)?,
+            mrz_reader: None,
         })
+    }
+
+    /// With an OCR reader of documents' zones, on its own worker.
+    pub fn with_mrz_reader(mut self, reader: Box<dyn MrzReader>) -> std::io::Result<Self> {
+        self.mrz_reader = Some(DeviceWorker::spawn("mrz-reader", reader)?);
+        Ok(self)
     }
 
     /// Every device simulated; printouts go under `output_dir` (`receipts/`, `documents/`).
@@ -232,6 +265,7 @@ impl Devices {
         let (identity, identity_reader) = simulated_identity_reader(pace);
         let (scanner, code_scanner) = simulated_code_scanner(pace)?;
         let (terminal, payment_terminal) = simulated_payment_terminal(pace);
+        let (zone_reader, ocr_reader) = simulated_mrz_reader(pace)?;
         let controls = SimulatorControls {
             receipt_printer: virtual_receipt_printer.control(),
             virtual_receipt_printer,
@@ -240,8 +274,9 @@ impl Devices {
             identity_reader,
             code_scanner,
             payment_terminal,
+            ocr_reader,
         };
-        Ok((Self::new(receipt, document, identity, scanner, terminal)?, controls))
+        Ok((Self::new(receipt, document, identity, scanner, terminal)?.with_mrz_reader(zone_reader)?, controls))
     }
 
     /// Asks every device for its status, each bounded by `wait`. A device busy with a long job
@@ -271,7 +306,19 @@ impl Devices {
             ask(wait, self.code_scanner.call(|d| d.status()), |s| s.is_ok_and(|s| s == ScannerStatus::Ready), previous.code_scanner),
             ask(wait, self.payment_terminal.call(|d| d.status()), |s| s.is_ok_and(|s| s.can_pay()), previous.payment_terminal),
         );
-        Readiness { receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal, online: previous.online }
+        let mrz_reader = match &self.mrz_reader {
+            Some(reader) => ask(wait, reader.call(|d| d.status()), |s| s.unwrap_or(false), previous.mrz_reader).await,
+            None => false,
+        };
+        Readiness {
+            receipt_printer,
+            document_printer,
+            identity_reader,
+            code_scanner,
+            payment_terminal,
+            mrz_reader,
+            online: previous.online,
+        }
     }
 }
 

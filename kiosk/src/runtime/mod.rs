@@ -282,6 +282,7 @@ pub async fn start(
         }
         kiosk.start_health_poll(online, stopped.clone());
         kiosk.start_scanner(stopped.clone());
+        kiosk.start_zone_reader(stopped.clone());
         kiosk.run(&mut inbox, stopped).await;
     });
     KioskHandle { events, shutdown, failure, task }
@@ -411,6 +412,41 @@ impl Kiosk {
 
     /// Reads the code scanner all the time; each code goes to the session, which knows what
     /// a scan means on the screen shown. Scanned text is never logged.
+    /// Reads the OCR document reader, where there is one, all the time; each zone goes to the
+    /// session as the key to the document's chip (nothing else of it). Zones are never logged.
+    fn start_zone_reader(&self, mut stopped: watch::Receiver<bool>) {
+        use balcao_drivers::identity_reader::ErrorKind;
+        let Some(reader) = self.devices.mrz_reader.clone() else { return };
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            loop {
+                let read = reader.call(|r| r.next_zone(Duration::from_millis(250)));
+                let key = tokio::select! {
+                    result = read => match result {
+                        Err(_gone) => return,
+                        Ok(Ok(None)) => continue,
+                        Ok(Ok(Some(zone))) => Some(zone.access_key()),
+                        Ok(Err(e)) if matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Unsupported) => {
+                            tracing::info!(kind = ?e.kind(), "the document reader could not read a zone");
+                            None
+                        }
+                        Ok(Err(e)) => {
+                            tracing::debug!(kind = ?e.kind(), "document reader unavailable");
+                            tokio::select! {
+                                () = tokio::time::sleep(Duration::from_secs(2)) => continue,
+                                _ = stopped.changed() => return,
+                            }
+                        }
+                    },
+                    _ = stopped.changed() => return,
+                };
+                if events.send(Event::ZoneRead(key)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+
     fn start_scanner(&self, mut stopped: watch::Receiver<bool>) {
         use balcao_drivers::code_scanner::ErrorKind;
         let scanner = self.devices.code_scanner.clone();

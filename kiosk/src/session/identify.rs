@@ -202,6 +202,19 @@ impl IdentifyForm {
         self.problem = None;
     }
 
+    /// The details as the OCR reader read them from the document's zone.
+    pub fn fill(&mut self, key: &AccessKey) {
+        if let AccessKey::Mrz { document_number, date_of_birth, date_of_expiry } = key {
+            let digits = |d: &CalendarDate| format!("{:02}{:02}{:04}", d.day, d.month, d.year);
+            self.document_number.zeroize();
+            self.document_number = document_number.chars().take(MAX_DOCUMENT_NUMBER).collect();
+            self.date_of_birth.zeroize();
+            self.date_of_birth = digits(date_of_birth);
+            self.date_of_expiry.zeroize();
+            self.date_of_expiry = digits(date_of_expiry);
+        }
+    }
+
     pub fn complete(&self) -> bool {
         !self.document_number.is_empty() && self.date_of_birth.len() == 8 && self.date_of_expiry.len() == 8
     }

@@ -60,6 +60,8 @@ pub struct Readiness {
     pub document_printer: bool,
     pub identity_reader: bool,
     pub code_scanner: bool,
+    /// An OCR reader of documents' zones (optional: without one, the citizen types).
+    pub mrz_reader: bool,
     pub online: bool,
 }
 
@@ -71,6 +73,7 @@ impl Readiness {
         document_printer: true,
         identity_reader: true,
         code_scanner: true,
+        mrz_reader: true,
         online: true,
     };
 
@@ -145,6 +148,9 @@ pub enum Event {
     Scanned(ScannedCode),
     /// The store checked a scanned sign-in code.
     SignInChecked(Result<SignInClaims, SignInRefusal>),
+    /// The OCR reader read a document's zone: the key to its chip (`None`: the zone did not
+    /// read cleanly).
+    ZoneRead(Option<AccessKey>),
     /// The identity reader read the document's chip, or could not.
     IdentityRead(Result<IdentityDocument, IdentityError>),
     /// The store cannot be trusted: stop serving.
@@ -384,6 +390,10 @@ impl Session {
             Event::Scanned(code) => {
                 self.last_activity = now;
                 self.on_scan(code, &mut effects);
+            }
+            Event::ZoneRead(key) => {
+                self.last_activity = now;
+                self.on_zone(key, &mut effects);
             }
             other => self.on_result(other, &mut effects),
         }
@@ -659,6 +669,25 @@ impl Session {
                 self.set_stage(Stage::Pickup(PickupForm::from_receipt(reference)));
             }
             _ => {}
+        }
+    }
+
+    /// A document laid on the OCR reader fills the details and reads the chip at once.
+    fn on_zone(&mut self, key: Option<AccessKey>, effects: &mut Vec<Effect>) {
+        let chip = chip_accepted(&self.readiness);
+        let Stage::Identify(form) = &mut self.stage else { return };
+        if form.busy || !chip {
+            return;
+        }
+        form.focus = None;
+        match key {
+            Some(key) => {
+                form.fill(&key);
+                form.busy = true;
+                form.problem = None;
+                effects.push(Effect::ReadIdentity(key));
+            }
+            None => form.problem = Some(IdentifyProblem::ZoneUnreadable),
         }
     }
 

@@ -829,6 +829,35 @@ mod identification {
     }
 
     #[test]
+    fn a_document_laid_on_the_ocr_reader_fills_the_details_and_reads_the_chip_at_once() {
+        let mut h = Harness::new();
+        // Elsewhere a zone means nothing.
+        assert!(h.event(Event::ZoneRead(Some(document(Assurance::ChipVerified).holder.access_key()))).is_empty());
+        h.choose_identified_service();
+        assert!(h.session.view().identify.zone_reader);
+        h.event(Event::ZoneRead(None));
+        assert_eq!(h.session.view().identify.problem, Some(IdentifyProblem::ZoneUnreadable));
+        let key = document(Assurance::ChipVerified).holder.access_key();
+        assert_eq!(h.event(Event::ZoneRead(Some(key.clone()))), vec![Effect::ReadIdentity(key.clone())]);
+        let view = h.session.view().identify;
+        assert!(view.busy && view.problem.is_none());
+        assert_eq!(
+            (view.document_number.as_str(), view.date_of_birth.as_str(), view.date_of_expiry.as_str()),
+            ("12345678", "02/07/1990", "31/01/2031")
+        );
+        // A second reading while the chip is read is not a second read.
+        assert!(h.event(Event::ZoneRead(Some(key))).is_empty());
+        h.event(Event::IdentityRead(Ok(document(Assurance::ChipVerified))));
+        assert_eq!(h.screen(), Screen::Form);
+        // Without the chip reader, the zone alone identifies nobody.
+        let mut h = Harness::new();
+        h.event(Event::Readiness(Readiness { identity_reader: false, ..Readiness::ALL }));
+        h.choose_identified_service();
+        assert!(!h.session.view().identify.zone_reader);
+        assert!(h.event(Event::ZoneRead(Some(document(Assurance::ChipVerified).holder.access_key()))).is_empty());
+    }
+
+    #[test]
     fn the_identity_and_what_was_typed_are_gone_when_the_session_ends() {
         let mut h = Harness::new();
         h.choose_identified_service();

@@ -139,6 +139,7 @@ impl Session {
             service_name: form.service.name.get(api_language(self.language)).to_string(),
             app_accepted: app_accepted(&form.service, &self.readiness),
             chip_accepted: chip_accepted(&self.readiness),
+            zone_reader: chip_accepted(&self.readiness) && self.readiness.mrz_reader,
             document_number: form.document_number.clone(),
             date_of_birth,
             date_of_expiry,
