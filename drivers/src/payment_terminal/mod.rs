@@ -7,6 +7,7 @@
 mod masked_pan;
 #[cfg(feature = "simulators")]
 pub mod sim;
+pub mod zvt;
 
 pub use masked_pan::MaskedPan;
 

@@ -1,0 +1,9 @@
+//! ZVT, the ECR side: the kiosk (the electronic cash register) drives a payment terminal (the
+//! PT) with ZVT commands over TCP, or over a serial line.
+//!
+//! - `apdu.rs` — the messages and their framing by length.
+//!
+//! The terminal's packets are encoded and decoded with the `zvt` crate where it has them; the
+//! commands it lacks (`06 01` Authorization, `06 30` Reversal) are built here.
+
+pub mod apdu;
