@@ -37,6 +37,24 @@ pub enum Script {
     ApproveWithPin,
     /// Declined with this ZVT result code (e.g. `0x05` declined, `0x55` wrong PIN).
     Decline(u8),
+    /// Approved (the money is reserved), then the connection drops before the completion.
+    DropAfterApproval,
+    /// Acknowledges the command, then says nothing more.
+    Silent,
+    /// Acknowledges the command, then sends bytes that are no ZVT message.
+    Garbage,
+}
+
+/// How the terminal's bytes reach the kiosk over TCP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// Each message in one write.
+    #[default]
+    Whole,
+    /// One byte per write: every message arrives in pieces.
+    BytePerWrite,
+    /// The acknowledgement and the message after it in one write.
+    Coalesced,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +64,9 @@ struct Knobs {
     next_trace: usize,
     /// Reservations approved and not released: receipt number → amount in cents.
     open: Vec<(usize, usize)>,
+    /// Reservations booked: receipt number → amount booked.
+    booked: Vec<(usize, usize)>,
+    delivery: Delivery,
 }
 
 /// Turns the virtual terminal's knobs from a test.
@@ -67,6 +88,15 @@ impl ZvtTerminalControl {
     /// Reservations approved and still open, as (receipt number, amount in cents).
     pub fn open_reservations(&self) -> Vec<(usize, usize)> {
         self.knobs().open.clone()
+    }
+
+    /// Reservations booked (captured), as (receipt number, amount booked).
+    pub fn booked(&self) -> Vec<(usize, usize)> {
+        self.knobs().booked.clone()
+    }
+
+    pub fn set_delivery(&self, delivery: Delivery) {
+        self.knobs().delivery = delivery;
     }
 }
 
@@ -96,6 +126,9 @@ struct Link {
     stream: TcpStream,
     framer: ApduFramer,
     inbox: VecDeque<Apdu>,
+    delivery: Delivery,
+    /// An acknowledgement held back to go out with the next message (coalesced delivery).
+    held: Vec<u8>,
 }
 
 impl Link {
@@ -113,11 +146,26 @@ impl Link {
     }
 
     fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), Ended> {
-        self.stream.write_all(bytes)?;
+        let mut out = std::mem::take(&mut self.held);
+        out.extend_from_slice(bytes);
+        match self.delivery {
+            Delivery::BytePerWrite => {
+                for byte in &out {
+                    self.stream.write_all(std::slice::from_ref(byte))?;
+                    self.stream.flush()?;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+            Delivery::Whole | Delivery::Coalesced => self.stream.write_all(&out)?,
+        }
         Ok(())
     }
 
     fn ack(&mut self) -> Result<(), Ended> {
+        if self.delivery == Delivery::Coalesced {
+            self.held.extend_from_slice(&[0x80, 0x00, 0x00]);
+            return Ok(());
+        }
         self.send_bytes(&[0x80, 0x00, 0x00])
     }
 
@@ -148,7 +196,8 @@ impl VirtualZvtTerminal {
                 let Ok(stream) = stream else { continue };
                 let _ = stream.set_nodelay(true);
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-                let mut link = Link { stream, framer: ApduFramer::default(), inbox: VecDeque::new() };
+                let delivery = serving.knobs().delivery;
+                let mut link = Link { stream, framer: ApduFramer::default(), inbox: VecDeque::new(), delivery, held: Vec::new() };
                 match serve(&mut link, &serving) {
                     Ok(()) | Err(Ended::Closed) => {}
                     Err(Ended::Io(e)) => tracing::debug!(error = %e, "virtual terminal: connection failed"),
@@ -198,6 +247,14 @@ fn serve(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
                 link.ack()?;
                 reserve(link, control, reservation.amount.unwrap_or(0))?;
             }
+            // Book total (06 24) and pre-authorisation reversal (06 25).
+            0x0624 | 0x0625 => {
+                let fields = bmps(&command.data);
+                let receipt = fields.iter().find(|(n, _)| *n == 0x87).and_then(|(_, v)| bcd_value(v));
+                let amount = fields.iter().find(|(n, _)| *n == 0x04).and_then(|(_, v)| bcd_value(v));
+                link.ack()?;
+                release(link, control, command.instr == 0x24, receipt, amount)?;
+            }
             _ => {
                 // 84 83: command not supported.
                 link.send_bytes(&[0x84, 0x83, 0x00])?;
@@ -206,8 +263,75 @@ fn serve(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
     }
 }
 
+/// The fixed-length bitmaps of a book-total or reversal command: `87` receipt number (2 BCD
+/// bytes), `04` amount (6), `49` currency (2), `19` payment type (1).
+fn bmps(data: &[u8]) -> Vec<(u8, &[u8])> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while let Some((&number, tail)) = rest.split_first() {
+        let len = match number {
+            0x87 | 0x49 => 2,
+            0x04 => 6,
+            0x19 => 1,
+            _ => break,
+        };
+        if tail.len() < len {
+            break;
+        }
+        out.push((number, &tail[..len]));
+        rest = &tail[len..];
+    }
+    out
+}
+
+fn bcd_value(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().try_fold(0usize, |n, b| {
+        let (hi, lo) = (b >> 4, b & 0x0F);
+        (hi < 10 && lo < 10).then(|| n * 100 + usize::from(hi) * 10 + usize::from(lo))
+    })
+}
+
+/// Books (`book`) or reverses an open reservation.
+fn release(link: &mut Link, control: &ZvtTerminalControl, book: bool, receipt: Option<usize>, amount: Option<usize>) -> Result<(), Ended> {
+    let found = {
+        let mut knobs = control.knobs();
+        let position = knobs.open.iter().position(|(r, _)| Some(*r) == receipt);
+        position.map(|i| knobs.open.remove(i))
+    };
+    let Some((receipt_no, reserved)) = found else {
+        // B8: no such pre-authorisation.
+        return link.send(&packets::Abort { error: 0xB8 }.zvt_serialize());
+    };
+    let amount = if book { amount.unwrap_or(reserved).min(reserved) } else { 0 };
+    if book {
+        control.knobs().booked.push((receipt_no, amount));
+    }
+    let information = packets::StatusInformation {
+        result_code: Some(0),
+        amount: Some(amount),
+        receipt_no: Some(receipt_no),
+        terminal_id: Some(TERMINAL_ID),
+        currency: Some(CURRENCY_MOP),
+        ..packets::StatusInformation::default()
+    };
+    link.send(&information.zvt_serialize())?;
+    link.send(&completion())
+}
+
 fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Result<(), Ended> {
     let script = control.knobs().scripts.pop_front().unwrap_or(Script::Approve);
+    match script {
+        Script::Silent => {
+            // Keeps the connection open and says nothing until the ECR gives up.
+            return link.next().map(|_| ());
+        }
+        Script::Garbage => {
+            link.send_bytes(&[0x04, 0x0F, 0x05, 0x27])?;
+            link.stream.shutdown(std::net::Shutdown::Write)?;
+            return Err(Ended::Garbage);
+        }
+        _ => {}
+    }
     link.send(&intermediate(status::INSERT_CARD))?;
     if script == Script::ApproveWithPin {
         link.send(&intermediate(status::ENTER_PIN))?;
@@ -222,7 +346,7 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
     };
     let result_code = match script {
         Script::Decline(code) => code,
-        Script::Approve | Script::ApproveWithPin => 0,
+        _ => 0,
     };
     let information = packets::StatusInformation {
         result_code: Some(result_code),
@@ -234,12 +358,14 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
         card_name: (result_code == 0).then(|| "VISA".to_string()),
         ..packets::StatusInformation::default()
     };
-    link.send(&information.zvt_serialize())?;
-    link.send(&intermediate(status::REMOVE_CARD))?;
     if result_code == 0 {
         control.knobs().open.push((receipt_no, amount));
-        link.send(&completion())
-    } else {
-        link.send(&packets::Abort { error: result_code }.zvt_serialize())
     }
+    link.send(&information.zvt_serialize())?;
+    if script == Script::DropAfterApproval {
+        link.stream.shutdown(std::net::Shutdown::Both)?;
+        return Err(Ended::Closed);
+    }
+    link.send(&intermediate(status::REMOVE_CARD))?;
+    if result_code == 0 { link.send(&completion()) } else { link.send(&packets::Abort { error: result_code }.zvt_serialize()) }
 }
