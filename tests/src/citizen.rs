@@ -21,19 +21,23 @@ fn type_into(kiosk: &TestKiosk, field: usize, text: &str) {
     }
 }
 
-/// Fills in and submits the application; returns the screen it ended on (done or an error).
-pub async fn apply_for_criminal_record(kiosk: &TestKiosk, name: &str) -> balcao_ui::view::View {
+/// From the welcome screen, in English, to choosing `service` once it is offered.
+async fn choose_service(kiosk: &TestKiosk, service: &str) {
     act(kiosk, UserAction::Start);
     act(kiosk, UserAction::ChooseLanguage(Language::En));
     act(kiosk, UserAction::Apply);
     kiosk
         .view
         .wait_for("the service to be offered", WAIT, |v| {
-            v.screen == Screen::Services
-                && v.services.tiles.iter().any(|t| t.id == "criminal-record-certificate" && t.unavailable.is_none())
+            v.screen == Screen::Services && v.services.tiles.iter().any(|t| t.id == service && t.unavailable.is_none())
         })
         .await;
-    act(kiosk, UserAction::ChooseService("criminal-record-certificate".into()));
+    act(kiosk, UserAction::ChooseService(service.into()));
+}
+
+/// Fills in and submits the application; returns the screen it ended on (done or an error).
+pub async fn apply_for_criminal_record(kiosk: &TestKiosk, name: &str) -> balcao_ui::view::View {
+    choose_service(kiosk, "criminal-record-certificate").await;
     kiosk.view.wait_for("the form", WAIT, |v| v.screen == Screen::Form).await;
     type_into(kiosk, 0, name);
     type_into(kiosk, 1, "1234567(8)");
@@ -50,17 +54,7 @@ pub async fn apply_for_criminal_record(kiosk: &TestKiosk, name: &str) -> balcao_
 /// `identify` (which presents a sign-in code or places a document and types its details), then
 /// the form's remaining answers, review, payment. Returns the screen it ended on.
 async fn apply_identified(kiosk: &TestKiosk, identify: impl AsyncFnOnce(&TestKiosk)) -> balcao_ui::view::View {
-    const SERVICE: &str = "identification-data-certificate";
-    act(kiosk, UserAction::Start);
-    act(kiosk, UserAction::ChooseLanguage(Language::En));
-    act(kiosk, UserAction::Apply);
-    kiosk
-        .view
-        .wait_for("the service to be offered", WAIT, |v| {
-            v.screen == Screen::Services && v.services.tiles.iter().any(|t| t.id == SERVICE && t.unavailable.is_none())
-        })
-        .await;
-    act(kiosk, UserAction::ChooseService(SERVICE.into()));
+    choose_service(kiosk, "identification-data-certificate").await;
     kiosk.view.wait_for("the identification step", WAIT, |v| v.screen == Screen::Identify).await;
     identify(kiosk).await;
     let form = kiosk.view.wait_for("the form, identified", WAIT, |v| v.screen == Screen::Form || v.identify.problem.is_some()).await;
