@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use balcao_drivers::payment_terminal::zvt::apdu::{Apdu, ApduFramer};
+use balcao_drivers::payment_terminal::zvt::bmp;
 use zvt::ZvtSerializer as _;
 
 /// The `zvt` crate's source as Cargo fetched it: the version the lock file names, in the
@@ -96,7 +97,25 @@ fn what_the_framer_delivers_is_what_the_zvt_crates_parser_reads() {
         // (The crate writes fields in its own order and pads some differently, so its bytes are
         // not the terminal's: the parsed result is what counts.)
         assert_eq!(parsed.result_code, Some(0), "{name}: approved");
+        // The driver's own walk of the fields reads the real terminal's bytes whole; this one
+        // sent the card number masked, and only that (its last four digits) is kept.
+        bmp::fields(&apdu.data).expect(name);
+        let stripped = bmp::strip_card_data(&apdu.data).expect(name);
+        assert!(bmp::fields(&stripped.data).expect(name).iter().all(|f| f.number != 0x22), "{name}");
+        if name.starts_with("1680728215") {
+            assert_eq!(stripped.masked_card.as_deref(), Some("559883******8074"), "{name}");
+        }
+        let clean = Apdu::new(0x04, 0x0F, stripped.data).encode().expect("encodes");
+        let (without, _) = packets::StatusInformation::zvt_deserialize(&clean).expect(name);
+        assert_eq!((without.card_number, without.receipt_no, without.amount), (None, parsed.receipt_no, parsed.amount), "{name}");
     }
+    // A terminal set to send the card number in clear (a 19-digit test card, BMP 22 `F1 F0`):
+    // the driver drops it whole, keeping not even its last digits.
+    let clear = ApduFramer::default().push(&by_name("1682066249.409078000_pt_ecr.blob")).remove(0);
+    assert!(bmp::fields(&clear.data).expect("walks").iter().any(|f| f.number == 0x22 && f.value.len() == 10));
+    let stripped = bmp::strip_card_data(&clear.data).expect("walks");
+    assert_eq!(stripped.masked_card, None);
+    assert!(bmp::fields(&stripped.data).expect("walks").iter().all(|f| f.number != 0x22));
     let receipt = ApduFramer::default().push(&by_name("1680728215.585561000_pt_ecr.blob")).remove(0);
     assert_eq!((receipt.command(), receipt.data.len() > 255), (0x06D3, true));
     packets::PrintTextBlock::zvt_deserialize(&receipt.encode().expect("encodes")).expect("a text block the crate reads");

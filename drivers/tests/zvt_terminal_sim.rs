@@ -5,7 +5,7 @@
 use balcao_drivers::payment_terminal::zvt::sim::{CURRENCY_MOP, Script, TERMINAL_ID, VirtualZvtTerminal, status};
 use futures::StreamExt as _;
 use zvt::packets;
-use zvt::sequences::{self, AuthorizationResponse, Sequence as _};
+use zvt::sequences::{self, AuthorizationResponse, PartialReversalResponse, Sequence as _};
 
 async fn connect(terminal: &VirtualZvtTerminal) -> tokio::net::TcpStream {
     tokio::net::TcpStream::connect(terminal.address()).await.expect("the terminal listens")
@@ -56,7 +56,18 @@ async fn an_approved_reservation_reports_its_receipt_number_and_stays_open_at_th
         })
         .expect("status information");
     assert_eq!((information.result_code, information.amount, information.receipt_no), (Some(0), Some(3_000), Some(1)));
-    assert!(information.card_number.is_none(), "the virtual terminal sends no card number");
+    // The card number comes masked (E nibbles), as terminals send it; the crate reads those
+    // nibbles as digits, which is why the kiosk's driver takes BMP 22 out before parsing.
+    assert!(information.card_number.is_some(), "the virtual terminal sends a masked card number");
+    let lines: Vec<&String> = replies
+        .iter()
+        .flat_map(|r| match r {
+            AuthorizationResponse::PrintLine(line) => vec![&line.text],
+            AuthorizationResponse::PrintTextBlock(block) => block.tlv.iter().flat_map(|t| t.lines.iter().flat_map(|l| &l.lines)).collect(),
+            _ => vec![],
+        })
+        .collect();
+    assert!(lines.iter().any(|l| l.contains("PRE-AUTHORISATION")), "{lines:?}");
     assert!(matches!(replies.last(), Some(AuthorizationResponse::CompletionData(_))));
     assert_eq!(terminal.control().open_reservations(), [(1, 3_000)]);
 
@@ -74,4 +85,27 @@ async fn a_declined_reservation_ends_in_an_abort_with_the_result_code_and_reserv
     let Some(AuthorizationResponse::Abort(abort)) = replies.last() else { panic!("{replies:?}") };
     assert_eq!(abort.error, 0x05);
     assert!(terminal.control().open_reservations().is_empty());
+}
+
+#[tokio::test]
+async fn open_reservations_are_named_one_at_a_time_and_end_of_day_and_diagnosis_complete() {
+    let terminal = VirtualZvtTerminal::listen().expect("terminal");
+    reserve(&terminal, 3_000).await;
+    let mut stream = connect(&terminal).await;
+    // The crate's partial reversal with receipt number FF FF asks for the open ones (2.10.1).
+    let query = packets::PartialReversal { receipt_no: Some(0xFFFF), currency: Some(CURRENCY_MOP), ..Default::default() };
+    let replies: Vec<_> = sequences::PartialReversal::into_stream(&query, &mut stream).collect().await;
+    let Some(Ok(PartialReversalResponse::PartialReversalAbort(abort))) = replies.last() else { panic!("{replies:?}") };
+    assert_eq!((abort.error, abort.receipt_no), (0xB8, Some(1)));
+
+    let replies: Vec<_> = sequences::Diagnosis::into_stream(&packets::Diagnosis { tlv: None }, &mut stream).collect().await;
+    assert!(matches!(replies.last(), Some(Ok(sequences::DiagnosisResponse::CompletionData(_)))), "{replies:?}");
+
+    let replies: Vec<_> = sequences::EndOfDay::into_stream(&packets::EndOfDay { password: 0 }, &mut stream).collect().await;
+    let total = replies.iter().find_map(|r| match r {
+        Ok(sequences::EndOfDayResponse::StatusInformation(s)) => s.amount,
+        _ => None,
+    });
+    assert_eq!(total, Some(0), "nothing was booked yet: {replies:?}");
+    assert!(matches!(replies.last(), Some(Ok(sequences::EndOfDayResponse::CompletionData(_)))), "{replies:?}");
 }

@@ -9,7 +9,7 @@ mod masked_pan;
 pub mod sim;
 pub mod zvt;
 
-pub use masked_pan::MaskedPan;
+pub use masked_pan::{MaskedPan, luhn_valid, scrub_card_numbers};
 
 use crate::CancelToken;
 
@@ -38,8 +38,11 @@ pub enum ErrorKind {
     /// Resolve by asking the terminal, never by paying again.
     OutcomeUnknown,
     Busy,
-    /// The terminal refused the capture or reversal (e.g. already reversed, amount too high).
+    /// The terminal refused the capture or reversal (e.g. amount too high).
     Refused,
+    /// The terminal holds no open reservation with that receipt number: it was already
+    /// captured or reversed (or it lapsed).
+    NoSuchReservation,
     /// The terminal's answer broke the protocol.
     Protocol,
     Other,
@@ -114,6 +117,15 @@ pub struct Reversal {
     pub receipt_lines: Vec<String>,
 }
 
+/// The terminal's end-of-day: what it sent to its host since the last one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DayClose {
+    /// The total booked, in the currency's minor unit.
+    pub total: u64,
+    /// The terminal's own report.
+    pub receipt_lines: Vec<String>,
+}
+
 /// A card payment terminal.
 ///
 /// ## For callers
@@ -133,6 +145,11 @@ pub trait PaymentTerminal: Send {
     fn authorize(&mut self, request: &AuthorizationRequest, prompt: &mut dyn FnMut(TerminalPrompt)) -> Result<AuthorizationOutcome, Error>;
     fn capture(&mut self, authorization: &Authorization, amount: u64) -> Result<Capture, Error>;
     fn reverse(&mut self, authorization: &Authorization) -> Result<Reversal, Error>;
+    /// The receipt number of one reservation the terminal still holds open, if any. To walk
+    /// them all, capture or reverse it and ask again.
+    fn open_reservation(&mut self) -> Result<Option<u32>, Error>;
+    /// Sends the day's bookings to the terminal's host and returns the total.
+    fn end_of_day(&mut self) -> Result<DayClose, Error>;
 }
 
 impl<T: PaymentTerminal + ?Sized> PaymentTerminal for Box<T> {
@@ -147,5 +164,11 @@ impl<T: PaymentTerminal + ?Sized> PaymentTerminal for Box<T> {
     }
     fn reverse(&mut self, authorization: &Authorization) -> Result<Reversal, Error> {
         (**self).reverse(authorization)
+    }
+    fn open_reservation(&mut self) -> Result<Option<u32>, Error> {
+        (**self).open_reservation()
+    }
+    fn end_of_day(&mut self) -> Result<DayClose, Error> {
+        (**self).end_of_day()
     }
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::{
-    Authorization, AuthorizationOutcome, AuthorizationRequest, Capture, DeclineReason, Error, ErrorKind, MaskedPan, PaymentTerminal,
-    Reversal, TerminalPrompt, TerminalStatus,
+    Authorization, AuthorizationOutcome, AuthorizationRequest, Capture, DayClose, DeclineReason, Error, ErrorKind, MaskedPan,
+    PaymentTerminal, Reversal, TerminalPrompt, TerminalStatus,
 };
 
 /// What the citizen (or the terminal) does in the next payment.
@@ -52,6 +52,8 @@ struct Books {
     open: BTreeMap<u32, u64>,
     captured: Vec<(u32, u64)>,
     reversed: Vec<u32>,
+    /// How many captures the last end-of-day already counted.
+    closed: usize,
 }
 
 /// The script and the books of a simulated terminal; clones control the same terminal.
@@ -191,7 +193,7 @@ impl PaymentTerminal for SimulatedPaymentTerminal {
         }
         let Some(&reserved) = books.open.get(&authorization.receipt_number) else {
             return Err(Error::new(
-                ErrorKind::Refused,
+                ErrorKind::NoSuchReservation,
                 format!("no open reservation with receipt number {}", authorization.receipt_number),
             ));
         };
@@ -210,12 +212,30 @@ impl PaymentTerminal for SimulatedPaymentTerminal {
         }
         if books.open.remove(&authorization.receipt_number).is_none() {
             return Err(Error::new(
-                ErrorKind::Refused,
+                ErrorKind::NoSuchReservation,
                 format!("no open reservation with receipt number {}", authorization.receipt_number),
             ));
         }
         books.reversed.push(authorization.receipt_number);
         Ok(Reversal { receipt_lines: vec![format!("REVERSED {}", mop(authorization.amount))] })
+    }
+
+    fn open_reservation(&mut self) -> Result<Option<u32>, Error> {
+        let books = self.control.books();
+        if books.offline {
+            return Err(Error::new(ErrorKind::NoAnswer, "the payment terminal does not answer"));
+        }
+        Ok(books.open.keys().next().copied())
+    }
+
+    fn end_of_day(&mut self) -> Result<DayClose, Error> {
+        let mut books = self.control.books();
+        if books.offline {
+            return Err(Error::new(ErrorKind::NoAnswer, "the payment terminal does not answer"));
+        }
+        let total = books.captured[books.closed..].iter().map(|(_, amount)| amount).sum();
+        books.closed = books.captured.len();
+        Ok(DayClose { total, receipt_lines: vec![format!("END OF DAY {}", mop(total))] })
     }
 }
 
@@ -255,7 +275,9 @@ mod tests {
         assert!(t.control().open_reservations().is_empty());
         assert_eq!(t.control().captured(), [(auth.receipt_number, 3000)]);
         // A second capture of the same reservation is refused: money is never taken twice.
-        assert_eq!(t.capture(&auth, 3000).expect_err("twice").kind(), ErrorKind::Refused);
+        assert_eq!(t.capture(&auth, 3000).expect_err("twice").kind(), ErrorKind::NoSuchReservation);
+        assert_eq!(t.end_of_day().expect("closed").total, 3000);
+        assert_eq!(t.end_of_day().expect("closed again").total, 0);
     }
 
     #[test]
@@ -287,6 +309,7 @@ mod tests {
         t.control().queue(SimCardAction::LoseAnswerAfterApproval);
         assert_eq!(authorize(&mut t, &request()).0.expect_err("lost").kind(), ErrorKind::OutcomeUnknown);
         assert_eq!(t.control().open_reservations().len(), 1);
+        assert_eq!(t.open_reservation().expect("asked"), Some(t.control().open_reservations()[0].0));
     }
 
     #[test]

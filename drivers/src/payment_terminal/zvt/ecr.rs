@@ -17,13 +17,25 @@ use zvt::ZvtSerializer as _;
 use zvt::packets;
 
 use super::apdu::{Apdu, ApduFramer};
+use super::bmp;
+use crate::CancelToken;
 use crate::payment_terminal::{
-    Authorization, AuthorizationOutcome, AuthorizationRequest, Capture, DeclineReason, Error, ErrorKind, PaymentTerminal, Reversal,
-    TerminalPrompt, TerminalStatus,
+    Authorization, AuthorizationOutcome, AuthorizationRequest, Capture, DayClose, DeclineReason, Error, ErrorKind, MaskedPan,
+    PaymentTerminal, Reversal, TerminalPrompt, TerminalStatus, scrub_card_numbers,
 };
 
 /// ISO 4217 numeric code of the pataca.
 pub const CURRENCY_MOP: usize = 446;
+
+/// ZVT result codes the driver acts on (chapter 10).
+mod result {
+    /// Abort via timeout or the abort key: nothing was reserved.
+    pub const ABORTED: u8 = 0x6C;
+    /// No such pre-authorisation (or, asked for the list, the first open one follows).
+    pub const PRE_AUTH: u8 = 0xB8;
+    /// The terminal wants a diagnosis before it takes payments again.
+    pub const DIAGNOSIS_REQUIRED: u8 = 0xC2;
+}
 
 /// Where the terminal is and how long to wait for it.
 #[derive(Clone, Debug)]
@@ -51,12 +63,25 @@ impl ZvtConfig {
 }
 
 /// How an exchange ended.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Exchange {
     /// `None`: completed; `Some(code)`: aborted with that result code.
     aborted: Option<u8>,
+    /// The receipt number an abort named (an open pre-authorisation).
+    aborted_receipt: Option<u32>,
     information: Option<packets::StatusInformation>,
+    /// The card number as the terminal masked it; an unmasked one never gets this far.
+    masked_card: Option<String>,
     receipt_lines: Vec<String>,
+}
+
+/// What a command is, for how its failures read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stakes {
+    /// Moves no money: a lost answer means the terminal is not there.
+    None,
+    /// Moves money: once sent, a lost answer leaves the outcome unknown.
+    Money,
 }
 
 struct Link {
@@ -66,6 +91,7 @@ struct Link {
 }
 
 impl Link {
+    /// The next message, or `None` when `deadline` passes first.
     fn next(&mut self, deadline: Instant) -> std::io::Result<Option<Apdu>> {
         let mut chunk = [0u8; 1024];
         loop {
@@ -85,6 +111,10 @@ impl Link {
             }
         }
     }
+
+    fn send(&mut self, apdu: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(apdu)
+    }
 }
 
 /// A ZVT payment terminal on TCP. Connects (and registers) on first use and again after the
@@ -100,17 +130,10 @@ impl std::fmt::Debug for ZvtTerminal {
     }
 }
 
-/// Packed BCD of `value` in `bytes` bytes.
-fn bcd(value: u64, bytes: usize) -> Vec<u8> {
-    let digits = format!("{value:0width$}", width = bytes * 2);
-    digits.as_bytes().chunks(2).map(|pair| ((pair[0] - b'0') << 4) | (pair[1] - b'0')).collect()
-}
-
 /// What a result code means for the citizen (ZVT's own codes; 1–63 are the card issuer's).
 fn decline(code: u8) -> AuthorizationOutcome {
     AuthorizationOutcome::Declined(match code {
-        // Abort via timeout or the abort key: nothing was reserved.
-        0x6C => return AuthorizationOutcome::Cancelled,
+        result::ABORTED => return AuthorizationOutcome::Cancelled,
         0x55 => DeclineReason::WrongPin,
         0x78 => DeclineReason::CardExpired,
         0x64 | 0x6E | 0x79 | 0x7A | 0xC5 => DeclineReason::CardNotAccepted,
@@ -118,14 +141,28 @@ fn decline(code: u8) -> AuthorizationOutcome {
     })
 }
 
+/// What the citizen is asked, from a ZVT intermediate status code (2.2.4); the kiosk shows it
+/// in the citizen's language. Codes with nothing to do for the citizen read as "processing".
 fn prompt(status: u8) -> TerminalPrompt {
-    // ZVT intermediate status codes (2.2.4).
     match status {
-        0x0A | 0x0C | 0x0D | 0x14 => TerminalPrompt::PresentCard,
-        0x0E | 0x15 => TerminalPrompt::EnterPin,
-        0x0B => TerminalPrompt::RemoveCard,
+        // Insert card, present card, insert or swipe, present/insert/swipe.
+        0x0A | 0x0C | 0x0D | 0x14 | 0x15 => TerminalPrompt::PresentCard,
+        // Enter PIN (0x0E), PIN try again (0x0F, 0x10: "PIN wrong").
+        0x0E..=0x10 => TerminalPrompt::EnterPin,
+        // Remove card, please remove card.
+        0x0B | 0x1E => TerminalPrompt::RemoveCard,
         _ => TerminalPrompt::Processing,
     }
+}
+
+/// Lines of a text block (06 D3): the TLV's text lines.
+fn text_block_lines(bytes: &[u8]) -> Vec<String> {
+    packets::PrintTextBlock::zvt_deserialize(bytes)
+        .ok()
+        .and_then(|(block, _)| block.tlv)
+        .and_then(|tlv| tlv.lines)
+        .map(|lines| lines.lines)
+        .unwrap_or_default()
 }
 
 impl ZvtTerminal {
@@ -133,84 +170,124 @@ impl ZvtTerminal {
         Self { config, link: None }
     }
 
-    fn link(&mut self) -> Result<&mut Link, Error> {
-        if self.link.is_none() {
-            let stream = TcpStream::connect_timeout(&self.config.address, self.config.connect_timeout).map_err(|e| {
-                Error::new(ErrorKind::NoAnswer, format!("the payment terminal at {} does not answer", self.config.address)).with_source(e)
-            })?;
-            let _ = stream.set_nodelay(true);
-            self.link = Some(Link { stream, framer: ApduFramer::default(), inbox: VecDeque::new() });
-            // Registration: the kiosk prints the receipts and wants the intermediate status.
-            let registration = packets::Registration {
-                password: self.config.password as usize,
-                config_byte: 0x8E,
-                currency: Some(CURRENCY_MOP),
-                tlv: None,
-            };
-            if let Err(e) = self.exchange(&registration.zvt_serialize(), false, &mut |_| {}) {
+    fn connect(&mut self) -> Result<(), Error> {
+        if self.link.is_some() {
+            return Ok(());
+        }
+        let stream = TcpStream::connect_timeout(&self.config.address, self.config.connect_timeout).map_err(|e| {
+            Error::new(ErrorKind::NoAnswer, format!("the payment terminal at {} does not answer", self.config.address)).with_source(e)
+        })?;
+        let _ = stream.set_nodelay(true);
+        self.link = Some(Link { stream, framer: ApduFramer::default(), inbox: VecDeque::new() });
+        // Registration: the kiosk prints the receipts (0x02, 0x04 … in the config byte) and
+        // wants the intermediate status (0x08).
+        let registration =
+            packets::Registration { password: self.config.password as usize, config_byte: 0x8E, currency: Some(CURRENCY_MOP), tlv: None };
+        match self.exchange(&registration.zvt_serialize(), Stakes::None, None, &mut |_| {}) {
+            Ok(Exchange { aborted: None, .. }) => Ok(()),
+            Ok(Exchange { aborted: Some(code), .. }) => {
                 self.link = None;
-                return Err(e);
+                Err(Error::new(ErrorKind::Refused, format!("the terminal refused the kiosk's registration (result {code:02X})")))
+            }
+            Err(e) => {
+                self.link = None;
+                Err(e)
             }
         }
-        self.link.as_mut().ok_or_else(|| Error::new(ErrorKind::Other, "no link"))
     }
 
-    /// Sends `command` and follows the terminal until completion or abort. `moves_money`:
-    /// an answer lost after sending is `OutcomeUnknown` rather than `NoAnswer`.
-    fn exchange(&mut self, command: &[u8], moves_money: bool, on_prompt: &mut dyn FnMut(TerminalPrompt)) -> Result<Exchange, Error> {
+    /// Sends `command` and follows the terminal until completion or abort, acknowledging each
+    /// message. A set `cancel` sends the terminal an abort (`06 B0`) once.
+    fn exchange(
+        &mut self,
+        command: &[u8],
+        stakes: Stakes,
+        cancel: Option<&CancelToken>,
+        on_prompt: &mut dyn FnMut(TerminalPrompt),
+    ) -> Result<Exchange, Error> {
         let (ack_timeout, transaction_timeout) = (self.config.ack_timeout, self.config.transaction_timeout);
-        let link = self.link.as_mut().ok_or_else(|| Error::new(ErrorKind::Other, "no link"))?;
-        let lost = |e: std::io::Error, sent: bool| {
-            let kind = if sent && moves_money { ErrorKind::OutcomeUnknown } else { ErrorKind::NoAnswer };
-            Error::new(kind, "the link to the payment terminal broke").with_source(e)
+        let link = self.link.as_mut().ok_or_else(|| Error::new(ErrorKind::Other, "not connected to the payment terminal"))?;
+        let unknown = |sent: bool| if sent && stakes == Stakes::Money { ErrorKind::OutcomeUnknown } else { ErrorKind::NoAnswer };
+        let lost = |e: std::io::Error, sent: bool| Error::new(unknown(sent), "the link to the payment terminal broke").with_source(e);
+        // Once a money-moving command is out, an answer the kiosk cannot read leaves the
+        // outcome unknown just as a lost one does.
+        let broken = |what: &str| {
+            let kind = if stakes == Stakes::Money { ErrorKind::OutcomeUnknown } else { ErrorKind::Protocol };
+            Error::new(kind, format!("the payment terminal sent {what}"))
         };
         let result = (|| {
-            link.stream.write_all(command).map_err(|e| lost(e, false))?;
-            let ack = link.next(Instant::now() + ack_timeout).map_err(|e| lost(e, true))?;
-            match ack {
-                Some(a) if a.class == 0x80 && a.instr == 0x00 => {}
-                Some(a) if a.class == 0x84 && a.instr == 0x9C => return Err(Error::new(ErrorKind::Busy, "the terminal is busy")),
-                Some(a) if a.class == 0x84 => {
-                    return Err(Error::new(ErrorKind::Refused, format!("the terminal refused the command (84 {:02X})", a.instr)));
-                }
-                Some(a) => return Err(Error::new(ErrorKind::Protocol, format!("expected an acknowledgement, got {a:?}"))),
-                None => {
-                    let kind = if moves_money { ErrorKind::OutcomeUnknown } else { ErrorKind::NoAnswer };
-                    return Err(Error::new(kind, "the terminal did not acknowledge the command"));
+            link.send(command).map_err(|e| lost(e, false))?;
+            let ack_deadline = Instant::now() + ack_timeout;
+            loop {
+                match link.next(ack_deadline).map_err(|e| lost(e, true))? {
+                    Some(a) if a.class == 0x80 && a.instr == 0x00 => break,
+                    Some(a) if a.class == 0x84 && a.instr == 0x9C => return Err(Error::new(ErrorKind::Busy, "the terminal is busy")),
+                    Some(a) if a.class == 0x84 => {
+                        return Err(Error::new(ErrorKind::Refused, format!("the terminal refused the command (84 {:02X})", a.instr)));
+                    }
+                    // A message left over from an earlier exchange (a terminal that answered
+                    // twice): acknowledged and passed over.
+                    Some(stale) => {
+                        tracing::warn!(message = ?stale, "the payment terminal repeated an earlier message");
+                        link.send(&[0x80, 0x00, 0x00]).map_err(|e| lost(e, true))?;
+                    }
+                    None => return Err(Error::new(unknown(true), "the terminal did not acknowledge the command")),
                 }
             }
             let deadline = Instant::now() + transaction_timeout;
-            let mut exchange = Exchange { aborted: None, information: None, receipt_lines: Vec::new() };
+            let mut exchange = Exchange::default();
+            let mut abort_sent = false;
             loop {
-                let Some(message) = link.next(deadline).map_err(|e| lost(e, true))? else {
-                    let kind = if moves_money { ErrorKind::OutcomeUnknown } else { ErrorKind::NoAnswer };
-                    return Err(Error::new(kind, "the terminal did not finish the transaction in time"));
-                };
-                let bytes = message.encode().map_err(|e| Error::new(ErrorKind::Protocol, e.to_string()))?;
-                link.stream.write_all(&[0x80, 0x00, 0x00]).map_err(|e| lost(e, true))?;
-                match message.command() {
-                    0x04FF => {
-                        let (status, _) = packets::IntermediateStatusInformation::zvt_deserialize(&bytes)
-                            .map_err(|_| Error::new(ErrorKind::Protocol, "an intermediate status that does not parse"))?;
-                        on_prompt(prompt(status.status));
+                let wants_abort = !abort_sent && cancel.is_some_and(CancelToken::is_cancelled);
+                if wants_abort {
+                    // 06 B0: abort. The terminal acknowledges it, then ends with 06 1E 6C if
+                    // it could still stop (it cannot once the card is processed).
+                    link.send(&[0x06, 0xB0, 0x00]).map_err(|e| lost(e, true))?;
+                    abort_sent = true;
+                }
+                // While the citizen may still cancel, look up often enough to pass it on.
+                let wait_until =
+                    if cancel.is_some() && !abort_sent { deadline.min(Instant::now() + Duration::from_millis(100)) } else { deadline };
+                let Some(message) = link.next(wait_until).map_err(|e| lost(e, true))? else {
+                    if Instant::now() < deadline {
+                        continue;
                     }
+                    return Err(Error::new(unknown(true), "the terminal did not finish the transaction in time"));
+                };
+                // The acknowledgement of the kiosk's abort, or its refusal: nothing to answer.
+                if matches!(message.class, 0x80 | 0x84) {
+                    continue;
+                }
+                let bytes = message.encode().map_err(|_| broken("a message too long to be ZVT"))?;
+                link.send(&[0x80, 0x00, 0x00]).map_err(|e| lost(e, true))?;
+                match message.command() {
+                    0x04FF => on_prompt(prompt(message.data.first().copied().ok_or_else(|| broken("an empty intermediate status"))?)),
                     0x040F => {
-                        let (information, _) = packets::StatusInformation::zvt_deserialize(&bytes)
-                            .map_err(|_| Error::new(ErrorKind::Protocol, "status information that does not parse"))?;
+                        let stripped = bmp::strip_card_data(&message.data).map_err(|_| broken("status information that does not read"))?;
+                        let clean = Apdu::new(0x04, 0x0F, stripped.data).encode().map_err(|_| broken("oversized status information"))?;
+                        let (information, _) = packets::StatusInformation::zvt_deserialize(&clean)
+                            .map_err(|_| broken("status information that does not parse"))?;
                         exchange.information = Some(information);
+                        exchange.masked_card = stripped.masked_card;
                     }
                     0x06D1 => {
                         if let Ok((line, _)) = packets::PrintLine::zvt_deserialize(&bytes) {
-                            exchange.receipt_lines.push(line.text);
+                            exchange.receipt_lines.push(scrub_card_numbers(&line.text));
                         }
                     }
+                    0x06D3 => exchange.receipt_lines.extend(text_block_lines(&bytes).iter().map(|l| scrub_card_numbers(l))),
                     0x060F => return Ok(exchange),
                     0x061E => {
-                        exchange.aborted = Some(message.data.first().copied().unwrap_or(0xFF));
+                        let (code, rest) = message.data.split_first().ok_or_else(|| broken("an abort without a result code"))?;
+                        exchange.aborted = Some(*code);
+                        exchange.aborted_receipt = bmp::find(rest, 0x87)
+                            .filter(|r| r != &[0xFF, 0xFF])
+                            .and_then(bmp::bcd_value)
+                            .and_then(|n| u32::try_from(n).ok());
                         return Ok(exchange);
                     }
                     // Anything else the terminal sends is acknowledged and passed over.
-                    _ => {}
+                    _ => tracing::debug!(message = ?message, "payment terminal message passed over"),
                 }
             }
         })();
@@ -221,33 +298,58 @@ impl ZvtTerminal {
         result
     }
 
+    /// Connects if needed and runs one exchange.
+    fn run(&mut self, command: &[u8], stakes: Stakes) -> Result<Exchange, Error> {
+        self.connect()?;
+        self.exchange(command, stakes, None, &mut |_| {})
+    }
+
     /// Books `amount` of the reservation `receipt` (06 24, which the `zvt` crate lacks).
     fn book_total(receipt: u32, amount: u64) -> Vec<u8> {
         let mut data = vec![0x87];
-        data.extend(bcd(u64::from(receipt), 2));
+        data.extend(bmp::bcd(u64::from(receipt), 2));
         data.push(0x04);
-        data.extend(bcd(amount, 6));
+        data.extend(bmp::bcd(amount, 6));
         data.push(0x49);
-        data.extend(bcd(CURRENCY_MOP as u64, 2));
+        data.extend(bmp::bcd(CURRENCY_MOP as u64, 2));
         Apdu::new(0x06, 0x24, data).encode().unwrap_or_default()
     }
+
+    /// Diagnosis (06 70): the terminal checks itself and its host connection.
+    pub fn diagnosis(&mut self) -> Result<bool, Error> {
+        let exchange = self.run(&packets::Diagnosis { tlv: None }.zvt_serialize(), Stakes::None)?;
+        Ok(exchange.aborted.is_none())
+    }
+
+    fn enquire(&mut self) -> Result<Option<u8>, Error> {
+        let enquiry = packets::StatusEnquiry { password: None, service_byte: None, tlv: None };
+        Ok(self.run(&enquiry.zvt_serialize(), Stakes::None)?.aborted)
+    }
+}
+
+fn released(what: &str, code: u8) -> Error {
+    if code == result::PRE_AUTH {
+        return Error::new(ErrorKind::NoSuchReservation, format!("the terminal holds no such reservation to {what}"));
+    }
+    Error::new(ErrorKind::Refused, format!("the terminal refused to {what} the reservation (result {code:02X})"))
 }
 
 impl PaymentTerminal for ZvtTerminal {
     fn status(&mut self) -> Result<TerminalStatus, Error> {
-        if let Err(e) = self.link() {
-            return Ok(match e.kind() {
-                ErrorKind::Busy => TerminalStatus::Busy,
-                _ => TerminalStatus::Offline,
-            });
-        }
-        let enquiry = packets::StatusEnquiry { password: None, service_byte: None, tlv: None };
-        match self.exchange(&enquiry.zvt_serialize(), false, &mut |_| {}) {
-            Ok(Exchange { aborted: None, .. }) => Ok(TerminalStatus::Ready),
-            Ok(_) => Ok(TerminalStatus::OutOfOrder),
-            Err(e) if e.kind() == ErrorKind::Busy => Ok(TerminalStatus::Busy),
-            Err(_) => Ok(TerminalStatus::Offline),
-        }
+        let status = match self.enquire() {
+            Ok(None) => TerminalStatus::Ready,
+            // A terminal that asks for a diagnosis gets one, then is asked again.
+            Ok(Some(result::DIAGNOSIS_REQUIRED)) => match self.diagnosis().and_then(|_| self.enquire()) {
+                Ok(None) => TerminalStatus::Ready,
+                Ok(Some(_)) => TerminalStatus::OutOfOrder,
+                Err(e) if e.kind() == ErrorKind::Busy => TerminalStatus::Busy,
+                Err(_) => TerminalStatus::Offline,
+            },
+            Ok(Some(_)) => TerminalStatus::OutOfOrder,
+            Err(e) if e.kind() == ErrorKind::Busy => TerminalStatus::Busy,
+            Err(_) => TerminalStatus::Offline,
+        };
+        Ok(status)
     }
 
     fn authorize(
@@ -255,10 +357,10 @@ impl PaymentTerminal for ZvtTerminal {
         request: &AuthorizationRequest,
         on_prompt: &mut dyn FnMut(TerminalPrompt),
     ) -> Result<AuthorizationOutcome, Error> {
-        self.link()?;
+        self.connect()?;
         let reservation =
             packets::Reservation { amount: Some(request.amount as usize), currency: Some(CURRENCY_MOP), ..packets::Reservation::default() };
-        let exchange = self.exchange(&reservation.zvt_serialize(), true, on_prompt)?;
+        let exchange = self.exchange(&reservation.zvt_serialize(), Stakes::Money, Some(&request.cancel), on_prompt)?;
         if let Some(code) = exchange.aborted {
             return Ok(decline(code));
         }
@@ -280,33 +382,53 @@ impl PaymentTerminal for ZvtTerminal {
             trace_number: information.trace_number.and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
             approval_code: None,
             card_brand: information.card_name,
-            // Card numbers are never taken from the terminal's answer.
-            card: None,
+            card: exchange.masked_card.as_deref().and_then(MaskedPan::from_masked),
             receipt_lines: exchange.receipt_lines,
         }))
     }
 
     fn capture(&mut self, authorization: &Authorization, amount: u64) -> Result<Capture, Error> {
-        self.link()?;
-        let exchange = self.exchange(&Self::book_total(authorization.receipt_number, amount), true, &mut |_| {})?;
+        let exchange = self.run(&Self::book_total(authorization.receipt_number, amount), Stakes::Money)?;
         match exchange.aborted {
             None => Ok(Capture { amount, receipt_lines: exchange.receipt_lines }),
-            Some(code) => Err(Error::new(ErrorKind::Refused, format!("the terminal refused to book the reservation (result {code:02X})"))),
+            Some(code) => Err(released("book", code)),
         }
     }
 
     fn reverse(&mut self, authorization: &Authorization) -> Result<Reversal, Error> {
-        self.link()?;
         let reversal = packets::PreAuthReversal {
             payment_type: None,
             currency: Some(CURRENCY_MOP),
             receipt_no: Some(authorization.receipt_number as usize),
         };
-        let exchange = self.exchange(&reversal.zvt_serialize(), true, &mut |_| {})?;
+        let exchange = self.run(&reversal.zvt_serialize(), Stakes::Money)?;
         match exchange.aborted {
             None => Ok(Reversal { receipt_lines: exchange.receipt_lines }),
-            Some(code) => Err(Error::new(ErrorKind::Refused, format!("the terminal refused the reversal (result {code:02X})"))),
+            Some(code) => Err(released("reverse", code)),
         }
+    }
+
+    fn open_reservation(&mut self) -> Result<Option<u32>, Error> {
+        // Partial reversal with receipt number FF FF (2.10.1) asks for the open
+        // pre-authorisations: the terminal aborts with B8 and names the first, or with B8 alone
+        // when there is none. It moves no money.
+        let query =
+            packets::PartialReversal { receipt_no: Some(0xFFFF), currency: Some(CURRENCY_MOP), ..packets::PartialReversal::default() };
+        let exchange = self.run(&query.zvt_serialize(), Stakes::None)?;
+        match exchange.aborted {
+            Some(result::PRE_AUTH) => Ok(exchange.aborted_receipt),
+            None => Ok(None),
+            Some(code) => Err(Error::new(ErrorKind::Refused, format!("the terminal would not list its reservations (result {code:02X})"))),
+        }
+    }
+
+    fn end_of_day(&mut self) -> Result<DayClose, Error> {
+        let exchange = self.run(&packets::EndOfDay { password: self.config.password as usize }.zvt_serialize(), Stakes::None)?;
+        if let Some(code) = exchange.aborted {
+            return Err(Error::new(ErrorKind::Refused, format!("the terminal could not close the day (result {code:02X})")));
+        }
+        let total = exchange.information.and_then(|i| i.amount).unwrap_or(0) as u64;
+        Ok(DayClose { total, receipt_lines: exchange.receipt_lines })
     }
 }
 
@@ -316,13 +438,15 @@ mod tests {
 
     #[test]
     fn amounts_and_receipt_numbers_are_packed_bcd() {
-        assert_eq!(bcd(3_000, 6), [0x00, 0x00, 0x00, 0x00, 0x30, 0x00]);
-        assert_eq!(bcd(446, 2), [0x04, 0x46]);
         assert_eq!(ZvtTerminal::book_total(12, 3_000), [0x06, 0x24, 0x0D, 0x87, 0x00, 0x12, 0x04, 0, 0, 0, 0, 0x30, 0, 0x49, 0x04, 0x46]);
     }
 
     #[test]
-    fn result_codes_mean_what_the_citizen_is_told() {
+    fn result_codes_and_status_codes_mean_what_the_citizen_is_told() {
+        assert_eq!(prompt(0x0A), TerminalPrompt::PresentCard);
+        assert_eq!(prompt(0x0E), TerminalPrompt::EnterPin);
+        assert_eq!(prompt(0x0B), TerminalPrompt::RemoveCard);
+        assert_eq!(prompt(0x17), TerminalPrompt::Processing);
         assert_eq!(decline(0x6C), AuthorizationOutcome::Cancelled);
         assert_eq!(decline(0x55), AuthorizationOutcome::Declined(DeclineReason::WrongPin));
         assert_eq!(decline(0x78), AuthorizationOutcome::Declined(DeclineReason::CardExpired));

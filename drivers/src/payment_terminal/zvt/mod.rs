@@ -2,13 +2,15 @@
 //! PT) with ZVT commands over TCP, or over a serial line.
 //!
 //! - `apdu.rs` — the messages and their framing by length;
+//! - `bmp.rs` — the fields in a message, and taking card data out before anything parses it;
 //! - `ecr.rs` — [`ecr::ZvtTerminal`], the kiosk's driver over TCP;
 //! - `sim.rs` — a virtual terminal (the PT side) for tests.
 //!
 //! The terminal's packets are encoded and decoded with the `zvt` crate where it has them; the
-//! commands it lacks (`06 01` Authorization, `06 30` Reversal) are built here.
+//! command it lacks (`06 24` Book Total) is built here.
 
 pub mod apdu;
+pub mod bmp;
 pub mod ecr;
 #[cfg(feature = "simulators")]
 pub mod sim;

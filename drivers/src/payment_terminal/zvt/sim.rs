@@ -14,6 +14,7 @@ use zvt::ZvtSerializer as _;
 use zvt::packets;
 
 use super::apdu::{Apdu, ApduFramer};
+use super::bmp;
 
 /// The terminal id the virtual terminal reports.
 pub const TERMINAL_ID: usize = 52_523_535;
@@ -43,6 +44,11 @@ pub enum Script {
     Silent,
     /// Acknowledges the command, then sends bytes that are no ZVT message.
     Garbage,
+    /// Asks for the card and waits: nobody presents one. Ends when the kiosk aborts (06 B0)
+    /// or after `card_wait`, with 06 1E 6C either way.
+    NeverPresented,
+    /// Approves, and sends its completion twice: the second arrives during the next command.
+    AnswerTwice,
 }
 
 /// How the terminal's bytes reach the kiosk over TCP.
@@ -66,7 +72,19 @@ struct Knobs {
     open: Vec<(usize, usize)>,
     /// Reservations booked: receipt number → amount booked.
     booked: Vec<(usize, usize)>,
+    /// How many bookings the last end-of-day already sent.
+    closed: usize,
     delivery: Delivery,
+    card_wait: Duration,
+    /// Connections are refused (the terminal is off or unplugged).
+    offline: bool,
+    /// Status enquiries abort with C2 until a diagnosis (06 70) runs.
+    diagnosis_required: bool,
+    /// Every command the terminal was sent, as `CLASS INSTR`.
+    received: Vec<u16>,
+    /// Approvals carry the card number in clear (BMP 22) and track 2 (BMP 23), as some
+    /// terminals configured for it do: the kiosk must drop both.
+    card_data_in_clear: bool,
 }
 
 /// Turns the virtual terminal's knobs from a test.
@@ -97,6 +115,31 @@ impl ZvtTerminalControl {
 
     pub fn set_delivery(&self, delivery: Delivery) {
         self.knobs().delivery = delivery;
+    }
+
+    /// How long the terminal waits for a card that never comes.
+    pub fn set_card_wait(&self, wait: Duration) {
+        self.knobs().card_wait = wait;
+    }
+
+    /// An offline terminal drops every connection at once.
+    pub fn set_offline(&self, offline: bool) {
+        self.knobs().offline = offline;
+    }
+
+    /// Status enquiries fail with "diagnosis required" until the kiosk runs one.
+    pub fn require_diagnosis(&self) {
+        self.knobs().diagnosis_required = true;
+    }
+
+    /// Approvals carry the card number in clear and track 2, as a misconfigured terminal's do.
+    pub fn send_card_data_in_clear(&self, clear: bool) {
+        self.knobs().card_data_in_clear = clear;
+    }
+
+    /// Commands received so far, as `CLASS INSTR` (e.g. `0x06B0` for an abort).
+    pub fn received(&self) -> Vec<u16> {
+        self.knobs().received.clone()
     }
 }
 
@@ -172,10 +215,26 @@ impl Link {
     /// Sends a message and waits for the ECR's acknowledgement.
     fn send(&mut self, bytes: &[u8]) -> Result<(), Ended> {
         self.send_bytes(bytes)?;
-        match self.next()? {
-            reply if reply.class == 0x80 && reply.instr == 0x00 => Ok(()),
-            _ => Err(Ended::Garbage),
+        loop {
+            match self.next()? {
+                reply if reply.class == 0x80 && reply.instr == 0x00 => return Ok(()),
+                // An abort once the card is being processed is too late: refused (84 83).
+                reply if reply.command() == 0x06B0 => self.send_bytes(&[0x84, 0x83, 0x00])?,
+                _ => return Err(Ended::Garbage),
+            }
         }
+    }
+
+    /// Waits up to `wait` for the ECR to abort (06 B0); true if it did.
+    fn abort_within(&mut self, wait: Duration) -> Result<bool, Ended> {
+        self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
+        let got = match self.next() {
+            Ok(message) => message.command() == 0x06B0,
+            Err(Ended::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => false,
+            Err(e) => return Err(e),
+        };
+        self.stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(got)
     }
 }
 
@@ -189,11 +248,16 @@ impl VirtualZvtTerminal {
             let mut knobs = control.knobs();
             knobs.next_receipt = 1;
             knobs.next_trace = 100;
+            knobs.card_wait = Duration::from_secs(30);
         }
         let serving = control.clone();
         std::thread::Builder::new().name("virtual-zvt-terminal".into()).spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                if serving.knobs().offline {
+                    drop(stream);
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
                 let delivery = serving.knobs().delivery;
@@ -231,11 +295,51 @@ fn serve(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
     loop {
         let command = link.next()?;
         let bytes = command.encode().map_err(|_| Ended::Garbage)?;
+        control.knobs().received.push(command.command());
         match command.command() {
-            // Registration, status enquiry: acknowledged, then completion.
-            0x0600 | 0x0501 => {
+            // A late acknowledgement (of a message sent twice): nothing to answer.
+            0x8000 => {}
+            // Registration: acknowledged, then completion.
+            0x0600 => {
                 link.ack()?;
                 link.send(&completion())?;
+            }
+            // Status enquiry: completion, or "diagnosis required".
+            0x0501 => {
+                link.ack()?;
+                if control.knobs().diagnosis_required {
+                    link.send(&packets::Abort { error: 0xC2 }.zvt_serialize())?;
+                } else {
+                    link.send(&completion())?;
+                }
+            }
+            // Diagnosis.
+            0x0670 => {
+                link.ack()?;
+                link.send(&intermediate(status::PLEASE_WAIT))?;
+                control.knobs().diagnosis_required = false;
+                link.send(&completion())?;
+            }
+            // End-of-day: the bookings since the last one, a report, completion.
+            0x0650 => {
+                link.ack()?;
+                end_of_day(link, control)?;
+            }
+            // Partial reversal; with receipt number FF FF, the list of open reservations.
+            0x0623 => {
+                link.ack()?;
+                let asked = bmp::find(&command.data, 0x87);
+                if asked == Some(&[0xFF, 0xFF][..]) {
+                    let first = control.knobs().open.first().map(|(receipt, _)| *receipt);
+                    let mut abort = vec![0xB8];
+                    if let Some(receipt) = first {
+                        abort.push(0x87);
+                        abort.extend(bmp::bcd(receipt as u64, 2));
+                    }
+                    link.send(&Apdu::new(0x06, 0x1E, abort).encode().map_err(|_| Ended::Garbage)?)?;
+                } else {
+                    link.send(&packets::Abort { error: 0x83 }.zvt_serialize())?;
+                }
             }
             // Reservation (pre-authorisation).
             0x0622 => {
@@ -249,9 +353,8 @@ fn serve(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
             }
             // Book total (06 24) and pre-authorisation reversal (06 25).
             0x0624 | 0x0625 => {
-                let fields = bmps(&command.data);
-                let receipt = fields.iter().find(|(n, _)| *n == 0x87).and_then(|(_, v)| bcd_value(v));
-                let amount = fields.iter().find(|(n, _)| *n == 0x04).and_then(|(_, v)| bcd_value(v));
+                let value = |number| bmp::find(&command.data, number).and_then(bmp::bcd_value).map(|v| v as usize);
+                let (receipt, amount) = (value(0x87), value(0x04));
                 link.ack()?;
                 release(link, control, command.instr == 0x24, receipt, amount)?;
             }
@@ -261,34 +364,6 @@ fn serve(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
             }
         }
     }
-}
-
-/// The fixed-length bitmaps of a book-total or reversal command: `87` receipt number (2 BCD
-/// bytes), `04` amount (6), `49` currency (2), `19` payment type (1).
-fn bmps(data: &[u8]) -> Vec<(u8, &[u8])> {
-    let mut out = Vec::new();
-    let mut rest = data;
-    while let Some((&number, tail)) = rest.split_first() {
-        let len = match number {
-            0x87 | 0x49 => 2,
-            0x04 => 6,
-            0x19 => 1,
-            _ => break,
-        };
-        if tail.len() < len {
-            break;
-        }
-        out.push((number, &tail[..len]));
-        rest = &tail[len..];
-    }
-    out
-}
-
-fn bcd_value(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().try_fold(0usize, |n, b| {
-        let (hi, lo) = (b >> 4, b & 0x0F);
-        (hi < 10 && lo < 10).then(|| n * 100 + usize::from(hi) * 10 + usize::from(lo))
-    })
 }
 
 /// Books (`book`) or reverses an open reservation.
@@ -321,6 +396,15 @@ fn release(link: &mut Link, control: &ZvtTerminalControl, book: bool, receipt: O
 fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Result<(), Ended> {
     let script = control.knobs().scripts.pop_front().unwrap_or(Script::Approve);
     match script {
+        Script::NeverPresented => {
+            link.send(&intermediate(status::INSERT_CARD))?;
+            let wait = control.knobs().card_wait;
+            if link.abort_within(wait)? {
+                control.knobs().received.push(0x06B0);
+                link.send_bytes(&[0x80, 0x00, 0x00])?;
+            }
+            return link.send(&packets::Abort { error: 0x6C }.zvt_serialize());
+        }
         Script::Silent => {
             // Keeps the connection open and says nothing until the ECR gives up.
             return link.next().map(|_| ());
@@ -340,8 +424,9 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
     let (receipt_no, trace_number) = {
         let mut knobs = control.knobs();
         let numbers = (knobs.next_receipt, knobs.next_trace);
-        knobs.next_receipt += 1;
-        knobs.next_trace += 1;
+        // Receipt numbers have four digits and trace numbers six: they wrap, as a terminal's do.
+        knobs.next_receipt = knobs.next_receipt % 9_999 + 1;
+        knobs.next_trace = knobs.next_trace % 999_999 + 1;
         numbers
     };
     let result_code = match script {
@@ -361,11 +446,81 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
     if result_code == 0 {
         control.knobs().open.push((receipt_no, amount));
     }
-    link.send(&information.zvt_serialize())?;
+    let mut information = information.zvt_serialize();
+    if result_code == 0 {
+        information = with_card_data(&information, control.knobs().card_data_in_clear);
+    }
+    link.send(&information)?;
     if script == Script::DropAfterApproval {
         link.stream.shutdown(std::net::Shutdown::Both)?;
         return Err(Ended::Closed);
     }
     link.send(&intermediate(status::REMOVE_CARD))?;
-    if result_code == 0 { link.send(&completion()) } else { link.send(&packets::Abort { error: result_code }.zvt_serialize()) }
+    if result_code != 0 {
+        return link.send(&packets::Abort { error: result_code }.zvt_serialize());
+    }
+    let amount_text = format!("MOP {}.{:02}", amount / 100, amount % 100);
+    link.send(&packets::PrintLine { attribute: 0, text: format!("TERMINAL {TERMINAL_ID}") }.zvt_serialize())?;
+    let card = if control.knobs().card_data_in_clear { format!("VISA {CLEAR_PAN}") } else { "VISA ************4242".into() };
+    link.send(&text_block(&["PRE-AUTHORISATION".into(), card, amount_text, format!("RECEIPT {receipt_no:04} TRACE {trace_number:06}")]))?;
+    link.send(&completion())?;
+    if script == Script::AnswerTwice {
+        // Not waiting for the acknowledgement: it comes, if at all, with the next command.
+        link.send_bytes(&completion())?;
+    }
+    Ok(())
+}
+
+/// A receipt text block (06 D3) with these lines.
+fn text_block(lines: &[String]) -> Vec<u8> {
+    packets::PrintTextBlock {
+        tlv: Some(zvt::packets::tlv::PrintTextBlock {
+            receipt_type: Some(1),
+            lines: Some(zvt::packets::tlv::TextLines { lines: lines.to_vec(), eol: None }),
+        }),
+    }
+    .zvt_serialize()
+}
+
+/// A test card number (Luhn-valid) and its track 2 (`;PAN=YYMM…?`), which a terminal set to
+/// send card data in clear puts in BMP 22 and BMP 23.
+pub const CLEAR_PAN: &str = "4111111111111111";
+const CLEAR_PAN_BCD: [u8; 8] = [0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11];
+const TRACK2: &[u8] = b"4111111111111111=29122010000000000000";
+
+/// The status information with the card number a terminal sends: masked (E nibbles), or in
+/// clear with track 2, as BMPs 22 and 23, which the `zvt` crate cannot write (it holds card
+/// numbers as integers).
+fn with_card_data(information: &[u8], clear: bool) -> Vec<u8> {
+    let Some(apdu) = ApduFramer::default().push(information).pop() else { return information.to_vec() };
+    let mut data = apdu.data;
+    if clear {
+        data.extend_from_slice(&[0x22, 0xF0, 0xF8]);
+        data.extend_from_slice(&CLEAR_PAN_BCD);
+        // Track 2 as its ASCII digits and separator, with an LLVAR length.
+        data.extend_from_slice(&[0x23, 0xF0 | (TRACK2.len() / 10) as u8, 0xF0 | (TRACK2.len() % 10) as u8]);
+        data.extend_from_slice(TRACK2);
+    } else {
+        data.extend_from_slice(&[0x22, 0xF0, 0xF8, 0x42, 0x42, 0x42, 0xEE, 0xEE, 0xEE, 0x42, 0x42]);
+    }
+    Apdu::new(apdu.class, apdu.instr, data).encode().unwrap_or_else(|_| information.to_vec())
+}
+
+fn end_of_day(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
+    let total: usize = {
+        let mut knobs = control.knobs();
+        let total = knobs.booked[knobs.closed..].iter().map(|(_, amount)| amount).sum();
+        knobs.closed = knobs.booked.len();
+        total
+    };
+    let information = packets::StatusInformation {
+        result_code: Some(0),
+        amount: Some(total),
+        terminal_id: Some(TERMINAL_ID),
+        currency: Some(CURRENCY_MOP),
+        ..packets::StatusInformation::default()
+    };
+    link.send(&information.zvt_serialize())?;
+    link.send(&packets::PrintLine { attribute: 0, text: format!("END OF DAY MOP {}.{:02}", total / 100, total % 100) }.zvt_serialize())?;
+    link.send(&completion())
 }
