@@ -40,6 +40,7 @@ fn application() -> NewApplication {
             approval_code: None,
             card_brand: None,
         }),
+        payment_id: None,
         identity: None,
         submitted_at: now.timestamp(),
         local_date: now.date(),

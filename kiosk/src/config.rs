@@ -138,18 +138,83 @@ impl Default for OutboxSection {
     }
 }
 
-/// Which driver a device uses. Only the simulators exist so far; real drivers add variants.
+/// Which driver the payment terminal uses.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "kebab-case")]
-pub enum DeviceKind {
+pub enum PaymentTerminalKind {
+    /// A terminal simulated in process.
     #[default]
     Simulated,
+    /// A virtual ZVT terminal on loopback, driven by the real ZVT driver: the bytes a real
+    /// terminal exchanges.
+    VirtualZvt,
+    /// A ZVT terminal on the network (`address`).
+    Zvt,
 }
 
-#[derive(Clone, Debug, Deserialize, PartialEq, Default)]
+#[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct DeviceSection {
-    pub kind: DeviceKind,
+pub struct PaymentTerminalSection {
+    pub kind: PaymentTerminalKind,
+    /// The ZVT terminal's `host:port` (port 20007 on most terminals).
+    pub address: Option<String>,
+    /// The terminal's six-digit password (registration and end-of-day).
+    pub password: u32,
+    /// How long the citizen may take at the terminal before the kiosk gives up waiting.
+    pub transaction_timeout_secs: u64,
+    /// The longest the terminal goes without closing its day (1 to 24 hours); it closes at the
+    /// first moment nobody is at the kiosk after that.
+    pub end_of_day_hours: u64,
+}
+
+impl Default for PaymentTerminalSection {
+    fn default() -> Self {
+        Self { kind: PaymentTerminalKind::default(), address: None, password: 0, transaction_timeout_secs: 180, end_of_day_hours: 24 }
+    }
+}
+
+impl PaymentTerminalSection {
+    /// The ZVT driver's settings, for `kind = "zvt"`.
+    pub fn zvt(&self, path: &Path) -> Result<Option<balcao_drivers::payment_terminal::zvt::ecr::ZvtConfig>, ConfigError> {
+        use std::net::ToSocketAddrs as _;
+        let key = |k: &str| format!("devices.payment_terminal.{k}");
+        if self.password > 999_999 {
+            return Err(ConfigError::value(path, &key("password"), "a terminal password has six digits"));
+        }
+        if !(1..=24).contains(&self.end_of_day_hours) {
+            return Err(ConfigError::value(
+                path,
+                &key("end_of_day_hours"),
+                format!("{} must be between 1 and 24: the terminal's host expects a close at least daily", self.end_of_day_hours),
+            ));
+        }
+        if !(30..=600).contains(&self.transaction_timeout_secs) {
+            return Err(ConfigError::value(
+                path,
+                &key("transaction_timeout_secs"),
+                format!(
+                    "{} must be between 30 and 600: time for the citizen to present a card and type the PIN",
+                    self.transaction_timeout_secs
+                ),
+            ));
+        }
+        match (self.kind, &self.address) {
+            (PaymentTerminalKind::Zvt, None) => {
+                Err(ConfigError::value(path, &key("address"), "is required for kind = \"zvt\" (host:port)"))
+            }
+            (PaymentTerminalKind::Zvt, Some(address)) => {
+                let resolved = address.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| {
+                    ConfigError::value(path, &key("address"), format!("{address:?} is not a host:port the kiosk can resolve"))
+                })?;
+                let mut config = balcao_drivers::payment_terminal::zvt::ecr::ZvtConfig::new(resolved);
+                config.password = self.password;
+                config.transaction_timeout = Duration::from_secs(self.transaction_timeout_secs);
+                Ok(Some(config))
+            }
+            (_, Some(_)) => Err(ConfigError::value(path, &key("kind"), "is not \"zvt\": `address` is only for a ZVT terminal")),
+            (_, None) => Ok(None),
+        }
+    }
 }
 
 /// Which driver the receipt printer uses.
@@ -488,7 +553,7 @@ pub struct DevicesSection {
     pub document_printer: DocumentPrinterSection,
     pub identity_reader: IdentityReaderSection,
     pub code_scanner: CodeScannerSection,
-    pub payment_terminal: DeviceSection,
+    pub payment_terminal: PaymentTerminalSection,
 }
 
 impl Default for DevicesSection {
@@ -499,7 +564,7 @@ impl Default for DevicesSection {
             document_printer: DocumentPrinterSection::default(),
             identity_reader: IdentityReaderSection::default(),
             code_scanner: CodeScannerSection::default(),
-            payment_terminal: DeviceSection::default(),
+            payment_terminal: PaymentTerminalSection::default(),
         }
     }
 }
@@ -669,6 +734,7 @@ impl KioskConfig {
         self.devices.document_printer.check(path)?;
         self.devices.code_scanner.check(path)?;
         self.devices.identity_reader.check(path)?;
+        self.devices.payment_terminal.zvt(path)?;
         if self.session.idle_warning_secs >= self.session.idle_timeout_secs {
             return Err(ConfigError::value(
                 path,
@@ -796,6 +862,22 @@ mod tests {
                 "[devices.receipt_printer]\nkind = \"escpos\"\nserial = \"/dev/ttyS0\"\nbaud_rate = 1200\n",
                 "`devices.receipt_printer.baud_rate`: 1200 is not one of",
             ),
+            ("[devices.payment_terminal]\nkind = \"zvt\"\n", "`devices.payment_terminal.address`: is required for kind = \"zvt\""),
+            (
+                "[devices.payment_terminal]\nkind = \"zvt\"\naddress = \"terminal\"\n",
+                "`devices.payment_terminal.address`: \"terminal\" is not a host:port",
+            ),
+            ("[devices.payment_terminal]\naddress = \"10.0.0.20:20007\"\n", "`devices.payment_terminal.kind`: is not \"zvt\""),
+            ("[devices.payment_terminal]\npassword = 1234567\n", "`devices.payment_terminal.password`: a terminal password has six digits"),
+            (
+                "[devices.payment_terminal]\nend_of_day_hours = 36\n",
+                "`devices.payment_terminal.end_of_day_hours`: 36 must be between 1 and 24",
+            ),
+            (
+                "[devices.payment_terminal]\ntransaction_timeout_secs = 5\n",
+                "`devices.payment_terminal.transaction_timeout_secs`: 5 must be between 30 and 600",
+            ),
+            ("[devices.payment_terminal]\nkind = \"ingenico\"\n", "devices.payment_terminal.kind"),
         ];
         for (text, expected) in cases {
             let message = parse(text).expect_err(text).to_string();

@@ -2,13 +2,15 @@
 //! the demo — a reference central on loopback and simulated devices in a fresh data folder.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use balcao_backend_client::{CentralClient, ClientConfig, Timeouts};
+use balcao_drivers::payment_terminal::zvt::ecr::ZvtTerminal;
 use balcao_ui::view::Language;
 
-use crate::config::{CodeScannerKind, DocumentPrinterKind, IdentityReaderKind, KioskConfig, ReceiptPrinterLink};
+use crate::config::{CodeScannerKind, DocumentPrinterKind, IdentityReaderKind, KioskConfig, PaymentTerminalKind, ReceiptPrinterLink};
 use crate::runtime::KioskSettings;
 use crate::runtime::devices::{self, Devices, SimulatorPace, Simulators};
 use crate::runtime::outbox::RetryPolicy;
@@ -37,6 +39,7 @@ impl KioskSettings {
             database: config.store.data_dir.join("kiosk.db"),
             data_key: config.store.key_file(),
             retention: Duration::from_secs(config.store.retention_days.saturating_mul(24 * 3600)),
+            end_of_day: Duration::from_secs(config.devices.payment_terminal.end_of_day_hours * 3600),
         }
     }
 }
@@ -167,9 +170,24 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
         }
         (None, IdentityReaderKind::Pcsc) => None,
     };
-    // No real driver yet for the payment terminal.
-    let (payment_terminal, terminal) = devices::simulated_payment_terminal(pace);
-    simulators.payment_terminal = Some(terminal);
+    let payment = &config.devices.payment_terminal;
+    let payment_terminal: Box<dyn balcao_drivers::payment_terminal::PaymentTerminal> =
+        match (payment.kind, payment.zvt(std::path::Path::new("configuration"))?) {
+            (PaymentTerminalKind::Zvt, Some(zvt)) => Box::new(ZvtTerminal::new(zvt)),
+            (PaymentTerminalKind::VirtualZvt, _) => {
+                use balcao_drivers::payment_terminal::zvt::{ecr::ZvtConfig, sim::VirtualZvtTerminal};
+                let virtual_terminal = Arc::new(VirtualZvtTerminal::listen().context("starting the virtual ZVT terminal")?);
+                let mut zvt = ZvtConfig::new(virtual_terminal.address());
+                zvt.transaction_timeout = Duration::from_secs(payment.transaction_timeout_secs);
+                simulators.zvt_terminal = Some(virtual_terminal);
+                Box::new(ZvtTerminal::new(zvt))
+            }
+            _ => {
+                let (driver, terminal) = devices::simulated_payment_terminal(pace);
+                simulators.payment_terminal = Some(terminal);
+                driver
+            }
+        };
     let mut devices = Devices::new(receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal)?;
     if let Some(reader) = mrz_reader {
         devices = devices.with_mrz_reader(reader)?;

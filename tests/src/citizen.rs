@@ -142,6 +142,7 @@ pub fn paid_criminal_record_application(kiosk_id: &str) -> balcao_kiosk::store::
             approval_code: None,
             card_brand: None,
         }),
+        payment_id: None,
         identity: None,
         submitted_at: now.timestamp(),
         local_date: now.date(),

@@ -4,10 +4,12 @@
 //!
 //! - `faults.rs` — layers that make central misbehave the way networks and servers do.
 //! - `proxy.rs` — a loopback HTTPS proxy that cuts, drops, delays and loses answers.
+//! - `process.rs` — the kiosk as a process of its own, to kill and start again.
 //! - `citizen.rs` — a citizen who applies for a certificate through session events.
 
 pub mod citizen;
 pub mod faults;
+pub mod process;
 pub mod proxy;
 
 use std::path::Path;
@@ -92,6 +94,7 @@ pub fn test_settings(data_dir: &Path) -> KioskSettings {
         database: data_dir.join("kiosk.db"),
         data_key: data_dir.join("keys/data.key"),
         retention: Duration::from_secs(7 * 24 * 3600),
+        end_of_day: Duration::from_secs(24 * 3600),
     }
 }
 
@@ -127,8 +130,22 @@ impl TestKiosk {
     }
 
     pub async fn start_with(settings: KioskSettings, data_dir: &Path, client: Option<CentralClient>) -> Self {
+        Self::start_with_terminal(settings, data_dir, client, None).await
+    }
+
+    /// As [`start_with`](Self::start_with), paying through `terminal` (a ZVT driver, say) if
+    /// given rather than the in-process simulated terminal.
+    pub async fn start_with_terminal(
+        settings: KioskSettings,
+        data_dir: &Path,
+        client: Option<CentralClient>,
+        terminal: Option<Box<dyn balcao_drivers::payment_terminal::PaymentTerminal>>,
+    ) -> Self {
         let view = Arc::new(RecordingView::default());
-        let (devices, simulators) = Devices::simulated(data_dir, SimulatorPace::INSTANT).expect("devices");
+        let (mut devices, simulators) = Devices::simulated(data_dir, SimulatorPace::INSTANT).expect("devices");
+        if let Some(terminal) = terminal {
+            devices = devices.with_payment_terminal(terminal).expect("payment terminal worker");
+        }
         let handle = runtime::start(settings.clone(), view.clone(), devices, client, runtime::event_channel()).await;
         Self { handle, view, simulators, settings }
     }

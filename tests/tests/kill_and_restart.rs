@@ -8,87 +8,22 @@
 //! kill_and_restart` is the soak run.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use balcao_central::{CentralOptions, LoopbackCentral};
+use balcao_tests::process::{Endpoint, KioskProcess};
 use balcao_tests::proxy::{FaultProxy, Outcome, Plan};
 use rand::Rng;
 
-/// Where the kiosk process finds central: its URL, the CA to trust and the kiosk's identity,
-/// as files the way a kiosk's configuration names them.
-struct Endpoint {
-    url: String,
-    ca_file: std::path::PathBuf,
-    identity_file: std::path::PathBuf,
-}
-
-impl Endpoint {
-    fn write(dir: &std::path::Path, url: &str, ca_pem: &str, identity_pem: &str) -> Self {
-        let (ca_file, identity_file) = (dir.join(format!("ca-{}.pem", url.len())), dir.join("kiosk-identity.pem"));
-        std::fs::write(&ca_file, ca_pem).expect("ca");
-        std::fs::write(&identity_file, identity_pem).expect("identity");
-        Self { url: url.to_string(), ca_file, identity_file }
-    }
-}
-
-struct KioskProcess {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl KioskProcess {
-    fn spawn(dir: &std::path::Path, to: &Endpoint, extra: &[&str]) -> Self {
-        Self::spawn_by(Command::new(env!("CARGO_BIN_EXE_scripted-kiosk")), dir, to, extra)
-    }
-
-    /// As [`spawn`](Self::spawn), through `command` (a shell that sets limits, say), to
-    /// which the kiosk's arguments are appended.
-    fn spawn_by(mut command: Command, dir: &std::path::Path, to: &Endpoint, extra: &[&str]) -> Self {
-        let mut child = command
-            .arg(dir)
-            .arg(&to.url)
-            .arg(&to.ca_file)
-            .arg(&to.identity_file)
-            .args(extra)
-            .env("RUST_LOG", "off")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the kiosk process starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Self { child, lines }
-    }
-
-    /// Waits for the process to end by itself; returns what it printed and how it ended.
-    fn wait(mut self) -> (Vec<String>, std::io::Result<std::process::ExitStatus>) {
-        let lines = self.lines.iter().collect();
-        (lines, self.child.wait())
-    }
-
-    /// Kills the process at once, as a power cut would, and returns what it printed.
-    fn kill(mut self) -> Vec<String> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.lines.iter().collect()
-    }
+fn scripted() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_scripted-kiosk"))
 }
 
 /// Starts the kiosk with `--drain` and returns its first line (`DRAINED` once its outbox is
 /// empty), or `None` after a minute.
 async fn drain(dir: &std::path::Path, to: &Endpoint) -> Option<String> {
-    let process = KioskProcess::spawn(dir, to, &["--drain"]);
+    let process = KioskProcess::spawn_by(scripted(), dir, to, &["--drain"]);
     tokio::task::spawn_blocking(move || {
         let done = process.lines.recv_timeout(Duration::from_secs(60)).ok();
         let _ = process.kill();
@@ -112,7 +47,7 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
     let mut tickets = BTreeSet::new();
     let started = Instant::now();
     for _ in 0..cycles {
-        let process = KioskProcess::spawn(&kiosk_dir, &to_proxy, &[]);
+        let process = KioskProcess::spawn_by(scripted(), &kiosk_dir, &to_proxy, &[]);
         // From right after exec (store opening, migrations) to well into a journey or two.
         let alive = Duration::from_millis(rand::rng().random_range(0..600));
         tokio::time::sleep(alive).await;
@@ -177,10 +112,11 @@ async fn a_write_that_fails_on_disk_stops_the_kiosk_and_loses_nothing_it_acknowl
         Endpoint::write(dir.path(), &central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
     let kiosk_dir = dir.path().join("kiosk");
 
-    // The disk "fills up": no file of the process may grow past 256 KiB (the shell ignores
+    // The disk "fills up": no file of the process may grow past 1 MiB (room for the schema
+    // and a few citizens, each application with its payment journal's steps; the shell ignores
     // SIGXFSZ, so a write past the limit fails with EFBIG instead of killing the process).
     let mut shell = Command::new("sh");
-    shell.arg("-c").arg("trap '' XFSZ; ulimit -f 512; exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_scripted-kiosk"));
+    shell.arg("-c").arg("trap '' XFSZ; ulimit -f 2048; exec \"$0\" \"$@\"").arg(env!("CARGO_BIN_EXE_scripted-kiosk"));
     let process = KioskProcess::spawn_by(shell, &kiosk_dir, &to_central, &[]);
     let output = tokio::task::spawn_blocking(move || process.wait());
     let (lines, status) = tokio::time::timeout(Duration::from_secs(120), output).await.expect("the kiosk stops by itself").expect("join");

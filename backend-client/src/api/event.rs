@@ -13,6 +13,12 @@ pub enum KioskEventKind {
     StorageFailed,
     /// Central refused a queued write for good; it is kept on the kiosk for a technician.
     DeadLetter,
+    /// The payment terminal closed its day; the detail sets its total beside the kiosk's
+    /// journal. `critical` when they differ.
+    DayClosed,
+    /// A delivered service's card reservation could not be booked (it lapsed): staff must
+    /// collect the fee another way.
+    PaymentLapsed,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

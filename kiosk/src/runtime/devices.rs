@@ -102,6 +102,8 @@ pub struct Simulators {
     pub identity_reader: Option<balcao_drivers::identity_reader::sim::SimIdentityControl>,
     pub code_scanner: Option<Arc<balcao_drivers::code_scanner::sim::VirtualScanner>>,
     pub payment_terminal: Option<balcao_drivers::payment_terminal::sim::SimTerminalControl>,
+    /// The virtual ZVT terminal the kiosk's ZVT driver talks to, when configured.
+    pub zvt_terminal: Option<Arc<balcao_drivers::payment_terminal::zvt::sim::VirtualZvtTerminal>>,
     pub ocr_reader: Option<Arc<balcao_drivers::identity_reader::sim::VirtualOcrReader>>,
 }
 
@@ -113,6 +115,7 @@ impl From<SimulatorControls> for Simulators {
             identity_reader: Some(all.identity_reader),
             code_scanner: Some(all.code_scanner),
             payment_terminal: Some(all.payment_terminal),
+            zvt_terminal: None,
             ocr_reader: Some(all.ocr_reader),
         }
     }
@@ -221,7 +224,7 @@ pub fn serial_mrz_reader(port: &str, baud_rate: u32) -> std::io::Result<Box<dyn 
     Ok(Box::new(OcrMrzReader::new(lines)))
 }
 
-/// The payment terminal as simulated (in process, until the ZVT driver comes).
+/// The payment terminal as simulated in process.
 pub fn simulated_payment_terminal(
     pace: SimulatorPace,
 ) -> (Box<dyn PaymentTerminal>, balcao_drivers::payment_terminal::sim::SimTerminalControl) {
@@ -253,6 +256,13 @@ impl Devices {
     /// With an OCR reader of documents' zones, on its own worker.
     pub fn with_mrz_reader(mut self, reader: Box<dyn MrzReader>) -> std::io::Result<Self> {
         self.mrz_reader = Some(DeviceWorker::spawn("mrz-reader", reader)?);
+        Ok(self)
+    }
+
+    /// With this payment terminal in place of the one it had (a ZVT driver for a simulated
+    /// kiosk, say).
+    pub fn with_payment_terminal(mut self, terminal: Box<dyn PaymentTerminal>) -> std::io::Result<Self> {
+        self.payment_terminal = DeviceWorker::spawn("payment-terminal", terminal)?;
         Ok(self)
     }
 

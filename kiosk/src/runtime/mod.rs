@@ -11,6 +11,7 @@
 
 pub mod devices;
 pub mod outbox;
+pub mod payments;
 mod printouts;
 pub mod sync;
 
@@ -24,13 +25,13 @@ use balcao_backend_client::api::signin::SignInRefusal;
 use balcao_backend_client::api::{HolderCheck, IdentityProof, KioskEvent, KioskEventKind, Severity};
 use balcao_drivers::CancelToken;
 use balcao_drivers::identity_reader::ErrorKind as IdentityError;
-use balcao_drivers::payment_terminal::{AuthorizationRequest, ErrorKind as PaymentError};
+use balcao_drivers::payment_terminal::{AuthorizationOutcome, AuthorizationRequest, ErrorKind as PaymentError};
 use balcao_ui::view::View;
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::receipt;
 use crate::session::{Effect, Event, Readiness, ScannedCode, Session, SessionConfig};
-use crate::store::{KioskPlace, NewApplication, Store, StoreError};
+use crate::store::{Approval, KioskPlace, NewApplication, PaymentState, Store, StoreError};
 use devices::Devices;
 use outbox::{OutboxSender, RetryPolicy};
 use sync::ReferenceSync;
@@ -78,6 +79,9 @@ pub struct KioskSettings {
     pub data_key: PathBuf,
     /// How long records stay on the kiosk after central acknowledged them.
     pub retention: Duration,
+    /// The longest the payment terminal goes without closing its day (it closes at the first
+    /// moment no citizen is at the kiosk after that).
+    pub end_of_day: Duration,
 }
 
 impl KioskSettings {
@@ -180,6 +184,12 @@ struct Kiosk {
     events: mpsc::UnboundedSender<Event>,
     outbox_wake: Arc<Notify>,
     payment_cancel: Option<CancelToken>,
+    /// The journal's id of the payment the citizen is making.
+    in_flight: payments::InFlight,
+    /// Wakes the reconciliation of unfinished payments.
+    reconcile_wake: Arc<Notify>,
+    /// Nobody is at the kiosk (the welcome screen): the terminal may close its day.
+    at_rest: Arc<AtomicBool>,
     fatal: Fatal,
 }
 
@@ -258,6 +268,9 @@ pub async fn start(
         events: events.clone(),
         outbox_wake: Arc::new(Notify::new()),
         payment_cancel: None,
+        in_flight: payments::InFlight::default(),
+        reconcile_wake: Arc::new(Notify::new()),
+        at_rest: Arc::new(AtomicBool::new(true)),
         fatal: Fatal(Arc::new(failure_tx)),
     };
     kiosk.dispatch(kiosk.tick());
@@ -266,6 +279,8 @@ pub async fn start(
         match kiosk.open_store().await {
             Ok(etag) => {
                 if let Some(store) = kiosk.store.clone() {
+                    kiosk.start_reconciler(store.clone(), stopped.clone());
+                    kiosk.start_end_of_day(store.clone(), stopped.clone());
                     kiosk.start_background(store, client, etag, online.clone(), stopped.clone());
                 }
             }
@@ -288,10 +303,148 @@ pub async fn start(
     KioskHandle { events, shutdown, failure, task }
 }
 
+/// What the terminal's answer to a reservation writes in the journal.
+enum Outcome {
+    Approved(Approval),
+    Step(PaymentState),
+    /// The answer was lost: the payment stays `preauth_sent` for the reconciliation.
+    Unknown,
+}
+
 impl Kiosk {
     fn tick(&self) -> Event {
         let now = local_now();
         Event::Tick { clock: now.strftime("%H:%M").to_string(), today: now.date().to_string() }
+    }
+
+    /// The store and the journal's id of the payment in flight.
+    fn journal(&self) -> Option<(SharedStore, uuid::Uuid)> {
+        Some((self.store.clone()?, self.in_flight.get()?))
+    }
+
+    /// Closes the terminal's day once `settings.end_of_day` has passed since the last close,
+    /// at the first moment nobody is at the kiosk, and reports the terminal's total beside
+    /// the journal's to central (critical when they differ).
+    fn start_end_of_day(&self, store: SharedStore, mut stopped: watch::Receiver<bool>) {
+        let (terminal, in_flight, at_rest) = (self.devices.payment_terminal.clone(), self.in_flight.clone(), self.at_rest.clone());
+        let (identity, outbox, every) = (self.identity(), self.outbox_wake.clone(), self.settings.end_of_day);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(60).min(every)) => {}
+                    _ = stopped.changed() => return,
+                }
+                if !at_rest.load(Ordering::SeqCst) || in_flight.get().is_some() {
+                    continue;
+                }
+                // Since the last close; before the first, since the first payment captured.
+                let since = with_store(&store, |s| match s.last_day_close()? {
+                    Some(at) => Ok(Some(at)),
+                    None => s.first_capture().map(|first| first.map(|at| at - 1)),
+                })
+                .await;
+                let since = match since {
+                    Ok(Some(since)) => since,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "end of day: the journal cannot be read");
+                        continue;
+                    }
+                };
+                if jiff::Timestamp::now().as_millisecond() - since < every.as_millis() as i64 {
+                    continue;
+                }
+                let busy = in_flight.clone();
+                let closed = terminal.call(move |t| (busy.get().is_none()).then(|| t.end_of_day())).await;
+                let day = match closed {
+                    Ok(Some(Ok(day))) => day,
+                    Ok(Some(Err(e))) => {
+                        tracing::warn!(kind = ?e.kind(), error = %e, "the terminal did not close its day: trying again later");
+                        continue;
+                    }
+                    Ok(None) => continue,
+                    Err(gone) => {
+                        tracing::error!(error = %gone, "payment terminal worker gone");
+                        return;
+                    }
+                };
+                let closed_at = jiff::Timestamp::now().as_millisecond();
+                let identity = identity.clone();
+                let recorded = with_store(&store, move |s| {
+                    let journal = s.captured_between(since, closed_at)?;
+                    let agree = journal.total_avos == day.total;
+                    let detail = format!(
+                        "end of day: the terminal booked {}, the kiosk's journal {} over {} payment(s){}",
+                        crate::session::mop(day.total),
+                        crate::session::mop(journal.total_avos),
+                        journal.payments,
+                        if agree { "" } else { "; they differ: compare the terminal's report with the kiosk's journal" }
+                    );
+                    let severity = if agree { Severity::Info } else { Severity::Critical };
+                    let report = identity.event(KioskEventKind::DayClosed, severity, detail);
+                    s.record_day_close(closed_at, day.total, journal, &report)?;
+                    Ok::<_, StoreError>(agree)
+                })
+                .await;
+                match recorded {
+                    Ok(agree) => {
+                        tracing::info!(agree, "the terminal closed its day");
+                        outbox.notify_one();
+                    }
+                    Err(e) => tracing::error!(error = %e, "the day's close was not recorded"),
+                }
+            }
+        });
+    }
+
+    /// Resolves unfinished payments with the terminal: at start (with the terminal's whole
+    /// list of open reservations), then whenever a payment ends and every minute while any
+    /// is unfinished — never while a citizen is paying.
+    fn start_reconciler(&self, store: SharedStore, mut stopped: watch::Receiver<bool>) {
+        let (terminal, in_flight, wake) = (self.devices.payment_terminal.clone(), self.in_flight.clone(), self.reconcile_wake.clone());
+        let (identity, outbox) = (self.identity(), self.outbox_wake.clone());
+        tokio::spawn(async move {
+            let mut swept = false;
+            loop {
+                let unfinished = with_store(&store, |s| s.unfinished_payments().map(|p| !p.is_empty())).await.unwrap_or(true);
+                if (unfinished || !swept) && in_flight.get().is_none() {
+                    let (journal, live) = (store.clone(), in_flight.clone());
+                    let result = terminal
+                        .call(move |t| {
+                            // Checked again on the terminal's own thread: a payment that began
+                            // since waits behind this, but its journal is not touched.
+                            if live.get().is_some() {
+                                return Ok(None);
+                            }
+                            payments::reconcile(&journal, t, &live).map(Some)
+                        })
+                        .await;
+                    match result {
+                        Ok(Ok(Some(done))) => {
+                            swept = true;
+                            if done.lapsed > 0 {
+                                let detail = format!(
+                                    "{} delivered service(s) could not be charged: the card reservation lapsed before the kiosk booked it",
+                                    done.lapsed
+                                );
+                                let event = identity.event(KioskEventKind::PaymentLapsed, Severity::Critical, detail);
+                                if with_store(&store, move |s| s.queue_event(&event)).await.is_ok() {
+                                    outbox.notify_one();
+                                }
+                            }
+                        }
+                        Ok(Ok(None)) => {}
+                        Ok(Err(e)) => tracing::warn!(error = %e, "payments not reconciled yet: trying again"),
+                        Err(gone) => tracing::error!(error = %gone, "payment terminal worker gone"),
+                    }
+                }
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    _ = stopped.changed() => return,
+                }
+            }
+        });
     }
 
     fn identity(&self) -> KioskIdentity {
@@ -517,6 +670,13 @@ impl Kiosk {
         for effect in self.session.handle(event, now) {
             self.execute(effect);
         }
+        if !self.session.busy() && self.in_flight.get().is_some() {
+            // The citizen's payment is over, however it ended: whatever it left unfinished is
+            // the reconciliation's now.
+            self.in_flight.set(None);
+            self.reconcile_wake.notify_one();
+        }
+        self.at_rest.store(self.session.at_rest(), Ordering::SeqCst);
         let view = self.session.view();
         if self.last_view.as_ref() != Some(&view) {
             self.view.show(view.clone());
@@ -534,13 +694,35 @@ impl Kiosk {
     fn execute(&mut self, effect: Effect) {
         match effect {
             Effect::Authorize { amount_avos, reference } => {
+                let Some(store) = self.store.clone() else {
+                    let _ = self.events.send(Event::PaymentFailed(PaymentError::Other));
+                    return;
+                };
                 let cancel = CancelToken::new();
                 self.payment_cancel = Some(cancel.clone());
+                let id = uuid::Uuid::now_v7();
+                self.in_flight.set(Some(id));
                 let terminal = self.devices.payment_terminal.clone();
                 let prompts = self.events.clone();
-                tracing::info!(amount_avos, service = %reference, "asking the terminal to reserve the fee");
+                let (fatal, today) = (self.fatal.clone(), local_now().date().to_string());
+                tracing::info!(amount_avos, service = %reference, payment = %id, "asking the terminal to reserve the fee");
                 self.send_later(async move {
-                    let request = AuthorizationRequest { amount: amount_avos, reference, cancel };
+                    // Journaled before the terminal hears of it: a crash from here on leaves a
+                    // trace the reconciliation follows.
+                    let service = reference.clone();
+                    let journaled = with_store(&store, move |s| {
+                        s.payment_intent(id, &service, amount_avos, &today)?;
+                        s.payment_step(id, PaymentState::PreauthSent)
+                    })
+                    .await;
+                    if let Err(e) = journaled {
+                        tracing::error!(error = %e, "payment not journaled: the terminal is not asked");
+                        if e.is_fatal() {
+                            fatal.fail(&e);
+                        }
+                        return Event::PaymentFailed(PaymentError::Other);
+                    }
+                    let request = AuthorizationRequest { amount: amount_avos, reference: id.to_string(), cancel };
                     let result = terminal
                         .call(move |t| {
                             t.authorize(&request, &mut |prompt| {
@@ -548,15 +730,50 @@ impl Kiosk {
                             })
                         })
                         .await;
-                    match result {
-                        Ok(Ok(outcome)) => Event::PaymentOutcome(outcome),
+                    let (event, step) = match result {
+                        Ok(Ok(outcome)) => {
+                            let step = match &outcome {
+                                AuthorizationOutcome::Approved(a) => Outcome::Approved(Approval {
+                                    receipt_number: a.receipt_number,
+                                    trace_number: a.trace_number,
+                                    card_brand: a.card_brand.clone(),
+                                    card_last4: a.card.as_ref().map(|c| c.last4().to_string()),
+                                }),
+                                _ => Outcome::Step(PaymentState::Declined),
+                            };
+                            (Event::PaymentOutcome(outcome), step)
+                        }
                         Ok(Err(e)) => {
                             tracing::warn!(kind = ?e.kind(), error = %e, "payment terminal failed");
-                            Event::PaymentFailed(e.kind())
+                            // Only a lost answer may have reserved money: it stays `preauth_sent`
+                            // for the reconciliation. Anything else reserved nothing.
+                            let step = if e.kind() == PaymentError::OutcomeUnknown {
+                                Outcome::Unknown
+                            } else {
+                                Outcome::Step(PaymentState::NotReserved)
+                            };
+                            (Event::PaymentFailed(e.kind()), step)
                         }
                         Err(gone) => {
                             tracing::error!(error = %gone, "payment terminal worker gone");
-                            Event::PaymentFailed(PaymentError::Other)
+                            (Event::PaymentFailed(PaymentError::OutcomeUnknown), Outcome::Unknown)
+                        }
+                    };
+                    let written = match step {
+                        Outcome::Approved(approval) => with_store(&store, move |s| s.payment_authorised(id, &approval)).await,
+                        Outcome::Step(state) => with_store(&store, move |s| s.payment_step(id, state)).await,
+                        Outcome::Unknown => Ok(()),
+                    };
+                    match written {
+                        Ok(()) => event,
+                        Err(e) => {
+                            // The reservation is not on record as approved: the service must
+                            // not go ahead. The reconciliation finds it open and reverses it.
+                            tracing::error!(error = %e, "payment outcome not journaled");
+                            if e.is_fatal() {
+                                fatal.fail(&e);
+                            }
+                            Event::PaymentFailed(PaymentError::OutcomeUnknown)
                         }
                     }
                 });
@@ -579,6 +796,7 @@ impl Kiosk {
                     language: draft.language,
                     answers: draft.answers,
                     fee_avos: draft.fee_avos,
+                    payment_id: draft.payment.as_ref().and_then(|_| self.in_flight.get()),
                     payment: draft.payment,
                     identity: draft.identity.as_ref().map(|identity| IdentityProof {
                         method: identity.method,
@@ -590,7 +808,14 @@ impl Kiosk {
                 let wake = self.outbox_wake.clone();
                 let fatal = self.fatal.clone();
                 self.send_later(async move {
-                    match with_store(&store, move |s| s.save_application(&new)).await {
+                    let saved = with_store(&store, move |s| {
+                        // The journal says the service is being delivered before it is.
+                        if let Some(payment) = new.payment_id {
+                            s.payment_step(payment, PaymentState::Fulfilling)?;
+                        }
+                        s.save_application(&new)
+                    });
+                    match saved.await {
                         Ok(saved) => {
                             tracing::info!(application = %saved.application_id, "application saved and queued");
                             wake.notify_one();
@@ -607,10 +832,25 @@ impl Kiosk {
                 });
             }
             Effect::Capture(authorization) => {
-                let terminal = self.devices.payment_terminal.clone();
+                let (terminal, journal) = (self.devices.payment_terminal.clone(), self.journal());
                 self.send_later(async move {
+                    let Some((store, id)) = journal else { return Event::CaptureFailed };
+                    if let Err(e) = with_store(&store, move |s| s.payment_step(id, PaymentState::CaptureSent)).await {
+                        tracing::error!(error = %e, "capture not journaled: left to the reconciliation");
+                        return Event::CaptureFailed;
+                    }
                     let amount = authorization.amount;
                     let result = terminal.call(move |t| t.capture(&authorization, amount)).await;
+                    let next = match &result {
+                        Ok(Ok(_)) => Some(PaymentState::Captured),
+                        Ok(Err(e)) if e.kind() == PaymentError::NoSuchReservation => Some(PaymentState::Lapsed),
+                        _ => None,
+                    };
+                    if let Some(state) = next
+                        && let Err(e) = with_store(&store, move |s| s.payment_step(id, state)).await
+                    {
+                        tracing::error!(error = %e, "capture outcome not journaled: left to the reconciliation");
+                    }
                     match settled(result, "capture failed: the reservation needs reconciliation") {
                         Some(capture) => Event::Captured(capture.receipt_lines),
                         None => Event::CaptureFailed,
@@ -618,12 +858,32 @@ impl Kiosk {
                 });
             }
             Effect::Reverse(authorization) => {
-                let terminal = self.devices.payment_terminal.clone();
+                let (terminal, journal) = (self.devices.payment_terminal.clone(), self.journal());
                 self.send_later(async move {
+                    let Some((store, id)) = journal else { return Event::ReversalFailed };
+                    if let Err(e) = with_store(&store, move |s| s.payment_step(id, PaymentState::ReversalSent)).await {
+                        tracing::error!(error = %e, "reversal not journaled: left to the reconciliation");
+                        return Event::ReversalFailed;
+                    }
                     let result = terminal.call(move |t| t.reverse(&authorization)).await;
-                    match settled(result, "reversal failed: the reservation needs reconciliation") {
-                        Some(_) => Event::Reversed,
-                        None => Event::ReversalFailed,
+                    // One the terminal no longer holds was never booked: released all the same.
+                    let released = match result {
+                        Ok(Ok(_)) => true,
+                        Ok(Err(e)) if e.kind() == PaymentError::NoSuchReservation => true,
+                        other => {
+                            settled(other, "reversal failed: the reservation needs reconciliation");
+                            false
+                        }
+                    };
+                    if !released {
+                        return Event::ReversalFailed;
+                    }
+                    match with_store(&store, move |s| s.payment_step(id, PaymentState::Reversed)).await {
+                        Ok(()) => Event::Reversed,
+                        Err(e) => {
+                            tracing::error!(error = %e, "reversal not journaled: left to the reconciliation");
+                            Event::ReversalFailed
+                        }
                     }
                 });
             }

@@ -92,7 +92,11 @@ impl Readiness {
         // A service that asks who applies needs a way to tell: the scanner for the app's code
         // (where that is enough) or the document reader.
         let unidentifiable = needs_identity(service) && !app_accepted(service, self) && !chip_accepted(self);
+        // A fee needs the terminal whatever the catalog lists: never ask for a card that
+        // cannot be taken.
+        let unpayable = service.fee_avos > 0 && !self.payment_terminal;
         missing
+            .or_else(|| unpayable.then_some(Unavailable::PaymentTerminal))
             .or_else(|| unidentifiable.then_some(Unavailable::IdentityReader))
             .or_else(|| (!self.online && !service.offline_capable).then_some(Unavailable::Offline))
     }
@@ -339,6 +343,11 @@ impl Session {
     /// printing) that must not be cut short.
     pub fn busy(&self) -> bool {
         self.stage.kiosk_is_busy()
+    }
+
+    /// Nobody is using the kiosk: it shows its welcome screen.
+    pub fn at_rest(&self) -> bool {
+        matches!(self.stage, Stage::Attract)
     }
 
     pub fn new(config: SessionConfig, now: Instant) -> Self {

@@ -323,6 +323,17 @@ fn a_terminal_that_fails_before_payment_stops_the_citizen_before_the_card() {
 }
 
 #[test]
+fn a_fee_needs_the_terminal_even_when_the_catalog_forgets_to_say_so() {
+    let catalog = balcao_central::seed::catalog();
+    let mut service = catalog.services.iter().find(|s| s.fee_avos > 0).expect("a paid service").clone();
+    service.devices.retain(|d| *d != DeviceNeed::PaymentTerminal);
+    let terminal_down = Readiness { payment_terminal: false, ..Readiness::ALL };
+    assert_eq!(terminal_down.blocks(&service), Some(Unavailable::PaymentTerminal));
+    service.fee_avos = 0;
+    assert_eq!(terminal_down.blocks(&service), None, "a free service does not need it");
+}
+
+#[test]
 fn switching_language_keeps_the_answers() {
     let mut h = Harness::new();
     h.fill_criminal_record_form();

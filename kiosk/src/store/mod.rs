@@ -9,11 +9,13 @@
 //! with `secure_delete` so the freed pages are zeroed.
 
 pub mod crypto;
+mod payments;
 mod pickups;
 mod schema;
 mod signin;
 mod tickets;
 
+pub use payments::{Approval, Payment, PaymentState};
 pub use pickups::{CertificateSummary, normalise_reference};
 pub use tickets::IssuedTicket;
 
@@ -67,6 +69,9 @@ pub struct NewApplication {
     pub answers: std::collections::BTreeMap<String, Answer>,
     pub fee_avos: u64,
     pub payment: Option<PaymentRecord>,
+    /// The journal's payment for this application's fee: saving the application marks it
+    /// `fulfilled` in the same transaction.
+    pub payment_id: Option<Uuid>,
     /// How the applicant was identified: the method and a salted hash of the document number.
     pub identity: Option<IdentityProof>,
     pub submitted_at: Timestamp,
@@ -296,7 +301,14 @@ impl Store {
         tx.prepare_cached("INSERT INTO applications (id, reference, service_id, created_at, state) VALUES (?1, ?2, ?3, ?4, 'queued')")?
             .execute(params![id, reference, new.service_id, now])?;
         enqueue(&tx, &self.key, &id, "application", &submission, now)?;
+        if let Some(payment) = new.payment_id {
+            payments::step(&tx, payment, PaymentState::Fulfilled, now)?;
+            tx.prepare_cached("UPDATE payments SET application_id = ?2 WHERE id = ?1")?.execute(params![payment.to_string(), id])?;
+        }
         tx.commit()?;
+        if new.payment_id.is_some() {
+            payments::crash_point(PaymentState::Fulfilled);
+        }
         Ok(SavedApplication { application_id, reference })
     }
 

@@ -135,6 +135,44 @@ pub fn migrations() -> Migrations<'static> {
             expires_at INTEGER NOT NULL
         ) WITHOUT ROWID;",
         ),
+        // The payment journal (payments.rs): one row per card payment, its state written
+        // before each side effect, and every step it took. Card data: the brand and the last
+        // four digits, nothing more.
+        M::up(
+            "CREATE TABLE payments (
+            id TEXT PRIMARY KEY,
+            service_id TEXT NOT NULL,
+            amount_avos INTEGER NOT NULL CHECK (amount_avos > 0),
+            state TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            local_date TEXT NOT NULL,
+            receipt_number INTEGER,
+            trace_number INTEGER,
+            card_brand TEXT,
+            card_last4 TEXT CHECK (card_last4 IS NULL OR (length(card_last4) = 4 AND card_last4 NOT GLOB '*[^0-9]*')),
+            application_id TEXT
+        ) WITHOUT ROWID;
+        CREATE INDEX payments_day ON payments (local_date);
+        CREATE TABLE payment_steps (
+            payment_id TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            state TEXT NOT NULL
+        );
+        CREATE INDEX payment_steps_payment ON payment_steps (payment_id);",
+        ),
+        // The terminal's end-of-day closes, each with the journal's own count of what was
+        // captured since the one before: the day's reconciliation.
+        M::up(
+            "CREATE TABLE day_closes (
+            seq INTEGER PRIMARY KEY,
+            closed_at INTEGER NOT NULL,
+            terminal_total INTEGER NOT NULL,
+            journal_total INTEGER NOT NULL,
+            payments INTEGER NOT NULL
+        );
+        CREATE INDEX payment_steps_captured ON payment_steps (at) WHERE state = 'captured';",
+        ),
     ])
 }
 

@@ -14,6 +14,7 @@ fn new_application(day: u8) -> NewApplication {
         answers: [("copies".to_string(), Answer::Number(1))].into_iter().collect(),
         fee_avos: 3000,
         payment: None,
+        payment_id: None,
         identity: None,
         submitted_at: Timestamp::now(),
         local_date: jiff::civil::date(2026, 11, day as i8),
@@ -360,4 +361,43 @@ fn queue_tickets_are_numbered_per_queue_and_day_recorded_before_printing_and_que
     assert!(!left.contains(&first.ticket_id.to_string()), "issued and acknowledged: purged");
     assert!(!left.contains(&jammed.ticket_id.to_string()), "never printed: purged");
     assert!(left.contains(&cut.ticket_id.to_string()), "a ticket still being printed stays");
+}
+
+#[test]
+fn the_payment_journal_refuses_steps_out_of_order_and_keeps_only_masked_card_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
+    let id = Uuid::now_v7();
+    store.payment_intent(id, "criminal-record-certificate", 3000, "2026-12-02").expect("intent");
+    // Authorised before the reservation was sent: refused, and nothing changes.
+    assert!(store.payment_authorised(id, &Approval { receipt_number: 7, ..Approval::default() }).is_err());
+    assert_eq!(store.payment(id).expect("read").expect("there").state, PaymentState::Intent);
+    store.payment_step(id, PaymentState::PreauthSent).expect("sent");
+    let approval =
+        Approval { receipt_number: 7, trace_number: 107, card_brand: Some("VISA".into()), card_last4: Some("4111111111111111".into()) };
+    store.payment_authorised(id, &approval).expect("authorised");
+    let payment = store.payment(id).expect("read").expect("there");
+    assert_eq!((payment.receipt_number, payment.trace_number), (Some(7), Some(107)));
+    assert_eq!(payment.card_last4, None, "more than four digits is never kept");
+    assert!(store.payment_step(id, PaymentState::Captured).is_err(), "captured before delivered");
+}
+
+#[test]
+fn saving_the_application_marks_its_payment_fulfilled_in_the_same_transaction() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
+    let id = Uuid::now_v7();
+    store.payment_intent(id, "criminal-record-certificate", 3000, "2026-12-02").expect("intent");
+    store.payment_step(id, PaymentState::PreauthSent).expect("sent");
+    store.payment_authorised(id, &Approval { receipt_number: 1, ..Approval::default() }).expect("authorised");
+    // Not yet fulfilling: the save is refused whole, and no application is queued.
+    let mut new = new_application(22);
+    new.payment_id = Some(id);
+    assert!(store.save_application(&new).is_err());
+    assert_eq!(store.outbox_counts().expect("counts").pending, 0);
+    store.payment_step(id, PaymentState::Fulfilling).expect("fulfilling");
+    let saved = store.save_application(&new).expect("saved");
+    let payment = store.payment(id).expect("read").expect("there");
+    assert_eq!((payment.state, payment.application_id), (PaymentState::Fulfilled, Some(saved.application_id)));
+    assert_eq!(store.payments_of_day("2026-12-02").expect("day").len(), 1);
 }

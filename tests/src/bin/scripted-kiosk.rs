@@ -5,8 +5,12 @@
 //! and `DRAINED` (then exits) with `--drain` once nothing is left to send. If its store fails
 //! under a write it prints `FAILED <reason>` and exits with status 3, as the kiosk does.
 //!
-//! `scripted-kiosk DATA_DIR CENTRAL_URL CA_FILE [--drain]`. It exits when its standard input
-//! closes, so it never outlives the harness that started it.
+//! With `--zvt ADDRESS` it pays through the ZVT driver to a terminal at that address (the
+//! harness's virtual terminal, which outlives the kiosk's kills) and only applies; with
+//! `--settle` it prints `SETTLED` (then exits) once its payment journal has nothing unfinished.
+//!
+//! `scripted-kiosk DATA_DIR CENTRAL_URL CA_FILE IDENTITY_FILE [--drain] [--settle] [--zvt ADDRESS]`.
+//! It exits when its standard input closes, so it never outlives the harness that started it.
 
 use std::io::Write;
 use std::time::Duration;
@@ -28,12 +32,34 @@ async fn main() -> anyhow::Result<()> {
         anyhow::bail!("usage: scripted-kiosk DATA_DIR CENTRAL_URL CA_FILE IDENTITY_FILE [--drain]");
     };
     let drain = rest.iter().any(|a| a == "--drain");
+    let settle = rest.iter().any(|a| a == "--settle");
+    let zvt = match rest.iter().position(|a| a == "--zvt") {
+        Some(i) => Some(rest.get(i + 1).ok_or_else(|| anyhow::anyhow!("--zvt needs an address"))?.parse::<std::net::SocketAddr>()?),
+        None => None,
+    };
     std::thread::spawn(|| {
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
         std::process::exit(0);
     });
     let (ca, identity) = (std::fs::read_to_string(ca_file)?, std::fs::read_to_string(identity_file)?);
-    let kiosk = TestKiosk::start(std::path::Path::new(data_dir), Some(client(url, &ca, &identity))).await;
+    let data_dir = std::path::Path::new(data_dir);
+    let terminal = zvt.map(|address| {
+        use balcao_drivers::payment_terminal::zvt::ecr::{ZvtConfig, ZvtTerminal};
+        let mut config = ZvtConfig::new(address);
+        config.transaction_timeout = Duration::from_secs(10);
+        Box::new(ZvtTerminal::new(config)) as Box<dyn balcao_drivers::payment_terminal::PaymentTerminal>
+    });
+    let settings = balcao_tests::test_settings(data_dir);
+    let kiosk = TestKiosk::start_with_terminal(settings, data_dir, Some(client(url, &ca, &identity)), terminal).await;
+    if settle {
+        loop {
+            if kiosk.store().unfinished_payments()?.is_empty() {
+                say("SETTLED");
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     if drain {
         loop {
             if kiosk.store().outbox_counts()?.pending == 0 {
@@ -45,7 +71,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let citizens = async {
         for n in 0u64.. {
-            if n % 3 == 2 {
+            if n % 3 == 2 && zvt.is_none() {
                 let end = citizen::take_queue_ticket(&kiosk, Language::En, "general-enquiries").await;
                 if end.screen == Screen::Ticket {
                     say(&format!("TICKET {}", end.ticket.number));

@@ -137,6 +137,13 @@ impl ZvtTerminalControl {
         self.knobs().card_data_in_clear = clear;
     }
 
+    /// A sale made on the terminal by itself, not through the kiosk: booked, and counted in
+    /// the next end-of-day, though the kiosk never heard of it.
+    pub fn book_elsewhere(&self, amount: usize) {
+        let mut knobs = self.knobs();
+        knobs.booked.push((0, amount));
+    }
+
     /// Commands received so far, as `CLASS INSTR` (e.g. `0x06B0` for an abort).
     pub fn received(&self) -> Vec<u16> {
         self.knobs().received.clone()

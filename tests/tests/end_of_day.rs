@@ -1,0 +1,66 @@
+//! The terminal's end-of-day and the day's reconciliation: once the interval has passed and
+//! nobody is at the kiosk, the kiosk has the ZVT terminal (the virtual one, over loopback)
+//! close its day, and reports the terminal's total beside its own journal's to central — as
+//! information when they agree, as critical when the terminal booked something the kiosk
+//! never did.
+
+use std::time::Duration;
+
+use balcao_backend_client::api::{KioskEventKind, Severity};
+use balcao_central::{CentralOptions, LoopbackCentral};
+use balcao_drivers::payment_terminal::zvt::ecr::{ZvtConfig, ZvtTerminal};
+use balcao_drivers::payment_terminal::zvt::sim::VirtualZvtTerminal;
+use balcao_tests::{TestKiosk, citizen, client, eventually, test_settings};
+use balcao_ui::view::Screen;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hears_whether_the_totals_agree() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
+    let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
+    let mut settings = test_settings(dir.path());
+    settings.end_of_day = Duration::from_secs(1);
+    let driver = ZvtTerminal::new(ZvtConfig::new(terminal.address()));
+    let kiosk = TestKiosk::start_with_terminal(
+        settings,
+        dir.path(),
+        Some(client(&central.url, &central.ca_pem, &identity)),
+        Some(Box::new(driver)),
+    )
+    .await;
+
+    let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
+    assert_eq!(end.screen, Screen::Done, "{:?}", end.error);
+    assert_eq!(terminal.control().booked().len(), 1, "the fee was booked");
+    // The citizen is still on the last screen: no close yet.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(!terminal.control().received().contains(&0x0650), "no end-of-day while a citizen is at the kiosk");
+
+    citizen::finish(&kiosk);
+    let days_closed = |severity: Severity| {
+        central
+            .central
+            .store()
+            .recent_events(50)
+            .expect("events")
+            .into_iter()
+            .filter(move |e| e.kind == KioskEventKind::DayClosed && e.severity == severity)
+    };
+    let agreed = "the terminal booked MOP 30.00, the kiosk's journal MOP 30.00 over 1 payment";
+    eventually("the day's close at central", Duration::from_secs(20), || days_closed(Severity::Info).any(|e| e.detail.contains(agreed)))
+        .await;
+    assert_eq!(days_closed(Severity::Critical).count(), 0, "the totals agreed");
+
+    // A sale on the terminal the kiosk never made: the next close disagrees, and says so.
+    terminal.control().book_elsewhere(1_000);
+    eventually("a disagreeing close at central", Duration::from_secs(20), || days_closed(Severity::Critical).count() == 1).await;
+    let report = days_closed(Severity::Critical).next().expect("report");
+    assert!(
+        report.detail.contains("the terminal booked MOP 10.00, the kiosk's journal MOP 0.00 over 0 payment(s); they differ"),
+        "{}",
+        report.detail
+    );
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+}
