@@ -44,3 +44,42 @@ async fn the_printed_receipt_carries_the_number_the_fee_and_a_status_qr() {
     kiosk.stop().await;
     central.stop().await.expect("stop");
 }
+
+/// The paper runs out while the receipt prints, after the card was authorised: the
+/// application is already saved (and on its way to central), so the fee is captured — the
+/// service was delivered — and the screen gives the citizen the number the receipt would have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paper_running_out_after_payment_keeps_the_application_and_charges_it_once() {
+    use balcao_kiosk::store::PaymentState;
+    use balcao_ui::view::Problem;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let kiosk = TestKiosk::start(
+        dir.path(),
+        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
+    )
+    .await;
+    kiosk.simulators.receipt_printer.set_paper_left_mm(Some(15));
+    let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
+    assert_eq!(end.screen, Screen::Error);
+    assert_eq!(end.error.problem, Problem::ReceiptNotPrinted);
+    let reference = end.error.reference.clone();
+    assert!(reference.starts_with("K01-"), "the number is on the screen: {reference:?}");
+    assert!(kiosk.simulators.receipt_printer.printed().iter().all(|r| r.incomplete), "the receipt was cut short");
+
+    let captured = kiosk.simulators.payment_terminal.captured();
+    assert_eq!(captured.len(), 1, "charged once");
+    assert!(kiosk.simulators.payment_terminal.open_reservations().is_empty());
+    let payments = kiosk.store().all_payments().expect("journal");
+    assert_eq!(payments.len(), 1);
+    assert_eq!(payments[0].state, PaymentState::Captured);
+    let application = payments[0].application_id.expect("captured against the application");
+    balcao_tests::eventually("the application at central", std::time::Duration::from_secs(20), || {
+        central.central.store().recent_applications(10).expect("list").iter().any(|a| a.reference == reference)
+    })
+    .await;
+    assert!(kiosk.store().application_state(application).expect("read").is_some());
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+}

@@ -141,18 +141,73 @@ fn decline(code: u8) -> AuthorizationOutcome {
     })
 }
 
-/// What the citizen is asked, from a ZVT intermediate status code (2.2.4); the kiosk shows it
-/// in the citizen's language. Codes with nothing to do for the citizen read as "processing".
-fn prompt(status: u8) -> TerminalPrompt {
-    match status {
-        // Insert card, present card, insert or swipe, present/insert/swipe.
-        0x0A | 0x0C | 0x0D | 0x14 | 0x15 => TerminalPrompt::PresentCard,
-        // Enter PIN (0x0E), PIN try again (0x0F, 0x10: "PIN wrong").
-        0x0E..=0x10 => TerminalPrompt::EnterPin,
-        // Remove card, please remove card.
-        0x0B | 0x1E => TerminalPrompt::RemoveCard,
-        _ => TerminalPrompt::Processing,
+/// What the citizen is asked, from a ZVT intermediate status code (2.2.4), for the codes the
+/// kiosk shows in the citizen's own language; `None` for the rest (card errors and the like),
+/// which show the terminal's own display text if it sent one.
+fn prompt(status: u8) -> Option<TerminalPrompt> {
+    Some(match status {
+        // Insert card; for loading, insert card.
+        0x0A | 0x2A => TerminalPrompt::PresentCard,
+        // Please watch the PIN pad; incorrect PIN (type it again).
+        0x01 | 0x02 | 0x15 => TerminalPrompt::EnterPin,
+        // Please remove card (also after "watch PIN pad" or "card not readable").
+        0x0B | 0x41 | 0x4C => TerminalPrompt::RemoveCard,
+        // Waiting for the amount confirmation or the host, sending reversals or post-bookings,
+        // please wait, emergency transaction, application selection, dialling.
+        0x00 | 0x04 | 0x05 | 0x06 | 0x0E | 0x17 | 0x2B | 0x2C | 0xD2 => TerminalPrompt::Processing,
+        _ => return None,
+    })
+}
+
+/// BER-TLV objects in `data`, as (tag, value); stops at the first that does not read.
+fn tlv_objects(mut data: &[u8]) -> Vec<(u32, &[u8])> {
+    let mut out = Vec::new();
+    while let Some((&first, rest)) = data.split_first() {
+        let mut tag = u32::from(first);
+        let mut rest = rest;
+        if first & 0x1F == 0x1F {
+            // Multi-byte tag: more bytes while the high bit is set.
+            loop {
+                let Some((&b, tail)) = rest.split_first() else { return out };
+                tag = (tag << 8) | u32::from(b);
+                rest = tail;
+                if b & 0x80 == 0 {
+                    break;
+                }
+            }
+        }
+        let Some((&len, tail)) = rest.split_first() else { return out };
+        let (len, tail) = match len {
+            n if n < 0x80 => (usize::from(n), tail),
+            0x81 => match tail.split_first() {
+                Some((&n, tail)) => (usize::from(n), tail),
+                None => return out,
+            },
+            0x82 if tail.len() >= 2 => (usize::from(u16::from_be_bytes([tail[0], tail[1]])), &tail[2..]),
+            _ => return out,
+        };
+        if tail.len() < len {
+            return out;
+        }
+        out.push((tag, &tail[..len]));
+        data = &tail[len..];
     }
+    out
+}
+
+/// The display text an intermediate status carries (TLV container `06`, display texts `24`,
+/// text lines `07`), its lines joined.
+fn display_text(data: &[u8]) -> Option<String> {
+    // Status, timeout, then the BMPs.
+    let container = bmp::find(data.get(2..)?, 0x06)?;
+    let texts = tlv_objects(container).into_iter().find(|(tag, _)| *tag == 0x24)?.1;
+    let lines: Vec<String> = tlv_objects(texts)
+        .into_iter()
+        .filter(|(tag, _)| *tag == 0x07)
+        .map(|(_, line)| String::from_utf8_lossy(line).trim().to_string())
+        .filter(|line| !line.is_empty())
+        .collect();
+    (!lines.is_empty()).then(|| scrub_card_numbers(&lines.join(" ")))
 }
 
 /// Lines of a text block (06 D3): the TLV's text lines.
@@ -261,7 +316,11 @@ impl ZvtTerminal {
                 let bytes = message.encode().map_err(|_| broken("a message too long to be ZVT"))?;
                 link.send(&[0x80, 0x00, 0x00]).map_err(|e| lost(e, true))?;
                 match message.command() {
-                    0x04FF => on_prompt(prompt(message.data.first().copied().ok_or_else(|| broken("an empty intermediate status"))?)),
+                    0x04FF => {
+                        let status = message.data.first().copied().ok_or_else(|| broken("an empty intermediate status"))?;
+                        let shown = prompt(status).or_else(|| display_text(&message.data).map(TerminalPrompt::Text));
+                        on_prompt(shown.unwrap_or(TerminalPrompt::Processing));
+                    }
                     0x040F => {
                         let stripped = bmp::strip_card_data(&message.data).map_err(|_| broken("status information that does not read"))?;
                         let clean = Apdu::new(0x04, 0x0F, stripped.data).encode().map_err(|_| broken("oversized status information"))?;
@@ -443,13 +502,26 @@ mod tests {
 
     #[test]
     fn result_codes_and_status_codes_mean_what_the_citizen_is_told() {
-        assert_eq!(prompt(0x0A), TerminalPrompt::PresentCard);
-        assert_eq!(prompt(0x0E), TerminalPrompt::EnterPin);
-        assert_eq!(prompt(0x0B), TerminalPrompt::RemoveCard);
-        assert_eq!(prompt(0x17), TerminalPrompt::Processing);
+        assert_eq!(prompt(0x0A), Some(TerminalPrompt::PresentCard));
+        assert_eq!(prompt(0x01), Some(TerminalPrompt::EnterPin));
+        assert_eq!(prompt(0x0B), Some(TerminalPrompt::RemoveCard));
+        assert_eq!(prompt(0x0E), Some(TerminalPrompt::Processing));
+        assert_eq!(prompt(0x0C), None, "card not readable: the terminal's own words");
         assert_eq!(decline(0x6C), AuthorizationOutcome::Cancelled);
         assert_eq!(decline(0x55), AuthorizationOutcome::Declined(DeclineReason::WrongPin));
         assert_eq!(decline(0x78), AuthorizationOutcome::Declined(DeclineReason::CardExpired));
         assert_eq!(decline(0x05), AuthorizationOutcome::Declined(DeclineReason::Declined));
+    }
+
+    #[test]
+    fn an_unknown_status_shows_the_terminals_display_text() {
+        // 04 FF: status 0C (card not readable), timeout 0, BMP 06 { 24 { 07 "CARD NOT", 07 "READABLE" } }.
+        let texts = [[0x07, 0x08].as_slice(), b"CARD NOT", &[0x07, 0x08], b"READABLE"].concat();
+        let container = [[0x24, texts.len() as u8].as_slice(), &texts].concat();
+        let data = [[0x0C, 0x00, 0x06, container.len() as u8].as_slice(), &container].concat();
+        assert_eq!(display_text(&data).as_deref(), Some("CARD NOT READABLE"));
+        assert_eq!(display_text(&[0x0C, 0x00]), None);
+        assert_eq!(display_text(&[0x0C, 0x00, 0x06, 0x05, 0x24, 0x09]), None, "a length past the end reads as nothing");
+        assert_eq!(tlv_objects(&[0x1F, 0x07, 0x01, 0x02]), [(0x1F07, [0x02].as_slice())]);
     }
 }

@@ -24,7 +24,8 @@ pub const CURRENCY_MOP: usize = 446;
 /// ZVT intermediate status codes (04 FF) the virtual terminal shows.
 pub mod status {
     pub const INSERT_CARD: u8 = 0x0A;
-    pub const ENTER_PIN: u8 = 0x0E;
+    /// "Please watch the PIN pad".
+    pub const ENTER_PIN: u8 = 0x01;
     pub const PLEASE_WAIT: u8 = 0x17;
     pub const REMOVE_CARD: u8 = 0x0B;
 }
