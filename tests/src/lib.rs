@@ -5,10 +5,12 @@
 //! - `faults.rs` — layers that make central misbehave the way networks and servers do.
 //! - `proxy.rs` — a loopback HTTPS proxy that cuts, drops, delays and loses answers.
 //! - `process.rs` — the kiosk as a process of its own, to kill and start again.
+//! - `logs.rs` — every log line of a test, to search for what must never be logged.
 //! - `citizen.rs` — a citizen who applies for a certificate through session events.
 
 pub mod citizen;
 pub mod faults;
+pub mod logs;
 pub mod process;
 pub mod proxy;
 

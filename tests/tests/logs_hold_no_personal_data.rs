@@ -3,38 +3,17 @@
 //! answer and its repeat, and three applicants identified (the app's code, the chip with typed
 //! details, the chip with the details an OCR reader read from the document).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use balcao_central::store::Citizen;
 use balcao_central::{Central, CentralOptions, LoopbackCentral};
 use balcao_tests::faults::{self, Fault, FaultPlan};
+use balcao_tests::logs::CapturedLogs;
 use balcao_tests::{TestKiosk, citizen, client, eventually};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journey_logs_nothing_the_citizen_entered() {
-    let logs = Captured::default();
-    let sink = logs.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("debug,balcao_kiosk=trace,balcao_central=trace,balcao_backend_client=trace,balcao_drivers=trace")
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .init();
+    let logs = CapturedLogs::install();
 
     let dir = tempfile::tempdir().expect("tempdir");
     let plan = FaultPlan::new(Fault::LoseResponseAfterCommit, 1);
@@ -70,7 +49,7 @@ async fn a_journey_logs_nothing_the_citizen_entered() {
     kiosk.stop().await;
     central.stop().await.expect("stop");
 
-    let text = String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|e| e.into_inner())).to_string();
+    let text = String::from_utf8_lossy(&logs.bytes()).to_string();
     assert!(text.lines().any(|l| l.contains("delivered to central") && l.contains("kind=application")), "the logs were captured:\n{text}");
     // The code's payload (the claims, base64url) and the chip's MRZ dates and number.
     let payload = code.split('.').nth(1).expect("payload").to_string();

@@ -6,31 +6,16 @@
 //! scanned for Luhn-valid runs of 13 to 19 digits, track-2 patterns and the card number in
 //! packed BCD. One hit fails the test.
 
-use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_drivers::payment_terminal::luhn_valid;
 use balcao_drivers::payment_terminal::zvt::ecr::{ZvtConfig, ZvtTerminal};
 use balcao_drivers::payment_terminal::zvt::sim::{CLEAR_PAN, Script, VirtualZvtTerminal};
+use balcao_tests::logs::CapturedLogs;
 use balcao_tests::{TestKiosk, citizen, client, eventually, test_settings};
 use balcao_ui::view::Screen;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// What in `bytes` could be card data: runs of ASCII digits holding 13 to 19 digits that pass
 /// the Luhn check (a card number inside a longer run counts), the same written in groups of
@@ -109,13 +94,7 @@ fn the_scan_finds_what_it_looks_for() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_card_number_or_track_data_in_the_database_the_printouts_or_the_logs() {
-    let logs = Captured::default();
-    let sink = logs.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("debug,balcao_kiosk=trace,balcao_central=trace,balcao_backend_client=trace,balcao_drivers=trace")
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .init();
+    let logs = CapturedLogs::install();
 
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
@@ -174,7 +153,7 @@ async fn no_card_number_or_track_data_in_the_database_the_printouts_or_the_logs(
         found.extend(card_data(&bytes, &pan_bcd).into_iter().map(|hit| format!("{}: {hit}", file.display())));
     }
     found.extend(card_data(receipts.as_bytes(), &pan_bcd).into_iter().map(|hit| format!("printed receipts: {hit}")));
-    let logs = logs.0.lock().expect("logs").clone();
+    let logs = logs.bytes();
     assert!(logs.len() > 10_000, "the logs were captured: {} bytes", logs.len());
     found.extend(card_data(&logs, &pan_bcd).into_iter().map(|hit| format!("logs: {hit}")));
     assert!(found.is_empty(), "card data found: {found:#?}");
