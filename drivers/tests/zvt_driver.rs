@@ -212,3 +212,28 @@ fn card_data_a_terminal_sends_in_clear_never_leaves_the_driver() {
     assert!(!everything.contains("=2912"), "no track 2: {everything}");
     assert!(authorization.receipt_lines.iter().any(|l| l == "VISA ************1111"), "{:?}", authorization.receipt_lines);
 }
+
+#[test]
+fn a_paced_terminal_takes_the_citizens_time_and_a_cancel_still_stops_it() {
+    let terminal = VirtualZvtTerminal::listen().expect("terminal");
+    terminal.control().set_pace(Duration::from_millis(300));
+    terminal.control().set_usual(Script::ApproveWithPin);
+    let mut driver = driver(&terminal);
+    let started = Instant::now();
+    let (outcome, prompts) = pay(&mut driver, &request(3_000));
+    approved(outcome);
+    assert!(started.elapsed() >= Duration::from_millis(900), "three steps of 300 ms: {:?}", started.elapsed());
+    assert_eq!(prompts[..2], [TerminalPrompt::PresentCard, TerminalPrompt::EnterPin]);
+
+    let request = request(3_000);
+    let cancel = request.cancel.clone();
+    terminal.control().set_pace(Duration::from_secs(20));
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        cancel.cancel();
+    });
+    let started = Instant::now();
+    assert_eq!(pay(&mut driver, &request).0, Ok(AuthorizationOutcome::Cancelled));
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(terminal.control().open_reservations().len(), 1, "only the first reservation is open");
+}

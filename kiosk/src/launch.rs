@@ -210,6 +210,16 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
     let mut config = config.clone();
     config.store.data_dir = data_dir.to_path_buf();
     let (devices, simulators) = Devices::simulated(data_dir, SimulatorPace::REALISTIC)?;
+    // The fee is paid over ZVT, to a virtual terminal on loopback that takes a citizen's time
+    // at each step and asks for the PIN.
+    let (devices, zvt_terminal) = {
+        use balcao_drivers::payment_terminal::zvt::{ecr::ZvtConfig, sim::VirtualZvtTerminal};
+        let virtual_terminal = Arc::new(VirtualZvtTerminal::listen().context("starting the virtual ZVT terminal")?);
+        virtual_terminal.control().set_pace(SimulatorPace::REALISTIC.terminal_step);
+        virtual_terminal.control().set_usual(balcao_drivers::payment_terminal::zvt::sim::Script::ApproveWithPin);
+        let driver = ZvtTerminal::new(ZvtConfig::new(virtual_terminal.address()));
+        (devices.with_payment_terminal(Box::new(driver))?, virtual_terminal)
+    };
     // A specimen identity card lies on the reader, for the services given only to their
     // holder (its details are in the README).
     simulators.identity_reader.place(Some(balcao_drivers::identity_reader::sim::specimen_identity_card()));
@@ -233,10 +243,12 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
         receipts = %data_dir.join("receipts").display(),
         "demo: reference central on loopback, simulated devices; open the central's page to see applications arrive; a minute after applying, collect the certificate with the receipt's number and document number"
     );
+    let mut simulators: Simulators = simulators.into();
+    simulators.zvt_terminal = Some(zvt_terminal);
     Ok(Launch {
         settings: KioskSettings::from_config(&config),
         devices,
-        simulators: simulators.into(),
+        simulators,
         client: Some(client),
         central: Some(central),
         data_dir: data_dir.to_path_buf(),

@@ -83,6 +83,11 @@ struct Knobs {
     diagnosis_required: bool,
     /// Every command the terminal was sent, as `CLASS INSTR`.
     received: Vec<u16>,
+    /// What the terminal does when no script is queued (approve, unless set).
+    usual: Option<Script>,
+    /// How long each step of a payment takes (the citizen presenting the card, typing the
+    /// PIN, the host answering); zero answers at once.
+    pace: Duration,
     /// Approvals carry the card number in clear (BMP 22) and track 2 (BMP 23), as some
     /// terminals configured for it do: the kiosk must drop both.
     card_data_in_clear: bool,
@@ -121,6 +126,17 @@ impl ZvtTerminalControl {
     /// How long the terminal waits for a card that never comes.
     pub fn set_card_wait(&self, wait: Duration) {
         self.knobs().card_wait = wait;
+    }
+
+    /// What the terminal does with payments when nothing is queued.
+    pub fn set_usual(&self, script: Script) {
+        self.knobs().usual = Some(script);
+    }
+
+    /// How long each step of a payment takes, as a citizen at a real terminal would (for the
+    /// demo). The citizen's cancel at the kiosk still stops the wait for the card.
+    pub fn set_pace(&self, pace: Duration) {
+        self.knobs().pace = pace;
     }
 
     /// An offline terminal drops every connection at once.
@@ -402,7 +418,11 @@ fn release(link: &mut Link, control: &ZvtTerminalControl, book: bool, receipt: O
 }
 
 fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Result<(), Ended> {
-    let script = control.knobs().scripts.pop_front().unwrap_or(Script::Approve);
+    let script = {
+        let mut knobs = control.knobs();
+        let usual = knobs.usual.clone().unwrap_or(Script::Approve);
+        knobs.scripts.pop_front().unwrap_or(usual)
+    };
     match script {
         Script::NeverPresented => {
             link.send(&intermediate(status::INSERT_CARD))?;
@@ -424,11 +444,20 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
         }
         _ => {}
     }
+    let pace = control.knobs().pace;
     link.send(&intermediate(status::INSERT_CARD))?;
+    // The citizen reaches for the card: until then the kiosk may still abort.
+    if !pace.is_zero() && link.abort_within(pace)? {
+        control.knobs().received.push(0x06B0);
+        link.send_bytes(&[0x80, 0x00, 0x00])?;
+        return link.send(&packets::Abort { error: 0x6C }.zvt_serialize());
+    }
     if script == Script::ApproveWithPin {
         link.send(&intermediate(status::ENTER_PIN))?;
+        std::thread::sleep(pace);
     }
     link.send(&intermediate(status::PLEASE_WAIT))?;
+    std::thread::sleep(pace);
     let (receipt_no, trace_number) = {
         let mut knobs = control.knobs();
         let numbers = (knobs.next_receipt, knobs.next_trace);
