@@ -114,10 +114,11 @@ pub fn reconcile(store: &SharedStore, terminal: &mut dyn PaymentTerminal, live: 
         if releases > MAX_RELEASES {
             return Err(ReconcileError::Endless(MAX_RELEASES));
         }
-        match lost_answers.first().cloned() {
-            Some(payment) => {
-                lost_answers.remove(0);
+        match (!lost_answers.is_empty()).then(|| lost_answers.remove(0)) {
+            Some(mut payment) => {
+                // Adopting writes `reversal_sent`: the reversal below is not journaled twice.
                 journal(store, |s| s.payment_adopt_reservation(payment.id, receipt))?;
+                payment.state = PaymentState::ReversalSent;
                 reverse(store, terminal, &payment, receipt)?;
             }
             None => {
@@ -249,6 +250,11 @@ mod tests {
             assert_eq!(state(&store, *id), *end, "from {from:?}");
         }
         assert!(terminal.control().open_reservations().is_empty(), "nothing left open");
+        assert_eq!(
+            store.lock().expect("store").payment_steps(ids[1].0).expect("steps"),
+            [Intent, PreauthSent, ReversalSent, Reversed],
+            "the lost answer's reservation adopted and reversed, each step once"
+        );
         assert_eq!(terminal.control().captured().len(), 2, "each delivered service charged once");
         assert!(store.lock().expect("store").unfinished_payments().expect("read").is_empty());
         // Again: nothing to do, nothing charged twice.

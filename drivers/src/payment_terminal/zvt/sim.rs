@@ -249,8 +249,9 @@ impl Link {
         }
     }
 
-    /// Waits up to `wait` for the ECR to abort (06 B0); true if it did.
-    fn abort_within(&mut self, wait: Duration) -> Result<bool, Ended> {
+    /// Waits up to `wait` for the ECR to abort (06 B0); true if it did, the abort then recorded
+    /// and acknowledged (the caller ends the payment with 06 1E 6C).
+    fn abort_within(&mut self, control: &ZvtTerminalControl, wait: Duration) -> Result<bool, Ended> {
         self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
         let got = match self.next() {
             Ok(message) => message.command() == 0x06B0,
@@ -258,6 +259,10 @@ impl Link {
             Err(e) => return Err(e),
         };
         self.stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        if got {
+            control.knobs().received.push(0x06B0);
+            self.send_bytes(&[0x80, 0x00, 0x00])?;
+        }
         Ok(got)
     }
 }
@@ -427,10 +432,7 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
         Script::NeverPresented => {
             link.send(&intermediate(status::INSERT_CARD))?;
             let wait = control.knobs().card_wait;
-            if link.abort_within(wait)? {
-                control.knobs().received.push(0x06B0);
-                link.send_bytes(&[0x80, 0x00, 0x00])?;
-            }
+            link.abort_within(control, wait)?;
             return link.send(&packets::Abort { error: 0x6C }.zvt_serialize());
         }
         Script::Silent => {
@@ -447,9 +449,7 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
     let pace = control.knobs().pace;
     link.send(&intermediate(status::INSERT_CARD))?;
     // The citizen reaches for the card: until then the kiosk may still abort.
-    if !pace.is_zero() && link.abort_within(pace)? {
-        control.knobs().received.push(0x06B0);
-        link.send_bytes(&[0x80, 0x00, 0x00])?;
+    if !pace.is_zero() && link.abort_within(control, pace)? {
         return link.send(&packets::Abort { error: 0x6C }.zvt_serialize());
     }
     if script == Script::ApproveWithPin {
