@@ -148,7 +148,7 @@ pub enum PaymentTerminalKind {
     /// A virtual ZVT terminal on loopback, driven by the real ZVT driver: the bytes a real
     /// terminal exchanges.
     VirtualZvt,
-    /// A ZVT terminal on the network (`address`).
+    /// A ZVT terminal on the network (`address`) or on a serial line (`serial`).
     Zvt,
 }
 
@@ -158,18 +158,31 @@ pub struct PaymentTerminalSection {
     pub kind: PaymentTerminalKind,
     /// The ZVT terminal's `host:port` (port 20007 on most terminals).
     pub address: Option<String>,
+    /// Or the serial port of a terminal on RS-232 or USB CDC, e.g. `/dev/ttyACM0`.
+    pub serial: Option<PathBuf>,
+    /// The serial line's speed (9600 unless the terminal is set faster).
+    pub baud_rate: u32,
     /// The terminal's six-digit password (registration and end-of-day).
     pub password: u32,
     /// How long the citizen may take at the terminal before the kiosk gives up waiting.
     pub transaction_timeout_secs: u64,
-    /// The longest the terminal goes without closing its day (1 to 24 hours); it closes at the
-    /// first moment nobody is at the kiosk after that.
+    /// The longest the terminal goes without closing its day (1 to 24 hours). From half that
+    /// on, it closes at the first moment nobody is at the kiosk; at the longest, paid services
+    /// are held until it has closed.
     pub end_of_day_hours: u64,
 }
 
 impl Default for PaymentTerminalSection {
     fn default() -> Self {
-        Self { kind: PaymentTerminalKind::default(), address: None, password: 0, transaction_timeout_secs: 180, end_of_day_hours: 24 }
+        Self {
+            kind: PaymentTerminalKind::default(),
+            address: None,
+            serial: None,
+            baud_rate: 9600,
+            password: 0,
+            transaction_timeout_secs: 180,
+            end_of_day_hours: 24,
+        }
     }
 }
 
@@ -198,22 +211,39 @@ impl PaymentTerminalSection {
                 ),
             ));
         }
-        match (self.kind, &self.address) {
-            (PaymentTerminalKind::Zvt, None) => {
-                Err(ConfigError::value(path, &key("address"), "is required for kind = \"zvt\" (host:port)"))
+        if !BAUD_RATES.contains(&self.baud_rate) {
+            return Err(ConfigError::value(path, &key("baud_rate"), format!("{} is not one of {BAUD_RATES:?}", self.baud_rate)));
+        }
+        use balcao_drivers::payment_terminal::zvt::ecr::ZvtConfig;
+        let mut config = match (self.kind, &self.address, &self.serial) {
+            (PaymentTerminalKind::Zvt, None, None) => {
+                return Err(ConfigError::value(
+                    path,
+                    &key("address"),
+                    "is required for kind = \"zvt\" (host:port), unless the terminal is on `serial`",
+                ));
             }
-            (PaymentTerminalKind::Zvt, Some(address)) => {
+            (PaymentTerminalKind::Zvt, Some(_), Some(_)) => {
+                return Err(ConfigError::value(path, &key("serial"), "a terminal is on the network (`address`) or on `serial`, not both"));
+            }
+            (PaymentTerminalKind::Zvt, Some(address), None) => {
                 let resolved = address.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| {
                     ConfigError::value(path, &key("address"), format!("{address:?} is not a host:port the kiosk can resolve"))
                 })?;
-                let mut config = balcao_drivers::payment_terminal::zvt::ecr::ZvtConfig::new(resolved);
-                config.password = self.password;
-                config.transaction_timeout = Duration::from_secs(self.transaction_timeout_secs);
-                Ok(Some(config))
+                ZvtConfig::new(resolved)
             }
-            (_, Some(_)) => Err(ConfigError::value(path, &key("kind"), "is not \"zvt\": `address` is only for a ZVT terminal")),
-            (_, None) => Ok(None),
-        }
+            (PaymentTerminalKind::Zvt, None, Some(serial)) => ZvtConfig::serial(serial, self.baud_rate),
+            (_, Some(_), _) => {
+                return Err(ConfigError::value(path, &key("kind"), "is not \"zvt\": `address` is only for a ZVT terminal"));
+            }
+            (_, _, Some(_)) => {
+                return Err(ConfigError::value(path, &key("kind"), "is not \"zvt\": `serial` is only for a ZVT terminal"));
+            }
+            (_, None, None) => return Ok(None),
+        };
+        config.password = self.password;
+        config.transaction_timeout = Duration::from_secs(self.transaction_timeout_secs);
+        Ok(Some(config))
     }
 }
 
@@ -868,6 +898,15 @@ mod tests {
                 "`devices.payment_terminal.address`: \"terminal\" is not a host:port",
             ),
             ("[devices.payment_terminal]\naddress = \"10.0.0.20:20007\"\n", "`devices.payment_terminal.kind`: is not \"zvt\""),
+            (
+                "[devices.payment_terminal]\nkind = \"zvt\"\naddress = \"10.0.0.20:20007\"\nserial = \"/dev/ttyACM0\"\n",
+                "`devices.payment_terminal.serial`: a terminal is on the network (`address`) or on `serial`, not both",
+            ),
+            (
+                "[devices.payment_terminal]\nkind = \"zvt\"\nserial = \"/dev/ttyACM0\"\nbaud_rate = 9601000\n",
+                "`devices.payment_terminal.baud_rate`: 9601000 is not one of",
+            ),
+            ("[devices.payment_terminal]\nserial = \"/dev/ttyACM0\"\n", "`devices.payment_terminal.kind`: is not \"zvt\": `serial`"),
             ("[devices.payment_terminal]\npassword = 1234567\n", "`devices.payment_terminal.password`: a terminal password has six digits"),
             (
                 "[devices.payment_terminal]\nend_of_day_hours = 36\n",

@@ -1,4 +1,4 @@
-//! The kiosk's side of ZVT over TCP: [`ZvtTerminal`], a [`PaymentTerminal`].
+//! The kiosk's side of ZVT, over TCP or a serial line: [`ZvtTerminal`], a [`PaymentTerminal`].
 //!
 //! Every command is one exchange: the command, the terminal's acknowledgement (`80 00 00`, or
 //! `84 xx` refusing it), then the terminal's messages — intermediate status (`04 FF`, shown
@@ -8,16 +8,16 @@
 //! whose end never came is `OutcomeUnknown`: the link is dropped and the caller asks the
 //! terminal, never pays again.
 
-use std::collections::VecDeque;
-use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use zvt::ZvtSerializer as _;
 use zvt::packets;
 
-use super::apdu::{Apdu, ApduFramer};
+use super::apdu::Apdu;
 use super::bmp;
+use super::wire::{SerialWire, TcpWire, Wire};
 use crate::CancelToken;
 use crate::payment_terminal::{
     Authorization, AuthorizationOutcome, AuthorizationRequest, Capture, DayClose, DeclineReason, Error, ErrorKind, MaskedPan,
@@ -37,10 +37,28 @@ mod result {
     pub const DIAGNOSIS_REQUIRED: u8 = 0xC2;
 }
 
+/// How the kiosk reaches the terminal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ZvtLink {
+    /// ZVT over TCP (port 20007 on most terminals).
+    Tcp(SocketAddr),
+    /// ZVT's serial transport on an RS-232 port or the terminal's USB CDC port.
+    Serial { path: PathBuf, baud_rate: u32 },
+}
+
+impl std::fmt::Display for ZvtLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tcp(address) => write!(f, "{address}"),
+            Self::Serial { path, baud_rate } => write!(f, "{} ({baud_rate} baud)", path.display()),
+        }
+    }
+}
+
 /// Where the terminal is and how long to wait for it.
 #[derive(Clone, Debug)]
 pub struct ZvtConfig {
-    pub address: SocketAddr,
+    pub link: ZvtLink,
     /// The terminal's six-digit password for registration and end-of-day.
     pub password: u32,
     pub connect_timeout: Duration,
@@ -51,9 +69,19 @@ pub struct ZvtConfig {
 }
 
 impl ZvtConfig {
+    /// A terminal on the network.
     pub fn new(address: SocketAddr) -> Self {
+        Self::on(ZvtLink::Tcp(address))
+    }
+
+    /// A terminal on a serial line.
+    pub fn serial(path: impl Into<PathBuf>, baud_rate: u32) -> Self {
+        Self::on(ZvtLink::Serial { path: path.into(), baud_rate })
+    }
+
+    fn on(link: ZvtLink) -> Self {
         Self {
-            address,
+            link,
             password: 0,
             connect_timeout: Duration::from_secs(2),
             ack_timeout: Duration::from_secs(5),
@@ -84,49 +112,16 @@ enum Stakes {
     Money,
 }
 
-struct Link {
-    stream: TcpStream,
-    framer: ApduFramer,
-    inbox: VecDeque<Apdu>,
-}
-
-impl Link {
-    /// The next message, or `None` when `deadline` passes first.
-    fn next(&mut self, deadline: Instant) -> std::io::Result<Option<Apdu>> {
-        let mut chunk = [0u8; 1024];
-        loop {
-            if let Some(apdu) = self.inbox.pop_front() {
-                return Ok(Some(apdu));
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(None);
-            }
-            self.stream.set_read_timeout(Some(left))?;
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
-                Ok(n) => self.inbox.extend(self.framer.push(&chunk[..n])),
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => return Ok(None),
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    fn send(&mut self, apdu: &[u8]) -> std::io::Result<()> {
-        self.stream.write_all(apdu)
-    }
-}
-
-/// A ZVT payment terminal on TCP. Connects (and registers) on first use and again after the
-/// link was lost.
+/// A ZVT payment terminal on TCP or a serial line. Connects (and registers) on first use and
+/// again after the link was lost.
 pub struct ZvtTerminal {
     config: ZvtConfig,
-    link: Option<Link>,
+    link: Option<Box<dyn Wire>>,
 }
 
 impl std::fmt::Debug for ZvtTerminal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ZvtTerminal").field("address", &self.config.address).field("connected", &self.link.is_some()).finish()
+        f.debug_struct("ZvtTerminal").field("link", &self.config.link).field("connected", &self.link.is_some()).finish()
     }
 }
 
@@ -229,11 +224,15 @@ impl ZvtTerminal {
         if self.link.is_some() {
             return Ok(());
         }
-        let stream = TcpStream::connect_timeout(&self.config.address, self.config.connect_timeout).map_err(|e| {
-            Error::new(ErrorKind::NoAnswer, format!("the payment terminal at {} does not answer", self.config.address)).with_source(e)
-        })?;
-        let _ = stream.set_nodelay(true);
-        self.link = Some(Link { stream, framer: ApduFramer::default(), inbox: VecDeque::new() });
+        let unreachable = |e: std::io::Error| {
+            Error::new(ErrorKind::NoAnswer, format!("the payment terminal at {} does not answer", self.config.link)).with_source(e)
+        };
+        self.link = Some(match &self.config.link {
+            ZvtLink::Tcp(address) => {
+                Box::new(TcpWire::new(TcpStream::connect_timeout(address, self.config.connect_timeout).map_err(unreachable)?))
+            }
+            ZvtLink::Serial { path, baud_rate } => Box::new(SerialWire::open(&path.to_string_lossy(), *baud_rate).map_err(unreachable)?),
+        });
         // Registration: the kiosk prints the receipts (0x02, 0x04 … in the config byte) and
         // wants the intermediate status (0x08).
         let registration =
@@ -271,7 +270,11 @@ impl ZvtTerminal {
             Error::new(kind, format!("the payment terminal sent {what}"))
         };
         let result = (|| {
-            link.send(command).map_err(|e| lost(e, false))?;
+            // A serial frame nobody confirmed may still have arrived: the command is then out.
+            link.send(command).map_err(|e| {
+                let maybe_arrived = e.kind() == std::io::ErrorKind::TimedOut;
+                lost(e, maybe_arrived)
+            })?;
             let ack_deadline = Instant::now() + ack_timeout;
             loop {
                 match link.next(ack_deadline).map_err(|e| lost(e, true))? {

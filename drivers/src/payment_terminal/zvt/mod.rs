@@ -3,8 +3,10 @@
 //!
 //! - `apdu.rs` — the messages and their framing by length;
 //! - `bmp.rs` — the fields in a message, and taking card data out before anything parses it;
-//! - `ecr.rs` — [`ecr::ZvtTerminal`], the kiosk's driver over TCP;
-//! - `sim.rs` — a virtual terminal (the PT side) for tests.
+//! - `wire.rs` — how the APDUs travel: over TCP as they are, or over a serial line in frames
+//!   (DLE STX … DLE ETX, CRC, ACK/NAK);
+//! - `ecr.rs` — [`ecr::ZvtTerminal`], the kiosk's driver over either;
+//! - `sim.rs` — a virtual terminal (the PT side) for tests, on loopback TCP or a pty.
 //!
 //! The terminal's packets are encoded and decoded with the `zvt` crate where it has them; the
 //! command it lacks (`06 24` Book Total) is built here.
@@ -14,3 +16,4 @@ pub mod bmp;
 pub mod ecr;
 #[cfg(feature = "simulators")]
 pub mod sim;
+pub mod wire;

@@ -1,20 +1,23 @@
-//! A virtual payment terminal: the PT side of ZVT over TCP, as a terminal answers an ECR,
-//! scripted for tests (approve, decline, ask for the PIN …). It speaks the bytes a terminal
+//! A virtual payment terminal: the PT side of ZVT over TCP or a serial line (a pty), as a
+//! terminal answers an ECR, scripted for tests (approve, decline, ask for the PIN …). It speaks the bytes a terminal
 //! sends — acknowledgements, intermediate status, status information, completion or abort —
 //! encoded with the `zvt` crate's packets, and is checked against that crate's own ECR
 //! sequences before the kiosk's driver is tested against it.
 
 use std::collections::VecDeque;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zvt::ZvtSerializer as _;
 use zvt::packets;
 
 use super::apdu::{Apdu, ApduFramer};
 use super::bmp;
+use super::ecr::ZvtConfig;
+use super::wire::{LineQuirks, SerialWire, TcpWire, Wire};
+use crate::pty::PtyPair;
 
 /// The terminal id the virtual terminal reports.
 pub const TERMINAL_ID: usize = 52_523_535;
@@ -52,7 +55,7 @@ pub enum Script {
     AnswerTwice,
 }
 
-/// How the terminal's bytes reach the kiosk over TCP.
+/// How the terminal's bytes reach the kiosk.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Delivery {
     /// Each message in one write.
@@ -60,7 +63,8 @@ pub enum Delivery {
     Whole,
     /// One byte per write: every message arrives in pieces.
     BytePerWrite,
-    /// The acknowledgement and the message after it in one write.
+    /// The acknowledgement and the message after it in one write (TCP; a serial line frames
+    /// each message by itself).
     Coalesced,
 }
 
@@ -97,6 +101,7 @@ struct Knobs {
 #[derive(Clone, Debug, Default)]
 pub struct ZvtTerminalControl {
     knobs: Arc<Mutex<Knobs>>,
+    quirks: LineQuirks,
 }
 
 impl ZvtTerminalControl {
@@ -119,8 +124,10 @@ impl ZvtTerminalControl {
         self.knobs().booked.clone()
     }
 
+    /// How the terminal writes: over TCP from the next connection on, on a serial line at once.
     pub fn set_delivery(&self, delivery: Delivery) {
         self.knobs().delivery = delivery;
+        self.quirks.byte_per_write.store(delivery == Delivery::BytePerWrite, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// How long the terminal waits for a card that never comes.
@@ -134,7 +141,8 @@ impl ZvtTerminalControl {
     }
 
     /// How long each step of a payment takes, as a citizen at a real terminal would (for the
-    /// demo). The citizen's cancel at the kiosk still stops the wait for the card.
+    /// demo), and how long an end-of-day talks to the host. The citizen's cancel at the kiosk
+    /// still stops the wait for the card.
     pub fn set_pace(&self, pace: Duration) {
         self.knobs().pace = pace;
     }
@@ -165,71 +173,96 @@ impl ZvtTerminalControl {
     pub fn received(&self) -> Vec<u16> {
         self.knobs().received.clone()
     }
+
+    /// On a serial line: the terminal's next `frames` frames go out with a broken CRC (the
+    /// kiosk must ask for each again).
+    pub fn garble_sent_frames(&self, frames: usize) {
+        self.quirks.garble_sent.store(frames, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// On a serial line: how many of the terminal's frames the kiosk asked for again (NAK).
+    pub fn frames_asked_again(&self) -> usize {
+        self.quirks.asked_again.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// On a serial line: how many more received frames the terminal will refuse.
+    pub fn refusals_left(&self) -> usize {
+        self.quirks.refuse_received.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// On a serial line: the terminal refuses (NAKs) the next `frames` frames it receives, as
+    /// if they arrived damaged (the kiosk must send each again).
+    pub fn refuse_received_frames(&self, frames: usize) {
+        self.quirks.refuse_received.store(frames, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
-/// The PT side of ZVT on a loopback TCP port, one connection at a time (as a terminal).
-#[derive(Debug)]
+/// Where the virtual terminal answers.
+enum Served {
+    Tcp(SocketAddr),
+    Pty(PtyPair),
+}
+
+/// The PT side of ZVT on a loopback TCP port, one connection at a time (as a terminal), or
+/// on a pty with ZVT's serial framing.
 pub struct VirtualZvtTerminal {
-    address: SocketAddr,
+    served: Served,
     control: ZvtTerminalControl,
+}
+
+impl std::fmt::Debug for VirtualZvtTerminal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VirtualZvtTerminal").field("link", &self.config().link).finish_non_exhaustive()
+    }
 }
 
 /// Why a connection ended early.
 #[derive(Debug)]
 enum Ended {
+    /// The other side closed the link.
     Closed,
     Io(std::io::Error),
-    /// The ECR sent what a terminal cannot take; the terminal drops the connection.
+    /// The ECR sent what a terminal cannot take (or the script sent garbage).
     Garbage,
+    /// The script dropped the link after approving.
+    Dropped,
+    /// Nothing came for a long while.
+    Idle,
 }
 
 impl From<std::io::Error> for Ended {
     fn from(e: std::io::Error) -> Self {
-        Self::Io(e)
+        if e.kind() == std::io::ErrorKind::UnexpectedEof { Self::Closed } else { Self::Io(e) }
     }
 }
 
+/// How long the terminal waits for the ECR's next message before it drops a TCP connection.
+const IDLE: Duration = Duration::from_secs(30);
+
 struct Link {
-    stream: TcpStream,
-    framer: ApduFramer,
-    inbox: VecDeque<Apdu>,
-    delivery: Delivery,
-    /// An acknowledgement held back to go out with the next message (coalesced delivery).
+    wire: Box<dyn Wire>,
+    /// Coalesced delivery: an acknowledgement is held back to go out with the next message.
+    coalesce: bool,
     held: Vec<u8>,
 }
 
 impl Link {
+    fn new(wire: Box<dyn Wire>, coalesce: bool) -> Self {
+        Self { wire, coalesce, held: Vec::new() }
+    }
+
     fn next(&mut self) -> Result<Apdu, Ended> {
-        let mut chunk = [0u8; 512];
-        loop {
-            if let Some(apdu) = self.inbox.pop_front() {
-                return Ok(apdu);
-            }
-            match self.stream.read(&mut chunk)? {
-                0 => return Err(Ended::Closed),
-                n => self.inbox.extend(self.framer.push(&chunk[..n])),
-            }
-        }
+        self.wire.next(Instant::now() + IDLE)?.ok_or(Ended::Idle)
     }
 
     fn send_bytes(&mut self, bytes: &[u8]) -> Result<(), Ended> {
         let mut out = std::mem::take(&mut self.held);
         out.extend_from_slice(bytes);
-        match self.delivery {
-            Delivery::BytePerWrite => {
-                for byte in &out {
-                    self.stream.write_all(std::slice::from_ref(byte))?;
-                    self.stream.flush()?;
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-            }
-            Delivery::Whole | Delivery::Coalesced => self.stream.write_all(&out)?,
-        }
-        Ok(())
+        Ok(self.wire.send(&out)?)
     }
 
     fn ack(&mut self) -> Result<(), Ended> {
-        if self.delivery == Delivery::Coalesced {
+        if self.coalesce {
             self.held.extend_from_slice(&[0x80, 0x00, 0x00]);
             return Ok(());
         }
@@ -252,13 +285,7 @@ impl Link {
     /// Waits up to `wait` for the ECR to abort (06 B0); true if it did, the abort then recorded
     /// and acknowledged (the caller ends the payment with 06 1E 6C).
     fn abort_within(&mut self, control: &ZvtTerminalControl, wait: Duration) -> Result<bool, Ended> {
-        self.stream.set_read_timeout(Some(wait.max(Duration::from_millis(1))))?;
-        let got = match self.next() {
-            Ok(message) => message.command() == 0x06B0,
-            Err(Ended::Io(e)) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => false,
-            Err(e) => return Err(e),
-        };
-        self.stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let got = self.wire.next(Instant::now() + wait.max(Duration::from_millis(1)))?.is_some_and(|m| m.command() == 0x06B0);
         if got {
             control.knobs().received.push(0x06B0);
             self.send_bytes(&[0x80, 0x00, 0x00])?;
@@ -268,10 +295,7 @@ impl Link {
 }
 
 impl VirtualZvtTerminal {
-    /// A terminal listening on `127.0.0.1`, on a free port.
-    pub fn listen() -> std::io::Result<Self> {
-        let listener = TcpListener::bind(("127.0.0.1", 0))?;
-        let address = listener.local_addr()?;
+    fn fresh_control() -> ZvtTerminalControl {
         let control = ZvtTerminalControl::default();
         {
             let mut knobs = control.knobs();
@@ -279,6 +303,14 @@ impl VirtualZvtTerminal {
             knobs.next_trace = 100;
             knobs.card_wait = Duration::from_secs(30);
         }
+        control
+    }
+
+    /// A terminal listening on `127.0.0.1`, on a free port.
+    pub fn listen() -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        let address = listener.local_addr()?;
+        let control = Self::fresh_control();
         let serving = control.clone();
         std::thread::Builder::new().name("virtual-zvt-terminal".into()).spawn(move || {
             for stream in listener.incoming() {
@@ -287,26 +319,75 @@ impl VirtualZvtTerminal {
                     drop(stream);
                     continue;
                 }
-                let _ = stream.set_nodelay(true);
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
                 let delivery = serving.knobs().delivery;
-                let mut link = Link { stream, framer: ApduFramer::default(), inbox: VecDeque::new(), delivery, held: Vec::new() };
+                let mut wire = TcpWire::new(stream);
+                wire.byte_per_write = delivery == Delivery::BytePerWrite;
+                let mut link = Link::new(Box::new(wire), delivery == Delivery::Coalesced);
+                let ended = serve(&mut link, &serving);
+                link.wire.close();
+                log_end(ended);
+            }
+        })?;
+        Ok(Self { served: Served::Tcp(address), control })
+    }
+
+    /// A terminal on a new pty pair, speaking ZVT's serial framing; the kiosk opens
+    /// [`Self::port_path`]. The line stays up while this value lives.
+    pub fn on_new_pty() -> std::io::Result<Self> {
+        let pair = PtyPair::new()?;
+        let port = serialport::new(pair.device().to_string_lossy(), 9600).timeout(Duration::from_millis(100)).open()?;
+        let control = Self::fresh_control();
+        let serving = control.clone();
+        let mut wire = SerialWire::new(port);
+        wire.quirks = control.quirks.clone();
+        std::thread::Builder::new().name("virtual-zvt-terminal-serial".into()).spawn(move || {
+            let mut link = Link::new(Box::new(wire), false);
+            loop {
                 match serve(&mut link, &serving) {
-                    Ok(()) | Err(Ended::Closed) => {}
-                    Err(Ended::Io(e)) => tracing::debug!(error = %e, "virtual terminal: connection failed"),
-                    Err(Ended::Garbage) => tracing::debug!("virtual terminal: the ECR sent what a terminal cannot take"),
+                    // A serial line has no connection to lose: the terminal keeps listening.
+                    Err(Ended::Garbage | Ended::Dropped | Ended::Idle) => {}
+                    // The pty went away with the terminal.
+                    ended => return log_end(ended),
                 }
             }
         })?;
-        Ok(Self { address, control })
+        Ok(Self { served: Served::Pty(pair), control })
     }
 
+    /// The terminal's TCP address. Panics for a terminal on a pty (see [`Self::config`]).
     pub fn address(&self) -> SocketAddr {
-        self.address
+        match &self.served {
+            Served::Tcp(address) => *address,
+            Served::Pty(_) => panic!("the virtual terminal is on a pty, not TCP: use config()"),
+        }
+    }
+
+    /// The serial port the kiosk opens, for a terminal on a pty.
+    pub fn port_path(&self) -> Option<&Path> {
+        match &self.served {
+            Served::Tcp(_) => None,
+            Served::Pty(pair) => Some(pair.host()),
+        }
+    }
+
+    /// The ZVT driver's settings that reach this terminal.
+    pub fn config(&self) -> ZvtConfig {
+        match &self.served {
+            Served::Tcp(address) => ZvtConfig::new(*address),
+            Served::Pty(pair) => ZvtConfig::serial(pair.host(), 9600),
+        }
     }
 
     pub fn control(&self) -> ZvtTerminalControl {
         self.control.clone()
+    }
+}
+
+fn log_end(ended: Result<(), Ended>) {
+    match ended {
+        Ok(()) | Err(Ended::Closed | Ended::Dropped | Ended::Idle) => {}
+        Err(Ended::Io(e)) => tracing::debug!(error = %e, "virtual terminal: the link failed"),
+        Err(Ended::Garbage) => tracing::debug!("virtual terminal: the ECR sent what a terminal cannot take"),
     }
 }
 
@@ -441,7 +522,7 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
         }
         Script::Garbage => {
             link.send_bytes(&[0x04, 0x0F, 0x05, 0x27])?;
-            link.stream.shutdown(std::net::Shutdown::Write)?;
+            link.wire.close();
             return Err(Ended::Garbage);
         }
         _ => {}
@@ -489,8 +570,8 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
     }
     link.send(&information)?;
     if script == Script::DropAfterApproval {
-        link.stream.shutdown(std::net::Shutdown::Both)?;
-        return Err(Ended::Closed);
+        link.wire.close();
+        return Err(Ended::Dropped);
     }
     link.send(&intermediate(status::REMOVE_CARD))?;
     if result_code != 0 {
@@ -544,6 +625,9 @@ fn with_card_data(information: &[u8], clear: bool) -> Vec<u8> {
 }
 
 fn end_of_day(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
+    // The terminal talks to its host: it takes a while.
+    link.send(&intermediate(status::PLEASE_WAIT))?;
+    std::thread::sleep(control.knobs().pace);
     let total: usize = {
         let mut knobs = control.knobs();
         let total = knobs.booked[knobs.closed..].iter().map(|(_, amount)| amount).sum();
