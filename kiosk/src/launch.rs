@@ -40,6 +40,9 @@ impl KioskSettings {
             data_key: config.store.key_file(),
             retention: Duration::from_secs(config.store.retention_days.saturating_mul(24 * 3600)),
             end_of_day: Duration::from_secs(config.devices.payment_terminal.end_of_day_hours * 3600),
+            // From half the longest interval on, the day closes when nobody is at the kiosk (a
+            // service centre's kiosk is idle at night and between visitors).
+            end_of_day_when_idle: Duration::from_secs(config.devices.payment_terminal.end_of_day_hours * 1800),
         }
     }
 }

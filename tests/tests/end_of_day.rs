@@ -1,8 +1,8 @@
-//! The terminal's end-of-day and the day's reconciliation: once the interval has passed and
-//! nobody is at the kiosk, the kiosk has the ZVT terminal (the virtual one, over loopback)
-//! close its day, and reports the terminal's total beside its own journal's to central — as
-//! information when they agree, as critical when the terminal booked something the kiosk
-//! never did.
+//! The terminal's end-of-day and the day's reconciliation: once it is due and nobody is at
+//! the kiosk (or, at the longest interval, as soon as no payment is under way, paid services
+//! held meanwhile), the kiosk has the ZVT terminal (the virtual one, over loopback) close its
+//! day, and reports the terminal's total beside its own journal's to central — as information
+//! when they agree, as critical when the terminal booked something the kiosk never did.
 
 use std::time::Duration;
 
@@ -10,8 +10,9 @@ use balcao_backend_client::api::{KioskEventKind, Severity};
 use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_drivers::payment_terminal::zvt::ecr::{ZvtConfig, ZvtTerminal};
 use balcao_drivers::payment_terminal::zvt::sim::VirtualZvtTerminal;
+use balcao_kiosk::session::Event;
 use balcao_tests::{TestKiosk, citizen, client, eventually, test_settings};
-use balcao_ui::view::Screen;
+use balcao_ui::view::{Language, Screen, UserAction, View};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hears_whether_the_totals_agree() {
@@ -20,7 +21,9 @@ async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hea
     let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
     let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
     let mut settings = test_settings(dir.path());
-    settings.end_of_day = Duration::from_secs(1);
+    // From 1 s on the day closes when nobody is at the kiosk; it is due at the latest at 60 s.
+    settings.end_of_day = Duration::from_secs(60);
+    settings.end_of_day_when_idle = Duration::from_secs(1);
     let driver = ZvtTerminal::new(ZvtConfig::new(terminal.address()));
     let kiosk = TestKiosk::start_with_terminal(
         settings,
@@ -60,6 +63,61 @@ async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hea
         report.detail.contains("the terminal booked MOP 10.00, the kiosk's journal MOP 0.00 over 0 payment(s); they differ"),
         "{}",
         report.detail
+    );
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_day_closes_though_a_citizen_stays_and_paid_services_wait_for_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
+    let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
+    let mut settings = test_settings(dir.path());
+    // The close may wait for an idle moment from 1 s on, and must happen at 4 s.
+    settings.end_of_day = Duration::from_secs(4);
+    settings.end_of_day_when_idle = Duration::from_secs(1);
+    let driver = ZvtTerminal::new(ZvtConfig::new(terminal.address()));
+    let kiosk = TestKiosk::start_with_terminal(
+        settings,
+        dir.path(),
+        Some(client(&central.url, &central.ca_pem, &identity)),
+        Some(Box::new(driver)),
+    )
+    .await;
+
+    let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
+    assert_eq!(end.screen, Screen::Done, "{:?}", end.error);
+    // The terminal's close talks to its host for a while.
+    terminal.control().set_pace(Duration::from_secs(3));
+    // The citizen stays on the last screen past the longest interval: the day closes anyway.
+    eventually("the overdue end-of-day", Duration::from_secs(15), || terminal.control().received().contains(&0x0650)).await;
+    assert_eq!(kiosk.view.current().screen, Screen::Done, "the citizen was still at the kiosk");
+
+    // While it closes, the fee-paying service is not offered to the next citizen.
+    citizen::finish(&kiosk);
+    for action in [UserAction::Start, UserAction::ChooseLanguage(Language::En), UserAction::Apply] {
+        kiosk.send(Event::Ui(action));
+    }
+    let tile = |v: &View| v.services.tiles.iter().find(|t| t.id == "criminal-record-certificate").cloned();
+    kiosk
+        .view
+        .wait_for("the paid service held", Duration::from_secs(10), |v| {
+            v.screen == Screen::Services && tile(v).is_some_and(|t| t.unavailable.is_some())
+        })
+        .await;
+    // Once closed, it is offered again, and central has the day's report.
+    kiosk
+        .view
+        .wait_for("the paid service back", Duration::from_secs(15), |v| {
+            v.screen == Screen::Services && tile(v).is_some_and(|t| t.unavailable.is_none())
+        })
+        .await;
+    let closed = central.central.store().recent_events(50).expect("events");
+    assert!(
+        closed.iter().any(|e| e.kind == KioskEventKind::DayClosed && e.severity == Severity::Info && e.detail.contains("MOP 30.00")),
+        "{closed:?}"
     );
     kiosk.stop().await;
     central.stop().await.expect("stop");

@@ -79,9 +79,11 @@ pub struct KioskSettings {
     pub data_key: PathBuf,
     /// How long records stay on the kiosk after central acknowledged them.
     pub retention: Duration,
-    /// The longest the payment terminal goes without closing its day (it closes at the first
-    /// moment no citizen is at the kiosk after that).
+    /// The longest the payment terminal goes without closing its day: at that age the kiosk
+    /// holds its paid services and closes the day as soon as no payment is under way.
     pub end_of_day: Duration,
+    /// From this age on, the day closes at the first moment nobody is at the kiosk.
+    pub end_of_day_when_idle: Duration,
 }
 
 impl KioskSettings {
@@ -190,6 +192,8 @@ struct Kiosk {
     reconcile_wake: Arc<Notify>,
     /// Nobody is at the kiosk (the welcome screen): the terminal may close its day.
     at_rest: Arc<AtomicBool>,
+    /// The terminal's day is overdue: paid services are held until it closes.
+    closing_day: Arc<AtomicBool>,
     fatal: Fatal,
 }
 
@@ -271,6 +275,7 @@ pub async fn start(
         in_flight: payments::InFlight::default(),
         reconcile_wake: Arc::new(Notify::new()),
         at_rest: Arc::new(AtomicBool::new(true)),
+        closing_day: Arc::new(AtomicBool::new(false)),
         fatal: Fatal(Arc::new(failure_tx)),
     };
     kiosk.dispatch(kiosk.tick());
@@ -322,21 +327,26 @@ impl Kiosk {
         Some((self.store.clone()?, self.in_flight.get()?))
     }
 
-    /// Closes the terminal's day once `settings.end_of_day` has passed since the last close,
-    /// at the first moment nobody is at the kiosk, and reports the terminal's total beside
-    /// the journal's to central (critical when they differ).
+    /// Closes the terminal's day: once `settings.end_of_day_when_idle` has passed since the
+    /// last close, at the first moment nobody is at the kiosk; at `settings.end_of_day` at the
+    /// latest, holding paid services until it is done (the close waits only for a payment under
+    /// way). Reports the terminal's total beside the journal's to central (critical when they
+    /// differ).
     fn start_end_of_day(&self, store: SharedStore, mut stopped: watch::Receiver<bool>) {
         let (terminal, in_flight, at_rest) = (self.devices.payment_terminal.clone(), self.in_flight.clone(), self.at_rest.clone());
-        let (identity, outbox, every) = (self.identity(), self.outbox_wake.clone(), self.settings.end_of_day);
+        let (identity, outbox, closing_day) = (self.identity(), self.outbox_wake.clone(), self.closing_day.clone());
+        let latest = self.settings.end_of_day;
+        let when_idle = self.settings.end_of_day_when_idle.min(latest);
         tokio::spawn(async move {
+            // Once the close is due, an idle moment is looked for every second.
+            let due_poll = Duration::from_secs(1).min(when_idle.max(Duration::from_millis(100)));
+            let mut wait = Duration::from_secs(60).min(when_idle).max(Duration::from_millis(100));
             loop {
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_secs(60).min(every)) => {}
+                    () = tokio::time::sleep(wait) => {}
                     _ = stopped.changed() => return,
                 }
-                if !at_rest.load(Ordering::SeqCst) || in_flight.get().is_some() {
-                    continue;
-                }
+                wait = due_poll;
                 // Since the last close; before the first, since the first payment captured.
                 let since = with_store(&store, |s| match s.last_day_close()? {
                     Some(at) => Ok(Some(at)),
@@ -351,7 +361,19 @@ impl Kiosk {
                         continue;
                     }
                 };
-                if jiff::Timestamp::now().as_millisecond() - since < every.as_millis() as i64 {
+                let age = Duration::from_millis((jiff::Timestamp::now().as_millisecond() - since).max(0) as u64);
+                if age < when_idle {
+                    wait = (when_idle - age).clamp(Duration::from_millis(100), Duration::from_secs(60));
+                    continue;
+                }
+                let overdue = age >= latest;
+                if overdue && !closing_day.swap(true, Ordering::SeqCst) {
+                    tracing::warn!(
+                        hours = latest.as_secs() / 3600,
+                        "the terminal's day is overdue: paid services are held until it closes"
+                    );
+                }
+                if in_flight.get().is_some() || (!overdue && !at_rest.load(Ordering::SeqCst)) {
                     continue;
                 }
                 let busy = in_flight.clone();
@@ -386,6 +408,7 @@ impl Kiosk {
                     Ok::<_, StoreError>(agree)
                 })
                 .await;
+                closing_day.store(false, Ordering::SeqCst);
                 match recorded {
                     Ok(agree) => {
                         tracing::info!(agree, "the terminal closed its day");
@@ -544,7 +567,7 @@ impl Kiosk {
     }
 
     fn start_health_poll(&self, online: Arc<AtomicBool>, mut stopped: watch::Receiver<bool>) {
-        let devices = self.devices.clone();
+        let (devices, closing_day) = (self.devices.clone(), self.closing_day.clone());
         let events = self.events.clone();
         let every = self.settings.health_poll;
         tokio::spawn(async move {
@@ -552,7 +575,10 @@ impl Kiosk {
             loop {
                 readiness = devices.readiness(Duration::from_secs(2), readiness).await;
                 readiness.online = online.load(Ordering::Relaxed);
-                if events.send(Event::Readiness(readiness)).is_err() {
+                // While the terminal's overdue day closes, nothing new is paid for.
+                let mut offered = readiness;
+                offered.payment_terminal &= !closing_day.load(Ordering::SeqCst);
+                if events.send(Event::Readiness(offered)).is_err() {
                     return;
                 }
                 tokio::select! {
