@@ -197,7 +197,11 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
         ("14-printing", g().approved().view()),
         ("15-done", g().saved().event(Event::ReceiptPrinted).view()),
         ("16-error-declined", g().paying().event(Event::PaymentOutcome(AuthorizationOutcome::Declined(DeclineReason::Declined))).view()),
-        ("17-error-receipt-not-printed", g().saved().event(Event::ReceiptNotPrinted).view()),
+        ("17-error-receipt-not-printed", {
+            let mut view = g().saved().event(Event::ReceiptNotPrinted).view();
+            crate::runtime::link_status_page(&mut view, &crate::config::CentralSection::default().status_url);
+            view
+        }),
         ("18-idle-warning", g().filled().wait(75).view()),
         ("19-offline-services", {
             let mut guide = g();

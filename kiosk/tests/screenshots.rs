@@ -22,6 +22,7 @@ fn every_screen_renders_in_every_language_with_its_glyphs() {
     std::fs::create_dir_all(&dir).expect("screenshot folder");
     let ui = HeadlessUi::new().expect("headless UI");
     let mut homes: Vec<(Language, Screenshot)> = Vec::new();
+    let mut codes_on_screen = 0;
     for language in Language::ALL {
         for (name, view) in tour(language) {
             let shot = ui.render(&view);
@@ -32,11 +33,20 @@ fn every_screen_renders_in_every_language_with_its_glyphs() {
                 let header_ink = shot.count(30, 10, 500, 130, whiteish);
                 assert!(header_ink > 400, "{language:?} {name}: only {header_ink} light pixels in the header");
             }
+            // The screen that stands in for a receipt that did not print carries its QR code,
+            // and a phone's reader (zbarimg here) reads the status page from the pixels.
+            if !view.error.status_link.is_empty() {
+                let path = dir.join(format!("{}-{name}.png", language.tag()));
+                let read = balcao_drivers::receipt_printer::escpos::sim::read_codes(&path).expect("zbarimg reads the screen");
+                assert_eq!(read, [format!("QR-Code:{}", view.error.status_link)], "{language:?} {name}");
+                codes_on_screen += 1;
+            }
             if view.screen == Screen::Home {
                 homes.push((language, shot));
             }
         }
     }
+    assert_eq!(codes_on_screen, Language::ALL.len(), "the receipt-not-printed screen shows its QR code in every language");
     eprintln!("screenshots in {}", dir.display());
 
     // The home screen's title, "What would you like to do?" in each language, is drawn, and

@@ -66,6 +66,8 @@ async fn paper_running_out_after_payment_keeps_the_application_and_charges_it_on
     assert_eq!(end.error.problem, Problem::ReceiptNotPrinted);
     let reference = end.error.reference.clone();
     assert!(reference.starts_with("K01-"), "the number is on the screen: {reference:?}");
+    // And its status page, as the QR code the receipt would have carried.
+    assert_eq!(end.error.status_link, format!("https://status.example/{reference}"));
     assert!(kiosk.simulators.receipt_printer.printed().iter().all(|r| r.incomplete), "the receipt was cut short");
 
     let captured = kiosk.simulators.payment_terminal.captured();

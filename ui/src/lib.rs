@@ -359,6 +359,9 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Problem::IdentifyRefused => g::Problem::IdentifyRefused,
         });
         error.set_reference(view.error.reference.as_str().into());
+        let code = (!view.error.status_link.is_empty()).then(|| qr_image(&view.error.status_link)).flatten();
+        error.set_has_status_code(code.is_some());
+        error.set_status_code(code.unwrap_or_default());
         error.set_can_retry(view.error.can_retry);
     }
 
@@ -554,4 +557,24 @@ impl UiHandle {
             })
             .is_ok()
     }
+}
+
+/// `text` as a QR code image: dark modules on white with the standard four-module quiet zone,
+/// eight pixels a module (drawn pixelated, it stays sharp at any size). `None` if the text does
+/// not fit a QR code.
+fn qr_image(text: &str) -> Option<slint::Image> {
+    const QUIET: usize = 4;
+    const SCALE: usize = 8;
+    let code = qrcode::QrCode::with_error_correction_level(text.as_bytes(), qrcode::EcLevel::M).ok()?;
+    let (modules, colors) = (code.width(), code.to_colors());
+    let side = (modules + 2 * QUIET) * SCALE;
+    let mut buffer = slint::SharedPixelBuffer::<slint::Rgb8Pixel>::new(side as u32, side as u32);
+    for (i, pixel) in buffer.make_mut_slice().iter_mut().enumerate() {
+        let (x, y) = ((i % side) / SCALE, (i / side) / SCALE);
+        let inside = (QUIET..QUIET + modules).contains(&x) && (QUIET..QUIET + modules).contains(&y);
+        let dark = inside && colors[(y - QUIET) * modules + (x - QUIET)] == qrcode::Color::Dark;
+        let level = if dark { 0 } else { 255 };
+        *pixel = slint::Rgb8Pixel { r: level, g: level, b: level };
+    }
+    Some(slint::Image::from_rgb8(buffer))
 }

@@ -372,6 +372,8 @@ pub struct ErrorView {
     pub problem: Problem,
     /// The application number, when it was saved.
     pub reference: String,
+    /// The application's status page, shown as a QR code when its receipt did not print.
+    pub status_link: String,
     pub can_retry: bool,
 }
 

@@ -26,7 +26,7 @@ use balcao_backend_client::api::{HolderCheck, IdentityProof, KioskEvent, KioskEv
 use balcao_drivers::CancelToken;
 use balcao_drivers::identity_reader::ErrorKind as IdentityError;
 use balcao_drivers::payment_terminal::{AuthorizationOutcome, AuthorizationRequest, ErrorKind as PaymentError};
-use balcao_ui::view::View;
+use balcao_ui::view::{Problem, Screen, View};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::receipt;
@@ -195,6 +195,15 @@ struct Kiosk {
     /// The terminal's day is overdue: paid services are held until it closes.
     closing_day: Arc<AtomicBool>,
     fatal: Fatal,
+}
+
+/// On the screen that says the receipt did not print: the application's status page, the
+/// link the receipt's QR code would have carried, for the screen to show as one. The session
+/// knows the number; where the status page is, the kiosk's settings say.
+pub(crate) fn link_status_page(view: &mut View, status_url: &str) {
+    if view.screen == Screen::Error && view.error.problem == Problem::ReceiptNotPrinted && !view.error.reference.is_empty() {
+        view.error.status_link = format!("{status_url}{}", view.error.reference);
+    }
 }
 
 /// A device job's result, with its failure logged for the technician (kind and message; a
@@ -703,7 +712,8 @@ impl Kiosk {
             self.reconcile_wake.notify_one();
         }
         self.at_rest.store(self.session.at_rest(), Ordering::SeqCst);
-        let view = self.session.view();
+        let mut view = self.session.view();
+        link_status_page(&mut view, &self.settings.status_url);
         if self.last_view.as_ref() != Some(&view) {
             self.view.show(view.clone());
             self.last_view = Some(view);

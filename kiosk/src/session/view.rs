@@ -265,7 +265,8 @@ impl Session {
                 Screen::Ticket
             }
             Stage::Error { problem, reference, retry } => {
-                view.error = ErrorView { problem: *problem, reference: reference.clone(), can_retry: retry.is_some() };
+                view.error =
+                    ErrorView { problem: *problem, reference: reference.clone(), status_link: String::new(), can_retry: retry.is_some() };
                 Screen::Error
             }
             Stage::OutOfService(reason) => {
