@@ -33,13 +33,14 @@ fn mop(avos: u64) -> String {
 pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Html<String>, ApiError> {
     let catalog = state.current_catalog();
     let store_state = state.clone();
-    let (rows, duplicates, queue_days, reused_numbers) = crate::api::blocking(move || {
+    let (rows, duplicates, queue_days, reused_numbers, payment_days) = crate::api::blocking(move || {
         let store = &store_state.store;
         Ok::<_, crate::store::StoreError>((
             store.recent_applications(200)?,
             store.recent_pickups(100, true)?,
             store.queue_days(3)?,
             store.reused_ticket_numbers(100)?,
+            store.payment_days(100)?,
         ))
     })
     .await??;
@@ -80,6 +81,42 @@ pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Htm
             );
         }
         html.push_str("</tbody></table>");
+    }
+    // Each terminal's closed days beside the kiosk's journal; the ones that differ first, as an
+    // alert: money the kiosk did not account for, or a charge the terminal lost.
+    let totals = |e: &balcao_backend_client::api::KioskEvent| e.day_totals;
+    let differing: Vec<_> = payment_days.iter().filter(|e| totals(e).is_some_and(|t| !t.agree())).collect();
+    let day_rows = |html: &mut String, days: &[&balcao_backend_client::api::KioskEvent]| {
+        html.push_str("<table><thead><tr><th>Closed</th><th>Kiosk</th><th>Centre</th><th>Terminal booked</th><th>Kiosk journal</th><th>Payments</th><th>Difference</th></tr></thead><tbody>");
+        for day in days {
+            let Some(t) = day.day_totals else { continue };
+            let difference = t.terminal_avos as i128 - t.journal_avos as i128;
+            let shown = match difference {
+                0 => "agree".to_string(),
+                d if d > 0 => format!("terminal +{}", mop(d as u64)),
+                d => format!("journal +{}", mop(d.unsigned_abs() as u64)),
+            };
+            let _ = write!(
+                html,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                escape(&day.at.to_string()),
+                escape(&day.kiosk_id),
+                escape(&day.centre_id),
+                mop(t.terminal_avos),
+                mop(t.journal_avos),
+                t.payments,
+                escape(&shown)
+            );
+        }
+        html.push_str("</tbody></table>");
+    };
+    if !differing.is_empty() {
+        html.push_str("<h2 class=\"alert\" id=\"payment-days-differ\">Card payment days where the terminal and the kiosk differ</h2>");
+        day_rows(&mut html, &differing);
+    }
+    if !payment_days.is_empty() {
+        html.push_str("<h2 id=\"payment-days\">Card payment days</h2>");
+        day_rows(&mut html, &payment_days.iter().collect::<Vec<_>>());
     }
     if !queue_days.is_empty() {
         html.push_str("<h2>Queue tickets</h2><table><thead><tr><th>Day</th><th>Centre</th><th>Queue</th><th>Tickets</th><th>Issued offline</th><th>Last number</th><th>Last issued</th></tr></thead><tbody>");

@@ -254,6 +254,7 @@ async fn kiosk_events_are_recorded_once_and_a_reused_id_is_refused() {
         severity: Severity::Critical,
         detail: "outbox entry refused".into(),
         at: jiff::Timestamp::now(),
+        day_totals: None,
     };
     let to_events = |key: Option<String>, body: Vec<u8>| {
         let mut request = Request::post("/v1/events").header(header::CONTENT_TYPE, "application/json");
@@ -719,4 +720,59 @@ async fn a_service_for_the_holder_only_takes_applications_whose_applicant_was_id
     assert_eq!(identity.method, IdentityMethod::App);
     // A declared service takes an application without identification.
     assert_eq!(submit(submission()).await, (StatusCode::CREATED, None));
+}
+
+#[tokio::test]
+async fn closed_payment_days_are_reconciled_on_the_console_and_a_difference_is_an_alert() {
+    use balcao_backend_client::api::{DayTotals, KioskEvent, KioskEventKind, Severity};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let day = |terminal_avos, journal_avos, payments| KioskEvent {
+        event_id: Uuid::now_v7(),
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        kind: KioskEventKind::DayClosed,
+        severity: if terminal_avos == journal_avos { Severity::Info } else { Severity::Critical },
+        detail: "end of day".into(),
+        at: jiff::Timestamp::now(),
+        day_totals: Some(DayTotals { terminal_avos, journal_avos, payments }),
+    };
+    let submit = |event: &KioskEvent| {
+        Request::post("/v1/events")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", event.event_id.to_string())
+            .body(Body::from(serde_json::to_vec(event).expect("json")))
+            .expect("request")
+    };
+    // A day that agrees: listed, no alert.
+    assert_eq!(send(&central, submit(&day(6_000, 6_000, 2))).await.0, StatusCode::ACCEPTED);
+    let page = |central| async move {
+        let (status, _, body) = send(central, Request::get("/").body(Body::empty()).expect("req")).await;
+        assert_eq!(status, StatusCode::OK);
+        String::from_utf8(body).expect("utf-8")
+    };
+    let agreeing = page(&central).await;
+    assert!(agreeing.contains("id=\"payment-days\"") && agreeing.contains("MOP 60.00"), "{agreeing}");
+    assert!(!agreeing.contains("payment-days-differ"), "no alert while the totals agree");
+
+    // The terminal booked MOP 10.00 the kiosk's journal never captured: an alert, with the
+    // difference.
+    assert_eq!(send(&central, submit(&day(4_000, 3_000, 1))).await.0, StatusCode::ACCEPTED);
+    let differing = page(&central).await;
+    let alert = differing.find("id=\"payment-days-differ\"").expect("the alert section");
+    let listed = differing.find("id=\"payment-days\"").expect("the full list");
+    let section = &differing[alert..listed];
+    assert!(section.contains("terminal +MOP 10.00") && section.contains("K01"), "{section}");
+    assert!(!section.contains("MOP 60.00"), "the agreeing day is not in the alert: {section}");
+    assert_eq!(central.store().payment_days(10).expect("days").len(), 2);
+
+    // A closed day without its totals, or totals on another kind of event, is refused.
+    let mut bare = day(1, 1, 1);
+    bare.day_totals = None;
+    let (status, headers, body) = send(&central, submit(&bare)).await;
+    assert_eq!((status, problem(status, &headers, &body).short_kind()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid-event"));
+    let mut misplaced = day(1, 1, 1);
+    misplaced.kind = KioskEventKind::DeadLetter;
+    let (status, headers, body) = send(&central, submit(&misplaced)).await;
+    assert_eq!((status, problem(status, &headers, &body).short_kind()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid-event"));
 }

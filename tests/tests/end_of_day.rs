@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use balcao_backend_client::api::{KioskEventKind, Severity};
+use balcao_backend_client::api::{DayTotals, KioskEventKind, Severity};
 use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_drivers::payment_terminal::zvt::ecr::{ZvtConfig, ZvtTerminal};
 use balcao_drivers::payment_terminal::zvt::sim::VirtualZvtTerminal;
@@ -54,6 +54,9 @@ async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hea
     eventually("the day's close at central", Duration::from_secs(20), || days_closed(Severity::Info).any(|e| e.detail.contains(agreed)))
         .await;
     assert_eq!(days_closed(Severity::Critical).count(), 0, "the totals agreed");
+    // The figures travel as figures too, for the console's reconciliation.
+    let days = central.central.store().payment_days(10).expect("payment days");
+    assert_eq!(days[0].day_totals, Some(DayTotals { terminal_avos: 3_000, journal_avos: 3_000, payments: 1 }));
 
     // A sale on the terminal the kiosk never made: the next close disagrees, and says so.
     terminal.control().book_elsewhere(1_000);
@@ -64,6 +67,7 @@ async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hea
         "{}",
         report.detail
     );
+    assert_eq!(report.day_totals, Some(DayTotals { terminal_avos: 1_000, journal_avos: 0, payments: 0 }));
     kiosk.stop().await;
     central.stop().await.expect("stop");
 }

@@ -44,4 +44,26 @@ pub struct KioskEvent {
     pub detail: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,
+    /// A `day-closed` event's figures, for central to reconcile without reading `detail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub day_totals: Option<DayTotals>,
+}
+
+/// A payment terminal's day, as the terminal and the kiosk's journal each count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DayTotals {
+    /// What the terminal booked since its previous close, in avos.
+    pub terminal_avos: u64,
+    /// What the kiosk's journal captured over the same span, in avos.
+    pub journal_avos: u64,
+    /// How many payments the journal captured over it.
+    pub payments: u64,
+}
+
+impl DayTotals {
+    /// Whether the terminal and the journal agree to the avo.
+    pub fn agree(&self) -> bool {
+        self.terminal_avos == self.journal_avos
+    }
 }

@@ -16,7 +16,7 @@ pub use application::{
     IdentityMethod, IdentityProof, MAX_BATCH, PaymentRecord, StatusChange,
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
-pub use event::{KioskEvent, KioskEventKind, Severity};
+pub use event::{DayTotals, KioskEvent, KioskEventKind, Severity};
 pub use form::{ChoiceOption, DateRange, FieldError, FieldKind, FormField, IdentityAttribute, validate_answers};
 pub use issuer::{IssuerKey, IssuerKeys};
 pub use language::{Language, LocalizedText};

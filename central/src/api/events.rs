@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use balcao_backend_client::api::{KioskEvent, Problem};
+use balcao_backend_client::api::{KioskEvent, KioskEventKind, Problem};
 
 use super::{ApiError, AppState, unprocessable};
 
@@ -38,6 +38,13 @@ pub async fn submit(
             "invalid-event",
             "The event is incomplete or too long",
             format!("kiosk_id required, detail at most {MAX_DETAIL} bytes"),
+        ));
+    }
+    if (event.kind == KioskEventKind::DayClosed) != event.day_totals.is_some() {
+        return Err(unprocessable(
+            "invalid-event",
+            "A closed day carries its totals, and only a closed day does",
+            "day_totals is required for kind day-closed and refused for any other kind",
         ));
     }
     let stored = super::blocking(move || {

@@ -297,6 +297,16 @@ impl Store {
         Ok(stored == body)
     }
 
+    /// The payment terminals' closed days, newest first: each `day-closed` event with its
+    /// totals.
+    pub fn payment_days(&self, limit: u32) -> Result<Vec<KioskEvent>, StoreError> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare("SELECT body FROM kiosk_events WHERE kind = 'day-closed' ORDER BY at DESC, rowid DESC LIMIT ?1")?;
+        let rows = statement.query_map([limit], |r| r.get::<_, String>(0))?;
+        rows.map(|body| serde_json::from_str(&body?).map_err(|e| StoreError::Corrupt(format!("event: {e}")))).collect()
+    }
+
     /// The latest events, newest first.
     pub fn recent_events(&self, limit: u32) -> Result<Vec<KioskEvent>, StoreError> {
         let conn = self.conn();

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use balcao_backend_client::CentralClient;
 use balcao_backend_client::api::signin::SignInRefusal;
-use balcao_backend_client::api::{HolderCheck, IdentityProof, KioskEvent, KioskEventKind, Severity};
+use balcao_backend_client::api::{DayTotals, HolderCheck, IdentityProof, KioskEvent, KioskEventKind, Severity};
 use balcao_drivers::CancelToken;
 use balcao_drivers::identity_reader::ErrorKind as IdentityError;
 use balcao_drivers::payment_terminal::{AuthorizationOutcome, AuthorizationRequest, ErrorKind as PaymentError};
@@ -155,6 +155,7 @@ impl KioskIdentity {
             severity,
             detail,
             at: jiff::Timestamp::now(),
+            day_totals: None,
         }
     }
 }
@@ -412,7 +413,9 @@ impl Kiosk {
                         if agree { "" } else { "; they differ: compare the terminal's report with the kiosk's journal" }
                     );
                     let severity = if agree { Severity::Info } else { Severity::Critical };
-                    let report = identity.event(KioskEventKind::DayClosed, severity, detail);
+                    let mut report = identity.event(KioskEventKind::DayClosed, severity, detail);
+                    report.day_totals =
+                        Some(DayTotals { terminal_avos: day.total, journal_avos: journal.total_avos, payments: journal.payments });
                     s.record_day_close(closed_at, day.total, journal, &report)?;
                     Ok::<_, StoreError>(agree)
                 })
