@@ -13,11 +13,16 @@ use balcao_drivers::payment_terminal::{
 };
 
 fn serial_terminal() -> (VirtualZvtTerminal, ZvtTerminal) {
+    serial_terminal_waiting(Duration::from_secs(3))
+}
+
+/// The driver waits `transaction` for a payment to end.
+fn serial_terminal_waiting(transaction: Duration) -> (VirtualZvtTerminal, ZvtTerminal) {
     let terminal = VirtualZvtTerminal::on_new_pty().expect("virtual terminal on a pty (socat)");
     let mut config = terminal.config();
     assert!(matches!(config.link, ZvtLink::Serial { .. }), "{:?}", config.link);
     config.ack_timeout = Duration::from_secs(2);
-    config.transaction_timeout = Duration::from_secs(3);
+    config.transaction_timeout = transaction;
     (terminal, ZvtTerminal::new(config))
 }
 
@@ -128,4 +133,31 @@ fn a_terminal_that_never_confirms_is_no_answer_and_one_quiet_after_approving_is_
     terminal.control().script(Script::Garbage);
     assert_eq!(pay(&mut driver, &request(3_000)).0, Err(ErrorKind::OutcomeUnknown));
     assert_eq!(driver.status().expect("the line recovers"), TerminalStatus::Ready);
+}
+
+#[test]
+fn a_completion_sent_twice_and_a_cancel_that_comes_too_late_keep_the_line_in_step() {
+    // The paced payment below takes three seconds of the citizen's time.
+    let (terminal, mut driver) = serial_terminal_waiting(Duration::from_secs(15));
+    terminal.control().script(Script::AnswerTwice);
+    let first = approved(pay(&mut driver, &request(3_000)).0);
+    // The second completion waits on the line; the next command still gets its own answer.
+    assert_eq!(driver.capture(&first, 3_000).expect("captured").amount, 3_000);
+
+    // The citizen cancels while typing the PIN: too late for the terminal, which refuses the
+    // abort (84 83) and finishes; the line stays in step and the payment is approved, not lost.
+    terminal.control().set_pace(Duration::from_secs(1));
+    terminal.control().script(Script::ApproveWithPin);
+    let request = request(2_000);
+    let cancel = request.cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1_500));
+        cancel.cancel();
+    });
+    let (outcome, prompts) = pay(&mut driver, &request);
+    let second = approved(outcome);
+    assert!(prompts.contains(&TerminalPrompt::EnterPin), "{prompts:?}");
+    assert!(terminal.control().received().contains(&0x06B0), "the abort reached the terminal");
+    driver.reverse(&second).expect("reversed");
+    assert!(terminal.control().open_reservations().is_empty());
 }

@@ -282,6 +282,22 @@ impl Link {
         }
     }
 
+    /// Works for `time` (the PIN typed, the host asked) while still hearing the line, as a
+    /// terminal does: an abort now comes too late and is refused (84 83); a serial frame is
+    /// confirmed at once, not after the work.
+    fn busy_for(&mut self, control: &ZvtTerminalControl, time: Duration) -> Result<(), Ended> {
+        let until = Instant::now() + time;
+        while Instant::now() < until {
+            if let Some(message) = self.wire.next(until)?
+                && message.command() == 0x06B0
+            {
+                control.knobs().received.push(0x06B0);
+                self.send_bytes(&[0x84, 0x83, 0x00])?;
+            }
+        }
+        Ok(())
+    }
+
     /// Waits up to `wait` for the ECR to abort (06 B0); true if it did, the abort then recorded
     /// and acknowledged (the caller ends the payment with 06 1E 6C).
     fn abort_within(&mut self, control: &ZvtTerminalControl, wait: Duration) -> Result<bool, Ended> {
@@ -344,8 +360,10 @@ impl VirtualZvtTerminal {
             let mut link = Link::new(Box::new(wire), false);
             loop {
                 match serve(&mut link, &serving) {
-                    // A serial line has no connection to lose: the terminal keeps listening.
+                    // A serial line has no connection to lose: the terminal keeps listening,
+                    // also after a frame the kiosk never confirmed.
                     Err(Ended::Garbage | Ended::Dropped | Ended::Idle) => {}
+                    Err(Ended::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut => {}
                     // The pty went away with the terminal.
                     ended => return log_end(ended),
                 }
@@ -535,10 +553,10 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
     }
     if script == Script::ApproveWithPin {
         link.send(&intermediate(status::ENTER_PIN))?;
-        std::thread::sleep(pace);
+        link.busy_for(control, pace)?;
     }
     link.send(&intermediate(status::PLEASE_WAIT))?;
-    std::thread::sleep(pace);
+    link.busy_for(control, pace)?;
     let (receipt_no, trace_number) = {
         let mut knobs = control.knobs();
         let numbers = (knobs.next_receipt, knobs.next_trace);
@@ -627,7 +645,8 @@ fn with_card_data(information: &[u8], clear: bool) -> Vec<u8> {
 fn end_of_day(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
     // The terminal talks to its host: it takes a while.
     link.send(&intermediate(status::PLEASE_WAIT))?;
-    std::thread::sleep(control.knobs().pace);
+    let pace = control.knobs().pace;
+    link.busy_for(control, pace)?;
     let total: usize = {
         let mut knobs = control.knobs();
         let total = knobs.booked[knobs.closed..].iter().map(|(_, amount)| amount).sum();
