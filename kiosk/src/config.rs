@@ -953,6 +953,24 @@ mod tests {
     }
 
     #[test]
+    fn a_zvt_terminal_is_on_the_network_or_on_a_serial_line() {
+        use balcao_drivers::payment_terminal::zvt::ecr::ZvtLink;
+        let link = |text: &str| {
+            let config = parse(text).expect("parses");
+            config.devices.payment_terminal.zvt(Path::new("kiosk.toml")).expect("checked").map(|zvt| zvt.link)
+        };
+        assert_eq!(link(""), None, "the simulated terminal needs no link");
+        assert_eq!(
+            link("[devices.payment_terminal]\nkind = \"zvt\"\naddress = \"127.0.0.1:20007\"\n"),
+            Some(ZvtLink::Tcp(([127, 0, 0, 1], 20007).into()))
+        );
+        assert_eq!(
+            link("[devices.payment_terminal]\nkind = \"zvt\"\nserial = \"/dev/ttyACM0\"\nbaud_rate = 115200\n"),
+            Some(ZvtLink::Serial { path: "/dev/ttyACM0".into(), baud_rate: 115_200 })
+        );
+    }
+
+    #[test]
     fn a_missing_file_is_named() {
         let message = KioskConfig::load(Path::new("/nonexistent/kiosk.toml")).expect_err("missing").to_string();
         assert!(message.contains("/nonexistent/kiosk.toml"), "{message}");
