@@ -196,11 +196,12 @@ impl LineDecoder {
                 }
                 (LineState::IdleDle, DLE) => LineState::IdleDle,
                 (LineState::IdleDle, _) => LineState::Idle,
-                (LineState::InFrame, DLE) => LineState::InFrameDle,
-                (LineState::InFrame, _) if self.data.len() >= Self::MAX_FRAME => {
+                // Longer than any APDU: line noise, not a frame.
+                (LineState::InFrame | LineState::InFrameDle, _) if self.data.len() >= Self::MAX_FRAME => {
                     events.push(LineEvent::Damaged);
                     LineState::Idle
                 }
+                (LineState::InFrame, DLE) => LineState::InFrameDle,
                 (LineState::InFrame, _) => {
                     self.data.push(byte);
                     LineState::InFrame
@@ -451,6 +452,14 @@ mod tests {
                 LineEvent::Frame(vec![0x06, 0x1E, 0x01, 0x6C]),
             ]
         );
+    }
+
+    #[test]
+    fn a_frame_longer_than_any_apdu_is_damage_and_the_next_frame_reads() {
+        let mut line = vec![DLE, STX];
+        line.extend(std::iter::repeat_n(DLE, 2 * (LineDecoder::MAX_FRAME + 2)));
+        line.extend(frame(&[0x80, 0x00, 0x00]));
+        assert_eq!(LineDecoder::default().push(&line), vec![LineEvent::Damaged, LineEvent::Frame(vec![0x80, 0x00, 0x00])]);
     }
 
     #[test]
