@@ -99,7 +99,7 @@ pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Htm
             let _ = write!(
                 html,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                escape(&day.at.to_string()),
+                day.at.strftime("%Y-%m-%d %H:%M UTC"),
                 escape(&day.kiosk_id),
                 escape(&day.centre_id),
                 mop(t.terminal_avos),
