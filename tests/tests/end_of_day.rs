@@ -126,3 +126,57 @@ async fn an_overdue_day_closes_though_a_citizen_stays_and_paid_services_wait_for
     kiosk.stop().await;
     central.stop().await.expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_that_cannot_reach_its_host_keeps_taking_payments_and_central_hears_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
+    let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
+    terminal.control().set_host_unreachable(true);
+    let mut settings = test_settings(dir.path());
+    // Overdue 2 s after the first payment; a failed close is tried again 2 s later.
+    settings.end_of_day = Duration::from_secs(2);
+    settings.end_of_day_when_idle = Duration::from_secs(1);
+    let driver = ZvtTerminal::new(ZvtConfig::new(terminal.address()));
+    let kiosk = TestKiosk::start_with_terminal(
+        settings,
+        dir.path(),
+        Some(client(&central.url, &central.ca_pem, &identity)),
+        Some(Box::new(driver)),
+    )
+    .await;
+
+    let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
+    assert_eq!(end.screen, Screen::Done, "{:?}", end.error);
+    citizen::finish(&kiosk);
+    let failures = || {
+        central.central.store().recent_events(50).expect("events").into_iter().filter(|e| e.kind == KioskEventKind::DayCloseFailed).count()
+    };
+    eventually("the failed close reported", Duration::from_secs(20), || failures() == 1).await;
+    let closes = || terminal.control().received().iter().filter(|c| **c == 0x0650).count();
+    eventually("the close tried again", Duration::from_secs(20), || closes() >= 2).await;
+
+    // Payments go on meanwhile: the next citizen pays as usual (the close is not holding them).
+    let end = citizen::apply_for_criminal_record(&kiosk, "WONG SIU MING").await;
+    assert_eq!(end.screen, Screen::Done, "{:?}", end.error);
+    assert_eq!(terminal.control().booked().len(), 2);
+    citizen::finish(&kiosk);
+
+    // The host is back: the day closes with both payments, and the failure was reported once.
+    terminal.control().set_host_unreachable(false);
+    let closed = || {
+        central
+            .central
+            .store()
+            .payment_days(10)
+            .expect("days")
+            .into_iter()
+            .find_map(|e| e.day_totals)
+            .map(|t| (t.terminal_avos, t.journal_avos))
+    };
+    eventually("the day closed", Duration::from_secs(20), || closed() == Some((6_000, 6_000))).await;
+    assert_eq!(failures(), 1, "one report for the whole episode");
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+}

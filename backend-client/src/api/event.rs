@@ -16,6 +16,10 @@ pub enum KioskEventKind {
     /// The payment terminal closed its day; the detail sets its total beside the kiosk's
     /// journal. `critical` when they differ.
     DayClosed,
+    /// The payment terminal did not close its day when it was due (its host unreachable, the
+    /// terminal refusing): payments go on, the close is tried again. `critical` once the
+    /// longest interval has passed.
+    DayCloseFailed,
     /// A delivered service's card reservation could not be booked (it lapsed): staff must
     /// collect the fee another way.
     PaymentLapsed,

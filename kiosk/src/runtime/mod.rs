@@ -351,6 +351,10 @@ impl Kiosk {
             // Once the close is due, an idle moment is looked for every second.
             let due_poll = Duration::from_secs(1).min(when_idle.max(Duration::from_millis(100)));
             let mut wait = Duration::from_secs(60).min(when_idle).max(Duration::from_millis(100));
+            // After a failed close: the terminal is asked again after a while, not every second,
+            // and central hears of it once until a close succeeds.
+            let retry_after = Duration::from_secs(300).min(latest).max(Duration::from_millis(100));
+            let mut failures_reported = false;
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -392,6 +396,23 @@ impl Kiosk {
                     Ok(Some(Ok(day))) => day,
                     Ok(Some(Err(e))) => {
                         tracing::warn!(kind = ?e.kind(), error = %e, "the terminal did not close its day: trying again later");
+                        // A terminal that cannot close still takes payments (they wait in its
+                        // batch): the citizens are not made to wait for its host.
+                        closing_day.store(false, Ordering::SeqCst);
+                        wait = retry_after;
+                        if !failures_reported {
+                            let detail = format!(
+                                "the payment terminal did not close its day ({e}); {} hours since the last close, tried again every {} minutes",
+                                age.as_secs() / 3600,
+                                retry_after.as_secs().div_ceil(60)
+                            );
+                            let severity = if overdue { Severity::Critical } else { Severity::Warning };
+                            let event = identity.event(KioskEventKind::DayCloseFailed, severity, detail);
+                            if with_store(&store, move |s| s.queue_event(&event)).await.is_ok() {
+                                failures_reported = true;
+                                outbox.notify_one();
+                            }
+                        }
                         continue;
                     }
                     Ok(None) => continue,
@@ -421,6 +442,7 @@ impl Kiosk {
                 })
                 .await;
                 closing_day.store(false, Ordering::SeqCst);
+                failures_reported = false;
                 match recorded {
                     Ok(agree) => {
                         tracing::info!(agree, "the terminal closed its day");

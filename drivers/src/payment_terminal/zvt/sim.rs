@@ -19,6 +19,9 @@ use super::ecr::ZvtConfig;
 use super::wire::{LineQuirks, SerialWire, TcpWire, Wire};
 use crate::pty::PtyPair;
 
+/// The result code of an end-of-day whose host did not answer (7D, "communication error").
+pub const HOST_UNREACHABLE: u8 = 0x7D;
+
 /// The terminal id the virtual terminal reports.
 pub const TERMINAL_ID: usize = 52_523_535;
 /// Macao pataca, ISO 4217 numeric.
@@ -85,6 +88,8 @@ struct Knobs {
     offline: bool,
     /// Status enquiries abort with C2 until a diagnosis (06 70) runs.
     diagnosis_required: bool,
+    /// End-of-day fails: the terminal's host cannot be reached.
+    host_unreachable: bool,
     /// Every command the terminal was sent, as `CLASS INSTR`.
     received: Vec<u16>,
     /// What the terminal does when no script is queued (approve, unless set).
@@ -150,6 +155,12 @@ impl ZvtTerminalControl {
     /// An offline terminal drops every connection at once.
     pub fn set_offline(&self, offline: bool) {
         self.knobs().offline = offline;
+    }
+
+    /// End-of-day fails as when the terminal cannot reach its host (result
+    /// [`HOST_UNREACHABLE`]), until set back.
+    pub fn set_host_unreachable(&self, unreachable: bool) {
+        self.knobs().host_unreachable = unreachable;
     }
 
     /// Status enquiries fail with "diagnosis required" until the kiosk runs one.
@@ -647,6 +658,10 @@ fn end_of_day(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended
     link.send(&intermediate(status::PLEASE_WAIT))?;
     let pace = control.knobs().pace;
     link.busy_for(control, pace)?;
+    if control.knobs().host_unreachable {
+        // The bookings stay in the terminal's batch for the next close.
+        return link.send(&packets::Abort { error: HOST_UNREACHABLE }.zvt_serialize());
+    }
     let total: usize = {
         let mut knobs = control.knobs();
         let total = knobs.booked[knobs.closed..].iter().map(|(_, amount)| amount).sum();
