@@ -341,7 +341,8 @@ impl Kiosk {
     /// last close, at the first moment nobody is at the kiosk; at `settings.end_of_day` at the
     /// latest, holding paid services until it is done (the close waits only for a payment under
     /// way). Reports the terminal's total beside the journal's to central (critical when they
-    /// differ).
+    /// differ). A close the terminal cannot make releases the hold, is reported once and is
+    /// tried again every few minutes.
     fn start_end_of_day(&self, store: SharedStore, mut stopped: watch::Receiver<bool>) {
         let (terminal, in_flight, at_rest) = (self.devices.payment_terminal.clone(), self.in_flight.clone(), self.at_rest.clone());
         let (identity, outbox, closing_day) = (self.identity(), self.outbox_wake.clone(), self.closing_day.clone());
