@@ -2,14 +2,14 @@
 //! failure script, and the terminal's bytes delivered whole, one byte per write, and with the
 //! acknowledgement and the next message in one segment.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use balcao_drivers::CancelToken;
 use balcao_drivers::payment_terminal::zvt::ecr::{ZvtConfig, ZvtTerminal};
 use balcao_drivers::payment_terminal::zvt::sim::{Delivery, Script, VirtualZvtTerminal};
-use balcao_drivers::payment_terminal::{
-    Authorization, AuthorizationOutcome, AuthorizationRequest, DeclineReason, ErrorKind, PaymentTerminal, TerminalPrompt, TerminalStatus,
-};
+use balcao_drivers::payment_terminal::{AuthorizationOutcome, DeclineReason, ErrorKind, PaymentTerminal, TerminalPrompt, TerminalStatus};
+use common::zvt::{approved, pay, request};
 
 const DELIVERIES: [Delivery; 3] = [Delivery::Whole, Delivery::BytePerWrite, Delivery::Coalesced];
 
@@ -18,23 +18,6 @@ fn driver(terminal: &VirtualZvtTerminal) -> ZvtTerminal {
     config.ack_timeout = Duration::from_secs(2);
     config.transaction_timeout = Duration::from_secs(3);
     ZvtTerminal::new(config)
-}
-
-fn request(amount: u64) -> AuthorizationRequest {
-    AuthorizationRequest { amount, reference: "pay-1".into(), cancel: CancelToken::new() }
-}
-
-fn pay(driver: &mut ZvtTerminal, request: &AuthorizationRequest) -> (Result<AuthorizationOutcome, ErrorKind>, Vec<TerminalPrompt>) {
-    let mut prompts = Vec::new();
-    let outcome = driver.authorize(request, &mut |p| prompts.push(p)).map_err(|e| e.kind());
-    (outcome, prompts)
-}
-
-fn approved(outcome: Result<AuthorizationOutcome, ErrorKind>) -> Authorization {
-    match outcome {
-        Ok(AuthorizationOutcome::Approved(authorization)) => authorization,
-        other => panic!("not approved: {other:?}"),
-    }
 }
 
 #[test]

@@ -3,14 +3,14 @@
 //! TCP, frames damaged on the line in both directions, a terminal that never confirms, and one
 //! that goes quiet after approving.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use balcao_drivers::CancelToken;
 use balcao_drivers::payment_terminal::zvt::ecr::{ZvtLink, ZvtTerminal};
 use balcao_drivers::payment_terminal::zvt::sim::{Delivery, Script, VirtualZvtTerminal};
-use balcao_drivers::payment_terminal::{
-    Authorization, AuthorizationOutcome, AuthorizationRequest, ErrorKind, PaymentTerminal, TerminalPrompt, TerminalStatus,
-};
+use balcao_drivers::payment_terminal::{AuthorizationOutcome, ErrorKind, PaymentTerminal, TerminalPrompt, TerminalStatus};
+use common::zvt::{approved, pay, request};
 
 fn serial_terminal() -> (VirtualZvtTerminal, ZvtTerminal) {
     serial_terminal_waiting(Duration::from_secs(3))
@@ -24,23 +24,6 @@ fn serial_terminal_waiting(transaction: Duration) -> (VirtualZvtTerminal, ZvtTer
     config.ack_timeout = Duration::from_secs(2);
     config.transaction_timeout = transaction;
     (terminal, ZvtTerminal::new(config))
-}
-
-fn request(amount: u64) -> AuthorizationRequest {
-    AuthorizationRequest { amount, reference: "pay-serial".into(), cancel: CancelToken::new() }
-}
-
-fn pay(driver: &mut ZvtTerminal, request: &AuthorizationRequest) -> (Result<AuthorizationOutcome, ErrorKind>, Vec<TerminalPrompt>) {
-    let mut prompts = Vec::new();
-    let outcome = driver.authorize(request, &mut |p| prompts.push(p)).map_err(|e| e.kind());
-    (outcome, prompts)
-}
-
-fn approved(outcome: Result<AuthorizationOutcome, ErrorKind>) -> Authorization {
-    match outcome {
-        Ok(AuthorizationOutcome::Approved(authorization)) => authorization,
-        other => panic!("not approved: {other:?}"),
-    }
 }
 
 #[test]

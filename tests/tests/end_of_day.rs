@@ -14,16 +14,23 @@ use balcao_kiosk::session::Event;
 use balcao_tests::{TestKiosk, citizen, client, eventually, test_settings};
 use balcao_ui::view::{Language, Screen, UserAction, View};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hears_whether_the_totals_agree() {
+/// Central on loopback, the virtual ZVT terminal, and a kiosk enrolled at central that pays on
+/// it through the ZVT driver, its day closing from `when_idle` on and at `latest` at the latest.
+struct Setup {
+    dir: tempfile::TempDir,
+    central: LoopbackCentral,
+    terminal: VirtualZvtTerminal,
+    kiosk: TestKiosk,
+}
+
+async fn setup(latest: Duration, when_idle: Duration) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
     let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
     let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
     let mut settings = test_settings(dir.path());
-    // From 1 s on the day closes when nobody is at the kiosk; it is due at the latest at 60 s.
-    settings.end_of_day = Duration::from_secs(60);
-    settings.end_of_day_when_idle = Duration::from_secs(1);
+    settings.end_of_day = latest;
+    settings.end_of_day_when_idle = when_idle;
     let driver = ZvtTerminal::new(ZvtConfig::new(terminal.address()));
     let kiosk = TestKiosk::start_with_terminal(
         settings,
@@ -32,6 +39,13 @@ async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hea
         Some(Box::new(driver)),
     )
     .await;
+    Setup { dir, central, terminal, kiosk }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hears_whether_the_totals_agree() {
+    // From 1 s on the day closes when nobody is at the kiosk; it is due at the latest at 60 s.
+    let Setup { dir: _dir, central, terminal, kiosk } = setup(Duration::from_secs(60), Duration::from_secs(1)).await;
 
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Done, "{:?}", end.error);
@@ -74,22 +88,8 @@ async fn the_terminal_closes_its_day_when_nobody_is_at_the_kiosk_and_central_hea
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overdue_day_closes_though_a_citizen_stays_and_paid_services_wait_for_it() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
-    let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
-    let mut settings = test_settings(dir.path());
     // The close may wait for an idle moment from 1 s on, and must happen at 4 s.
-    settings.end_of_day = Duration::from_secs(4);
-    settings.end_of_day_when_idle = Duration::from_secs(1);
-    let driver = ZvtTerminal::new(ZvtConfig::new(terminal.address()));
-    let kiosk = TestKiosk::start_with_terminal(
-        settings,
-        dir.path(),
-        Some(client(&central.url, &central.ca_pem, &identity)),
-        Some(Box::new(driver)),
-    )
-    .await;
+    let Setup { dir: _dir, central, terminal, kiosk } = setup(Duration::from_secs(4), Duration::from_secs(1)).await;
 
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Done, "{:?}", end.error);
@@ -129,23 +129,9 @@ async fn an_overdue_day_closes_though_a_citizen_stays_and_paid_services_wait_for
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_that_cannot_reach_its_host_keeps_taking_payments_and_central_hears_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
-    let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
-    terminal.control().set_host_unreachable(true);
-    let mut settings = test_settings(dir.path());
     // Overdue 2 s after the first payment; a failed close is tried again 2 s later.
-    settings.end_of_day = Duration::from_secs(2);
-    settings.end_of_day_when_idle = Duration::from_secs(1);
-    let driver = ZvtTerminal::new(ZvtConfig::new(terminal.address()));
-    let kiosk = TestKiosk::start_with_terminal(
-        settings,
-        dir.path(),
-        Some(client(&central.url, &central.ca_pem, &identity)),
-        Some(Box::new(driver)),
-    )
-    .await;
+    let Setup { dir: _dir, central, terminal, kiosk } = setup(Duration::from_secs(2), Duration::from_secs(1)).await;
+    terminal.control().set_host_unreachable(true);
 
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Done, "{:?}", end.error);

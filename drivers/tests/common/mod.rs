@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod vicc;
+pub mod zvt;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
