@@ -118,6 +118,16 @@ pub fn client(url: &str, ca_pem: &str, identity_pem: &str) -> CentralClient {
     .expect("client")
 }
 
+/// A client for kiosk K01 of centre GSC-01, enrolled at `central` (the test kiosk's identity).
+pub fn enrolled_client(central: &balcao_central::LoopbackCentral) -> CentralClient {
+    client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))
+}
+
+/// A fresh reference central on loopback, its database in `dir`.
+pub async fn loopback_central(dir: &Path) -> balcao_central::LoopbackCentral {
+    balcao_central::LoopbackCentral::start(&balcao_central::CentralOptions::new(dir.join("central.db"))).await.expect("central")
+}
+
 /// A kiosk's core with simulated devices, its view recorded.
 #[derive(Debug)]
 pub struct TestKiosk {

@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_tests::proxy::{FaultProxy, Outcome};
-use balcao_tests::{TestKiosk, client, eventually, test_settings};
+use balcao_tests::{TestKiosk, client, eventually, loopback_central, test_settings};
 
 fn catalog_answers(proxy: &FaultProxy) -> Vec<(Duration, Outcome)> {
     proxy.timeline().into_iter().filter(|e| e.path == "/v1/catalog").map(|e| (e.at, e.outcome)).collect()
@@ -14,7 +13,7 @@ fn catalog_answers(proxy: &FaultProxy) -> Vec<(Duration, Outcome)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unchanged_catalog_is_a_small_304_and_a_change_arrives_on_the_next_poll() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     let mut settings = test_settings(dir.path());
     settings.catalog_poll = Duration::from_millis(300);

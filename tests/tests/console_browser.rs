@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use balcao_backend_client::api::{DayTotals, KioskEvent, KioskEventKind, Severity};
-use balcao_central::{CentralOptions, LoopbackCentral};
+use balcao_tests::loopback_central;
 
 /// Runs headless Chromium on `url` with `what` (`--dump-dom`, `--screenshot=…`); its stdout.
 /// A profile of its own, no network beyond loopback, and the development CA's certificate
@@ -53,7 +53,7 @@ fn day_closed(kiosk: &str, terminal_avos: u64, journal_avos: u64, payments: u64)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_a_browser_flags_the_payment_day_whose_totals_differ() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     // K01's terminal and journal agree; K02's terminal booked MOP 10.00 its journal never did.
     for event in [day_closed("K01", 6_000, 6_000, 2), day_closed("K02", 4_000, 3_000, 1)] {
         assert!(central.central.store().record_event(&event).expect("recorded"));

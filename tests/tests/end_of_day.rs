@@ -7,11 +7,11 @@
 use std::time::Duration;
 
 use balcao_backend_client::api::{DayTotals, KioskEventKind, Severity};
-use balcao_central::{CentralOptions, LoopbackCentral};
+use balcao_central::LoopbackCentral;
 use balcao_drivers::payment_terminal::zvt::ecr::{ZvtConfig, ZvtTerminal};
 use balcao_drivers::payment_terminal::zvt::sim::VirtualZvtTerminal;
 use balcao_kiosk::session::Event;
-use balcao_tests::{TestKiosk, citizen, client, eventually, test_settings};
+use balcao_tests::{TestKiosk, citizen, enrolled_client, eventually, loopback_central, test_settings};
 use balcao_ui::view::{Language, Screen, UserAction, View};
 
 /// Central on loopback, the virtual ZVT terminal, and a kiosk enrolled at central that pays on
@@ -25,20 +25,13 @@ struct Setup {
 
 async fn setup(latest: Duration, when_idle: Duration) -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
+    let central = loopback_central(dir.path()).await;
     let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
     let mut settings = test_settings(dir.path());
     settings.end_of_day = latest;
     settings.end_of_day_when_idle = when_idle;
     let driver = ZvtTerminal::new(ZvtConfig::new(terminal.address()));
-    let kiosk = TestKiosk::start_with_terminal(
-        settings,
-        dir.path(),
-        Some(client(&central.url, &central.ca_pem, &identity)),
-        Some(Box::new(driver)),
-    )
-    .await;
+    let kiosk = TestKiosk::start_with_terminal(settings, dir.path(), Some(enrolled_client(&central)), Some(Box::new(driver))).await;
     Setup { dir, central, terminal, kiosk }
 }
 

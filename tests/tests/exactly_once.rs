@@ -8,7 +8,7 @@ use balcao_backend_client::ClientError;
 use balcao_backend_client::api::{Answer, ApplicationSubmission, KioskEventKind};
 use balcao_central::{Central, CentralOptions, LoopbackCentral};
 use balcao_tests::faults::{self, Fault, FaultPlan};
-use balcao_tests::{TestKiosk, citizen, client, eventually};
+use balcao_tests::{TestKiosk, citizen, client, enrolled_client, eventually, loopback_central};
 use balcao_ui::view::Screen;
 
 async fn central_with_faults(dir: &std::path::Path, plan: std::sync::Arc<FaultPlan>) -> LoopbackCentral {
@@ -22,11 +22,7 @@ async fn an_application_whose_first_answer_is_lost_arrives_exactly_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plan = FaultPlan::new(Fault::LoseResponseAfterCommit, 2);
     let central = central_with_faults(dir.path(), plan.clone()).await;
-    let kiosk = TestKiosk::start(
-        dir.path(),
-        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
-    )
-    .await;
+    let kiosk = TestKiosk::start(dir.path(), Some(enrolled_client(&central))).await;
 
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Done, "the citizen is served at once, whatever the network does");
@@ -48,7 +44,7 @@ async fn an_application_whose_first_answer_is_lost_arrives_exactly_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let client = client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
 
     // A kiosk saved an application while offline...
@@ -96,7 +92,7 @@ async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_goes_in_one_batch_and_a_refused_application_in_it_is_kept_aside() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let proxy = balcao_tests::proxy::FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     // Queued while offline: the second one's fee no longer matches the catalog.
     let queued: Vec<_> = {

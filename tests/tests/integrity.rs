@@ -4,14 +4,13 @@
 use std::time::Duration;
 
 use balcao_backend_client::api::{KioskEventKind, Severity};
-use balcao_central::{CentralOptions, LoopbackCentral};
-use balcao_tests::{TestKiosk, citizen, client, eventually, kiosk_store, test_settings};
+use balcao_tests::{TestKiosk, citizen, enrolled_client, eventually, kiosk_store, loopback_central, test_settings};
 use balcao_ui::view::{OutOfService, Screen};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_that_fails_its_check_refuses_service_and_raises_an_alert() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let kiosk_dir = dir.path().join("kiosk");
     let mut store = kiosk_store(&kiosk_dir);
     store.save_application(&citizen::paid_criminal_record_application("K01")).expect("saved");
@@ -21,12 +20,7 @@ async fn a_database_that_fails_its_check_refuses_service_and_raises_an_alert() {
     std::fs::remove_file(&settings.data_key).expect("remove key");
     balcao_kiosk::store::crypto::DataKey::create(&settings.data_key).expect("another key");
 
-    let kiosk = TestKiosk::start_with(
-        settings,
-        &kiosk_dir,
-        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
-    )
-    .await;
+    let kiosk = TestKiosk::start_with(settings, &kiosk_dir, Some(enrolled_client(&central))).await;
     let view = kiosk.view.wait_for("out of service", Duration::from_secs(10), |v| v.screen == Screen::OutOfService).await;
     assert_eq!(view.out_of_service, OutOfService::StorageFault);
     eventually("the alert at central", Duration::from_secs(20), || {

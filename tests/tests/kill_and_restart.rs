@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use balcao_central::{CentralOptions, LoopbackCentral};
+use balcao_tests::loopback_central;
 use balcao_tests::process::{Endpoint, KioskProcess};
 use balcao_tests::proxy::{FaultProxy, Outcome, Plan};
 use rand::Rng;
@@ -37,7 +37,7 @@ async fn drain(dir: &std::path::Path, to: &Endpoint) -> Option<String> {
 async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_lost_answers() {
     let cycles: u32 = std::env::var("BALCAO_KILL_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     proxy.set(Plan { lose_after_commit: 0.3, drop_before: 0.1, ..Plan::HEALTHY });
     let to_proxy = Endpoint::write(dir.path(), &proxy.url, &proxy.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
@@ -117,7 +117,7 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_that_fails_on_disk_stops_the_kiosk_and_loses_nothing_it_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let to_central =
         Endpoint::write(dir.path(), &central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
     let kiosk_dir = dir.path().join("kiosk");

@@ -9,7 +9,7 @@ use balcao_central::store::Citizen;
 use balcao_central::{Central, CentralOptions, LoopbackCentral};
 use balcao_tests::faults::{self, Fault, FaultPlan};
 use balcao_tests::logs::CapturedLogs;
-use balcao_tests::{TestKiosk, citizen, client, eventually};
+use balcao_tests::{TestKiosk, citizen, enrolled_client, eventually};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_journey_logs_nothing_the_citizen_entered() {
@@ -20,11 +20,7 @@ async fn a_journey_logs_nothing_the_citizen_entered() {
     let central = Central::open(&CentralOptions::new(dir.path().join("central.db"))).expect("central");
     let router = central.router().layer(axum::middleware::from_fn_with_state(plan, faults::inject));
     let central = LoopbackCentral::start_with_router(central, router).await.expect("central");
-    let kiosk = TestKiosk::start(
-        dir.path(),
-        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
-    )
-    .await;
+    let kiosk = TestKiosk::start(dir.path(), Some(enrolled_client(&central))).await;
     citizen::apply_for_criminal_record(&kiosk, "XAVIER QUEIROZ").await;
     citizen::finish(&kiosk);
     // Two applicants identified: by the government app's code, and by their card's chip.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use balcao_central::{Central, CentralOptions, LoopbackCentral};
 use balcao_tests::faults::{self, Fault, FaultPlan};
-use balcao_tests::{TestKiosk, citizen, client, eventually};
+use balcao_tests::{TestKiosk, citizen, enrolled_client, eventually};
 use balcao_ui::view::Screen;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -16,11 +16,7 @@ async fn a_garbled_answer_is_retried_with_the_same_key_and_stored_once() {
     let central = Central::open(&CentralOptions::new(dir.path().join("central.db"))).expect("central");
     let router = central.router().layer(axum::middleware::from_fn_with_state(plan.clone(), faults::inject));
     let central = LoopbackCentral::start_with_router(central, router).await.expect("central");
-    let kiosk = TestKiosk::start(
-        dir.path(),
-        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
-    )
-    .await;
+    let kiosk = TestKiosk::start(dir.path(), Some(enrolled_client(&central))).await;
 
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Done);

@@ -3,9 +3,9 @@
 //! is refused; an enrolled kiosk is served.
 
 use balcao_backend_client::{CentralClient, ClientConfig, ClientError, Timeouts};
+use balcao_central::LoopbackCentral;
 use balcao_central::tls::DevPki;
-use balcao_central::{CentralOptions, LoopbackCentral};
-use balcao_tests::{citizen, client};
+use balcao_tests::{citizen, client, loopback_central};
 
 fn anonymous(central: &LoopbackCentral) -> CentralClient {
     CentralClient::new(&ClientConfig {
@@ -20,7 +20,7 @@ fn anonymous(central: &LoopbackCentral) -> CentralClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_enrolled_kiosks_are_served_and_only_in_their_own_name() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let application = {
         let mut store = balcao_tests::kiosk_store(dir.path());
         let saved = store.save_application(&citizen::paid_criminal_record_application("K01")).expect("saved");

@@ -9,12 +9,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_drivers::payment_terminal::luhn_valid;
 use balcao_drivers::payment_terminal::zvt::ecr::{ZvtConfig, ZvtTerminal};
 use balcao_drivers::payment_terminal::zvt::sim::{CLEAR_PAN, Script, VirtualZvtTerminal};
 use balcao_tests::logs::CapturedLogs;
-use balcao_tests::{TestKiosk, citizen, client, eventually, test_settings};
+use balcao_tests::{TestKiosk, citizen, client, eventually, loopback_central, test_settings};
 use balcao_ui::view::Screen;
 
 /// What in `bytes` could be card data: runs of ASCII digits holding 13 to 19 digits that pass
@@ -97,7 +96,7 @@ async fn no_card_number_or_track_data_in_the_database_the_printouts_or_the_logs(
     let logs = CapturedLogs::install();
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
     let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
     let control = terminal.control();

@@ -6,10 +6,9 @@
 use std::time::Duration;
 
 use balcao_backend_client::api::ApplicationState;
-use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_kiosk::session::Event;
 use balcao_tests::proxy::{FaultProxy, Plan};
-use balcao_tests::{TestKiosk, citizen, client, decode_qr, eventually, kiosk_store, test_settings};
+use balcao_tests::{TestKiosk, citizen, client, decode_qr, eventually, kiosk_store, loopback_central, test_settings};
 use balcao_ui::view::{Language, PickupProblem, Screen, UserAction};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -62,7 +61,7 @@ async fn collect_by_scanning(kiosk: &TestKiosk, qr: &str, document_number: &str)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_kiosks_offline_hand_out_the_same_certificate_and_central_flags_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
 
     // K02 once synced with a central database that is gone: its token is unknown here (410),

@@ -8,10 +8,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_kiosk::runtime::outbox::RetryPolicy;
 use balcao_tests::proxy::{Exchange, FaultProxy, Outcome, Plan};
-use balcao_tests::{TestKiosk, citizen, client, eventually, test_settings};
+use balcao_tests::{TestKiosk, citizen, client, eventually, loopback_central, test_settings};
 
 const KIOSKS: usize = 8;
 const EACH: usize = 3;
@@ -32,7 +31,7 @@ fn posts(timeline: &[Exchange]) -> impl Iterator<Item = &Exchange> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_an_outage_the_backlog_drains_with_jitter_not_a_stampede() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     proxy.set(Plan::LOSE_EVERY_REQUEST);
 
@@ -99,7 +98,7 @@ async fn after_an_outage_the_backlog_drains_with_jitter_not_a_stampede() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_503_with_retry_after_holds_the_kiosk_back_that_long() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     proxy.set(Plan { fail_with: Some((503, Some(2))), ..Plan::HEALTHY });
     let kiosk_dir = dir.path().join("kiosk");

@@ -13,9 +13,9 @@ use std::os::unix::process::ExitStatusExt as _;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_drivers::payment_terminal::zvt::sim::VirtualZvtTerminal;
 use balcao_kiosk::store::PaymentState;
+use balcao_tests::loopback_central;
 use balcao_tests::process::{Endpoint, KioskProcess};
 use rand::Rng;
 
@@ -52,7 +52,7 @@ fn kiosk(crash_at: Option<&str>) -> Command {
 async fn every_approved_reservation_ends_booked_for_a_delivered_service_or_reversed_through_kills() {
     let (rounds, random_kills) = (env_count("BALCAO_PAYMENT_KILL_ROUNDS", 2), env_count("BALCAO_PAYMENT_RANDOM_KILLS", 10));
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let to_central =
         Endpoint::write(dir.path(), &central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
     let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");

@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use balcao_backend_client::api::TicketOutcome;
-use balcao_central::{CentralOptions, LoopbackCentral};
 use balcao_tests::proxy::{FaultProxy, Plan};
-use balcao_tests::{TestKiosk, citizen, client, eventually, kiosk_store, test_settings};
+use balcao_tests::{TestKiosk, citizen, client, eventually, kiosk_store, loopback_central, test_settings};
 use balcao_ui::view::{Language, Problem, Screen, View};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -23,7 +22,7 @@ async fn take_ticket(kiosk: &TestKiosk, queue: &str) -> View {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tickets_issued_offline_reach_central_once_even_half_printed_or_cut_short_by_a_crash() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
+    let central = loopback_central(dir.path()).await;
     let proxy = FaultProxy::start(&central.url, &central.pki).await.expect("proxy");
     let data = dir.path().join("k01");
 

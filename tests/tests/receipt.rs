@@ -2,19 +2,14 @@
 //! saved, its QR code leads to the application's status, its barcode reads as the application
 //! number, and it says what was paid.
 
-use balcao_central::{CentralOptions, LoopbackCentral};
-use balcao_tests::{TestKiosk, citizen, client, codes_read_by_zbar, decode_qr};
+use balcao_tests::{TestKiosk, citizen, codes_read_by_zbar, decode_qr, enrolled_client, loopback_central};
 use balcao_ui::view::Screen;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_printed_receipt_carries_the_number_the_fee_and_a_status_qr() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let kiosk = TestKiosk::start(
-        dir.path(),
-        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
-    )
-    .await;
+    let central = loopback_central(dir.path()).await;
+    let kiosk = TestKiosk::start(dir.path(), Some(enrolled_client(&central))).await;
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Done);
     let reference = end.done.reference;
@@ -54,12 +49,8 @@ async fn paper_running_out_after_payment_keeps_the_application_and_charges_it_on
     use balcao_ui::view::Problem;
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let kiosk = TestKiosk::start(
-        dir.path(),
-        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
-    )
-    .await;
+    let central = loopback_central(dir.path()).await;
+    let kiosk = TestKiosk::start(dir.path(), Some(enrolled_client(&central))).await;
     kiosk.simulators.receipt_printer.set_paper_left_mm(Some(15));
     let end = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
     assert_eq!(end.screen, Screen::Error);

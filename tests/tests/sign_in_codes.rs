@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use balcao_backend_client::api::signin::SignInRefusal;
 use balcao_central::store::Citizen;
-use balcao_central::{CentralOptions, LoopbackCentral};
-use balcao_tests::{TestKiosk, client, eventually};
+use balcao_tests::{TestKiosk, enrolled_client, eventually, loopback_central};
 use jiff::{SignedDuration, Timestamp};
 
 fn citizen() -> Citizen {
@@ -17,12 +16,8 @@ fn citizen() -> Citizen {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_code_signed_by_central_is_checked_offline_once_and_each_bad_one_for_its_reason() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = LoopbackCentral::start(&CentralOptions::new(dir.path().join("central.db"))).await.expect("central");
-    let kiosk = TestKiosk::start(
-        dir.path(),
-        Some(client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"))),
-    )
-    .await;
+    let central = loopback_central(dir.path()).await;
+    let kiosk = TestKiosk::start(dir.path(), Some(enrolled_client(&central))).await;
     // The kiosk's counter queues come with the catalog: the store is open and synced once
     // they show.
     kiosk.view.wait_for("the catalog on the kiosk", Duration::from_secs(20), |v| !v.queues.is_empty()).await;
