@@ -1,8 +1,8 @@
 //! The technician's tool for setting up a Balcão kiosk.
 //!
-//! So far it checks a kiosk's configuration file, prints the documented default one and lists
-//! the USB devices a driver can be pointed at; enrolment with central and device tests come
-//! with later work.
+//! So far it checks a kiosk's configuration file, prints the documented default one, lists
+//! the USB devices a driver can be pointed at and checks the link to a ZVT payment terminal;
+//! enrolment with central and the other device tests come with later work.
 
 use std::path::Path;
 
@@ -27,6 +27,63 @@ pub fn check_config(path: &Path) -> Result<String, ConfigError> {
         config.session.idle_timeout_secs,
         config.session.idle_warning_secs,
     ))
+}
+
+/// What the technician learns from the payment terminal the configuration names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TerminalCheck {
+    /// Not a ZVT terminal (the simulated one): nothing on the wire to check.
+    Simulated,
+    /// The terminal answered its registration and status enquiry: `ready` when it takes
+    /// payments; `open` is a reservation it still holds (the kiosk's reconciliation settles it).
+    Answered { link: String, status: balcao_drivers::payment_terminal::TerminalStatus, open: Option<u32> },
+}
+
+impl TerminalCheck {
+    pub fn ready(&self) -> bool {
+        match self {
+            Self::Simulated => true,
+            Self::Answered { status, .. } => status.can_pay(),
+        }
+    }
+}
+
+impl std::fmt::Display for TerminalCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use balcao_drivers::payment_terminal::TerminalStatus;
+        let Self::Answered { link, status, open } = self else {
+            return write!(f, "the payment terminal is simulated (kind is not \"zvt\"): nothing to check on the wire");
+        };
+        let said = match status {
+            TerminalStatus::Ready => "ready: it registered the kiosk and takes payments",
+            TerminalStatus::Busy => "busy with a transaction or its own maintenance: try again in a minute",
+            TerminalStatus::Offline => "not answering: check the cable or network, the address or port, and the terminal's password",
+            TerminalStatus::OutOfOrder => "answering, but it cannot take payments: check its connection to the card network",
+        };
+        write!(f, "ZVT terminal at {link}: {said}")?;
+        match open {
+            Some(receipt) => write!(
+                f,
+                "\n  it holds an open reservation (receipt {receipt:04}): the kiosk's reconciliation books or releases it at start"
+            ),
+            None if status.can_pay() => write!(f, "\n  no open reservations"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Registers with the ZVT terminal the configuration at `path` names, asks its status (running
+/// a diagnosis if the terminal wants one) and whether it holds an open reservation. Moves no
+/// money.
+pub fn check_payment_terminal(path: &Path) -> Result<TerminalCheck, ConfigError> {
+    use balcao_drivers::payment_terminal::PaymentTerminal;
+    let config = KioskConfig::load(path)?;
+    let Some(zvt) = config.devices.payment_terminal.zvt(path)? else { return Ok(TerminalCheck::Simulated) };
+    let link = zvt.link.to_string();
+    let mut terminal = balcao_drivers::payment_terminal::zvt::ecr::ZvtTerminal::new(zvt);
+    let status = terminal.status().unwrap_or(balcao_drivers::payment_terminal::TerminalStatus::Offline);
+    let open = if status.can_pay() { terminal.open_reservation().ok().flatten() } else { None };
+    Ok(TerminalCheck::Answered { link, status, open })
 }
 
 /// The USB devices on the bus, one per line, each with the configuration value that selects

@@ -23,6 +23,9 @@ enum Command {
     UsbDevices,
     /// Lists the PC/SC card readers pcscd sees (for `devices.identity_reader.reader`).
     CardReaders,
+    /// Checks the link to the ZVT payment terminal a configuration file names: registration,
+    /// status (with a diagnosis if the terminal asks) and open reservations. Moves no money.
+    PaymentTerminal { file: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,11 @@ fn main() -> ExitCode {
         Command::UsbDevices => balcao_drivers::usb::list()
             .map(|seen| writeln!(out, "{}", balcao_provisioning::usb_devices(&seen).trim_end()))
             .map_err(|e| anyhow::anyhow!("cannot list the USB devices: {e}: is libusb installed and /dev/bus/usb there?")),
+        Command::PaymentTerminal { file } => match balcao_provisioning::check_payment_terminal(&file) {
+            Ok(check) if check.ready() => Ok(writeln!(out, "{check}")),
+            Ok(check) => Err(anyhow::anyhow!("{check}")),
+            Err(e) => Err(anyhow::Error::from(e)),
+        },
         Command::CardReaders => balcao_drivers::identity_reader::pcsc::reader_names()
             .map(|names| {
                 if names.is_empty() {

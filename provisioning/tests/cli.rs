@@ -45,3 +45,53 @@ fn usb_devices_lists_a_printer_on_the_bus_with_the_value_that_selects_it() {
         ["1209:0001 on bus 1 address 2 (Balcao Virtual ESC/POS printer) serial VP0001", "    usb = \"1209:0001/VP0001\""]
     );
 }
+
+#[test]
+fn the_payment_terminal_check_talks_zvt_over_the_network_and_a_serial_line() {
+    use balcao_drivers::payment_terminal::zvt::sim::{Script, VirtualZvtTerminal};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("kiosk.toml");
+    let check = |settings: String| {
+        std::fs::write(&file, format!("[devices.payment_terminal]\nkind = \"zvt\"\n{settings}")).expect("write");
+        provision(&["payment-terminal".as_ref(), file.as_os_str()])
+    };
+
+    // Over TCP: ready, after the diagnosis the terminal asked for; one reservation left open
+    // by an earlier payment is named.
+    let terminal = VirtualZvtTerminal::listen().expect("virtual terminal");
+    terminal.control().require_diagnosis();
+    let (status, said, stderr) = check(format!("address = \"{}\"\n", terminal.address()));
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(said.contains(&format!("ZVT terminal at {}: ready", terminal.address())) && said.contains("no open reservations"), "{said}");
+    assert!(terminal.control().received().contains(&0x0670), "the diagnosis ran");
+    {
+        use balcao_drivers::payment_terminal::PaymentTerminal;
+        let mut driver = balcao_drivers::payment_terminal::zvt::ecr::ZvtTerminal::new(terminal.config());
+        terminal.control().script(Script::Approve);
+        let request = balcao_drivers::payment_terminal::AuthorizationRequest {
+            amount: 3_000,
+            reference: "left-open".into(),
+            cancel: balcao_drivers::CancelToken::new(),
+        };
+        driver.authorize(&request, &mut |_| {}).expect("approved");
+    }
+    let (status, said, _) = check(format!("address = \"{}\"\n", terminal.address()));
+    assert_eq!(status, Some(0));
+    assert!(said.contains("open reservation (receipt 0001)"), "{said}");
+    assert_eq!(terminal.control().booked(), [], "the check moved no money");
+
+    // Over a serial line (a pty): the same, with ZVT's framing.
+    let serial = VirtualZvtTerminal::on_new_pty().expect("virtual terminal on a pty");
+    let port = serial.port_path().expect("pty").to_path_buf();
+    let (status, said, stderr) = check(format!("serial = {port:?}\nbaud_rate = 9600\n"));
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(said.contains(&format!("ZVT terminal at {} (9600 baud): ready", port.display())), "{said}");
+
+    // Nothing there: a failure that says what to check.
+    drop(terminal);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address");
+    let (status, _, stderr) = check(format!("address = \"{closed}\"\n"));
+    assert_eq!(status, Some(2));
+    assert!(stderr.contains("not answering: check the cable or network"), "{stderr}");
+}
