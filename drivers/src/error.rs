@@ -4,6 +4,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// A read with a timeout that ended without bytes: nothing came in time, the link is fine.
+/// (Sockets say `WouldBlock` or `TimedOut`, serial ports `TimedOut`; a signal, `Interrupted`.)
+pub(crate) fn read_timed_out(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted)
+}
+
 /// A device failure: a small `kind` that generic code matches on, and a message for the
 /// technician saying what happened and what to check.
 ///

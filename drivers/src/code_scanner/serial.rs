@@ -224,11 +224,7 @@ impl CodeScanner for SerialScanner {
             match port.read(&mut chunk) {
                 Ok(0) => return Err(self.gone(std::io::Error::from(std::io::ErrorKind::UnexpectedEof))),
                 Ok(n) => self.unread.extend(&chunk[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
-                    ) => {}
+                Err(e) if crate::error::read_timed_out(&e) => {}
                 Err(e) => return Err(self.gone(e)),
             }
         }

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use serialport::SerialPort;
 
 use super::apdu::{Apdu, ApduFramer, MAX_DATA};
+use crate::error::read_timed_out;
 
 /// One side's end of the link to the other.
 pub trait Wire: Send {
@@ -34,10 +35,6 @@ pub trait Wire: Send {
     fn next(&mut self, deadline: Instant) -> std::io::Result<Option<Apdu>>;
     /// Ends the link: TCP closes; a serial line has nothing to close.
     fn close(&mut self);
-}
-
-fn timed_out(e: &std::io::Error) -> bool {
-    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted)
 }
 
 /// ZVT over TCP: APDUs back to back, cut by the length each announces.
@@ -89,7 +86,7 @@ impl Wire for TcpWire {
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => self.inbox.extend(self.framer.push(&chunk[..n])),
-                Err(e) if timed_out(&e) => return Ok(None),
+                Err(e) if read_timed_out(&e) => return Ok(None),
                 Err(e) => return Err(e),
             }
         }
@@ -325,7 +322,7 @@ impl SerialWire {
         let n = match self.port.read(&mut chunk) {
             Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => n,
-            Err(e) if timed_out(&e) => return Ok(()),
+            Err(e) if read_timed_out(&e) => return Ok(()),
             Err(e) => return Err(e),
         };
         for event in self.decoder.push(&chunk[..n]) {

@@ -215,11 +215,7 @@ fn listen(mut reader: Box<dyn Read + Send>, inbox: Arc<Inbox>, stop: Arc<AtomicB
                 inbox.changed.notify_all();
                 None
             }
-            Err(e)
-                if matches!(e.kind(), std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted) =>
-            {
-                None
-            }
+            Err(e) if crate::error::read_timed_out(&e) => None,
             Err(e) => Some(format!("reading from the printer failed: {e}")),
         };
         if let Some(why) = closed {
