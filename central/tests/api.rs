@@ -724,18 +724,21 @@ async fn a_service_for_the_holder_only_takes_applications_whose_applicant_was_id
 
 #[tokio::test]
 async fn closed_payment_days_are_reconciled_on_the_console_and_a_difference_is_an_alert() {
-    use balcao_backend_client::api::{DayTotals, KioskEvent, KioskEventKind, Severity};
+    use balcao_backend_client::api::{DayTotals, KioskEvent, KioskEventKind};
     let dir = tempfile::tempdir().expect("tempdir");
     let central = central(&dir);
-    let day = |terminal_avos, journal_avos, payments| KioskEvent {
-        event_id: Uuid::now_v7(),
-        kiosk_id: "K01".into(),
-        centre_id: "GSC-01".into(),
-        kind: KioskEventKind::DayClosed,
-        severity: if terminal_avos == journal_avos { Severity::Info } else { Severity::Critical },
-        detail: "end of day".into(),
-        at: jiff::Timestamp::now(),
-        day_totals: Some(DayTotals { terminal_avos, journal_avos, payments }),
+    let day = |terminal_avos, journal_avos, payments| {
+        let totals = DayTotals { terminal_avos, journal_avos, payments };
+        KioskEvent {
+            event_id: Uuid::now_v7(),
+            kiosk_id: "K01".into(),
+            centre_id: "GSC-01".into(),
+            kind: KioskEventKind::DayClosed,
+            severity: totals.severity(),
+            detail: "end of day".into(),
+            at: jiff::Timestamp::now(),
+            day_totals: Some(totals),
+        }
     };
     let submit = |event: &KioskEvent| {
         Request::post("/v1/events")

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use balcao_backend_client::api::{DayTotals, KioskEvent, KioskEventKind, Severity};
+use balcao_backend_client::api::{DayTotals, KioskEvent, KioskEventKind};
 use balcao_tests::loopback_central;
 
 /// Runs headless Chromium on `url` with `what` (`--dump-dom`, `--screenshot=…`); its stdout.
@@ -38,15 +38,16 @@ fn chromium(profile: &Path, url: &str, what: &str) -> String {
 }
 
 fn day_closed(kiosk: &str, terminal_avos: u64, journal_avos: u64, payments: u64) -> KioskEvent {
+    let totals = DayTotals { terminal_avos, journal_avos, payments };
     KioskEvent {
         event_id: uuid::Uuid::now_v7(),
         kiosk_id: kiosk.into(),
         centre_id: "GSC-01".into(),
         kind: KioskEventKind::DayClosed,
-        severity: if terminal_avos == journal_avos { Severity::Info } else { Severity::Critical },
+        severity: totals.severity(),
         detail: "end of day".into(),
         at: jiff::Timestamp::now(),
-        day_totals: Some(DayTotals { terminal_avos, journal_avos, payments }),
+        day_totals: Some(totals),
     }
 }
 

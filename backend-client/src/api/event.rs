@@ -70,4 +70,10 @@ impl DayTotals {
     pub fn agree(&self) -> bool {
         self.terminal_avos == self.journal_avos
     }
+
+    /// How a closed day is reported: information when the totals agree; critical when they
+    /// differ (money the kiosk did not account for, or a charge the terminal lost).
+    pub fn severity(&self) -> Severity {
+        if self.agree() { Severity::Info } else { Severity::Critical }
+    }
 }

@@ -426,7 +426,8 @@ impl Kiosk {
                 let identity = identity.clone();
                 let recorded = with_store(&store, move |s| {
                     let journal = s.captured_between(since, closed_at)?;
-                    let agree = journal.total_avos == day.total;
+                    let totals = DayTotals { terminal_avos: day.total, journal_avos: journal.total_avos, payments: journal.payments };
+                    let agree = totals.agree();
                     let detail = format!(
                         "end of day: the terminal booked {}, the kiosk's journal {} over {} payment(s){}",
                         crate::session::mop(day.total),
@@ -434,10 +435,8 @@ impl Kiosk {
                         journal.payments,
                         if agree { "" } else { "; they differ: compare the terminal's report with the kiosk's journal" }
                     );
-                    let severity = if agree { Severity::Info } else { Severity::Critical };
-                    let mut report = identity.event(KioskEventKind::DayClosed, severity, detail);
-                    report.day_totals =
-                        Some(DayTotals { terminal_avos: day.total, journal_avos: journal.total_avos, payments: journal.payments });
+                    let mut report = identity.event(KioskEventKind::DayClosed, totals.severity(), detail);
+                    report.day_totals = Some(totals);
                     s.record_day_close(closed_at, day.total, journal, &report)?;
                     Ok::<_, StoreError>(agree)
                 })
