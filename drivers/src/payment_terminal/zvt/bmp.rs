@@ -17,28 +17,47 @@ enum Size {
     Ber,
 }
 
+/// Every BMP of the ZVT specification (revision 13, "summary of utilised BMPs") and how its
+/// value is sized. A terminal may send any of them; one missing here would make every message
+/// that carries it unreadable, and a payment with it an unknown outcome.
 fn size(number: u8) -> Option<Size> {
     use Size::*;
     Some(match number {
-        0x01 | 0x02 | 0x03 | 0x05 | 0x19 | 0x27 | 0x8A | 0x8C | 0xA0 | 0xD0 | 0xD2 | 0xD3 | 0xE0 | 0xE9 | 0xEA | 0xF0 | 0xF9 | 0xFA => {
-            Fixed(1)
-        }
+        // Timeout, max. status infos, service byte, pump number, payment type, result code,
+        // card type, card-type ID, result code AS, algorithm key, card output direction, DUKPT
+        // key id, min. input length, max. input length, echo input, display duration, beeps,
+        // card-reader activation, OK required, dialog control, display device, image MIME type,
+        // image encoding, chunk count, chunk index.
+        0x01 | 0x02 | 0x03 | 0x05 | 0x19 | 0x27 | 0x8A | 0x8C | 0xA0 | 0xD0 | 0xD2 | 0xD3 | 0xE0 | 0xE9 | 0xEA | 0xF0 | 0xF9 | 0xFA
+        | 0xFB | 0xFC | 0xFD | 0x72 | 0x73 | 0x74 | 0x75 => Fixed(1),
+        // Date MMDD, expiry YYMM, card sequence number, CVV/CVC, currency, receipt number.
         0x0D | 0x0E | 0x17 | 0x3A | 0x49 | 0x87 => Fixed(2),
-        0x0B | 0x0C | 0x37 | 0x3D | 0x88 => Fixed(3),
-        0x29 => Fixed(4),
+        // Trace number, time, original trace number, password, turnover record number, date
+        // YYMMDD.
+        0x0B | 0x0C | 0x37 | 0x3D | 0x88 | 0xAA => Fixed(3),
+        // Terminal id, image request id, image size.
+        0x29 | 0x70 | 0x71 => Fixed(4),
+        // AID parameter.
         0xBA => Fixed(5),
         0x04 => Fixed(6),
+        // AID authorisation attribute, MAC over the texts.
         0x3B | 0xEB => Fixed(8),
+        // VU number.
         0x2A => Fixed(15),
+        // PAN, track 2, track 1, card name, chip data, card offset / PIN data, text lines.
         0x22 | 0x23 | 0x2D | 0x8B | 0xA7 | 0xD1 | 0xE1..=0xE8 | 0xF1..=0xF8 => Prefixed(2),
+        // Track 3, synchronous chip data, additional data, individual totals, ec-Cash offline
+        // data, GeldKarte records, EF_Info.
         0x24 | 0x2E | 0x3C | 0x60 | 0x92 | 0x9A | 0xAF => Prefixed(3),
         0x06 => Ber,
         _ => return None,
     })
 }
 
-/// BMPs that carry card data (the card number, tracks 1 to 3): never kept.
-const CARD_DATA: [u8; 5] = [0x22, 0x23, 0x24, 0x2D, 0x2E];
+/// BMPs that carry card data — the card number, tracks 1 to 3, the expiry date, the CVV, the
+/// chip's data and records, PIN data — never kept. The TLV container (`06`) can carry tracks
+/// too (tags `1F08`–`1F0A`): [`strip_card_data`] drops it whole.
+const CARD_DATA: [u8; 12] = [0x0E, 0x22, 0x23, 0x24, 0x2D, 0x2E, 0x3A, 0x92, 0x9A, 0xA7, 0xAF, 0xD1];
 
 /// One BMP: its number and value, as slices of the data it was read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,12 +145,13 @@ pub struct Stripped {
     pub masked_card: Option<String>,
 }
 
-/// Removes the card number and track data from a message's BMPs. Data that does not walk as
-/// BMPs is dropped whole (it could hide card data), and the caller gets nothing to parse.
+/// Removes the card data from a message's BMPs ([`CARD_DATA`], and the TLV container, which can
+/// carry tracks). Data that does not walk as BMPs is dropped whole (it could hide card data),
+/// and the caller gets nothing to parse.
 pub fn strip_card_data(data: &[u8]) -> Result<Stripped, Unreadable> {
     let mut out = Stripped::default();
     for field in fields(data)? {
-        if !CARD_DATA.contains(&field.number) {
+        if !CARD_DATA.contains(&field.number) && field.number != 0x06 {
             out.data.extend_from_slice(field.raw);
             continue;
         }

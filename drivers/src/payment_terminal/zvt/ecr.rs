@@ -17,11 +17,12 @@ use zvt::packets;
 
 use super::apdu::Apdu;
 use super::bmp;
+use super::message::{self, Message, StatusInformation};
 use super::wire::{SerialWire, TcpWire, Wire};
 use crate::CancelToken;
 use crate::payment_terminal::{
     Authorization, AuthorizationOutcome, AuthorizationRequest, Capture, DayClose, DeclineReason, Error, ErrorKind, MaskedPan,
-    PaymentTerminal, Reversal, TerminalPrompt, TerminalStatus, scrub_card_numbers,
+    PaymentTerminal, Reversal, TerminalPrompt, TerminalStatus,
 };
 
 /// ISO 4217 numeric code of the pataca.
@@ -66,6 +67,10 @@ pub struct ZvtConfig {
     pub ack_timeout: Duration,
     /// How long a payment may take from command to completion (the citizen at the terminal).
     pub transaction_timeout: Duration,
+    /// How long the terminal may take to answer the citizen's cancel (`06 B0`), and, once it
+    /// took it, to end the payment. A terminal that says nothing after a cancel holds the
+    /// citizen this long, not the whole transaction limit; the outcome is then unknown.
+    pub abort_timeout: Duration,
 }
 
 impl ZvtConfig {
@@ -86,6 +91,7 @@ impl ZvtConfig {
             connect_timeout: Duration::from_secs(2),
             ack_timeout: Duration::from_secs(5),
             transaction_timeout: Duration::from_secs(180),
+            abort_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -97,19 +103,30 @@ struct Exchange {
     aborted: Option<u8>,
     /// The receipt number an abort named (an open pre-authorisation).
     aborted_receipt: Option<u32>,
-    information: Option<packets::StatusInformation>,
-    /// The card number as the terminal masked it; an unmasked one never gets this far.
-    masked_card: Option<String>,
+    information: Option<StatusInformation>,
     receipt_lines: Vec<String>,
 }
 
-/// What a command is, for how its failures read.
+/// What a command is, for how its failures and the terminal's messages read.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Stakes {
-    /// Moves no money: a lost answer means the terminal is not there.
-    None,
-    /// Moves money: once sent, a lost answer leaves the outcome unknown.
+enum Kind {
+    /// Moves no money and reports no result (registration, status, diagnosis, the list of
+    /// reservations): a lost answer means the terminal is not there.
+    Query,
+    /// Moves no money; its result comes in a status information (end-of-day).
+    Report,
+    /// Moves money, its result in a status information: once sent, a lost, unreadable or
+    /// contradictory answer leaves the outcome unknown.
     Money,
+}
+
+impl Kind {
+    /// Whether the terminal reports the command's result in a status information (`04 0F`)
+    /// before completing it: a completion before that result is one left over from an earlier
+    /// command, not this command's end.
+    fn reports(self) -> bool {
+        self != Self::Query
+    }
 }
 
 /// A ZVT payment terminal on TCP or a serial line. Connects (and registers) on first use and
@@ -154,67 +171,6 @@ fn prompt(status: u8) -> Option<TerminalPrompt> {
     })
 }
 
-/// BER-TLV objects in `data`, as (tag, value); stops at the first that does not read.
-fn tlv_objects(mut data: &[u8]) -> Vec<(u32, &[u8])> {
-    let mut out = Vec::new();
-    while let Some((&first, rest)) = data.split_first() {
-        let mut tag = u32::from(first);
-        let mut rest = rest;
-        if first & 0x1F == 0x1F {
-            // Multi-byte tag: more bytes while the high bit is set.
-            loop {
-                let Some((&b, tail)) = rest.split_first() else { return out };
-                tag = (tag << 8) | u32::from(b);
-                rest = tail;
-                if b & 0x80 == 0 {
-                    break;
-                }
-            }
-        }
-        let Some((&len, tail)) = rest.split_first() else { return out };
-        let (len, tail) = match len {
-            n if n < 0x80 => (usize::from(n), tail),
-            0x81 => match tail.split_first() {
-                Some((&n, tail)) => (usize::from(n), tail),
-                None => return out,
-            },
-            0x82 if tail.len() >= 2 => (usize::from(u16::from_be_bytes([tail[0], tail[1]])), &tail[2..]),
-            _ => return out,
-        };
-        if tail.len() < len {
-            return out;
-        }
-        out.push((tag, &tail[..len]));
-        data = &tail[len..];
-    }
-    out
-}
-
-/// The display text an intermediate status carries (TLV container `06`, display texts `24`,
-/// text lines `07`), its lines joined.
-fn display_text(data: &[u8]) -> Option<String> {
-    // Status, timeout, then the BMPs.
-    let container = bmp::find(data.get(2..)?, 0x06)?;
-    let texts = tlv_objects(container).into_iter().find(|(tag, _)| *tag == 0x24)?.1;
-    let lines: Vec<String> = tlv_objects(texts)
-        .into_iter()
-        .filter(|(tag, _)| *tag == 0x07)
-        .map(|(_, line)| String::from_utf8_lossy(line).trim().to_string())
-        .filter(|line| !line.is_empty())
-        .collect();
-    (!lines.is_empty()).then(|| scrub_card_numbers(&lines.join(" ")))
-}
-
-/// Lines of a text block (06 D3): the TLV's text lines.
-fn text_block_lines(bytes: &[u8]) -> Vec<String> {
-    packets::PrintTextBlock::zvt_deserialize(bytes)
-        .ok()
-        .and_then(|(block, _)| block.tlv)
-        .and_then(|tlv| tlv.lines)
-        .map(|lines| lines.lines)
-        .unwrap_or_default()
-}
-
 impl ZvtTerminal {
     pub fn new(config: ZvtConfig) -> Self {
         Self { config, link: None }
@@ -237,7 +193,7 @@ impl ZvtTerminal {
         // wants the intermediate status (0x08).
         let registration =
             packets::Registration { password: self.config.password as usize, config_byte: 0x8E, currency: Some(CURRENCY_MOP), tlv: None };
-        match self.exchange(&registration.zvt_serialize(), Stakes::None, None, &mut |_| {}) {
+        match self.exchange(&registration.zvt_serialize(), Kind::Query, None, &mut |_| {}) {
             Ok(Exchange { aborted: None, .. }) => Ok(()),
             Ok(Exchange { aborted: Some(code), .. }) => {
                 self.link = None;
@@ -255,19 +211,19 @@ impl ZvtTerminal {
     fn exchange(
         &mut self,
         command: &[u8],
-        stakes: Stakes,
+        kind: Kind,
         cancel: Option<&CancelToken>,
         on_prompt: &mut dyn FnMut(TerminalPrompt),
     ) -> Result<Exchange, Error> {
-        let (ack_timeout, transaction_timeout) = (self.config.ack_timeout, self.config.transaction_timeout);
+        let config = &self.config;
         let link = self.link.as_mut().ok_or_else(|| Error::new(ErrorKind::Other, "not connected to the payment terminal"))?;
-        let unknown = |sent: bool| if sent && stakes == Stakes::Money { ErrorKind::OutcomeUnknown } else { ErrorKind::NoAnswer };
+        let money = kind == Kind::Money;
+        let unknown = |sent: bool| if sent && money { ErrorKind::OutcomeUnknown } else { ErrorKind::NoAnswer };
         let lost = |e: std::io::Error, sent: bool| Error::new(unknown(sent), "the link to the payment terminal broke").with_source(e);
-        // Once a money-moving command is out, an answer the kiosk cannot read leaves the
-        // outcome unknown just as a lost one does.
+        // Once a money-moving command is out, an answer the kiosk cannot read (or one that
+        // contradicts itself) leaves the outcome unknown just as a lost one does.
         let broken = |what: &str| {
-            let kind = if stakes == Stakes::Money { ErrorKind::OutcomeUnknown } else { ErrorKind::Protocol };
-            Error::new(kind, format!("the payment terminal sent {what}"))
+            Error::new(if money { ErrorKind::OutcomeUnknown } else { ErrorKind::Protocol }, format!("the payment terminal sent {what}"))
         };
         let result = (|| {
             // A serial frame nobody confirmed may still have arrived: the command is then out.
@@ -275,81 +231,94 @@ impl ZvtTerminal {
                 let maybe_arrived = e.kind() == std::io::ErrorKind::TimedOut;
                 lost(e, maybe_arrived)
             })?;
-            let ack_deadline = Instant::now() + ack_timeout;
+            let ack_deadline = Instant::now() + config.ack_timeout;
             loop {
-                match link.next(ack_deadline).map_err(|e| lost(e, true))? {
-                    Some(a) if a.class == 0x80 && a.instr == 0x00 => break,
-                    Some(a) if a.class == 0x84 && a.instr == 0x9C => return Err(Error::new(ErrorKind::Busy, "the terminal is busy")),
-                    Some(a) if a.class == 0x84 => {
-                        return Err(Error::new(ErrorKind::Refused, format!("the terminal refused the command (84 {:02X})", a.instr)));
+                let Some(apdu) = link.next(ack_deadline).map_err(|e| lost(e, true))? else {
+                    return Err(Error::new(unknown(true), "the terminal did not acknowledge the command"));
+                };
+                match message::read(&apdu) {
+                    Ok(Message::Ack) => break,
+                    Ok(Message::Refused(0x9C)) => return Err(Error::new(ErrorKind::Busy, "the terminal is busy")),
+                    Ok(Message::Refused(code)) => {
+                        return Err(Error::new(ErrorKind::Refused, format!("the terminal refused the command (84 {code:02X})")));
                     }
                     // A message left over from an earlier exchange (a terminal that answered
                     // twice): acknowledged and passed over.
-                    Some(stale) => {
-                        tracing::warn!(message = ?stale, "the payment terminal repeated an earlier message");
+                    _ => {
+                        tracing::warn!(message = ?apdu, "the payment terminal repeated an earlier message");
                         link.send(&[0x80, 0x00, 0x00]).map_err(|e| lost(e, true))?;
                     }
-                    None => return Err(Error::new(unknown(true), "the terminal did not acknowledge the command")),
                 }
             }
-            let deadline = Instant::now() + transaction_timeout;
+            let deadline = Instant::now() + config.transaction_timeout;
             let mut exchange = Exchange::default();
             let mut abort_sent = false;
+            // While the terminal owes an answer to the citizen's cancel: when that wait ends.
+            let mut abort_deadline: Option<Instant> = None;
             loop {
-                let wants_abort = !abort_sent && cancel.is_some_and(CancelToken::is_cancelled);
-                if wants_abort {
+                if !abort_sent && cancel.is_some_and(CancelToken::is_cancelled) {
                     // 06 B0: abort. The terminal acknowledges it, then ends with 06 1E 6C if
-                    // it could still stop (it cannot once the card is processed).
+                    // it could still stop, or refuses it (84 xx) once the card is processed.
                     link.send(&[0x06, 0xB0, 0x00]).map_err(|e| lost(e, true))?;
                     abort_sent = true;
+                    abort_deadline = Some(Instant::now() + config.abort_timeout);
                 }
                 // While the citizen may still cancel, look up often enough to pass it on.
-                let wait_until =
-                    if cancel.is_some() && !abort_sent { deadline.min(Instant::now() + Duration::from_millis(100)) } else { deadline };
-                let Some(message) = link.next(wait_until).map_err(|e| lost(e, true))? else {
-                    if Instant::now() < deadline {
+                let wait_until = match abort_deadline {
+                    Some(until) => until.min(deadline),
+                    None if cancel.is_some() && !abort_sent => deadline.min(Instant::now() + Duration::from_millis(100)),
+                    None => deadline,
+                };
+                let Some(apdu) = link.next(wait_until).map_err(|e| lost(e, true))? else {
+                    let now = Instant::now();
+                    if abort_deadline.is_some_and(|until| now >= until) {
+                        return Err(Error::new(unknown(true), "the terminal did not answer the citizen's cancel in time"));
+                    }
+                    if now < deadline {
                         continue;
                     }
                     return Err(Error::new(unknown(true), "the terminal did not finish the transaction in time"));
                 };
-                // The acknowledgement of the kiosk's abort, or its refusal: nothing to answer.
-                if matches!(message.class, 0x80 | 0x84) {
+                // The terminal's answer to the kiosk's abort: taken (the end follows at once) or
+                // refused (the payment goes on, on its own time). Nothing to acknowledge.
+                if matches!(apdu.class, 0x80 | 0x84) {
+                    if abort_sent {
+                        abort_deadline = (apdu.class == 0x80).then(|| Instant::now() + config.abort_timeout);
+                    }
                     continue;
                 }
-                let bytes = message.encode().map_err(|_| broken("a message too long to be ZVT"))?;
                 link.send(&[0x80, 0x00, 0x00]).map_err(|e| lost(e, true))?;
-                match message.command() {
-                    0x04FF => {
-                        let status = message.data.first().copied().ok_or_else(|| broken("an empty intermediate status"))?;
-                        let shown = prompt(status).or_else(|| display_text(&message.data).map(TerminalPrompt::Text));
-                        on_prompt(shown.unwrap_or(TerminalPrompt::Processing));
+                let message = message::read(&apdu).map_err(|e| broken(&format!("a message that does not read ({e})")))?;
+                match message {
+                    Message::Intermediate { status, text } => {
+                        on_prompt(prompt(status).or(text.map(TerminalPrompt::Text)).unwrap_or(TerminalPrompt::Processing));
                     }
-                    0x040F => {
-                        let stripped = bmp::strip_card_data(&message.data).map_err(|_| broken("status information that does not read"))?;
-                        let clean = Apdu::new(0x04, 0x0F, stripped.data).encode().map_err(|_| broken("oversized status information"))?;
-                        let (information, _) = packets::StatusInformation::zvt_deserialize(&clean)
-                            .map_err(|_| broken("status information that does not parse"))?;
-                        exchange.information = Some(information);
-                        exchange.masked_card = stripped.masked_card;
-                    }
-                    0x06D1 => {
-                        if let Ok((line, _)) = packets::PrintLine::zvt_deserialize(&bytes) {
-                            exchange.receipt_lines.push(scrub_card_numbers(&line.text));
+                    Message::Status(information) => {
+                        let approved = |i: &Option<StatusInformation>| i.as_ref().is_some_and(|i| i.result == Some(0));
+                        if money && approved(&exchange.information) && information.result != Some(0) {
+                            return Err(broken("an approval, then a refusal of the same transaction"));
                         }
+                        exchange.information = Some(information);
                     }
-                    0x06D3 => exchange.receipt_lines.extend(text_block_lines(&bytes).iter().map(|l| scrub_card_numbers(l))),
-                    0x060F => return Ok(exchange),
-                    0x061E => {
-                        let (code, rest) = message.data.split_first().ok_or_else(|| broken("an abort without a result code"))?;
-                        exchange.aborted = Some(*code);
-                        exchange.aborted_receipt = bmp::find(rest, 0x87)
-                            .filter(|r| r != &[0xFF, 0xFF])
-                            .and_then(bmp::bcd_value)
-                            .and_then(|n| u32::try_from(n).ok());
+                    Message::Print(lines) => exchange.receipt_lines.extend(lines),
+                    Message::Completion if kind.reports() && exchange.information.is_none() => {
+                        // No result yet: a completion left over from an earlier command (a
+                        // terminal that answered twice). This command's end is still to come.
+                        tracing::warn!("the payment terminal completed before reporting a result: taken as a repeat, passed over");
+                    }
+                    Message::Completion => return Ok(exchange),
+                    Message::Abort { code, receipt } => {
+                        if money && exchange.information.as_ref().is_some_and(|i| i.result == Some(0)) {
+                            // Approved, then aborted: the reservation may stand. Only asking
+                            // the terminal can tell, never telling the citizen "not charged".
+                            return Err(broken(&format!("an approval, then an abort (result {code:02X})")));
+                        }
+                        exchange.aborted = Some(code);
+                        exchange.aborted_receipt = receipt;
                         return Ok(exchange);
                     }
-                    // Anything else the terminal sends is acknowledged and passed over.
-                    _ => tracing::debug!(message = ?message, "payment terminal message passed over"),
+                    Message::Other(command) => tracing::debug!(command = format!("{command:04X}"), "payment terminal message passed over"),
+                    Message::Ack | Message::Refused(_) => {}
                 }
             }
         })();
@@ -361,9 +330,9 @@ impl ZvtTerminal {
     }
 
     /// Connects if needed and runs one exchange.
-    fn run(&mut self, command: &[u8], stakes: Stakes) -> Result<Exchange, Error> {
+    fn run(&mut self, command: &[u8], kind: Kind) -> Result<Exchange, Error> {
         self.connect()?;
-        self.exchange(command, stakes, None, &mut |_| {})
+        self.exchange(command, kind, None, &mut |_| {})
     }
 
     /// Books `amount` of the reservation `receipt` (06 24, which the `zvt` crate lacks).
@@ -379,21 +348,43 @@ impl ZvtTerminal {
 
     /// Diagnosis (06 70): the terminal checks itself and its host connection.
     pub fn diagnosis(&mut self) -> Result<bool, Error> {
-        let exchange = self.run(&packets::Diagnosis { tlv: None }.zvt_serialize(), Stakes::None)?;
+        let exchange = self.run(&packets::Diagnosis { tlv: None }.zvt_serialize(), Kind::Query)?;
         Ok(exchange.aborted.is_none())
     }
 
     fn enquire(&mut self) -> Result<Option<u8>, Error> {
         let enquiry = packets::StatusEnquiry { password: None, service_byte: None, tlv: None };
-        Ok(self.run(&enquiry.zvt_serialize(), Stakes::None)?.aborted)
+        Ok(self.run(&enquiry.zvt_serialize(), Kind::Query)?.aborted)
     }
 }
 
-fn released(what: &str, code: u8) -> Error {
+/// Why the terminal would not book or reverse a reservation.
+fn refusal(what: &str, code: u8) -> Error {
     if code == result::PRE_AUTH {
         return Error::new(ErrorKind::NoSuchReservation, format!("the terminal holds no such reservation to {what}"));
     }
     Error::new(ErrorKind::Refused, format!("the terminal refused to {what} the reservation (result {code:02X})"))
+}
+
+/// The end of a booking or a reversal of reservation `receipt`: done only when the terminal's
+/// status information says so, for that reservation. A completion alone proves nothing.
+fn released(what: &str, exchange: Exchange, receipt: u32) -> Result<Vec<String>, Error> {
+    if let Some(code) = exchange.aborted {
+        return Err(refusal(what, code));
+    }
+    let information = exchange.information.ok_or_else(|| {
+        Error::new(ErrorKind::OutcomeUnknown, format!("the terminal did not say whether it could {what} the reservation"))
+    })?;
+    match (information.result, information.receipt) {
+        (Some(0), None) => Ok(exchange.receipt_lines),
+        (Some(0), Some(named)) if named == receipt => Ok(exchange.receipt_lines),
+        (Some(0), Some(named)) => Err(Error::new(
+            ErrorKind::OutcomeUnknown,
+            format!("asked to {what} reservation {receipt}, the terminal reported on reservation {named}"),
+        )),
+        (Some(code), _) => Err(refusal(what, code)),
+        (None, _) => Err(Error::new(ErrorKind::OutcomeUnknown, format!("the terminal's answer to {what} the reservation has no result"))),
+    }
 }
 
 impl PaymentTerminal for ZvtTerminal {
@@ -422,39 +413,36 @@ impl PaymentTerminal for ZvtTerminal {
         self.connect()?;
         let reservation =
             packets::Reservation { amount: Some(request.amount as usize), currency: Some(CURRENCY_MOP), ..packets::Reservation::default() };
-        let exchange = self.exchange(&reservation.zvt_serialize(), Stakes::Money, Some(&request.cancel), on_prompt)?;
+        let exchange = self.exchange(&reservation.zvt_serialize(), Kind::Money, Some(&request.cancel), on_prompt)?;
         if let Some(code) = exchange.aborted {
             return Ok(decline(code));
         }
         let information = exchange
             .information
             .ok_or_else(|| Error::new(ErrorKind::OutcomeUnknown, "the terminal completed without status information"))?;
-        match information.result_code {
+        match information.result {
             Some(0) => {}
             Some(code) => return Ok(decline(code)),
             None => return Err(Error::new(ErrorKind::OutcomeUnknown, "the terminal's status information has no result")),
         }
         let receipt_number = information
-            .receipt_no
-            .and_then(|n| u32::try_from(n).ok())
+            .receipt
             .ok_or_else(|| Error::new(ErrorKind::OutcomeUnknown, "an approval without a receipt number cannot be captured"))?;
         Ok(AuthorizationOutcome::Approved(Authorization {
-            amount: information.amount.map_or(request.amount, |a| a as u64),
+            amount: information.amount.unwrap_or(request.amount),
             receipt_number,
-            trace_number: information.trace_number.and_then(|n| u32::try_from(n).ok()).unwrap_or(0),
+            trace_number: information.trace.unwrap_or(0),
             approval_code: None,
             card_brand: information.card_name,
-            card: exchange.masked_card.as_deref().and_then(MaskedPan::from_masked),
+            card: information.masked_card.as_deref().and_then(MaskedPan::from_masked),
             receipt_lines: exchange.receipt_lines,
         }))
     }
 
     fn capture(&mut self, authorization: &Authorization, amount: u64) -> Result<Capture, Error> {
-        let exchange = self.run(&Self::book_total(authorization.receipt_number, amount), Stakes::Money)?;
-        match exchange.aborted {
-            None => Ok(Capture { amount, receipt_lines: exchange.receipt_lines }),
-            Some(code) => Err(released("book", code)),
-        }
+        let exchange = self.run(&Self::book_total(authorization.receipt_number, amount), Kind::Money)?;
+        let receipt_lines = released("book", exchange, authorization.receipt_number)?;
+        Ok(Capture { amount, receipt_lines })
     }
 
     fn reverse(&mut self, authorization: &Authorization) -> Result<Reversal, Error> {
@@ -463,11 +451,9 @@ impl PaymentTerminal for ZvtTerminal {
             currency: Some(CURRENCY_MOP),
             receipt_no: Some(authorization.receipt_number as usize),
         };
-        let exchange = self.run(&reversal.zvt_serialize(), Stakes::Money)?;
-        match exchange.aborted {
-            None => Ok(Reversal { receipt_lines: exchange.receipt_lines }),
-            Some(code) => Err(released("reverse", code)),
-        }
+        let exchange = self.run(&reversal.zvt_serialize(), Kind::Money)?;
+        let receipt_lines = released("reverse", exchange, authorization.receipt_number)?;
+        Ok(Reversal { receipt_lines })
     }
 
     fn open_reservation(&mut self) -> Result<Option<u32>, Error> {
@@ -476,7 +462,7 @@ impl PaymentTerminal for ZvtTerminal {
         // when there is none. It moves no money.
         let query =
             packets::PartialReversal { receipt_no: Some(0xFFFF), currency: Some(CURRENCY_MOP), ..packets::PartialReversal::default() };
-        let exchange = self.run(&query.zvt_serialize(), Stakes::None)?;
+        let exchange = self.run(&query.zvt_serialize(), Kind::Query)?;
         match exchange.aborted {
             Some(result::PRE_AUTH) => Ok(exchange.aborted_receipt),
             None => Ok(None),
@@ -485,12 +471,17 @@ impl PaymentTerminal for ZvtTerminal {
     }
 
     fn end_of_day(&mut self) -> Result<DayClose, Error> {
-        let exchange = self.run(&packets::EndOfDay { password: self.config.password as usize }.zvt_serialize(), Stakes::None)?;
+        let exchange = self.run(&packets::EndOfDay { password: self.config.password as usize }.zvt_serialize(), Kind::Report)?;
         if let Some(code) = exchange.aborted {
             return Err(Error::new(ErrorKind::Refused, format!("the terminal could not close the day (result {code:02X})")));
         }
-        let total = exchange.information.and_then(|i| i.amount).unwrap_or(0) as u64;
-        Ok(DayClose { total, receipt_lines: exchange.receipt_lines })
+        let information =
+            exchange.information.ok_or_else(|| Error::new(ErrorKind::Protocol, "the terminal closed its day without reporting a total"))?;
+        match information.result {
+            Some(0) | None => {}
+            Some(code) => return Err(Error::new(ErrorKind::Refused, format!("the terminal could not close the day (result {code:02X})"))),
+        }
+        Ok(DayClose { total: information.amount.unwrap_or(0), receipt_lines: exchange.receipt_lines })
     }
 }
 
@@ -514,17 +505,5 @@ mod tests {
         assert_eq!(decline(0x55), AuthorizationOutcome::Declined(DeclineReason::WrongPin));
         assert_eq!(decline(0x78), AuthorizationOutcome::Declined(DeclineReason::CardExpired));
         assert_eq!(decline(0x05), AuthorizationOutcome::Declined(DeclineReason::Declined));
-    }
-
-    #[test]
-    fn an_unknown_status_shows_the_terminals_display_text() {
-        // 04 FF: status 0C (card not readable), timeout 0, BMP 06 { 24 { 07 "CARD NOT", 07 "READABLE" } }.
-        let texts = [[0x07, 0x08].as_slice(), b"CARD NOT", &[0x07, 0x08], b"READABLE"].concat();
-        let container = [[0x24, texts.len() as u8].as_slice(), &texts].concat();
-        let data = [[0x0C, 0x00, 0x06, container.len() as u8].as_slice(), &container].concat();
-        assert_eq!(display_text(&data).as_deref(), Some("CARD NOT READABLE"));
-        assert_eq!(display_text(&[0x0C, 0x00]), None);
-        assert_eq!(display_text(&[0x0C, 0x00, 0x06, 0x05, 0x24, 0x09]), None, "a length past the end reads as nothing");
-        assert_eq!(tlv_objects(&[0x1F, 0x07, 0x01, 0x02]), [(0x1F07, [0x02].as_slice())]);
     }
 }

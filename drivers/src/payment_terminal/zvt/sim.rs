@@ -56,6 +56,13 @@ pub enum Script {
     NeverPresented,
     /// Approves, and sends its completion twice: the second arrives during the next command.
     AnswerTwice,
+    /// Asks for the card, which is read at once without the terminal saying so (no status
+    /// until the result, as when the card was already in the slot): the kiosk's screen still
+    /// asks for the card, an abort now is refused (`84 83`), and the payment is approved.
+    CardReadUnannounced,
+    /// Approves, and sends among its receipt lines a text block whose length runs past its
+    /// end (`06 D3 02 06 82`), which panics the `zvt` crate's parser.
+    MalformedReceipt,
 }
 
 /// How the terminal's bytes reach the kiosk.
@@ -433,7 +440,6 @@ fn intermediate(status: u8) -> Vec<u8> {
 fn serve(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
     loop {
         let command = link.next()?;
-        let bytes = command.encode().map_err(|_| Ended::Garbage)?;
         control.knobs().received.push(command.command());
         match command.command() {
             // A late acknowledgement (of a message sent twice): nothing to answer.
@@ -482,13 +488,18 @@ fn serve(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
             }
             // Reservation (pre-authorisation).
             0x0622 => {
-                let Ok((reservation, _)) = packets::Reservation::zvt_deserialize(&bytes) else {
+                // Read with the driver's own BMP walk: the `zvt` crate's parser panics on
+                // some malformed input, and the virtual terminal serves whatever connects.
+                let amount = bmp::fields(&command.data)
+                    .ok()
+                    .map(|fields| fields.iter().find(|f| f.number == 0x04).and_then(|f| bmp::bcd_value(f.value)).unwrap_or(0));
+                let Some(amount) = amount else {
                     // 84 83: the ECR's message could not be read.
                     link.send_bytes(&[0x84, 0x83, 0x00])?;
                     continue;
                 };
                 link.ack()?;
-                reserve(link, control, reservation.amount.unwrap_or(0))?;
+                reserve(link, control, amount as usize)?;
             }
             // Book total (06 24) and pre-authorisation reversal (06 25).
             0x0624 | 0x0625 => {
@@ -558,16 +569,21 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
     }
     let pace = control.knobs().pace;
     link.send(&intermediate(status::INSERT_CARD))?;
-    // The citizen reaches for the card: until then the kiosk may still abort.
-    if !pace.is_zero() && link.abort_within(control, pace)? {
-        return link.send(&packets::Abort { error: 0x6C }.zvt_serialize());
-    }
-    if script == Script::ApproveWithPin {
-        link.send(&intermediate(status::ENTER_PIN))?;
+    if script == Script::CardReadUnannounced {
+        // The card is read now; the terminal works on without a word, refusing any abort.
+        link.busy_for(control, pace)?;
+    } else {
+        // The citizen reaches for the card: until then the kiosk may still abort.
+        if !pace.is_zero() && link.abort_within(control, pace)? {
+            return link.send(&packets::Abort { error: 0x6C }.zvt_serialize());
+        }
+        if script == Script::ApproveWithPin {
+            link.send(&intermediate(status::ENTER_PIN))?;
+            link.busy_for(control, pace)?;
+        }
+        link.send(&intermediate(status::PLEASE_WAIT))?;
         link.busy_for(control, pace)?;
     }
-    link.send(&intermediate(status::PLEASE_WAIT))?;
-    link.busy_for(control, pace)?;
     let (receipt_no, trace_number) = {
         let mut knobs = control.knobs();
         let numbers = (knobs.next_receipt, knobs.next_trace);
@@ -610,6 +626,9 @@ fn reserve(link: &mut Link, control: &ZvtTerminalControl, amount: usize) -> Resu
     link.send(&packets::PrintLine { attribute: 0, text: format!("TERMINAL {TERMINAL_ID}") }.zvt_serialize())?;
     let card = if control.knobs().card_data_in_clear { format!("VISA {CLEAR_PAN}") } else { "VISA ************4242".into() };
     link.send(&text_block(&["PRE-AUTHORISATION".into(), card, amount_text, format!("RECEIPT {receipt_no:04} TRACE {trace_number:06}")]))?;
+    if script == Script::MalformedReceipt {
+        link.send(&[0x06, 0xD3, 0x02, 0x06, 0x82])?;
+    }
     link.send(&completion())?;
     if script == Script::AnswerTwice {
         // Not waiting for the acknowledgement: it comes, if at all, with the next command.
