@@ -107,6 +107,50 @@ fn dg1_is_read_from_vicc_five_times_once_with_the_card_pulled_out_mid_read() {
 }
 
 #[test]
+fn a_card_pulled_during_an_exchange_is_removed_and_the_next_card_reads() {
+    if !inside_private_namespace("a_card_pulled_during_an_exchange_is_removed_and_the_next_card_reads") {
+        return;
+    }
+    let mut lab = Lab::start();
+    let mut reader = EmrtdReader::new(PcscSlot::new(""), LENIENT);
+    for round in 1..=2 {
+        // BAC done and a few files read; the next command's answer is held while the card is
+        // pulled, so the card leaves in the middle of the exchange, not between two.
+        let (result, took) = {
+            let slot = &mut PcscSlot::new("");
+            let channel = slot.connect().expect("the card is there");
+            let hold = lab.hold_path();
+            let vicc = &mut lab.vicc;
+            let pull = move || {
+                std::fs::write(&hold, b"").expect("hold file");
+                let card = vicc.take();
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(400));
+                    drop(card);
+                });
+            };
+            let mut channel = AfterCommands { inner: channel, after: 6, then: Some(Box::new(pull)) };
+            let started = Instant::now();
+            (chip::read(&mut channel, &key(), LENIENT, &mut random), started.elapsed())
+        };
+        lab.release();
+        let error = result.expect_err("the card left mid-exchange");
+        assert!(
+            matches!(&error, ChipError::Transport(e) if e.kind == TransportErrorKind::CardRemoved),
+            "round {round}: a document moved, not a broken chip: {error}{}",
+            lab.logs()
+        );
+        assert!(took < Duration::from_secs(10), "a pulled card must not hang the read: {took:?}");
+        // The next card is seen and read.
+        lab.insert();
+        let document = reader.read(&access_key()).unwrap_or_else(|e| panic!("round {round}: the next card: {e}{}", lab.logs()));
+        assert_eq!(document.holder.document_number, "L898902C3");
+    }
+    lab.remove();
+    let _ = lab.pcscd.take();
+}
+
+#[test]
 fn vicc_is_refused_in_strict_mode_and_with_the_wrong_mrz() {
     if !inside_private_namespace("vicc_is_refused_in_strict_mode_and_with_the_wrong_mrz") {
         return;

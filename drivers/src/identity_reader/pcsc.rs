@@ -189,8 +189,12 @@ impl PcscCard {
             }
             error
         })?;
-        Response::parse(answer)
-            .ok_or_else(|| TransportError::new(TransportErrorKind::Malformed, "the card answered with fewer than two bytes"))
+        // pcsc-lite answers an exchange with a card pulled away mid-APDU with success and an
+        // empty answer: a document taken away, not a broken chip, once pcscd says it left.
+        Response::parse(answer).ok_or_else(|| {
+            let kind = if card_left(card) { TransportErrorKind::CardRemoved } else { TransportErrorKind::Malformed };
+            TransportError::new(kind, format!("the card answered with {} byte(s), fewer than a status word", answer.len()))
+        })
     }
 }
 

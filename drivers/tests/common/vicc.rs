@@ -64,6 +64,7 @@ impl Lab {
         let vicc = Command::new("/usr/bin/python3")
             .args(["/usr/bin/vicc", "-t", "ePass"])
             .env("VICC_MRZ", ZONE)
+            .env("VICC_HOLD", self.hold_path())
             .env("PYTHONPATH", self.vicc_path())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -82,6 +83,16 @@ impl Lab {
     /// Kills vicc: the card leaves the reader.
     pub fn remove(&mut self) {
         self.vicc = None;
+    }
+
+    /// While this file exists, the card holds each answer (until [`Self::release`], or until
+    /// it is pulled).
+    pub fn hold_path(&self) -> PathBuf {
+        self.dir.path().join("hold")
+    }
+
+    pub fn release(&self) {
+        let _ = std::fs::remove_file(self.hold_path());
     }
 
     pub fn logs(&self) -> String {

@@ -135,17 +135,23 @@ pub fn parse(zone: &str) -> Result<HolderData, BadMrz> {
             return Err(BadMrz::CheckDigit(what));
         }
     }
+    // The states as the zone writes them, fillers included (`D<<`): the parser trims them, and
+    // a three-letter code is what `HolderData` promises.
+    let (issuing_state, nationality) = match parsed.format {
+        mrz::Format::Td3 => (&joined[2..5], &joined[54..57]),
+        _ => (&joined[2..5], &joined[45..48]),
+    };
     let document_type = match (parsed.format, parsed.document_type.chars().next()) {
         (mrz::Format::Td3, _) | (_, Some('P')) => DocumentType::Passport,
         _ => DocumentType::IdentityCard,
     };
     Ok(HolderData {
         document_type,
-        issuing_state: parsed.issuing_country.clone(),
+        issuing_state: issuing_state.to_string(),
         document_number: parsed.full_document_number().to_string(),
         surname: parsed.surname.clone(),
         given_names: parsed.given_names.clone(),
-        nationality: parsed.nationality.clone(),
+        nationality: nationality.to_string(),
         date_of_birth: date(&parsed.date_of_birth, "date of birth")?,
         sex: match parsed.sex {
             mrz::Sex::Female => Sex::Female,
@@ -185,6 +191,16 @@ mod tests {
         assert_eq!(card.document_type, DocumentType::IdentityCard);
         assert_eq!(card.document_number, "D23145890");
         assert_eq!(card.key().expect("key").information(), "D23145890774081221204159");
+    }
+
+    #[test]
+    fn states_keep_their_fillers_as_the_zone_writes_them() {
+        // Germany's code is `D<<`, in the zone and in what the reader returns.
+        let german = "P<D<<MUSTERMANN<<ERIKA<<<<<<<<<<<<<<<<<<<<<<\nC01X00T478D<<6408125F2702283<<<<<<<<<<<<<<<4";
+        let holder = parse(german).expect("the German specimen passport");
+        assert_eq!((holder.issuing_state.as_str(), holder.nationality.as_str()), ("D<<", "D<<"));
+        let card = parse(&TD1.replace('\n', "")).expect("the specimen card");
+        assert_eq!((card.issuing_state.as_str(), card.nationality.as_str()), ("UTO", "UTO"));
     }
 
     #[test]
