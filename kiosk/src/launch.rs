@@ -12,7 +12,7 @@ use balcao_ui::view::Language;
 
 use crate::config::{CodeScannerKind, DocumentPrinterKind, IdentityReaderKind, KioskConfig, PaymentTerminalKind, ReceiptPrinterLink};
 use crate::runtime::KioskSettings;
-use crate::runtime::devices::{self, Devices, SimulatorPace, Simulators};
+use crate::runtime::devices::{self, DeviceWorker, Devices, SimulatorPace, Simulators};
 use crate::runtime::outbox::RetryPolicy;
 use crate::session::SessionConfig;
 
@@ -95,56 +95,79 @@ pub fn from_config(config: &KioskConfig) -> anyhow::Result<Launch> {
 }
 
 /// Each device as the configuration says: its real driver, or its simulator (whose printouts
-/// go under `data_dir`). Only the simulators of simulated devices are started.
+/// go under `data_dir`). Only the simulators of simulated devices are started. A real driver's
+/// worker makes it anew after a panic, from the same configuration.
 fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::Result<(Devices, Simulators)> {
+    use balcao_drivers::code_scanner::CodeScanner;
+    use balcao_drivers::document_printer::DocumentPrinter;
+    use balcao_drivers::identity_reader::IdentityReader;
+    use balcao_drivers::payment_terminal::PaymentTerminal;
+    use balcao_drivers::receipt_printer::ReceiptPrinter;
     use balcao_drivers::receipt_printer::escpos::{SerialConnector, TcpConnector, UsbConnector};
     let pace = SimulatorPace::REALISTIC;
     let mut simulators = Simulators::default();
-    let receipt_printer = match config.devices.receipt_printer.link(std::path::Path::new("configuration"))? {
-        Some(ReceiptPrinterLink::Tcp(address)) => devices::escpos_printer(&TcpConnector {
-            address,
-            connect_timeout: Duration::from_secs(2),
-            write_timeout: Duration::from_secs(5),
-        }),
-        Some(ReceiptPrinterLink::Serial { path, baud_rate }) => {
-            devices::escpos_printer(&SerialConnector { path: path.to_string_lossy().into_owned(), baud_rate })
-        }
-        Some(ReceiptPrinterLink::Usb(device)) => devices::escpos_printer(&UsbConnector::new(device, Duration::from_secs(5))),
-        None => {
-            let (driver, virtual_printer) = devices::simulated_receipt_printer(&data_dir.join("receipts"), pace)?;
-            simulators.receipt_printer = Some(virtual_printer);
-            driver
-        }
-    };
+    let receipt_printer: DeviceWorker<dyn ReceiptPrinter> =
+        match config.devices.receipt_printer.link(std::path::Path::new("configuration"))? {
+            Some(ReceiptPrinterLink::Tcp(address)) => {
+                let connector = TcpConnector { address, connect_timeout: Duration::from_secs(2), write_timeout: Duration::from_secs(5) };
+                DeviceWorker::restartable("receipt-printer", move || Ok(devices::escpos_printer(&connector)))?
+            }
+            Some(ReceiptPrinterLink::Serial { path, baud_rate }) => {
+                let connector = SerialConnector { path: path.to_string_lossy().into_owned(), baud_rate };
+                DeviceWorker::restartable("receipt-printer", move || Ok(devices::escpos_printer(&connector)))?
+            }
+            Some(ReceiptPrinterLink::Usb(device)) => {
+                let connector = UsbConnector::new(device, Duration::from_secs(5));
+                DeviceWorker::restartable("receipt-printer", move || Ok(devices::escpos_printer(&connector)))?
+            }
+            None => {
+                let (driver, virtual_printer) = devices::simulated_receipt_printer(&data_dir.join("receipts"), pace)?;
+                simulators.receipt_printer = Some(virtual_printer);
+                DeviceWorker::spawn("receipt-printer", driver)?
+            }
+        };
     let a4 = &config.devices.document_printer;
-    let document_printer: Box<dyn balcao_drivers::document_printer::DocumentPrinter> = match (a4.kind, &a4.uri) {
+    let document_printer: DeviceWorker<dyn DocumentPrinter> = match (a4.kind, &a4.uri) {
         (DocumentPrinterKind::Ipp, Some(uri)) => {
             use balcao_drivers::document_printer::ipp::{IppDocumentPrinter, IppTimeouts};
-            let timeouts = IppTimeouts { job: Duration::from_secs(a4.job_timeout_secs), ..IppTimeouts::default() };
-            Box::new(IppDocumentPrinter::new(uri, timeouts).context("devices.document_printer.uri")?)
+            let (uri, timeouts) = (uri.clone(), IppTimeouts { job: Duration::from_secs(a4.job_timeout_secs), ..IppTimeouts::default() });
+            DeviceWorker::restartable("document-printer", move || {
+                let driver: Box<dyn DocumentPrinter> = Box::new(IppDocumentPrinter::new(&uri, timeouts).map_err(std::io::Error::other)?);
+                Ok(driver)
+            })
+            .context("devices.document_printer.uri")?
         }
         _ => {
             let (driver, virtual_printer) = devices::simulated_document_printer(&data_dir.join("documents"), pace)?;
             simulators.document_printer = Some(virtual_printer);
-            driver
+            DeviceWorker::spawn("document-printer", driver)?
         }
     };
     let scanner = &config.devices.code_scanner;
     let hid_pos = scanner.usb_device(std::path::Path::new("configuration"))?;
-    let code_scanner: Box<dyn balcao_drivers::code_scanner::CodeScanner> = match (scanner.kind, &scanner.serial, hid_pos) {
+    let code_scanner: DeviceWorker<dyn CodeScanner> = match (scanner.kind, &scanner.serial, hid_pos) {
         (CodeScannerKind::Serial, Some(path), _) => {
             use balcao_drivers::code_scanner::serial::SerialScanner;
-            Box::new(SerialScanner::new(path.to_string_lossy(), scanner.baud_rate, scanner.framing()).context("devices.code_scanner")?)
+            let (path, baud_rate, framing) = (path.to_string_lossy().into_owned(), scanner.baud_rate, scanner.framing());
+            DeviceWorker::restartable("code-scanner", move || {
+                let driver: Box<dyn CodeScanner> =
+                    Box::new(SerialScanner::new(path.as_str(), baud_rate, framing.clone()).map_err(std::io::Error::other)?);
+                Ok(driver)
+            })
+            .context("devices.code_scanner")?
         }
-        (CodeScannerKind::HidPos, _, Some(device)) => Box::new(balcao_drivers::code_scanner::hid_pos::HidPosScanner::new(device)),
+        (CodeScannerKind::HidPos, _, Some(device)) => DeviceWorker::restartable("code-scanner", move || {
+            let driver: Box<dyn CodeScanner> = Box::new(balcao_drivers::code_scanner::hid_pos::HidPosScanner::new(device.clone()));
+            Ok(driver)
+        })?,
         _ => {
             let (driver, virtual_scanner) = devices::simulated_code_scanner(pace)?;
             simulators.code_scanner = Some(virtual_scanner);
-            driver
+            DeviceWorker::spawn("code-scanner", driver)?
         }
     };
     let identity = &config.devices.identity_reader;
-    let identity_reader: Box<dyn balcao_drivers::identity_reader::IdentityReader> = match identity.kind {
+    let identity_reader: DeviceWorker<dyn IdentityReader> = match identity.kind {
         IdentityReaderKind::Pcsc => {
             use balcao_drivers::identity_reader::icao::pa::TrustList;
             use balcao_drivers::identity_reader::{emrtd::EmrtdReader, pcsc::PcscSlot};
@@ -156,45 +179,55 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
                 }
             };
             tracing::info!(cscas = trust.len(), "identity reader trust list loaded");
-            Box::new(EmrtdReader::new(PcscSlot::new(identity.reader.clone()), identity.read_options()).with_trust_list(trust))
+            let (filter, options) = (identity.reader.clone(), identity.read_options());
+            DeviceWorker::restartable("identity-reader", move || {
+                let driver: Box<dyn IdentityReader> =
+                    Box::new(EmrtdReader::new(PcscSlot::new(filter.clone()), options).with_trust_list(trust.clone()));
+                Ok(driver)
+            })?
         }
         IdentityReaderKind::Simulated => {
             let (driver, control) = devices::simulated_identity_reader(pace);
             simulators.identity_reader = Some(control);
-            driver
+            DeviceWorker::spawn("identity-reader", driver)?
         }
     };
     let mrz_reader = match (&identity.ocr_serial, identity.kind) {
-        (Some(port), _) => Some(devices::serial_mrz_reader(&port.to_string_lossy(), identity.ocr_baud_rate)?),
+        (Some(port), _) => {
+            let (port, baud_rate) = (port.to_string_lossy().into_owned(), identity.ocr_baud_rate);
+            Some(DeviceWorker::restartable("mrz-reader", move || devices::serial_mrz_reader(&port, baud_rate))?)
+        }
         (None, IdentityReaderKind::Simulated) => {
             let (driver, virtual_reader) = devices::simulated_mrz_reader(pace)?;
             simulators.ocr_reader = Some(virtual_reader);
-            Some(driver)
+            Some(DeviceWorker::spawn("mrz-reader", driver)?)
         }
         (None, IdentityReaderKind::Pcsc) => None,
     };
     let payment = &config.devices.payment_terminal;
-    let payment_terminal: Box<dyn balcao_drivers::payment_terminal::PaymentTerminal> =
-        match (payment.kind, payment.zvt(std::path::Path::new("configuration"))?) {
-            (PaymentTerminalKind::Zvt, Some(zvt)) => Box::new(ZvtTerminal::new(zvt)),
-            (PaymentTerminalKind::VirtualZvt, _) => {
-                use balcao_drivers::payment_terminal::zvt::{ecr::ZvtConfig, sim::VirtualZvtTerminal};
-                let virtual_terminal = Arc::new(VirtualZvtTerminal::listen().context("starting the virtual ZVT terminal")?);
-                let mut zvt = ZvtConfig::new(virtual_terminal.address());
-                zvt.transaction_timeout = Duration::from_secs(payment.transaction_timeout_secs);
-                simulators.zvt_terminal = Some(virtual_terminal);
-                Box::new(ZvtTerminal::new(zvt))
-            }
-            _ => {
-                let (driver, terminal) = devices::simulated_payment_terminal(pace);
-                simulators.payment_terminal = Some(terminal);
-                driver
-            }
-        };
-    let mut devices = Devices::new(receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal)?;
-    if let Some(reader) = mrz_reader {
-        devices = devices.with_mrz_reader(reader)?;
-    }
+    let payment_terminal: DeviceWorker<dyn PaymentTerminal> = match (payment.kind, payment.zvt(std::path::Path::new("configuration"))?) {
+        (PaymentTerminalKind::Zvt, Some(zvt)) => DeviceWorker::restartable("payment-terminal", move || {
+            let driver: Box<dyn PaymentTerminal> = Box::new(ZvtTerminal::new(zvt.clone()));
+            Ok(driver)
+        })?,
+        (PaymentTerminalKind::VirtualZvt, _) => {
+            use balcao_drivers::payment_terminal::zvt::{ecr::ZvtConfig, sim::VirtualZvtTerminal};
+            let virtual_terminal = Arc::new(VirtualZvtTerminal::listen().context("starting the virtual ZVT terminal")?);
+            let mut zvt = ZvtConfig::new(virtual_terminal.address());
+            zvt.transaction_timeout = Duration::from_secs(payment.transaction_timeout_secs);
+            simulators.zvt_terminal = Some(virtual_terminal);
+            DeviceWorker::restartable("payment-terminal", move || {
+                let driver: Box<dyn PaymentTerminal> = Box::new(ZvtTerminal::new(zvt.clone()));
+                Ok(driver)
+            })?
+        }
+        _ => {
+            let (driver, terminal) = devices::simulated_payment_terminal(pace);
+            simulators.payment_terminal = Some(terminal);
+            DeviceWorker::spawn("payment-terminal", driver)?
+        }
+    };
+    let devices = Devices { receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal, mrz_reader };
     Ok((devices, simulators))
 }
 

@@ -23,6 +23,9 @@ pub enum KioskEventKind {
     /// A delivered service's card reservation could not be booked (it lapsed): staff must
     /// collect the fee another way.
     PaymentLapsed,
+    /// A device's driver failed unexpectedly (a bug, or what the device sent): the job it was
+    /// doing failed, the driver was made anew. The detail names the device.
+    DeviceFault,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

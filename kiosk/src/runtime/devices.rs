@@ -1,5 +1,8 @@
 //! Each device runs on its own thread, owned by a [`DeviceWorker`]; async code sends it jobs
-//! and awaits the answers. A slow or dead device blocks only its own thread.
+//! and awaits the answers. A slow or dead device blocks only its own thread, and a driver that
+//! panics (a bug, or a crate that panics on what a device sent) fails only the job it was
+//! doing: the worker catches the panic, reports it as a device fault, makes the driver anew and
+//! takes the next job.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,22 +18,51 @@ use balcao_drivers::receipt_printer::ReceiptPrinter;
 
 use crate::session::Readiness;
 
-/// The device's thread is gone (it panicked); the device must be treated as out of order.
+/// A job the device's worker could not carry out: the driver panicked during it (the worker
+/// restarted the driver), or the worker's thread is gone. Either way the job's outcome is
+/// unknown: a payment's is the payment journal's to settle, a print job may have printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("the {0} worker thread has stopped")]
-pub struct DeviceGone(pub &'static str);
+pub enum DeviceGone {
+    #[error("the {0} driver failed during the job; its worker restarted it")]
+    Panicked(&'static str),
+    #[error("the {0} worker thread has stopped")]
+    Stopped(&'static str),
+}
 
-type Job<D> = Box<dyn FnOnce(&mut D) + Send>;
+/// A driver's panic, as the worker reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeviceFault {
+    pub device: &'static str,
+    /// The panic's message (a driver's or a crate's; it carries no personal data, which
+    /// drivers never put in messages).
+    pub message: String,
+}
+
+/// A job on the device; `Err` with the panic's message when the driver panicked.
+type Job<D> = Box<dyn FnOnce(&mut D) -> Result<(), String> + Send>;
+
+/// Makes the device's driver, at start and after a panic.
+type Make<D> = Box<dyn FnMut() -> std::io::Result<Box<D>> + Send>;
 
 /// Owns one device on a thread of its own.
 pub struct DeviceWorker<D: ?Sized> {
     jobs: std::sync::mpsc::Sender<Job<D>>,
     name: &'static str,
+    faults: tokio::sync::broadcast::Sender<DeviceFault>,
 }
 
 impl<D: ?Sized> Clone for DeviceWorker<D> {
     fn clone(&self) -> Self {
-        Self { jobs: self.jobs.clone(), name: self.name }
+        Self { jobs: self.jobs.clone(), name: self.name, faults: self.faults.clone() }
+    }
+}
+
+/// A panic's message, as far as it is text.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
+        (Some(text), _) => (*text).to_string(),
+        (_, Some(text)) => text.clone(),
+        _ => "a panic without a message".into(),
     }
 }
 
@@ -41,25 +73,64 @@ impl<D: ?Sized> std::fmt::Debug for DeviceWorker<D> {
 }
 
 impl<D: ?Sized + Send + 'static> DeviceWorker<D> {
-    pub fn spawn(name: &'static str, mut device: Box<D>) -> std::io::Result<Self> {
+    /// A worker for `device`, which cannot be made again: after a panic the worker goes on with
+    /// it as it is (a simulator, say).
+    pub fn spawn(name: &'static str, device: Box<D>) -> std::io::Result<Self> {
+        let mut once = Some(device);
+        Self::restartable(name, move || once.take().ok_or_else(|| std::io::Error::other("this driver cannot be made again")))
+    }
+
+    /// A worker for the driver `make` makes, now and again after each panic of it (a driver's
+    /// state after a panic cannot be trusted: a half-read message, a link in an unknown state).
+    pub fn restartable(name: &'static str, make: impl FnMut() -> std::io::Result<Box<D>> + Send + 'static) -> std::io::Result<Self> {
+        let mut make: Make<D> = Box::new(make);
+        let mut device = make()?;
         let (jobs, queue) = std::sync::mpsc::channel::<Job<D>>();
+        let (faults, _) = tokio::sync::broadcast::channel(16);
+        let report = faults.clone();
         std::thread::Builder::new().name(format!("device-{name}")).spawn(move || {
             // Ends when every handle is dropped.
             for job in queue {
-                job(&mut device);
+                let Err(message) = job(&mut device) else { continue };
+                tracing::error!(device = name, panic = %message, "the device's driver panicked: the job failed, the driver is made anew");
+                let _ = report.send(DeviceFault { device: name, message });
+                match make() {
+                    Ok(fresh) => device = fresh,
+                    Err(e) => tracing::warn!(device = name, error = %e, "the driver cannot be made anew: going on with it as it is"),
+                }
             }
         })?;
-        Ok(Self { jobs, name })
+        Ok(Self { jobs, name, faults })
     }
 
     /// Runs `job` on the device's thread and returns its result.
     pub async fn call<R: Send + 'static>(&self, job: impl FnOnce(&mut D) -> R + Send + 'static) -> Result<R, DeviceGone> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job<D> = Box::new(move |device| {
-            let _ = reply.send(job(device));
+            // The driver's panic is this job's failure, not the worker's: caught here, the
+            // caller told, the worker restarts the driver.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(device))) {
+                Ok(result) => {
+                    let _ = reply.send(Ok(result));
+                    Ok(())
+                }
+                Err(panic) => {
+                    let _ = reply.send(Err(()));
+                    Err(panic_message(panic.as_ref()))
+                }
+            }
         });
-        self.jobs.send(job).map_err(|_| DeviceGone(self.name))?;
-        answer.await.map_err(|_| DeviceGone(self.name))
+        self.jobs.send(job).map_err(|_| DeviceGone::Stopped(self.name))?;
+        match answer.await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(())) => Err(DeviceGone::Panicked(self.name)),
+            Err(_) => Err(DeviceGone::Stopped(self.name)),
+        }
+    }
+
+    /// The driver's panics from now on, as they happen.
+    pub fn faults(&self) -> tokio::sync::broadcast::Receiver<DeviceFault> {
+        self.faults.subscribe()
     }
 }
 
@@ -357,6 +428,85 @@ mod tests {
         controls.payment_terminal.set_offline(true);
         let ready = devices.readiness(wait, ready).await;
         assert!(!ready.receipt_printer && !ready.payment_terminal && ready.document_printer);
+    }
+
+    /// A terminal whose driver panics on its first payment, as a crate fed a malformed message
+    /// would.
+    #[derive(Debug)]
+    struct PanicsOnce {
+        made: usize,
+    }
+
+    impl PaymentTerminal for PanicsOnce {
+        fn status(&mut self) -> Result<balcao_drivers::payment_terminal::TerminalStatus, balcao_drivers::payment_terminal::Error> {
+            Ok(balcao_drivers::payment_terminal::TerminalStatus::Ready)
+        }
+        fn authorize(
+            &mut self,
+            _: &balcao_drivers::payment_terminal::AuthorizationRequest,
+            _: &mut dyn FnMut(balcao_drivers::payment_terminal::TerminalPrompt),
+        ) -> Result<balcao_drivers::payment_terminal::AuthorizationOutcome, balcao_drivers::payment_terminal::Error> {
+            assert!(self.made > 1, "range end index 4 out of range for slice of length 2");
+            Ok(balcao_drivers::payment_terminal::AuthorizationOutcome::Cancelled)
+        }
+        fn capture(
+            &mut self,
+            _: &balcao_drivers::payment_terminal::Authorization,
+            _: u64,
+        ) -> Result<balcao_drivers::payment_terminal::Capture, balcao_drivers::payment_terminal::Error> {
+            unreachable!("not asked")
+        }
+        fn reverse(
+            &mut self,
+            _: &balcao_drivers::payment_terminal::Authorization,
+        ) -> Result<balcao_drivers::payment_terminal::Reversal, balcao_drivers::payment_terminal::Error> {
+            unreachable!("not asked")
+        }
+        fn open_reservation(&mut self) -> Result<Option<u32>, balcao_drivers::payment_terminal::Error> {
+            Ok(None)
+        }
+        fn end_of_day(&mut self) -> Result<balcao_drivers::payment_terminal::DayClose, balcao_drivers::payment_terminal::Error> {
+            unreachable!("not asked")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_driver_that_panics_fails_its_job_only_and_is_made_anew() {
+        let mut made = 0;
+        let worker: DeviceWorker<dyn PaymentTerminal> = DeviceWorker::restartable("payment-terminal", move || {
+            made += 1;
+            let driver: Box<dyn PaymentTerminal> = Box::new(PanicsOnce { made });
+            Ok(driver)
+        })
+        .expect("worker");
+        let mut faults = worker.faults();
+        let pay = |w: &DeviceWorker<dyn PaymentTerminal>| {
+            let w = w.clone();
+            async move {
+                w.call(|t| {
+                    let request = balcao_drivers::payment_terminal::AuthorizationRequest {
+                        amount: 3_000,
+                        reference: "p".into(),
+                        cancel: balcao_drivers::CancelToken::new(),
+                    };
+                    t.authorize(&request, &mut |_| {}).map_err(|e| e.kind())
+                })
+                .await
+            }
+        };
+        assert_eq!(pay(&worker).await, Err(DeviceGone::Panicked("payment-terminal")), "the job failed, the caller told");
+        let fault = faults.recv().await.expect("reported");
+        assert_eq!(fault.device, "payment-terminal");
+        assert!(fault.message.contains("out of range"), "{fault:?}");
+        // The worker lives on, with a driver made anew.
+        assert_eq!(pay(&worker).await, Ok(Ok(balcao_drivers::payment_terminal::AuthorizationOutcome::Cancelled)));
+        assert!(worker.call(|t| t.status()).await.is_ok());
+
+        // A driver that cannot be made again goes on as it was.
+        let driver: Box<dyn PaymentTerminal> = Box::new(PanicsOnce { made: 1 });
+        let simulated = DeviceWorker::spawn("payment-terminal", driver).expect("worker");
+        assert_eq!(pay(&simulated).await, Err(DeviceGone::Panicked("payment-terminal")));
+        assert!(simulated.call(|t| t.status()).await.is_ok(), "still serving");
     }
 
     #[tokio::test]

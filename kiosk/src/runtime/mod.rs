@@ -295,6 +295,7 @@ pub async fn start(
             Ok(etag) => {
                 if let Some(store) = kiosk.store.clone() {
                     kiosk.start_reconciler(store.clone(), stopped.clone());
+                    kiosk.start_fault_reports(store.clone(), stopped.clone());
                     kiosk.start_end_of_day(store.clone(), stopped.clone());
                     kiosk.start_background(store, client, etag, online.clone(), stopped.clone());
                 }
@@ -502,6 +503,43 @@ impl Kiosk {
                 }
             }
         });
+    }
+
+    /// Reports each driver panic the device workers caught to central, as a device fault.
+    fn start_fault_reports(&self, store: SharedStore, stopped: watch::Receiver<bool>) {
+        let d = &self.devices;
+        let mut receivers = vec![
+            d.receipt_printer.faults(),
+            d.document_printer.faults(),
+            d.identity_reader.faults(),
+            d.code_scanner.faults(),
+            d.payment_terminal.faults(),
+        ];
+        receivers.extend(d.mrz_reader.as_ref().map(|r| r.faults()));
+        for mut faults in receivers {
+            let (store, identity, outbox, mut stopped) = (store.clone(), self.identity(), self.outbox_wake.clone(), stopped.clone());
+            tokio::spawn(async move {
+                loop {
+                    let fault = tokio::select! {
+                        fault = faults.recv() => fault,
+                        _ = stopped.changed() => return,
+                    };
+                    let fault = match fault {
+                        Ok(fault) => fault,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "device faults came faster than they were reported");
+                            continue;
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    };
+                    let detail = format!("the {} driver failed and was made anew: {}", fault.device, fault.message);
+                    let event = identity.event(KioskEventKind::DeviceFault, Severity::Warning, detail);
+                    if with_store(&store, move |s| s.queue_event(&event)).await.is_ok() {
+                        outbox.notify_one();
+                    }
+                }
+            });
+        }
     }
 
     fn identity(&self) -> KioskIdentity {
