@@ -56,6 +56,8 @@ pub struct NotChargedContent {
     pub amount_avos: u64,
     /// Masked as the terminal gave it, e.g. `VISA **** 4242`.
     pub card: Option<String>,
+    /// The citizen cancelled (rather than the application failing to save).
+    pub cancelled: bool,
 }
 
 /// An appointment confirmation's content: a counter appointment central booked.
@@ -98,6 +100,7 @@ struct Words {
     service: &'static str,
     reserved: &'static str,
     released: &'static str,
+    released_cancelled: &'static str,
     keep_slip: &'static str,
     appointment: &'static str,
     booking: &'static str,
@@ -135,6 +138,7 @@ fn words(language: Language) -> Words {
             service: "服務",
             reserved: "已取消的預授權",
             released: "申請未能完成，因此本機已取消付款卡上的預授權，並無扣取任何款項。預留金額將由發卡銀行解除。",
+            released_cancelled: "您已取消付款，因此本機已取消付款卡上的預授權，並無扣取任何款項。預留金額將由發卡銀行解除。",
             keep_slip: "如有疑問，請保留此單據並到櫃檯查詢。",
             appointment: "預約確認",
             booking: "預約編號",
@@ -171,6 +175,7 @@ fn words(language: Language) -> Words {
             service: "Serviço",
             reserved: "Reserva anulada",
             released: "Não foi possível concluir o pedido: o quiosque anulou a reserva no seu cartão e não foi cobrado nenhum valor. O banco emissor liberta o montante reservado.",
+            released_cancelled: "Cancelou o pagamento: o quiosque anulou a reserva no seu cartão e não foi cobrado nenhum valor. O banco emissor liberta o montante reservado.",
             keep_slip: "Guarde este talão e, em caso de dúvida, dirija-se ao balcão.",
             appointment: "Confirmação de marcação",
             booking: "N.º da marcação",
@@ -207,6 +212,7 @@ fn words(language: Language) -> Words {
             service: "Service",
             reserved: "Reservation cancelled",
             released: "Your application could not be completed, so the kiosk cancelled the reservation on your card and took no money. Your bank releases the reserved amount.",
+            released_cancelled: "You cancelled the payment, so the kiosk cancelled the reservation on your card and took no money. Your bank releases the reserved amount.",
             keep_slip: "Keep this slip; if in doubt, ask at the counter.",
             appointment: "Appointment confirmation",
             booking: "Booking number",
@@ -326,7 +332,8 @@ pub fn not_charged_layout(content: &NotChargedContent, printed_at: &str, kiosk_i
     if let Some(card) = &content.card {
         slip = slip.row(w.card, card);
     }
-    slip.row(w.date, printed_at).row(w.kiosk, kiosk_id).rule().text(w.released).feed(1).centered(w.keep_slip)
+    let released = if content.cancelled { w.released_cancelled } else { w.released };
+    slip.row(w.date, printed_at).row(w.kiosk, kiosk_id).rule().text(released).feed(1).centered(w.keep_slip)
 }
 
 #[cfg(test)]
@@ -361,8 +368,13 @@ mod tests {
     #[test]
     fn the_not_charged_slip_names_the_amount_and_card_in_the_citizens_language() {
         let slip = |language| {
-            let content =
-                NotChargedContent { language, service_name: "Serviço X".into(), amount_avos: 3000, card: Some("VISA **** 4242".into()) };
+            let content = NotChargedContent {
+                language,
+                service_name: "Serviço X".into(),
+                amount_avos: 3000,
+                card: Some("VISA **** 4242".into()),
+                cancelled: false,
+            };
             not_charged_layout(&content, "2026-11-23 09:41", "K01").plain_text()
         };
         let en = slip(Language::En);

@@ -249,6 +249,16 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
             "37-error-document-rejected",
             g().reading_chip().event(Event::IdentityRead(Err(balcao_drivers::identity_reader::ErrorKind::Tampered))).view(),
         ),
+        ("38-payment-processing", g().paying().event(Event::PaymentPrompt(TerminalPrompt::Processing)).view()),
+        (
+            "39-payment-cancel-requested",
+            g().paying().event(Event::PaymentPrompt(TerminalPrompt::PresentCard)).ui(UserAction::CancelPayment).view(),
+        ),
+        (
+            "40-error-payment-unresolved",
+            g().paying().event(Event::PaymentFailed(balcao_drivers::payment_terminal::ErrorKind::OutcomeUnknown)).view(),
+        ),
+        ("41-error-release-pending", g().approved().event(Event::ApplicationNotSaved).event(Event::ReversalFailed).view()),
     ]
 }
 
@@ -290,8 +300,13 @@ pub fn paper(language: Language) -> Vec<(&'static str, balcao_drivers::receipt_p
         slot: "2026-12-03 10:30".into(),
         counter: Some("B4".into()),
     };
-    let not_charged =
-        NotChargedContent { language, service_name: service.name.get(wire).into(), amount_avos: service.fee_avos, card: Some(card) };
+    let not_charged = NotChargedContent {
+        language,
+        service_name: service.name.get(wire).into(),
+        amount_avos: service.fee_avos,
+        card: Some(card),
+        cancelled: false,
+    };
     let at = "2026-11-22 10:30";
     vec![
         ("application-receipt", receipt::layout(&application, at, "K01", "https://status.example/")),

@@ -37,6 +37,12 @@ async fn choose_service(kiosk: &TestKiosk, service: &str) {
 
 /// Fills in and submits the application; returns the screen it ended on (done or an error).
 pub async fn apply_for_criminal_record(kiosk: &TestKiosk, name: &str) -> balcao_ui::view::View {
+    confirm_criminal_record(kiosk, name).await;
+    kiosk.view.wait_for("the end of the journey", WAIT, |v| matches!(v.screen, Screen::Done | Screen::Error)).await
+}
+
+/// Fills in the application, consents and confirms: the payment starts.
+pub async fn confirm_criminal_record(kiosk: &TestKiosk, name: &str) {
     choose_service(kiosk, "criminal-record-certificate").await;
     kiosk.view.wait_for("the form", WAIT, |v| v.screen == Screen::Form).await;
     type_into(kiosk, 0, name);
@@ -47,7 +53,11 @@ pub async fn apply_for_criminal_record(kiosk: &TestKiosk, name: &str) -> balcao_
     kiosk.view.wait_for("the review", WAIT, |v| v.screen == Screen::Review).await;
     act(kiosk, UserAction::ToggleConsent);
     act(kiosk, UserAction::Confirm);
-    kiosk.view.wait_for("the end of the journey", WAIT, |v| matches!(v.screen, Screen::Done | Screen::Error)).await
+}
+
+/// Presses Cancel on the payment screen.
+pub fn cancel_payment(kiosk: &TestKiosk) {
+    act(kiosk, UserAction::CancelPayment);
 }
 
 /// Applies for the certificate of identification data, given only to its holder: identified by

@@ -29,8 +29,8 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use generated as g;
 pub use generated::MainWindow;
 use view::{
-    FieldProblem, FieldType, IdentifiedBy, IdentifyProblem, KeyboardMode, Language, OutOfService, PaymentPrompt, PickupProblem, Problem,
-    ReviewAnswer, Screen, Unavailable, UserAction, View,
+    FieldProblem, FieldType, IdentifiedBy, IdentifyProblem, KeyboardMode, Language, OutOfService, PaymentCancel, PaymentPrompt,
+    PickupProblem, Problem, ReviewAnswer, Screen, Unavailable, UserAction, View,
 };
 
 fn screen(s: Screen) -> g::Screen {
@@ -286,7 +286,12 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         };
         payment.set_prompt(prompt);
         payment.set_terminal_text(text.into());
-        payment.set_can_cancel(view.payment.can_cancel);
+        payment.set_cancel_state(match view.payment.cancel {
+            PaymentCancel::Offered => g::PaymentCancel::Offered,
+            PaymentCancel::OnTerminal => g::PaymentCancel::OnTerminal,
+            PaymentCancel::NotNow => g::PaymentCancel::NotNow,
+            PaymentCancel::Requested => g::PaymentCancel::Requested,
+        });
     }
 
     if changed(&|p| p.done == view.done) {
@@ -346,6 +351,8 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Problem::CardNotAccepted => g::Problem::CardNotAccepted,
             Problem::PaymentTimedOut => g::Problem::PaymentTimedOut,
             Problem::PaymentCancelled => g::Problem::PaymentCancelled,
+            Problem::PaymentUnresolved => g::Problem::PaymentUnresolved,
+            Problem::ReleasePending => g::Problem::ReleasePending,
             Problem::TerminalUnavailable => g::Problem::TerminalUnavailable,
             Problem::NotSaved => g::Problem::NotSaved,
             Problem::ReceiptNotPrinted => g::Problem::ReceiptNotPrinted,

@@ -276,11 +276,25 @@ pub enum PaymentPrompt {
     TerminalText(String),
 }
 
+/// Whether the citizen can still stop the payment, and how.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum PaymentCancel {
+    /// The kiosk's Cancel button stops it (the terminal waits for the card).
+    #[default]
+    Offered,
+    /// The terminal asks for the PIN: only its own cancel key stops it now.
+    OnTerminal,
+    /// The card is read and the bank is asked: nothing stops it now.
+    NotNow,
+    /// The citizen cancelled; an approval that still comes is released, never charged.
+    Requested,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct PaymentView {
     pub amount: String,
     pub prompt: PaymentPrompt,
-    pub can_cancel: bool,
+    pub cancel: PaymentCancel,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -347,6 +361,12 @@ pub enum Problem {
     PaymentTimedOut,
     PaymentCancelled,
     TerminalUnavailable,
+    /// The terminal's answer was lost or contradictory: whether an amount is reserved is
+    /// unknown; the kiosk settles it with the terminal, releasing anything reserved.
+    PaymentUnresolved,
+    /// The reservation of a payment that did not go ahead could not be released yet: the kiosk
+    /// keeps trying; it is never charged.
+    ReleasePending,
     NotSaved,
     ReceiptNotPrinted,
     /// A device or the network the service needs failed between choosing it and paying.

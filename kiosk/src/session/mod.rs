@@ -210,6 +210,22 @@ pub enum Effect {
     SessionEnded,
 }
 
+/// Why an approved reservation is released rather than charged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Release {
+    /// The application could not be saved.
+    NotSaved,
+    /// The citizen cancelled, and the terminal approved all the same (the card was already
+    /// being read): the citizen said no, so nothing is charged.
+    Cancelled,
+}
+
+/// Whether the citizen can still stop a payment at `prompt`: the terminal takes the kiosk's
+/// abort only while it waits for the card.
+fn cancellable(prompt: &PaymentPrompt) -> bool {
+    matches!(prompt, PaymentPrompt::Connecting | PaymentPrompt::PresentCard)
+}
+
 #[derive(Clone, Debug)]
 enum Stage {
     Attract,
@@ -241,10 +257,11 @@ enum Stage {
         draft: Draft,
         saved: SavedApplication,
     },
-    /// The card reservation is being cancelled; `card` (masked) goes on the slip.
+    /// The card reservation is being released; `card` (masked) goes on the slip.
     Reversing {
         draft: Draft,
         card: Option<String>,
+        cause: Release,
     },
     Pickup(PickupForm),
     PickupChecking(PickupForm),
@@ -589,7 +606,7 @@ impl Session {
             }
             (Stage::Review(draft), UserAction::Edit) => Stage::Form(draft),
             (Stage::Review(draft), UserAction::Confirm) if draft.consent => self.confirm(draft, effects),
-            (Stage::Paying { draft, cancelling: false, .. }, UserAction::CancelPayment) => {
+            (Stage::Paying { draft, prompt, cancelling: false }, UserAction::CancelPayment) if cancellable(&prompt) => {
                 effects.push(Effect::CancelPayment);
                 Stage::Paying { draft, prompt: PaymentPrompt::Cancelling, cancelling: true }
             }
@@ -716,6 +733,14 @@ impl Session {
                     Outcome::SendToCounter => Stage::Error { problem: Problem::IdentifyRefused, reference: String::new(), retry: None },
                 }
             }
+            (Stage::Paying { draft, cancelling: true, .. }, Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization))) => {
+                // The citizen cancelled, but the terminal could no longer stop (the card was
+                // already being read) and approved. The citizen said no: the reservation is
+                // released, never charged, and they are told so on screen and on paper.
+                let card = masked_card(&authorization);
+                effects.push(Effect::Reverse(Box::new(authorization)));
+                Stage::Reversing { draft, card, cause: Release::Cancelled }
+            }
             (Stage::Paying { draft, .. }, Event::PaymentOutcome(outcome)) => match outcome {
                 AuthorizationOutcome::Approved(authorization) => {
                     effects.push(Effect::SaveApplication(Box::new(self.application(&draft, Some(&authorization)))));
@@ -731,8 +756,12 @@ impl Session {
             (Stage::Paying { draft, .. }, Event::PaymentFailed(kind)) => {
                 // After a lost answer the money may be reserved: paying again could reserve it
                 // twice, so no retry is offered; the kiosk resolves it with the terminal.
-                let retry = (kind != PaymentError::OutcomeUnknown).then_some(draft);
-                Stage::Error { problem: Problem::TerminalUnavailable, reference: String::new(), retry }
+                match kind {
+                    PaymentError::OutcomeUnknown => {
+                        Stage::Error { problem: Problem::PaymentUnresolved, reference: String::new(), retry: None }
+                    }
+                    _ => Stage::Error { problem: Problem::TerminalUnavailable, reference: String::new(), retry: Some(draft) },
+                }
             }
             (Stage::Saving { draft, authorization }, Event::ApplicationSaved(saved)) => match authorization {
                 Some(authorization) => {
@@ -748,7 +777,7 @@ impl Session {
                 Some(authorization) => {
                     let card = masked_card(&authorization);
                     effects.push(Effect::Reverse(authorization));
-                    Stage::Reversing { draft, card }
+                    Stage::Reversing { draft, card, cause: Release::NotSaved }
                 }
                 None => Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None },
             },
@@ -762,18 +791,23 @@ impl Session {
                 effects.push(Effect::PrintReceipt(Box::new(receipt)));
                 Stage::Printing { draft, saved }
             }
-            (Stage::Reversing { draft, card }, event @ (Event::Reversed | Event::ReversalFailed)) => {
-                // Only a reversal the terminal confirmed may say "not charged"; a failed one is
-                // left to the payment journal's reconciliation.
-                if matches!(event, Event::Reversed) {
-                    effects.push(Effect::PrintNotCharged(Box::new(NotChargedContent {
-                        language: self.language,
-                        service_name: draft.service.name.get(api_language(self.language)).to_string(),
-                        amount_avos: draft.service.fee_avos,
-                        card,
-                    })));
+            (Stage::Reversing { draft, card, cause }, event @ (Event::Reversed | Event::ReversalFailed)) => {
+                // Only a reversal the terminal confirmed may print "not charged"; a failed one is
+                // left to the payment journal's reconciliation, and the screen says so.
+                if matches!(event, Event::ReversalFailed) {
+                    return self.set_stage(Stage::Error { problem: Problem::ReleasePending, reference: String::new(), retry: None });
                 }
-                Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None }
+                effects.push(Effect::PrintNotCharged(Box::new(NotChargedContent {
+                    language: self.language,
+                    service_name: draft.service.name.get(api_language(self.language)).to_string(),
+                    amount_avos: draft.service.fee_avos,
+                    card,
+                    cancelled: cause == Release::Cancelled,
+                })));
+                match cause {
+                    Release::NotSaved => Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None },
+                    Release::Cancelled => Stage::Error { problem: Problem::PaymentCancelled, reference: String::new(), retry: Some(draft) },
+                }
             }
             (Stage::Printing { draft, saved }, Event::ReceiptPrinted) => Stage::Done { draft, saved },
             (Stage::PickupChecking(mut form), Event::CertificateFound(found)) => {

@@ -5,7 +5,9 @@ use balcao_backend_client::api::Answer;
 use balcao_drivers::payment_terminal::{
     Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, MaskedPan, TerminalPrompt,
 };
-use balcao_ui::view::{FieldProblem, Language, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, Unavailable, UserAction};
+use balcao_ui::view::{
+    FieldProblem, Language, PaymentCancel, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, Unavailable, UserAction,
+};
 
 use super::*;
 
@@ -228,13 +230,66 @@ fn cancelling_at_the_kiosk_asks_the_terminal_and_ends_uncharged() {
 }
 
 #[test]
+fn an_approval_that_comes_after_the_citizen_cancelled_is_released_and_nothing_charged() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    h.event(Event::PaymentPrompt(TerminalPrompt::PresentCard));
+    assert_eq!(h.session.view().payment.cancel, PaymentCancel::Offered);
+    assert_eq!(h.ui(UserAction::CancelPayment), [Effect::CancelPayment]);
+    assert_eq!(h.session.view().payment.cancel, PaymentCancel::Requested);
+    // The terminal was already reading the card: it refused the abort and approved.
+    let effects = h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
+    assert_eq!(effects, [Effect::Reverse(Box::new(authorization()))], "released, never saved nor captured");
+    assert_eq!(h.screen(), Screen::Printing);
+    let effects = h.event(Event::Reversed);
+    let [Effect::PrintNotCharged(slip)] = effects.as_slice() else { panic!("the not-charged slip: {effects:?}") };
+    assert_eq!((slip.amount_avos, slip.card.as_deref()), (3000, Some("VISA **** 4242")));
+    let view = h.session.view();
+    assert_eq!((view.screen, view.error.problem), (Screen::Error, Problem::PaymentCancelled));
+
+    // A release the terminal did not confirm prints nothing and says the amount is still held.
+    let mut h = Harness::new();
+    h.reach_payment();
+    h.ui(UserAction::CancelPayment);
+    h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
+    assert!(h.event(Event::ReversalFailed).is_empty());
+    assert_eq!(h.session.view().error.problem, Problem::ReleasePending);
+}
+
+#[test]
+fn cancel_is_offered_only_while_the_terminal_can_still_take_it() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    assert_eq!(h.session.view().payment.cancel, PaymentCancel::Offered, "connecting");
+    for (prompt, cancel) in [
+        (TerminalPrompt::PresentCard, PaymentCancel::Offered),
+        (TerminalPrompt::EnterPin, PaymentCancel::OnTerminal),
+        (TerminalPrompt::Processing, PaymentCancel::NotNow),
+        (TerminalPrompt::RemoveCard, PaymentCancel::NotNow),
+        (TerminalPrompt::Text("PLEASE WAIT".into()), PaymentCancel::NotNow),
+    ] {
+        h.event(Event::PaymentPrompt(prompt.clone()));
+        assert_eq!(h.session.view().payment.cancel, cancel, "{prompt:?}");
+    }
+    // A tap that arrives after the screen changed (the bank is asked) does nothing.
+    assert!(h.ui(UserAction::CancelPayment).is_empty());
+    assert_eq!(h.session.view().payment.cancel, PaymentCancel::NotNow);
+}
+
+#[test]
 fn a_lost_terminal_answer_offers_no_second_payment() {
     let mut h = Harness::new();
     h.reach_payment();
     h.event(Event::PaymentFailed(PaymentError::OutcomeUnknown));
     let view = h.session.view();
-    assert_eq!((view.error.problem, view.error.can_retry), (Problem::TerminalUnavailable, false));
+    assert_eq!((view.error.problem, view.error.can_retry), (Problem::PaymentUnresolved, false));
     assert!(h.ui(UserAction::Retry).is_empty());
+    // A terminal that could not be reached reserved nothing: the citizen may try again.
+    let mut h = Harness::new();
+    h.reach_payment();
+    h.event(Event::PaymentFailed(PaymentError::NoAnswer));
+    let view = h.session.view();
+    assert_eq!((view.error.problem, view.error.can_retry), (Problem::TerminalUnavailable, true));
 }
 
 #[test]
@@ -256,7 +311,7 @@ fn a_failed_save_reverses_the_payment() {
     h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
     h.event(Event::ApplicationNotSaved);
     assert!(h.event(Event::ReversalFailed).is_empty());
-    assert_eq!(h.session.view().error.problem, Problem::NotSaved);
+    assert_eq!(h.session.view().error.problem, Problem::ReleasePending, "never \"not charged\" while the amount is held");
 }
 
 #[test]

@@ -2,8 +2,9 @@
 
 use balcao_backend_client::api::{Delivery, FieldError, FieldKind, ServiceKind};
 use balcao_ui::view::{
-    ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, IdentifyView, KeyboardMode, Language, PaymentView,
-    QueueTile, ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, TicketView, Unavailable, View,
+    ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, IdentifyView, KeyboardMode, Language, PaymentCancel,
+    PaymentPrompt, PaymentView, QueueTile, ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, TicketView, Unavailable,
+    View,
 };
 
 use super::draft::{Draft, Input, Keyboard, date_display};
@@ -226,7 +227,13 @@ impl Session {
                 Screen::Review
             }
             Stage::Paying { draft, prompt, cancelling } => {
-                view.payment = PaymentView { amount: mop(draft.service.fee_avos), prompt: prompt.clone(), can_cancel: !cancelling };
+                let cancel = match prompt {
+                    _ if *cancelling => PaymentCancel::Requested,
+                    prompt if super::cancellable(prompt) => PaymentCancel::Offered,
+                    PaymentPrompt::EnterPin => PaymentCancel::OnTerminal,
+                    _ => PaymentCancel::NotNow,
+                };
+                view.payment = PaymentView { amount: mop(draft.service.fee_avos), prompt: prompt.clone(), cancel };
                 Screen::Payment
             }
             Stage::Saving { .. } | Stage::Capturing { .. } | Stage::Printing { .. } | Stage::Reversing { .. } => Screen::Printing,
