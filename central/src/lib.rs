@@ -121,7 +121,7 @@ impl Central {
     /// becomes ready for pickup at the centre where it was applied for, and that centre's
     /// kiosks get it on their next sync.
     pub fn issue_certificate(&self, application_id: uuid::Uuid) -> Result<(), CentralError> {
-        let status = self.state.store.application_status(application_id)?.ok_or(CentralError::UnknownApplication(application_id))?;
+        let status = self.state.store.application_status(application_id, None)?.ok_or(CentralError::UnknownApplication(application_id))?;
         let catalog = self.state.current_catalog();
         let service = catalog.catalog.service(&status.service_id).map_or(status.service_id.clone(), |s| s.name.en.clone());
         let pdf = document::certificate_pdf(

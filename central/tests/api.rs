@@ -20,10 +20,20 @@ fn central(dir: &tempfile::TempDir) -> Central {
     Central::open(&CentralOptions::new(dir.path().join("central.db"))).expect("central opens")
 }
 
+/// Today's date in UTC, as central checks records' days against.
+fn today() -> jiff::civil::Date {
+    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date()
+}
+
+/// Today as application numbers carry it (`YYMMDD`).
+fn today_code() -> String {
+    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).strftime("%y%m%d").to_string()
+}
+
 fn submission() -> ApplicationSubmission {
     ApplicationSubmission {
         application_id: Uuid::now_v7(),
-        reference: "K01-261122-0001".into(),
+        reference: format!("K01-{}-0001", today_code()),
         kiosk_id: "K01".into(),
         centre_id: "GSC-01".into(),
         service_id: "criminal-record-certificate".into(),
@@ -226,13 +236,13 @@ async fn status_and_the_console_page_show_a_stored_application() {
     let (status, _, body) = send(&central, Request::get(format!("/v1/applications/{key}")).body(Body::empty()).expect("req")).await;
     assert_eq!(status, StatusCode::OK);
     let found: balcao_backend_client::api::ApplicationStatus = serde_json::from_slice(&body).expect("status");
-    assert_eq!(found.reference, "K01-261122-0001");
+    assert_eq!(found.reference, format!("K01-{}-0001", today_code()));
     assert_eq!(found.history.len(), 1);
 
     let (status, _, page) = send(&central, Request::get("/").body(Body::empty()).expect("req")).await;
     assert_eq!(status, StatusCode::OK);
     let page = String::from_utf8(page).expect("utf-8");
-    assert!(page.contains("K01-261122-0001") && page.contains("刑事紀錄證明書"), "{page}");
+    assert!(page.contains(&format!("K01-{}-0001", today_code())) && page.contains("刑事紀錄證明書"), "{page}");
     assert!(!page.contains("CHAN TAI MAN"), "the page shows no applicant data");
 
     let (status, _, doc) = send(&central, Request::get("/openapi.json").body(Body::empty()).expect("req")).await;
@@ -389,7 +399,7 @@ async fn issued(central: &Central, centre: &str, number: u32) -> Uuid {
     let mut s = submission();
     s.centre_id = centre.into();
     s.kiosk_id = if centre == "GSC-01" { "K01".into() } else { "K31".into() };
-    s.reference = format!("{}-261122-{number:04}", s.kiosk_id);
+    s.reference = format!("{}-{}-{number:04}", s.kiosk_id, today_code());
     let key = s.application_id.to_string();
     let mut request = post(Some(&key), serde_json::to_vec(&s).expect("json"));
     request.extensions_mut().insert(ConnectInfo(Peer::kiosk(&s.kiosk_id, centre)));
@@ -429,10 +439,10 @@ async fn a_centres_feed_lists_its_certificates_and_a_catch_up_names_only_what_ch
     assert!(full.reset && !full.more && full.gone.is_empty());
     assert_eq!(full.ready.iter().map(|c| c.application_id).collect::<Vec<_>>(), vec![first, second], "only this centre's, in order");
     let certificate = &full.ready[0];
-    assert_eq!(certificate.reference, "K01-261122-0001");
+    assert_eq!(certificate.reference, format!("K01-{}-0001", today_code()));
     assert!(certificate.holder.matches("12345678") && !certificate.holder.matches("12345679"));
     let pdf = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &certificate.document_pdf).expect("base64");
-    assert!(pdf.starts_with(b"%PDF-") && String::from_utf8_lossy(&pdf).contains("K01-261122-0001"));
+    assert!(pdf.starts_with(b"%PDF-") && String::from_utf8_lossy(&pdf).contains(&format!("K01-{}-0001", today_code())));
     assert!(!String::from_utf8_lossy(&body).contains("1234567"), "the feed carries no document number");
 
     // Nothing new: an empty page with the same token.
@@ -452,7 +462,7 @@ async fn a_centres_feed_lists_its_certificates_and_a_catch_up_names_only_what_ch
     assert_eq!(caught_up.gone, vec![first]);
     let (_, body) = feed(&central, "GSC-01", None).await;
     assert_eq!(changes(&body).ready.iter().map(|c| c.application_id).collect::<Vec<_>>(), vec![second, third]);
-    let status = central.store().application_status(first).expect("status").expect("found");
+    let status = central.store().application_status(first, None).expect("status").expect("found");
     assert_eq!(status.state, ApplicationState::Collected);
 }
 
@@ -549,7 +559,7 @@ async fn a_certificate_handed_out_twice_is_recorded_twice_and_flagged() {
     assert_eq!(central.store().recent_pickups(10, false).expect("pickups").len(), 2);
     let (_, _, page) = send(&central, Request::get("/").body(Body::empty()).expect("req")).await;
     let page = String::from_utf8(page).expect("utf-8");
-    assert!(page.contains("Certificates handed out twice") && page.contains("K01-261122-0001"), "{page}");
+    assert!(page.contains("Certificates handed out twice") && page.contains(&format!("K01-{}-0001", today_code())), "{page}");
 
     // Refusals: no such certificate, a reused id, a pickup in another kiosk's name.
     let (status, headers, body) = send(&central, post_pickup(&pickup_record(Uuid::now_v7(), "K01"))).await;
@@ -613,7 +623,7 @@ fn ticket(number: &str, kiosk: &str) -> QueueTicket {
         number: number.into(),
         kiosk_id: kiosk.into(),
         centre_id: "GSC-01".into(),
-        service_day: jiff::civil::date(2026, 11, 23),
+        service_day: today(),
         issued_at: jiff::Timestamp::now(),
         outcome: TicketOutcome::Printed,
         offline: true,
@@ -644,7 +654,7 @@ async fn queue_tickets_are_filed_once_and_a_number_issued_twice_is_flagged() {
     let (status, _, body) = send_as(&central, request).await;
     assert_eq!((status, verdict(&body)), (StatusCode::CREATED, TicketVerdict::NumberReused));
     // The same number on another day, or at another centre, is no clash.
-    let tomorrow = QueueTicket { service_day: jiff::civil::date(2026, 11, 24), ..ticket("B1-001", "K01") };
+    let tomorrow = QueueTicket { service_day: today().tomorrow().expect("a tomorrow"), ..ticket("B1-001", "K01") };
     assert_eq!(verdict(&send(&central, post_ticket(&tomorrow)).await.2), TicketVerdict::Recorded);
     let elsewhere = QueueTicket { centre_id: "GSC-02".into(), ..ticket("B1-001", "K31") };
     let mut request = post_ticket(&elsewhere);
@@ -657,7 +667,7 @@ async fn queue_tickets_are_filed_once_and_a_number_issued_twice_is_flagged() {
     let reused = central.store().reused_ticket_numbers(10).expect("reused");
     assert_eq!(reused.iter().map(|r| (r.kiosk_id.as_str(), r.number.as_str())).collect::<Vec<_>>(), vec![("K02", "B1-001")]);
     let days = central.store().queue_days(3).expect("days");
-    let gsc01 = days.iter().find(|d| d.service_day == "2026-11-23" && d.centre_id == "GSC-01").expect("today at GSC-01");
+    let gsc01 = days.iter().find(|d| d.service_day == today().to_string() && d.centre_id == "GSC-01").expect("today at GSC-01");
     assert_eq!((gsc01.issued, gsc01.offline, gsc01.queue_id.as_str()), (3, 3, "civil-registry"));
     let (_, _, page) = send(&central, Request::get("/").body(Body::empty()).expect("req")).await;
     let page = String::from_utf8(page).expect("utf-8");
@@ -712,7 +722,7 @@ async fn a_service_for_the_holder_only_takes_applications_whose_applicant_was_id
     assert_eq!(submit(other).await, (StatusCode::UNPROCESSABLE_ENTITY, Some("identity-mismatch".into())));
     assert_eq!(submit(application(proof(IdentityMethod::ChipUnverified, "12345678"))).await, (StatusCode::CREATED, None));
     let mut by_app = application(proof(IdentityMethod::App, "1234567(8)"));
-    by_app.reference = "K01-261122-0042".into();
+    by_app.reference = format!("K01-{}-0042", today_code());
     let reference = by_app.reference.clone();
     assert_eq!(submit(by_app).await.0, StatusCode::CREATED);
     let stored = central.store().recent_applications(5).expect("list");
@@ -778,4 +788,152 @@ async fn closed_payment_days_are_reconciled_on_the_console_and_a_difference_is_a
     misplaced.kind = KioskEventKind::DeadLetter;
     let (status, headers, body) = send(&central, submit(&misplaced)).await;
     assert_eq!((status, problem(status, &headers, &body).short_kind()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid-event"));
+}
+
+/// Sends `request` as kiosk `kiosk` of centre `centre`.
+async fn send_from(central: &Central, kiosk: &str, centre: &str, mut request: Request<Body>) -> (StatusCode, Option<String>, Vec<u8>) {
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk(kiosk, centre)));
+    let (status, headers, body) = send_as(central, request).await;
+    let kind = (status.is_client_error() || status.is_server_error()).then(|| problem(status, &headers, &body).short_kind().to_string());
+    (status, kind, body)
+}
+
+#[tokio::test]
+async fn every_endpoint_refuses_another_kiosk_and_another_centre_before_anything_else() {
+    use balcao_backend_client::api::{BatchResults, KioskEvent, KioskEventKind, Severity};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let forbidden = |kind: &str| (StatusCode::FORBIDDEN, Some(kind.to_string()));
+    let status_kind = |(status, kind, _): (StatusCode, Option<String>, Vec<u8>)| (status, kind);
+
+    // Applications: K01's own is stored.
+    let mine = submission();
+    let key = mine.application_id.to_string();
+    let body = serde_json::to_vec(&mine).expect("json");
+    assert_eq!(send_from(&central, "K01", "GSC-01", post(Some(&key), body.clone())).await.0, StatusCode::CREATED);
+    // K02 sends K01's very request again: refused as another kiosk's, its receipt not replayed.
+    let (status, kind, answer) = send_from(&central, "K02", "GSC-01", post(Some(&key), body.clone())).await;
+    assert_eq!((status, kind), forbidden("kiosk-mismatch"));
+    assert!(!String::from_utf8_lossy(&answer).contains(&mine.reference), "no receipt of K01's leaks");
+    // K02 reuses K01's id in its own name: refused, with nothing of K01's application told.
+    let mut stolen_id = submission();
+    (stolen_id.application_id, stolen_id.kiosk_id, stolen_id.reference) =
+        (mine.application_id, "K02".into(), format!("K02-{}-0001", today_code()));
+    let (status, kind, answer) =
+        send_from(&central, "K02", "GSC-01", post(Some(&key), serde_json::to_vec(&stolen_id).expect("json"))).await;
+    assert_eq!((status, kind.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency-key-reused")));
+    assert!(!String::from_utf8_lossy(&answer).contains(&mine.reference));
+    // Whether an id exists is not told apart from a refusal of the kiosk: a record in another
+    // kiosk's name gets 403 for a known id and an unknown one alike.
+    let mut unknown = submission();
+    unknown.kiosk_id = "K01".into();
+    let unknown_key = unknown.application_id.to_string();
+    let (status, kind, _) =
+        send_from(&central, "K02", "GSC-01", post(Some(&unknown_key), serde_json::to_vec(&unknown).expect("json"))).await;
+    assert_eq!((status, kind), forbidden("kiosk-mismatch"));
+    // Another centre's kiosk, in its own kiosk's name but naming GSC-01: refused.
+    let mut other_centre = submission();
+    other_centre.kiosk_id = "K31".into();
+    other_centre.reference = format!("K31-{}-0001", today_code());
+    let key31 = other_centre.application_id.to_string();
+    let (status, kind, _) =
+        send_from(&central, "K31", "GSC-02", post(Some(&key31), serde_json::to_vec(&other_centre).expect("json"))).await;
+    assert_eq!((status, kind), forbidden("centre-mismatch"));
+    // A number of another kiosk's series, and one dated in the year 9999: refused.
+    let mut series = submission();
+    series.reference = format!("K07-{}-0001", today_code());
+    let series_key = series.application_id.to_string();
+    let (status, kind, _) = send_from(&central, "K01", "GSC-01", post(Some(&series_key), serde_json::to_vec(&series).expect("json"))).await;
+    assert_eq!((status, kind.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid-reference")));
+    let mut far = submission();
+    far.reference = "K01-991231-0001".into();
+    far.submitted_at = "9999-06-30T00:00:00Z".parse().expect("time");
+    let far_key = far.application_id.to_string();
+    let (status, kind, _) = send_from(&central, "K01", "GSC-01", post(Some(&far_key), serde_json::to_vec(&far).expect("json"))).await;
+    assert_eq!((status, kind.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid-application")));
+    assert_eq!(central.store().count_applications().expect("count"), 1);
+
+    // The batch: an item in another kiosk's name is refused by itself.
+    let mut theirs = submission();
+    theirs.kiosk_id = "K01".into();
+    let own = {
+        let mut s = submission();
+        (s.kiosk_id, s.reference) = ("K02".into(), format!("K02-{}-0002", today_code()));
+        s
+    };
+    let batch = serde_json::json!({ "applications": [theirs, own] });
+    let request = Request::post("/v1/applications/batch").body(Body::from(batch.to_string())).expect("request");
+    let (status, _, body) = send_from(&central, "K02", "GSC-01", request).await;
+    assert_eq!(status, StatusCode::OK);
+    let results: BatchResults = serde_json::from_slice(&body).expect("results");
+    assert_eq!(results.results.iter().map(|r| r.status).collect::<Vec<_>>(), [403, 201]);
+
+    // Status: another centre's kiosk cannot read it (none, as for an unknown id); the centre's own can.
+    let status_of = || Request::get(format!("/v1/applications/{key}")).body(Body::empty()).expect("req");
+    assert_eq!(
+        status_kind(send_from(&central, "K31", "GSC-02", status_of()).await),
+        (StatusCode::NOT_FOUND, Some("unknown-application".into()))
+    );
+    assert_eq!(send_from(&central, "K02", "GSC-01", status_of()).await.0, StatusCode::OK);
+
+    // Events.
+    let event = |kiosk: &str, centre: &str| KioskEvent {
+        event_id: Uuid::now_v7(),
+        kiosk_id: kiosk.into(),
+        centre_id: centre.into(),
+        kind: KioskEventKind::DeadLetter,
+        severity: Severity::Warning,
+        detail: "x".into(),
+        at: jiff::Timestamp::now(),
+        day_totals: None,
+    };
+    let theirs = event("K01", "GSC-01");
+    assert_eq!(
+        status_kind(send_from(&central, "K02", "GSC-01", post_record("/v1/events", theirs.event_id, &theirs)).await),
+        forbidden("kiosk-mismatch")
+    );
+    let elsewhere = event("K31", "GSC-01");
+    assert_eq!(
+        status_kind(send_from(&central, "K31", "GSC-02", post_record("/v1/events", elsewhere.event_id, &elsewhere)).await),
+        forbidden("centre-mismatch")
+    );
+    let future = KioskEvent { at: "9999-01-01T00:00:00Z".parse().expect("time"), ..event("K01", "GSC-01") };
+    assert_eq!(
+        send_from(&central, "K01", "GSC-01", post_record("/v1/events", future.event_id, &future)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // Certificates ready for pickup: only the centre's own list, and only its own pickups.
+    let ready = issued(&central, "GSC-01", 7).await;
+    let feed_of = |centre: &str| Request::get(format!("/v1/certificates/ready?centre={centre}")).body(Body::empty()).expect("req");
+    assert_eq!(status_kind(send_from(&central, "K31", "GSC-02", feed_of("GSC-01")).await), forbidden("centre-mismatch"));
+    let foreign = PickupRecord { centre_id: "GSC-02".into(), ..pickup_record(ready, "K31") };
+    let (status, kind, _) = send_from(&central, "K31", "GSC-02", post_pickup(&foreign)).await;
+    assert_eq!((status, kind.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown-certificate")), "as if it did not exist");
+    assert_eq!(central.store().certificate_changes("GSC-01", None, 10).expect("feed").ready.len(), 1, "still ready at its own centre");
+    let in_k01s_name = pickup_record(ready, "K01");
+    assert_eq!(status_kind(send_from(&central, "K02", "GSC-01", post_pickup(&in_k01s_name)).await), forbidden("kiosk-mismatch"));
+
+    // Queue tickets.
+    let theirs = ticket("B1-001", "K01");
+    assert_eq!(
+        status_kind(send_from(&central, "K02", "GSC-01", post_record("/v1/queue-tickets", theirs.ticket_id, &theirs)).await),
+        forbidden("kiosk-mismatch")
+    );
+    let elsewhere = ticket("B1-001", "K31");
+    assert_eq!(
+        status_kind(send_from(&central, "K31", "GSC-02", post_record("/v1/queue-tickets", elsewhere.ticket_id, &elsewhere)).await),
+        forbidden("centre-mismatch")
+    );
+    let future = QueueTicket { service_day: jiff::civil::date(9999, 1, 1), ..ticket("B1-002", "K01") };
+    assert_eq!(
+        send_from(&central, "K01", "GSC-01", post_record("/v1/queue-tickets", future.ticket_id, &future)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+
+    // The catalog and the issuer keys are for every enrolled kiosk, and for no one else.
+    for path in ["/v1/catalog", "/v1/identity-issuers"] {
+        assert_eq!(send_from(&central, "K31", "GSC-02", Request::get(path).body(Body::empty()).expect("req")).await.0, StatusCode::OK);
+        assert_eq!(send_as(&central, Request::get(path).body(Body::empty()).expect("req")).await.0, StatusCode::UNAUTHORIZED);
+    }
 }

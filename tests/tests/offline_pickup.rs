@@ -125,7 +125,7 @@ async fn two_kiosks_offline_hand_out_the_same_certificate_and_central_flags_it()
     let flagged = central.central.store().recent_pickups(10, true).expect("pickups");
     assert_eq!(flagged.len(), 1, "exactly one pickup is the duplicate");
     assert!(flagged[0].offline && flagged[0].reference == reference);
-    let status = central.central.store().application_status(application).expect("status").expect("found");
+    let status = central.central.store().application_status(application, None).expect("status").expect("found");
     assert_eq!(status.state, ApplicationState::Collected);
     for kiosk in &kiosks {
         eventually("the kiosk's outbox emptied", WAIT, || kiosk.store().outbox_counts().expect("counts").pending == 0).await;

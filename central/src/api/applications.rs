@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use balcao_backend_client::api::{
     Answer, ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,
-    FieldProblem, IDEMPOTENCY_KEY, IdentityAttribute, IdentityLevel, MAX_BATCH, Problem, Service, ServiceKind, validate_answers,
+    FieldProblem, IdentityAttribute, IdentityLevel, MAX_BATCH, Problem, Service, ServiceKind, validate_answers,
 };
 use jiff::Timestamp;
 use serde_json::Value;
@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::auth::Kiosk;
 use super::{ApiError, AppState, join_error, unprocessable};
-use crate::store::{NewApplication, StoredResponse};
+use crate::store::{NewApplication, Recorded, StoredResponse};
 
 /// Macao's offset from UTC; it keeps no daylight saving time.
 const MACAO_UTC_OFFSET_HOURS: i8 = 8;
@@ -72,16 +72,23 @@ fn replay(stored: StoredResponse, replayed: bool) -> Response {
     response
 }
 
-/// Holds an idempotency key as "in flight" until dropped.
+/// Holds a kiosk's idempotency key as "in flight" until dropped. Keys are the kiosk's own: one
+/// kiosk's key in flight tells another kiosk nothing.
 struct InFlight<'a> {
     state: &'a AppState,
     key: String,
 }
 
 impl<'a> InFlight<'a> {
-    fn claim(state: &'a AppState, key: &str) -> Option<Self> {
+    fn claim(state: &'a AppState, kiosk: &Kiosk, key: &str) -> Option<Self> {
+        let key = format!("{}/{key}", kiosk.0.kiosk_id);
         let mut keys = state.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        keys.insert(key.to_string()).then(|| Self { state, key: key.to_string() })
+        if !keys.insert(key.clone()) {
+            // No claim is made (and dropped) here: its drop would release the other request's
+            // key, and take this lock again.
+            return None;
+        }
+        Some(Self { state, key })
     }
 }
 
@@ -91,16 +98,37 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// Checks the application's number and time: the number is in the sending kiosk's own series
+/// (`<kiosk>-<YYMMDD>-<sequence>`, `YYMMDD` the day it was made, give or take the time zones),
+/// and it was made neither in the future nor implausibly long ago.
+fn check_reference(submission: &ApplicationSubmission) -> Result<(), ApiError> {
+    let refuse = |detail: String| Err(unprocessable("invalid-reference", "The application number is not this kiosk's", detail));
+    let made = submission.submitted_at;
+    super::plausible_time(made, "submitted_at", "application")?;
+    let reference = submission.reference.as_str();
+    let Some(rest) = reference.strip_prefix(submission.kiosk_id.as_str()).and_then(|r| r.strip_prefix('-')) else {
+        return refuse(format!("{reference:?} is not in kiosk {}'s series", submission.kiosk_id));
+    };
+    let (day, sequence) = rest.split_once('-').unwrap_or((rest, ""));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if reference.len() > 32 || day.len() != 6 || !digits(day) || sequence.len() < 4 || !digits(sequence) {
+        return refuse(format!("{reference:?} is not <kiosk>-<YYMMDD>-<sequence of at least 4 digits>"));
+    }
+    let date = |yy: &str, mm: &str, dd: &str| -> Option<jiff::civil::Date> {
+        jiff::civil::Date::new(2000 + yy.parse::<i16>().ok()?, mm.parse().ok()?, dd.parse().ok()?).ok()
+    };
+    let Some(day) = date(&day[..2], &day[2..4], &day[4..]) else { return refuse(format!("{reference:?} names no calendar day")) };
+    // The kiosk numbers by its local day, whatever its time zone: within a day of UTC's.
+    if !super::same_day(day, made) {
+        return refuse(format!("{reference:?} is not numbered on the day it was made ({made})"));
+    }
+    Ok(())
+}
+
 /// Checks an application against the catalog: the service exists and takes applications, the
 /// answers fit its form, the fee is the catalog's and was paid.
 fn check(state: &AppState, submission: &ApplicationSubmission) -> Result<(), ApiError> {
-    if submission.reference.trim().is_empty() || submission.reference.len() > 32 || submission.kiosk_id.trim().is_empty() {
-        return Err(unprocessable(
-            "invalid-application",
-            "The application is incomplete",
-            "reference (1-32 characters) and kiosk_id are required",
-        ));
-    }
+    check_reference(submission)?;
     let catalog = state.current_catalog();
     let Some(service) = catalog.catalog.service(&submission.service_id).filter(|s| s.kind == ServiceKind::Application) else {
         return Err(unprocessable("unknown-service", "No such service takes applications", format!("service {:?}", submission.service_id)));
@@ -178,32 +206,14 @@ fn check_identity(service: &Service, submission: &ApplicationSubmission) -> Resu
     )
 )]
 pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let key = headers.get(IDEMPOTENCY_KEY).and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or_default().to_string();
-    let Ok(key_id) = Uuid::parse_str(&key) else {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "idempotency-key-required",
-            "An Idempotency-Key header with a UUID is required",
-            format!("got {key:?}"),
-        ));
-    };
     let value: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body is not JSON", e.to_string()))?;
-    let hash = request_hash(&value);
-
-    let Some(_guard) = InFlight::claim(&state, &key) else { return Err(ApiError::InFlight) };
-    let store_state = state.clone();
-    let lookup_key = key.clone();
-    let existing = tokio::task::spawn_blocking(move || store_state.store.idempotent_response(&lookup_key)).await.map_err(join_error)??;
-    if let Some(existing) = existing {
-        if existing.request_hash != hash {
-            return Err(key_reused());
-        }
-        return Ok(replay(existing, true));
-    }
-
-    let submission: ApplicationSubmission = serde_json::from_value(value)
+    let submission: ApplicationSubmission = serde_json::from_value(value.clone())
         .map_err(|e| unprocessable("invalid-application", "The application does not follow the schema", e.to_string()))?;
+    // Who asks comes before anything else: a record in another kiosk's name learns nothing
+    // (not even whether its id exists).
+    kiosk.must_be(&submission.kiosk_id, &submission.centre_id)?;
+    let key_id = super::idempotency_key(&headers, "application")?;
     if submission.application_id != key_id {
         return Err(unprocessable(
             "idempotency-key-mismatch",
@@ -211,7 +221,17 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
             "Send application_id as the key.",
         ));
     }
-    kiosk.must_be(&submission.kiosk_id, &submission.centre_id)?;
+    let (key, hash) = (key_id.to_string(), request_hash(&value));
+
+    let Some(_guard) = InFlight::claim(&state, &kiosk, &key) else { return Err(ApiError::InFlight) };
+    let (store_state, lookup_key, asking) = (state.clone(), key.clone(), kiosk.0.kiosk_id.clone());
+    let existing =
+        tokio::task::spawn_blocking(move || store_state.store.idempotent_response(&asking, &lookup_key)).await.map_err(join_error)??;
+    match existing {
+        Some(Recorded::Answer(existing)) if existing.request_hash == hash => return Ok(replay(existing, true)),
+        Some(_) => return Err(key_reused()),
+        None => {}
+    }
     check(&state, &submission)?;
     if !state.processing_delay.is_zero() {
         tokio::time::sleep(state.processing_delay).await;
@@ -223,11 +243,13 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
     let stored = tokio::task::spawn_blocking(move || store_state.store.record_application(&key, &hash, &submission, &receipt))
         .await
         .map_err(join_error)??;
-    if stored.request_hash != our_hash {
-        return Err(key_reused());
+    match stored {
+        Recorded::Answer(stored) if stored.request_hash == our_hash => {
+            tracing::info!(application = %key_id, "application stored");
+            Ok(replay(stored, false))
+        }
+        _ => Err(key_reused()),
     }
-    tracing::info!(application = %key_id, "application stored");
-    Ok(replay(stored, false))
 }
 
 /// Submits several queued applications in one request and stores them in one transaction:
@@ -269,23 +291,29 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
             }
         };
         let key = submission.application_id.to_string();
-        let Some(claim) = InFlight::claim(&state, &key) else { break };
+        // Who asks, before anything else.
+        if let Err(refused) = kiosk.must_be(&submission.kiosk_id, &submission.centre_id) {
+            results.push(Some(refused_result(Some(submission.application_id), refused)));
+            continue;
+        }
+        let Some(claim) = InFlight::claim(&state, &kiosk, &key) else { break };
         claims.push(claim);
         pending.push((results.len(), key, request_hash(item), submission));
         results.push(None);
     }
     let keys: Vec<String> = pending.iter().map(|(_, key, _, _)| key.clone()).collect();
     let lookup = state.clone();
-    let existing = tokio::task::spawn_blocking(move || lookup.store.idempotent_responses(&keys)).await.map_err(join_error)??;
+    let asking = kiosk.0.kiosk_id.clone();
+    let existing = tokio::task::spawn_blocking(move || lookup.store.idempotent_responses(&asking, &keys)).await.map_err(join_error)??;
 
     // A repeat gets its first answer; a new application is checked as if sent alone.
     let mut to_store = Vec::new();
     for ((slot, key, hash, submission), existing) in pending.into_iter().zip(existing) {
         let id = Some(submission.application_id);
         results[slot] = match existing {
-            Some(existing) if existing.request_hash != hash => Some(refused_result(id, key_reused())),
-            Some(existing) => Some(stored_result(id, &existing)),
-            None => match kiosk.must_be(&submission.kiosk_id, &submission.centre_id).and_then(|()| check(&state, &submission)) {
+            Some(Recorded::Answer(existing)) if existing.request_hash == hash => Some(stored_result(id, &existing)),
+            Some(_) => Some(refused_result(id, key_reused())),
+            None => match check(&state, &submission) {
                 Err(refused) => Some(refused_result(id, refused)),
                 Ok(()) => {
                     to_store.push((slot, key, hash, submission));
@@ -312,7 +340,10 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
     .map_err(join_error)??;
     for ((slot, _, hash, submission), answer) in stored {
         let id = Some(submission.application_id);
-        results[slot] = Some(if answer.request_hash == hash { stored_result(id, &answer) } else { refused_result(id, key_reused()) });
+        results[slot] = Some(match answer {
+            Recorded::Answer(answer) if answer.request_hash == hash => stored_result(id, &answer),
+            _ => refused_result(id, key_reused()),
+        });
     }
     drop(claims);
     let results: Vec<BatchResult> = results.into_iter().map_while(|r| r).collect();
@@ -367,12 +398,14 @@ fn refused_result(application_id: Option<Uuid>, refused: ApiError) -> BatchResul
 )]
 pub async fn status(
     State(state): State<Arc<AppState>>,
-    _kiosk: Kiosk,
+    kiosk: Kiosk,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ApplicationStatus>, ApiError> {
     let id = Uuid::parse_str(&id)
         .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "invalid-id", "Application ids are UUIDs", format!("got {id:?}")))?;
-    let found = tokio::task::spawn_blocking(move || state.store.application_status(id)).await.map_err(join_error)??;
+    // Only the kiosk's own centre's applications: another centre's reads as none.
+    let centre = kiosk.0.centre_id;
+    let found = tokio::task::spawn_blocking(move || state.store.application_status(id, Some(&centre))).await.map_err(join_error)??;
     found.map(axum::Json).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "unknown-application", "No such application", id.to_string()))
 }
 

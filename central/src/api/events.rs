@@ -31,8 +31,8 @@ pub async fn submit(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
-    let event: KioskEvent = super::keyed_record(&headers, &body, "event", |e: &KioskEvent| e.event_id)?;
-    kiosk.must_be(&event.kiosk_id, &event.centre_id)?;
+    let event: KioskEvent = super::keyed_record(&kiosk, &headers, &body)?;
+    super::plausible_time(event.at, "at", "event")?;
     if event.kiosk_id.trim().is_empty() || event.detail.len() > MAX_DETAIL {
         return Err(unprocessable(
             "invalid-event",
@@ -62,4 +62,14 @@ pub async fn submit(
     }
     tracing::warn!(kiosk = %event.kiosk_id, kind = ?event.kind, severity = ?event.severity, detail = %event.detail, "kiosk event");
     Ok(StatusCode::ACCEPTED)
+}
+
+impl super::KioskRecord for KioskEvent {
+    const NAME: &'static str = "event";
+    fn id(&self) -> uuid::Uuid {
+        self.event_id
+    }
+    fn filed_by(&self) -> (&str, &str) {
+        (&self.kiosk_id, &self.centre_id)
+    }
 }

@@ -60,18 +60,27 @@ pub(crate) fn unprocessable(kind: &str, title: &str, detail: impl Into<String>) 
     ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, kind, title, detail.into())
 }
 
-/// The record a keyed write carries: its `Idempotency-Key`, its body parsed as `T`, and the
-/// check that the key is the record's own id (`id`). `record` names it in the problems.
-pub(crate) fn keyed_record<T: serde::de::DeserializeOwned>(
-    headers: &axum::http::HeaderMap,
-    body: &[u8],
-    record: &str,
-    id: impl Fn(&T) -> uuid::Uuid,
-) -> Result<T, ApiError> {
-    let key = idempotency_key(headers, record)?;
+/// A record a kiosk files: what it must say of itself for central to take it.
+pub(crate) trait KioskRecord: serde::de::DeserializeOwned {
+    /// What the record is called in problems (`pickup`, `ticket`, `event`).
+    const NAME: &'static str;
+    /// The record's own id, which is its `Idempotency-Key`.
+    fn id(&self) -> uuid::Uuid;
+    /// The kiosk and centre the record names.
+    fn filed_by(&self) -> (&str, &str);
+}
+
+/// The record a keyed write carries: its body parsed as `T`, checked first to be the asking
+/// kiosk's own (who asks comes before anything else), then its `Idempotency-Key`, which must
+/// be the record's id.
+pub(crate) fn keyed_record<T: KioskRecord>(kiosk: &auth::Kiosk, headers: &axum::http::HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let record = T::NAME;
     let parsed: T = serde_json::from_slice(body)
         .map_err(|e| unprocessable(&format!("invalid-{record}"), &format!("The {record} does not follow the schema"), e.to_string()))?;
-    if id(&parsed) != key {
+    let (kiosk_id, centre_id) = parsed.filed_by();
+    kiosk.must_be(kiosk_id, centre_id)?;
+    let key = idempotency_key(headers, record)?;
+    if parsed.id() != key {
         return Err(unprocessable(
             "idempotency-key-mismatch",
             &format!("The Idempotency-Key must be the {record}'s id"),
@@ -79,6 +88,31 @@ pub(crate) fn keyed_record<T: serde::de::DeserializeOwned>(
         ));
     }
     Ok(parsed)
+}
+
+/// How far back a kiosk's record may have been made: a kiosk offline this long has more to
+/// fix than its queue (its own clock, say).
+const OLDEST_RECORD: jiff::SignedDuration = jiff::SignedDuration::from_hours(366 * 24);
+/// How far ahead of central's clock a kiosk's may run.
+const CLOCK_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// Refuses a record time (`what` names the field) in the future or implausibly long ago, as a
+/// record dated in the year 9999 would otherwise sort and count forever.
+pub(crate) fn plausible_time(at: jiff::Timestamp, what: &str, record: &str) -> Result<(), ApiError> {
+    let now = jiff::Timestamp::now();
+    if at > now + CLOCK_SKEW || at < now - OLDEST_RECORD {
+        return Err(unprocessable(
+            &format!("invalid-{record}"),
+            &format!("The {record}'s time is out of range"),
+            format!("{what} {at} is more than a day ahead of central's clock ({now}) or more than a year behind it"),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a day a record names is within a day of when it was made (time zones aside).
+pub(crate) fn same_day(day: jiff::civil::Date, at: jiff::Timestamp) -> bool {
+    (day - at.to_zoned(jiff::tz::TimeZone::UTC).date()).get_days().abs() <= 1
 }
 
 /// Runs database work off the async threads.

@@ -71,8 +71,8 @@ pub async fn ready(State(state): State<Arc<AppState>>, kiosk: Kiosk, Query(query
     )
 )]
 pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let pickup: PickupRecord = super::keyed_record(&headers, &body, "pickup", |p: &PickupRecord| p.pickup_id)?;
-    kiosk.must_be(&pickup.kiosk_id, &pickup.centre_id)?;
+    let pickup: PickupRecord = super::keyed_record(&kiosk, &headers, &body)?;
+    super::plausible_time(pickup.collected_at, "collected_at", "pickup")?;
     let record = pickup.clone();
     match blocking(move || state.store.record_pickup(&record)).await?? {
         PickupFiled::Filed(verdict) => {
@@ -87,5 +87,15 @@ pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
         PickupFiled::IdReused => {
             Err(unprocessable("idempotency-key-reused", "This idempotency key was used with another pickup", pickup.pickup_id.to_string()))
         }
+    }
+}
+
+impl super::KioskRecord for PickupRecord {
+    const NAME: &'static str = "pickup";
+    fn id(&self) -> uuid::Uuid {
+        self.pickup_id
+    }
+    fn filed_by(&self) -> (&str, &str) {
+        (&self.kiosk_id, &self.centre_id)
     }
 }

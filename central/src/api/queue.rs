@@ -34,7 +34,15 @@ const MAX_FIELD: usize = 64;
     )
 )]
 pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let ticket: QueueTicket = super::keyed_record(&headers, &body, "ticket", |t: &QueueTicket| t.ticket_id)?;
+    let ticket: QueueTicket = super::keyed_record(&kiosk, &headers, &body)?;
+    super::plausible_time(ticket.issued_at, "issued_at", "ticket")?;
+    if !super::same_day(ticket.service_day, ticket.issued_at) {
+        return Err(unprocessable(
+            "invalid-ticket",
+            "The ticket's day is not the day it was issued",
+            format!("service_day {}", ticket.service_day),
+        ));
+    }
     for (name, value) in [("queue_id", &ticket.queue_id), ("number", &ticket.number), ("centre_id", &ticket.centre_id)] {
         if value.trim().is_empty() || value.len() > MAX_FIELD {
             return Err(unprocessable(
@@ -44,7 +52,6 @@ pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
             ));
         }
     }
-    kiosk.must_be(&ticket.kiosk_id, &ticket.centre_id)?;
     // A queue the catalog no longer lists is still filed: the citizen holds the ticket.
     let record = ticket.clone();
     match blocking(move || state.store.record_queue_ticket(&record)).await?? {
@@ -57,5 +64,15 @@ pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
         TicketFiled::IdReused => {
             Err(unprocessable("idempotency-key-reused", "This idempotency key was used with another ticket", ticket.ticket_id.to_string()))
         }
+    }
+}
+
+impl super::KioskRecord for QueueTicket {
+    const NAME: &'static str = "ticket";
+    fn id(&self) -> uuid::Uuid {
+        self.ticket_id
+    }
+    fn filed_by(&self) -> (&str, &str) {
+        (&self.kiosk_id, &self.centre_id)
     }
 }

@@ -49,7 +49,7 @@ pub enum IssueError {
 #[derive(Debug)]
 pub enum PickupFiled {
     Filed(PickupVerdict),
-    /// No certificate was ever issued for this application.
+    /// No certificate was ever issued for this application at the kiosk's centre.
     UnknownCertificate,
     /// This pickup id was filed before with another record (a kiosk bug).
     IdReused,
@@ -218,7 +218,11 @@ impl Store {
                 Ok((r.get(0)?, r.get(1)?))
             })
             .optional()?;
-        let Some((centre, state)) = certificate else { return Ok(PickupFiled::UnknownCertificate) };
+        // Another centre's certificate is none of this kiosk's business: refused exactly as one
+        // that does not exist, so the answer tells nothing of other centres.
+        let Some((centre, state)) = certificate.filter(|(centre, _)| *centre == pickup.centre_id) else {
+            return Ok(PickupFiled::UnknownCertificate);
+        };
         let duplicate: bool =
             tx.query_row("SELECT EXISTS (SELECT 1 FROM pickups WHERE application_id = ?1)", [&application], |r| r.get(0))?;
         let now = Timestamp::now();

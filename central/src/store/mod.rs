@@ -152,6 +152,15 @@ fn migrations() -> Migrations<'static> {
         ),
         // How the applicant was identified (method and salted hash of the document number).
         M::up("ALTER TABLE applications ADD COLUMN identity TEXT;"),
+        // Idempotency keys belong to the kiosk that used them: a repeat is answered to that
+        // kiosk only. Applications keep their request's hash, so a repeat after its key was
+        // purged is still recognised (and another kiosk's id refused).
+        M::up(
+            "ALTER TABLE idempotency_keys ADD COLUMN kiosk_id TEXT NOT NULL DEFAULT '';
+        UPDATE idempotency_keys SET kiosk_id = COALESCE((SELECT kiosk_id FROM applications WHERE applications.id = idempotency_keys.key), '');
+        ALTER TABLE applications ADD COLUMN request_hash TEXT;
+        UPDATE applications SET request_hash = (SELECT request_hash FROM idempotency_keys WHERE idempotency_keys.key = applications.id);",
+        ),
     ])
 }
 
@@ -235,14 +244,15 @@ impl Store {
         Ok(())
     }
 
-    pub fn idempotent_response(&self, key: &str) -> Result<Option<StoredResponse>, StoreError> {
-        stored_response(&self.conn(), key)
+    /// The answer `kiosk` was given for its application `key`, if any (see [`Recorded`]).
+    pub fn idempotent_response(&self, kiosk: &str, key: &str) -> Result<Option<Recorded>, StoreError> {
+        recorded(&self.conn(), kiosk, key)
     }
 
-    /// The answers recorded for these keys, in their order.
-    pub fn idempotent_responses(&self, keys: &[String]) -> Result<Vec<Option<StoredResponse>>, StoreError> {
+    /// The answers recorded for these keys of `kiosk`'s, in their order.
+    pub fn idempotent_responses(&self, kiosk: &str, keys: &[String]) -> Result<Vec<Option<Recorded>>, StoreError> {
         let conn = self.conn();
-        keys.iter().map(|key| stored_response(&conn, key)).collect()
+        keys.iter().map(|key| recorded(&conn, kiosk, key)).collect()
     }
 
     /// Stores the application, its first status and the answer to its idempotency key in one
@@ -253,7 +263,7 @@ impl Store {
         request_hash: &str,
         submission: &ApplicationSubmission,
         receipt: &ApplicationReceipt,
-    ) -> Result<StoredResponse, StoreError> {
+    ) -> Result<Recorded, StoreError> {
         let mut stored = self.record_applications(&[NewApplication { key, request_hash, submission, receipt }])?;
         stored.pop().ok_or_else(|| StoreError::Corrupt("no answer recorded".into()))
     }
@@ -261,7 +271,7 @@ impl Store {
     /// Stores several applications in one transaction (one fsync), in order, each as
     /// [`record_application`](Self::record_application) would: a key recorded before gets
     /// its first answer back and stores nothing.
-    pub fn record_applications(&self, applications: &[NewApplication<'_>]) -> Result<Vec<StoredResponse>, StoreError> {
+    pub fn record_applications(&self, applications: &[NewApplication<'_>]) -> Result<Vec<Recorded>, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut answers = Vec::with_capacity(applications.len());
@@ -315,14 +325,16 @@ impl Store {
         rows.map(|body| serde_json::from_str(&body?).map_err(|e| StoreError::Corrupt(format!("event: {e}")))).collect()
     }
 
-    pub fn application_status(&self, id: Uuid) -> Result<Option<ApplicationStatus>, StoreError> {
+    /// An application's status, for the kiosks of `centre` only (`None` for the rest: another
+    /// centre's application reads as no application at all). `None` as centre: any (staff).
+    pub fn application_status(&self, id: Uuid, centre: Option<&str>) -> Result<Option<ApplicationStatus>, StoreError> {
         let conn = self.conn();
-        let row: Option<(String, String, String)> = conn
-            .query_row("SELECT reference, service_id, state FROM applications WHERE id = ?1", [id.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        let row: Option<(String, String, String, String)> = conn
+            .query_row("SELECT reference, service_id, state, centre_id FROM applications WHERE id = ?1", [id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
             .optional()?;
-        let Some((reference, service_id, state)) = row else { return Ok(None) };
+        let Some((reference, service_id, state, _)) = row.filter(|(.., at)| centre.is_none_or(|c| c == at)) else { return Ok(None) };
         let mut statement = conn.prepare("SELECT state, at FROM status_history WHERE application_id = ?1 ORDER BY rowid")?;
         let history = statement
             .query_map([id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
@@ -401,15 +413,25 @@ pub struct NewApplication<'a> {
     pub receipt: &'a ApplicationReceipt,
 }
 
-fn insert_application(tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) -> Result<StoredResponse, StoreError> {
-    if let Some(existing) = stored_response(tx, new.key)? {
+/// What central holds under an application's idempotency key, for the kiosk asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    /// The answer this kiosk was given (a repeat with another body is refused by the caller,
+    /// which compares the hashes).
+    Answer(StoredResponse),
+    /// The id is another kiosk's application: refused, and nothing of it told.
+    Taken,
+}
+
+fn insert_application(tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) -> Result<Recorded, StoreError> {
+    let (submission, receipt) = (new.submission, new.receipt);
+    if let Some(existing) = recorded(tx, &submission.kiosk_id, new.key)? {
         return Ok(existing);
     }
-    let (submission, receipt) = (new.submission, new.receipt);
     let received_at = receipt.received_at.to_string();
     tx.prepare_cached(
-        "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state, identity)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state, identity, request_hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         submission.application_id.to_string(),
@@ -425,6 +447,7 @@ fn insert_application(tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) 
         received_at,
         receipt.state.as_str(),
         submission.identity.as_ref().map(to_json).transpose()?,
+        new.request_hash,
     ])?;
     tx.prepare_cached("INSERT INTO status_history (application_id, state, at) VALUES (?1, ?2, ?3)")?.execute(params![
         submission.application_id.to_string(),
@@ -432,17 +455,54 @@ fn insert_application(tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) 
         received_at
     ])?;
     let response = StoredResponse { request_hash: new.request_hash.to_string(), status: 201, body: to_json(receipt)? };
-    tx.prepare_cached("INSERT INTO idempotency_keys (key, request_hash, status, response, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
-        .execute(params![new.key, response.request_hash, response.status, response.body, receipt.received_at.as_second()])?;
-    Ok(response)
+    tx.prepare_cached(
+        "INSERT INTO idempotency_keys (key, request_hash, status, response, created_at, kiosk_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        new.key,
+        response.request_hash,
+        response.status,
+        response.body,
+        receipt.received_at.as_second(),
+        submission.kiosk_id
+    ])?;
+    Ok(Recorded::Answer(response))
 }
 
-fn stored_response(conn: &Connection, key: &str) -> Result<Option<StoredResponse>, StoreError> {
-    let row = conn
-        .prepare_cached("SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1")?
-        .query_row([key], |r| Ok(StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? }))
+/// What is recorded under application `key` for `kiosk`: its answer while the key is kept; after
+/// the key was purged, the application's own receipt (same kiosk and same request only); or
+/// [`Recorded::Taken`] when the id is another kiosk's.
+fn recorded(conn: &Connection, kiosk: &str, key: &str) -> Result<Option<Recorded>, StoreError> {
+    let answer = conn
+        .prepare_cached("SELECT request_hash, status, response, kiosk_id FROM idempotency_keys WHERE key = ?1")?
+        .query_row([key], |r| Ok((StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? }, r.get::<_, String>(3)?)))
         .optional()?;
-    Ok(row)
+    if let Some((answer, owner)) = answer {
+        return Ok(Some(if owner == kiosk { Recorded::Answer(answer) } else { Recorded::Taken }));
+    }
+    let application = conn
+        .prepare_cached("SELECT kiosk_id, request_hash, reference, state, received_at FROM applications WHERE id = ?1")?
+        .query_row([key], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })
+        .optional()?;
+    let Some((owner, request_hash, reference, state, received_at)) = application else { return Ok(None) };
+    if owner != kiosk {
+        return Ok(Some(Recorded::Taken));
+    }
+    let receipt = ApplicationReceipt {
+        application_id: key.parse().map_err(|_| StoreError::Corrupt(format!("application id {key}")))?,
+        reference,
+        state: parse_state(&state)?,
+        received_at: received_at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
+    };
+    Ok(Some(Recorded::Answer(StoredResponse { request_hash: request_hash.unwrap_or_default(), status: 201, body: to_json(&receipt)? })))
 }
 
 fn parse_state(s: &str) -> Result<ApplicationState, StoreError> {
