@@ -99,7 +99,10 @@ impl Guide {
     fn found(&mut self) -> &mut Self {
         self.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
         self.collecting().typed(1, "8").ui(UserAction::Focus(None)).ui(UserAction::PickupNext);
-        self.event(Event::CertificateFound(Some(Box::new(sample_certificate()))))
+        self.event(Event::CertificateFound(Some(Box::new(crate::session::FoundCertificate {
+            certificate: sample_certificate(),
+            holder_matches: true,
+        }))))
     }
 
     /// On the list of counter queues.
@@ -215,7 +218,10 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
             g().collecting()
                 .ui(UserAction::Focus(None))
                 .ui(UserAction::PickupNext)
-                .event(Event::CertificateFound(Some(Box::new(sample_certificate()))))
+                .event(Event::CertificateFound(Some(Box::new(crate::session::FoundCertificate {
+                    certificate: sample_certificate(),
+                    holder_matches: false,
+                }))))
                 .view(),
         ),
         (

@@ -4,6 +4,7 @@ mod application;
 mod catalog;
 mod event;
 mod form;
+mod holder;
 mod issuer;
 mod language;
 mod pickup;

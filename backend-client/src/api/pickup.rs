@@ -7,54 +7,12 @@
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
+
+pub use super::holder::{HolderCheck, normalise_document_number};
 
 /// Most entries central puts on one page of the feed.
 pub const MAX_FEED_PAGE: usize = 200;
-
-/// Proof that a person is the holder of a certificate without carrying their document number:
-/// SHA-256 over a random per-certificate salt and the normalised document number.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct HolderCheck {
-    /// Hex, 16 bytes.
-    pub salt: String,
-    /// Hex SHA-256.
-    pub digest: String,
-}
-
-impl std::fmt::Debug for HolderCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HolderCheck(..)")
-    }
-}
-
-/// A document number as compared: letters and digits only, upper case (`1234567(8)` and
-/// `12345678` are the same number).
-pub fn normalise_document_number(number: &str) -> String {
-    number.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_uppercase()).collect()
-}
-
-impl HolderCheck {
-    pub fn new(salt: [u8; 16], document_number: &str) -> Self {
-        Self { salt: hex::encode(salt), digest: Self::digest_of(&salt, document_number) }
-    }
-
-    fn digest_of(salt: &[u8], document_number: &str) -> String {
-        let mut hash = Sha256::new();
-        hash.update(salt);
-        hash.update(normalise_document_number(document_number).as_bytes());
-        hex::encode(hash.finalize())
-    }
-
-    /// Whether `document_number` is the holder's. An unreadable salt matches nothing.
-    pub fn matches(&self, document_number: &str) -> bool {
-        let Ok(salt) = hex::decode(&self.salt) else { return false };
-        let normalised = normalise_document_number(document_number);
-        !normalised.is_empty() && Self::digest_of(&salt, &normalised) == self.digest
-    }
-}
 
 /// A certificate waiting at a centre, with its printable document.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,24 +95,4 @@ pub enum PickupVerdict {
 pub struct PickupReceipt {
     pub pickup_id: Uuid,
     pub verdict: PickupVerdict,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_holder_check_matches_the_number_however_it_is_written_and_nothing_else() {
-        let check = HolderCheck::new([7; 16], "1234567(8)");
-        assert!(check.matches("12345678"));
-        assert!(check.matches(" 1234567 (8) "));
-        assert!(!check.matches("12345679"));
-        assert!(!check.matches(""));
-        assert!(!check.matches("()"));
-        let other_salt = HolderCheck::new([8; 16], "12345678");
-        assert_ne!(other_salt.digest, check.digest);
-        let broken = HolderCheck { salt: "zz".into(), digest: check.digest.clone() };
-        assert!(!broken.matches("12345678"));
-        assert_eq!(format!("{check:?}"), "HolderCheck(..)");
-    }
 }

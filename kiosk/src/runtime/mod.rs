@@ -30,7 +30,7 @@ use balcao_ui::view::{Problem, Screen, View};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::receipt;
-use crate::session::{Effect, Event, Readiness, ScannedCode, Session, SessionConfig};
+use crate::session::{Effect, Event, FoundCertificate, Readiness, ScannedCode, Session, SessionConfig};
 use crate::store::{Approval, KioskPlace, NewApplication, PaymentState, Store, StoreError};
 use devices::Devices;
 use outbox::{OutboxSender, RetryPolicy};
@@ -1010,14 +1010,23 @@ impl Kiosk {
                     }
                 });
             }
-            Effect::FindCertificate { reference } => {
+            Effect::FindCertificate { reference, document_number } => {
                 let Some(store) = self.store.clone() else {
                     let _ = self.events.send(Event::CertificateFound(None));
                     return;
                 };
                 self.send_later(async move {
                     match with_store(&store, move |s| s.find_certificate(&reference)).await {
-                        Ok(found) => Event::CertificateFound(found.map(Box::new)),
+                        Ok(Some(certificate)) => {
+                            // Argon2id takes tens of milliseconds: on a blocking thread, never
+                            // on the loop that answers the citizen's touches.
+                            let checked = tokio::task::spawn_blocking(move || {
+                                let holder_matches = certificate.holder.matches(&document_number.0);
+                                FoundCertificate { certificate, holder_matches }
+                            });
+                            Event::CertificateFound(checked.await.ok().map(Box::new))
+                        }
+                        Ok(None) => Event::CertificateFound(None),
                         Err(e) => {
                             tracing::error!(error = %e, "cannot look up ready certificates");
                             Event::CertificateFound(None)

@@ -102,6 +102,32 @@ impl Readiness {
     }
 }
 
+/// A document number a citizen typed, on its way to be checked: `Debug` shows nothing of it,
+/// and it is wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DocumentNumber(pub String);
+
+impl std::fmt::Debug for DocumentNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DocumentNumber(..)")
+    }
+}
+
+impl Drop for DocumentNumber {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// A certificate the store found under the typed number, and whether the typed document number
+/// is its holder's. The check is deliberately slow (Argon2id, tens of milliseconds), so the
+/// kiosk's loop makes it on a blocking thread and the session only reads the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundCertificate {
+    pub certificate: CertificateSummary,
+    pub holder_matches: bool,
+}
+
 /// Something that happened.
 #[derive(Clone, Debug)]
 pub enum Event {
@@ -130,7 +156,7 @@ pub enum Event {
     ReceiptPrinted,
     ReceiptNotPrinted,
     /// What the store holds under the application number the citizen typed.
-    CertificateFound(Option<Box<CertificateSummary>>),
+    CertificateFound(Option<Box<FoundCertificate>>),
     /// The certificate came out of the printer; the pickup is recorded and queued.
     CertificateCollected,
     /// The certificate did not print. `uncertain`: the printer stopped answering mid-job, so
@@ -194,6 +220,8 @@ pub enum Effect {
     /// Look up the certificate ready under this application number.
     FindCertificate {
         reference: String,
+        /// What the citizen typed, checked against the certificate's holder off the loop.
+        document_number: DocumentNumber,
     },
     /// Record the pickup, print the certificate, and record how it went.
     CollectCertificate {
@@ -521,7 +549,10 @@ impl Session {
                 }
                 UserAction::PickupNext if form.complete() => {
                     form.focus = None;
-                    effects.push(Effect::FindCertificate { reference: form.reference.clone() });
+                    effects.push(Effect::FindCertificate {
+                        reference: form.reference.clone(),
+                        document_number: DocumentNumber(form.document_number.clone()),
+                    });
                     Stage::PickupChecking(form)
                 }
                 UserAction::PickupBack => Stage::Home,

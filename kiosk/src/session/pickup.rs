@@ -5,7 +5,7 @@
 use balcao_backend_client::api::signin;
 use balcao_ui::view::{PickupProblem, PickupView};
 
-use crate::store::CertificateSummary;
+use super::FoundCertificate;
 
 /// Wrong numbers allowed before the citizen is sent to the counter.
 pub const MAX_PICKUP_FAILURES: u8 = 3;
@@ -138,10 +138,10 @@ impl PickupForm {
     }
 
     /// Checks what the store found under the typed number against the typed document number.
-    pub fn check(&mut self, found: Option<&CertificateSummary>, online: bool) -> Verdict {
+    pub fn check(&mut self, found: Option<&FoundCertificate>, online: bool) -> Verdict {
         let problem = match found {
-            Some(certificate) if certificate.holder.matches(&self.document_number) => {
-                return Verdict::Hand(certificate.application_id, certificate.service_id.clone());
+            Some(found) if found.holder_matches => {
+                return Verdict::Hand(found.certificate.application_id, found.certificate.service_id.clone());
             }
             Some(_) => PickupProblem::DetailsDoNotMatch,
             None if online => PickupProblem::NotFound,
