@@ -475,7 +475,7 @@ fn a_ready_certificate_is_found_checked_against_the_holder_and_printed() {
         vec![Effect::FindCertificate { reference: "K01-261122-0001".into(), document_number: DocumentNumber("1234567(8)".into()) }],
         "typed in capitals"
     );
-    assert_eq!(format!("{effects:?}").contains("1234567"), false, "the typed number shows in no log");
+    assert!(!format!("{effects:?}").contains("1234567"), "the typed number shows in no log");
     assert!(h.session.view().pickup.checking && h.session.busy());
     let found = certificate(true);
     let effects = h.event(Event::CertificateFound(Some(Box::new(found.clone()))));
