@@ -4,6 +4,7 @@
 //! against one stolen check takes one core.
 //!
 //! `cargo bench -p balcao-backend-client --bench holder_check`
+#![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 use std::time::{Duration, Instant};
 
