@@ -146,7 +146,7 @@ pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Htm
             let service =
                 catalog.catalog.service(&row.service_id).map_or(row.service_id.clone(), |s| format!("{} · {}", s.name.en, s.name.zh_hant));
             let fee = if row.paid { mop(row.fee_avos) } else { "—".to_string() };
-            let identified = match row.identity.as_ref().map(|i| i.method) {
+            let identified = match row.identified_by {
                 None => "declared",
                 Some(IdentityMethod::App) => "app sign-in",
                 Some(IdentityMethod::ChipVerified) => "chip (verified)",

@@ -27,12 +27,17 @@ use balcao_backend_client::api::Catalog;
 use tokio::net::TcpListener;
 
 use crate::api::AppState;
+pub use crate::store::KeyFiles;
 use crate::store::{Store, StoreError, StoredCatalog};
 use crate::tls::{DevPki, TlsListener};
 
 /// Idempotency keys are kept at least this long, so a kiosk that was offline for weeks can
 /// still repeat a write safely.
 pub const MIN_IDEMPOTENCY_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// How long a settled (collected or rejected) application's personal data stays at central by
+/// default: the answers, the identity proof, the certificate's document and holder check.
+pub const PERSONAL_DATA_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// How long a collected certificate stays in its centre's feed. A kiosk that has not synced for
 /// longer gets 410 and fetches the full list again.
@@ -41,6 +46,11 @@ pub const FEED_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 #[derive(Clone, Debug)]
 pub struct CentralOptions {
     pub database: PathBuf,
+    /// The key that seals personal data and the identity provider's signing keys, each in its
+    /// own file outside the database (by default in a folder beside it).
+    pub keys: KeyFiles,
+    /// How long a settled application's personal data is kept before it is purged.
+    pub personal_data_retention: Duration,
     /// How long idempotency keys are kept; at least [`MIN_IDEMPOTENCY_RETENTION`].
     pub idempotency_retention: Duration,
     /// Added to the processing of every application; zero except in tests.
@@ -49,7 +59,13 @@ pub struct CentralOptions {
 
 impl CentralOptions {
     pub fn new(database: PathBuf) -> Self {
-        Self { database, idempotency_retention: MIN_IDEMPOTENCY_RETENTION, processing_delay: Duration::ZERO }
+        Self {
+            keys: KeyFiles::beside(&database),
+            database,
+            personal_data_retention: PERSONAL_DATA_RETENTION,
+            idempotency_retention: MIN_IDEMPOTENCY_RETENTION,
+            processing_delay: Duration::ZERO,
+        }
     }
 }
 
@@ -74,6 +90,7 @@ pub enum CentralError {
 pub struct Central {
     state: Arc<AppState>,
     retention: Duration,
+    personal_data_retention: Duration,
 }
 
 impl Central {
@@ -82,7 +99,7 @@ impl Central {
         if options.idempotency_retention < MIN_IDEMPOTENCY_RETENTION {
             return Err(CentralError::RetentionTooShort(options.idempotency_retention));
         }
-        let store = Store::open(&options.database)?;
+        let store = Store::open(&options.database, &options.keys)?;
         let catalog = match store.catalog()? {
             Some(catalog) => catalog,
             None => {
@@ -98,7 +115,11 @@ impl Central {
             in_flight: Mutex::new(Default::default()),
             processing_delay: options.processing_delay,
         };
-        Ok(Self { state: Arc::new(state), retention: options.idempotency_retention })
+        Ok(Self {
+            state: Arc::new(state),
+            retention: options.idempotency_retention,
+            personal_data_retention: options.personal_data_retention,
+        })
     }
 
     pub fn router(&self) -> Router {
@@ -157,14 +178,17 @@ impl Central {
         Ok(issued)
     }
 
-    /// The daily housekeeping: forgets idempotency keys past the retention period and feed
-    /// entries of collected certificates older than [`FEED_RETENTION`], and rotates the
-    /// identity provider's signing key when it is due.
+    /// The daily housekeeping: forgets idempotency keys past their retention, feed entries of
+    /// collected certificates older than [`FEED_RETENTION`] and settled applications' personal
+    /// data past its retention, and rotates the identity provider's signing key when it is due.
     pub fn housekeeping(&self) -> Result<usize, CentralError> {
         let now = jiff::Timestamp::now();
         let age = |d: Duration| now - jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
-        let purged = self.state.store.purge_idempotency_keys(age(self.retention))? + self.state.store.purge_feed(age(FEED_RETENTION))?;
-        self.state.store.rotate_issuer_key(now)?;
+        let store = &self.state.store;
+        let purged = store.purge_idempotency_keys(age(self.retention))?
+            + store.purge_feed(age(FEED_RETENTION))?
+            + store.purge_personal_data(age(self.personal_data_retention))?;
+        store.rotate_issuer_key(now)?;
         Ok(purged)
     }
 }

@@ -17,9 +17,17 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
-    /// SQLite database file (created if missing).
+    /// SQLite database file (created if missing, readable by its owner only).
     #[arg(long, default_value = "central.db")]
     database: PathBuf,
+    /// Folder of central's keys, outside the database: `data.key` seals personal data,
+    /// `identity-provider.keys` holds the reference identity provider's signing keys (a real
+    /// deployment keeps those in an HSM). Made if missing; default: `<database>-keys` beside it.
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// Days a settled application's personal data is kept before it is purged.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    personal_data_days: u64,
     /// Server certificate chain (PEM).
     #[arg(long, requires = "tls_key", conflicts_with = "dev_pki")]
     tls_cert: Option<PathBuf>,
@@ -113,8 +121,12 @@ async fn main() -> anyhow::Result<()> {
         (None, None, None, Some(dir)) => load_dev_pki(dir)?.server_config()?,
         _ => bail!("give either --tls-cert, --tls-key and --kiosk-ca, or --dev-pki DIR"),
     };
-    let central =
-        Central::open(&CentralOptions::new(cli.database.clone())).with_context(|| format!("opening {}", cli.database.display()))?;
+    let mut options = CentralOptions::new(cli.database.clone());
+    if let Some(keys) = &cli.keys {
+        options.keys = balcao_central::KeyFiles::in_folder(keys);
+    }
+    options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
+    let central = Central::open(&options).with_context(|| format!("opening {}", cli.database.display()))?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await.with_context(|| format!("listening on {}", cli.listen))?;
     tracing::info!(address = %cli.listen, "central listening (HTTPS)");
     let shutdown = async {

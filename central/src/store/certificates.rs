@@ -77,17 +77,18 @@ impl Store {
     pub fn issue_certificate(&self, application_id: Uuid, document_pdf: &[u8], salt: [u8; 16]) -> Result<(), IssueError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        let row: Option<(String, String, String, String)> = tx
+        let row: Option<(String, String, String, Option<Vec<u8>>)> = tx
             .query_row(
-                "SELECT centre_id, reference, service_id, answers FROM applications WHERE id = ?1",
+                "SELECT centre_id, reference, service_id, sealed FROM applications WHERE id = ?1",
                 [application_id.to_string()],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()
             .map_err(StoreError::from)?;
-        let Some((centre, reference, service_id, answers)) = row else { return Err(IssueError::UnknownApplication(application_id)) };
-        let answers: std::collections::BTreeMap<String, Answer> =
-            serde_json::from_str(&answers).map_err(|e| StoreError::Corrupt(format!("answers: {e}")))?;
+        let Some((centre, reference, service_id, sealed)) = row else { return Err(IssueError::UnknownApplication(application_id)) };
+        // An application whose personal data was purged has no holder left to check.
+        let Some(sealed) = sealed else { return Err(IssueError::NoHolder(application_id)) };
+        let answers = self.open_application(&application_id.to_string(), &sealed)?.answers;
         let Some(Answer::Text(number)) =
             answers.get("document_number").filter(|a| matches!(a, Answer::Text(n) if !normalise_document_number(n).is_empty()))
         else {
@@ -96,12 +97,13 @@ impl Store {
         let holder = to_json(&HolderCheck::new(salt, number))?;
         let now = Timestamp::now();
         let id = application_id.to_string();
+        let (holder, document) = self.seal_certificate(&id, holder.as_bytes(), document_pdf)?;
         tx.execute(
-            "INSERT INTO certificates (application_id, centre_id, reference, service_id, holder, document, ready_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'ready')
-             ON CONFLICT (application_id) DO UPDATE SET holder = excluded.holder, document = excluded.document,
+            "INSERT INTO certificates (application_id, centre_id, reference, service_id, holder, document, sealed_holder, sealed_document, ready_at, state)
+             VALUES (?1, ?2, ?3, ?4, '', x'', ?5, ?6, ?7, 'ready')
+             ON CONFLICT (application_id) DO UPDATE SET sealed_holder = excluded.sealed_holder, sealed_document = excluded.sealed_document,
                  ready_at = excluded.ready_at, state = 'ready'",
-            params![id, centre, reference, service_id, holder, document_pdf, now.to_string()],
+            params![id, centre, reference, service_id, holder, document, now.to_string()],
         )
         .map_err(StoreError::from)?;
         feed_change(&tx, &centre, &id, "ready", now)?;
@@ -137,7 +139,7 @@ impl Store {
         let reset = since.is_none();
         let mut statement = conn
             .prepare_cached(
-                "SELECT f.seq, f.application_id, f.change, c.reference, c.service_id, c.holder, c.document, c.ready_at
+                "SELECT f.seq, f.application_id, f.change, c.reference, c.service_id, c.sealed_holder, c.sealed_document, c.ready_at
                  FROM certificate_feed f JOIN certificates c ON c.application_id = f.application_id
                  WHERE f.centre_id = ?1 AND f.seq > ?2 ORDER BY f.seq LIMIT ?3",
             )
@@ -163,14 +165,18 @@ impl Store {
                 }
                 continue;
             }
-            let holder: String = row.get(5).map_err(StoreError::from)?;
-            let document: Vec<u8> = row.get(6).map_err(StoreError::from)?;
+            let holder: Option<Vec<u8>> = row.get(5).map_err(StoreError::from)?;
+            let document: Option<Vec<u8>> = row.get(6).map_err(StoreError::from)?;
+            let (Some(holder), Some(document)) = (holder, document) else {
+                return Err(StoreError::Corrupt(format!("certificate {id} ready but purged")).into());
+            };
+            let (holder, document) = self.open_certificate(&id, &holder, &document)?;
             let ready_at: String = row.get(7).map_err(StoreError::from)?;
             changes.ready.push(ReadyCertificate {
                 application_id,
                 reference: row.get(3).map_err(StoreError::from)?,
                 service_id: row.get(4).map_err(StoreError::from)?,
-                holder: serde_json::from_str(&holder).map_err(|e| StoreError::Corrupt(format!("holder: {e}")))?,
+                holder: serde_json::from_slice(&holder).map_err(|e| StoreError::Corrupt(format!("holder: {e}")))?,
                 ready_at: ready_at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
                 document_pdf: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, document),
             });

@@ -1,10 +1,56 @@
 //! The signing keys of the identity provider the reference central plays (it signs the
-//! government app's sign-in codes). Kiosks fetch the public halves by `ETag`.
+//! government app's sign-in codes). Kiosks fetch the public halves by `ETag`; those are in the
+//! database. The private halves are in a file of their own ([`super::KeyFiles`]), the owner's
+//! only, written whole or not at all, never in the service's database: whoever reads them can
+//! sign in as any citizen. A real identity provider keeps them in a hardware security module
+//! and central never sees them; this file stands in for that module.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
 
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError};
+
+/// The private signing keys, by key id (PKCS#8, hex), as the file holds them.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct SigningKeys {
+    keys: BTreeMap<String, String>,
+}
+
+fn key_file_error(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Private { path: path.to_path_buf(), source }
+}
+
+impl SigningKeys {
+    fn load(path: &Path) -> Result<Self, StoreError> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(key_file_error(path, e)),
+        }
+    }
+
+    /// Writes the file whole (a new file, synced, renamed over the old), the owner's only.
+    fn save(&self, path: &Path) -> Result<(), StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let fail = |e| key_file_error(path, e);
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(fail)?;
+        let draft = path.with_extension("new");
+        let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&draft).map_err(fail)?;
+        file.write_all(&serde_json::to_vec(self).map_err(|e| StoreError::Corrupt(e.to_string()))?).map_err(fail)?;
+        file.sync_all().map_err(fail)?;
+        std::fs::rename(&draft, path).map_err(fail)?;
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(fail)
+    }
+
+    fn get(&self, kid: &str) -> Option<Vec<u8>> {
+        self.keys.get(kid).and_then(|hex| hex::decode(hex).ok())
+    }
+}
 
 /// A new key is made when the newest is this old…
 const ROTATE_AFTER: SignedDuration = SignedDuration::from_hours(30 * 24);
@@ -14,8 +60,6 @@ const KEY_LIFETIME: SignedDuration = SignedDuration::from_hours(90 * 24);
 #[derive(Clone)]
 pub struct StoredIssuerKey {
     pub kid: String,
-    /// PKCS#8 of the Ed25519 key pair.
-    pub private_pkcs8: Vec<u8>,
     pub public_key: Vec<u8>,
     pub not_after: Timestamp,
 }
@@ -45,24 +89,52 @@ impl Store {
             .map_err(|_| StoreError::Corrupt("generated key unusable".into()))?;
         let public = pair.public_key().as_ref().to_vec();
         let kid = key_id(&public);
+        // The private half is on disk before the public half is published.
+        let mut secrets = SigningKeys::load(&self.issuer_keys)?;
+        secrets.keys.insert(kid.clone(), hex::encode(pkcs8.as_ref()));
+        secrets.save(&self.issuer_keys)?;
         conn.execute(
-            "INSERT INTO issuer_keys (kid, private_pkcs8, public_key, created_at, not_after) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![kid, pkcs8.as_ref(), public, now.to_string(), (now + KEY_LIFETIME).to_string()],
+            "INSERT INTO issuer_keys (kid, public_key, created_at, not_after) VALUES (?1, ?2, ?3, ?4)",
+            params![kid, public, now.to_string(), (now + KEY_LIFETIME).to_string()],
         )?;
         Ok(true)
+    }
+
+    /// Moves private signing keys a database from before kept out of it, into their file, and
+    /// drops the column (the table is rewritten; `secure_delete` overwrites the old pages).
+    pub(super) fn move_issuer_keys_out(&self) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let in_database: Option<i64> =
+            conn.query_row("SELECT 1 FROM pragma_table_info('issuer_keys') WHERE name = 'private_pkcs8'", [], |r| r.get(0)).optional()?;
+        if in_database.is_none() {
+            return Ok(());
+        }
+        let rows: Vec<(String, Vec<u8>)> = conn
+            .prepare("SELECT kid, private_pkcs8 FROM issuer_keys WHERE private_pkcs8 IS NOT NULL")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        if !rows.is_empty() {
+            let mut secrets = SigningKeys::load(&self.issuer_keys)?;
+            for (kid, pkcs8) in rows {
+                secrets.keys.insert(kid, hex::encode(pkcs8));
+            }
+            secrets.save(&self.issuer_keys)?;
+        }
+        conn.execute_batch("ALTER TABLE issuer_keys DROP COLUMN private_pkcs8; PRAGMA wal_checkpoint(TRUNCATE);")?;
+        Ok(())
     }
 
     /// The keys still signing or still within their lifetime at `now`, newest first.
     pub fn issuer_keys(&self, now: Timestamp) -> Result<Vec<StoredIssuerKey>, StoreError> {
         let conn = self.conn();
-        let mut statement = conn.prepare("SELECT kid, private_pkcs8, public_key, not_after FROM issuer_keys ORDER BY created_at DESC")?;
-        let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?)))?;
+        let mut statement = conn.prepare("SELECT kid, public_key, not_after FROM issuer_keys ORDER BY created_at DESC")?;
+        let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?)))?;
         let mut keys = Vec::new();
         for row in rows {
-            let (kid, private_pkcs8, public_key, not_after) = row?;
+            let (kid, public_key, not_after) = row?;
             let not_after: Timestamp = not_after.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
             if not_after > now {
-                keys.push(StoredIssuerKey { kid, private_pkcs8, public_key, not_after });
+                keys.push(StoredIssuerKey { kid, public_key, not_after });
             }
         }
         Ok(keys)
@@ -92,7 +164,10 @@ impl Store {
         use balcao_backend_client::api::signin::{SignInClaims, encode};
         use ring::rand::SecureRandom as _;
         let key = self.issuer_keys(now)?.into_iter().next().ok_or_else(|| StoreError::Corrupt("no issuer key to sign with".into()))?;
-        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&key.private_pkcs8)
+        let private = SigningKeys::load(&self.issuer_keys)?.get(&key.kid).ok_or_else(|| {
+            StoreError::Corrupt(format!("issuer key {}: its private half is not in {}", key.kid, self.issuer_keys.display()))
+        })?;
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&private)
             .map_err(|_| StoreError::Corrupt(format!("issuer key {} unusable", key.kid)))?;
         let mut nonce = [0u8; 16];
         ring::rand::SystemRandom::new().fill(&mut nonce).map_err(|_| StoreError::Corrupt("no randomness for a nonce".into()))?;

@@ -1,13 +1,22 @@
 //! Central's database: the catalog, received applications with their status history, and the
 //! idempotency records that make repeated writes safe. SQLite in WAL mode with
 //! `synchronous=FULL`: an application is on disk before its receipt is sent.
+//!
+//! Its files are its owner's only (0600). Personal data — an application's answers and identity
+//! proof, a certificate's holder check and document — is sealed with a key kept in its own file
+//! ([`KeyFiles`]), never in the database, and purged after the retention period; deleted data is
+//! overwritten (`secure_delete`). The identity provider's private signing keys live in a file of
+//! their own too (see `issuer.rs`).
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use balcao_backend_client::api::{
-    ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, Catalog, IdentityProof, KioskEvent, StatusChange,
+    Answer, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, Catalog, IdentityProof, KioskEvent,
+    StatusChange,
 };
+use balcao_backend_client::seal::{DataKey, KeyError};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -29,6 +38,53 @@ pub enum StoreError {
     Migration(#[from] rusqlite_migration::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the data key file {} does not open this database (wrong key, or the database was altered)", .0.display())]
+    WrongKey(PathBuf),
+    #[error("cannot make {} private to its owner", path.display())]
+    Private { path: PathBuf, source: std::io::Error },
+}
+
+/// Where central keeps its keys, outside the database: the key that seals personal data, and
+/// the identity provider's private signing keys. Both files are the owner's only; a real
+/// deployment keeps the signing keys in a hardware security module instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyFiles {
+    pub data_key: PathBuf,
+    pub identity_provider: PathBuf,
+}
+
+impl KeyFiles {
+    /// In a folder beside the database: `central.db` → `central-keys/`.
+    pub fn beside(database: &Path) -> Self {
+        let stem = database.file_stem().map_or_else(|| "central".into(), |s| s.to_string_lossy().into_owned());
+        Self::in_folder(&database.with_file_name(format!("{stem}-keys")))
+    }
+
+    /// In `folder`: `data.key` and `identity-provider.keys`.
+    pub fn in_folder(folder: &Path) -> Self {
+        Self { data_key: folder.join("data.key"), identity_provider: folder.join("identity-provider.keys") }
+    }
+}
+
+/// Sealed with the data key and kept in the database, to tell at opening whether a key file
+/// belongs to this database.
+const KEY_CHECK: &[u8] = b"balcao central data key check v1";
+
+/// Creates `path` readable and writable by its owner only, or makes an existing one so.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let private = |source| StoreError::Private { path: path.to_path_buf(), source };
+    std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(private)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(private)
+}
+
+/// What is sealed of an application.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SealedApplication {
+    answers: BTreeMap<String, Answer>,
+    identity: Option<IdentityProof>,
 }
 
 fn migrations() -> Migrations<'static> {
@@ -152,6 +208,14 @@ fn migrations() -> Migrations<'static> {
         ),
         // How the applicant was identified (method and salted hash of the document number).
         M::up("ALTER TABLE applications ADD COLUMN identity TEXT;"),
+        // Personal data sealed: an application's answers and identity proof in `sealed` (the
+        // method alone in clear, for the console), a certificate's holder check and document.
+        M::up(
+            "ALTER TABLE applications ADD COLUMN sealed BLOB;
+        ALTER TABLE applications ADD COLUMN identity_method TEXT;
+        ALTER TABLE certificates ADD COLUMN sealed_holder BLOB;
+        ALTER TABLE certificates ADD COLUMN sealed_document BLOB;",
+        ),
         // Idempotency keys belong to the kiosk that used them: a repeat is answered to that
         // kiosk only. Applications keep their request's hash, so a repeat after its key was
         // purged is still recognised (and another kiosk's id refused).
@@ -198,24 +262,155 @@ pub struct ApplicationRow {
     pub fee_avos: u64,
     pub paid: bool,
     pub received_at: String,
-    /// How the applicant was identified, when the service asked.
+    /// How the applicant was identified, when the service asked (until the personal data is
+    /// purged).
     pub identity: Option<IdentityProof>,
+    /// How the applicant was identified, kept after the purge: the method alone.
+    pub identified_by: Option<balcao_backend_client::api::IdentityMethod>,
 }
 
 #[derive(Debug)]
 pub struct Store {
     conn: Mutex<Connection>,
+    key: DataKey,
+    /// The identity provider's private signing keys (see `issuer.rs`).
+    issuer_keys: PathBuf,
 }
 
 impl Store {
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (or creates) the database at `path`, its personal data sealed with the key in
+    /// `keys` (made on a new database; a database with another key is refused).
+    pub fn open(path: &Path, keys: &KeyFiles) -> Result<Self, StoreError> {
+        // The files are the owner's only, before SQLite writes a byte to them (its WAL and
+        // shared-memory files take the database file's mode).
+        private_file(path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            if Path::new(&side).exists() {
+                private_file(Path::new(&side))?;
+            }
+        }
         let mut conn = Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Deleted and replaced content is overwritten, not left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations().to_latest(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        let key = Self::data_key(&conn, &keys.data_key)?;
+        let store = Self { conn: Mutex::new(conn), key, issuer_keys: keys.identity_provider.clone() };
+        store.seal_plaintext()?;
+        store.move_issuer_keys_out()?;
+        Ok(store)
+    }
+
+    /// The data key: the one this database was sealed with (refused if the file holds
+    /// another), or a new one for a database that has none yet.
+    fn data_key(conn: &Connection, file: &Path) -> Result<DataKey, StoreError> {
+        let check: Option<Vec<u8>> = conn.query_row("SELECT value FROM meta WHERE key = 'key-check'", [], |r| r.get(0)).optional()?;
+        match check {
+            Some(check) => {
+                let key = DataKey::load(file)?;
+                match key.open("meta/key-check", &check) {
+                    Ok(plain) if plain == KEY_CHECK => Ok(key),
+                    _ => Err(StoreError::WrongKey(file.to_path_buf())),
+                }
+            }
+            None => {
+                let key = if file.exists() { DataKey::load(file)? } else { DataKey::create(file)? };
+                let check = key.seal("meta/key-check", KEY_CHECK)?;
+                conn.execute("INSERT INTO meta (key, value) VALUES ('key-check', ?1)", [check])?;
+                Ok(key)
+            }
+        }
+    }
+
+    /// Seals what a database from before sealing holds in clear, once.
+    fn seal_plaintext(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let clear: Vec<(String, String, Option<String>)> = tx
+            .prepare("SELECT id, answers, identity FROM applications WHERE sealed IS NULL AND answers <> ''")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, answers, identity) in &clear {
+            let answers = serde_json::from_str(answers).map_err(|e| StoreError::Corrupt(format!("application {id} answers: {e}")))?;
+            let identity: Option<IdentityProof> = identity
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("application {id} identity: {e}")))?;
+            let method = identity.as_ref().map(|i| to_json(&i.method)).transpose()?;
+            let sealed = self.seal_application(id, &SealedApplication { answers, identity })?;
+            tx.execute(
+                "UPDATE applications SET sealed = ?2, identity_method = ?3, answers = '', identity = NULL WHERE id = ?1",
+                params![id, sealed, method],
+            )?;
+        }
+        let clear: Vec<(String, String, Vec<u8>)> = tx
+            .prepare("SELECT application_id, holder, document FROM certificates WHERE sealed_holder IS NULL AND holder <> ''")?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        for (id, holder, document) in &clear {
+            let (holder, document) = self.seal_certificate(id, holder.as_bytes(), document)?;
+            tx.execute(
+                "UPDATE certificates SET sealed_holder = ?2, sealed_document = ?3, holder = '', document = x'' WHERE application_id = ?1",
+                params![id, holder, document],
+            )?;
+        }
+        tx.commit()?;
+        if !clear.is_empty() {
+            // The clear copies may linger in the write-ahead log until it is written back.
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+        }
+        Ok(())
+    }
+
+    fn seal_application(&self, id: &str, application: &SealedApplication) -> Result<Vec<u8>, StoreError> {
+        Ok(self.key.seal(&format!("applications/{id}"), to_json(application)?.as_bytes())?)
+    }
+
+    fn open_application(&self, id: &str, sealed: &[u8]) -> Result<SealedApplication, StoreError> {
+        let plain =
+            self.key.open(&format!("applications/{id}"), sealed).map_err(|e| StoreError::Corrupt(format!("application {id}: {e}")))?;
+        serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(format!("application {id}: {e}")))
+    }
+
+    /// A certificate's holder check (JSON) and document, sealed.
+    fn seal_certificate(&self, id: &str, holder: &[u8], document: &[u8]) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        Ok((self.key.seal(&format!("certificates/{id}/holder"), holder)?, self.key.seal(&format!("certificates/{id}/document"), document)?))
+    }
+
+    fn open_certificate(&self, id: &str, holder: &[u8], document: &[u8]) -> Result<(Vec<u8>, Vec<u8>), StoreError> {
+        let open = |what: &str, sealed: &[u8]| {
+            self.key.open(&format!("certificates/{id}/{what}"), sealed).map_err(|e| StoreError::Corrupt(format!("certificate {id}: {e}")))
+        };
+        Ok((open("holder", holder)?, open("document", document)?))
+    }
+
+    /// Forgets the personal data of applications settled (collected or rejected) and received
+    /// before `before`: their answers, identity proof, and their certificate's holder check
+    /// and document. What the record needs stays: number, service, kiosk, fee and payment,
+    /// states and their times. Returns how many applications were purged.
+    pub fn purge_personal_data(&self, before: Timestamp) -> Result<usize, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let settled = "state IN ('collected', 'rejected') AND received_at < ?1";
+        tx.execute(
+            &format!(
+                "UPDATE certificates SET sealed_holder = NULL, sealed_document = NULL, holder = '', document = x''
+                 WHERE application_id IN (SELECT id FROM applications WHERE {settled})"
+            ),
+            [before.to_string()],
+        )?;
+        let purged = tx.execute(
+            &format!("UPDATE applications SET sealed = NULL, answers = '', identity = NULL WHERE sealed IS NOT NULL AND {settled}"),
+            [before.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(purged)
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -276,7 +471,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut answers = Vec::with_capacity(applications.len());
         for new in applications {
-            answers.push(insert_application(&tx, new)?);
+            answers.push(insert_application(self, &tx, new)?);
         }
         tx.commit()?;
         Ok(answers)
@@ -353,7 +548,7 @@ impl Store {
     pub fn recent_applications(&self, limit: u32) -> Result<Vec<ApplicationRow>, StoreError> {
         let conn = self.conn();
         let mut statement = conn.prepare(
-            "SELECT id, reference, kiosk_id, service_id, state, fee_avos, payment IS NOT NULL, received_at, identity
+            "SELECT id, reference, kiosk_id, service_id, state, fee_avos, payment IS NOT NULL, received_at, sealed, identity_method
              FROM applications ORDER BY received_at DESC, rowid DESC LIMIT ?1",
         )?;
         statement
@@ -367,14 +562,17 @@ impl Store {
                     r.get::<_, i64>(5)?,
                     r.get(6)?,
                     r.get(7)?,
-                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<Vec<u8>>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
                 ))
             })?
             .map(|row| {
-                let (id, reference, kiosk_id, service_id, state, fee, paid, received_at, identity) = row?;
-                let identity = identity
-                    .map(|json| serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("application {id} identity: {e}"))))
+                let (id, reference, kiosk_id, service_id, state, fee, paid, received_at, sealed, method) = row?;
+                let identified_by = method
+                    .map(|m| serde_json::from_str(&m).map_err(|e| StoreError::Corrupt(format!("application {id} identity method: {e}"))))
                     .transpose()?;
+                // Purged applications keep no identity proof.
+                let identity = sealed.map(|sealed| self.open_application(&id, &sealed)).transpose()?.and_then(|a| a.identity);
                 Ok(ApplicationRow {
                     id: id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id}")))?,
                     reference,
@@ -385,6 +583,7 @@ impl Store {
                     paid,
                     received_at,
                     identity,
+                    identified_by,
                 })
             })
             .collect()
@@ -423,15 +622,17 @@ pub enum Recorded {
     Taken,
 }
 
-fn insert_application(tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) -> Result<Recorded, StoreError> {
+fn insert_application(store: &Store, tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) -> Result<Recorded, StoreError> {
     let (submission, receipt) = (new.submission, new.receipt);
     if let Some(existing) = recorded(tx, &submission.kiosk_id, new.key)? {
         return Ok(existing);
     }
+    let personal = SealedApplication { answers: submission.answers.clone(), identity: submission.identity.clone() };
+    let sealed = store.seal_application(&submission.application_id.to_string(), &personal)?;
     let received_at = receipt.received_at.to_string();
     tx.prepare_cached(
-        "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state, identity, request_hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state, identity_method, request_hash, sealed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         submission.application_id.to_string(),
@@ -440,14 +641,14 @@ fn insert_application(tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) 
         submission.centre_id,
         submission.service_id,
         submission.language.tag(),
-        to_json(&submission.answers)?,
         submission.fee_avos as i64,
         submission.payment.as_ref().map(to_json).transpose()?,
         submission.submitted_at.to_string(),
         received_at,
         receipt.state.as_str(),
-        submission.identity.as_ref().map(to_json).transpose()?,
+        submission.identity.as_ref().map(|i| to_json(&i.method)).transpose()?,
         new.request_hash,
+        sealed,
     ])?;
     tx.prepare_cached("INSERT INTO status_history (application_id, state, at) VALUES (?1, ?2, ?3)")?.execute(params![
         submission.application_id.to_string(),
