@@ -80,7 +80,7 @@ pub enum ClientError {
     #[error("central failed with HTTP {status}")]
     Server { status: u16, problem: Option<Problem> },
     /// Central refused the request and will refuse it again (4xx): a bug or bad data.
-    #[error("central refused the request: HTTP {status} {}: {}", problem.short_kind(), problem.title)]
+    #[error("central refused the request: HTTP {status} {:?}: {:?}", problem.short_kind(), problem.title)]
     Refused { status: u16, problem: Problem },
     /// Central's answer does not follow the contract.
     #[error("central's answer (HTTP {status}) does not follow the contract: {detail}")]

@@ -111,8 +111,11 @@ async fn main() -> anyhow::Result<()> {
         }
         None => {}
     }
+    // Colours only for a person at a terminal: a log file or the journal gets plain text.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let read = |file: &PathBuf| std::fs::read(file).with_context(|| format!("reading {}", file.display()));

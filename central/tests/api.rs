@@ -937,3 +937,66 @@ async fn every_endpoint_refuses_another_kiosk_and_another_centre_before_anything
         assert_eq!(send_as(&central, Request::get(path).body(Body::empty()).expect("req")).await.0, StatusCode::UNAUTHORIZED);
     }
 }
+
+#[tokio::test]
+async fn every_error_is_a_problem_document_even_the_frameworks_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    // A query that does not parse, a path that is not a UUID, a method a resource does not
+    // take, a body too large, an unknown path.
+    let cases = [
+        (Request::get("/v1/certificates/ready?since=x").body(Body::empty()).expect("req"), StatusCode::BAD_REQUEST),
+        (Request::get("/v1/applications/not-a-uuid").body(Body::empty()).expect("req"), StatusCode::BAD_REQUEST),
+        (Request::delete("/v1/catalog").body(Body::empty()).expect("req"), StatusCode::METHOD_NOT_ALLOWED),
+        (post(Some(&Uuid::now_v7().to_string()), vec![b' '; (1 << 20) + 1]), StatusCode::PAYLOAD_TOO_LARGE),
+        (Request::get("/v2/anything").body(Body::empty()).expect("req"), StatusCode::NOT_FOUND),
+    ];
+    for (request, expected) in cases {
+        let (status, headers, body) = send(&central, request).await;
+        assert_eq!(status, expected);
+        let problem = problem(status, &headers, &body);
+        assert!(!problem.title.is_empty(), "{problem:?}");
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            assert!(headers.contains_key(header::ALLOW), "405 keeps its Allow header");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_events_detail_cannot_forge_log_lines() {
+    use balcao_backend_client::api::{KioskEvent, KioskEventKind, Severity};
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || LogSink(sink.clone())).finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(&dir);
+    let event = KioskEvent {
+        event_id: Uuid::now_v7(),
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        kind: KioskEventKind::DeadLetter,
+        severity: Severity::Warning,
+        detail: "outbox full\n2026-12-06T00:00:00Z  INFO central: all kiosks healthy\u{1b}[2J".into(),
+        at: jiff::Timestamp::now(),
+        day_totals: None,
+    };
+    assert_eq!(send(&central, post_record("/v1/events", event.event_id, &event)).await.0, StatusCode::ACCEPTED);
+    let text = String::from_utf8(logs.lock().expect("logs").clone()).expect("utf-8");
+    let line = text.lines().find(|l| l.contains("kiosk event")).expect("the event is logged");
+    assert!(line.contains(r"outbox full\n2026"), "the line break is escaped: {line}");
+    assert!(!text.contains('\u{1b}') && !text.lines().any(|l| l.starts_with("2026-12-06T00:00:00Z  INFO central: all kiosks")), "{text}");
+}
+
+/// Collects what a subscriber writes.
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("logs").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -74,10 +74,18 @@ pub struct IdentityProof {
 pub struct ApplicationSubmission {
     /// UUIDv7 made by the kiosk when the citizen confirmed.
     pub application_id: Uuid,
-    /// The number printed on the citizen's receipt, e.g. `K01-261122-0007`.
+    /// The number printed on the citizen's receipt, in the sending kiosk's series:
+    /// `<kiosk>-<YYMMDD>-<sequence>`, the day the one it was made on, e.g. `K01-261122-0007`.
+    #[cfg_attr(feature = "openapi", schema(max_length = 32, pattern = "^[A-Za-z0-9-]{1,20}-[0-9]{6}-[0-9]{4,}$"))]
     pub reference: String,
+    /// The kiosk that sends it: the one its client certificate names.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
     pub kiosk_id: String,
+    /// That kiosk's service centre.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
     pub centre_id: String,
+    /// A service of the catalog that takes applications.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub service_id: String,
     /// The language the citizen used, for the agency's replies.
     pub language: Language,
@@ -89,7 +97,8 @@ pub struct ApplicationSubmission {
     /// How the applicant was identified, when the service asks for more than a declaration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityProof>,
-    /// When the citizen confirmed, by the kiosk's clock.
+    /// When the citizen confirmed, by the kiosk's clock: at most a day ahead of central's and a
+    /// year behind.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub submitted_at: Timestamp,
 }
@@ -190,6 +199,7 @@ pub const MAX_BATCH: usize = 100;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApplicationBatch {
     /// 1 to 100 applications, oldest first.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 100))]
     pub applications: Vec<ApplicationSubmission>,
 }
 
@@ -199,6 +209,8 @@ pub struct ApplicationBatch {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchResults {
+    /// At most one per application sent, in the same order.
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub results: Vec<BatchResult>,
 }
 
@@ -209,10 +221,14 @@ pub struct BatchResult {
     /// The application's id, when the item could be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_id: Option<Uuid>,
-    /// 201 stored (or stored before), 4xx refused for good.
+    /// 201 stored (or stored before); 403 another kiosk's or centre's record; 422 refused
+    /// (the schema, the catalog, a reused id). As the application would have had alone.
+    #[cfg_attr(feature = "openapi", schema(minimum = 200, maximum = 599))]
     pub status: u16,
+    /// With 201: the receipt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<ApplicationReceipt>,
+    /// With a 4xx: why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub problem: Option<crate::api::Problem>,
 }

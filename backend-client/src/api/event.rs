@@ -44,10 +44,14 @@ pub enum Severity {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct KioskEvent {
     pub event_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
     pub kiosk_id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
     pub centre_id: String,
     pub kind: KioskEventKind,
     pub severity: Severity,
+    /// For technicians; at most 2000 bytes.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub detail: String,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub at: Timestamp,

@@ -68,8 +68,11 @@ pub enum PickupOutcome {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PickupRecord {
     pub pickup_id: Uuid,
+    /// The application whose certificate it is: one issued at the kiosk's own centre.
     pub application_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
     pub kiosk_id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
     pub centre_id: String,
     pub outcome: PickupOutcome,
     /// The kiosk could not reach central when it handed the certificate out.

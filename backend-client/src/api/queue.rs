@@ -55,12 +55,17 @@ pub enum TicketOutcome {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueTicket {
     pub ticket_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub queue_id: String,
     /// As printed, e.g. `A1-023`.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
     pub number: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
     pub kiosk_id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
     pub centre_id: String,
-    /// The centre's local date the number belongs to (sequences start again each day).
+    /// The centre's local date the number belongs to (sequences start again each day): the day
+    /// it was issued, give or take a time zone.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
     pub service_day: Date,
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]

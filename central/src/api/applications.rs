@@ -200,6 +200,7 @@ fn check_identity(service: &Service, submission: &ApplicationSubmission) -> Resu
         (status = 201, description = "Stored durably (also the answer to every repeat)", body = ApplicationReceipt),
         (status = 400, description = "Missing or malformed key or body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The record names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The first request with this key is still being processed; retry after Retry-After", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The key was used with another body, or the application does not fit the catalog", body = Problem, content_type = "application/problem+json"),
@@ -266,6 +267,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
         (status = 200, description = "One result per processed application, in order (201 stored, 4xx refused)", body = BatchResults),
         (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a batch of 1 to 100 applications", body = Problem, content_type = "application/problem+json"),
     )
 )]

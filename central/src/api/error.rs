@@ -53,6 +53,36 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Turns an error response that is not a problem document (one axum or a layer made: a path or
+/// query that does not parse, a method not allowed, a body too large) into one, keeping its
+/// status, its `Allow` and `Retry-After`, and its text as the detail.
+pub async fn problem_for_bare_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v == PROBLEM_JSON);
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_string()).unwrap_or_default();
+    let (kind, title) = match status {
+        StatusCode::BAD_REQUEST => ("bad-request", "The request does not parse"),
+        StatusCode::NOT_FOUND => ("not-found", "No such resource"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "This resource does not take that method"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too-large", "The body is larger than central takes"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported-media-type", "The body is not of a type central takes"),
+        StatusCode::REQUEST_TIMEOUT => ("request-timeout", "The request took too long to arrive"),
+        _ => ("http-error", status.canonical_reason().unwrap_or("Error")),
+    };
+    let detail = if text.is_empty() { format!("HTTP {}", status.as_u16()) } else { text };
+    let mut response = ApiError::new(status, kind, title, detail).into_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = parts.headers.get(&name) {
+            response.headers_mut().insert(name, value.clone());
+        }
+    }
+    response
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not-found", "No such resource", "See /openapi.json for the API.")
 }

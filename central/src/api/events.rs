@@ -21,6 +21,7 @@ const MAX_DETAIL: usize = 2000;
         (status = 202, description = "Recorded (also the answer to every repeat)"),
         (status = 400, description = "Missing or malformed key", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The record names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not an event, or the key was used with another event", body = Problem, content_type = "application/problem+json"),
     )
@@ -60,7 +61,9 @@ pub async fn submit(
             event.event_id.to_string(),
         ));
     }
-    tracing::warn!(kiosk = %event.kiosk_id, kind = ?event.kind, severity = ?event.severity, detail = %event.detail, "kiosk event");
+    // The detail is the kiosk's text: logged escaped (quoted, line breaks and terminal escapes as
+    // `\n` and `\u{1b}`), so it cannot forge log lines.
+    tracing::warn!(kiosk = %event.kiosk_id, kind = ?event.kind, severity = ?event.severity, detail = ?event.detail, "kiosk event");
     Ok(StatusCode::ACCEPTED)
 }
 

@@ -24,6 +24,10 @@ pub use openapi::{ApiDoc, OPENAPI_JSON};
 
 use crate::store::{Store, StoredCatalog};
 
+/// The largest request body central reads (a batch of 100 applications fits many times over);
+/// a larger one gets 413 before it is read.
+pub const MAX_REQUEST_BODY: usize = 1 << 20;
+
 /// Shared by every request.
 #[derive(Debug)]
 pub struct AppState {
@@ -144,5 +148,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi::document))
         .route("/", get(crate::console::applications_page))
         .fallback(error::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
+        .layer(axum::middleware::map_response(error::problem_for_bare_errors))
         .with_state(state)
 }

@@ -1,6 +1,28 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use utoipa::OpenApi;
+use utoipa::openapi::security::SecurityScheme;
+use utoipa::{Modify, OpenApi};
+
+/// The security scheme every API operation requires: the kiosk's client certificate.
+#[derive(Debug)]
+struct KioskCertificate;
+
+impl Modify for KioskCertificate {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "kioskCertificate",
+            SecurityScheme::MutualTls {
+                description: Some(
+                    "Mutual TLS with a client certificate from the kiosk CA: its subject's common name is the kiosk id, its \
+                     organisational unit the kiosk's service centre. Without one every operation answers 401."
+                        .into(),
+                ),
+                extensions: None,
+            },
+        );
+    }
+}
 
 /// The committed OpenAPI document, served as is. A test checks it matches the code.
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
@@ -9,7 +31,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 #[openapi(
     info(
         title = "Balcão central platform",
-        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, queue tickets, kiosk events. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id and organisational unit its service centre; a record must name the kiosk and centre that send it, and a kiosk reads only its own centre's certificates. Every write carries an Idempotency-Key; errors are application/problem+json.",
+        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, queue tickets, kiosk events. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id and organisational unit its service centre; a record must name the kiosk and centre that send it, and a kiosk reads only its own centre's certificates. Every write carries an Idempotency-Key; errors are application/problem+json. Limits: a request body of at most 1 MiB (413 beyond), a batch of 1 to 100 applications, each answered by itself in the batch's results.",
         license(name = "GPL-3.0-or-later", identifier = "GPL-3.0-or-later"),
         version = "1"
     ),
@@ -24,6 +46,8 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::pickups::record,
         super::queue::record
     ),
+    modifiers(&KioskCertificate),
+    security(("kioskCertificate" = [])),
     tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"), (name = "pickups", description = "Certificates ready for pickup and their collection"), (name = "queue", description = "Queue tickets for the centre's counters"), (name = "monitoring", description = "What kiosks report to the fleet's monitoring"))
 )]
 pub struct ApiDoc;

@@ -31,6 +31,7 @@ pub struct FeedQuery {
     params(FeedQuery),
     responses(
         (status = 200, description = "A page of the feed; ask again with its token while `more` is true", body = CertificateChanges),
+        (status = 400, description = "No `centre` in the query, or a query that does not parse", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The kiosk's certificate is of another centre", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "The token is too old or unknown: start again without one", body = Problem, content_type = "application/problem+json"),
@@ -66,6 +67,7 @@ pub async fn ready(State(state): State<Arc<AppState>>, kiosk: Kiosk, Query(query
         (status = 201, description = "Recorded (also the answer to every repeat); `verdict` says whether it is a duplicate", body = PickupReceipt),
         (status = 400, description = "Missing or malformed key", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The record names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a pickup, no such certificate, or the key was used with another pickup", body = Problem, content_type = "application/problem+json"),
     )

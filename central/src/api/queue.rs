@@ -29,6 +29,7 @@ const MAX_FIELD: usize = 64;
         (status = 201, description = "Filed (also the answer to every repeat); `verdict` says whether the number was issued twice", body = TicketReceipt),
         (status = 400, description = "Missing or malformed key", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "The ticket names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Not a ticket, or the key was used with another ticket", body = Problem, content_type = "application/problem+json"),
     )
@@ -57,7 +58,7 @@ pub async fn record(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
     match blocking(move || state.store.record_queue_ticket(&record)).await?? {
         TicketFiled::Filed(verdict) => {
             if verdict == TicketVerdict::NumberReused {
-                tracing::warn!(ticket = %ticket.ticket_id, number = %ticket.number, centre = %ticket.centre_id, kiosk = %ticket.kiosk_id, "queue ticket number issued twice: check the kiosks' ticket series");
+                tracing::warn!(ticket = %ticket.ticket_id, number = ?ticket.number, centre = %ticket.centre_id, kiosk = %ticket.kiosk_id, "queue ticket number issued twice: check the kiosks' ticket series");
             }
             Ok((StatusCode::CREATED, axum::Json(TicketReceipt { ticket_id: ticket.ticket_id, verdict })).into_response())
         }
