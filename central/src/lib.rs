@@ -5,7 +5,8 @@
 //! - `store.rs` — SQLite (WAL, `synchronous=FULL`): catalog, applications, idempotency records.
 //! - `seed.rs` — the catalog a fresh central starts with.
 //! - `console.rs` — the read-only page for central staff.
-//! - `tls.rs` — HTTPS: the TLS listener and a development PKI.
+//! - `server.rs` — the HTTPS server, its connection limits and timeouts.
+//! - `tls.rs` — TLS: the server configuration (mutual TLS) and a development PKI.
 //!
 //! [`Central`] is the library's entry point; `kiosk-central` is a thin binary around it, and
 //! the kiosk's demo and the tests run it in-process on loopback with [`LoopbackCentral`].
@@ -14,6 +15,7 @@ pub mod api;
 mod console;
 mod document;
 pub mod seed;
+pub mod server;
 pub mod store;
 pub mod tls;
 
@@ -29,7 +31,8 @@ use tokio::net::TcpListener;
 use crate::api::AppState;
 pub use crate::store::KeyFiles;
 use crate::store::{Store, StoreError, StoredCatalog};
-use crate::tls::{DevPki, TlsListener};
+use crate::tls::DevPki;
+pub use server::Limits;
 
 /// Idempotency keys are kept at least this long, so a kiosk that was offline for weeks can
 /// still repeat a write safely.
@@ -55,6 +58,8 @@ pub struct CentralOptions {
     pub idempotency_retention: Duration,
     /// Added to the processing of every application; zero except in tests.
     pub processing_delay: Duration,
+    /// The bounds of the connections it serves (see `server.rs`).
+    pub limits: Limits,
 }
 
 impl CentralOptions {
@@ -65,6 +70,7 @@ impl CentralOptions {
             personal_data_retention: PERSONAL_DATA_RETENTION,
             idempotency_retention: MIN_IDEMPOTENCY_RETENTION,
             processing_delay: Duration::ZERO,
+            limits: Limits::default(),
         }
     }
 }
@@ -91,6 +97,7 @@ pub struct Central {
     state: Arc<AppState>,
     retention: Duration,
     personal_data_retention: Duration,
+    limits: Limits,
 }
 
 impl Central {
@@ -119,6 +126,7 @@ impl Central {
             state: Arc::new(state),
             retention: options.idempotency_retention,
             personal_data_retention: options.personal_data_retention,
+            limits: options.limits,
         })
     }
 
@@ -201,6 +209,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CentralError> {
+    let limits = central.limits;
     let purger = tokio::spawn(async move {
         let mut every_day = tokio::time::interval(Duration::from_secs(24 * 3600));
         loop {
@@ -213,11 +222,9 @@ pub async fn serve(
             }
         }
     });
-    let listener = TlsListener::new(listener, tls)?;
-    let service = router.into_make_service_with_connect_info::<tls::Peer>();
-    let result = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    server::serve_https(listener, tls, router, limits, shutdown).await;
     purger.abort();
-    Ok(result?)
+    Ok(())
 }
 
 /// A central on `127.0.0.1:0` with a fresh development PKI, for the demo and the tests. It

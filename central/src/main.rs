@@ -129,6 +129,15 @@ async fn main() -> anyhow::Result<()> {
         options.keys = balcao_central::KeyFiles::in_folder(keys);
     }
     options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
+    // Each connection is a file: raise the open-files limit as far as allowed, and keep the
+    // connection limit below it (with room for the database, logs and keys).
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let room = usize::try_from(files.saturating_sub(128)).unwrap_or(usize::MAX);
+    if room < options.limits.max_connections {
+        tracing::warn!(files, max_connections = room, "the open-files limit caps central's connections");
+        options.limits.max_connections = room;
+        options.limits.max_unauthenticated = options.limits.max_unauthenticated.min(room / 2);
+    }
     let central = Central::open(&options).with_context(|| format!("opening {}", cli.database.display()))?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await.with_context(|| format!("listening on {}", cli.listen))?;
     tracing::info!(address = %cli.listen, "central listening (HTTPS)");

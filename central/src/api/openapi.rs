@@ -9,6 +9,18 @@ struct KioskCertificate;
 
 impl Modify for KioskCertificate {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        // Any request may run out of time (or, later, find the database away): 503 with
+        // Retry-After, on every operation.
+        let unavailable = ResponseBuilder::new()
+            .description("Central could not answer in time; retry after Retry-After (nothing was lost)")
+            .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                operation.responses.responses.entry("503".into()).or_insert_with(|| unavailable.clone().into());
+            }
+        }
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "kioskCertificate",
