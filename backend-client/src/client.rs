@@ -238,6 +238,9 @@ impl CentralClient {
             .https_only(true)
             .connect_timeout(config.timeouts.connect)
             .timeout(config.timeouts.request)
+            // Central closes a connection idle for 75 s: the kiosk lets go of its own well
+            // before, so a request never goes out on one central is closing.
+            .pool_idle_timeout(std::time::Duration::from_secs(30))
             .user_agent(concat!("balcao-kiosk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Config(e.to_string()))?;
