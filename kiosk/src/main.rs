@@ -52,6 +52,13 @@ fn init_logging(config: &KioskConfig) {
     if config.logging.json { builder.json().init() } else { builder.init() }
 }
 
+/// Closes the window from any thread: the event loop returns and the process ends.
+fn quit_window() {
+    let _ = slint::invoke_from_event_loop(|| {
+        let _ = slint::quit_event_loop();
+    });
+}
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -101,6 +108,10 @@ fn run() -> anyhow::Result<()> {
     let core = std::thread::Builder::new().name("kiosk-core".into()).spawn(move || -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         runtime.block_on(async move {
+            // SIGTERM (`systemctl stop`, a supervisor) and SIGINT end the kiosk as closing its
+            // window does: the core stops, its simulators and their helpers with it.
+            use tokio::signal::unix::{SignalKind, signal};
+            let (mut terminate, mut interrupt) = (signal(SignalKind::terminate())?, signal(SignalKind::interrupt())?);
             #[cfg(feature = "demo")]
             let launched = if demo { launch::demo(&config, &data_dir).await } else { launch::from_config(&config) };
             #[cfg(not(feature = "demo"))]
@@ -117,7 +128,11 @@ fn run() -> anyhow::Result<()> {
                     // leads nowhere; the technician reads why in the log.
                     tracing::error!(error = format!("{e:#}"), "the kiosk cannot start");
                     fallback.show(View { screen: Screen::OutOfService, out_of_service: OutOfService::Maintenance, ..View::default() });
-                    let _ = stopped.await;
+                    tokio::select! {
+                        _ = stopped => {}
+                        _ = terminate.recv() => quit_window(),
+                        _ = interrupt.recv() => quit_window(),
+                    }
                     return Err(e);
                 }
             };
@@ -125,6 +140,16 @@ fn run() -> anyhow::Result<()> {
             let mut stopped = stopped;
             let failed = tokio::select! {
                 _ = &mut stopped => None,
+                _ = terminate.recv() => {
+                    tracing::info!("asked to stop (SIGTERM)");
+                    quit_window();
+                    None
+                }
+                _ = interrupt.recv() => {
+                    tracing::info!("asked to stop (SIGINT)");
+                    quit_window();
+                    None
+                }
                 reason = handle.failed() => Some(reason),
             };
             handle.stop().await;
@@ -137,9 +162,7 @@ fn run() -> anyhow::Result<()> {
                 Some(reason) => {
                     // Close the window so the process exits and its supervisor restarts it;
                     // the next start checks the database before serving anyone.
-                    let _ = slint::invoke_from_event_loop(|| {
-                        let _ = slint::quit_event_loop();
-                    });
+                    quit_window();
                     Err(anyhow::anyhow!("the kiosk's store failed under a write ({reason}); exiting to be restarted"))
                 }
             }
