@@ -1,15 +1,22 @@
 //! The cost of "application accepted": the kiosk's durable commit of an application and its
 //! outbox entry (one SQLite transaction, WAL, `synchronous=FULL`, the body sealed) against the
-//! physical floor — a bare 4 KiB append followed by `fdatasync` on the same disk. Both run in
-//! one process, alternating one operation each, so they see the same disk at the same time
-//! (a virtual disk's flush latency drifts by tens of percent within seconds).
+//! physical floor on the same disk. Two floors are shown:
+//!
+//! - a 4 KiB **overwrite in place** followed by `fdatasync` — the real floor: a durable write
+//!   that does not grow its file, as SQLite's write-ahead log does once it wraps;
+//! - a 4 KiB **append** followed by `fdatasync` — kinder to compare with, since every append
+//!   also commits the filesystem's journal (the file's size changed).
+//!
+//! All three run in one process, alternating one operation each, so they see the same disk at
+//! the same time (a virtual disk's flush latency drifts by tens of percent within seconds).
 //!
 //! Run with `cargo bench -p balcao-kiosk --bench durable_commit` (a release build). The goal is
-//! a ratio of at most 1.2.
+//! a ratio of at most 1.2 to the real floor.
 
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
 use balcao_backend_client::api::{Answer, Language, PaymentRecord};
@@ -56,31 +63,47 @@ fn main() {
     // On the build's disk, not /tmp (often a tmpfs, where fdatasync costs nothing).
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let mut store = Store::open(&dir.path().join("kiosk.db"), &dir.path().join("data.key")).expect("store");
-    let mut file = std::fs::File::create(dir.path().join("bare.bin")).expect("file");
+    let mut appended = std::fs::File::create(dir.path().join("append.bin")).expect("file");
+    let overwritten = std::fs::File::create(dir.path().join("overwrite.bin")).expect("file");
     let block = [0x5au8; 4096];
+    overwritten.write_all_at(&block, 0).expect("write");
+    overwritten.sync_all().expect("fsync");
     let new = application();
 
-    // Warm up both paths (page cache, WAL file creation).
-    for _ in 0..20 {
+    // Warm up every path (page cache, WAL file creation).
+    for _ in 0..50 {
         store.save_application(&new).expect("save");
-        file.write_all(&block).expect("write");
-        file.sync_data().expect("fdatasync");
+        appended.write_all(&block).expect("write");
+        appended.sync_data().expect("fdatasync");
+        overwritten.write_all_at(&block, 0).expect("write");
+        overwritten.sync_data().expect("fdatasync");
     }
-    let (mut bare, mut commit) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
+    let (mut append, mut overwrite, mut commit) = (Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES), Vec::with_capacity(SAMPLES));
     for _ in 0..SAMPLES {
         let started = Instant::now();
-        file.write_all(&block).expect("write");
-        file.sync_data().expect("fdatasync");
-        bare.push(started.elapsed());
+        overwritten.write_all_at(&block, 0).expect("write");
+        overwritten.sync_data().expect("fdatasync");
+        overwrite.push(started.elapsed());
+        let started = Instant::now();
+        appended.write_all(&block).expect("write");
+        appended.sync_data().expect("fdatasync");
+        append.push(started.elapsed());
         let started = Instant::now();
         store.save_application(&new).expect("save");
         commit.push(started.elapsed());
     }
-    let (bare_median, commit_median) = (percentile(&mut bare, 0.5), percentile(&mut commit, 0.5));
-    let (bare_p99, commit_p99) = (percentile(&mut bare, 0.99), percentile(&mut commit, 0.99));
+    let median = |samples: &mut Vec<Duration>| percentile(samples, 0.5);
+    let p99 = |samples: &mut Vec<Duration>| percentile(samples, 0.99);
+    let (overwrite_median, append_median, commit_median) = (median(&mut overwrite), median(&mut append), median(&mut commit));
     println!("durable commit benchmark ({SAMPLES} operations each, alternating, release build)");
-    println!("  bare 4 KiB append + fdatasync      median {bare_median:>10.1?}   p99 {bare_p99:>10.1?}");
-    println!("  application accepted (commit)      median {commit_median:>10.1?}   p99 {commit_p99:>10.1?}");
-    let ratio = commit_median.as_secs_f64() / bare_median.as_secs_f64();
-    println!("  ratio of medians {ratio:.2} (goal <= 1.20): {}", if ratio <= 1.2 { "met" } else { "NOT met" });
+    println!(
+        "  4 KiB overwrite in place + fdatasync  median {overwrite_median:>10.1?}   p99 {:>10.1?}   (the real floor)",
+        p99(&mut overwrite)
+    );
+    println!("  4 KiB append + fdatasync              median {append_median:>10.1?}   p99 {:>10.1?}", p99(&mut append));
+    println!("  application accepted (commit)         median {commit_median:>10.1?}   p99 {:>10.1?}", p99(&mut commit));
+    let ratio = |floor: Duration| commit_median.as_secs_f64() / floor.as_secs_f64();
+    println!("  commit / append {:.2}", ratio(append_median));
+    let real = ratio(overwrite_median);
+    println!("  commit / real floor {real:.2} (goal <= 1.20): {}", if real <= 1.2 { "met" } else { "NOT met" });
 }

@@ -401,6 +401,15 @@ impl Store {
         Ok(OutboxCounts { pending, dead })
     }
 
+    /// How many outbox entries wait to be sent, read from the database at `path` by a reader
+    /// of its own: no key, no check, nothing decrypted — for watching a running kiosk's outbox
+    /// from outside it (a benchmark's progress) without weighing on it.
+    pub fn pending_in(path: &Path) -> Result<u32, StoreError> {
+        let conn =
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        Ok(conn.query_row("SELECT COUNT(*) FROM outbox WHERE state = 'pending'", [], |r| r.get(0))?)
+    }
+
     /// Every outbox entry, oldest first.
     pub fn outbox_report(&self) -> Result<Vec<OutboxReport>, StoreError> {
         let mut statement = self.conn.prepare("SELECT record_id, kind, state, attempts, last_error FROM outbox ORDER BY seq")?;
