@@ -14,6 +14,8 @@
 pub mod api;
 #[cfg(feature = "client")]
 mod client;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod seal;
 
 #[cfg(feature = "client")]

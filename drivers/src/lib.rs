@@ -39,6 +39,8 @@
 pub mod code_scanner;
 pub mod document_printer;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod identity_reader;
 pub mod payment_terminal;
 #[cfg(feature = "simulators")]

@@ -800,6 +800,23 @@ impl KioskConfig {
     }
 }
 
+/// Entry point for fuzzing the configuration's reading: arbitrary bytes as a configuration file
+/// a technician (or a corrupted disk) could leave, parsed and every derived setting asked for,
+/// as the kiosk does at start. Must return (an error, mostly) without panicking. The libFuzzer
+/// target in `tests/fuzz` calls it.
+#[doc(hidden)]
+pub fn fuzz(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let path = Path::new("kiosk.toml");
+    let Ok(config) = KioskConfig::parse(&text, path) else { return };
+    let _ = (config.kiosk.ticket_series(), config.store.key_file(), config.idle_timeout(), config.idle_warning());
+    let _ = config.devices.payment_terminal.zvt(path);
+    let _ = config.devices.receipt_printer.link(path);
+    let _ = config.devices.code_scanner.usb_device(path);
+    let _ = config.devices.code_scanner.framing().check();
+    let _ = config.devices.identity_reader.read_options();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,11 @@
-//! The A4 printer over IPP (RFC 8011), to CUPS or to any IPP Everywhere printer, built on the
-//! `ipp` crate's blocking client.
+//! The A4 printer over IPP (RFC 8011), to CUPS or to any IPP Everywhere printer, with the
+//! `ipp` crate's messages over HTTP (`ureq`).
+//!
+//! The driver sends each request itself, rather than through the crate's client, so that it
+//! sees the printer's answer before the crate's parser does: the answer is bounded in size and
+//! checked to be well-formed IPP ([`well_formed`]), because that parser panics on some
+//! malformed values (a text-with-language whose lengths run past the value), and nothing a
+//! device sends may reach code that can panic.
 //!
 //! A job is one `Print-Job` with the PDF, then `Get-Job-Attributes` every poll interval until
 //! the job reaches an end state. "Printed" is `job-state = completed`. A job that the printer
@@ -40,7 +46,9 @@ const USER_NAME: &str = "balcao-kiosk";
 /// An A4 printer reached over IPP.
 pub struct IppDocumentPrinter {
     uri: Uri,
-    client: IppClient,
+    /// The printer's URI as HTTP (`ipp://` is HTTP on port 631 unless it names one).
+    url: String,
+    agent: ureq::Agent,
     timeouts: IppTimeouts,
 }
 
@@ -151,17 +159,50 @@ impl IppDocumentPrinter {
         if uri.scheme_str() != Some("ipp") || uri.host().is_none() {
             return Err(Error::new(ErrorKind::Other, format!("{uri} is not an ipp://host/… URI")));
         }
-        let client = IppClient::builder(uri.clone()).request_timeout(timeouts.request).build();
-        Ok(Self { uri, client, timeouts })
+        let port = uri.port_u16().unwrap_or(631);
+        let url = format!("http://{}:{port}{}", uri.host().unwrap_or_default(), uri.path_and_query().map_or("/", |p| p.as_str()));
+        let config = ureq::Agent::config_builder()
+            .timeout_connect(Some(timeouts.request.min(Duration::from_secs(5))))
+            .timeout_global(Some(timeouts.request))
+            .http_status_as_error(false)
+            .user_agent("balcao-kiosk")
+            .build();
+        Ok(Self { uri, url, agent: config.into(), timeouts })
+    }
+
+    /// Sends `request` and reads the answer: bounded, checked, then parsed.
+    fn exchange(&self, request: IppRequestResponse, what: &str) -> Result<IppRequestResponse, Error> {
+        use std::io::Read as _;
+        let not_ipp = |detail: String| Error::new(ErrorKind::Protocol, format!("the A4 printer's answer to {what} is not IPP: {detail}"));
+        let mut body = request.into_read();
+        let response = self
+            .agent
+            .post(&self.url)
+            .header("content-type", "application/ipp")
+            .send(ureq::SendBody::from_reader(&mut body))
+            .map_err(|e| no_answer(what, &self.uri, e))?;
+        if response.status().is_server_error() {
+            // 503 and the like: the printer (or its server) is not taking requests now.
+            return Err(no_answer(what, &self.uri, format!("HTTP {}", response.status())));
+        }
+        if !response.status().is_success() {
+            return Err(not_ipp(format!("HTTP {}", response.status())));
+        }
+        let mut bytes = Vec::new();
+        response
+            .into_body()
+            .into_reader()
+            .take(MAX_ANSWER as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| no_answer(what, &self.uri, e))?;
+        if bytes.len() > MAX_ANSWER {
+            return Err(not_ipp(format!("longer than {MAX_ANSWER} bytes")));
+        }
+        parse_answer(&bytes).map_err(not_ipp)
     }
 
     fn send(&self, request: IppRequestResponse, what: &str) -> Result<IppRequestResponse, Error> {
-        let response = self.client.send(request).map_err(|e| match e {
-            IppError::ParseError(_) => {
-                Error::new(ErrorKind::Protocol, format!("the A4 printer's answer to {what} is not IPP")).with_source(e)
-            }
-            e => no_answer(what, &self.uri, e),
-        })?;
+        let response = self.exchange(request, what)?;
         let status = response.header().status_code();
         if status.is_success() {
             return Ok(response);
@@ -257,6 +298,106 @@ impl IppDocumentPrinter {
     }
 }
 
+/// The longest answer the driver reads (an answer to the few attributes it asks for is a few
+/// hundred bytes).
+const MAX_ANSWER: usize = 256 * 1024;
+
+/// Whether `bytes` are well-formed IPP as far as the `ipp` crate's parser relies on it: every
+/// attribute's name and value within the message, and the two lengths inside a
+/// text-with-language or name-with-language value within that value. (The crate checks the
+/// rest itself; those inner lengths it slices by unchecked, and panics.)
+pub fn well_formed(bytes: &[u8]) -> Result<(), String> {
+    let u16_at = |at: usize| bytes.get(at..at + 2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])));
+    let mut at = 8;
+    if bytes.len() < at {
+        return Err("shorter than an IPP header".into());
+    }
+    loop {
+        let Some(&tag) = bytes.get(at) else { return Err("no end-of-attributes tag".into()) };
+        at += 1;
+        match tag {
+            // End of the attributes: the document data (if any) follows.
+            0x03 => return Ok(()),
+            // The start of an attribute group.
+            0x00..=0x0F => continue,
+            value_tag => {
+                let name = u16_at(at).ok_or("an attribute cut short")?;
+                at += 2 + name;
+                let value = u16_at(at).ok_or("an attribute cut short")?;
+                at += 2;
+                let content = bytes.get(at..at + value).ok_or("a value past the end")?;
+                at += value;
+                if matches!(value_tag, 0x35 | 0x36) {
+                    let language = content.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))).ok_or("a language cut short")?;
+                    let rest = content.get(2 + language..).ok_or("a language past its value")?;
+                    let text = rest.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))).ok_or("a text cut short")?;
+                    if rest.len() < 2 + text {
+                        return Err("a text past its value".into());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An answer's bytes, checked, then parsed by the `ipp` crate.
+fn parse_answer(bytes: &[u8]) -> Result<IppRequestResponse, String> {
+    well_formed(bytes)?;
+    let reader = ::ipp::reader::IppReader::new(std::io::Cursor::new(bytes.to_vec()));
+    ::ipp::parser::IppParser::new(reader).parse().map_err(|e| e.to_string())
+}
+
+/// Reads an IPP answer as the driver does, from its bytes: checked and parsed, then the
+/// printer's state and reasons and a job's state and reasons taken from it (for the fuzzer:
+/// what a printer, or anything at its address, sends reaches exactly this).
+pub fn read_answer(bytes: &[u8]) {
+    let Ok(response) = parse_answer(bytes) else { return };
+    let _ = response.header().status_code().is_success();
+    if let Ok(printer) = group(&response, DelimiterTag::PrinterAttributes, "a fuzzed answer") {
+        let state = integer(&printer, "printer-state").unwrap_or(0);
+        let _ = PrinterReport { state, reasons: keywords(&printer, "printer-state-reasons") }.status();
+    }
+    if let Ok(job) = group(&response, DelimiterTag::JobAttributes, "a fuzzed answer") {
+        let _ = (integer(&job, "job-id"), integer(&job, "job-state"), integer(&job, "job-media-sheets-completed"));
+        for reason in keywords(&job, "job-state-reasons") {
+            let _ = reason_kind(severity(&reason).0);
+        }
+    }
+}
+
+/// Answers a printer sends, as bytes: its state with reasons (paper out and a toner warning),
+/// a job's attributes, a refusal. Seeds for the fuzzer.
+pub fn sample_answers() -> Vec<Vec<u8>> {
+    let response = |status| IppRequestResponse::new_response(IppVersion::v1_1(), status, 7).ok();
+    let keyword = |word: &str| IppValue::new_keyword(word).unwrap_or(IppValue::NoValue);
+    let with = |response: Option<IppRequestResponse>, tag, attributes: Vec<(&str, IppValue)>| {
+        let mut response = response?;
+        for (name, value) in attributes {
+            response.attributes_mut().add(tag, IppAttribute::with_name(name, value).ok()?);
+        }
+        Some(response.to_bytes().to_vec())
+    };
+    let mut answers = Vec::new();
+    let reasons = IppValue::Array(vec![keyword("media-empty-error"), keyword("toner-low-warning")]);
+    answers.extend(with(
+        response(StatusCode::SuccessfulOk),
+        DelimiterTag::PrinterAttributes,
+        vec![("printer-state", IppValue::Enum(PrinterState::Stopped as i32)), ("printer-state-reasons", reasons)],
+    ));
+    answers.extend(with(
+        response(StatusCode::SuccessfulOk),
+        DelimiterTag::JobAttributes,
+        vec![
+            ("job-id", IppValue::Integer(3)),
+            ("job-state", IppValue::Enum(JobState::Completed as i32)),
+            ("job-state-reasons", keyword("job-completed-successfully")),
+            ("job-media-sheets-completed", IppValue::Integer(1)),
+        ],
+    ));
+    answers.extend(response(StatusCode::ClientErrorDocumentFormatNotSupported).map(|r| r.to_bytes().to_vec()));
+    answers
+}
+
 fn list(reasons: &[String]) -> String {
     if reasons.is_empty() { "none".to_owned() } else { reasons.join(", ") }
 }
@@ -350,6 +491,26 @@ mod tests {
         ];
         for (state, reasons, expected) in cases {
             assert_eq!(report(*state, reasons).status(), *expected, "{state} {reasons:?}");
+        }
+    }
+
+    #[test]
+    fn answers_the_ipp_crate_would_panic_on_are_refused_before_it_reads_them() {
+        let good = sample_answers();
+        for answer in &good {
+            assert!(parse_answer(answer).is_ok());
+        }
+        // A textWithLanguage value (tag 35) whose language length (0x2000) runs past its value.
+        let mut bad = good[0][..8].to_vec();
+        bad.extend_from_slice(&[0x04, 0x35, 0x00, 0x01, b'x', 0x00, 0x04, 0x20, 0x00, b'e', b'n', 0x03]);
+        assert!(well_formed(&bad).is_err());
+        assert!(parse_answer(&bad).is_err());
+        read_answer(&bad);
+        // Cut anywhere, an answer is refused or read, never a panic.
+        for answer in &good {
+            for end in 0..answer.len() {
+                read_answer(&answer[..end]);
+            }
         }
     }
 

@@ -58,12 +58,32 @@ pub fn qr_codes_on(path: &Path) -> Vec<String> {
 
 const INSIDE: &str = "BALCAO_TEST_IN_PRIVATE_NAMESPACE";
 
+/// Whether this process runs as root.
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|status| status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+}
+
 /// This binary again, with `args`, inside a private network, mount and PID namespace
-/// (`unshare`, as root), marked as inside. Nothing started there listens outside it, and when
-/// the run ends the namespace's first process exits, so the kernel stops every daemon it started.
+/// (`unshare`), marked as inside. Nothing started there listens outside it, and when the run
+/// ends the namespace's first process exits, so the kernel stops every daemon it started. An
+/// ordinary user gets a user namespace too, in which it is root (`--map-root-user`): no
+/// privilege is needed beyond the kernel's unprivileged user namespaces (on by default on
+/// Debian 12). Its subordinate ids (`/etc/subuid`, which Debian gives each new user) are
+/// mapped as well (`--map-auto`, through `newuidmap` from the `uidmap` package), so daemons
+/// that hand files to their own users (avahi) work there too.
 fn in_private_namespace(args: &[&str]) -> std::process::Command {
     let exe = std::env::current_exe().expect("this binary's path");
     let mut command = std::process::Command::new("unshare");
+    if !is_root() {
+        let user = std::env::var("USER").unwrap_or_default();
+        let subordinate = std::fs::read_to_string("/etc/subuid").is_ok_and(|ids| ids.lines().any(|l| l.split(':').next() == Some(&user)));
+        let newuidmap = std::path::Path::new("/usr/bin/newuidmap").exists();
+        if subordinate && newuidmap {
+            command.arg("--map-auto");
+        }
+        command.args(["--user", "--map-root-user"]);
+    }
     command
         .args(["--net", "--mount", "--pid", "--fork", "--propagation", "private"])
         .arg(exe)
@@ -84,7 +104,10 @@ pub fn inside_private_namespace(test: &str) -> bool {
         .expect("unshare (util-linux) runs; tools/setup installs it");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{test} failed inside its namespace:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{test} failed inside its namespace (an ordinary user needs unprivileged user namespaces, and for the A4 printer's tests subordinate ids in /etc/subuid and /etc/subgid with newuidmap from the uidmap package):\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("1 passed"), "{test} did not run inside its namespace:\n{stdout}\n{stderr}");
     false
 }

@@ -1,6 +1,6 @@
-//! Fuzzes `identity_reader::icao::fuzz::secure_messaging`: see that module.
+//! Fuzzes a chip's secured answers and a terminal's secured commands: `balcao_drivers::identity_reader::icao::fuzz::secure_messaging`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = balcao_drivers::identity_reader::icao::fuzz::secure_messaging(data);
+    balcao_drivers::identity_reader::icao::fuzz::secure_messaging(data);
 });

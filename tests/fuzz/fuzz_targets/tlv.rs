@@ -1,6 +1,6 @@
-//! Fuzzes `identity_reader::icao::fuzz::tlv`: see that module.
+//! Fuzzes BER-TLV objects and file sizes in what a chip sends: `balcao_drivers::identity_reader::icao::fuzz::tlv`.
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = balcao_drivers::identity_reader::icao::fuzz::tlv(data);
+    balcao_drivers::identity_reader::icao::fuzz::tlv(data);
 });

@@ -81,66 +81,81 @@ pub fn example_key() -> super::mrz::MrzKey {
     .expect("a valid key")
 }
 
+#[cfg(feature = "simulators")]
+/// A whole conversation with the virtual chip (terminal randomness all zeros), as
+/// `chip_answers` takes it: every answer the chip gave, length-prefixed.
+fn transcript() -> Vec<u8> {
+    use crate::identity_reader::icao::card::VirtualChip;
+    struct Recording(VirtualChip, Vec<u8>);
+    impl CardChannel for Recording {
+        fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
+            let answer = self.0.transmit(command)?;
+            let bytes = answer.encode();
+            self.1.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+            self.1.extend_from_slice(&bytes);
+            Ok(answer)
+        }
+    }
+    let zone = mrz::format_td3(&mrz::Td3Fields {
+        issuing_country: "UTO".into(),
+        document_number: "L898902C".into(),
+        surname: "SPECIMEN".into(),
+        given_names: "TEST".into(),
+        nationality: "UTO".into(),
+        date_of_birth: mrz::MrzDate::Calendar(mrz::Date::new(1969, 8, 6)),
+        date_of_expiry: mrz::MrzDate::Calendar(mrz::Date::new(1994, 6, 23)),
+        ..mrz::Td3Fields::default()
+    });
+    let face = [vec![0x75, 0x82, 0x01, 0x00], vec![0xA5; 256]].concat();
+    let chip =
+        VirtualChip::new(&zone, &[(lds::data_group_file(2), face)]).unwrap_or_else(|e| unreachable!("the specimen zone is valid: {e}"));
+    let mut recording = Recording(chip, Vec::new());
+    let mut zero = |buf: &mut [u8]| buf.fill(0);
+    let options = chip::ReadOptions { strictness: Strictness::Strict, face_image: true };
+    chip::read(&mut recording, &example_key(), options, &mut zero).unwrap_or_else(|e| unreachable!("the virtual chip reads: {e}"));
+    recording.1
+}
+
+#[cfg(feature = "simulators")]
+/// A real EF.SOD, signed by a test country's document signer.
+fn security_object() -> Vec<u8> {
+    let signer =
+        crate::identity_reader::icao::signer::DocumentSigner::generate("UTO").unwrap_or_else(|e| unreachable!("a test signer: {e}"));
+    signer.security_object(&[(1, b"\x61\x05\x5F\x1F\x02AB")]).unwrap_or_else(|e| unreachable!("a security object: {e}"))
+}
+
+/// Real messages for the fuzzers to start from, as (target, bytes): the worked example's secured
+/// answers and files, a whole conversation with the virtual chip, a real EF.SOD. Each goes to
+/// every chip target.
+#[cfg(feature = "simulators")]
+pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let messages: Vec<Vec<u8>> = [
+        "8709019FF0EC34F9922651990290008E08AD55CC17140B2DED9000",
+        "990290008E08FA855A5D4C50A8ED9000",
+        "60145F0104303130365F36063034303030305C026175",
+        "615B5F1F58503C55544F4552494B53534F4E3C3C414E4E413C4D415249413C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C4C38393839303243333655544F3734303831323246313230343135395A453138343232364228",
+        "871901FB9235F4E4037F2327DCC8964F1F9B8C30F42C8E2FFF224A990290008E08C8B2787EAEA07D749000",
+    ]
+    .iter()
+    .filter_map(|h| hex::decode(h).ok())
+    .chain([transcript(), security_object()])
+    .collect();
+    ["tlv", "secure_messaging", "files", "chip_answers"]
+        .into_iter()
+        .flat_map(|target| messages.iter().map(move |m| (target, m.clone())))
+        .collect()
+}
+
 #[cfg(all(test, feature = "simulators"))]
 mod tests {
     use super::*;
-
-    /// A whole conversation with the virtual chip (terminal randomness all zeros), as
-    /// `chip_answers` takes it: every answer the chip gave, length-prefixed.
-    fn transcript() -> Vec<u8> {
-        use crate::identity_reader::icao::card::VirtualChip;
-        struct Recording(VirtualChip, Vec<u8>);
-        impl CardChannel for Recording {
-            fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
-                let answer = self.0.transmit(command)?;
-                let bytes = answer.encode();
-                self.1.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
-                self.1.extend_from_slice(&bytes);
-                Ok(answer)
-            }
-        }
-        let zone = mrz::format_td3(&mrz::Td3Fields {
-            issuing_country: "UTO".into(),
-            document_number: "L898902C".into(),
-            surname: "SPECIMEN".into(),
-            given_names: "TEST".into(),
-            nationality: "UTO".into(),
-            date_of_birth: mrz::MrzDate::Calendar(mrz::Date::new(1969, 8, 6)),
-            date_of_expiry: mrz::MrzDate::Calendar(mrz::Date::new(1994, 6, 23)),
-            ..mrz::Td3Fields::default()
-        });
-        let face = [vec![0x75, 0x82, 0x01, 0x00], vec![0xA5; 256]].concat();
-        let chip = VirtualChip::new(&zone, &[(lds::data_group_file(2), face)]).expect("valid zone");
-        let mut recording = Recording(chip, Vec::new());
-        let mut zero = |buf: &mut [u8]| buf.fill(0);
-        let options = chip::ReadOptions { strictness: Strictness::Strict, face_image: true };
-        chip::read(&mut recording, &example_key(), options, &mut zero).expect("the virtual chip reads");
-        recording.1
-    }
-
-    /// A real EF.SOD, signed by a test country's document signer.
-    fn security_object() -> Vec<u8> {
-        let signer = crate::identity_reader::icao::signer::DocumentSigner::generate("UTO").expect("signer");
-        signer.security_object(&[(1, b"\x61\x05\x5F\x1F\x02AB")]).expect("sod")
-    }
 
     /// Real messages of the worked example and a whole conversation with the virtual chip,
     /// then mutations of them: flipped bits, cut short, lengths made huge, bytes inserted.
     /// Deterministic, so a failure repeats.
     fn corpus() -> Vec<Vec<u8>> {
-        let transcript = transcript();
-        assert!(chip_answers(&transcript), "the recorded conversation replays into a whole read");
-        let seeds: Vec<Vec<u8>> = [
-            "8709019FF0EC34F9922651990290008E08AD55CC17140B2DED9000",
-            "990290008E08FA855A5D4C50A8ED9000",
-            "60145F0104303130365F36063034303030305C026175",
-            "615B5F1F58503C55544F4552494B53534F4E3C3C414E4E413C4D415249413C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C3C4C38393839303243333655544F3734303831323246313230343135395A453138343232364228",
-            "871901FB9235F4E4037F2327DCC8964F1F9B8C30F42C8E2FFF224A990290008E08C8B2787EAEA07D749000",
-        ]
-        .iter()
-        .map(|h| hex::decode(h).expect("hex"))
-        .chain([transcript, security_object()])
-        .collect();
+        let seeds: Vec<Vec<u8>> = seeds().into_iter().map(|(_, seed)| seed).collect();
+        assert!(chip_answers(&seeds[seeds.len() - 2]), "the recorded conversation replays into a whole read");
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let mut next = move || {
             state ^= state << 13;
