@@ -8,57 +8,19 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use balcao_backend_client::api::Catalog;
 use balcao_backend_client::api::{
-    Answer, ApplicationState, ApplicationSubmission, CertificateChanges, IssuerKeys, Language, PaymentRecord, PickupOutcome, PickupReceipt,
-    PickupRecord, PickupVerdict, Problem, QueueTicket, TicketOutcome, TicketReceipt, TicketVerdict,
+    Answer, ApplicationState, ApplicationSubmission, CertificateChanges, IssuerKeys, PickupOutcome, PickupReceipt, PickupRecord,
+    PickupVerdict, Problem, QueueTicket, TicketOutcome, TicketReceipt, TicketVerdict,
 };
 use balcao_central::tls::Peer;
 use balcao_central::{Central, CentralOptions};
+use common::{submission, today, today_code};
 use tower::ServiceExt;
 use uuid::Uuid;
 
+mod common;
+
 fn central(dir: &tempfile::TempDir) -> Central {
     Central::open(&CentralOptions::new(dir.path().join("central.db"))).expect("central opens")
-}
-
-/// Today's date in UTC, as central checks records' days against.
-fn today() -> jiff::civil::Date {
-    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date()
-}
-
-/// Today as application numbers carry it (`YYMMDD`).
-fn today_code() -> String {
-    jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).strftime("%y%m%d").to_string()
-}
-
-fn submission() -> ApplicationSubmission {
-    ApplicationSubmission {
-        application_id: Uuid::now_v7(),
-        reference: format!("K01-{}-0001", today_code()),
-        kiosk_id: "K01".into(),
-        centre_id: "GSC-01".into(),
-        service_id: "criminal-record-certificate".into(),
-        language: Language::Pt,
-        answers: [
-            ("full_name", Answer::Text("CHAN TAI MAN".into())),
-            ("document_number", Answer::Text("1234567(8)".into())),
-            ("date_of_birth", Answer::Text("1985-03-14".into())),
-            ("purpose", Answer::Text("employment".into())),
-            ("copies", Answer::Number(1)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect(),
-        fee_avos: 3000,
-        payment: Some(PaymentRecord {
-            amount_avos: 3000,
-            terminal_receipt_number: 1,
-            trace_number: 101,
-            approval_code: None,
-            card_brand: None,
-        }),
-        identity: None,
-        submitted_at: jiff::Timestamp::now(),
-    }
 }
 
 /// Sends a request as the kiosk K01 would: over a connection whose certificate names it.

@@ -9,46 +9,24 @@ use std::path::Path;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use balcao_backend_client::api::{Answer, ApplicationSubmission, HolderCheck, IdentityMethod, IdentityProof, Language, PaymentRecord};
+use balcao_backend_client::api::{ApplicationSubmission, HolderCheck, IdentityMethod, IdentityProof, Language};
 use balcao_central::tls::Peer;
 use balcao_central::{Central, CentralOptions, KeyFiles};
 use tower::ServiceExt;
 use uuid::Uuid;
 
+mod common;
+
 const NAME: &str = "CHAN TAI MAN";
 const DOCUMENT: &str = "1234567(8)";
 const BIRTH: &str = "1985-03-14";
 
+/// An application for the criminal record certificate, its applicant identified by the app.
 fn application() -> ApplicationSubmission {
-    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).strftime("%y%m%d").to_string();
-    ApplicationSubmission {
-        application_id: Uuid::now_v7(),
-        reference: format!("K01-{today}-0001"),
-        kiosk_id: "K01".into(),
-        centre_id: "GSC-01".into(),
-        service_id: "criminal-record-certificate".into(),
-        language: Language::En,
-        answers: [
-            ("full_name", Answer::Text(NAME.into())),
-            ("document_number", Answer::Text(DOCUMENT.into())),
-            ("date_of_birth", Answer::Text(BIRTH.into())),
-            ("purpose", Answer::Text("employment".into())),
-            ("copies", Answer::Number(1)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect(),
-        fee_avos: 3000,
-        payment: Some(PaymentRecord {
-            amount_avos: 3000,
-            terminal_receipt_number: 1,
-            trace_number: 1,
-            approval_code: None,
-            card_brand: None,
-        }),
-        identity: Some(IdentityProof { method: IdentityMethod::App, holder: HolderCheck::new([9; 16], DOCUMENT) }),
-        submitted_at: jiff::Timestamp::now(),
-    }
+    let mut application = common::submission();
+    application.language = Language::En;
+    application.identity = Some(IdentityProof { method: IdentityMethod::App, holder: HolderCheck::new([9; 16], DOCUMENT) });
+    application
 }
 
 async fn submit(central: &Central, application: &ApplicationSubmission) -> StatusCode {

@@ -160,53 +160,60 @@ const ZVT_MESSAGES: [&str; 9] = [
     "04FF0E0C0006092407070843415244204E4F",
 ];
 
+/// Real messages mutated: flipped bits, cut short, bytes set to `specials` (the values that
+/// make lengths huge or end structures), bytes inserted — `count` of them after the seeds.
+/// Deterministic, so a failure repeats. For the unit tests that run the fuzzers' entry points
+/// on every build.
+#[cfg(test)]
+pub(crate) fn mutations(seeds: &[Vec<u8>], count: usize, specials: &[u8]) -> Vec<Vec<u8>> {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut corpus = seeds.to_vec();
+    for _ in 0..count {
+        let mut message = seeds[(next() % seeds.len() as u64) as usize].clone();
+        for _ in 0..(next() % 4 + 1) {
+            if message.is_empty() {
+                break;
+            }
+            let at = (next() % message.len() as u64) as usize;
+            match next() % 4 {
+                0 => message[at] ^= 1 << (next() % 8),
+                1 => message.truncate(at),
+                2 => message[at] = specials[(next() % specials.len() as u64) as usize],
+                _ => message.insert(at, (next() & 0xFF) as u8),
+            }
+        }
+        corpus.push(message);
+    }
+    corpus
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Real messages from each device, mutated: flipped bits, cut short, lengths made huge,
-    /// bytes inserted. Deterministic, so a failure repeats.
-    fn mutations(seeds: &[Vec<u8>]) -> Vec<Vec<u8>> {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let mut corpus = seeds.to_vec();
-        for _ in 0..2000 {
-            let mut message = seeds[(next() % seeds.len() as u64) as usize].clone();
-            for _ in 0..(next() % 4 + 1) {
-                if message.is_empty() {
-                    break;
-                }
-                let at = (next() % message.len() as u64) as usize;
-                match next() % 4 {
-                    0 => message[at] ^= 1 << (next() % 8),
-                    1 => message.truncate(at),
-                    2 => message[at] = [0x81, 0x82, 0xFF, 0x10, 0x00][(next() % 5) as usize],
-                    _ => message.insert(at, (next() & 0xFF) as u8),
-                }
-            }
-            corpus.push(message);
-        }
-        corpus
+    fn mutated(seeds: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        mutations(seeds, 2000, &[0x81, 0x82, 0xFF, 0x10, 0x00])
     }
 
     #[test]
     fn mutated_device_messages_never_panic_any_parser() {
         let zvt: Vec<Vec<u8>> = ZVT_MESSAGES.iter().map(|h| hex::decode(h).expect("hex")).collect();
-        for message in mutations(&zvt) {
+        for message in mutated(&zvt) {
             zvt_messages(&[&[8u8][..], &message].concat());
             zvt_serial(&crate::payment_terminal::zvt::wire::frame(&message));
         }
         let printer = vec![vec![0x16, 0x00, 0x00, 0x0F], vec![0x12], vec![0x37, 0x22, 0x31, 0x32, 0x33, 0x00]];
-        for message in mutations(&printer) {
+        for message in mutated(&printer) {
             escpos_status(&message);
         }
         let scans = vec![b"https://status.example/K01-261122-0001\r".to_vec(), b"\x02BALCAO-SIGNIN:abc\x03".to_vec()];
-        for message in mutations(&scans) {
+        for message in mutated(&scans) {
             scanner(&message);
         }
         let reports: Vec<Vec<u8>> = hid_pos::reports(*b"]Q1", b"K01-261122-0001")
@@ -216,14 +223,14 @@ mod tests {
             .chunks(64)
             .map(<[u8]>::to_vec)
             .collect();
-        for message in mutations(&[reports.concat()]) {
+        for message in mutated(&[reports.concat()]) {
             hid_pos(&message);
         }
         let zone = b"I<UTOD231458907<<<<<<<<<<<<<<<\r7408122F1204159UTO<<<<<<<<<<<6\rERIKSSON<<ANNA<MARIA<<<<<<<<<<\r".to_vec();
-        for message in mutations(&[zone]) {
+        for message in mutated(&[zone]) {
             ocr_zone(&message);
         }
-        for message in mutations(&crate::document_printer::ipp::sample_answers()) {
+        for message in mutated(&crate::document_printer::ipp::sample_answers()) {
             ipp_answer(&message);
         }
         let seeds = seeds();

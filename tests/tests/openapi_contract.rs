@@ -35,8 +35,11 @@ async fn central_keeps_its_openapi_contract_under_generated_requests() {
     std::fs::write(&kiosk, central.kiosk_identity("K01", "GSC-01").expect("identity")).expect("identity");
     let seconds = std::env::var("BALCAO_OPENAPI_SECONDS").unwrap_or_else(|_| "30".into());
     let url = format!("{}/openapi.json", central.url);
+    // schemathesis keeps a cache where it runs: in the test's own folder.
+    let work = dir.path().to_path_buf();
     let run = tokio::task::spawn_blocking(move || {
         Command::new(st)
+            .current_dir(work)
             .args(["run", &url, "--tls-verify"])
             .arg(&ca)
             .arg("--request-cert")

@@ -156,31 +156,8 @@ mod tests {
     fn corpus() -> Vec<Vec<u8>> {
         let seeds: Vec<Vec<u8>> = seeds().into_iter().map(|(_, seed)| seed).collect();
         assert!(chip_answers(&seeds[seeds.len() - 2]), "the recorded conversation replays into a whole read");
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let mut corpus = seeds.clone();
-        for _ in 0..4000 {
-            let mut message = seeds[(next() % seeds.len() as u64) as usize].clone();
-            for _ in 0..(next() % 4 + 1) {
-                if message.is_empty() {
-                    break;
-                }
-                let at = (next() % message.len() as u64) as usize;
-                match next() % 4 {
-                    0 => message[at] ^= 1 << (next() % 8),
-                    1 => message.truncate(at),
-                    2 => message[at] = [0x81, 0x82, 0x83, 0xFF, 0x00][(next() % 5) as usize],
-                    _ => message.insert(at, (next() & 0xFF) as u8),
-                }
-            }
-            corpus.push(message);
-        }
-        corpus
+        // Each seed four times (once per target): mutations of each, the chip's kind of damage.
+        crate::fuzz::mutations(&seeds, 4000, &[0x81, 0x82, 0x83, 0xFF, 0x00])
     }
 
     #[test]
