@@ -76,7 +76,11 @@ fn in_private_namespace(args: &[&str]) -> std::process::Command {
     let exe = std::env::current_exe().expect("this binary's path");
     let mut command = std::process::Command::new("unshare");
     if !is_root() {
-        let user = std::env::var("USER").unwrap_or_default();
+        let user = std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
         let subordinate = std::fs::read_to_string("/etc/subuid").is_ok_and(|ids| ids.lines().any(|l| l.split(':').next() == Some(&user)));
         let newuidmap = std::path::Path::new("/usr/bin/newuidmap").exists();
         if subordinate && newuidmap {
