@@ -26,6 +26,7 @@
 import errno
 import os
 import queue
+import shutil
 import socket
 import struct
 import sys
@@ -396,6 +397,9 @@ def main():
     GLib.io_add_watch(sys.stdin, GLib.IO_IN | GLib.IO_HUP, lambda *_: loop.quit() or False)
     print("root " + root, flush=True)
     loop.run()
+    # The testbed's folder goes with it: Python may never finalise the testbed at exit.
+    control.close()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
