@@ -31,7 +31,7 @@ fn mop(avos: u64) -> String {
 }
 
 pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Html<String>, ApiError> {
-    let catalog = state.current_catalog();
+    let catalog = state.catalog_now().await?;
     let store_state = state.clone();
     let (rows, duplicates, queue_days, reused_numbers, payment_days) = crate::api::blocking(move || {
         let store = &store_state.store;

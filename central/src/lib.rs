@@ -2,11 +2,13 @@
 //!
 //! - `api/` — the HTTP API (catalog with `ETag`, applications with `Idempotency-Key`,
 //!   `application/problem+json` errors) and its OpenAPI document (`central/openapi.json`).
-//! - `store.rs` — SQLite (WAL, `synchronous=FULL`): catalog, applications, idempotency records.
+//! - `store/` — the database, SQLite (the default) or PostgreSQL (several instances at once),
+//!   behind one body of code (`store/db.rs`).
 //! - `seed.rs` — the catalog a fresh central starts with.
 //! - `console.rs` — the read-only page for central staff.
 //! - `server.rs` — the HTTPS server, its connection limits and timeouts.
 //! - `tls.rs` — TLS: the server configuration (mutual TLS) and a development PKI.
+//! - `testing.rs` — a throwaway PostgreSQL server for tests and benchmarks.
 //!
 //! [`Central`] is the library's entry point; `kiosk-central` is a thin binary around it, and
 //! the kiosk's demo and the tests run it in-process on loopback with [`LoopbackCentral`].
@@ -17,11 +19,12 @@ mod document;
 pub mod seed;
 pub mod server;
 pub mod store;
+pub mod testing;
 pub mod tls;
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -29,7 +32,7 @@ use balcao_backend_client::api::Catalog;
 use tokio::net::TcpListener;
 
 use crate::api::AppState;
-pub use crate::store::KeyFiles;
+pub use crate::store::{DatabaseLocation, KeyFiles, PgOptions};
 use crate::store::{Store, StoreError, StoredCatalog};
 use crate::tls::DevPki;
 pub use server::Limits;
@@ -48,9 +51,12 @@ pub const FEED_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 #[derive(Clone, Debug)]
 pub struct CentralOptions {
-    pub database: PathBuf,
+    pub database: DatabaseLocation,
+    /// How central reaches PostgreSQL (pool size, time limits), when it does.
+    pub postgres: PgOptions,
     /// The key that seals personal data and the identity provider's signing keys, each in its
-    /// own file outside the database (by default in a folder beside it).
+    /// own file outside the database (by default in a folder beside a SQLite database; the
+    /// same folder on every instance that shares a PostgreSQL database).
     pub keys: KeyFiles,
     /// How long a settled application's personal data is kept before it is purged.
     pub personal_data_retention: Duration,
@@ -63,10 +69,17 @@ pub struct CentralOptions {
 }
 
 impl CentralOptions {
+    /// On a SQLite file, its keys beside it.
     pub fn new(database: PathBuf) -> Self {
+        Self::on(DatabaseLocation::Sqlite(database.clone()), KeyFiles::beside(&database))
+    }
+
+    /// On either database, with its keys where `keys` says.
+    pub fn on(database: DatabaseLocation, keys: KeyFiles) -> Self {
         Self {
-            keys: KeyFiles::beside(&database),
+            keys,
             database,
+            postgres: PgOptions::default(),
             personal_data_retention: PERSONAL_DATA_RETENTION,
             idempotency_retention: MIN_IDEMPOTENCY_RETENTION,
             processing_delay: Duration::ZERO,
@@ -106,22 +119,18 @@ impl Central {
         if options.idempotency_retention < MIN_IDEMPOTENCY_RETENTION {
             return Err(CentralError::RetentionTooShort(options.idempotency_retention));
         }
-        let store = Store::open(&options.database, &options.keys)?;
+        let store = Store::open(&options.database, &options.keys, &options.postgres)?;
         let catalog = match store.catalog()? {
             Some(catalog) => catalog,
             None => {
                 let catalog = StoredCatalog::new(seed::catalog())?;
                 store.replace_catalog(&catalog)?;
-                catalog
+                // Another instance starting at the same moment may have published its own.
+                store.catalog()?.unwrap_or(catalog)
             }
         };
         store.rotate_issuer_key(jiff::Timestamp::now())?;
-        let state = AppState {
-            store,
-            catalog: RwLock::new(Arc::new(catalog)),
-            in_flight: Mutex::new(Default::default()),
-            processing_delay: options.processing_delay,
-        };
+        let state = AppState { store, catalog: RwLock::new(Arc::new(catalog)), processing_delay: options.processing_delay };
         Ok(Self {
             state: Arc::new(state),
             retention: options.idempotency_retention,
@@ -151,7 +160,7 @@ impl Central {
     /// kiosks get it on their next sync.
     pub fn issue_certificate(&self, application_id: uuid::Uuid) -> Result<(), CentralError> {
         let status = self.state.store.application_status(application_id, None)?.ok_or(CentralError::UnknownApplication(application_id))?;
-        let catalog = self.state.current_catalog();
+        let catalog = self.state.current_catalog()?;
         let service = catalog.catalog.service(&status.service_id).map_or(status.service_id.clone(), |s| s.name.en.clone());
         let pdf = document::certificate_pdf(
             &service,
@@ -172,7 +181,7 @@ impl Central {
     /// application for a service printed at kiosks once it is `after` old. Returns how many.
     pub fn issue_due_certificates(&self, after: Duration) -> Result<usize, CentralError> {
         let due = jiff::Timestamp::now() - jiff::SignedDuration::try_from(after).unwrap_or(jiff::SignedDuration::MAX);
-        let catalog = self.state.current_catalog();
+        let catalog = self.state.current_catalog()?;
         let mut issued = 0;
         for row in self.state.store.recent_applications(500)? {
             let printable =
@@ -189,15 +198,11 @@ impl Central {
     /// The daily housekeeping: forgets idempotency keys past their retention, feed entries of
     /// collected certificates older than [`FEED_RETENTION`] and settled applications' personal
     /// data past its retention, and rotates the identity provider's signing key when it is due.
-    pub fn housekeeping(&self) -> Result<usize, CentralError> {
+    /// One instance at a time does it; `None` if another was doing it.
+    pub fn housekeeping(&self) -> Result<Option<usize>, CentralError> {
         let now = jiff::Timestamp::now();
         let age = |d: Duration| now - jiff::SignedDuration::try_from(d).unwrap_or(jiff::SignedDuration::MAX);
-        let store = &self.state.store;
-        let purged = store.purge_idempotency_keys(age(self.retention))?
-            + store.purge_feed(age(FEED_RETENTION))?
-            + store.purge_personal_data(age(self.personal_data_retention))?;
-        store.rotate_issuer_key(now)?;
-        Ok(purged)
+        Ok(self.state.store.housekeeping(age(self.retention), age(FEED_RETENTION), age(self.personal_data_retention), now)?)
     }
 }
 
@@ -216,7 +221,8 @@ pub async fn serve(
             every_day.tick().await;
             let central = central.clone();
             match tokio::task::spawn_blocking(move || central.housekeeping()).await {
-                Ok(Ok(n)) => tracing::info!(purged = n, "expired idempotency keys and feed entries purged"),
+                Ok(Ok(Some(n))) => tracing::info!(purged = n, "expired idempotency keys, feed entries and personal data purged"),
+                Ok(Ok(None)) => tracing::info!("housekeeping left to the instance doing it now"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "housekeeping failed"),
                 Err(e) => tracing::warn!(error = %e, "purge task failed"),
             }
@@ -244,7 +250,10 @@ pub struct LoopbackCentral {
 
 impl LoopbackCentral {
     pub async fn start(options: &CentralOptions) -> Result<Self, CentralError> {
-        let central = Central::open(options)?;
+        let options = options.clone();
+        let central = tokio::task::spawn_blocking(move || Central::open(&options))
+            .await
+            .map_err(|e| CentralError::Io(std::io::Error::other(e.to_string())))??;
         let router = central.router();
         Self::start_with_router(central, router).await
     }

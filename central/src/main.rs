@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use balcao_central::tls::{DevPki, server_config};
-use balcao_central::{Central, CentralOptions, serve};
+use balcao_central::{Central, CentralOptions, DatabaseLocation, KeyFiles, serve};
 use clap::{Parser, Subcommand};
 use utoipa::OpenApi;
 
@@ -17,12 +17,19 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
-    /// SQLite database file (created if missing, readable by its owner only).
-    #[arg(long, default_value = "central.db")]
-    database: PathBuf,
+    /// The database: a SQLite file (created if missing, readable by its owner only), or a
+    /// PostgreSQL URL, `postgres://user:password@host:port/database`, which several central
+    /// instances may share.
+    #[arg(long, default_value = "central.db", env = "BALCAO_CENTRAL_DATABASE")]
+    database: String,
+    /// Connections to PostgreSQL this instance keeps at most. The server's `max_connections`
+    /// must exceed the sum over all instances.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    database_pool: u32,
     /// Folder of central's keys, outside the database: `data.key` seals personal data,
     /// `identity-provider.keys` holds the reference identity provider's signing keys (a real
-    /// deployment keeps those in an HSM). Made if missing; default: `<database>-keys` beside it.
+    /// deployment keeps those in an HSM). Made if missing; default: `<database>-keys` beside a
+    /// SQLite file. Required with PostgreSQL: the same folder's contents on every instance.
     #[arg(long)]
     keys: Option<PathBuf>,
     /// Days a settled application's personal data is kept before it is purged.
@@ -124,10 +131,16 @@ async fn main() -> anyhow::Result<()> {
         (None, None, None, Some(dir)) => load_dev_pki(dir)?.server_config()?,
         _ => bail!("give either --tls-cert, --tls-key and --kiosk-ca, or --dev-pki DIR"),
     };
-    let mut options = CentralOptions::new(cli.database.clone());
-    if let Some(keys) = &cli.keys {
-        options.keys = balcao_central::KeyFiles::in_folder(keys);
-    }
+    let database = DatabaseLocation::parse(&cli.database);
+    let keys = match (&database, &cli.keys) {
+        (_, Some(folder)) => KeyFiles::in_folder(folder),
+        (DatabaseLocation::Sqlite(file), None) => KeyFiles::beside(file),
+        (DatabaseLocation::Postgres(_), None) => {
+            bail!("with a PostgreSQL database, --keys names the folder of central's keys (the same keys on every instance)")
+        }
+    };
+    let mut options = CentralOptions::on(database.clone(), keys);
+    options.postgres.pool_size = cli.database_pool;
     options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
     // Each connection is a file: raise the open-files limit as far as allowed, and keep the
     // connection limit below it (with room for the database, logs and keys).
@@ -138,7 +151,8 @@ async fn main() -> anyhow::Result<()> {
         options.limits.max_connections = room;
         options.limits.max_unauthenticated = options.limits.max_unauthenticated.min(room / 2);
     }
-    let central = Central::open(&options).with_context(|| format!("opening {}", cli.database.display()))?;
+    let opening = options.clone();
+    let central = tokio::task::spawn_blocking(move || Central::open(&opening)).await?.with_context(|| format!("opening {database}"))?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await.with_context(|| format!("listening on {}", cli.listen))?;
     tracing::info!(address = %cli.listen, "central listening (HTTPS)");
     let shutdown = async {

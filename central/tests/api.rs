@@ -1,5 +1,5 @@
 //! The API at its boundary: requests in, status codes, headers and problem bodies out, against
-//! a real SQLite database.
+//! a real database: each test runs on SQLite and on PostgreSQL.
 
 use std::sync::Arc;
 
@@ -11,16 +11,17 @@ use balcao_backend_client::api::{
     Answer, ApplicationState, ApplicationSubmission, CertificateChanges, IssuerKeys, PickupOutcome, PickupReceipt, PickupRecord,
     PickupVerdict, Problem, QueueTicket, TicketOutcome, TicketReceipt, TicketVerdict,
 };
+use balcao_central::Central;
 use balcao_central::tls::Peer;
-use balcao_central::{Central, CentralOptions};
-use common::{submission, today, today_code};
+use common::{Db, submission, today, today_code};
+use rstest::rstest;
 use tower::ServiceExt;
 use uuid::Uuid;
 
 mod common;
 
-fn central(dir: &tempfile::TempDir) -> Central {
-    Central::open(&CentralOptions::new(dir.path().join("central.db"))).expect("central opens")
+fn central(db: Db, dir: &tempfile::TempDir) -> Central {
+    Central::open(&common::options(db, dir.path())).expect("central opens")
 }
 
 /// Sends a request as the kiosk K01 would: over a connection whose certificate names it.
@@ -53,10 +54,13 @@ fn problem(status: StatusCode, headers: &axum::http::HeaderMap, body: &[u8]) -> 
     problem
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn catalog_has_an_etag_and_a_repeat_is_a_tiny_304() {
+async fn catalog_has_an_etag_and_a_repeat_is_a_tiny_304(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let (status, headers, body) = send(&central, Request::get("/v1/catalog").body(Body::empty()).expect("req")).await;
     assert_eq!(status, StatusCode::OK);
     let catalog: Catalog = serde_json::from_slice(&body).expect("catalog");
@@ -79,10 +83,13 @@ async fn catalog_has_an_etag_and_a_repeat_is_a_tiny_304() {
     assert_ne!(headers[header::ETAG], etag.as_str());
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn a_repeat_returns_the_first_answer_and_stores_nothing_twice() {
+async fn a_repeat_returns_the_first_answer_and_stores_nothing_twice(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let s = submission();
     let key = s.application_id.to_string();
     let body = serde_json::to_vec(&s).expect("json");
@@ -97,10 +104,13 @@ async fn a_repeat_returns_the_first_answer_and_stores_nothing_twice() {
     assert_eq!(central.store().count_applications().expect("count"), 1);
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn the_same_key_with_another_body_is_refused() {
+async fn the_same_key_with_another_body_is_refused(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let s = submission();
     let key = s.application_id.to_string();
     assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&s).expect("json"))).await.0, StatusCode::CREATED);
@@ -112,10 +122,13 @@ async fn the_same_key_with_another_body_is_refused() {
     assert_eq!(central.store().count_applications().expect("count"), 1);
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn a_repeat_while_the_first_is_in_flight_gets_409_with_retry_after() {
+async fn a_repeat_while_the_first_is_in_flight_gets_409_with_retry_after(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut options = CentralOptions::new(dir.path().join("central.db"));
+    let mut options = common::options(db, dir.path());
     options.processing_delay = std::time::Duration::from_millis(400);
     let central = Arc::new(Central::open(&options).expect("central"));
     let s = submission();
@@ -135,10 +148,13 @@ async fn a_repeat_while_the_first_is_in_flight_gets_409_with_retry_after() {
     assert_eq!(central.store().count_applications().expect("count"), 1);
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn bad_requests_get_problems() {
+async fn bad_requests_get_problems(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let s = submission();
     let key = s.application_id.to_string();
 
@@ -188,10 +204,13 @@ async fn bad_requests_get_problems() {
     assert_eq!(problem(status, &headers, &body).short_kind(), "not-found");
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn status_and_the_console_page_show_a_stored_application() {
+async fn status_and_the_console_page_show_a_stored_application(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let s = submission();
     let key = s.application_id.to_string();
     assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&s).expect("json"))).await.0, StatusCode::CREATED);
@@ -213,11 +232,14 @@ async fn status_and_the_console_page_show_a_stored_application() {
     assert!(doc["paths"]["/v1/applications"]["post"].is_object());
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn kiosk_events_are_recorded_once_and_a_reused_id_is_refused() {
+async fn kiosk_events_are_recorded_once_and_a_reused_id_is_refused(#[case] db: Db) {
     use balcao_backend_client::api::{KioskEvent, KioskEventKind, Severity};
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let event = KioskEvent {
         event_id: Uuid::now_v7(),
         kiosk_id: "K01".into(),
@@ -256,10 +278,13 @@ async fn kiosk_events_are_recorded_once_and_a_reused_id_is_refused() {
     assert_eq!((status, problem(status, &headers, &body).short_kind()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid-event"));
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn only_an_enrolled_kiosk_may_call_and_only_in_its_own_name() {
+async fn only_an_enrolled_kiosk_may_call_and_only_in_its_own_name(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let submission = submission();
     let body = serde_json::to_vec(&submission).expect("json");
     let key = submission.application_id.to_string();
@@ -290,10 +315,13 @@ async fn only_an_enrolled_kiosk_may_call_and_only_in_its_own_name() {
     assert_eq!(send_as(&central, Request::get("/").body(Body::empty()).expect("req")).await.0, StatusCode::OK);
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn a_batch_stores_each_application_once_in_order_with_its_own_verdict() {
+async fn a_batch_stores_each_application_once_in_order_with_its_own_verdict(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let stored_before = submission();
     let key = stored_before.application_id.to_string();
     assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&stored_before).expect("json"))).await.0, StatusCode::CREATED);
@@ -332,10 +360,13 @@ async fn a_batch_stores_each_application_once_in_order_with_its_own_verdict() {
     }
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn a_batch_stops_before_an_application_another_request_is_processing() {
+async fn a_batch_stops_before_an_application_another_request_is_processing(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut options = CentralOptions::new(dir.path().join("central.db"));
+    let mut options = common::options(db, dir.path());
     options.processing_delay = std::time::Duration::from_millis(400);
     let central = Arc::new(Central::open(&options).expect("central"));
     let (before, busy, after) = (submission(), submission(), submission());
@@ -383,10 +414,13 @@ fn changes(body: &[u8]) -> CertificateChanges {
     serde_json::from_slice(body).expect("changes")
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn a_centres_feed_lists_its_certificates_and_a_catch_up_names_only_what_changed() {
+async fn a_centres_feed_lists_its_certificates_and_a_catch_up_names_only_what_changed(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let first = issued(&central, "GSC-01", 1).await;
     let second = issued(&central, "GSC-01", 2).await;
     issued(&central, "GSC-02", 3).await;
@@ -428,10 +462,13 @@ async fn a_centres_feed_lists_its_certificates_and_a_catch_up_names_only_what_ch
     assert_eq!(status.state, ApplicationState::Collected);
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn a_long_feed_comes_in_pages_and_a_token_central_no_longer_knows_gets_410() {
+async fn a_long_feed_comes_in_pages_and_a_token_central_no_longer_knows_gets_410(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let mut ids = Vec::new();
     for n in 1..=5 {
         ids.push(issued(&central, "GSC-01", n).await);
@@ -495,10 +532,13 @@ fn post_pickup(pickup: &PickupRecord) -> Request<Body> {
     post_record("/v1/pickups", pickup.pickup_id, pickup)
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn a_certificate_handed_out_twice_is_recorded_twice_and_flagged() {
+async fn a_certificate_handed_out_twice_is_recorded_twice_and_flagged(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let application = issued(&central, "GSC-01", 1).await;
     let verdict = |body: &[u8]| serde_json::from_slice::<PickupReceipt>(body).expect("receipt").verdict;
 
@@ -535,10 +575,13 @@ async fn a_certificate_handed_out_twice_is_recorded_twice_and_flagged() {
     assert_eq!(central.store().recent_pickups(10, false).expect("pickups").len(), 2, "refusals record nothing");
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn identity_issuer_keys_have_an_etag_and_a_repeat_is_a_304() {
+async fn identity_issuer_keys_have_an_etag_and_a_repeat_is_a_304(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let (status, headers, body) = send(&central, Request::get("/v1/identity-issuers").body(Body::empty()).expect("req")).await;
     assert_eq!(status, StatusCode::OK);
     let keys: IssuerKeys = serde_json::from_slice(&body).expect("keys");
@@ -563,10 +606,13 @@ async fn identity_issuer_keys_have_an_etag_and_a_repeat_is_a_304() {
     assert_eq!(serde_json::from_slice::<IssuerKeys>(&body).expect("keys").keys.len(), 2);
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn the_demo_agency_issues_certificates_of_received_applications_once() {
+async fn the_demo_agency_issues_certificates_of_received_applications_once(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let s = submission();
     assert_eq!(
         send(&central, post(Some(&s.application_id.to_string()), serde_json::to_vec(&s).expect("json"))).await.0,
@@ -592,10 +638,13 @@ fn ticket(number: &str, kiosk: &str) -> QueueTicket {
     }
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn queue_tickets_are_filed_once_and_a_number_issued_twice_is_flagged() {
+async fn queue_tickets_are_filed_once_and_a_number_issued_twice_is_flagged(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let verdict = |body: &[u8]| serde_json::from_slice::<TicketReceipt>(body).expect("receipt").verdict;
     let post_ticket = |t: &QueueTicket| post_record("/v1/queue-tickets", t.ticket_id, t);
 
@@ -650,11 +699,14 @@ async fn queue_tickets_are_filed_once_and_a_number_issued_twice_is_flagged() {
     assert_eq!(total, 5, "refusals file nothing");
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn a_service_for_the_holder_only_takes_applications_whose_applicant_was_identified_as_the_holder() {
+async fn a_service_for_the_holder_only_takes_applications_whose_applicant_was_identified_as_the_holder(#[case] db: Db) {
     use balcao_backend_client::api::{HolderCheck, IdentityMethod, IdentityProof};
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let application = |identity: Option<IdentityProof>| {
         let mut s = submission();
         s.application_id = Uuid::now_v7();
@@ -694,11 +746,14 @@ async fn a_service_for_the_holder_only_takes_applications_whose_applicant_was_id
     assert_eq!(submit(submission()).await, (StatusCode::CREATED, None));
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn closed_payment_days_are_reconciled_on_the_console_and_a_difference_is_an_alert() {
+async fn closed_payment_days_are_reconciled_on_the_console_and_a_difference_is_an_alert(#[case] db: Db) {
     use balcao_backend_client::api::{DayTotals, KioskEvent, KioskEventKind};
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let day = |terminal_avos, journal_avos, payments| {
         let totals = DayTotals { terminal_avos, journal_avos, payments };
         KioskEvent {
@@ -760,11 +815,14 @@ async fn send_from(central: &Central, kiosk: &str, centre: &str, mut request: Re
     (status, kind, body)
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn every_endpoint_refuses_another_kiosk_and_another_centre_before_anything_else() {
+async fn every_endpoint_refuses_another_kiosk_and_another_centre_before_anything_else(#[case] db: Db) {
     use balcao_backend_client::api::{BatchResults, KioskEvent, KioskEventKind, Severity};
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let forbidden = |kind: &str| (StatusCode::FORBIDDEN, Some(kind.to_string()));
     let status_kind = |(status, kind, _): (StatusCode, Option<String>, Vec<u8>)| (status, kind);
 
@@ -900,10 +958,13 @@ async fn every_endpoint_refuses_another_kiosk_and_another_centre_before_anything
     }
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn every_error_is_a_problem_document_even_the_frameworks_own() {
+async fn every_error_is_a_problem_document_even_the_frameworks_own(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     // A query that does not parse, a path that is not a UUID, a method a resource does not
     // take, a body too large, an unknown path.
     let cases = [
@@ -924,15 +985,18 @@ async fn every_error_is_a_problem_document_even_the_frameworks_own() {
     }
 }
 
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
 #[tokio::test]
-async fn an_events_detail_cannot_forge_log_lines() {
+async fn an_events_detail_cannot_forge_log_lines(#[case] db: Db) {
     use balcao_backend_client::api::{KioskEvent, KioskEventKind, Severity};
     let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
     let sink = logs.clone();
     let subscriber = tracing_subscriber::fmt().with_ansi(false).with_writer(move || LogSink(sink.clone())).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = central(&dir);
+    let central = central(db, &dir);
     let event = KioskEvent {
         event_id: Uuid::now_v7(),
         kiosk_id: "K01".into(),

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::auth::Kiosk;
 use super::{ApiError, AppState, join_error, unprocessable};
-use crate::store::{NewApplication, Recorded, StoredResponse};
+use crate::store::{NewApplication, Recorded, StoredCatalog, StoredResponse};
 
 /// Macao's offset from UTC; it keeps no daylight saving time.
 const MACAO_UTC_OFFSET_HOURS: i8 = 8;
@@ -72,29 +72,44 @@ fn replay(stored: StoredResponse, replayed: bool) -> Response {
     response
 }
 
-/// Holds a kiosk's idempotency key as "in flight" until dropped. Keys are the kiosk's own: one
-/// kiosk's key in flight tells another kiosk nothing.
-struct InFlight<'a> {
-    state: &'a AppState,
-    key: String,
+/// Holds a kiosk's idempotency keys as "in flight" until dropped, in the store, where every
+/// central instance sees them. Keys are the kiosk's own: one kiosk's key in flight tells
+/// another kiosk nothing.
+struct InFlight {
+    state: Arc<AppState>,
+    keys: Vec<String>,
 }
 
-impl<'a> InFlight<'a> {
-    fn claim(state: &'a AppState, kiosk: &Kiosk, key: &str) -> Option<Self> {
-        let key = format!("{}/{key}", kiosk.0.kiosk_id);
-        let mut keys = state.in_flight.lock().unwrap_or_else(|e| e.into_inner());
-        if !keys.insert(key.clone()) {
-            // No claim is made (and dropped) here: its drop would release the other request's
-            // key, and take this lock again.
-            return None;
-        }
-        Some(Self { state, key })
+impl InFlight {
+    /// Claims `keys` of `kiosk`'s in order, stopping before the first one in flight: the claim
+    /// holds the keys before it.
+    async fn claim(state: &Arc<AppState>, kiosk: &Kiosk, keys: &[String]) -> Result<Self, ApiError> {
+        let keys: Vec<String> = keys.iter().map(|key| format!("{}/{key}", kiosk.0.kiosk_id)).collect();
+        let claiming = state.clone();
+        let (claimed, mut keys) = super::blocking(move || claiming.store.claim(&keys).map(|n| (n, keys))).await??;
+        keys.truncate(claimed);
+        Ok(Self { state: state.clone(), keys })
+    }
+
+    /// How many keys it holds.
+    fn len(&self) -> usize {
+        self.keys.len()
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        self.state.in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+        let (state, keys) = (self.state.clone(), std::mem::take(&mut self.keys));
+        let release = move || {
+            if let Err(e) = state.store.release(&keys) {
+                // The claims expire by themselves; until then a repeat gets 409 and retries.
+                tracing::warn!(error = %e, "idempotency key claims not released");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if self.state.store.dialect() == crate::store::db::Dialect::Postgres => drop(runtime.spawn_blocking(release)),
+            _ => release(),
+        }
     }
 }
 
@@ -127,9 +142,8 @@ fn check_reference(submission: &ApplicationSubmission) -> Result<(), ApiError> {
 
 /// Checks an application against the catalog: the service exists and takes applications, the
 /// answers fit its form, the fee is the catalog's and was paid.
-fn check(state: &AppState, submission: &ApplicationSubmission) -> Result<(), ApiError> {
+fn check(catalog: &StoredCatalog, submission: &ApplicationSubmission) -> Result<(), ApiError> {
     check_reference(submission)?;
-    let catalog = state.current_catalog();
     let Some(service) = catalog.catalog.service(&submission.service_id).filter(|s| s.kind == ServiceKind::Application) else {
         return Err(unprocessable("unknown-service", "No such service takes applications", format!("service {:?}", submission.service_id)));
     };
@@ -224,7 +238,10 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
     }
     let (key, hash) = (key_id.to_string(), request_hash(&value));
 
-    let Some(_guard) = InFlight::claim(&state, &kiosk, &key) else { return Err(ApiError::InFlight) };
+    let claim = InFlight::claim(&state, &kiosk, std::slice::from_ref(&key)).await?;
+    if claim.len() == 0 {
+        return Err(ApiError::InFlight);
+    }
     let (store_state, lookup_key, asking) = (state.clone(), key.clone(), kiosk.0.kiosk_id.clone());
     let existing =
         tokio::task::spawn_blocking(move || store_state.store.idempotent_response(&asking, &lookup_key)).await.map_err(join_error)??;
@@ -233,7 +250,7 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
         Some(_) => return Err(key_reused()),
         None => {}
     }
-    check(&state, &submission)?;
+    check(state.catalog_now().await?.as_ref(), &submission)?;
     if !state.processing_delay.is_zero() {
         tokio::time::sleep(state.processing_delay).await;
     }
@@ -278,11 +295,10 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
         return Err(unprocessable("invalid-batch", "A batch holds 1 to 100 applications", "send {\"applications\": [...]}"));
     };
 
-    // Read the items in order and claim their keys, stopping before one that is in flight.
+    // Read the items in order, then claim their keys, stopping before one that is in flight.
     let mut results: Vec<Option<BatchResult>> = Vec::new();
     // (slot in the results, idempotency key, request hash, the application)
     let mut pending: Vec<(usize, String, String, ApplicationSubmission)> = Vec::new();
-    let mut claims = Vec::new();
     for item in items {
         let submission: ApplicationSubmission = match serde_json::from_value(item.clone()) {
             Ok(submission) => submission,
@@ -298,12 +314,17 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
             results.push(Some(refused_result(Some(submission.application_id), refused)));
             continue;
         }
-        let Some(claim) = InFlight::claim(&state, &kiosk, &key) else { break };
-        claims.push(claim);
         pending.push((results.len(), key, request_hash(item), submission));
         results.push(None);
     }
     let keys: Vec<String> = pending.iter().map(|(_, key, _, _)| key.clone()).collect();
+    let claims = InFlight::claim(&state, &kiosk, &keys).await?;
+    if let Some(&(first_in_flight, ..)) = pending.get(claims.len()) {
+        results.truncate(first_in_flight);
+        pending.truncate(claims.len());
+    }
+    let keys: Vec<String> = pending.iter().map(|(_, key, _, _)| key.clone()).collect();
+    let catalog = state.catalog_now().await?;
     let lookup = state.clone();
     let asking = kiosk.0.kiosk_id.clone();
     let existing = tokio::task::spawn_blocking(move || lookup.store.idempotent_responses(&asking, &keys)).await.map_err(join_error)??;
@@ -315,7 +336,7 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
         results[slot] = match existing {
             Some(Recorded::Answer(existing)) if existing.request_hash == hash => Some(stored_result(id, &existing)),
             Some(_) => Some(refused_result(id, key_reused())),
-            None => match check(&state, &submission) {
+            None => match check(&catalog, &submission) {
                 Err(refused) => Some(refused_result(id, refused)),
                 Ok(()) => {
                     to_store.push((slot, key, hash, submission));

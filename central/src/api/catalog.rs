@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
+use super::{ApiError, AppState};
 
 /// Whether an `If-None-Match` header names this `ETag` (a list, weak tags and `*` included).
 fn matches(if_none_match: &str, etag: &str) -> bool {
@@ -24,9 +24,9 @@ fn matches(if_none_match: &str, etag: &str) -> bool {
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = balcao_backend_client::api::Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get_catalog(State(state): State<Arc<AppState>>, _kiosk: super::auth::Kiosk, headers: HeaderMap) -> Response {
-    let catalog = state.current_catalog();
-    conditional(&headers, &catalog.etag, catalog.body.clone())
+pub async fn get_catalog(State(state): State<Arc<AppState>>, _kiosk: super::auth::Kiosk, headers: HeaderMap) -> Result<Response, ApiError> {
+    let catalog = state.catalog_now().await?;
+    Ok(conditional(&headers, &catalog.etag, catalog.body.clone()))
 }
 
 /// The `ETag` of a JSON body: a hash of its bytes.

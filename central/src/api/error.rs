@@ -34,6 +34,14 @@ impl IntoResponse for ApiError {
                     .with_detail("Repeat the request, unchanged, after the time in Retry-After."),
                 Some(1),
             ),
+            ApiError::Store(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+                (
+                    Problem::new(503, "database-unavailable", "Central's database is not answering right now")
+                        .with_detail("Repeat the request, unchanged, after the time in Retry-After; nothing was stored."),
+                    Some(5),
+                )
+            }
             ApiError::Store(e) => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(&e), "store failed");
                 (

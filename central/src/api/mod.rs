@@ -10,8 +10,7 @@ mod openapi;
 mod pickups;
 mod queue;
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -22,7 +21,8 @@ pub use error::ApiError;
 pub use issuers::ISSUER;
 pub use openapi::{ApiDoc, OPENAPI_JSON};
 
-use crate::store::{Store, StoredCatalog};
+use crate::store::db::Dialect;
+use crate::store::{Store, StoreError, StoredCatalog};
 
 /// The largest request body central reads (a batch of 100 applications fits many times over);
 /// a larger one gets 413 before it is read.
@@ -32,17 +32,40 @@ pub const MAX_REQUEST_BODY: usize = 1 << 20;
 #[derive(Debug)]
 pub struct AppState {
     pub store: Store,
+    /// The catalog as last read. With SQLite this instance is the only writer and the copy is
+    /// always current; with PostgreSQL another instance may publish one, and the copy is
+    /// checked against the database's `ETag` on every use.
     pub catalog: RwLock<Arc<StoredCatalog>>,
-    /// Idempotency keys whose first request is being processed right now.
-    pub in_flight: Mutex<HashSet<String>>,
     /// Added to the processing of every application (tests use it to observe requests in
     /// flight; zero otherwise).
     pub processing_delay: Duration,
 }
 
 impl AppState {
-    pub fn current_catalog(&self) -> Arc<StoredCatalog> {
+    /// The copy held, without asking the database.
+    fn held_catalog(&self) -> Arc<StoredCatalog> {
         self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The current catalog (blocking: from a blocking task or outside the runtime).
+    pub fn current_catalog(&self) -> Result<Arc<StoredCatalog>, StoreError> {
+        let held = self.held_catalog();
+        if self.store.dialect() == Dialect::Sqlite || self.store.catalog_etag()?.is_none_or(|etag| etag == held.etag) {
+            return Ok(held);
+        }
+        let Some(fresh) = self.store.catalog()? else { return Ok(held) };
+        let fresh = Arc::new(fresh);
+        *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
+
+    /// The current catalog, for a request.
+    pub async fn catalog_now(self: &Arc<Self>) -> Result<Arc<StoredCatalog>, ApiError> {
+        if self.store.dialect() == Dialect::Sqlite {
+            return Ok(self.held_catalog());
+        }
+        let state = self.clone();
+        Ok(blocking(move || state.current_catalog()).await??)
     }
 }
 
@@ -134,6 +157,24 @@ pub(crate) fn join_error(e: tokio::task::JoinError) -> ApiError {
     )
 }
 
+/// Whether this instance can serve: its database answers. For a load balancer's health check,
+/// so it tells nothing else and asks for no certificate.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    tag = "operations",
+    security(()),
+    responses(
+        (status = 200, description = "The database answers; this instance serves", body = String, content_type = "text/plain"),
+        (status = 503, description = "The database does not answer", body = balcao_backend_client::api::Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn ready(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Result<&'static str, ApiError> {
+    let probe = state.clone();
+    blocking(move || probe.store.reachable()).await??;
+    Ok("ready\n")
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/catalog", get(catalog::get_catalog))
@@ -146,6 +187,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/pickups", axum::routing::post(pickups::record))
         .route("/v1/queue-tickets", axum::routing::post(queue::record))
         .route("/openapi.json", get(openapi::document))
+        .route("/ready", get(ready))
         .route("/", get(crate::console::applications_page))
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))

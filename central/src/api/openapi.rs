@@ -56,11 +56,12 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::issuers::get_keys,
         super::pickups::ready,
         super::pickups::record,
-        super::queue::record
+        super::queue::record,
+        super::ready
     ),
     modifiers(&KioskCertificate),
     security(("kioskCertificate" = [])),
-    tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"), (name = "pickups", description = "Certificates ready for pickup and their collection"), (name = "queue", description = "Queue tickets for the centre's counters"), (name = "monitoring", description = "What kiosks report to the fleet's monitoring"))
+    tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"), (name = "pickups", description = "Certificates ready for pickup and their collection"), (name = "queue", description = "Queue tickets for the centre's counters"), (name = "monitoring", description = "What kiosks report to the fleet's monitoring"), (name = "operations", description = "For the load balancer in front of central's instances"))
 )]
 pub struct ApiDoc;
 

@@ -10,8 +10,9 @@ use std::io::Write;
 use std::path::Path;
 
 use jiff::{SignedDuration, Timestamp};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::OptionalExtension;
 
+use super::db::args;
 use super::{Store, StoreError};
 
 /// The private signing keys, by key id (PKCS#8, hex), as the file holds them.
@@ -75,35 +76,36 @@ impl Store {
     /// is none). Returns whether it made one.
     pub fn rotate_issuer_key(&self, now: Timestamp) -> Result<bool, StoreError> {
         use ring::signature::KeyPair;
-        let conn = self.conn();
-        let newest: Option<String> = conn.query_row("SELECT MAX(created_at) FROM issuer_keys", [], |r| r.get(0))?;
-        let newest: Option<Timestamp> =
-            newest.map(|t| t.parse()).transpose().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
-        if newest.is_some_and(|t| now.duration_since(t) < ROTATE_AFTER) {
-            return Ok(false);
-        }
-        let rng = ring::rand::SystemRandom::new();
-        let pkcs8 =
-            ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| StoreError::Corrupt("no randomness for a key".into()))?;
-        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
-            .map_err(|_| StoreError::Corrupt("generated key unusable".into()))?;
-        let public = pair.public_key().as_ref().to_vec();
-        let kid = key_id(&public);
-        // The private half is on disk before the public half is published.
-        let mut secrets = SigningKeys::load(&self.issuer_keys)?;
-        secrets.keys.insert(kid.clone(), hex::encode(pkcs8.as_ref()));
-        secrets.save(&self.issuer_keys)?;
-        conn.execute(
-            "INSERT INTO issuer_keys (kid, public_key, created_at, not_after) VALUES (?1, ?2, ?3, ?4)",
-            params![kid, public, now.to_string(), (now + KEY_LIFETIME).to_string()],
-        )?;
-        Ok(true)
+        // Instances rotate one at a time, and only the first finds the key due.
+        self.db.write(|tx| {
+            tx.lock("issuer-keys")?;
+            let newest: Option<String> = tx.query_one("SELECT MAX(created_at) FROM issuer_keys", args![])?.get(0)?;
+            let newest: Option<Timestamp> =
+                newest.map(|t| t.parse()).transpose().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
+            if newest.is_some_and(|t| now.duration_since(t) < ROTATE_AFTER) {
+                return Ok(false);
+            }
+            let rng = ring::rand::SystemRandom::new();
+            let pkcs8 =
+                ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| StoreError::Corrupt("no randomness for a key".into()))?;
+            let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+                .map_err(|_| StoreError::Corrupt("generated key unusable".into()))?;
+            let public = pair.public_key().as_ref().to_vec();
+            let kid = key_id(&public);
+            // The private half is on disk before the public one is published.
+            let mut secrets = SigningKeys::load(&self.issuer_keys)?;
+            secrets.keys.insert(kid.clone(), hex::encode(pkcs8.as_ref()));
+            secrets.save(&self.issuer_keys)?;
+            tx.execute(
+                "INSERT INTO issuer_keys (kid, public_key, created_at, not_after) VALUES ($1, $2, $3, $4)",
+                args![kid, public, now.to_string(), (now + KEY_LIFETIME).to_string()],
+            )?;
+            Ok(true)
+        })
     }
 
-    /// Moves private signing keys a database from before kept out of it, into their file, and
-    /// drops the column (the table is rewritten; `secure_delete` overwrites the old pages).
     pub(super) fn move_issuer_keys_out(&self) -> Result<(), StoreError> {
-        let conn = self.conn();
+        let Some(conn) = self.db.sqlite_connection() else { return Ok(()) };
         let in_database: Option<i64> =
             conn.query_row("SELECT 1 FROM pragma_table_info('issuer_keys') WHERE name = 'private_pkcs8'", [], |r| r.get(0)).optional()?;
         if in_database.is_none() {
@@ -126,15 +128,12 @@ impl Store {
 
     /// The keys still signing or still within their lifetime at `now`, newest first.
     pub fn issuer_keys(&self, now: Timestamp) -> Result<Vec<StoredIssuerKey>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare("SELECT kid, public_key, not_after FROM issuer_keys ORDER BY created_at DESC")?;
-        let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?)))?;
+        let rows = self.db.read(|tx| tx.query("SELECT kid, public_key, not_after FROM issuer_keys ORDER BY created_at DESC", args![]))?;
         let mut keys = Vec::new();
         for row in rows {
-            let (kid, public_key, not_after) = row?;
-            let not_after: Timestamp = not_after.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
+            let not_after: Timestamp = row.get::<String>(2)?.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
             if not_after > now {
-                keys.push(StoredIssuerKey { kid, public_key, not_after });
+                keys.push(StoredIssuerKey { kid: row.get(0)?, public_key: row.get(1)?, not_after });
             }
         }
         Ok(keys)

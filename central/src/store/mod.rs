@@ -1,16 +1,23 @@
-//! Central's database: the catalog, received applications with their status history, and the
-//! idempotency records that make repeated writes safe. SQLite in WAL mode with
-//! `synchronous=FULL`: an application is on disk before its receipt is sent.
+//! Central's database: the catalog, received applications with their status history, the
+//! idempotency records that make repeated writes safe, certificates and their feed, pickups,
+//! queue tickets and kiosks' events.
 //!
-//! Its files are its owner's only (0600). Personal data — an application's answers and identity
-//! proof, a certificate's holder check and document — is sealed with a key kept in its own file
-//! ([`KeyFiles`]), never in the database, and purged after the retention period; deleted data is
-//! overwritten (`secure_delete`). The identity provider's private signing keys live in a file of
-//! their own too (see `issuer.rs`).
+//! Two databases behind one body of code (`db.rs`): SQLite, embedded, the default (WAL,
+//! `synchronous=FULL`: an application is on disk before its receipt is sent), and PostgreSQL,
+//! shared by several central instances at once. Nothing one instance needs lives in another's
+//! memory: idempotency keys being processed are claimed in the database, and what must happen
+//! one at a time across instances (a ticket number's first use, a certificate's first pickup,
+//! the feed's order, the daily purge) takes an advisory lock.
+//!
+//! Personal data — an application's answers and identity proof, a certificate's holder check
+//! and document — is sealed with a key kept in its own file ([`KeyFiles`]), never in the
+//! database, and purged after the retention period. SQLite's files are their owner's only
+//! (0600) and deleted data is overwritten (`secure_delete`). The identity provider's private
+//! signing keys live in a file of their own too (see `issuer.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use balcao_backend_client::api::{
     Answer, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, Catalog, IdentityProof, KioskEvent,
@@ -18,15 +25,18 @@ use balcao_backend_client::api::{
 };
 use balcao_backend_client::seal::{DataKey, KeyError};
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 use uuid::Uuid;
 
 mod certificates;
+pub mod db;
 mod issuer;
 mod queue;
 
 pub use certificates::{FeedError, IssueError, PickupFiled, PickupRow};
+pub use db::{ConnectError, PgOptions};
+use db::{Database, Dialect, Tx, args};
 pub use issuer::{Citizen, StoredIssuerKey};
 pub use queue::{QueueDay, TicketFiled, TicketNumberReused};
 
@@ -34,8 +44,26 @@ pub use queue::{QueueDay, TicketFiled, TicketNumberReused};
 pub enum StoreError {
     #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(postgres::Error),
+    /// The database cannot serve now (down, restarting, out of connections, too slow): the
+    /// request is answered 503 and repeated later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The connection broke mid-transaction; another connection may serve.
+    #[error("the database connection was lost: {0}")]
+    ConnectionLost(String),
+    /// The transaction lost a race (deadlock, serialisation) with another one.
+    #[error("the transaction lost a race with another one: {0}")]
+    Contention(String),
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
     #[error("database migration failed")]
     Migration(#[from] rusqlite_migration::Error),
+    #[error(
+        "the database's schema is at version {found}, newer than this central knows ({known}): run the central that wrote it, or restore a backup"
+    )]
+    SchemaTooNew { found: usize, known: usize },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
@@ -44,6 +72,71 @@ pub enum StoreError {
     WrongKey(PathBuf),
     #[error("cannot make {} private to its owner", path.display())]
     Private { path: PathBuf, source: std::io::Error },
+}
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        let text = || e.as_db_error().map_or_else(|| e.to_string(), |db| format!("{} ({})", db.message(), db.code().code()));
+        let io = std::error::Error::source(&e).is_some_and(|source| source.is::<std::io::Error>());
+        if e.is_closed() || io {
+            return Self::ConnectionLost(text());
+        }
+        match e.code().map(|c| c.code()) {
+            Some("40001" | "40P01") => Self::Contention(text()),
+            _ if db::postgres_unavailable(&e) => Self::Unavailable(text()),
+            _ => Self::Postgres(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the database could not serve (503 and a repeat later), rather than a fault.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::ConnectionLost(_) | Self::Contention(_))
+            || matches!(self, Self::Sqlite(rusqlite::Error::SqliteFailure(e, _)) if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+    }
+
+    /// The same failure again, if running the transaction once more might not meet it.
+    fn retryable(&self) -> Option<Self> {
+        match self {
+            Self::ConnectionLost(s) => Some(Self::ConnectionLost(s.clone())),
+            Self::Contention(s) => Some(Self::Contention(s.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// Where central's database is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DatabaseLocation {
+    /// A SQLite file (created if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL (`postgres://user:password@host:port/database`).
+    Postgres(String),
+}
+
+impl DatabaseLocation {
+    /// `postgres://…` or `postgresql://…` is PostgreSQL; anything else a SQLite file.
+    pub fn parse(text: &str) -> Self {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Self::Postgres(text.to_string())
+        } else {
+            Self::Sqlite(PathBuf::from(text))
+        }
+    }
+}
+
+impl std::fmt::Display for DatabaseLocation {
+    /// Where it is, without a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => write!(f, "{}", path.display()),
+            Self::Postgres(url) => match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?.1))) {
+                Some((scheme, host)) => write!(f, "{scheme}://…@{host}"),
+                None => f.write_str(url),
+            },
+        }
+    }
 }
 
 /// Where central keeps its keys, outside the database: the key that seals personal data, and
@@ -228,6 +321,134 @@ fn migrations() -> Migrations<'static> {
     ])
 }
 
+/// PostgreSQL's schema, version by version (see [`db::migrate_postgres`]). It started at the
+/// schema SQLite had reached after its seven steps above; each table added from now on is added
+/// to both lists. Tables whose rows are listed newest first carry a `rowid`, as SQLite's do.
+const POSTGRES_MIGRATIONS: &[&str] = &["
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    INSERT INTO meta (key, value) VALUES ('epoch', substr(md5(random()::text || clock_timestamp()::text), 1, 16));
+    CREATE TABLE catalog (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        etag TEXT NOT NULL,
+        body TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE applications (
+        id TEXT PRIMARY KEY,
+        reference TEXT NOT NULL,
+        kiosk_id TEXT NOT NULL,
+        centre_id TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        language TEXT NOT NULL,
+        answers TEXT NOT NULL DEFAULT '',
+        fee_avos BIGINT NOT NULL,
+        payment TEXT,
+        submitted_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        identity TEXT,
+        sealed BYTEA,
+        identity_method TEXT,
+        request_hash TEXT,
+        rowid BIGSERIAL NOT NULL
+    );
+    CREATE INDEX applications_received ON applications(received_at);
+    CREATE TABLE status_history (
+        application_id TEXT NOT NULL REFERENCES applications(id),
+        state TEXT NOT NULL,
+        at TEXT NOT NULL,
+        rowid BIGSERIAL NOT NULL
+    );
+    CREATE INDEX status_history_application ON status_history(application_id);
+    CREATE TABLE idempotency_keys (
+        key TEXT PRIMARY KEY,
+        request_hash TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        response TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        kiosk_id TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
+    -- Idempotency keys some instance is processing right now: a claim ends with its request,
+    -- or expires (an instance that died). Not worth a write to the log: lost in a crash, as
+    -- the requests themselves are.
+    CREATE UNLOGGED TABLE key_claims (key TEXT PRIMARY KEY, until BIGINT NOT NULL);
+    CREATE TABLE kiosk_events (
+        event_id TEXT PRIMARY KEY,
+        kiosk_id TEXT NOT NULL,
+        centre_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        body TEXT NOT NULL,
+        rowid BIGSERIAL NOT NULL
+    );
+    CREATE INDEX kiosk_events_received ON kiosk_events(received_at);
+    CREATE TABLE certificates (
+        application_id TEXT PRIMARY KEY REFERENCES applications(id),
+        centre_id TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        service_id TEXT NOT NULL,
+        holder TEXT NOT NULL DEFAULT '',
+        document BYTEA NOT NULL DEFAULT ''::bytea,
+        ready_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        sealed_holder BYTEA,
+        sealed_document BYTEA
+    );
+    CREATE TABLE certificate_feed (
+        seq BIGSERIAL PRIMARY KEY,
+        centre_id TEXT NOT NULL,
+        application_id TEXT NOT NULL UNIQUE,
+        change TEXT NOT NULL,
+        at BIGINT NOT NULL
+    );
+    CREATE INDEX certificate_feed_centre ON certificate_feed(centre_id, seq);
+    CREATE TABLE feed_horizon (centre_id TEXT PRIMARY KEY, seq BIGINT NOT NULL);
+    CREATE TABLE pickups (
+        pickup_id TEXT PRIMARY KEY,
+        application_id TEXT NOT NULL,
+        kiosk_id TEXT NOT NULL,
+        centre_id TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        offline INTEGER NOT NULL,
+        collected_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        duplicate INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        rowid BIGSERIAL NOT NULL
+    );
+    CREATE INDEX pickups_application ON pickups(application_id);
+    CREATE TABLE issuer_keys (
+        kid TEXT PRIMARY KEY,
+        public_key BYTEA NOT NULL,
+        created_at TEXT NOT NULL,
+        not_after TEXT NOT NULL
+    );
+    CREATE TABLE queue_tickets (
+        ticket_id TEXT PRIMARY KEY,
+        centre_id TEXT NOT NULL,
+        queue_id TEXT NOT NULL,
+        number TEXT NOT NULL,
+        service_day TEXT NOT NULL,
+        kiosk_id TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        outcome TEXT NOT NULL,
+        offline INTEGER NOT NULL,
+        received_at TEXT NOT NULL,
+        number_reused INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        rowid BIGSERIAL NOT NULL
+    );
+    CREATE INDEX queue_tickets_number ON queue_tickets(centre_id, service_day, number);
+"];
+
+/// How long an idempotency key's claim lasts if its request never ends it (its instance died):
+/// longer than any request may take (see `server.rs`).
+const CLAIM_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+
 /// The catalog as served: its JSON body and the `ETag` derived from it.
 #[derive(Clone, Debug)]
 pub struct StoredCatalog {
@@ -271,97 +492,109 @@ pub struct ApplicationRow {
 
 #[derive(Debug)]
 pub struct Store {
-    conn: Mutex<Connection>,
+    db: Database,
     key: DataKey,
     /// The identity provider's private signing keys (see `issuer.rs`).
     issuer_keys: PathBuf,
+    /// SQLite's claims on idempotency keys being processed (one process owns the file);
+    /// PostgreSQL keeps them in `key_claims`, where every instance sees them.
+    claims: Mutex<HashSet<String>>,
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path`, its personal data sealed with the key in
-    /// `keys` (made on a new database; a database with another key is refused).
-    pub fn open(path: &Path, keys: &KeyFiles) -> Result<Self, StoreError> {
-        // The files are the owner's only, before SQLite writes a byte to them (its WAL and
-        // shared-memory files take the database file's mode).
-        private_file(path)?;
-        for suffix in ["-wal", "-shm"] {
-            let mut side = path.as_os_str().to_owned();
-            side.push(suffix);
-            if Path::new(&side).exists() {
-                private_file(Path::new(&side))?;
+    /// Opens (or creates) the database, its personal data sealed with the key in `keys` (made
+    /// on a new database; a database with another key is refused), and brings its schema up to
+    /// date. A schema newer than this central's is refused.
+    pub fn open(location: &DatabaseLocation, keys: &KeyFiles, postgres: &PgOptions) -> Result<Self, StoreError> {
+        let db = match location {
+            DatabaseLocation::Sqlite(path) => Database::sqlite(open_sqlite(path)?),
+            DatabaseLocation::Postgres(url) => {
+                let db = Database::postgres(url, postgres)?;
+                db::migrate_postgres(&db, POSTGRES_MIGRATIONS)?;
+                db
             }
+        };
+        let key = Self::data_key(&db, &keys.data_key)?;
+        let store = Self { db, key, issuer_keys: keys.identity_provider.clone(), claims: Mutex::default() };
+        if store.db.dialect() == Dialect::Sqlite {
+            store.seal_plaintext()?;
+            store.move_issuer_keys_out()?;
         }
-        let mut conn = Connection::open(path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        // Deleted and replaced content is overwritten, not left in free pages.
-        conn.pragma_update(None, "secure_delete", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrations().to_latest(&mut conn)?;
-        let key = Self::data_key(&conn, &keys.data_key)?;
-        let store = Self { conn: Mutex::new(conn), key, issuer_keys: keys.identity_provider.clone() };
-        store.seal_plaintext()?;
-        store.move_issuer_keys_out()?;
         Ok(store)
     }
 
-    /// The data key: the one this database was sealed with (refused if the file holds
-    /// another), or a new one for a database that has none yet.
-    fn data_key(conn: &Connection, file: &Path) -> Result<DataKey, StoreError> {
-        let check: Option<Vec<u8>> = conn.query_row("SELECT value FROM meta WHERE key = 'key-check'", [], |r| r.get(0)).optional()?;
-        match check {
-            Some(check) => {
-                let key = DataKey::load(file)?;
-                match key.open("meta/key-check", &check) {
-                    Ok(plain) if plain == KEY_CHECK => Ok(key),
-                    _ => Err(StoreError::WrongKey(file.to_path_buf())),
-                }
-            }
-            None => {
-                let key = if file.exists() { DataKey::load(file)? } else { DataKey::create(file)? };
-                let check = key.seal("meta/key-check", KEY_CHECK)?;
-                conn.execute("INSERT INTO meta (key, value) VALUES ('key-check', ?1)", [check])?;
-                Ok(key)
-            }
-        }
+    /// Which database this is.
+    pub fn dialect(&self) -> Dialect {
+        self.db.dialect()
     }
 
-    /// Seals what a database from before sealing holds in clear, once.
+    /// Whether the database answers now: what `/ready` tells a load balancer.
+    pub fn reachable(&self) -> Result<(), StoreError> {
+        self.db.reachable()
+    }
+
+    /// The data key: the one this database was sealed with (refused if the file holds
+    /// another), or a new one for a database that has none yet. Instances started together on
+    /// a new database make it once.
+    fn data_key(db: &Database, file: &Path) -> Result<DataKey, StoreError> {
+        db.write(|tx| {
+            tx.lock("data-key")?;
+            let check: Option<Vec<u8>> =
+                tx.query_opt("SELECT value FROM meta WHERE key = 'key-check'", args![])?.map(|r| r.get(0)).transpose()?;
+            // Hex text (PostgreSQL's `value` is text), or the bytes themselves (SQLite before).
+            let check = check.map(|check| String::from_utf8(check.clone()).ok().and_then(|hex| hex::decode(hex).ok()).unwrap_or(check));
+            match check {
+                Some(check) => {
+                    let key = DataKey::load(file)?;
+                    match key.open("meta/key-check", &check) {
+                        Ok(plain) if plain == KEY_CHECK => Ok(key),
+                        _ => Err(StoreError::WrongKey(file.to_path_buf())),
+                    }
+                }
+                None => {
+                    let key = if file.exists() { DataKey::load(file)? } else { DataKey::create(file)? };
+                    let check = key.seal("meta/key-check", KEY_CHECK)?;
+                    tx.execute("INSERT INTO meta (key, value) VALUES ('key-check', $1)", args![hex::encode(check)])?;
+                    Ok(key)
+                }
+            }
+        })
+    }
+
+    /// Seals what a SQLite database from before sealing holds in clear, once.
     fn seal_plaintext(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let clear: Vec<(String, String, Option<String>)> = tx
-            .prepare("SELECT id, answers, identity FROM applications WHERE sealed IS NULL AND answers <> ''")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        for (id, answers, identity) in &clear {
-            let answers = serde_json::from_str(answers).map_err(|e| StoreError::Corrupt(format!("application {id} answers: {e}")))?;
-            let identity: Option<IdentityProof> = identity
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()
-                .map_err(|e| StoreError::Corrupt(format!("application {id} identity: {e}")))?;
-            let method = identity.as_ref().map(|i| to_json(&i.method)).transpose()?;
-            let sealed = self.seal_application(id, &SealedApplication { answers, identity })?;
-            tx.execute(
-                "UPDATE applications SET sealed = ?2, identity_method = ?3, answers = '', identity = NULL WHERE id = ?1",
-                params![id, sealed, method],
-            )?;
-        }
-        let clear: Vec<(String, String, Vec<u8>)> = tx
-            .prepare("SELECT application_id, holder, document FROM certificates WHERE sealed_holder IS NULL AND holder <> ''")?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        for (id, holder, document) in &clear {
-            let (holder, document) = self.seal_certificate(id, holder.as_bytes(), document)?;
-            tx.execute(
-                "UPDATE certificates SET sealed_holder = ?2, sealed_document = ?3, holder = '', document = x'' WHERE application_id = ?1",
-                params![id, holder, document],
-            )?;
-        }
-        tx.commit()?;
-        if !clear.is_empty() {
+        let sealed = self.db.write(|tx| {
+            let clear = tx.query("SELECT id, answers, identity FROM applications WHERE sealed IS NULL AND answers <> ''", args![])?;
+            let mut any = !clear.is_empty();
+            for row in &clear {
+                let (id, answers, identity): (String, String, Option<String>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+                let answers =
+                    serde_json::from_str(&answers).map_err(|e| StoreError::Corrupt(format!("application {id} answers: {e}")))?;
+                let identity: Option<IdentityProof> = identity
+                    .as_deref()
+                    .map(serde_json::from_str)
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(format!("application {id} identity: {e}")))?;
+                let method = identity.as_ref().map(|i| to_json(&i.method)).transpose()?;
+                let sealed = self.seal_application(&id, &SealedApplication { answers, identity })?;
+                tx.execute(
+                    "UPDATE applications SET sealed = $2, identity_method = $3, answers = '', identity = NULL WHERE id = $1",
+                    args![id, sealed, method],
+                )?;
+            }
+            let clear = tx.query("SELECT application_id, holder, document FROM certificates WHERE sealed_holder IS NULL AND holder <> ''", args![])?;
+            any |= !clear.is_empty();
+            for row in &clear {
+                let (id, holder, document): (String, String, Vec<u8>) = (row.get(0)?, row.get(1)?, row.get(2)?);
+                let (holder, document) = self.seal_certificate(&id, holder.as_bytes(), &document)?;
+                tx.execute(
+                    "UPDATE certificates SET sealed_holder = $2, sealed_document = $3, holder = '', document = $4 WHERE application_id = $1",
+                    args![id, holder, document, EMPTY],
+                )?;
+            }
+            Ok::<_, StoreError>(any)
+        })?;
+        if let (true, Some(conn)) = (sealed, self.db.sqlite_connection()) {
             // The clear copies may linger in the write-ahead log until it is written back.
             conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
         }
@@ -395,59 +628,121 @@ impl Store {
     /// and document. What the record needs stays: number, service, kiosk, fee and payment,
     /// states and their times. Returns how many applications were purged.
     pub fn purge_personal_data(&self, before: Timestamp) -> Result<usize, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let settled = "state IN ('collected', 'rejected') AND received_at < ?1";
-        tx.execute(
-            &format!(
-                "UPDATE certificates SET sealed_holder = NULL, sealed_document = NULL, holder = '', document = x''
-                 WHERE application_id IN (SELECT id FROM applications WHERE {settled})"
-            ),
-            [before.to_string()],
-        )?;
-        let purged = tx.execute(
-            &format!("UPDATE applications SET sealed = NULL, answers = '', identity = NULL WHERE sealed IS NOT NULL AND {settled}"),
-            [before.to_string()],
-        )?;
-        tx.commit()?;
+        self.db.write(|tx| purge_personal_data(tx, before))
+    }
+
+    /// The daily housekeeping, by one instance at a time (the others skip it while one does
+    /// it): forgets idempotency keys received before `keys_before`, feed rows of certificates
+    /// gone before `feed_before` and the personal data of applications settled before
+    /// `personal_before`, then rotates the identity provider's key if due. `None` if another
+    /// instance is doing it now.
+    pub fn housekeeping(
+        &self,
+        keys_before: Timestamp,
+        feed_before: Timestamp,
+        personal_before: Timestamp,
+        now: Timestamp,
+    ) -> Result<Option<usize>, StoreError> {
+        let purged = self.db.write(|tx| {
+            if !tx.try_lock("housekeeping")? {
+                return Ok(None);
+            }
+            let purged = purge_idempotency_keys(tx, keys_before)?
+                + certificates::purge_feed(tx, feed_before)?
+                + purge_personal_data(tx, personal_before)?;
+            Ok::<_, StoreError>(Some(purged))
+        })?;
+        if purged.is_some() {
+            self.rotate_issuer_key(now)?;
+        }
         Ok(purged)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic mid-transaction rolls the transaction back when it is dropped, so the
-        // connection is consistent even if the lock was poisoned.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     pub fn catalog(&self) -> Result<Option<StoredCatalog>, StoreError> {
-        let conn = self.conn();
-        let row: Option<(String, String)> =
-            conn.query_row("SELECT etag, body FROM catalog WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-        row.map(|(etag, body)| {
+        let row = self.db.read(|tx| tx.query_opt("SELECT etag, body FROM catalog WHERE id = 1", args![]))?;
+        row.map(|row| {
+            let (etag, body): (String, String) = (row.get(0)?, row.get(1)?);
             let catalog = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("catalog: {e}")))?;
             Ok(StoredCatalog { etag, body, catalog })
         })
         .transpose()
     }
 
+    /// The current catalog's `ETag`: instances compare it with the catalog they hold, so a
+    /// catalog published through one is served by all.
+    pub fn catalog_etag(&self) -> Result<Option<String>, StoreError> {
+        self.db.read(|tx| tx.query_opt("SELECT etag FROM catalog WHERE id = 1", args![])?.map(|r| r.get(0)).transpose())
+    }
+
     pub fn replace_catalog(&self, catalog: &StoredCatalog) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO catalog (id, etag, body, updated_at) VALUES (1, ?1, ?2, ?3)
-             ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, body = excluded.body, updated_at = excluded.updated_at",
-            params![catalog.etag, catalog.body, Timestamp::now().to_string()],
-        )?;
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO catalog (id, etag, body, updated_at) VALUES (1, $1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET etag = excluded.etag, body = excluded.body, updated_at = excluded.updated_at",
+                args![catalog.etag, catalog.body, Timestamp::now().to_string()],
+            )
+        })?;
         Ok(())
+    }
+
+    /// Claims idempotency keys for requests about to be processed, in order, stopping at the
+    /// first that a request (on this instance or another) is processing now. Returns how many
+    /// were claimed; each claim is ended by [`release`](Self::release).
+    pub fn claim(&self, keys: &[String]) -> Result<usize, StoreError> {
+        match self.db.dialect() {
+            Dialect::Sqlite => {
+                let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+                Ok(keys.iter().take_while(|key| claims.insert((*key).clone())).count())
+            }
+            Dialect::Postgres => {
+                let now = Timestamp::now();
+                let (now_ms, until) = (now.as_millisecond(), (now + CLAIM_LIFETIME).as_millisecond());
+                self.db.write(|tx| {
+                    let mut claimed = 0;
+                    for key in keys {
+                        let taken = tx.execute(
+                            "INSERT INTO key_claims (key, until) VALUES ($1, $2)
+                             ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE key_claims.until < $3",
+                            args![key, until, now_ms],
+                        )?;
+                        if taken == 0 {
+                            break;
+                        }
+                        claimed += 1;
+                    }
+                    Ok(claimed)
+                })
+            }
+        }
+    }
+
+    /// Ends the claims on these keys.
+    pub fn release(&self, keys: &[String]) -> Result<(), StoreError> {
+        match self.db.dialect() {
+            Dialect::Sqlite => {
+                let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+                for key in keys {
+                    claims.remove(key);
+                }
+                Ok(())
+            }
+            Dialect::Postgres => self.db.write(|tx| {
+                for key in keys {
+                    tx.execute("DELETE FROM key_claims WHERE key = $1", args![key])?;
+                }
+                Ok(())
+            }),
+        }
     }
 
     /// The answer `kiosk` was given for its application `key`, if any (see [`Recorded`]).
     pub fn idempotent_response(&self, kiosk: &str, key: &str) -> Result<Option<Recorded>, StoreError> {
-        recorded(&self.conn(), kiosk, key)
+        self.db.read(|tx| recorded(tx, kiosk, key))
     }
 
     /// The answers recorded for these keys of `kiosk`'s, in their order.
     pub fn idempotent_responses(&self, kiosk: &str, keys: &[String]) -> Result<Vec<Option<Recorded>>, StoreError> {
-        let conn = self.conn();
-        keys.iter().map(|key| recorded(&conn, kiosk, key)).collect()
+        self.db.read(|tx| keys.iter().map(|key| recorded(tx, kiosk, key)).collect())
     }
 
     /// Stores the application, its first status and the answer to its idempotency key in one
@@ -467,77 +762,74 @@ impl Store {
     /// [`record_application`](Self::record_application) would: a key recorded before gets
     /// its first answer back and stores nothing.
     pub fn record_applications(&self, applications: &[NewApplication<'_>]) -> Result<Vec<Recorded>, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut answers = Vec::with_capacity(applications.len());
-        for new in applications {
-            answers.push(insert_application(self, &tx, new)?);
-        }
-        tx.commit()?;
-        Ok(answers)
+        self.db.write(|tx| applications.iter().map(|new| insert_application(self, tx, new)).collect())
     }
 
     /// Records a kiosk's event once. Returns `false` if an event with this id but another
     /// body was recorded before (a kiosk bug: the id was reused).
     pub fn record_event(&self, event: &KioskEvent) -> Result<bool, StoreError> {
         let body = to_json(event)?;
-        let conn = self.conn();
-        conn.execute(
-            "INSERT INTO kiosk_events (event_id, kiosk_id, centre_id, kind, severity, detail, at, received_at, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (event_id) DO NOTHING",
-            params![
-                event.event_id.to_string(),
-                event.kiosk_id,
-                event.centre_id,
-                to_json(&event.kind)?.trim_matches('"'),
-                to_json(&event.severity)?.trim_matches('"'),
-                event.detail,
-                event.at.to_string(),
-                Timestamp::now().to_string(),
-                body
-            ],
-        )?;
-        let stored: String =
-            conn.query_row("SELECT body FROM kiosk_events WHERE event_id = ?1", [event.event_id.to_string()], |r| r.get(0))?;
-        Ok(stored == body)
+        let (kind, severity) = (to_json(&event.kind)?, to_json(&event.severity)?);
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO kiosk_events (event_id, kiosk_id, centre_id, kind, severity, detail, at, received_at, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING",
+                args![
+                    event.event_id.to_string(),
+                    event.kiosk_id,
+                    event.centre_id,
+                    kind.trim_matches('"'),
+                    severity.trim_matches('"'),
+                    event.detail,
+                    event.at.to_string(),
+                    Timestamp::now().to_string(),
+                    body
+                ],
+            )?;
+            let stored: String =
+                tx.query_one("SELECT body FROM kiosk_events WHERE event_id = $1", args![event.event_id.to_string()])?.get(0)?;
+            Ok(stored == body)
+        })
     }
 
     /// The payment terminals' closed days, newest first: each `day-closed` event with its
     /// totals.
     pub fn payment_days(&self, limit: u32) -> Result<Vec<KioskEvent>, StoreError> {
-        let conn = self.conn();
-        let mut statement =
-            conn.prepare("SELECT body FROM kiosk_events WHERE kind = 'day-closed' ORDER BY at DESC, rowid DESC LIMIT ?1")?;
-        let rows = statement.query_map([limit], |r| r.get::<_, String>(0))?;
-        rows.map(|body| serde_json::from_str(&body?).map_err(|e| StoreError::Corrupt(format!("event: {e}")))).collect()
+        self.events("SELECT body FROM kiosk_events WHERE kind = 'day-closed' ORDER BY at DESC, rowid DESC LIMIT $1", limit)
     }
 
     /// The latest events, newest first.
     pub fn recent_events(&self, limit: u32) -> Result<Vec<KioskEvent>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare("SELECT body FROM kiosk_events ORDER BY received_at DESC, rowid DESC LIMIT ?1")?;
-        let rows = statement.query_map([limit], |r| r.get::<_, String>(0))?;
-        rows.map(|body| serde_json::from_str(&body?).map_err(|e| StoreError::Corrupt(format!("event: {e}")))).collect()
+        self.events("SELECT body FROM kiosk_events ORDER BY received_at DESC, rowid DESC LIMIT $1", limit)
+    }
+
+    fn events(&self, sql: &str, limit: u32) -> Result<Vec<KioskEvent>, StoreError> {
+        let rows = self.db.read(|tx| tx.query(sql, args![limit]))?;
+        rows.iter()
+            .map(|row| serde_json::from_str(&row.get::<String>(0)?).map_err(|e| StoreError::Corrupt(format!("event: {e}"))))
+            .collect()
     }
 
     /// An application's status, for the kiosks of `centre` only (`None` for the rest: another
     /// centre's application reads as no application at all). `None` as centre: any (staff).
     pub fn application_status(&self, id: Uuid, centre: Option<&str>) -> Result<Option<ApplicationStatus>, StoreError> {
-        let conn = self.conn();
-        let row: Option<(String, String, String, String)> = conn
-            .query_row("SELECT reference, service_id, state, centre_id FROM applications WHERE id = ?1", [id.to_string()], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .optional()?;
-        let Some((reference, service_id, state, _)) = row.filter(|(.., at)| centre.is_none_or(|c| c == at)) else { return Ok(None) };
-        let mut statement = conn.prepare("SELECT state, at FROM status_history WHERE application_id = ?1 ORDER BY rowid")?;
-        let history = statement
-            .query_map([id.to_string()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        let id_text = id.to_string();
+        let (row, history) = self.db.read(|tx| {
+            let row = tx.query_opt("SELECT reference, service_id, state, centre_id FROM applications WHERE id = $1", args![id_text])?;
+            let history = tx.query("SELECT state, at FROM status_history WHERE application_id = $1 ORDER BY rowid", args![id_text])?;
+            Ok::<_, StoreError>((row, history))
+        })?;
+        let Some(row) = row else { return Ok(None) };
+        let (reference, service_id, state, at): (String, String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        if centre.is_some_and(|c| c != at) {
+            return Ok(None);
+        }
+        let history = history
+            .iter()
             .map(|row| {
-                let (state, at) = row?;
                 Ok(StatusChange {
-                    state: parse_state(&state)?,
-                    at: at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
+                    state: parse_state(&row.get::<String>(0)?)?,
+                    at: row.get::<String>(1)?.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -546,42 +838,32 @@ impl Store {
 
     /// The most recently received applications, newest first.
     pub fn recent_applications(&self, limit: u32) -> Result<Vec<ApplicationRow>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare(
-            "SELECT id, reference, kiosk_id, service_id, state, fee_avos, payment IS NOT NULL, received_at, sealed, identity_method
-             FROM applications ORDER BY received_at DESC, rowid DESC LIMIT ?1",
-        )?;
-        statement
-            .query_map([limit], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get::<_, Option<Vec<u8>>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                ))
-            })?
+        let rows = self.db.read(|tx| {
+            tx.query(
+                "SELECT id, reference, kiosk_id, service_id, state, fee_avos, payment IS NOT NULL, received_at, sealed, identity_method
+                 FROM applications ORDER BY received_at DESC, rowid DESC LIMIT $1",
+                args![limit],
+            )
+        })?;
+        rows.iter()
             .map(|row| {
-                let (id, reference, kiosk_id, service_id, state, fee, paid, received_at, sealed, method) = row?;
-                let identified_by = method
+                let id: String = row.get(0)?;
+                let identified_by = row
+                    .get::<Option<String>>(9)?
                     .map(|m| serde_json::from_str(&m).map_err(|e| StoreError::Corrupt(format!("application {id} identity method: {e}"))))
                     .transpose()?;
                 // Purged applications keep no identity proof.
-                let identity = sealed.map(|sealed| self.open_application(&id, &sealed)).transpose()?.and_then(|a| a.identity);
+                let identity =
+                    row.get::<Option<Vec<u8>>>(8)?.map(|sealed| self.open_application(&id, &sealed)).transpose()?.and_then(|a| a.identity);
                 Ok(ApplicationRow {
                     id: id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id}")))?,
-                    reference,
-                    kiosk_id,
-                    service_id,
-                    state: parse_state(&state)?,
-                    fee_avos: fee as u64,
-                    paid,
-                    received_at,
+                    reference: row.get(1)?,
+                    kiosk_id: row.get(2)?,
+                    service_id: row.get(3)?,
+                    state: parse_state(&row.get::<String>(4)?)?,
+                    fee_avos: row.get(5)?,
+                    paid: row.get(6)?,
+                    received_at: row.get(7)?,
                     identity,
                     identified_by,
                 })
@@ -589,17 +871,72 @@ impl Store {
             .collect()
     }
 
-    /// How many applications carry this id (0 or 1, enforced by the primary key; tests use it
-    /// to prove a repeat stored nothing twice).
+    /// How many applications central holds (tests use it to prove a repeat stored nothing
+    /// twice).
     pub fn count_applications(&self) -> Result<u64, StoreError> {
-        Ok(self.conn().query_row("SELECT COUNT(*) FROM applications", [], |r| r.get::<_, i64>(0))? as u64)
+        self.db.read(|tx| tx.query_one("SELECT COUNT(*) FROM applications", args![])?.get(0))
     }
 
     /// Forgets idempotency keys older than `before` (kept at least 30 days by the caller).
     pub fn purge_idempotency_keys(&self, before: Timestamp) -> Result<usize, StoreError> {
-        Ok(self.conn().execute("DELETE FROM idempotency_keys WHERE created_at < ?1", [before.as_second()])?)
+        self.db.write(|tx| purge_idempotency_keys(tx, before))
     }
 }
+
+/// An empty document, where one was purged or sealed elsewhere.
+const EMPTY: &[u8] = &[];
+
+fn purge_idempotency_keys(tx: &mut Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
+    Ok(tx.execute("DELETE FROM idempotency_keys WHERE created_at < $1", args![before.as_second()])? as usize)
+}
+
+fn purge_personal_data(tx: &mut Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
+    let settled = "state IN ('collected', 'rejected') AND received_at < $1";
+    tx.execute(
+        &format!(
+            "UPDATE certificates SET sealed_holder = NULL, sealed_document = NULL, holder = '', document = $2
+             WHERE application_id IN (SELECT id FROM applications WHERE {settled})"
+        ),
+        args![before.to_string(), EMPTY],
+    )?;
+    let purged = tx.execute(
+        &format!("UPDATE applications SET sealed = NULL, answers = '', identity = NULL WHERE sealed IS NOT NULL AND {settled}"),
+        args![before.to_string()],
+    )?;
+    Ok(purged as usize)
+}
+
+/// Opens (or creates) a SQLite database: owner-only files, WAL, full sync, and its schema
+/// brought up to date (or refused if newer than this central's).
+fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
+    // The files are the owner's only, before SQLite writes a byte to them (its WAL and
+    // shared-memory files take the database file's mode).
+    private_file(path)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        if Path::new(&side).exists() {
+            private_file(Path::new(&side))?;
+        }
+    }
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted and replaced content is overwritten, not left in free pages.
+    conn.pragma_update(None, "secure_delete", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let found: usize = conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?.try_into().unwrap_or(usize::MAX);
+    let known = SQLITE_MIGRATIONS;
+    if found > known {
+        return Err(StoreError::SchemaTooNew { found, known });
+    }
+    migrations().to_latest(&mut conn)?;
+    Ok(conn)
+}
+
+/// How many steps SQLite's schema has (its `user_version` when up to date).
+const SQLITE_MIGRATIONS: usize = 7;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the
@@ -622,87 +959,70 @@ pub enum Recorded {
     Taken,
 }
 
-fn insert_application(store: &Store, tx: &rusqlite::Transaction<'_>, new: &NewApplication<'_>) -> Result<Recorded, StoreError> {
+fn insert_application(store: &Store, tx: &mut Tx<'_>, new: &NewApplication<'_>) -> Result<Recorded, StoreError> {
     let (submission, receipt) = (new.submission, new.receipt);
     if let Some(existing) = recorded(tx, &submission.kiosk_id, new.key)? {
         return Ok(existing);
     }
     let personal = SealedApplication { answers: submission.answers.clone(), identity: submission.identity.clone() };
-    let sealed = store.seal_application(&submission.application_id.to_string(), &personal)?;
+    let id = submission.application_id.to_string();
+    let sealed = store.seal_application(&id, &personal)?;
     let received_at = receipt.received_at.to_string();
-    tx.prepare_cached(
+    let fee = i64::try_from(submission.fee_avos).map_err(|_| StoreError::Corrupt(format!("fee {} too large", submission.fee_avos)))?;
+    tx.execute(
         "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state, identity_method, request_hash, sealed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, '', ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?
-    .execute(params![
-        submission.application_id.to_string(),
-        submission.reference,
-        submission.kiosk_id,
-        submission.centre_id,
-        submission.service_id,
-        submission.language.tag(),
-        submission.fee_avos as i64,
-        submission.payment.as_ref().map(to_json).transpose()?,
-        submission.submitted_at.to_string(),
-        received_at,
-        receipt.state.as_str(),
-        submission.identity.as_ref().map(|i| to_json(&i.method)).transpose()?,
-        new.request_hash,
-        sealed,
-    ])?;
-    tx.prepare_cached("INSERT INTO status_history (application_id, state, at) VALUES (?1, ?2, ?3)")?.execute(params![
-        submission.application_id.to_string(),
-        receipt.state.as_str(),
-        received_at
-    ])?;
+         VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8, $9, $10, $11, $12, $13, $14)",
+        args![
+            id,
+            submission.reference,
+            submission.kiosk_id,
+            submission.centre_id,
+            submission.service_id,
+            submission.language.tag(),
+            fee,
+            submission.payment.as_ref().map(to_json).transpose()?,
+            submission.submitted_at.to_string(),
+            received_at,
+            receipt.state.as_str(),
+            submission.identity.as_ref().map(|i| to_json(&i.method)).transpose()?,
+            new.request_hash,
+            sealed,
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO status_history (application_id, state, at) VALUES ($1, $2, $3)",
+        args![id, receipt.state.as_str(), received_at],
+    )?;
     let response = StoredResponse { request_hash: new.request_hash.to_string(), status: 201, body: to_json(receipt)? };
-    tx.prepare_cached(
-        "INSERT INTO idempotency_keys (key, request_hash, status, response, created_at, kiosk_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        new.key,
-        response.request_hash,
-        response.status,
-        response.body,
-        receipt.received_at.as_second(),
-        submission.kiosk_id
-    ])?;
+    tx.execute(
+        "INSERT INTO idempotency_keys (key, request_hash, status, response, created_at, kiosk_id) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![new.key, response.request_hash, response.status, response.body, receipt.received_at.as_second(), submission.kiosk_id],
+    )?;
     Ok(Recorded::Answer(response))
 }
 
 /// What is recorded under application `key` for `kiosk`: its answer while the key is kept; after
 /// the key was purged, the application's own receipt (same kiosk and same request only); or
 /// [`Recorded::Taken`] when the id is another kiosk's.
-fn recorded(conn: &Connection, kiosk: &str, key: &str) -> Result<Option<Recorded>, StoreError> {
-    let answer = conn
-        .prepare_cached("SELECT request_hash, status, response, kiosk_id FROM idempotency_keys WHERE key = ?1")?
-        .query_row([key], |r| Ok((StoredResponse { request_hash: r.get(0)?, status: r.get(1)?, body: r.get(2)? }, r.get::<_, String>(3)?)))
-        .optional()?;
-    if let Some((answer, owner)) = answer {
-        return Ok(Some(if owner == kiosk { Recorded::Answer(answer) } else { Recorded::Taken }));
+fn recorded(tx: &mut Tx<'_>, kiosk: &str, key: &str) -> Result<Option<Recorded>, StoreError> {
+    let answer = tx.query_opt("SELECT request_hash, status, response, kiosk_id FROM idempotency_keys WHERE key = $1", args![key])?;
+    if let Some(row) = answer {
+        let answer = StoredResponse { request_hash: row.get(0)?, status: row.get(1)?, body: row.get(2)? };
+        return Ok(Some(if row.get::<String>(3)? == kiosk { Recorded::Answer(answer) } else { Recorded::Taken }));
     }
-    let application = conn
-        .prepare_cached("SELECT kiosk_id, request_hash, reference, state, received_at FROM applications WHERE id = ?1")?
-        .query_row([key], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-            ))
-        })
-        .optional()?;
-    let Some((owner, request_hash, reference, state, received_at)) = application else { return Ok(None) };
-    if owner != kiosk {
+    let application =
+        tx.query_opt("SELECT kiosk_id, request_hash, reference, state, received_at FROM applications WHERE id = $1", args![key])?;
+    let Some(row) = application else { return Ok(None) };
+    if row.get::<String>(0)? != kiosk {
         return Ok(Some(Recorded::Taken));
     }
     let receipt = ApplicationReceipt {
         application_id: key.parse().map_err(|_| StoreError::Corrupt(format!("application id {key}")))?,
-        reference,
-        state: parse_state(&state)?,
-        received_at: received_at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
+        reference: row.get(2)?,
+        state: parse_state(&row.get::<String>(3)?)?,
+        received_at: row.get::<String>(4)?.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
     };
+    let request_hash: Option<String> = row.get(1)?;
     Ok(Some(Recorded::Answer(StoredResponse { request_hash: request_hash.unwrap_or_default(), status: 201, body: to_json(&receipt)? })))
 }
 

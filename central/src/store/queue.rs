@@ -1,11 +1,10 @@
 //! Queue tickets issued by kiosks: filed for the counters, counted per queue and day for the
 //! staff page, and a number issued twice at a centre on one day flagged.
 
+use super::db::args;
+use super::{Store, StoreError, to_json};
 use balcao_backend_client::api::{QueueTicket, TicketOutcome, TicketVerdict};
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
-
-use super::{Store, StoreError, to_json};
 
 /// How a ticket was filed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,103 +47,113 @@ fn verdict(reused: bool) -> TicketVerdict {
 
 impl Store {
     /// Files a ticket once: a repeat of the same ticket gets the same verdict; a number that
-    /// another ticket of the centre already had that day is filed too, flagged.
+    /// another ticket of the centre already had that day is filed too, flagged. Two instances
+    /// filing the same number at once take turns (a lock on the centre, day and number).
     pub fn record_queue_ticket(&self, ticket: &QueueTicket) -> Result<TicketFiled, StoreError> {
         let body = to_json(ticket)?;
         let id = ticket.ticket_id.to_string();
         let day = ticket.service_day.to_string();
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let before: Option<(String, bool)> = tx
-            .query_row("SELECT body, number_reused FROM queue_tickets WHERE ticket_id = ?1", [&id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?;
-        if let Some((stored, reused)) = before {
-            return Ok(if stored == body { TicketFiled::Filed(verdict(reused)) } else { TicketFiled::IdReused });
-        }
-        let reused: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM queue_tickets WHERE centre_id = ?1 AND service_day = ?2 AND number = ?3)",
-            params![ticket.centre_id, day, ticket.number],
-            |r| r.get(0),
-        )?;
-        tx.execute(
-            "INSERT INTO queue_tickets (ticket_id, centre_id, queue_id, number, service_day, kiosk_id, issued_at, outcome, offline,
-                 received_at, number_reused, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                id,
-                ticket.centre_id,
-                ticket.queue_id,
-                ticket.number,
-                day,
-                ticket.kiosk_id,
-                ticket.issued_at.as_millisecond(),
-                to_json(&ticket.outcome)?.trim_matches('"'),
-                ticket.offline,
-                Timestamp::now().to_string(),
-                reused,
-                body
-            ],
-        )?;
-        tx.commit()?;
-        Ok(TicketFiled::Filed(verdict(reused)))
+        let outcome = to_json(&ticket.outcome)?;
+        self.db.write(|tx| {
+            tx.lock(&format!("ticket/{id}"))?;
+            tx.lock(&format!("ticket-number/{}/{day}/{}", ticket.centre_id, ticket.number))?;
+            if let Some(row) = tx.query_opt("SELECT body, number_reused FROM queue_tickets WHERE ticket_id = $1", args![id])? {
+                let (stored, reused): (String, bool) = (row.get(0)?, row.get(1)?);
+                return Ok(if stored == body { TicketFiled::Filed(verdict(reused)) } else { TicketFiled::IdReused });
+            }
+            let reused: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM queue_tickets WHERE centre_id = $1 AND service_day = $2 AND number = $3)",
+                    args![ticket.centre_id, day, ticket.number],
+                )?
+                .get(0)?;
+            tx.execute(
+                "INSERT INTO queue_tickets (ticket_id, centre_id, queue_id, number, service_day, kiosk_id, issued_at, outcome, offline,
+                     received_at, number_reused, body)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                args![
+                    id,
+                    ticket.centre_id,
+                    ticket.queue_id,
+                    ticket.number,
+                    day,
+                    ticket.kiosk_id,
+                    ticket.issued_at.as_millisecond(),
+                    outcome.trim_matches('"'),
+                    ticket.offline,
+                    Timestamp::now().to_string(),
+                    reused,
+                    body
+                ],
+            )?;
+            Ok(TicketFiled::Filed(verdict(reused)))
+        })
     }
 
     /// Tickets per centre and queue over the last `days` service days on record, newest first.
     pub fn queue_days(&self, days: u32) -> Result<Vec<QueueDay>, StoreError> {
-        let conn = self.conn();
-        // The last number is the one of the latest ticket (MAX(issued_at) makes SQLite take
-        // the other bare columns from that row).
-        let mut statement = conn.prepare(
-            "SELECT service_day, centre_id, queue_id, COUNT(*), SUM(offline), number, MAX(issued_at)
-             FROM queue_tickets
-             WHERE service_day IN (SELECT DISTINCT service_day FROM queue_tickets ORDER BY service_day DESC LIMIT ?1)
-             GROUP BY service_day, centre_id, queue_id
-             ORDER BY service_day DESC, centre_id, queue_id",
-        )?;
-        let rows = statement.query_map([days], |r| {
-            Ok(QueueDay {
-                service_day: r.get(0)?,
-                centre_id: r.get(1)?,
-                queue_id: r.get(2)?,
-                issued: r.get(3)?,
-                offline: r.get(4)?,
-                last_number: r.get(5)?,
-                last_issued_at: timestamp(r.get(6)?),
-            })
+        // The last number is the one of the latest ticket of each group.
+        let rows = self.db.read(|tx| {
+            tx.query(
+                "SELECT g.service_day, g.centre_id, g.queue_id, g.issued, g.offline, g.last_at,
+                     (SELECT t.number FROM queue_tickets t
+                      WHERE t.service_day = g.service_day AND t.centre_id = g.centre_id AND t.queue_id = g.queue_id
+                      ORDER BY t.issued_at DESC, t.rowid DESC LIMIT 1)
+                 FROM (SELECT service_day, centre_id, queue_id, COUNT(*) AS issued, SUM(offline) AS offline, MAX(issued_at) AS last_at
+                       FROM queue_tickets
+                       WHERE service_day IN (SELECT DISTINCT service_day FROM queue_tickets ORDER BY service_day DESC LIMIT $1)
+                       GROUP BY service_day, centre_id, queue_id) g
+                 ORDER BY g.service_day DESC, g.centre_id, g.queue_id",
+                args![days],
+            )
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.iter()
+            .map(|r| {
+                Ok(QueueDay {
+                    service_day: r.get(0)?,
+                    centre_id: r.get(1)?,
+                    queue_id: r.get(2)?,
+                    issued: r.get(3)?,
+                    offline: r.get(4)?,
+                    last_issued_at: timestamp(r.get(5)?),
+                    last_number: r.get(6)?,
+                })
+            })
+            .collect()
     }
 
     /// Every ticket's number and how its printing ended, by number.
     pub fn queue_ticket_outcomes(&self) -> Result<Vec<(String, TicketOutcome)>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare("SELECT number, body FROM queue_tickets ORDER BY number, issued_at")?;
-        let rows = statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        rows.map(|row| {
-            let (number, body) = row?;
-            let ticket: QueueTicket =
-                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("queue ticket {number}: {e}")))?;
-            Ok((number, ticket.outcome))
-        })
-        .collect()
+        let rows = self.db.read(|tx| tx.query("SELECT number, body FROM queue_tickets ORDER BY number, issued_at", args![]))?;
+        rows.iter()
+            .map(|row| {
+                let number: String = row.get(0)?;
+                let ticket: QueueTicket =
+                    serde_json::from_str(&row.get::<String>(1)?).map_err(|e| StoreError::Corrupt(format!("queue ticket {number}: {e}")))?;
+                Ok((number, ticket.outcome))
+            })
+            .collect()
     }
 
     /// Tickets filed with a number already issued, newest first.
     pub fn reused_ticket_numbers(&self, limit: u32) -> Result<Vec<TicketNumberReused>, StoreError> {
-        let conn = self.conn();
-        let mut statement = conn.prepare(
-            "SELECT service_day, centre_id, number, kiosk_id, issued_at FROM queue_tickets
-             WHERE number_reused ORDER BY received_at DESC, rowid DESC LIMIT ?1",
-        )?;
-        let rows = statement.query_map([limit], |r| {
-            Ok(TicketNumberReused {
-                service_day: r.get(0)?,
-                centre_id: r.get(1)?,
-                number: r.get(2)?,
-                kiosk_id: r.get(3)?,
-                issued_at: timestamp(r.get(4)?),
-            })
+        let rows = self.db.read(|tx| {
+            tx.query(
+                "SELECT service_day, centre_id, number, kiosk_id, issued_at FROM queue_tickets
+                 WHERE number_reused <> 0 ORDER BY received_at DESC, rowid DESC LIMIT $1",
+                args![limit],
+            )
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        rows.iter()
+            .map(|r| {
+                Ok(TicketNumberReused {
+                    service_day: r.get(0)?,
+                    centre_id: r.get(1)?,
+                    number: r.get(2)?,
+                    kiosk_id: r.get(3)?,
+                    issued_at: timestamp(r.get(4)?),
+                })
+            })
+            .collect()
     }
 }

@@ -4,8 +4,41 @@
 // Each test file uses part of it.
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::sync::OnceLock;
+
 use balcao_backend_client::api::{Answer, ApplicationSubmission, Language, PaymentRecord};
+use balcao_central::testing::{Durability, PgServer};
+use balcao_central::{CentralOptions, DatabaseLocation, KeyFiles};
 use uuid::Uuid;
+
+/// The database a test runs on: every test of central's runs on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// One PostgreSQL server for the whole test binary (it stops when the binary ends), a new
+/// database in it for each test.
+static SERVER: OnceLock<PgServer> = OnceLock::new();
+
+/// The server the PostgreSQL tests share.
+pub fn postgres_server() -> &'static PgServer {
+    SERVER.get_or_init(|| PgServer::start(Durability::None).expect("a PostgreSQL server (tools/setup installs postgresql)"))
+}
+
+/// Central's options on `db`: a SQLite file in `dir`, or a new PostgreSQL database; the keys in
+/// `dir` either way.
+pub fn options(db: Db, dir: &Path) -> CentralOptions {
+    match db {
+        Db::Sqlite => CentralOptions::new(dir.join("central.db")),
+        Db::Postgres => {
+            let url = postgres_server().create_database(&format!("t_{}", Uuid::now_v7().simple())).expect("a test database");
+            CentralOptions::on(DatabaseLocation::Postgres(url), KeyFiles::in_folder(&dir.join("central-keys")))
+        }
+    }
+}
 
 /// Today's date in UTC, as central checks records' days against.
 pub fn today() -> jiff::civil::Date {

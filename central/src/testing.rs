@@ -1,0 +1,215 @@
+//! A throwaway PostgreSQL server for tests and benchmarks: its own cluster in a temporary
+//! folder, on `127.0.0.1` and a free port, never the machine's service. `tools/setup` installs
+//! Debian's `postgresql` package; this runs its binaries.
+//!
+//! PostgreSQL refuses to run as root. As root, the server runs in a user namespace of its own
+//! where this user is an ordinary one (`unshare --map-user`): it owns its folder there, and
+//! nothing changes outside. As an ordinary user, it runs as that user.
+//!
+//! The server must not outlive the process that started it, however that process ends: it
+//! runs under a small shell that holds a lifeline, a pipe from this process. When the pipe
+//! closes (the server dropped, or this process gone), the shell stops the server and removes
+//! its folder. (The same scheme as the drivers' `pty.rs`.)
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The server under its keeper: `$1` the folder to remove at the end, then the command.
+/// A fast shutdown (SIGINT) when the lifeline closes.
+const KEEPER: &str =
+    r#"dir="$1"; shift; "$@" & p=$!; cat >/dev/null; kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; [ -n "$dir" ] && rm -rf "$dir""#;
+
+/// The role tests connect as (a superuser of the throwaway cluster; trust authentication on
+/// loopback only).
+pub const USER: &str = "balcao";
+
+/// How the server is run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Every commit on disk before it is acknowledged, as in production: for benchmarks.
+    Full,
+    /// No fsync at all: for tests, which check behaviour, not durability, and start many
+    /// databases.
+    None,
+}
+
+#[derive(Debug)]
+pub struct PgServer {
+    bin: PathBuf,
+    /// The cluster's folder (its data in `data/`, its socket in `run/`).
+    dir: PathBuf,
+    port: u16,
+    durability: Durability,
+    running: Option<Running>,
+}
+
+#[derive(Debug)]
+struct Running {
+    keeper: Child,
+    lifeline: Option<ChildStdin>,
+}
+
+impl PgServer {
+    /// Makes a new cluster and starts it.
+    pub fn start(durability: Durability) -> io::Result<Self> {
+        let bin = binaries()?;
+        let dir = tempfile::Builder::new().prefix("balcao-postgres-").tempdir()?.keep();
+        let port = free_port()?;
+        let mut server = Self { bin, dir, port, durability, running: None };
+        server.init()?;
+        server.run()?;
+        Ok(server)
+    }
+
+    /// `postgres://balcao@127.0.0.1:PORT/database`.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Creates a new, empty database and returns its URL.
+    pub fn create_database(&self, name: &str) -> io::Result<String> {
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("database name {name:?}")));
+        }
+        let url = self.url("postgres");
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    let mut client = postgres::Client::connect(&url, postgres::NoTls).map_err(io::Error::other)?;
+                    client.batch_execute(&format!("CREATE DATABASE {name}")).map_err(io::Error::other)
+                })
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("creating a database panicked")))
+        })?;
+        Ok(self.url(name))
+    }
+
+    /// Stops the server (a fast shutdown: connections are closed, committed data kept).
+    pub fn stop(&mut self) {
+        if let Some(mut running) = self.running.take() {
+            drop(running.lifeline.take());
+            let _ = running.keeper.wait();
+        }
+    }
+
+    /// Starts the stopped server again, on the same folder and port.
+    pub fn restart(&mut self) -> io::Result<()> {
+        self.stop();
+        self.run()
+    }
+
+    fn as_postgres_user(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if is_root() {
+            // An ordinary user in a namespace of its own: it owns, there, what root owns here.
+            let mut command = Command::new("unshare");
+            command.args(["--user", "--map-user=1000", "--map-group=1000", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn init(&self) -> io::Result<()> {
+        let output = self
+            .as_postgres_user("initdb")
+            .args(["--no-sync", "--auth=trust", "--encoding=UTF8", "--locale=C", "--username", USER, "-D"])
+            .arg(self.dir.join("data"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot run initdb (tools/setup installs postgresql): {e}")))?;
+        if !output.status.success() {
+            return Err(io::Error::other(format!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim())));
+        }
+        Ok(())
+    }
+
+    fn run(&mut self) -> io::Result<()> {
+        let run = self.dir.join("run");
+        std::fs::create_dir_all(&run)?;
+        let mut server = self.as_postgres_user("postgres");
+        server.arg("-D").arg(self.dir.join("data")).arg("-k").arg(&run);
+        server.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-c", "max_connections=200", "-c", "shared_buffers=64MB"]);
+        if self.durability == Durability::None {
+            server.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
+        }
+        let mut keeper = Command::new("sh");
+        keeper.args(["-c", KEEPER, "balcao-postgres"]).arg(&self.dir).arg(server.get_program()).args(server.get_args());
+        let mut keeper = keeper
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot start postgres under sh: {e}")))?;
+        let lifeline = keeper.stdin.take();
+        self.running = Some(Running { keeper, lifeline });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        loop {
+            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() && self.accepts_logins() {
+                return Ok(());
+            }
+            let ended = self.running.as_mut().is_some_and(|r| r.keeper.try_wait().is_ok_and(|s| s.is_some()));
+            if ended || Instant::now() > deadline {
+                self.stop();
+                return Err(io::Error::other(format!("postgres did not start on port {} within 30 s", self.port)));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the server has finished starting (it refuses logins while it recovers).
+    fn accepts_logins(&self) -> bool {
+        let url = self.url("postgres");
+        std::thread::scope(|scope| scope.spawn(|| postgres::Client::connect(&url, postgres::NoTls).is_ok()).join().unwrap_or(false))
+    }
+
+    /// The cluster's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        // The keeper stops the server and removes the folder.
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn is_root() -> bool {
+    // The effective user of this process, without `unsafe`: the owner of what it just made.
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+}
+
+/// The folder of PostgreSQL's server binaries: `BALCAO_POSTGRES_BIN`, or Debian's newest
+/// `/usr/lib/postgresql/<version>/bin`.
+fn binaries() -> io::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("BALCAO_POSTGRES_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path().join("bin"))))
+        .filter(|(_, bin): &(u32, PathBuf)| bin.join("postgres").exists())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::NotFound, "no PostgreSQL server in /usr/lib/postgresql (tools/setup installs postgresql)")
+    })
+}
+
+fn free_port() -> io::Result<u16> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
+}
