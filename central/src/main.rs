@@ -103,8 +103,21 @@ fn load_dev_pki(dir: &Path) -> anyhow::Result<DevPki> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line that names the problem, its causes after colons.
+            #[allow(clippy::print_stderr, reason = "the program's own error, for the person who started it")]
+            {
+                eprintln!("kiosk-central: {e:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Openapi) => {
             let doc = balcao_central::api::ApiDoc::openapi().to_pretty_json()?;

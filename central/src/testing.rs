@@ -8,8 +8,8 @@
 //!
 //! The server must not outlive the process that started it, however that process ends: it
 //! runs under a small shell that holds a lifeline, a pipe from this process. When the pipe
-//! closes (the server dropped, or this process gone), the shell stops the server and removes
-//! its folder. (The same scheme as the drivers' `pty.rs`.)
+//! closes (the server stopped or dropped, or this process gone), the shell stops the server;
+//! another removes the cluster's folder in the same way. (The scheme of the drivers' `pty.rs`.)
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -17,13 +17,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The server under its keeper: `$1` the folder to remove at the end, then the command.
-/// A fast shutdown (SIGINT) when the lifeline closes.
-const KEEPER: &str =
-    r#"dir="$1"; shift; "$@" & p=$!; cat >/dev/null; kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null; [ -n "$dir" ] && rm -rf "$dir""#;
+/// The server under its keeper (the arguments are the command): a fast shutdown (SIGINT) when
+/// the lifeline closes.
+const KEEPER: &str = r#""$@" & p=$!; cat >/dev/null; kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null"#;
 
-/// The role tests connect as (a superuser of the throwaway cluster; trust authentication on
-/// loopback only).
+/// The cluster's folder under its janitor (`$1`): removed when its own lifeline closes, once
+/// the server is gone (its pid file removed; five seconds at most). The server stops and starts
+/// again under the same folder; the folder goes with the `PgServer`, or with this process.
+const JANITOR: &str =
+    r#"cat >/dev/null; n=0; while [ -e "$1/data/postmaster.pid" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n+1)); done; rm -rf "$1""#;
+
+/// The role tests connect as: a superuser of the throwaway cluster, with a password of its own
+/// over TCP (SCRAM), as a deployment would have.
 pub const USER: &str = "balcao";
 
 /// How the server is run.
@@ -39,6 +44,9 @@ pub enum Durability {
 #[derive(Debug)]
 pub struct PgServer {
     bin: PathBuf,
+    password: String,
+    /// Closing its lifeline removes the folder.
+    janitor: Option<(Child, ChildStdin)>,
     /// The cluster's folder (its data in `data/`, its socket in `run/`).
     dir: PathBuf,
     port: u16,
@@ -58,15 +66,22 @@ impl PgServer {
         let bin = binaries()?;
         let dir = tempfile::Builder::new().prefix("balcao-postgres-").tempdir()?.keep();
         let port = free_port()?;
-        let mut server = Self { bin, dir, port, durability, running: None };
+        let password = format!("{:032x}", rand::random::<u128>());
+        let janitor = keep(Command::new("sh").args(["-c", JANITOR, "balcao-postgres-janitor"]).arg(&dir))?;
+        let mut server = Self { bin, password, janitor: Some(janitor), dir, port, durability, running: None };
         server.init()?;
         server.run()?;
         Ok(server)
     }
 
-    /// `postgres://balcao@127.0.0.1:PORT/database`.
+    /// `postgres://balcao:PASSWORD@127.0.0.1:PORT/database`.
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{USER}@127.0.0.1:{}/{database}", self.port)
+        self.url_with_password(database, &self.password)
+    }
+
+    /// The URL with another password (to see it refused).
+    pub fn url_with_password(&self, database: &str, password: &str) -> String {
+        format!("postgres://{USER}:{password}@127.0.0.1:{}/{database}", self.port)
     }
 
     pub fn port(&self) -> u16 {
@@ -118,9 +133,14 @@ impl PgServer {
     }
 
     fn init(&self) -> io::Result<()> {
+        let password_file = self.dir.join("password");
+        std::fs::write(&password_file, &self.password)?;
         let output = self
             .as_postgres_user("initdb")
-            .args(["--no-sync", "--auth=trust", "--encoding=UTF8", "--locale=C", "--username", USER, "-D"])
+            .args(["--no-sync", "--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C"])
+            .args(["--username", USER, "--pwfile"])
+            .arg(&password_file)
+            .arg("-D")
             .arg(self.dir.join("data"))
             .stdin(Stdio::null())
             .output()
@@ -140,16 +160,9 @@ impl PgServer {
         if self.durability == Durability::None {
             server.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
         }
-        let mut keeper = Command::new("sh");
-        keeper.args(["-c", KEEPER, "balcao-postgres"]).arg(&self.dir).arg(server.get_program()).args(server.get_args());
-        let mut keeper = keeper
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot start postgres under sh: {e}")))?;
-        let lifeline = keeper.stdin.take();
-        self.running = Some(Running { keeper, lifeline });
+        let (keeper, lifeline) =
+            keep(Command::new("sh").args(["-c", KEEPER, "balcao-postgres"]).arg(server.get_program()).args(server.get_args()))?;
+        self.running = Some(Running { keeper, lifeline: Some(lifeline) });
         let deadline = Instant::now() + Duration::from_secs(30);
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         loop {
@@ -179,10 +192,24 @@ impl PgServer {
 
 impl Drop for PgServer {
     fn drop(&mut self) {
-        // The keeper stops the server and removes the folder.
         self.stop();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((mut janitor, lifeline)) = self.janitor.take() {
+            drop(lifeline);
+            let _ = janitor.wait();
+        }
     }
+}
+
+/// Starts `command` with a lifeline on its standard input.
+fn keep(command: &mut Command) -> io::Result<(Child, ChildStdin)> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start {:?}: {e}", command.get_program())))?;
+    let lifeline = child.stdin.take().ok_or_else(|| io::Error::other("no lifeline"))?;
+    Ok((child, lifeline))
 }
 
 fn is_root() -> bool {

@@ -95,10 +95,25 @@ impl InFlight {
     fn len(&self) -> usize {
         self.keys.len()
     }
+
+    /// Ends the claims before the answer leaves, so that a repeat sent the moment the kiosk
+    /// has it is not told the key is still in flight. (Dropping a claim ends it too, a moment
+    /// later: a request cut short.)
+    async fn release(mut self) {
+        let (state, keys) = (self.state.clone(), std::mem::take(&mut self.keys));
+        match super::blocking(move || state.store.release(&keys)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "idempotency key claims not released"),
+            Err(_) => tracing::warn!("idempotency key claims not released"),
+        }
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
+        if self.keys.is_empty() {
+            return;
+        }
         let (state, keys) = (self.state.clone(), std::mem::take(&mut self.keys));
         let release = move || {
             if let Err(e) = state.store.release(&keys) {
@@ -242,6 +257,20 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
     if claim.len() == 0 {
         return Err(ApiError::InFlight);
     }
+    let answer = store_claimed(&state, &kiosk, key_id, key, hash, submission).await;
+    claim.release().await;
+    answer
+}
+
+/// Stores an application whose key this request holds (or replays its first answer).
+async fn store_claimed(
+    state: &Arc<AppState>,
+    kiosk: &Kiosk,
+    key_id: Uuid,
+    key: String,
+    hash: String,
+    submission: ApplicationSubmission,
+) -> Result<Response, ApiError> {
     let (store_state, lookup_key, asking) = (state.clone(), key.clone(), kiosk.0.kiosk_id.clone());
     let existing =
         tokio::task::spawn_blocking(move || store_state.store.idempotent_response(&asking, &lookup_key)).await.map_err(join_error)??;
@@ -368,7 +397,7 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
             _ => refused_result(id, key_reused()),
         });
     }
-    drop(claims);
+    claims.release().await;
     let results: Vec<BatchResult> = results.into_iter().map_while(|r| r).collect();
     tracing::info!(processed = results.len(), of = items.len(), "application batch stored");
     Ok(axum::Json(BatchResults { results }))

@@ -82,7 +82,9 @@ impl From<postgres::Error> for StoreError {
             return Self::ConnectionLost(text());
         }
         match e.code().map(|c| c.code()) {
-            Some("40001" | "40P01") => Self::Contention(text()),
+            // A lost race: a deadlock, a serialisation failure, or a row another transaction
+            // inserted first (run again, the transaction finds it and takes the path for it).
+            Some("40001" | "40P01" | "23505") => Self::Contention(text()),
             _ if db::postgres_unavailable(&e) => Self::Unavailable(text()),
             _ => Self::Postgres(e),
         }
