@@ -4,6 +4,7 @@
 //!   `application/problem+json` errors) and its OpenAPI document (`central/openapi.json`).
 //! - `store/` — the database, SQLite (the default) or PostgreSQL (several instances at once),
 //!   behind one body of code (`store/db.rs`).
+//! - `cli.rs` — `kiosk-central`'s command line.
 //! - `seed.rs` — the catalog a fresh central starts with.
 //! - `console.rs` — the read-only page for central staff.
 //! - `server.rs` — the HTTPS server, its connection limits and timeouts.
@@ -14,6 +15,7 @@
 //! the kiosk's demo and the tests run it in-process on loopback with [`LoopbackCentral`].
 
 pub mod api;
+pub mod cli;
 mod console;
 mod document;
 pub mod seed;

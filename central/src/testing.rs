@@ -17,9 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The server under its keeper (the arguments are the command): a fast shutdown (SIGINT) when
-/// the lifeline closes.
-const KEEPER: &str = r#""$@" & p=$!; cat >/dev/null; kill -INT "$p" 2>/dev/null; wait "$p" 2>/dev/null"#;
+/// A process under its keeper: `$1` the signal that ends it, `$2` where its output goes, then
+/// the command. The keeper prints the process's id, and ends the process when the lifeline
+/// closes.
+const KEEPER: &str = r#"sig="$1"; log="$2"; shift 2; "$@" >>"$log" 2>&1 </dev/null & p=$!; echo "$p"; cat >/dev/null; kill -"$sig" "$p" 2>/dev/null; wait "$p" 2>/dev/null"#;
 
 /// The cluster's folder under its janitor (`$1`): removed when its own lifeline closes, once
 /// the server is gone (its pid file removed; five seconds at most). The server stops and starts
@@ -51,13 +52,61 @@ pub struct PgServer {
     dir: PathBuf,
     port: u16,
     durability: Durability,
-    running: Option<Running>,
+    running: Option<Kept>,
 }
 
+/// A process (a server, a central instance, a load balancer) that cannot outlive this one: it
+/// runs under a keeper shell that ends it when its lifeline closes — when this is stopped or
+/// dropped, or when this process ends, however it ends.
 #[derive(Debug)]
-struct Running {
+pub struct Kept {
     keeper: Child,
     lifeline: Option<ChildStdin>,
+    pid: u32,
+}
+
+impl Kept {
+    /// Starts `command` (its program and arguments; nothing else of it is used), ended with
+    /// `signal` (`TERM`, `INT`…), its output appended to `log`.
+    pub fn start(command: &Command, signal: &str, log: &Path) -> io::Result<Self> {
+        use std::io::BufRead as _;
+        let mut keeper = Command::new("sh");
+        keeper.args(["-c", KEEPER, "balcao-keeper", signal]).arg(log).arg(command.get_program()).args(command.get_args());
+        let (mut keeper, lifeline) = keep(keeper.stdout(Stdio::piped()))?;
+        let mut line = String::new();
+        let stdout = keeper.stdout.take().ok_or_else(|| io::Error::other("no output from the keeper"))?;
+        io::BufReader::new(stdout).read_line(&mut line)?;
+        let pid = line.trim().parse().map_err(|_| io::Error::other(format!("the keeper printed {line:?}, not a process id")))?;
+        Ok(Self { keeper, lifeline: Some(lifeline), pid })
+    }
+
+    /// The process's id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// Kills the process at once (`SIGKILL`, as a crash would), then lets the keeper go.
+    pub fn kill(mut self) {
+        let _ = Command::new("kill").args(["-KILL", &self.pid.to_string()]).status();
+        self.stop();
+    }
+
+    /// Whether the process has ended (its keeper then ends too, or is ending).
+    pub fn running(&self) -> bool {
+        Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
+
+    /// Ends the process with its signal and waits for it.
+    pub fn stop(&mut self) {
+        drop(self.lifeline.take());
+        let _ = self.keeper.wait();
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
 
 impl PgServer {
@@ -67,7 +116,7 @@ impl PgServer {
         let dir = tempfile::Builder::new().prefix("balcao-postgres-").tempdir()?.keep();
         let port = free_port()?;
         let password = format!("{:032x}", rand::random::<u128>());
-        let janitor = keep(Command::new("sh").args(["-c", JANITOR, "balcao-postgres-janitor"]).arg(&dir))?;
+        let janitor = keep(Command::new("sh").args(["-c", JANITOR, "balcao-postgres-janitor"]).arg(&dir).stdout(Stdio::null()))?;
         let mut server = Self { bin, password, janitor: Some(janitor), dir, port, durability, running: None };
         server.init()?;
         server.run()?;
@@ -109,8 +158,7 @@ impl PgServer {
     /// Stops the server (a fast shutdown: connections are closed, committed data kept).
     pub fn stop(&mut self) {
         if let Some(mut running) = self.running.take() {
-            drop(running.lifeline.take());
-            let _ = running.keeper.wait();
+            running.stop();
         }
     }
 
@@ -160,16 +208,14 @@ impl PgServer {
         if self.durability == Durability::None {
             server.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
         }
-        let (keeper, lifeline) =
-            keep(Command::new("sh").args(["-c", KEEPER, "balcao-postgres"]).arg(server.get_program()).args(server.get_args()))?;
-        self.running = Some(Running { keeper, lifeline: Some(lifeline) });
+        self.running = Some(Kept::start(&server, "INT", &self.dir.join("postgres.log"))?);
         let deadline = Instant::now() + Duration::from_secs(30);
         let address = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
         loop {
             if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() && self.accepts_logins() {
                 return Ok(());
             }
-            let ended = self.running.as_mut().is_some_and(|r| r.keeper.try_wait().is_ok_and(|s| s.is_some()));
+            let ended = self.running.as_ref().is_some_and(|r| !r.running());
             if ended || Instant::now() > deadline {
                 self.stop();
                 return Err(io::Error::other(format!("postgres did not start on port {} within 30 s", self.port)));
@@ -200,11 +246,11 @@ impl Drop for PgServer {
     }
 }
 
-/// Starts `command` with a lifeline on its standard input.
+/// Starts `command` with a lifeline on its standard input (its output goes nowhere unless the
+/// command says where).
 fn keep(command: &mut Command) -> io::Result<(Child, ChildStdin)> {
     let mut child = command
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot start {:?}: {e}", command.get_program())))?;

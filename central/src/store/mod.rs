@@ -82,6 +82,9 @@ impl From<postgres::Error> for StoreError {
             return Self::ConnectionLost(text());
         }
         match e.code().map(|c| c.code()) {
+            // The server ended this connection (shutting down, or restarted meanwhile): another
+            // may serve.
+            Some("57P01" | "57P02") => Self::ConnectionLost(text()),
             // A lost race: a deadlock, a serialisation failure, or a row another transaction
             // inserted first (run again, the transaction finds it and takes the path for it).
             Some("40001" | "40P01" | "23505") => Self::Contention(text()),
@@ -448,8 +451,11 @@ const POSTGRES_MIGRATIONS: &[&str] = &["
 "];
 
 /// How long an idempotency key's claim lasts if its request never ends it (its instance died):
-/// longer than any request may take (see `server.rs`).
-const CLAIM_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
+/// a kiosk repeating the request on another instance waits this long at most. A claim only
+/// spares the work of processing a request twice at once; storing is idempotent by itself (the
+/// key is the primary key, checked in the storing transaction), so a claim that lapses under a
+/// very slow request costs a repeat's work, never a second record.
+const CLAIM_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 
 /// The catalog as served: its JSON body and the `ETag` derived from it.
 #[derive(Clone, Debug)]

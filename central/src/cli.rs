@@ -1,0 +1,198 @@
+//! `kiosk-central`'s command line: runs the reference central platform. In the library so
+//! that tests can run central as a process of their own (their binary, started again) to
+//! kill and restart it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use crate::tls::{DevPki, server_config};
+use crate::{Central, CentralOptions, DatabaseLocation, KeyFiles, serve};
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use utoipa::OpenApi;
+
+#[derive(Parser, Debug)]
+#[command(version, about = "The Balcão reference central platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// The database: a SQLite file (created if missing, readable by its owner only), or a
+    /// PostgreSQL URL, `postgres://user:password@host:port/database`, which several central
+    /// instances may share.
+    #[arg(long, default_value = "central.db", env = "BALCAO_CENTRAL_DATABASE")]
+    database: String,
+    /// Connections to PostgreSQL this instance keeps at most. The server's `max_connections`
+    /// must exceed the sum over all instances.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    database_pool: u32,
+    /// Folder of central's keys, outside the database: `data.key` seals personal data,
+    /// `identity-provider.keys` holds the reference identity provider's signing keys (a real
+    /// deployment keeps those in an HSM). Made if missing; default: `<database>-keys` beside a
+    /// SQLite file. Required with PostgreSQL: the same folder's contents on every instance.
+    #[arg(long)]
+    keys: Option<PathBuf>,
+    /// Days a settled application's personal data is kept before it is purged.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    personal_data_days: u64,
+    /// Server certificate chain (PEM).
+    #[arg(long, requires = "tls_key", conflicts_with = "dev_pki")]
+    tls_cert: Option<PathBuf>,
+    /// Server private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The CA that signs kiosk certificates (PEM); kiosks connect with mutual TLS.
+    #[arg(long, requires = "tls_cert")]
+    kiosk_ca: Option<PathBuf>,
+    /// Folder for a development CA, server certificate for localhost and kiosk certificates
+    /// (made if missing); kiosks must trust its `ca.pem`.
+    #[arg(long)]
+    dev_pki: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Prints the OpenAPI document generated from the code.
+    Openapi,
+    /// Issues a kiosk certificate from the development PKI (enrolment for development).
+    IssueKioskCert {
+        /// The development PKI folder (as `--dev-pki`).
+        #[arg(long)]
+        dev_pki: PathBuf,
+        /// The kiosk's id, as in its configuration (`kiosk.id`).
+        #[arg(long)]
+        kiosk_id: String,
+        /// The service centre the kiosk stands in (`kiosk.centre_id`): the kiosk may only read
+        /// and write that centre's records.
+        #[arg(long)]
+        centre_id: String,
+        /// Where to write the certificate and key (PEM), the kiosk's `central.identity_file`.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Writes `contents` to a new file only its owner can read (private keys).
+fn write_private(file: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)
+        .with_context(|| format!("writing {}", file.display()))?;
+    out.write_all(contents.as_bytes()).with_context(|| format!("writing {}", file.display()))
+}
+
+/// The development PKI in `dir`, made on first use.
+fn load_dev_pki(dir: &Path) -> anyhow::Result<DevPki> {
+    let files = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"].map(|name| dir.join(name));
+    if !files[0].exists() {
+        let pki = DevPki::generate()?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (file, pem) in files.iter().zip([&pki.ca_pem, &pki.ca_key_pem, &pki.server_cert_pem, &pki.server_key_pem]) {
+            write_private(file, pem)?;
+        }
+    }
+    let [ca_pem, ca_key_pem, server_cert_pem, server_key_pem] =
+        files.clone().map(|file| std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display())));
+    tracing::info!(ca = %files[0].display(), "development PKI: kiosks must trust this CA");
+    Ok(DevPki { ca_pem: ca_pem?, ca_key_pem: ca_key_pem?, server_cert_pem: server_cert_pem?, server_key_pem: server_key_pem? })
+}
+
+/// Runs `kiosk-central` with this process's arguments.
+pub fn main() -> std::process::ExitCode {
+    main_with(std::env::args_os())
+}
+
+/// Runs `kiosk-central` with `args` (the first is the program's name).
+pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            #[allow(clippy::print_stderr, reason = "the program's own error, for the person who started it")]
+            {
+                eprintln!("kiosk-central: cannot start its runtime: {e}");
+            }
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line that names the problem, its causes after colons.
+            #[allow(clippy::print_stderr, reason = "the program's own error, for the person who started it")]
+            {
+                eprintln!("kiosk-central: {e:#}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Some(Command::Openapi) => {
+            let doc = crate::api::ApiDoc::openapi().to_pretty_json()?;
+            std::io::Write::write_all(&mut std::io::stdout(), format!("{doc}\n").as_bytes())?;
+            return Ok(());
+        }
+        Some(Command::IssueKioskCert { dev_pki, kiosk_id, centre_id, out }) => {
+            let identity = load_dev_pki(dev_pki)?.issue_kiosk(kiosk_id, centre_id)?;
+            write_private(out, &identity)?;
+            return Ok(());
+        }
+        None => {}
+    }
+    // Colours only for a person at a terminal: a log file or the journal gets plain text.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init()
+        .ok();
+
+    let read = |file: &PathBuf| std::fs::read(file).with_context(|| format!("reading {}", file.display()));
+    let tls = match (&cli.tls_cert, &cli.tls_key, &cli.kiosk_ca, &cli.dev_pki) {
+        (Some(cert), Some(key), Some(kiosk_ca), None) => server_config(&read(cert)?, &read(key)?, &read(kiosk_ca)?)?,
+        (None, None, None, Some(dir)) => load_dev_pki(dir)?.server_config()?,
+        _ => bail!("give either --tls-cert, --tls-key and --kiosk-ca, or --dev-pki DIR"),
+    };
+    let database = DatabaseLocation::parse(&cli.database);
+    let keys = match (&database, &cli.keys) {
+        (_, Some(folder)) => KeyFiles::in_folder(folder),
+        (DatabaseLocation::Sqlite(file), None) => KeyFiles::beside(file),
+        (DatabaseLocation::Postgres(_), None) => {
+            bail!("with a PostgreSQL database, --keys names the folder of central's keys (the same keys on every instance)")
+        }
+    };
+    let mut options = CentralOptions::on(database.clone(), keys);
+    options.postgres.pool_size = cli.database_pool;
+    options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
+    // Each connection is a file: raise the open-files limit as far as allowed, and keep the
+    // connection limit below it (with room for the database, logs and keys).
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let room = usize::try_from(files.saturating_sub(128)).unwrap_or(usize::MAX);
+    if room < options.limits.max_connections {
+        tracing::warn!(files, max_connections = room, "the open-files limit caps central's connections");
+        options.limits.max_connections = room;
+        options.limits.max_unauthenticated = options.limits.max_unauthenticated.min(room / 2);
+    }
+    let opening = options.clone();
+    let central = tokio::task::spawn_blocking(move || Central::open(&opening)).await?.with_context(|| format!("opening {database}"))?;
+    let listener = tokio::net::TcpListener::bind(cli.listen).await.with_context(|| format!("listening on {}", cli.listen))?;
+    tracing::info!(address = %cli.listen, "central listening (HTTPS)");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    serve(central.clone(), listener, tls, central.router(), shutdown).await?;
+    Ok(())
+}
