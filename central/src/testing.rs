@@ -110,10 +110,16 @@ impl Drop for Kept {
 }
 
 impl PgServer {
-    /// Makes a new cluster and starts it.
+    /// Makes a new cluster in the temporary folder and starts it.
     pub fn start(durability: Durability) -> io::Result<Self> {
+        Self::start_in(&std::env::temp_dir(), durability)
+    }
+
+    /// Makes a new cluster in a new folder in `parent` (a benchmark's on a real disk, not a
+    /// `tmpfs` where a sync costs nothing) and starts it.
+    pub fn start_in(parent: &Path, durability: Durability) -> io::Result<Self> {
         let bin = binaries()?;
-        let dir = tempfile::Builder::new().prefix("balcao-postgres-").tempdir()?.keep();
+        let dir = tempfile::Builder::new().prefix("balcao-postgres-").tempdir_in(parent)?.keep();
         let port = free_port()?;
         let password = format!("{:032x}", rand::random::<u128>());
         let janitor = keep(Command::new("sh").args(["-c", JANITOR, "balcao-postgres-janitor"]).arg(&dir).stdout(Stdio::null()))?;

@@ -47,7 +47,7 @@ pub enum Param<'a> {
 }
 
 /// What can be bound to a parameter: `args![a, b]` makes the list a statement takes.
-pub trait Bind {
+pub trait Bind: Sync {
     fn param(&self) -> Param<'_>;
 }
 
@@ -273,6 +273,11 @@ fn for_sqlite(sql: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// `$start, $start+1, …` for `n` parameters (an `IN (…)` list, a row of `VALUES`).
+pub fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// A PostgreSQL connection with the statements it has prepared: the store runs a few dozen

@@ -703,20 +703,28 @@ impl Store {
                 Ok(keys.iter().take_while(|key| claims.insert((*key).clone())).count())
             }
             Dialect::Postgres => {
+                if keys.is_empty() {
+                    return Ok(0);
+                }
                 let now = Timestamp::now();
                 let (now_ms, until) = (now.as_millisecond(), (now + CLAIM_LIFETIME).as_millisecond());
+                // One statement for the whole batch: the keys it could claim come back.
+                let values: Vec<String> = (0..keys.len()).map(|i| format!("(${}, $2)", i + 3)).collect();
+                let sql = format!(
+                    "INSERT INTO key_claims (key, until) VALUES {} ON CONFLICT (key) DO UPDATE SET until = excluded.until
+                     WHERE key_claims.until < $1 RETURNING key",
+                    values.join(", ")
+                );
+                let mut bound: Vec<&dyn db::Bind> = vec![&now_ms, &until];
+                bound.extend(keys.iter().map(|k| k as &dyn db::Bind));
                 self.db.write(|tx| {
-                    let mut claimed = 0;
-                    for key in keys {
-                        let taken = tx.execute(
-                            "INSERT INTO key_claims (key, until) VALUES ($1, $2)
-                             ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE key_claims.until < $3",
-                            args![key, until, now_ms],
-                        )?;
-                        if taken == 0 {
-                            break;
-                        }
-                        claimed += 1;
+                    let taken = tx.query(&sql, &bound)?.iter().map(|r| r.get::<String>(0)).collect::<Result<HashSet<_>, _>>()?;
+                    let claimed = keys.iter().take_while(|key| taken.contains(*key)).count();
+                    // Those after the first key in flight are not the request's to hold.
+                    let extra: Vec<&String> = keys[claimed..].iter().filter(|key| taken.contains(*key)).collect();
+                    if !extra.is_empty() {
+                        let sql = format!("DELETE FROM key_claims WHERE key IN ({})", db::placeholders(1, extra.len()));
+                        tx.execute(&sql, &extra.iter().map(|k| *k as &dyn db::Bind).collect::<Vec<_>>())?;
                     }
                     Ok(claimed)
                 })
@@ -734,12 +742,12 @@ impl Store {
                 }
                 Ok(())
             }
-            Dialect::Postgres => self.db.write(|tx| {
-                for key in keys {
-                    tx.execute("DELETE FROM key_claims WHERE key = $1", args![key])?;
-                }
-                Ok(())
-            }),
+            Dialect::Postgres if keys.is_empty() => Ok(()),
+            Dialect::Postgres => {
+                let sql = format!("DELETE FROM key_claims WHERE key IN ({})", db::placeholders(1, keys.len()));
+                let bound: Vec<&dyn db::Bind> = keys.iter().map(|k| k as &dyn db::Bind).collect();
+                self.db.write(|tx| tx.execute(&sql, &bound).map(drop))
+            }
         }
     }
 
@@ -750,7 +758,33 @@ impl Store {
 
     /// The answers recorded for these keys of `kiosk`'s, in their order.
     pub fn idempotent_responses(&self, kiosk: &str, keys: &[String]) -> Result<Vec<Option<Recorded>>, StoreError> {
-        self.db.read(|tx| keys.iter().map(|key| recorded(tx, kiosk, key)).collect())
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The keys' answers in one query; a key with none may still be an application whose key
+        // was purged, and those are looked for in one more.
+        let in_list = db::placeholders(1, keys.len());
+        let answers_sql = format!("SELECT key, request_hash, status, response, kiosk_id FROM idempotency_keys WHERE key IN ({in_list})");
+        let applications_sql = format!("SELECT id FROM applications WHERE id IN ({in_list})");
+        let bound: Vec<&dyn db::Bind> = keys.iter().map(|k| k as &dyn db::Bind).collect();
+        self.db.read(|tx| {
+            let mut answers = std::collections::HashMap::new();
+            for row in tx.query(&answers_sql, &bound)? {
+                answers.insert(row.get::<String>(0)?, answer_of(&row, 1, kiosk)?);
+            }
+            let applications = if answers.len() < keys.len() {
+                tx.query(&applications_sql, &bound)?.iter().map(|r| r.get::<String>(0)).collect::<Result<HashSet<_>, _>>()?
+            } else {
+                HashSet::new()
+            };
+            keys.iter()
+                .map(|key| match answers.remove(key) {
+                    Some(answer) => Ok(Some(answer)),
+                    None if applications.contains(key) => recorded_application(tx, kiosk, key),
+                    None => Ok(None),
+                })
+                .collect()
+        })
     }
 
     /// Stores the application, its first status and the answer to its idempotency key in one
@@ -770,7 +804,9 @@ impl Store {
     /// [`record_application`](Self::record_application) would: a key recorded before gets
     /// its first answer back and stores nothing.
     pub fn record_applications(&self, applications: &[NewApplication<'_>]) -> Result<Vec<Recorded>, StoreError> {
-        self.db.write(|tx| applications.iter().map(|new| insert_application(self, tx, new)).collect())
+        // Sealed and written out before the transaction: it holds only the statements.
+        let rows = applications.iter().map(|new| ApplicationRowToStore::new(self, new)).collect::<Result<Vec<_>, _>>()?;
+        self.db.write(|tx| insert_applications(tx, &rows))
     }
 
     /// Records a kiosk's event once. Returns `false` if an event with this id but another
@@ -967,46 +1003,140 @@ pub enum Recorded {
     Taken,
 }
 
-fn insert_application(store: &Store, tx: &mut Tx<'_>, new: &NewApplication<'_>) -> Result<Recorded, StoreError> {
-    let (submission, receipt) = (new.submission, new.receipt);
-    if let Some(existing) = recorded(tx, &submission.kiosk_id, new.key)? {
-        return Ok(existing);
-    }
-    let personal = SealedApplication { answers: submission.answers.clone(), identity: submission.identity.clone() };
-    let id = submission.application_id.to_string();
-    let sealed = store.seal_application(&id, &personal)?;
-    let received_at = receipt.received_at.to_string();
-    let fee = i64::try_from(submission.fee_avos).map_err(|_| StoreError::Corrupt(format!("fee {} too large", submission.fee_avos)))?;
-    tx.execute(
-        "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at, received_at, state, identity_method, request_hash, sealed)
-         VALUES ($1, $2, $3, $4, $5, $6, '', $7, $8, $9, $10, $11, $12, $13, $14)",
-        args![
+/// An application as it is stored: sealed, and each column written out.
+struct ApplicationRowToStore<'a> {
+    key: &'a str,
+    kiosk_id: &'a str,
+    id: String,
+    reference: &'a str,
+    centre_id: &'a str,
+    service_id: &'a str,
+    language: &'a str,
+    fee: i64,
+    payment: Option<String>,
+    submitted_at: String,
+    received_at: String,
+    state: &'a str,
+    identity_method: Option<String>,
+    request_hash: &'a str,
+    sealed: Vec<u8>,
+    receipt: String,
+    received_second: i64,
+}
+
+impl<'a> ApplicationRowToStore<'a> {
+    fn new(store: &Store, new: &'a NewApplication<'a>) -> Result<Self, StoreError> {
+        let (submission, receipt) = (new.submission, new.receipt);
+        let id = submission.application_id.to_string();
+        let personal = SealedApplication { answers: submission.answers.clone(), identity: submission.identity.clone() };
+        Ok(Self {
+            key: new.key,
+            kiosk_id: &submission.kiosk_id,
+            sealed: store.seal_application(&id, &personal)?,
             id,
-            submission.reference,
-            submission.kiosk_id,
-            submission.centre_id,
-            submission.service_id,
-            submission.language.tag(),
-            fee,
-            submission.payment.as_ref().map(to_json).transpose()?,
-            submission.submitted_at.to_string(),
-            received_at,
-            receipt.state.as_str(),
-            submission.identity.as_ref().map(|i| to_json(&i.method)).transpose()?,
-            new.request_hash,
-            sealed,
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO status_history (application_id, state, at) VALUES ($1, $2, $3)",
-        args![id, receipt.state.as_str(), received_at],
-    )?;
-    let response = StoredResponse { request_hash: new.request_hash.to_string(), status: 201, body: to_json(receipt)? };
-    tx.execute(
-        "INSERT INTO idempotency_keys (key, request_hash, status, response, created_at, kiosk_id) VALUES ($1, $2, $3, $4, $5, $6)",
-        args![new.key, response.request_hash, response.status, response.body, receipt.received_at.as_second(), submission.kiosk_id],
-    )?;
-    Ok(Recorded::Answer(response))
+            reference: &submission.reference,
+            centre_id: &submission.centre_id,
+            service_id: &submission.service_id,
+            language: submission.language.tag(),
+            fee: i64::try_from(submission.fee_avos).map_err(|_| StoreError::Corrupt(format!("fee {} too large", submission.fee_avos)))?,
+            payment: submission.payment.as_ref().map(to_json).transpose()?,
+            submitted_at: submission.submitted_at.to_string(),
+            received_at: receipt.received_at.to_string(),
+            state: receipt.state.as_str(),
+            identity_method: submission.identity.as_ref().map(|i| to_json(&i.method)).transpose()?,
+            request_hash: new.request_hash,
+            receipt: to_json(receipt)?,
+            received_second: receipt.received_at.as_second(),
+        })
+    }
+}
+
+/// Stores the applications not stored before, each with its first status and its key's
+/// answer, in three statements whatever their number (round trips are what a database server
+/// costs); an application stored before gets its recorded answer back.
+fn insert_applications(tx: &mut Tx<'_>, rows: &[ApplicationRowToStore<'_>]) -> Result<Vec<Recorded>, StoreError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    const COLUMNS: usize = 14;
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| {
+            let p = |n: usize| format!("${}", i * COLUMNS + n);
+            format!(
+                "({}, {}, {}, {}, {}, {}, '', {}, {}, {}, {}, {}, {}, {}, {})",
+                p(1),
+                p(2),
+                p(3),
+                p(4),
+                p(5),
+                p(6),
+                p(7),
+                p(8),
+                p(9),
+                p(10),
+                p(11),
+                p(12),
+                p(13),
+                p(14)
+            )
+        })
+        .collect();
+    let mut bound: Vec<&dyn db::Bind> = Vec::with_capacity(rows.len() * COLUMNS);
+    for r in rows {
+        bound.extend([
+            &r.id as &dyn db::Bind,
+            &r.reference,
+            &r.kiosk_id,
+            &r.centre_id,
+            &r.service_id,
+            &r.language,
+            &r.fee,
+            &r.payment,
+            &r.submitted_at,
+            &r.received_at,
+            &r.state,
+            &r.identity_method,
+            &r.request_hash,
+            &r.sealed,
+        ]);
+    }
+    let sql = format!(
+        "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at,
+             received_at, state, identity_method, request_hash, sealed)
+         VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
+        values.join(", ")
+    );
+    let inserted = tx.query(&sql, &bound)?.iter().map(|r| r.get::<String>(0)).collect::<Result<HashSet<_>, _>>()?;
+    let new: Vec<&ApplicationRowToStore<'_>> = rows.iter().filter(|r| inserted.contains(&r.id)).collect();
+    if !new.is_empty() {
+        let history: Vec<String> = (0..new.len()).map(|i| format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3)).collect();
+        let bound: Vec<&dyn db::Bind> = new.iter().flat_map(|r| [&r.id as &dyn db::Bind, &r.state, &r.received_at]).collect();
+        tx.execute(&format!("INSERT INTO status_history (application_id, state, at) VALUES {}", history.join(", ")), &bound)?;
+        let keys: Vec<String> = (0..new.len())
+            .map(|i| {
+                let p = |n: usize| format!("${}", i * 5 + n);
+                format!("({}, {}, 201, {}, {}, {})", p(1), p(2), p(3), p(4), p(5))
+            })
+            .collect();
+        let bound: Vec<&dyn db::Bind> =
+            new.iter().flat_map(|r| [&r.key as &dyn db::Bind, &r.request_hash, &r.receipt, &r.received_second, &r.kiosk_id]).collect();
+        tx.execute(
+            &format!("INSERT INTO idempotency_keys (key, request_hash, status, response, created_at, kiosk_id) VALUES {}", keys.join(", ")),
+            &bound,
+        )?;
+    }
+    rows.iter()
+        .map(|r| {
+            if inserted.contains(&r.id) {
+                return Ok(Recorded::Answer(StoredResponse {
+                    request_hash: r.request_hash.to_string(),
+                    status: 201,
+                    body: r.receipt.clone(),
+                }));
+            }
+            recorded(tx, r.kiosk_id, r.key)?.ok_or_else(|| StoreError::Corrupt(format!("application {} neither stored nor found", r.id)))
+        })
+        .collect()
 }
 
 /// What is recorded under application `key` for `kiosk`: its answer while the key is kept; after
@@ -1014,10 +1144,22 @@ fn insert_application(store: &Store, tx: &mut Tx<'_>, new: &NewApplication<'_>) 
 /// [`Recorded::Taken`] when the id is another kiosk's.
 fn recorded(tx: &mut Tx<'_>, kiosk: &str, key: &str) -> Result<Option<Recorded>, StoreError> {
     let answer = tx.query_opt("SELECT request_hash, status, response, kiosk_id FROM idempotency_keys WHERE key = $1", args![key])?;
-    if let Some(row) = answer {
-        let answer = StoredResponse { request_hash: row.get(0)?, status: row.get(1)?, body: row.get(2)? };
-        return Ok(Some(if row.get::<String>(3)? == kiosk { Recorded::Answer(answer) } else { Recorded::Taken }));
+    match answer {
+        Some(row) => answer_of(&row, 0, kiosk).map(Some),
+        None => recorded_application(tx, kiosk, key),
     }
+}
+
+/// The answer in a row of `idempotency_keys` (request hash, status, response, kiosk from
+/// column `first` on), as `kiosk` may see it.
+fn answer_of(row: &db::Row, first: usize, kiosk: &str) -> Result<Recorded, StoreError> {
+    let answer = StoredResponse { request_hash: row.get(first)?, status: row.get(first + 1)?, body: row.get(first + 2)? };
+    Ok(if row.get::<String>(first + 3)? == kiosk { Recorded::Answer(answer) } else { Recorded::Taken })
+}
+
+/// What an application with id `key` tells `kiosk` once its key's answer was purged: its own
+/// receipt (same kiosk only), [`Recorded::Taken`], or nothing.
+fn recorded_application(tx: &mut Tx<'_>, kiosk: &str, key: &str) -> Result<Option<Recorded>, StoreError> {
     let application =
         tx.query_opt("SELECT kiosk_id, request_hash, reference, state, received_at FROM applications WHERE id = $1", args![key])?;
     let Some(row) = application else { return Ok(None) };
