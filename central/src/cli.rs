@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::tls::{DevPki, server_config};
 use crate::{Central, CentralOptions, DatabaseLocation, KeyFiles, serve};
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use utoipa::OpenApi;
 
 #[derive(Parser, Debug)]
@@ -16,6 +16,11 @@ use utoipa::OpenApi;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// A settings file (TOML) with any of the options below, each under its flag's name
+    /// (`database = "postgres://…"`, `database-pool = 16`…). A flag or its environment
+    /// variable wins over the file.
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
@@ -74,6 +79,61 @@ enum Command {
     },
 }
 
+/// Central's settings file: the command line's options, each under its flag's name.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ConfigFile {
+    listen: Option<SocketAddr>,
+    database: Option<String>,
+    database_pool: Option<u32>,
+    keys: Option<PathBuf>,
+    personal_data_days: Option<u64>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    kiosk_ca: Option<PathBuf>,
+    dev_pki: Option<PathBuf>,
+}
+
+impl ConfigFile {
+    fn load(file: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        // toml's message names the key, the line and the column.
+        toml::from_str(&text).with_context(|| format!("{} is not central's settings", file.display()))
+    }
+
+    /// Sets each option the command line (or the environment) left at its default.
+    fn apply(self, cli: &mut Cli, matches: &clap::ArgMatches) -> anyhow::Result<()> {
+        let unset = |id: &str| matches!(matches.value_source(id), None | Some(clap::parser::ValueSource::DefaultValue));
+        let file = |key: &str| format!("{key} in the settings file");
+        if let Some(pool) = self.database_pool {
+            anyhow::ensure!((1..=1000).contains(&pool), "{} is {pool}: give 1 to 1000", file("database-pool"));
+        }
+        if let Some(days) = self.personal_data_days {
+            anyhow::ensure!((1..=3650).contains(&days), "{} is {days}: give 1 to 3650", file("personal-data-days"));
+        }
+        macro_rules! take {
+            ($($field:ident: $id:literal => $set:expr),* $(,)?) => {$(
+                if let Some(value) = self.$field && unset($id) {
+                    let set: fn(&mut Cli, _) = $set;
+                    set(cli, value);
+                }
+            )*};
+        }
+        take! {
+            listen: "listen" => |cli, v| cli.listen = v,
+            database: "database" => |cli, v| cli.database = v,
+            database_pool: "database_pool" => |cli, v| cli.database_pool = v,
+            keys: "keys" => |cli, v| cli.keys = Some(v),
+            personal_data_days: "personal_data_days" => |cli, v| cli.personal_data_days = v,
+            tls_cert: "tls_cert" => |cli, v| cli.tls_cert = Some(v),
+            tls_key: "tls_key" => |cli, v| cli.tls_key = Some(v),
+            kiosk_ca: "kiosk_ca" => |cli, v| cli.kiosk_ca = Some(v),
+            dev_pki: "dev_pki" => |cli, v| cli.dev_pki = Some(v),
+        }
+        Ok(())
+    }
+}
+
 /// Writes `contents` to a new file only its owner can read (private keys).
 fn write_private(file: &Path, contents: &str) -> anyhow::Result<()> {
     use std::io::Write;
@@ -111,10 +171,23 @@ pub fn main() -> std::process::ExitCode {
 
 /// Runs `kiosk-central` with `args` (the first is the program's name).
 pub fn main_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> std::process::ExitCode {
-    let cli = match Cli::try_parse_from(args) {
+    let matches = match Cli::command().try_get_matches_from(args) {
+        Ok(matches) => matches,
+        Err(e) => e.exit(),
+    };
+    let mut cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let Some(file) = cli.config.clone()
+        && let Err(e) = ConfigFile::load(&file).and_then(|config| config.apply(&mut cli, &matches))
+    {
+        #[allow(clippy::print_stderr, reason = "the program's own error, for the person who started it")]
+        {
+            eprintln!("kiosk-central: {e:#}");
+        }
+        return std::process::ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {

@@ -207,3 +207,54 @@ async fn a_database_from_before_sealing_is_sealed_and_its_signing_keys_moved_out
     let stored = central.store().recent_applications(5).expect("list");
     assert!(stored[0].identity.is_some(), "the application reads whole");
 }
+
+/// Every row of every table of central's PostgreSQL database, as text.
+fn postgres_contents(url: &str) -> Vec<u8> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        let tables: Vec<String> = client
+            .query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'", &[])
+            .expect("tables")
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut contents = Vec::new();
+        for table in tables {
+            // Each row whole, BYTEA as hex: a value in clear shows as its text or its hex.
+            for row in client.query(&format!("SELECT t::text FROM {table} t"), &[]).expect("rows") {
+                contents.extend(row.get::<_, String>(0).into_bytes());
+            }
+        }
+        contents
+    })
+    .join()
+    .expect("thread")
+}
+
+#[tokio::test]
+async fn on_postgresql_too_personal_data_is_sealed_and_no_signing_key_is_in_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = common::options(common::Db::Postgres, dir.path());
+    let balcao_central::DatabaseLocation::Postgres(url) = options.database.clone() else { unreachable!("a PostgreSQL test") };
+    let central = Central::open(&options).expect("central");
+    let application = application();
+    assert_eq!(submit(&central, &application).await, StatusCode::CREATED);
+    central.issue_certificate(application.application_id).expect("issued");
+
+    let contents = postgres_contents(&url);
+    assert!(contains(&contents, application.reference.as_bytes()), "the scan reads the applications");
+    for personal in [NAME, DOCUMENT, "12345678", BIRTH, "14031985"] {
+        assert!(!contains(&contents, personal.as_bytes()), "{personal:?} is in the database in clear");
+        assert!(!contains(&contents, hex::encode(personal).as_bytes()), "{personal:?} is in the database in clear (as bytes)");
+    }
+    let signing = std::fs::read_to_string(&options.keys.identity_provider).expect("signing keys");
+    let signing: serde_json::Value = serde_json::from_str(&signing).expect("json");
+    for private in signing["keys"].as_object().expect("keys").values() {
+        let private = private.as_str().expect("hex");
+        assert!(!contains(&contents, &private.as_bytes()[32..96]), "a private signing key is in the database");
+    }
+    assert_eq!(mode(&options.keys.data_key), 0o600);
+    let stored = central.store().recent_applications(5).expect("list");
+    assert!(stored[0].identity.as_ref().is_some_and(|i| i.holder.matches(DOCUMENT)), "and reads whole through central");
+}

@@ -262,3 +262,24 @@ fn a_database_address_that_is_malformed_unreachable_or_refuses_the_password_is_o
     let (ok, stderr) = kiosk_central(&server.url("postgres"), false);
     assert!(!ok && stderr.contains("--keys"), "{stderr}");
 }
+
+/// `kiosk-central` with a settings file holding `settings`: its exit status and stderr.
+fn kiosk_central_with_settings(settings: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("central.toml");
+    let folder = |name: &str| dir.path().join(name).display().to_string();
+    std::fs::write(&file, format!("listen = \"127.0.0.1:0\"\ndev-pki = {:?}\nkeys = {:?}\n{settings}", folder("pki"), folder("keys")))
+        .expect("settings");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_kiosk-central")).arg("--config").arg(&file).output().expect("runs");
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).trim().to_string())
+}
+
+#[test]
+fn the_database_can_come_from_the_settings_file_and_a_wrong_key_there_is_named() {
+    let (ok, stderr) = kiosk_central_with_settings("database = \"postgres://balcao:x@127.0.0.1:notaport/db\"\n");
+    assert!(!ok && stderr.contains("not a PostgreSQL URL"), "the file's database is the one used: {stderr}");
+    let (ok, stderr) = kiosk_central_with_settings("databse = \"central.db\"\n");
+    assert!(!ok && stderr.contains("databse"), "a misspelt key is named: {stderr}");
+    let (ok, stderr) = kiosk_central_with_settings("database-pool = 0\n");
+    assert!(!ok && stderr.contains("database-pool") && stderr.contains("1 to 1000"), "{stderr}");
+}

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(a_fleet_drains_through_a_killed_instance_and_a_restarted_database());
     println!("test a_fleet_drains_through_a_killed_instance_and_a_restarted_database ... ok");
+    println!("\ntest result: ok. 1 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out");
     ExitCode::SUCCESS
 }
 

@@ -10,10 +10,13 @@ struct KioskCertificate;
 impl Modify for KioskCertificate {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-        // Any request may run out of time (or, later, find the database away): 503 with
-        // Retry-After, on every operation.
+        // Any request may run out of time or find the database away: 503 with Retry-After, on
+        // every operation.
         let unavailable = ResponseBuilder::new()
-            .description("Central could not answer in time; retry after Retry-After (nothing was lost)")
+            .description(
+                "Central could not answer in time, or its database is not answering; repeat the request after Retry-After \
+                 (nothing was lost, nothing stored twice)",
+            )
             .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
             .build();
         for item in openapi.paths.paths.values_mut() {
