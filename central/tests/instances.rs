@@ -9,7 +9,10 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use balcao_backend_client::api::{PickupOutcome, PickupReceipt, PickupRecord, PickupVerdict, Problem};
+use balcao_backend_client::api::{
+    CertificateChanges, PickupOutcome, PickupReceipt, PickupRecord, PickupVerdict, Problem, QueueTicket, TicketOutcome, TicketReceipt,
+    TicketVerdict,
+};
 use balcao_central::testing::{Durability, PgServer};
 use balcao_central::tls::Peer;
 use balcao_central::{Central, CentralOptions, DatabaseLocation, KeyFiles};
@@ -141,6 +144,151 @@ async fn of_two_pickups_of_one_certificate_filed_on_two_instances_at_once_one_is
         assert_eq!(verdicts.iter().filter(|v| **v == PickupVerdict::Recorded).count(), 1, "round {round}: {verdicts:?}");
         assert_eq!(verdicts.iter().filter(|v| **v == PickupVerdict::Duplicate).count(), 1, "round {round}: {verdicts:?}");
     }
+}
+
+fn ticket(number: &str, kiosk: &str) -> QueueTicket {
+    QueueTicket {
+        ticket_id: Uuid::now_v7(),
+        queue_id: "civil-registry".into(),
+        number: number.into(),
+        kiosk_id: kiosk.into(),
+        centre_id: "GSC-01".into(),
+        service_day: common::today(),
+        issued_at: jiff::Timestamp::now(),
+        outcome: TicketOutcome::Printed,
+        offline: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_one_ticket_number_filed_on_two_instances_at_once_one_is_flagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = two_instances(&dir, Duration::ZERO);
+    let verdict = |body: &[u8]| serde_json::from_slice::<TicketReceipt>(body).expect("receipt").verdict;
+    for round in 0..10 {
+        let number = format!("B1-{round:03}");
+        let (one, two) = (ticket(&number, "K01"), ticket(&number, "K01"));
+        let ((s1, _, b1), (s2, _, b2)) = tokio::join!(
+            send(&a, post("/v1/queue-tickets", &one.ticket_id.to_string(), serde_json::to_vec(&one).expect("json"))),
+            send(&b, post("/v1/queue-tickets", &two.ticket_id.to_string(), serde_json::to_vec(&two).expect("json")))
+        );
+        assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED), "round {round}");
+        let mut verdicts = [verdict(&b1), verdict(&b2)];
+        verdicts.sort_by_key(|v| *v == TicketVerdict::NumberReused);
+        assert_eq!(verdicts, [TicketVerdict::Recorded, TicketVerdict::NumberReused], "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_follows_its_centres_feed_through_either_instance_and_misses_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = two_instances(&dir, Duration::ZERO);
+    let changes = |body: &[u8]| serde_json::from_slice::<CertificateChanges>(body).expect("changes");
+    let feed = |since: Option<&str>| {
+        let query = since.map_or_else(String::new, |token| format!("&since={token}"));
+        get(&format!("/v1/certificates/ready?centre=GSC-01{query}"))
+    };
+    // Certificates issued through both instances at once, the kiosk reading through either.
+    let mut issued = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut token: Option<String> = None;
+    for round in 0..6 {
+        let mut ids = Vec::new();
+        for _ in 0..4 {
+            let s = submission();
+            let (key, body) = (s.application_id.to_string(), serde_json::to_vec(&s).expect("json"));
+            assert_eq!(send(&a, post("/v1/applications", &key, body)).await.0, StatusCode::CREATED);
+            ids.push(s.application_id);
+        }
+        let (first, second) = (a.clone(), b.clone());
+        let (x, y) = (ids[..2].to_vec(), ids[2..].to_vec());
+        let issuing = [
+            tokio::task::spawn_blocking(move || x.iter().for_each(|id| first.issue_certificate(*id).expect("issued through A"))),
+            tokio::task::spawn_blocking(move || y.iter().for_each(|id| second.issue_certificate(*id).expect("issued through B"))),
+        ];
+        issued.extend(ids);
+        let reader = if round % 2 == 0 { &b } else { &a };
+        let (status, _, body) = send(reader, feed(token.as_deref())).await;
+        assert_eq!(status, StatusCode::OK);
+        let page = changes(&body);
+        seen.extend(page.ready.iter().map(|c| c.application_id));
+        token = Some(page.token);
+        for issuing in issuing {
+            issuing.await.expect("issuing");
+        }
+    }
+    let (_, _, body) = send(&a, feed(token.as_deref())).await;
+    seen.extend(changes(&body).ready.iter().map(|c| c.application_id));
+    assert_eq!(seen, issued, "every certificate reached the kiosk, whichever instance it read through");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_position_given_before_an_earlier_one_commits_is_not_read_past_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let options = common::options(Db::Postgres, dir.path());
+    let DatabaseLocation::Postgres(url) = options.database.clone() else { unreachable!("a PostgreSQL test") };
+    let a = Arc::new(Central::open(&options).expect("instance A"));
+    let b = Arc::new(Central::open(&options).expect("instance B"));
+    let feed = |since: &str| get(&format!("/v1/certificates/ready?centre=GSC-01&since={since}"));
+    let changes = |body: &[u8]| serde_json::from_slice::<CertificateChanges>(body).expect("changes");
+    let stored = |central: Arc<Central>| async move {
+        let s = submission();
+        let (key, body) = (s.application_id.to_string(), serde_json::to_vec(&s).expect("json"));
+        assert_eq!(send(&central, post("/v1/applications", &key, body)).await.0, StatusCode::CREATED);
+        s.application_id
+    };
+    let collected = stored(a.clone()).await;
+    a.issue_certificate(collected).expect("issued");
+    let (_, _, body) = send(&b, get("/v1/certificates/ready?centre=GSC-01")).await;
+    let listed = changes(&body);
+    assert_eq!(listed.ready.len(), 1);
+
+    // Another instance is recording the certificate's pickup: its feed row moved to a new
+    // position, not yet committed.
+    let collecting = std::thread::spawn(move || {
+        let mut other = postgres::Client::connect(&url, postgres::NoTls).expect("other instance");
+        let mut tx = other.transaction().expect("transaction");
+        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended('feed/GSC-01', 0))", &[]).expect("the feed's turn");
+        tx.execute("DELETE FROM certificate_feed WHERE application_id = $1", &[&collected.to_string()]).expect("moved");
+        tx.execute(
+            "INSERT INTO certificate_feed (centre_id, application_id, change, at) VALUES ('GSC-01', $1, 'gone', 0)",
+            &[&collected.to_string()],
+        )
+        .expect("gone");
+        std::thread::sleep(Duration::from_millis(1500));
+        tx.commit().expect("committed");
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Meanwhile A issues another certificate, and the kiosk catches up through B.
+    let ready = stored(a.clone()).await;
+    let issuing = tokio::task::spawn_blocking({
+        let a = a.clone();
+        move || a.issue_certificate(ready).expect("issued")
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (_, _, body) = send(&b, feed(&listed.token)).await;
+    let early = changes(&body);
+    collecting.join().expect("the pickup committed");
+    issuing.await.expect("issued");
+    let (_, _, body) = send(&b, feed(&early.token)).await;
+    let late = changes(&body);
+    let gone: Vec<Uuid> = early.gone.iter().chain(&late.gone).copied().collect();
+    let ready_seen: Vec<Uuid> = early.ready.iter().chain(&late.ready).map(|c| c.application_id).collect();
+    assert_eq!(gone, [collected], "the pickup committed after a later position was given is not skipped");
+    assert_eq!(ready_seen, [ready]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_instance_serves_the_same_issuer_keys_under_the_same_etag() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = two_instances(&dir, Duration::ZERO);
+    let (_, from_a, keys_a) = send(&a, get("/v1/identity-issuers")).await;
+    let (_, from_b, keys_b) = send(&b, get("/v1/identity-issuers")).await;
+    assert_eq!(from_a[header::ETAG], from_b[header::ETAG]);
+    assert_eq!(keys_a, keys_b, "two instances started together made one key");
+    assert!(a.store().rotate_issuer_key(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(31 * 24)).expect("rotated"));
+    let (_, after, _) = send(&b, get("/v1/identity-issuers")).await;
+    assert_ne!(after[header::ETAG], from_b[header::ETAG], "a rotation through A is served by B");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
