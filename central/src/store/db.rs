@@ -44,6 +44,8 @@ pub enum Param<'a> {
     Int(i64),
     Text(&'a str),
     Blob(&'a [u8]),
+    /// A list of texts: a PostgreSQL array (`= ANY($1)`); SQLite has none.
+    Texts(&'a [String]),
 }
 
 /// What can be bound to a parameter: `args![a, b]` makes the list a statement takes.
@@ -76,6 +78,11 @@ impl Bind for [u8] {
 impl Bind for Vec<u8> {
     fn param(&self) -> Param<'_> {
         Param::Blob(self)
+    }
+}
+impl Bind for &[String] {
+    fn param(&self) -> Param<'_> {
+        Param::Texts(self)
     }
 }
 impl Bind for bool {
@@ -112,6 +119,7 @@ impl rusqlite::ToSql for Param<'_> {
             Param::Int(v) => ValueRef::Integer(v),
             Param::Text(s) => ValueRef::Text(s.as_bytes()),
             Param::Blob(b) => ValueRef::Blob(b),
+            Param::Texts(_) => return Err(rusqlite::Error::ToSqlConversionFailure("SQLite takes no list of values".into())),
         }))
     }
 }
@@ -129,6 +137,7 @@ impl ToSql for Param<'_> {
             },
             Param::Text(s) => s.to_sql(ty, out),
             Param::Blob(b) => b.to_sql(ty, out),
+            Param::Texts(list) => list.to_sql(ty, out),
         }
     }
 
@@ -275,6 +284,17 @@ fn for_sqlite(sql: &str) -> String {
     out
 }
 
+/// `column` is one of `values`, from parameter `$first` on: `= ANY($first)` with one array on
+/// PostgreSQL (one prepared statement for any number of values), `IN ($first, …)` on SQLite.
+pub fn one_of<'v>(dialect: Dialect, column: &str, first: usize, values: &'v &'v [String]) -> (String, Vec<&'v dyn Bind>) {
+    match dialect {
+        Dialect::Postgres => (format!("{column} = ANY(${first})"), vec![values as &dyn Bind]),
+        Dialect::Sqlite => {
+            (format!("{column} IN ({})", placeholders(first, values.len())), values.iter().map(|v| v as &dyn Bind).collect())
+        }
+    }
+}
+
 /// `$start, $start+1, …` for `n` parameters (an `IN (…)` list, a row of `VALUES`).
 pub fn placeholders(start: usize, n: usize) -> String {
     (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
@@ -336,6 +356,7 @@ impl r2d2::ManageConnection for PgManager {
         // request that hangs past the server's own time limit.
         let millis = self.statement_timeout.as_millis();
         client.batch_execute(&format!("SET statement_timeout = {millis}; SET lock_timeout = {millis}"))?;
+
         Ok(PgConnection { client: Client(Some(client)), statements: HashMap::new() })
     }
 
@@ -506,7 +527,7 @@ impl Database {
         let mut conn = pool.get().map_err(|e| Attempt::Store(StoreError::Unavailable(format!("no database connection: {e}"))))?;
         let PgConnection { client, statements } = &mut *conn;
         let tx = client.deref_mut().build_transaction().read_only(!writes).start().map_err(|e| Attempt::Store(e.into()))?;
-        let mut tx = Tx::Postgres { tx, statements, retry: None };
+        let mut tx = Tx::Postgres { tx, statements, retry: None, keep_statements: writes };
         let done = match work(&mut tx) {
             Ok(done) => done,
             // A failure of the store that another attempt may not meet decides; the work's own
@@ -586,6 +607,14 @@ pub enum Tx<'c> {
         statements: &'c mut HashMap<String, postgres::Statement>,
         /// The first failure another attempt might not meet (a lost connection, a lost race).
         retry: Option<StoreError>,
+        /// Whether statements are prepared once and kept (writes), or prepared for each use
+        /// (reads). A kept statement gets a generic plan after five executions, made while the
+        /// tables may still have been small — a sequential scan — and kept as they grow
+        /// (measured: a batch's lookup went from 0.2 ms to 19 ms over 10,000 applications); a
+        /// statement prepared for its use is planned for its values. Writes find their rows by
+        /// key, which every plan does by index, and are what a batch spends its time on (the
+        /// per-use plan of a 100-row insert cost it 2.5 ms more).
+        keep_statements: bool,
     },
 }
 
@@ -611,9 +640,12 @@ impl Tx<'_> {
                 let mut statement = tx.prepare_cached(&for_sqlite(sql))?;
                 Ok(statement.execute(rusqlite::params_from_iter(params.iter()))? as u64)
             }
-            Self::Postgres { tx, statements, retry } => {
+            Self::Postgres { tx, statements, retry, keep_statements } => {
                 let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-                let done = prepared(tx, statements, sql).and_then(|statement| tx.execute(&statement, &refs));
+                let done = match keep_statements {
+                    true => prepared(tx, statements, sql).and_then(|statement| tx.execute(&statement, &refs)),
+                    false => tx.execute(sql, &refs),
+                };
                 done.map_err(|e| noted(retry, e))
             }
         }
@@ -629,9 +661,12 @@ impl Tx<'_> {
                 let rows = statement.query_map(rusqlite::params_from_iter(params.iter()), |r| sqlite_row(r, columns))?;
                 Ok(rows.collect::<Result<_, _>>()?)
             }
-            Self::Postgres { tx, statements, retry } => {
+            Self::Postgres { tx, statements, retry, keep_statements } => {
                 let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-                let rows = prepared(tx, statements, sql).and_then(|statement| tx.query(&statement, &refs));
+                let rows = match keep_statements {
+                    true => prepared(tx, statements, sql).and_then(|statement| tx.query(&statement, &refs)),
+                    false => tx.query(sql, &refs),
+                };
                 rows.map_err(|e| noted(retry, e))?.iter().map(postgres_row).collect()
             }
         }

@@ -721,10 +721,10 @@ impl Store {
                     let taken = tx.query(&sql, &bound)?.iter().map(|r| r.get::<String>(0)).collect::<Result<HashSet<_>, _>>()?;
                     let claimed = keys.iter().take_while(|key| taken.contains(*key)).count();
                     // Those after the first key in flight are not the request's to hold.
-                    let extra: Vec<&String> = keys[claimed..].iter().filter(|key| taken.contains(*key)).collect();
+                    let extra: Vec<String> = keys[claimed..].iter().filter(|key| taken.contains(*key)).cloned().collect();
                     if !extra.is_empty() {
-                        let sql = format!("DELETE FROM key_claims WHERE key IN ({})", db::placeholders(1, extra.len()));
-                        tx.execute(&sql, &extra.iter().map(|k| *k as &dyn db::Bind).collect::<Vec<_>>())?;
+                        let extra = extra.as_slice();
+                        tx.execute("DELETE FROM key_claims WHERE key = ANY($1)", args![extra])?;
                     }
                     Ok(claimed)
                 })
@@ -743,11 +743,7 @@ impl Store {
                 Ok(())
             }
             Dialect::Postgres if keys.is_empty() => Ok(()),
-            Dialect::Postgres => {
-                let sql = format!("DELETE FROM key_claims WHERE key IN ({})", db::placeholders(1, keys.len()));
-                let bound: Vec<&dyn db::Bind> = keys.iter().map(|k| k as &dyn db::Bind).collect();
-                self.db.write(|tx| tx.execute(&sql, &bound).map(drop))
-            }
+            Dialect::Postgres => self.db.write(|tx| tx.execute("DELETE FROM key_claims WHERE key = ANY($1)", args![keys]).map(drop)),
         }
     }
 
@@ -763,10 +759,10 @@ impl Store {
         }
         // The keys' answers in one query; a key with none may still be an application whose key
         // was purged, and those are looked for in one more.
-        let in_list = db::placeholders(1, keys.len());
-        let answers_sql = format!("SELECT key, request_hash, status, response, kiosk_id FROM idempotency_keys WHERE key IN ({in_list})");
-        let applications_sql = format!("SELECT id FROM applications WHERE id IN ({in_list})");
-        let bound: Vec<&dyn db::Bind> = keys.iter().map(|k| k as &dyn db::Bind).collect();
+        let (key_is, bound) = db::one_of(self.db.dialect(), "key", 1, &keys);
+        let (id_is, _) = db::one_of(self.db.dialect(), "id", 1, &keys);
+        let answers_sql = format!("SELECT key, request_hash, status, response, kiosk_id FROM idempotency_keys WHERE {key_is}");
+        let applications_sql = format!("SELECT id FROM applications WHERE {id_is}");
         self.db.read(|tx| {
             let mut answers = std::collections::HashMap::new();
             for row in tx.query(&answers_sql, &bound)? {
