@@ -147,7 +147,9 @@ async fn no_card_number_or_track_data_in_the_database_the_printouts_or_the_logs(
     assert!(names.iter().any(|n| n.ends_with("kiosk.db")), "{names:?}");
     assert!(names.iter().any(|n| n.contains("receipts")), "receipts were printed: {names:?}");
     let mut found = Vec::new();
-    for file in &files {
+    // The data key is 64 random hex digits: in about one test run in a hundred, somewhere in it is a
+    // run of 13 or more decimal digits that passes the Luhn check. It holds nothing a citizen gave.
+    for file in files.iter().filter(|f| !f.ends_with("keys/data.key")) {
         let bytes = std::fs::read(file).expect("read");
         found.extend(card_data(&bytes, &pan_bcd).into_iter().map(|hit| format!("{}: {hit}", file.display())));
     }

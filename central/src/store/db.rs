@@ -802,6 +802,14 @@ mod tests {
     }
 
     #[test]
+    fn a_unix_socket_is_written_as_an_encoded_host() {
+        // What the README shows for a database on the same host.
+        let config = postgres::Config::from_str("postgres://central@%2Frun%2Fpostgresql/balcao").expect("parses");
+        assert_eq!(describe(&config), "/run/postgresql:5432/balcao");
+        assert!(matches!(config.get_hosts(), [postgres::config::Host::Unix(path)] if path == std::path::Path::new("/run/postgresql")));
+    }
+
+    #[test]
     fn a_malformed_address_is_said_before_anything_is_tried() {
         let e = Database::postgres("postgres://a:b@host:notaport/db", &PgOptions::default()).expect_err("malformed");
         assert!(matches!(e, ConnectError::Malformed(_)), "{e}");
