@@ -227,7 +227,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     // Colours only for a person at a terminal: a log file or the journal gets plain text.
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        // RUST_LOG only when it is ASCII: tracing-subscriber panics on some filters that are not.
+        .with_env_filter(
+            std::env::var(tracing_subscriber::EnvFilter::DEFAULT_ENV)
+                .ok()
+                .filter(|filter| filter.is_ascii())
+                .and_then(|filter| tracing_subscriber::EnvFilter::try_new(filter).ok())
+                .unwrap_or_else(|| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init()

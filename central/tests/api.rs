@@ -9,11 +9,11 @@ use axum::http::{Request, StatusCode, header};
 use balcao_backend_client::api::Catalog;
 use balcao_backend_client::api::{
     Answer, ApplicationState, ApplicationSubmission, CertificateChanges, IssuerKeys, PickupOutcome, PickupReceipt, PickupRecord,
-    PickupVerdict, Problem, QueueTicket, TicketOutcome, TicketReceipt, TicketVerdict,
+    PickupVerdict, Problem, QueueTicket, TicketReceipt, TicketVerdict,
 };
 use balcao_central::Central;
 use balcao_central::tls::Peer;
-use common::{Db, submission, today, today_code};
+use common::{Db, submission, ticket, today, today_code};
 use rstest::rstest;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -622,20 +622,6 @@ async fn the_demo_agency_issues_certificates_of_received_applications_once(#[cas
     assert_eq!(central.issue_due_certificates(std::time::Duration::ZERO).expect("issue"), 1);
     assert_eq!(central.issue_due_certificates(std::time::Duration::ZERO).expect("issue"), 0, "already ready");
     assert_eq!(central.store().certificate_changes("GSC-01", None, 10).expect("feed").ready.len(), 1);
-}
-
-fn ticket(number: &str, kiosk: &str) -> QueueTicket {
-    QueueTicket {
-        ticket_id: Uuid::now_v7(),
-        queue_id: "civil-registry".into(),
-        number: number.into(),
-        kiosk_id: kiosk.into(),
-        centre_id: "GSC-01".into(),
-        service_day: today(),
-        issued_at: jiff::Timestamp::now(),
-        outcome: TicketOutcome::Printed,
-        offline: true,
-    }
 }
 
 #[rstest]

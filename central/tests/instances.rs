@@ -10,13 +10,12 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use balcao_backend_client::api::{
-    CertificateChanges, PickupOutcome, PickupReceipt, PickupRecord, PickupVerdict, Problem, QueueTicket, TicketOutcome, TicketReceipt,
-    TicketVerdict,
+    CertificateChanges, PickupOutcome, PickupReceipt, PickupRecord, PickupVerdict, Problem, TicketReceipt, TicketVerdict,
 };
 use balcao_central::testing::{Durability, PgServer};
 use balcao_central::tls::Peer;
 use balcao_central::{Central, CentralOptions, DatabaseLocation, KeyFiles};
-use common::{Db, submission};
+use common::{Db, submission, ticket};
 use rstest::rstest;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -143,20 +142,6 @@ async fn of_two_pickups_of_one_certificate_filed_on_two_instances_at_once_one_is
             [b1, b2].iter().map(|b| serde_json::from_slice::<PickupReceipt>(b).expect("receipt").verdict).collect();
         assert_eq!(verdicts.iter().filter(|v| **v == PickupVerdict::Recorded).count(), 1, "round {round}: {verdicts:?}");
         assert_eq!(verdicts.iter().filter(|v| **v == PickupVerdict::Duplicate).count(), 1, "round {round}: {verdicts:?}");
-    }
-}
-
-fn ticket(number: &str, kiosk: &str) -> QueueTicket {
-    QueueTicket {
-        ticket_id: Uuid::now_v7(),
-        queue_id: "civil-registry".into(),
-        number: number.into(),
-        kiosk_id: kiosk.into(),
-        centre_id: "GSC-01".into(),
-        service_day: common::today(),
-        issued_at: jiff::Timestamp::now(),
-        outcome: TicketOutcome::Printed,
-        offline: true,
     }
 }
 

@@ -45,7 +45,12 @@ fn demo_dir() -> anyhow::Result<PathBuf> {
 
 fn init_logging(config: &KioskConfig) {
     let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.logging.level));
+        // RUST_LOG only when it is ASCII: tracing-subscriber panics on some filters that are not.
+        match std::env::var(tracing_subscriber::EnvFilter::DEFAULT_ENV) {
+            Ok(filter) if filter.is_ascii() => tracing_subscriber::EnvFilter::try_new(filter).ok(),
+            _ => None,
+        }
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(&config.logging.level));
     // Colours only for a person at a terminal: a log file or the journal gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);

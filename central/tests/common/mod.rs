@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use balcao_backend_client::api::{Answer, ApplicationSubmission, Language, PaymentRecord};
+use balcao_backend_client::api::{Answer, ApplicationSubmission, Language, PaymentRecord, QueueTicket, TicketOutcome};
 use balcao_central::testing::{Durability, PgServer};
 use balcao_central::{CentralOptions, DatabaseLocation, KeyFiles};
 use uuid::Uuid;
@@ -78,5 +78,20 @@ pub fn submission() -> ApplicationSubmission {
         }),
         identity: None,
         submitted_at: jiff::Timestamp::now(),
+    }
+}
+
+/// A printed queue ticket of centre GSC-01's civil registry queue, issued today by `kiosk`.
+pub fn ticket(number: &str, kiosk: &str) -> QueueTicket {
+    QueueTicket {
+        ticket_id: Uuid::now_v7(),
+        queue_id: "civil-registry".into(),
+        number: number.into(),
+        kiosk_id: kiosk.into(),
+        centre_id: "GSC-01".into(),
+        service_day: today(),
+        issued_at: jiff::Timestamp::now(),
+        outcome: TicketOutcome::Printed,
+        offline: true,
     }
 }
