@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::store::db::off_runtime;
+
 /// A process under its keeper: `$1` the signal that ends it, `$2` where its output goes, then
 /// the command. The keeper prints the process's id, and ends the process when the lifeline
 /// closes.
@@ -149,14 +151,9 @@ impl PgServer {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("database name {name:?}")));
         }
         let url = self.url("postgres");
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    let mut client = postgres::Client::connect(&url, postgres::NoTls).map_err(io::Error::other)?;
-                    client.batch_execute(&format!("CREATE DATABASE {name}")).map_err(io::Error::other)
-                })
-                .join()
-                .unwrap_or_else(|_| Err(io::Error::other("creating a database panicked")))
+        off_runtime(|| {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).map_err(io::Error::other)?;
+            client.batch_execute(&format!("CREATE DATABASE {name}")).map_err(io::Error::other)
         })?;
         Ok(self.url(name))
     }
@@ -233,7 +230,7 @@ impl PgServer {
     /// Whether the server has finished starting (it refuses logins while it recovers).
     fn accepts_logins(&self) -> bool {
         let url = self.url("postgres");
-        std::thread::scope(|scope| scope.spawn(|| postgres::Client::connect(&url, postgres::NoTls).is_ok()).join().unwrap_or(false))
+        off_runtime(|| postgres::Client::connect(&url, postgres::NoTls).is_ok())
     }
 
     /// The cluster's folder.

@@ -553,7 +553,7 @@ impl Database {
 /// Runs `work` where the `postgres` client can: it drives its connection with a runtime of its
 /// own, which tokio refuses to start on a thread of another runtime, so from such a thread (a
 /// test's, or a blocking task's) `work` runs on a short-lived thread of its own.
-fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_err() {
         return work();
     }

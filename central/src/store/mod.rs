@@ -1105,7 +1105,7 @@ fn insert_applications(tx: &mut Tx<'_>, rows: &[ApplicationRowToStore<'_>]) -> R
     let inserted = tx.query(&sql, &bound)?.iter().map(|r| r.get::<String>(0)).collect::<Result<HashSet<_>, _>>()?;
     let new: Vec<&ApplicationRowToStore<'_>> = rows.iter().filter(|r| inserted.contains(&r.id)).collect();
     if !new.is_empty() {
-        let history: Vec<String> = (0..new.len()).map(|i| format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3)).collect();
+        let history: Vec<String> = (0..new.len()).map(|i| format!("({})", db::placeholders(i * 3 + 1, 3))).collect();
         let bound: Vec<&dyn db::Bind> = new.iter().flat_map(|r| [&r.id as &dyn db::Bind, &r.state, &r.received_at]).collect();
         tx.execute(&format!("INSERT INTO status_history (application_id, state, at) VALUES {}", history.join(", ")), &bound)?;
         let keys: Vec<String> = (0..new.len())
