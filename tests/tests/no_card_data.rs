@@ -41,8 +41,10 @@ fn card_data(bytes: &[u8], pan_bcd: &[u8]) -> Vec<String> {
         {
             hits.push(format!("track 2 at byte {i}"));
         }
-        // Groups of four with a space or dash between them.
-        if run.len() == 4 {
+        // Groups of four with a space or dash between them, standing on their own: not the
+        // middle of a longer token such as a UUID (`…-1423-7474-9124-28ab…`, which CI once met).
+        let on_its_own = |at: Option<&u8>| at.is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'-' && *b != b'_');
+        if run.len() == 4 && on_its_own(i.checked_sub(1).and_then(|p| bytes.get(p))) {
             let mut digits = run.to_vec();
             let mut at = end;
             while matches!(bytes.get(at), Some(b' ' | b'-')) {
@@ -56,7 +58,7 @@ fn card_data(bytes: &[u8], pan_bcd: &[u8]) -> Vec<String> {
                     break;
                 }
             }
-            if digits.len() >= 13 && luhn_inside(&digits) {
+            if digits.len() >= 13 && on_its_own(bytes.get(at)) && luhn_inside(&digits) {
                 hits.push(format!("Luhn-valid {} in groups at byte {i}", String::from_utf8_lossy(&digits)));
                 i = at;
                 continue;
@@ -89,6 +91,8 @@ fn the_scan_finds_what_it_looks_for() {
     assert_eq!(card_data(b";4111111111111111=29122010000?", &bcd).len(), 2, "the number and its track");
     assert_eq!(card_data(&[0, 0x41, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0], &bcd).len(), 1);
     assert!(card_data(b"K01-261202-0001 2026-12-02T12:00:00Z ************1111 0000000000000000", &bcd).is_empty());
+    assert!(card_data(b"key 5f0e81c2-1423-7474-9124-28ab00c1d2e3 sent", &bcd).is_empty(), "a UUID is not a card number");
+    assert_eq!(card_data(b"(4111-1111-1111-1111)", &bcd).len(), 1, "grouped, between brackets");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
