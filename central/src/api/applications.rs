@@ -72,23 +72,25 @@ fn replay(stored: StoredResponse, replayed: bool) -> Response {
     response
 }
 
-/// Holds a kiosk's idempotency keys as "in flight" until dropped, in the store, where every
-/// central instance sees them. Keys are the kiosk's own: one kiosk's key in flight tells
-/// another kiosk nothing.
+/// Holds a kiosk's idempotency keys as "in flight" until the transaction that records them, or
+/// until dropped, in the store, where every central instance sees them. Keys are the kiosk's
+/// own: one kiosk's key in flight tells another kiosk nothing.
 struct InFlight {
     state: Arc<AppState>,
+    kiosk: String,
     keys: Vec<String>,
 }
 
 impl InFlight {
-    /// Claims `keys` of `kiosk`'s in order, stopping before the first one in flight: the claim
-    /// holds the keys before it.
-    async fn claim(state: &Arc<AppState>, kiosk: &Kiosk, keys: &[String]) -> Result<Self, ApiError> {
-        let keys: Vec<String> = keys.iter().map(|key| format!("{}/{key}", kiosk.0.kiosk_id)).collect();
-        let claiming = state.clone();
-        let (claimed, mut keys) = super::blocking(move || claiming.store.claim(&keys).map(|n| (n, keys))).await??;
+    /// Claims `keys` of `kiosk`'s in order, stopping before the first one in flight (the claim
+    /// holds the keys before it), and reads the answers already given to those it holds.
+    async fn claim(state: &Arc<AppState>, kiosk: &Kiosk, keys: &[String]) -> Result<(Self, Vec<Option<Recorded>>), ApiError> {
+        let (claiming, kiosk, keys) = (state.clone(), kiosk.0.kiosk_id.clone(), keys.to_vec());
+        let (claimed, answers, kiosk, mut keys) =
+            super::blocking(move || claiming.store.claim_and_look_up(&kiosk, &keys).map(|(n, answers)| (n, answers, kiosk, keys)))
+                .await??;
         keys.truncate(claimed);
-        Ok(Self { state: state.clone(), keys })
+        Ok((Self { state: state.clone(), kiosk, keys }, answers))
     }
 
     /// How many keys it holds.
@@ -96,12 +98,47 @@ impl InFlight {
         self.keys.len()
     }
 
+    /// Records `applications` (`to_store` keeps, for each, what the answer is matched with), and
+    /// with them ends every claim this request holds: one transaction.
+    async fn record<T: Send + 'static>(
+        mut self,
+        to_store: Vec<(T, String, String, ApplicationSubmission)>,
+    ) -> Result<Vec<(T, String, String, ApplicationSubmission, Recorded)>, ApiError> {
+        let (state, kiosk, keys) = (self.state.clone(), self.kiosk.clone(), std::mem::take(&mut self.keys));
+        let (stored, keys) = super::blocking(move || {
+            let receipts: Vec<ApplicationReceipt> = to_store.iter().map(|(_, _, _, s)| receipt_for(s)).collect();
+            let new: Vec<NewApplication<'_>> = to_store
+                .iter()
+                .zip(&receipts)
+                .map(|((_, key, hash, submission), receipt)| NewApplication { key, request_hash: hash, submission, receipt })
+                .collect();
+            let answers = state.store.record_applications(&new, &kiosk, &keys);
+            let stored = answers.map(|answers| {
+                to_store
+                    .into_iter()
+                    .zip(answers)
+                    .map(|((slot, key, hash, submission), answer)| (slot, key, hash, submission, answer))
+                    .collect()
+            });
+            (stored, keys)
+        })
+        .await?;
+        if stored.is_err() {
+            // Still held: the drop ends them.
+            self.keys = keys;
+        }
+        Ok(stored?)
+    }
+
     /// Ends the claims before the answer leaves, so that a repeat sent the moment the kiosk
     /// has it is not told the key is still in flight. (Dropping a claim ends it too, a moment
     /// later: a request cut short.)
     async fn release(mut self) {
-        let (state, keys) = (self.state.clone(), std::mem::take(&mut self.keys));
-        match super::blocking(move || state.store.release(&keys)).await {
+        let (state, kiosk, keys) = (self.state.clone(), self.kiosk.clone(), std::mem::take(&mut self.keys));
+        if keys.is_empty() {
+            return;
+        }
+        match super::blocking(move || state.store.release(&kiosk, &keys)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "idempotency key claims not released"),
             Err(_) => tracing::warn!("idempotency key claims not released"),
@@ -114,9 +151,9 @@ impl Drop for InFlight {
         if self.keys.is_empty() {
             return;
         }
-        let (state, keys) = (self.state.clone(), std::mem::take(&mut self.keys));
+        let (state, kiosk, keys) = (self.state.clone(), std::mem::take(&mut self.kiosk), std::mem::take(&mut self.keys));
         let release = move || {
-            if let Err(e) = state.store.release(&keys) {
+            if let Err(e) = state.store.release(&kiosk, &keys) {
                 // The claims expire by themselves; until then a repeat gets 409 and retries.
                 tracing::warn!(error = %e, "idempotency key claims not released");
             }
@@ -253,28 +290,11 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
     }
     let (key, hash) = (key_id.to_string(), request_hash(&value));
 
-    let claim = InFlight::claim(&state, &kiosk, std::slice::from_ref(&key)).await?;
+    let (claim, mut existing) = InFlight::claim(&state, &kiosk, std::slice::from_ref(&key)).await?;
     if claim.len() == 0 {
         return Err(ApiError::InFlight);
     }
-    let answer = store_claimed(&state, &kiosk, key_id, key, hash, submission).await;
-    claim.release().await;
-    answer
-}
-
-/// Stores an application whose key this request holds (or replays its first answer).
-async fn store_claimed(
-    state: &Arc<AppState>,
-    kiosk: &Kiosk,
-    key_id: Uuid,
-    key: String,
-    hash: String,
-    submission: ApplicationSubmission,
-) -> Result<Response, ApiError> {
-    let (store_state, lookup_key, asking) = (state.clone(), key.clone(), kiosk.0.kiosk_id.clone());
-    let existing =
-        tokio::task::spawn_blocking(move || store_state.store.idempotent_response(&asking, &lookup_key)).await.map_err(join_error)??;
-    match existing {
+    match existing.pop().flatten() {
         Some(Recorded::Answer(existing)) if existing.request_hash == hash => return Ok(replay(existing, true)),
         Some(_) => return Err(key_reused()),
         None => {}
@@ -283,15 +303,9 @@ async fn store_claimed(
     if !state.processing_delay.is_zero() {
         tokio::time::sleep(state.processing_delay).await;
     }
-
-    let receipt = receipt_for(&submission);
-    let store_state = state.clone();
-    let our_hash = hash.clone();
-    let stored = tokio::task::spawn_blocking(move || store_state.store.record_application(&key, &hash, &submission, &receipt))
-        .await
-        .map_err(join_error)??;
-    match stored {
-        Recorded::Answer(stored) if stored.request_hash == our_hash => {
+    let stored = claim.record(vec![((), key, hash.clone(), submission)]).await?;
+    match stored.into_iter().next() {
+        Some((.., Recorded::Answer(stored))) if stored.request_hash == hash => {
             tracing::info!(application = %key_id, "application stored");
             Ok(replay(stored, false))
         }
@@ -347,16 +361,12 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
         results.push(None);
     }
     let keys: Vec<String> = pending.iter().map(|(_, key, _, _)| key.clone()).collect();
-    let claims = InFlight::claim(&state, &kiosk, &keys).await?;
+    let (claims, existing) = InFlight::claim(&state, &kiosk, &keys).await?;
     if let Some(&(first_in_flight, ..)) = pending.get(claims.len()) {
         results.truncate(first_in_flight);
         pending.truncate(claims.len());
     }
-    let keys: Vec<String> = pending.iter().map(|(_, key, _, _)| key.clone()).collect();
     let catalog = state.catalog_now().await?;
-    let lookup = state.clone();
-    let asking = kiosk.0.kiosk_id.clone();
-    let existing = tokio::task::spawn_blocking(move || lookup.store.idempotent_responses(&asking, &keys)).await.map_err(join_error)??;
 
     // A repeat gets its first answer; a new application is checked as if sent alone.
     let mut to_store = Vec::new();
@@ -377,27 +387,17 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
     if !to_store.is_empty() && !state.processing_delay.is_zero() {
         tokio::time::sleep(state.processing_delay).await;
     }
-    let store_state = state.clone();
-    let stored = tokio::task::spawn_blocking(move || {
-        let receipts: Vec<ApplicationReceipt> = to_store.iter().map(|(_, _, _, s)| receipt_for(s)).collect();
-        let new: Vec<NewApplication<'_>> = to_store
-            .iter()
-            .zip(&receipts)
-            .map(|((_, key, hash, submission), receipt)| NewApplication { key, request_hash: hash, submission, receipt })
-            .collect();
-        let answers = store_state.store.record_applications(&new)?;
-        Ok::<_, crate::store::StoreError>(to_store.into_iter().zip(answers).collect::<Vec<_>>())
-    })
-    .await
-    .map_err(join_error)??;
-    for ((slot, _, hash, submission), answer) in stored {
-        let id = Some(submission.application_id);
-        results[slot] = Some(match answer {
-            Recorded::Answer(answer) if answer.request_hash == hash => stored_result(id, &answer),
-            _ => refused_result(id, key_reused()),
-        });
+    if to_store.is_empty() {
+        claims.release().await;
+    } else {
+        for (slot, _, hash, submission, answer) in claims.record(to_store).await? {
+            let id = Some(submission.application_id);
+            results[slot] = Some(match answer {
+                Recorded::Answer(answer) if answer.request_hash == hash => stored_result(id, &answer),
+                _ => refused_result(id, key_reused()),
+            });
+        }
     }
-    claims.release().await;
     let results: Vec<BatchResult> = results.into_iter().map_while(|r| r).collect();
     tracing::info!(processed = results.len(), of = items.len(), "application batch stored");
     Ok(axum::Json(BatchResults { results }))

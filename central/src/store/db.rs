@@ -527,7 +527,7 @@ impl Database {
         let mut conn = pool.get().map_err(|e| Attempt::Store(StoreError::Unavailable(format!("no database connection: {e}"))))?;
         let PgConnection { client, statements } = &mut *conn;
         let tx = client.deref_mut().build_transaction().read_only(!writes).start().map_err(|e| Attempt::Store(e.into()))?;
-        let mut tx = Tx::Postgres { tx, statements, retry: None, keep_statements: writes };
+        let mut tx = Tx::Postgres { tx, statements, retry: None };
         let done = match work(&mut tx) {
             Ok(done) => done,
             // A failure of the store that another attempt may not meet decides; the work's own
@@ -607,14 +607,6 @@ pub enum Tx<'c> {
         statements: &'c mut HashMap<String, postgres::Statement>,
         /// The first failure another attempt might not meet (a lost connection, a lost race).
         retry: Option<StoreError>,
-        /// Whether statements are prepared once and kept (writes), or prepared for each use
-        /// (reads). A kept statement gets a generic plan after five executions, made while the
-        /// tables may still have been small — a sequential scan — and kept as they grow
-        /// (measured: a batch's lookup went from 0.2 ms to 19 ms over 10,000 applications); a
-        /// statement prepared for its use is planned for its values. Writes find their rows by
-        /// key, which every plan does by index, and are what a batch spends its time on (the
-        /// per-use plan of a 100-row insert cost it 2.5 ms more).
-        keep_statements: bool,
     },
 }
 
@@ -640,9 +632,9 @@ impl Tx<'_> {
                 let mut statement = tx.prepare_cached(&for_sqlite(sql))?;
                 Ok(statement.execute(rusqlite::params_from_iter(params.iter()))? as u64)
             }
-            Self::Postgres { tx, statements, retry, keep_statements } => {
+            Self::Postgres { tx, statements, retry } => {
                 let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-                let done = match keep_statements {
+                let done = match planned_once(sql) {
                     true => prepared(tx, statements, sql).and_then(|statement| tx.execute(&statement, &refs)),
                     false => tx.execute(sql, &refs),
                 };
@@ -661,9 +653,9 @@ impl Tx<'_> {
                 let rows = statement.query_map(rusqlite::params_from_iter(params.iter()), |r| sqlite_row(r, columns))?;
                 Ok(rows.collect::<Result<_, _>>()?)
             }
-            Self::Postgres { tx, statements, retry, keep_statements } => {
+            Self::Postgres { tx, statements, retry } => {
                 let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-                let rows = match keep_statements {
+                let rows = match planned_once(sql) {
                     true => prepared(tx, statements, sql).and_then(|statement| tx.query(&statement, &refs)),
                     false => tx.query(sql, &refs),
                 };
@@ -716,6 +708,17 @@ fn noted(retry: &mut Option<StoreError>, e: postgres::Error) -> StoreError {
         *retry = e.retryable();
     }
     e
+}
+
+/// Whether a statement is prepared once and kept on its connection, or prepared for each use.
+/// Only inserts are kept: their plan is the same whatever the tables hold, and they are what a
+/// batch spends its time on (planning a 100-row insert for each use cost it 2.5 ms more). Any
+/// statement that finds rows is prepared for its use, so that it is planned for its values: a
+/// kept one gets a generic plan after five executions, made while the tables may still have
+/// been small — a sequential scan — and keeps it as they grow (measured: a batch's lookup of
+/// its keys went from 0.2 ms to 4–19 ms over 10,000 applications).
+fn planned_once(sql: &str) -> bool {
+    sql.trim_start().get(..6).is_some_and(|verb| verb.eq_ignore_ascii_case("INSERT"))
 }
 
 fn prepared(

@@ -693,19 +693,29 @@ impl Store {
         Ok(())
     }
 
-    /// Claims idempotency keys for requests about to be processed, in order, stopping at the
-    /// first that a request (on this instance or another) is processing now. Returns how many
-    /// were claimed; each claim is ended by [`release`](Self::release).
-    pub fn claim(&self, keys: &[String]) -> Result<usize, StoreError> {
+    /// Claims `kiosk`'s idempotency keys for a request about to process them, in order, stopping
+    /// at the first that a request (on this instance or another) is processing now, and reads
+    /// the answers already recorded for the keys it claimed — on PostgreSQL in one transaction,
+    /// so a batch costs one round of the database here and one in
+    /// [`record_applications`](Self::record_applications). Returns how many keys were claimed
+    /// and their answers in order; each claim is ended by `record_applications` or
+    /// [`release`](Self::release).
+    pub fn claim_and_look_up(&self, kiosk: &str, keys: &[String]) -> Result<(usize, Vec<Option<Recorded>>), StoreError> {
+        let claim_keys = claim_keys(kiosk, keys);
         match self.db.dialect() {
             Dialect::Sqlite => {
-                let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
-                Ok(keys.iter().take_while(|key| claims.insert((*key).clone())).count())
-            }
-            Dialect::Postgres => {
-                if keys.is_empty() {
-                    return Ok(0);
+                let claimed = {
+                    let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+                    claim_keys.iter().take_while(|key| claims.insert((*key).clone())).count()
+                };
+                let answers = self.db.read(|tx| answers_to(tx, kiosk, &keys[..claimed]));
+                if answers.is_err() {
+                    self.release_claims(&claim_keys[..claimed])?;
                 }
+                Ok((claimed, answers?))
+            }
+            Dialect::Postgres if keys.is_empty() => Ok((0, Vec::new())),
+            Dialect::Postgres => {
                 let now = Timestamp::now();
                 let (now_ms, until) = (now.as_millisecond(), (now + CLAIM_LIFETIME).as_millisecond());
                 // One statement for the whole batch: the keys it could claim come back.
@@ -716,93 +726,76 @@ impl Store {
                     values.join(", ")
                 );
                 let mut bound: Vec<&dyn db::Bind> = vec![&now_ms, &until];
-                bound.extend(keys.iter().map(|k| k as &dyn db::Bind));
+                bound.extend(claim_keys.iter().map(|k| k as &dyn db::Bind));
                 self.db.write(|tx| {
                     let taken = tx.query(&sql, &bound)?.iter().map(|r| r.get::<String>(0)).collect::<Result<HashSet<_>, _>>()?;
-                    let claimed = keys.iter().take_while(|key| taken.contains(*key)).count();
+                    let claimed = claim_keys.iter().take_while(|key| taken.contains(*key)).count();
                     // Those after the first key in flight are not the request's to hold.
-                    let extra: Vec<String> = keys[claimed..].iter().filter(|key| taken.contains(*key)).cloned().collect();
+                    let extra: Vec<String> = claim_keys[claimed..].iter().filter(|key| taken.contains(*key)).cloned().collect();
                     if !extra.is_empty() {
                         let extra = extra.as_slice();
                         tx.execute("DELETE FROM key_claims WHERE key = ANY($1)", args![extra])?;
                     }
-                    Ok(claimed)
+                    Ok((claimed, answers_to(tx, kiosk, &keys[..claimed])?))
                 })
             }
         }
     }
 
-    /// Ends the claims on these keys.
-    pub fn release(&self, keys: &[String]) -> Result<(), StoreError> {
+    /// Ends the claims on these keys of `kiosk`'s.
+    pub fn release(&self, kiosk: &str, keys: &[String]) -> Result<(), StoreError> {
+        self.release_claims(&claim_keys(kiosk, keys))
+    }
+
+    fn release_claims(&self, claim_keys: &[String]) -> Result<(), StoreError> {
         match self.db.dialect() {
             Dialect::Sqlite => {
                 let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
-                for key in keys {
+                for key in claim_keys {
                     claims.remove(key);
                 }
                 Ok(())
             }
-            Dialect::Postgres if keys.is_empty() => Ok(()),
-            Dialect::Postgres => self.db.write(|tx| tx.execute("DELETE FROM key_claims WHERE key = ANY($1)", args![keys]).map(drop)),
+            Dialect::Postgres if claim_keys.is_empty() => Ok(()),
+            Dialect::Postgres => self.db.write(|tx| tx.execute("DELETE FROM key_claims WHERE key = ANY($1)", args![claim_keys]).map(drop)),
         }
-    }
-
-    /// The answer `kiosk` was given for its application `key`, if any (see [`Recorded`]).
-    pub fn idempotent_response(&self, kiosk: &str, key: &str) -> Result<Option<Recorded>, StoreError> {
-        self.db.read(|tx| recorded(tx, kiosk, key))
-    }
-
-    /// The answers recorded for these keys of `kiosk`'s, in their order.
-    pub fn idempotent_responses(&self, kiosk: &str, keys: &[String]) -> Result<Vec<Option<Recorded>>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The keys' answers in one query; a key with none may still be an application whose key
-        // was purged, and those are looked for in one more.
-        let (key_is, bound) = db::one_of(self.db.dialect(), "key", 1, &keys);
-        let (id_is, _) = db::one_of(self.db.dialect(), "id", 1, &keys);
-        let answers_sql = format!("SELECT key, request_hash, status, response, kiosk_id FROM idempotency_keys WHERE {key_is}");
-        let applications_sql = format!("SELECT id FROM applications WHERE {id_is}");
-        self.db.read(|tx| {
-            let mut answers = std::collections::HashMap::new();
-            for row in tx.query(&answers_sql, &bound)? {
-                answers.insert(row.get::<String>(0)?, answer_of(&row, 1, kiosk)?);
-            }
-            let applications = if answers.len() < keys.len() {
-                tx.query(&applications_sql, &bound)?.iter().map(|r| r.get::<String>(0)).collect::<Result<HashSet<_>, _>>()?
-            } else {
-                HashSet::new()
-            };
-            keys.iter()
-                .map(|key| match answers.remove(key) {
-                    Some(answer) => Ok(Some(answer)),
-                    None if applications.contains(key) => recorded_application(tx, kiosk, key),
-                    None => Ok(None),
-                })
-                .collect()
-        })
     }
 
     /// Stores the application, its first status and the answer to its idempotency key in one
-    /// transaction. If the key was recorded meanwhile, stores nothing and returns that answer.
-    pub fn record_application(
-        &self,
-        key: &str,
-        request_hash: &str,
-        submission: &ApplicationSubmission,
-        receipt: &ApplicationReceipt,
-    ) -> Result<Recorded, StoreError> {
-        let mut stored = self.record_applications(&[NewApplication { key, request_hash, submission, receipt }])?;
+    /// transaction, which also ends the request's claim on the key. If the key was recorded
+    /// meanwhile, stores nothing and returns that answer.
+    pub fn record_application(&self, new: NewApplication<'_>, kiosk: &str) -> Result<Recorded, StoreError> {
+        let claimed = [new.key.to_owned()];
+        let mut stored = self.record_applications(&[new], kiosk, &claimed)?;
         stored.pop().ok_or_else(|| StoreError::Corrupt("no answer recorded".into()))
     }
 
     /// Stores several applications in one transaction (one fsync), in order, each as
     /// [`record_application`](Self::record_application) would: a key recorded before gets
-    /// its first answer back and stores nothing.
-    pub fn record_applications(&self, applications: &[NewApplication<'_>]) -> Result<Vec<Recorded>, StoreError> {
+    /// its first answer back and stores nothing. The same transaction ends the claims the
+    /// request holds on `claimed`, keys of `kiosk`'s (see
+    /// [`claim_and_look_up`](Self::claim_and_look_up)); if it fails, they are still held.
+    pub fn record_applications(
+        &self,
+        applications: &[NewApplication<'_>],
+        kiosk: &str,
+        claimed: &[String],
+    ) -> Result<Vec<Recorded>, StoreError> {
         // Sealed and written out before the transaction: it holds only the statements.
         let rows = applications.iter().map(|new| ApplicationRowToStore::new(self, new)).collect::<Result<Vec<_>, _>>()?;
-        self.db.write(|tx| insert_applications(tx, &rows))
+        let claim_keys = claim_keys(kiosk, claimed);
+        let recorded = self.db.write(|tx| {
+            let recorded = insert_applications(tx, &rows)?;
+            if tx.dialect() == Dialect::Postgres && !claim_keys.is_empty() {
+                let keys = claim_keys.as_slice();
+                tx.execute("DELETE FROM key_claims WHERE key = ANY($1)", args![keys])?;
+            }
+            Ok::<_, StoreError>(recorded)
+        })?;
+        if self.db.dialect() == Dialect::Sqlite {
+            self.release_claims(&claim_keys)?;
+        }
+        Ok(recorded)
     }
 
     /// Records a kiosk's event once. Returns `false` if an event with this id but another
@@ -1131,6 +1124,39 @@ fn insert_applications(tx: &mut Tx<'_>, rows: &[ApplicationRowToStore<'_>]) -> R
                 }));
             }
             recorded(tx, r.kiosk_id, r.key)?.ok_or_else(|| StoreError::Corrupt(format!("application {} neither stored nor found", r.id)))
+        })
+        .collect()
+}
+
+/// The claim on `kiosk`'s idempotency key: keys are the kiosk's own, so one kiosk's key in
+/// flight tells another nothing.
+fn claim_keys(kiosk: &str, keys: &[String]) -> Vec<String> {
+    keys.iter().map(|key| format!("{kiosk}/{key}")).collect()
+}
+
+/// The answers recorded for these keys of `kiosk`'s, in their order: in one query, and a key
+/// with none may still be an application whose key was purged, looked for in one more.
+fn answers_to(tx: &mut Tx<'_>, kiosk: &str, keys: &[String]) -> Result<Vec<Option<Recorded>>, StoreError> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (key_is, bound) = db::one_of(tx.dialect(), "key", 1, &keys);
+    let (id_is, _) = db::one_of(tx.dialect(), "id", 1, &keys);
+    let mut answers = std::collections::HashMap::new();
+    for row in tx.query(&format!("SELECT key, request_hash, status, response, kiosk_id FROM idempotency_keys WHERE {key_is}"), &bound)? {
+        answers.insert(row.get::<String>(0)?, answer_of(&row, 1, kiosk)?);
+    }
+    let applications = if answers.len() < keys.len() {
+        let found = tx.query(&format!("SELECT id FROM applications WHERE {id_is}"), &bound)?;
+        found.iter().map(|r| r.get::<String>(0)).collect::<Result<HashSet<_>, _>>()?
+    } else {
+        HashSet::new()
+    };
+    keys.iter()
+        .map(|key| match answers.remove(key) {
+            Some(answer) => Ok(Some(answer)),
+            None if applications.contains(key) => recorded_application(tx, kiosk, key),
+            None => Ok(None),
         })
         .collect()
 }
