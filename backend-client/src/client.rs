@@ -10,8 +10,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
 use crate::api::{
-    API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, BatchResults, Catalog, CertificateChanges, IDEMPOTENCY_KEY,
-    IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, TicketReceipt,
+    API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, BatchResults, Catalog, CertificateChanges, CommandReport,
+    Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY, IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket,
+    TicketReceipt,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -409,6 +410,19 @@ impl CentralClient {
     pub async fn submit_event(&self, event: &KioskEvent) -> Result<(), ClientError> {
         let request = self.http.post(self.url("/events")).header(IDEMPOTENCY_KEY, event.event_id.to_string()).json(event);
         self.send(request, "submit_event").await.map(|_| ())
+    }
+
+    /// Tells central how the kiosk is; the answer holds the commands waiting for it.
+    pub async fn heartbeat(&self, heartbeat: &Heartbeat) -> Result<HeartbeatAnswer, ClientError> {
+        let request = self.http.post(self.url("/heartbeats")).json(heartbeat);
+        let (status, _, body) = self.send(request, "heartbeat").await?;
+        parse_json(status, &body)
+    }
+
+    /// Reports what came of a command. Safe to repeat.
+    pub async fn report_command(&self, command_id: Uuid, report: &CommandReport) -> Result<(), ClientError> {
+        let request = self.http.post(self.url(&format!("/commands/{command_id}/report"))).json(report);
+        self.send(request, "report_command").await.map(|_| ())
     }
 
     pub async fn application_status(&self, application_id: Uuid) -> Result<ApplicationStatus, ClientError> {

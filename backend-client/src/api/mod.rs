@@ -3,6 +3,7 @@
 mod application;
 mod catalog;
 mod event;
+mod fleet;
 mod form;
 mod holder;
 mod issuer;
@@ -18,6 +19,10 @@ pub use application::{
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
 pub use event::{DayTotals, KioskEvent, KioskEventKind, Severity};
+pub use fleet::{
+    CommandAction, CommandOutcome, CommandReport, DeviceClass, DeviceCondition, DeviceReport, Heartbeat, HeartbeatAnswer, KioskCommand,
+    MAX_DETAIL, MAX_DEVICES, MAX_LOG_MINUTES, MAX_MESSAGE, OutboxReport,
+};
 pub use form::{ChoiceOption, DateRange, FieldError, FieldKind, FormField, IdentityAttribute, validate_answers};
 pub use issuer::{IssuerKey, IssuerKeys};
 pub use language::{Language, LocalizedText};

@@ -294,12 +294,19 @@ pub async fn submit(State(state): State<Arc<AppState>>, kiosk: Kiosk, headers: H
     if claim.len() == 0 {
         return Err(ApiError::InFlight);
     }
-    match existing.pop().flatten() {
-        Some(Recorded::Answer(existing)) if existing.request_hash == hash => return Ok(replay(existing, true)),
-        Some(_) => return Err(key_reused()),
-        None => {}
+    // A repeat, or a refusal: the claim is ended before the answer leaves (see `release`).
+    let answered = match existing.pop().flatten() {
+        Some(Recorded::Answer(existing)) if existing.request_hash == hash => Some(Ok(replay(existing, true))),
+        Some(_) => Some(Err(key_reused())),
+        None => match state.catalog_now().await {
+            Ok(catalog) => check(&catalog, &submission).err().map(Err),
+            Err(e) => Some(Err(e)),
+        },
+    };
+    if let Some(answer) = answered {
+        claim.release().await;
+        return answer;
     }
-    check(state.catalog_now().await?.as_ref(), &submission)?;
     if !state.processing_delay.is_zero() {
         tokio::time::sleep(state.processing_delay).await;
     }
@@ -366,7 +373,13 @@ pub async fn submit_batch(State(state): State<Arc<AppState>>, kiosk: Kiosk, body
         results.truncate(first_in_flight);
         pending.truncate(claims.len());
     }
-    let catalog = state.catalog_now().await?;
+    let catalog = match state.catalog_now().await {
+        Ok(catalog) => catalog,
+        Err(e) => {
+            claims.release().await;
+            return Err(e);
+        }
+    };
 
     // A repeat gets its first answer; a new application is checked as if sent alone.
     let mut to_store = Vec::new();

@@ -5,6 +5,7 @@ pub mod auth;
 mod catalog;
 mod error;
 mod events;
+mod fleet;
 mod issuers;
 mod openapi;
 mod pickups;
@@ -117,6 +118,15 @@ pub(crate) fn keyed_record<T: KioskRecord>(kiosk: &auth::Kiosk, headers: &axum::
     Ok(parsed)
 }
 
+/// Reads a JSON body as `T`; a refusal names the field at fault (`open_payments: invalid value:
+/// integer -1, expected u32`), which serde_json's own message does not.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_slice(body)).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." { e.into_inner().to_string() } else { format!("{path}: {}", e.into_inner()) }
+    })
+}
+
 /// How far back a kiosk's record may have been made: a kiosk offline this long has more to
 /// fix than its queue (its own clock, say).
 const OLDEST_RECORD: jiff::SignedDuration = jiff::SignedDuration::from_hours(366 * 24);
@@ -182,6 +192,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/applications/batch", axum::routing::post(applications::submit_batch))
         .route("/v1/applications/{id}", get(applications::status))
         .route("/v1/events", axum::routing::post(events::submit))
+        .route("/v1/heartbeats", axum::routing::post(fleet::heartbeat))
+        .route("/v1/commands/{id}/report", axum::routing::post(fleet::report))
         .route("/v1/identity-issuers", get(issuers::get_keys))
         .route("/v1/certificates/ready", get(pickups::ready))
         .route("/v1/pickups", axum::routing::post(pickups::record))

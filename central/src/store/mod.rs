@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 mod certificates;
 pub mod db;
+pub mod fleet;
 mod issuer;
 mod queue;
 
@@ -323,13 +324,16 @@ fn migrations() -> Migrations<'static> {
         ALTER TABLE applications ADD COLUMN request_hash TEXT;
         UPDATE applications SET request_hash = (SELECT request_hash FROM idempotency_keys WHERE idempotency_keys.key = applications.id);",
         ),
+        // The fleet: each kiosk's last heartbeat, and staff's commands (the same on PostgreSQL).
+        M::up(fleet::FLEET_SCHEMA),
     ])
 }
 
 /// PostgreSQL's schema, version by version (see [`db::migrate_postgres`]). It started at the
 /// schema SQLite had reached after its seven steps above; each table added from now on is added
 /// to both lists. Tables whose rows are listed newest first carry a `rowid`, as SQLite's do.
-const POSTGRES_MIGRATIONS: &[&str] = &["
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     INSERT INTO meta (key, value) VALUES ('epoch', substr(md5(random()::text || clock_timestamp()::text), 1, 16));
     CREATE TABLE catalog (
@@ -448,7 +452,9 @@ const POSTGRES_MIGRATIONS: &[&str] = &["
         rowid BIGSERIAL NOT NULL
     );
     CREATE INDEX queue_tickets_number ON queue_tickets(centre_id, service_day, number);
-"];
+",
+    fleet::FLEET_SCHEMA,
+];
 
 /// How long an idempotency key's claim lasts if its request never ends it (its instance died):
 /// a kiosk repeating the request on another instance waits this long at most. A claim only
@@ -969,7 +975,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 7;
+const SQLITE_MIGRATIONS: usize = 8;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

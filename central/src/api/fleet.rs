@@ -1,0 +1,83 @@
+//! The kiosks' side of the fleet's monitoring: heartbeats in, commands out (in the
+//! heartbeat's answer, so a kiosk never listens on a port), and reports on the commands.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use balcao_backend_client::api::{CommandReport, Heartbeat, HeartbeatAnswer, Problem};
+use uuid::Uuid;
+
+use super::auth::Kiosk;
+use super::{ApiError, AppState, unprocessable};
+use crate::store::fleet::ReportFiled;
+
+/// Takes a kiosk's heartbeat and answers with the commands waiting for it.
+#[utoipa::path(
+    post,
+    path = "/v1/heartbeats",
+    tag = "monitoring",
+    request_body = Heartbeat,
+    responses(
+        (status = 200, description = "Kept; the commands waiting for the kiosk, oldest first", body = HeartbeatAnswer),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The heartbeat names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a heartbeat (an unknown field, a value out of range)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn heartbeat(
+    State(state): State<Arc<AppState>>,
+    kiosk: Kiosk,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<HeartbeatAnswer>, ApiError> {
+    let heartbeat: Heartbeat =
+        super::from_json(&body).map_err(|e| unprocessable("invalid-heartbeat", "The heartbeat does not follow the schema", e))?;
+    kiosk.must_be(&heartbeat.kiosk_id, &heartbeat.centre_id)?;
+    let problems = heartbeat.problems();
+    if !problems.is_empty() {
+        return Err(unprocessable("invalid-heartbeat", "The heartbeat holds values out of range", problems.join("; ")));
+    }
+    super::plausible_time(heartbeat.sent_at, "sent_at", "heartbeat")?;
+    let commands = super::blocking(move || state.store.record_heartbeat(&heartbeat)).await??;
+    Ok(axum::Json(HeartbeatAnswer { commands }))
+}
+
+/// Files what came of a command. Only the kiosk it was for can report on it; a repeat is
+/// acknowledged and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/{id}/report",
+    tag = "monitoring",
+    params(("id" = Uuid, Path, description = "The command's id")),
+    request_body = CommandReport,
+    responses(
+        (status = 202, description = "Filed (also the answer to every repeat)"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The report names another kiosk than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such command for this kiosk", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a report", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn report(
+    State(state): State<Arc<AppState>>,
+    kiosk: Kiosk,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let report: CommandReport = serde_json::from_slice(&body)
+        .map_err(|e| unprocessable("invalid-report", "The report does not follow the schema", e.to_string()))?;
+    kiosk.must_be(&report.kiosk_id, &kiosk.0.centre_id)?;
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, "command-not-found", "This kiosk has no such command", format!("command {id}"));
+    let command_id = Uuid::parse_str(&id).map_err(|_| not_found())?;
+    if report.detail.len() > balcao_backend_client::api::MAX_DETAIL {
+        return Err(unprocessable("invalid-report", "The report's detail is too long", "at most 2000 bytes"));
+    }
+    super::plausible_time(report.at, "at", "report")?;
+    let kiosk_id = kiosk.0.kiosk_id.clone();
+    let filed = super::blocking(move || state.store.report_command(&kiosk_id, command_id, &report)).await??;
+    match filed {
+        ReportFiled::Recorded | ReportFiled::Repeat => Ok(StatusCode::ACCEPTED),
+        ReportFiled::NotFound => Err(not_found()),
+    }
+}

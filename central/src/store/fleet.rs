@@ -1,0 +1,372 @@
+//! The fleet as central sees it: each kiosk's last heartbeat, and the commands staff gave
+//! kiosks with what came of each. The same SQL on both databases.
+
+use balcao_backend_client::api::{CommandAction, CommandOutcome, CommandReport, DeviceCondition, Heartbeat, KioskCommand};
+use jiff::{SignedDuration, Timestamp};
+use uuid::Uuid;
+
+use super::db::args;
+use super::{Store, StoreError, to_json};
+
+/// The fleet's tables, the same on SQLite and PostgreSQL (`BIGINT` is an integer to both).
+/// Times are milliseconds since the epoch on central's clock.
+pub(super) const FLEET_SCHEMA: &str = "
+    CREATE TABLE kiosks (
+        kiosk_id TEXT PRIMARY KEY,
+        centre_id TEXT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        heartbeat TEXT NOT NULL
+    );
+    CREATE INDEX kiosks_centre ON kiosks(centre_id);
+    CREATE TABLE kiosk_commands (
+        command_id TEXT PRIMARY KEY,
+        kiosk_id TEXT NOT NULL,
+        centre_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        action TEXT NOT NULL,
+        issued_by TEXT NOT NULL,
+        issued_at BIGINT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        delivered_at BIGINT,
+        outcome TEXT,
+        detail TEXT,
+        reported_at BIGINT
+    );
+    CREATE INDEX kiosk_commands_kiosk ON kiosk_commands(kiosk_id, issued_at);
+";
+
+/// How long a kiosk may be silent before it counts as offline (three missed heartbeats).
+pub const OFFLINE_AFTER: SignedDuration = SignedDuration::from_mins(3);
+/// The oldest outbox entry's age past which staff are warned (central unreachable for long, or
+/// a record it keeps refusing).
+pub const OUTBOX_WARNING_AGE: u64 = 15 * 60;
+/// Free disk below which staff are warned.
+pub const LOW_DISK_BYTES: u64 = 1 << 30;
+
+/// A kiosk's state at a glance, worst first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum KioskState {
+    Offline,
+    Alarm,
+    OutOfService,
+    Warning,
+    Ok,
+}
+
+impl KioskState {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Offline => "offline",
+            Self::Alarm => "alarm",
+            Self::OutOfService => "out-of-service",
+            Self::Warning => "warning",
+            Self::Ok => "ok",
+        }
+    }
+}
+
+/// Why a kiosk is in its state: what staff would act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Finding {
+    Silent { since: Timestamp },
+    Device { device: balcao_backend_client::api::DeviceClass, condition: DeviceCondition },
+    DeadLetters(u32),
+    OutboxWaiting { oldest_seconds: u64 },
+    LowDisk { free_bytes: u64 },
+    OutOfService,
+}
+
+/// A kiosk as the console shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FleetKiosk {
+    pub kiosk_id: String,
+    pub centre_id: String,
+    pub last_seen: Timestamp,
+    pub heartbeat: Heartbeat,
+    pub state: KioskState,
+    pub findings: Vec<Finding>,
+}
+
+/// Judges a kiosk from its last heartbeat, received at `last_seen`, as of `now`.
+pub fn assess(heartbeat: &Heartbeat, last_seen: Timestamp, now: Timestamp) -> (KioskState, Vec<Finding>) {
+    let mut findings = Vec::new();
+    let mut state = KioskState::Ok;
+    let mut worsen = |to: KioskState, finding: Finding, findings: &mut Vec<Finding>| {
+        state = state.min(to);
+        findings.push(finding);
+    };
+    if now.duration_since(last_seen) > OFFLINE_AFTER {
+        worsen(KioskState::Offline, Finding::Silent { since: last_seen }, &mut findings);
+    }
+    for device in &heartbeat.devices {
+        let severity = match device.condition {
+            DeviceCondition::Ok | DeviceCondition::NotFitted => continue,
+            DeviceCondition::PaperNearEnd => KioskState::Warning,
+            DeviceCondition::PaperOut | DeviceCondition::CoverOpen | DeviceCondition::Offline | DeviceCondition::Fault => KioskState::Alarm,
+        };
+        worsen(severity, Finding::Device { device: device.device, condition: device.condition }, &mut findings);
+    }
+    if heartbeat.outbox.dead_letters > 0 {
+        worsen(KioskState::Alarm, Finding::DeadLetters(heartbeat.outbox.dead_letters), &mut findings);
+    }
+    if let Some(oldest) = heartbeat.outbox.oldest_age_seconds.filter(|age| *age > OUTBOX_WARNING_AGE) {
+        worsen(KioskState::Warning, Finding::OutboxWaiting { oldest_seconds: oldest }, &mut findings);
+    }
+    if heartbeat.disk_free_bytes < LOW_DISK_BYTES {
+        worsen(KioskState::Warning, Finding::LowDisk { free_bytes: heartbeat.disk_free_bytes }, &mut findings);
+    }
+    if heartbeat.out_of_service {
+        worsen(KioskState::OutOfService, Finding::OutOfService, &mut findings);
+    }
+    (state, findings)
+}
+
+/// A command and what came of it, as staff see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandRecord {
+    pub command: KioskCommand,
+    pub kiosk_id: String,
+    pub centre_id: String,
+    pub issued_by: String,
+    pub delivered_at: Option<Timestamp>,
+    pub outcome: Option<CommandOutcome>,
+    pub detail: Option<String>,
+    pub reported_at: Option<Timestamp>,
+}
+
+/// How a kiosk's report on a command was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFiled {
+    Recorded,
+    /// The command was reported before: acknowledged, nothing changed.
+    Repeat,
+    /// No such command for this kiosk (none, or another kiosk's: the same answer).
+    NotFound,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandRefused {
+    #[error("no kiosk {0:?} has ever sent a heartbeat")]
+    UnknownKiosk(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn millis(at: Timestamp) -> i64 {
+    at.as_millisecond()
+}
+
+fn instant(millis: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(millis).map_err(|e| StoreError::Corrupt(format!("a stored time: {e}")))
+}
+
+const COMMAND_COLUMNS: &str =
+    "command_id, kiosk_id, centre_id, action, issued_by, issued_at, expires_at, delivered_at, outcome, detail, reported_at";
+
+fn command_of(row: &super::db::Row) -> Result<CommandRecord, StoreError> {
+    let id: String = row.get(0)?;
+    let action: String = row.get(3)?;
+    let outcome: Option<String> = row.get(8)?;
+    let optional = |millis: Option<i64>| millis.map(instant).transpose();
+    Ok(CommandRecord {
+        command: KioskCommand {
+            command_id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("command id {id:?}: {e}")))?,
+            issued_at: instant(row.get(5)?)?,
+            expires_at: instant(row.get(6)?)?,
+            action: serde_json::from_str(&action).map_err(|e| StoreError::Corrupt(format!("command {id}: {e}")))?,
+        },
+        kiosk_id: row.get(1)?,
+        centre_id: row.get(2)?,
+        issued_by: row.get(4)?,
+        delivered_at: optional(row.get(7)?)?,
+        outcome: outcome
+            .map(|o| {
+                serde_json::from_value(serde_json::Value::String(o.clone())).map_err(|e| StoreError::Corrupt(format!("outcome {o:?}: {e}")))
+            })
+            .transpose()?,
+        detail: row.get(9)?,
+        reported_at: optional(row.get(10)?)?,
+    })
+}
+
+impl Store {
+    /// Keeps `heartbeat` as the kiosk's latest and hands out the commands waiting for it,
+    /// oldest first: those not yet reported on and not expired (a command delivered before and
+    /// not reported is delivered again; the kiosk does it once).
+    pub fn record_heartbeat(&self, heartbeat: &Heartbeat) -> Result<Vec<KioskCommand>, StoreError> {
+        let body = to_json(heartbeat)?;
+        let now = millis(Timestamp::now());
+        let sql = format!(
+            "SELECT {COMMAND_COLUMNS} FROM kiosk_commands WHERE kiosk_id = $1 AND outcome IS NULL AND expires_at > $2 ORDER BY issued_at, command_id"
+        );
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO kiosks (kiosk_id, centre_id, last_seen, heartbeat) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (kiosk_id) DO UPDATE SET centre_id = excluded.centre_id, last_seen = excluded.last_seen, heartbeat = excluded.heartbeat",
+                args![heartbeat.kiosk_id, heartbeat.centre_id, now, body],
+            )?;
+            let waiting = tx.query(&sql, args![heartbeat.kiosk_id, now])?.iter().map(command_of).collect::<Result<Vec<_>, _>>()?;
+            if !waiting.is_empty() {
+                tx.execute(
+                    "UPDATE kiosk_commands SET delivered_at = $2 WHERE kiosk_id = $1 AND outcome IS NULL AND expires_at > $2 AND delivered_at IS NULL",
+                    args![heartbeat.kiosk_id, now],
+                )?;
+            }
+            Ok(waiting.into_iter().map(|c| c.command).collect())
+        })
+    }
+
+    /// Gives `kiosk_id` a command, to be handed out with its next heartbeat and carried out
+    /// before `ttl` has passed. `issued_by` names the staff member.
+    pub fn issue_command(
+        &self,
+        kiosk_id: &str,
+        action: CommandAction,
+        issued_by: &str,
+        ttl: SignedDuration,
+    ) -> Result<KioskCommand, CommandRefused> {
+        let problems = action.problems();
+        if !problems.is_empty() {
+            return Err(CommandRefused::Invalid(problems.join("; ")));
+        }
+        if ttl <= SignedDuration::ZERO || ttl > SignedDuration::from_hours(7 * 24) {
+            return Err(CommandRefused::Invalid(format!("a command lasts a second to a week, not {ttl}")));
+        }
+        // Milliseconds, as stored: the command handed out is the command kept.
+        let issued_at = instant(millis(Timestamp::now()))?;
+        let command = KioskCommand { command_id: Uuid::now_v7(), issued_at, expires_at: issued_at + ttl, action };
+        let action_json = to_json(&command.action)?;
+        let stored = self.db.write(|tx| {
+            let Some(row) = tx.query_opt("SELECT centre_id FROM kiosks WHERE kiosk_id = $1", args![kiosk_id])? else {
+                return Ok(false);
+            };
+            let centre_id: String = row.get(0)?;
+            tx.execute(
+                "INSERT INTO kiosk_commands (command_id, kiosk_id, centre_id, kind, action, issued_by, issued_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                args![
+                    command.command_id.to_string(),
+                    kiosk_id,
+                    centre_id,
+                    command.action.name(),
+                    action_json,
+                    issued_by,
+                    millis(command.issued_at),
+                    millis(command.expires_at)
+                ],
+            )?;
+            Ok::<_, StoreError>(true)
+        })?;
+        if !stored {
+            return Err(CommandRefused::UnknownKiosk(kiosk_id.to_string()));
+        }
+        Ok(command)
+    }
+
+    /// Files what `kiosk_id` says came of its command. Only the kiosk the command was for can
+    /// report on it; the first report stands.
+    pub fn report_command(&self, kiosk_id: &str, command_id: Uuid, report: &CommandReport) -> Result<ReportFiled, StoreError> {
+        let outcome = to_json(&report.outcome)?;
+        let now = millis(Timestamp::now());
+        self.db.write(|tx| {
+            let found = tx.query_opt(
+                "SELECT outcome FROM kiosk_commands WHERE command_id = $1 AND kiosk_id = $2",
+                args![command_id.to_string(), kiosk_id],
+            )?;
+            let Some(row) = found else { return Ok(ReportFiled::NotFound) };
+            if row.get::<Option<String>>(0)?.is_some() {
+                return Ok(ReportFiled::Repeat);
+            }
+            tx.execute(
+                "UPDATE kiosk_commands SET outcome = $2, detail = $3, reported_at = $4, delivered_at = COALESCE(delivered_at, $4)
+                 WHERE command_id = $1",
+                args![command_id.to_string(), outcome.trim_matches('"'), report.detail, now],
+            )?;
+            Ok(ReportFiled::Recorded)
+        })
+    }
+
+    /// Every kiosk that ever sent a heartbeat, judged as of now, worst first, then by centre
+    /// and name. `centres`: only those centres' kiosks (`None`: all).
+    pub fn fleet(&self, centres: Option<&[String]>) -> Result<Vec<FleetKiosk>, StoreError> {
+        let rows = self.db.read(|tx| tx.query("SELECT kiosk_id, centre_id, last_seen, heartbeat FROM kiosks", args![]))?;
+        let now = Timestamp::now();
+        let mut fleet = Vec::new();
+        for row in rows {
+            let centre_id: String = row.get(1)?;
+            if centres.is_some_and(|centres| !centres.contains(&centre_id)) {
+                continue;
+            }
+            let kiosk_id: String = row.get(0)?;
+            let body: String = row.get(3)?;
+            let heartbeat: Heartbeat =
+                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("kiosk {kiosk_id}'s heartbeat: {e}")))?;
+            let last_seen = instant(row.get(2)?)?;
+            let (state, findings) = assess(&heartbeat, last_seen, now);
+            fleet.push(FleetKiosk { kiosk_id, centre_id, last_seen, heartbeat, state, findings });
+        }
+        fleet.sort_by(|a, b| (a.state, &a.centre_id, &a.kiosk_id).cmp(&(b.state, &b.centre_id, &b.kiosk_id)));
+        Ok(fleet)
+    }
+
+    /// A kiosk's commands, newest first.
+    pub fn commands_of(&self, kiosk_id: &str, limit: u32) -> Result<Vec<CommandRecord>, StoreError> {
+        let sql =
+            format!("SELECT {COMMAND_COLUMNS} FROM kiosk_commands WHERE kiosk_id = $1 ORDER BY issued_at DESC, command_id DESC LIMIT $2");
+        let rows = self.db.read(|tx| tx.query(&sql, args![kiosk_id, i64::from(limit)]))?;
+        rows.iter().map(command_of).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use balcao_backend_client::api::{DeviceClass, DeviceReport, OutboxReport};
+
+    fn heartbeat() -> Heartbeat {
+        Heartbeat {
+            kiosk_id: "K01".into(),
+            centre_id: "GSC-01".into(),
+            sent_at: Timestamp::now(),
+            software_version: "0.1.0".into(),
+            uptime_seconds: 60,
+            devices: vec![DeviceReport { device: DeviceClass::ReceiptPrinter, condition: DeviceCondition::Ok, detail: String::new() }],
+            outbox: OutboxReport { pending: 0, oldest_age_seconds: None, dead_letters: 0 },
+            last_sync_at: None,
+            database_bytes: 1 << 20,
+            disk_free_bytes: 10 << 30,
+            open_payments: 0,
+            screen: "attract".into(),
+            sessions_today: 0,
+            out_of_service: false,
+        }
+    }
+
+    #[test]
+    fn a_kiosk_is_judged_by_its_worst_finding() {
+        let now = Timestamp::now();
+        assert_eq!(assess(&heartbeat(), now, now), (KioskState::Ok, vec![]));
+
+        let mut low = heartbeat();
+        low.devices[0].condition = DeviceCondition::PaperNearEnd;
+        assert_eq!(assess(&low, now, now).0, KioskState::Warning);
+
+        let mut out = low.clone();
+        out.devices.push(DeviceReport { device: DeviceClass::PaymentTerminal, condition: DeviceCondition::Offline, detail: String::new() });
+        let (state, findings) = assess(&out, now, now);
+        assert_eq!(state, KioskState::Alarm);
+        assert_eq!(findings.len(), 2, "each finding is kept: {findings:?}");
+
+        let silent_since = now - SignedDuration::from_mins(4);
+        assert_eq!(assess(&out, silent_since, now).0, KioskState::Offline, "silence outranks all");
+        assert_eq!(assess(&heartbeat(), now - SignedDuration::from_mins(2), now).0, KioskState::Ok, "two minutes is not yet offline");
+
+        let mut closed = heartbeat();
+        closed.out_of_service = true;
+        assert_eq!(assess(&closed, now, now).0, KioskState::OutOfService);
+        closed.outbox = OutboxReport { pending: 3, oldest_age_seconds: Some(3600), dead_letters: 1 };
+        assert_eq!(assess(&closed, now, now).0, KioskState::Alarm, "a dead letter is an alarm even out of service");
+    }
+}
