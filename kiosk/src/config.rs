@@ -64,6 +64,9 @@ pub struct CentralSection {
     pub request_timeout_secs: u64,
     /// How often the catalog is checked for changes.
     pub catalog_poll_secs: u64,
+    /// How often the kiosk tells central how it is (each beat jittered by ±20 %); staff's
+    /// commands arrive with the answers, so this is also how soon they reach the kiosk.
+    pub heartbeat_secs: u64,
     /// Base of the address printed as a QR on receipts; the application number is appended.
     pub status_url: String,
 }
@@ -77,6 +80,7 @@ impl Default for CentralSection {
             connect_timeout_secs: 5,
             request_timeout_secs: 15,
             catalog_poll_secs: 300,
+            heartbeat_secs: 60,
             status_url: "https://www.gov.mo/balcao/status/".into(),
         }
     }
@@ -750,6 +754,7 @@ impl KioskConfig {
             ("central.connect_timeout_secs", central.connect_timeout_secs),
             ("central.request_timeout_secs", central.request_timeout_secs),
             ("central.catalog_poll_secs", central.catalog_poll_secs),
+            ("central.heartbeat_secs", central.heartbeat_secs),
             ("session.idle_timeout_secs", self.session.idle_timeout_secs),
             ("session.done_timeout_secs", self.session.done_timeout_secs),
             ("outbox.first_retry_ms", self.outbox.first_retry_ms),

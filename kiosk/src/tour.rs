@@ -212,6 +212,15 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
             guide.ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).ui(UserAction::Apply).view()
         }),
         ("20-out-of-service", g().event(Event::StorageFault).view()),
+        (
+            "20-out-of-service-by-staff",
+            g().event(Event::ClosedByCentral(Some(balcao_backend_client::api::LocalizedText::new(
+                "本機今日下午維護，請到二號櫃台辦理。",
+                "Este quiosque está em manutenção esta tarde. Dirija-se ao balcão 2.",
+                "This kiosk is under maintenance this afternoon. Please go to counter 2.",
+            ))))
+            .view(),
+        ),
         ("21-pickup", g().collecting().view()),
         (
             "22-pickup-mismatch",

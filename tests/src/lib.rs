@@ -93,6 +93,7 @@ pub fn test_settings(data_dir: &Path) -> KioskSettings {
         retry: RetryPolicy { first: Duration::from_millis(100), max: Duration::from_millis(500) },
         catalog_poll: Duration::from_secs(60),
         health_poll: Duration::from_millis(100),
+        heartbeat: Duration::from_secs(60),
         database: data_dir.join("kiosk.db"),
         data_key: data_dir.join("keys/data.key"),
         retention: Duration::from_secs(7 * 24 * 3600),

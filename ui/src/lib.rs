@@ -372,11 +372,16 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         error.set_can_retry(view.error.can_retry);
     }
 
-    window.global::<g::OutOfServiceAdapter<'_>>().set_reason(match view.out_of_service {
+    let out_of_service = window.global::<g::OutOfServiceAdapter<'_>>();
+    out_of_service.set_reason(match view.out_of_service {
         OutOfService::StorageFault => g::OutOfService::StorageFault,
         OutOfService::NoCatalog => g::OutOfService::NoCatalog,
         OutOfService::Maintenance => g::OutOfService::Maintenance,
     });
+    let message: Vec<SharedString> = view.out_of_service_message.iter().map(SharedString::from).collect();
+    if out_of_service.get_message().iter().ne(message.iter().cloned()) {
+        out_of_service.set_message(ModelRc::new(VecModel::from(message)));
+    }
 }
 
 /// Calls `handler` with every action the citizen takes on `window`.

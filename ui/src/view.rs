@@ -76,6 +76,32 @@ pub enum Screen {
     OutOfService,
 }
 
+impl Screen {
+    /// The screen's name, as the kiosk reports it to central (never what it shows).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Attract => "attract",
+            Self::Language => "language",
+            Self::Home => "home",
+            Self::Services => "services",
+            Self::Identify => "identify",
+            Self::Form => "form",
+            Self::Review => "review",
+            Self::Payment => "payment",
+            Self::Printing => "printing",
+            Self::Done => "done",
+            Self::Pickup => "pickup",
+            Self::Collecting => "collecting",
+            Self::Collected => "collected",
+            Self::Queues => "queues",
+            Self::Ticketing => "ticketing",
+            Self::Ticket => "ticket",
+            Self::Error => "error",
+            Self::OutOfService => "out-of-service",
+        }
+    }
+}
+
 /// Why a service cannot be used now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Unavailable {
@@ -434,6 +460,9 @@ pub struct View {
     pub ticket: TicketView,
     pub error: ErrorView,
     pub out_of_service: OutOfService,
+    /// Central's staff's message on the out-of-service screen, one line per language, the
+    /// screen's language first (empty: none).
+    pub out_of_service_message: Vec<String>,
 }
 
 /// What the citizen did.

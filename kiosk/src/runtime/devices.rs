@@ -16,6 +16,8 @@ use balcao_drivers::identity_reader::{IdentityReader, IdentityReaderStatus};
 use balcao_drivers::payment_terminal::PaymentTerminal;
 use balcao_drivers::receipt_printer::ReceiptPrinter;
 
+use balcao_backend_client::api::{DeviceClass, DeviceCondition, DeviceReport};
+
 use crate::session::Readiness;
 
 /// A job the device's worker could not carry out: the driver panicked during it (the worker
@@ -360,46 +362,133 @@ impl Devices {
         Ok((Self::new(receipt, document, identity, scanner, terminal)?.with_mrz_reader(zone_reader)?, controls))
     }
 
-    /// Asks every device for its status, each bounded by `wait`. A device busy with a long job
-    /// (a payment in progress) keeps the readiness it had.
-    pub async fn readiness(&self, wait: Duration, previous: Readiness) -> Readiness {
-        async fn ask<T>(
-            wait: Duration,
-            call: impl std::future::Future<Output = Result<T, DeviceGone>>,
-            ready: impl Fn(T) -> bool,
-            previous: bool,
-        ) -> bool {
-            match tokio::time::timeout(wait, call).await {
-                Ok(Ok(status)) => ready(status),
-                Ok(Err(_gone)) => false,
-                Err(_busy) => previous,
-            }
-        }
-        let (receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal) = tokio::join!(
-            ask(wait, self.receipt_printer.call(|d| d.status()), |s| s.is_ok_and(|s| s.can_print()), previous.receipt_printer),
-            ask(wait, self.document_printer.call(|d| d.status()), |s| s.is_ok_and(|s| s.can_print()), previous.document_printer),
-            ask(
-                wait,
-                self.identity_reader.call(|d| d.status()),
-                |s| s.is_ok_and(|s| !matches!(s, IdentityReaderStatus::NoReader)),
-                previous.identity_reader
-            ),
-            ask(wait, self.code_scanner.call(|d| d.status()), |s| s.is_ok_and(|s| s == ScannerStatus::Ready), previous.code_scanner),
-            ask(wait, self.payment_terminal.call(|d| d.status()), |s| s.is_ok_and(|s| s.can_pay()), previous.payment_terminal),
+    /// Asks every device for its status, each bounded by `wait`: what the session may use
+    /// (readiness) and how each device is, in staff's words (for the heartbeat). A device busy
+    /// with a long job (a payment in progress) keeps what it had in `previous`.
+    pub async fn survey(&self, wait: Duration, previous: &Survey) -> Survey {
+        use balcao_drivers::document_printer::DocumentPrinterStatus as Doc;
+        use balcao_drivers::payment_terminal::TerminalStatus as Terminal;
+        use balcao_drivers::receipt_printer::ReceiptPrinterStatus as Receipt;
+        let (receipt, document, identity, scanner, terminal) = tokio::join!(
+            ask(wait, self.receipt_printer.call(|d| d.status())),
+            ask(wait, self.document_printer.call(|d| d.status())),
+            ask(wait, self.identity_reader.call(|d| d.status())),
+            ask(wait, self.code_scanner.call(|d| d.status())),
+            ask(wait, self.payment_terminal.call(|d| d.status())),
         );
-        let mrz_reader = match &self.mrz_reader {
-            Some(reader) => ask(wait, reader.call(|d| d.status()), |s| s.unwrap_or(false), previous.mrz_reader).await,
+        let mut survey = previous.clone();
+        let mut note = |device: DeviceClass, answer: Option<Result<(bool, DeviceCondition), String>>| {
+            let answer = answer?;
+            let (ready, condition, detail) = match answer {
+                Ok((ready, condition)) => (ready, condition, String::new()),
+                Err(detail) => (false, DeviceCondition::Offline, detail),
+            };
+            survey.devices.retain(|d| d.device != device);
+            survey.devices.push(DeviceReport { device, condition, detail });
+            Some(ready)
+        };
+        let receipt = note(
+            DeviceClass::ReceiptPrinter,
+            receipt.map(|r| {
+                r.map(|status| {
+                    let condition = match status {
+                        Receipt::Ready => DeviceCondition::Ok,
+                        Receipt::PaperLow => DeviceCondition::PaperNearEnd,
+                        Receipt::PaperOut => DeviceCondition::PaperOut,
+                        Receipt::CoverOpen => DeviceCondition::CoverOpen,
+                        Receipt::MechanismFault => DeviceCondition::Fault,
+                        Receipt::Offline => DeviceCondition::Offline,
+                    };
+                    (status.can_print(), condition)
+                })
+            }),
+        );
+        let document = note(
+            DeviceClass::DocumentPrinter,
+            document.map(|r| {
+                r.map(|status| {
+                    let condition = match status {
+                        Doc::Ready => DeviceCondition::Ok,
+                        Doc::SuppliesLow => DeviceCondition::PaperNearEnd,
+                        Doc::MediaEmpty => DeviceCondition::PaperOut,
+                        Doc::MediaJam => DeviceCondition::Fault,
+                        Doc::DoorOpen => DeviceCondition::CoverOpen,
+                        Doc::Offline => DeviceCondition::Offline,
+                    };
+                    (status.can_print(), condition)
+                })
+            }),
+        );
+        let identity = note(
+            DeviceClass::IdentityReader,
+            identity.map(|r| {
+                r.map(|status| match status {
+                    IdentityReaderStatus::NoReader => (false, DeviceCondition::Offline),
+                    _ => (true, DeviceCondition::Ok),
+                })
+            }),
+        );
+        let scanner = note(
+            DeviceClass::CodeScanner,
+            scanner.map(|r| {
+                r.map(|status| {
+                    (
+                        status == ScannerStatus::Ready,
+                        if status == ScannerStatus::Ready { DeviceCondition::Ok } else { DeviceCondition::Offline },
+                    )
+                })
+            }),
+        );
+        let terminal = note(
+            DeviceClass::PaymentTerminal,
+            terminal.map(|r| {
+                r.map(|status| {
+                    let condition = match status {
+                        Terminal::Ready | Terminal::Busy => DeviceCondition::Ok,
+                        Terminal::Offline => DeviceCondition::Offline,
+                        Terminal::OutOfOrder => DeviceCondition::Fault,
+                    };
+                    (status.can_pay(), condition)
+                })
+            }),
+        );
+        survey.devices.sort_by_key(|d| d.device);
+        let readiness = &mut survey.readiness;
+        readiness.receipt_printer = receipt.unwrap_or(readiness.receipt_printer);
+        readiness.document_printer = document.unwrap_or(readiness.document_printer);
+        readiness.identity_reader = identity.unwrap_or(readiness.identity_reader);
+        readiness.code_scanner = scanner.unwrap_or(readiness.code_scanner);
+        readiness.payment_terminal = terminal.unwrap_or(readiness.payment_terminal);
+        readiness.mrz_reader = match &self.mrz_reader {
+            Some(reader) => match ask(wait, reader.call(|d| d.status())).await {
+                Some(answer) => answer.unwrap_or(false),
+                None => readiness.mrz_reader,
+            },
             None => false,
         };
-        Readiness {
-            receipt_printer,
-            document_printer,
-            identity_reader,
-            code_scanner,
-            payment_terminal,
-            mrz_reader,
-            online: previous.online,
-        }
+        survey
+    }
+}
+
+/// What every device is, as the health poll last found it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Survey {
+    pub readiness: Readiness,
+    /// One report per device class, in their order.
+    pub devices: Vec<DeviceReport>,
+}
+
+/// A device's status within `wait`: `None` while it is busy with a long job; an error's text when
+/// it failed to answer or its worker lost the job.
+async fn ask<T, E: std::fmt::Display>(
+    wait: Duration,
+    call: impl std::future::Future<Output = Result<Result<T, E>, DeviceGone>>,
+) -> Option<Result<T, String>> {
+    match tokio::time::timeout(wait, call).await {
+        Ok(Ok(Ok(status))) => Some(Ok(status)),
+        Ok(Ok(Err(e))) => Some(Err(e.to_string())),
+        Ok(Err(gone)) => Some(Err(gone.to_string())),
+        Err(_busy) => None,
     }
 }
 
@@ -422,12 +511,20 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (devices, controls) = Devices::simulated(dir.path(), SimulatorPace::INSTANT).expect("devices");
         let wait = Duration::from_secs(2);
-        let ready = devices.readiness(wait, Readiness::default()).await;
+        let survey = devices.survey(wait, &Survey::default()).await;
+        let ready = survey.readiness;
         assert!(ready.receipt_printer && ready.payment_terminal && ready.document_printer && ready.identity_reader && ready.code_scanner);
+        assert_eq!(survey.devices.len(), 5, "{survey:?}");
+        assert!(survey.devices.iter().all(|d| d.condition == DeviceCondition::Ok), "{survey:?}");
         controls.receipt_printer.set_cover_open(true);
         controls.payment_terminal.set_offline(true);
-        let ready = devices.readiness(wait, ready).await;
+        let survey = devices.survey(wait, &survey).await;
+        let ready = survey.readiness;
         assert!(!ready.receipt_printer && !ready.payment_terminal && ready.document_printer);
+        let condition = |class| survey.devices.iter().find(|d| d.device == class).map(|d| d.condition);
+        assert_eq!(condition(DeviceClass::ReceiptPrinter), Some(DeviceCondition::CoverOpen));
+        assert_eq!(condition(DeviceClass::PaymentTerminal), Some(DeviceCondition::Offline));
+        assert_eq!(condition(DeviceClass::DocumentPrinter), Some(DeviceCondition::Ok));
     }
 
     /// A terminal whose driver panics on its first payment, as a crate fed a malformed message
@@ -514,8 +611,9 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (devices, _controls) = Devices::simulated(dir.path(), SimulatorPace::INSTANT).expect("devices");
         let busy = devices.payment_terminal.call(|_| std::thread::sleep(Duration::from_millis(500)));
-        let previous = Readiness { payment_terminal: true, ..Readiness::default() };
-        let (_, ready) = tokio::join!(busy, devices.readiness(Duration::from_millis(50), previous));
-        assert!(ready.payment_terminal);
+        let previous = Survey { readiness: Readiness { payment_terminal: true, ..Readiness::default() }, devices: Vec::new() };
+        let (_, survey) = tokio::join!(busy, devices.survey(Duration::from_millis(50), &previous));
+        assert!(survey.readiness.payment_terminal);
+        assert!(survey.devices.iter().all(|d| d.device != DeviceClass::PaymentTerminal), "nothing new said of a busy device");
     }
 }

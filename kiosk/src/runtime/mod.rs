@@ -10,6 +10,7 @@
 //! one ordered stream and needs no locks.
 
 pub mod devices;
+pub mod fleet;
 pub mod outbox;
 pub mod payments;
 mod printouts;
@@ -30,7 +31,7 @@ use balcao_ui::view::{Problem, Screen, View};
 use tokio::sync::{Notify, mpsc, watch};
 
 use crate::receipt;
-use crate::session::{Effect, Event, FoundCertificate, Readiness, ScannedCode, Session, SessionConfig};
+use crate::session::{Effect, Event, FoundCertificate, ScannedCode, Session, SessionConfig};
 use crate::store::{Approval, KioskPlace, NewApplication, PaymentState, Store, StoreError};
 use devices::Devices;
 use outbox::{OutboxSender, RetryPolicy};
@@ -74,6 +75,8 @@ pub struct KioskSettings {
     pub retry: RetryPolicy,
     pub catalog_poll: Duration,
     pub health_poll: Duration,
+    /// Between heartbeats to central.
+    pub heartbeat: Duration,
     pub database: PathBuf,
     /// The file holding the key that seals personal data in the database.
     pub data_key: PathBuf,
@@ -196,6 +199,15 @@ struct Kiosk {
     /// The terminal's day is overdue: paid services are held until it closes.
     closing_day: Arc<AtomicBool>,
     fatal: Fatal,
+    /// What the health poll last found of every device.
+    surveyed: Arc<watch::Sender<devices::Survey>>,
+    /// What the monitoring agent reports of the core: the screen's name, sessions today.
+    status: watch::Sender<fleet::CoreStatus>,
+    /// Wakes the reference data sync at once.
+    sync_wake: Arc<Notify>,
+    /// When reference data last came from central.
+    synced_at: Arc<Mutex<Option<jiff::Timestamp>>>,
+    started: Instant,
 }
 
 /// On the screen that says the receipt did not print: the application's status page, the
@@ -287,6 +299,11 @@ pub async fn start(
         at_rest: Arc::new(AtomicBool::new(true)),
         closing_day: Arc::new(AtomicBool::new(false)),
         fatal: Fatal(Arc::new(failure_tx)),
+        surveyed: Arc::new(watch::channel(devices::Survey::default()).0),
+        status: watch::channel(fleet::CoreStatus::default()).0,
+        sync_wake: Arc::new(Notify::new()),
+        synced_at: Arc::default(),
+        started: Instant::now(),
     };
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
@@ -576,12 +593,17 @@ impl Kiosk {
                 store.finish_ticket(ticket, balcao_backend_client::api::TicketOutcome::Uncertain, place)?;
             }
             let catalog = store.cached_catalog()?;
-            Ok((store, catalog))
+            let closed = store.closed_by_central()?;
+            Ok((store, catalog, closed))
         })
         .await;
         match opened {
-            Ok(Ok((store, catalog))) => {
+            Ok(Ok((store, catalog, closed))) => {
                 self.store = Some(Arc::new(Mutex::new(store)));
+                // Closed by central's staff before a restart: still closed.
+                if closed.is_some() {
+                    self.dispatch(Event::ClosedByCentral(closed));
+                }
                 let Some((etag, catalog)) = catalog else { return Ok(None) };
                 self.dispatch(Event::Catalog(Arc::new(catalog)));
                 Ok(etag)
@@ -625,6 +647,21 @@ impl Kiosk {
             batches_refused: Default::default(),
         };
         tokio::spawn(outbox.run(stopped.clone()));
+        let monitor = fleet::Monitor {
+            client: client.clone(),
+            store: store.clone(),
+            kiosk_id: self.settings.kiosk_id.clone(),
+            centre_id: self.settings.centre_id.clone(),
+            interval: self.settings.heartbeat,
+            database: self.settings.database.clone(),
+            started: self.started,
+            surveyed: self.surveyed.subscribe(),
+            status: self.status.subscribe(),
+            synced_at: self.synced_at.clone(),
+            events: self.events.clone(),
+            sync_wake: self.sync_wake.clone(),
+        };
+        tokio::spawn(monitor.run(stopped.clone()));
         let sync = ReferenceSync {
             store,
             client,
@@ -634,6 +671,8 @@ impl Kiosk {
             online,
             events: self.events.clone(),
             fatal: self.fatal.clone(),
+            wake: self.sync_wake.clone(),
+            synced_at: self.synced_at.clone(),
         };
         tokio::spawn(sync.run(stopped));
     }
@@ -642,13 +681,15 @@ impl Kiosk {
         let (devices, closing_day) = (self.devices.clone(), self.closing_day.clone());
         let events = self.events.clone();
         let every = self.settings.health_poll;
+        let surveyed = self.surveyed.clone();
         tokio::spawn(async move {
-            let mut readiness = Readiness::default();
+            let mut survey = devices::Survey::default();
             loop {
-                readiness = devices.readiness(Duration::from_secs(2), readiness).await;
-                readiness.online = online.load(Ordering::Relaxed);
+                survey = devices.survey(Duration::from_secs(2), &survey).await;
+                survey.readiness.online = online.load(Ordering::Relaxed);
+                surveyed.send_replace(survey.clone());
                 // While the terminal's overdue day closes, nothing new is paid for.
-                let mut offered = readiness;
+                let mut offered = survey.readiness;
                 offered.payment_terminal &= !closing_day.load(Ordering::SeqCst);
                 if events.send(Event::Readiness(offered)).is_err() {
                     return;
@@ -776,6 +817,12 @@ impl Kiosk {
         }
         self.at_rest.store(self.session.at_rest(), Ordering::SeqCst);
         let mut view = self.session.view();
+        let status = fleet::CoreStatus {
+            screen: view.screen.name(),
+            sessions_today: self.session.sessions_today(),
+            closed_by_central: self.session.closed_by_central(),
+        };
+        self.status.send_if_modified(|current| std::mem::replace(current, status) != status);
         link_status_page(&mut view, &self.settings.status_url);
         if self.last_view.as_ref() != Some(&view) {
             self.view.show(view.clone());

@@ -39,6 +39,10 @@ pub struct ReferenceSync {
     pub online: Arc<AtomicBool>,
     pub events: mpsc::UnboundedSender<Event>,
     pub fatal: super::Fatal,
+    /// Polls at once when notified (staff asked for it).
+    pub wake: Arc<tokio::sync::Notify>,
+    /// Set when a poll went through.
+    pub synced_at: Arc<std::sync::Mutex<Option<jiff::Timestamp>>>,
 }
 
 /// Why a poll stopped.
@@ -59,7 +63,10 @@ impl ReferenceSync {
         let mut failures = 0u32;
         loop {
             match self.poll().await {
-                Ok(()) => failures = 0,
+                Ok(()) => {
+                    failures = 0;
+                    *self.synced_at.lock().unwrap_or_else(|e| e.into_inner()) = Some(jiff::Timestamp::now());
+                }
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     tracing::warn!(error = %e, "reference data sync failed");
@@ -77,6 +84,7 @@ impl ReferenceSync {
             };
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
+                () = self.wake.notified() => {}
                 _ = shutdown.changed() => return,
             }
         }

@@ -185,6 +185,9 @@ pub enum Event {
     IdentityRead(Result<IdentityDocument, IdentityError>),
     /// The store cannot be trusted: stop serving.
     StorageFault,
+    /// Central's staff put the kiosk out of service with this message (in zh-Hant, pt and en),
+    /// or back in service (`None`). A citizen mid-journey finishes first.
+    ClosedByCentral(Option<api::LocalizedText>),
 }
 
 /// An application, as the session hands it to be saved and queued.
@@ -381,6 +384,10 @@ pub struct Session {
     now: Instant,
     last_activity: Instant,
     stage_since: Instant,
+    /// Out of service by central's staff, with their message: shown once nobody is served.
+    closed_by_central: Option<api::LocalizedText>,
+    /// Citizens served since midnight: sessions that left the welcome screen.
+    sessions_today: u32,
 }
 
 impl Session {
@@ -390,9 +397,21 @@ impl Session {
         self.stage.kiosk_is_busy()
     }
 
-    /// Nobody is using the kiosk: it shows its welcome screen.
+    /// Nobody is using the kiosk: it shows its welcome screen, or the out-of-service screen
+    /// central's staff asked for.
     pub fn at_rest(&self) -> bool {
-        matches!(self.stage, Stage::Attract)
+        matches!(self.stage, Stage::Attract | Stage::OutOfService(OutOfService::Maintenance))
+    }
+
+    /// Whether central's staff put the kiosk out of service (it may still be finishing a
+    /// citizen's journey).
+    pub fn closed_by_central(&self) -> bool {
+        self.closed_by_central.is_some()
+    }
+
+    /// Citizens served since midnight.
+    pub fn sessions_today(&self) -> u32 {
+        self.sessions_today
     }
 
     pub fn new(config: SessionConfig, now: Instant) -> Self {
@@ -409,6 +428,8 @@ impl Session {
             now,
             last_activity: now,
             stage_since: now,
+            closed_by_central: None,
+            sessions_today: 0,
         }
     }
 
@@ -423,6 +444,9 @@ impl Session {
             }
             Event::Tick { clock, today } => {
                 self.clock = clock;
+                if today != self.today {
+                    self.sessions_today = 0;
+                }
                 self.today = today;
             }
             Event::Catalog(catalog) => self.catalog = Some(catalog),
@@ -441,6 +465,16 @@ impl Session {
                 }
             }
             Event::StorageFault => self.set_stage(Stage::OutOfService(OutOfService::StorageFault)),
+            Event::ClosedByCentral(message) => {
+                let closing = message.is_some();
+                self.closed_by_central = message;
+                match self.stage {
+                    Stage::Attract if closing => self.set_stage(Stage::OutOfService(OutOfService::Maintenance)),
+                    Stage::OutOfService(OutOfService::Maintenance) if !closing => self.set_stage(Stage::Attract),
+                    // Mid-journey: the citizen finishes; the session's end closes the kiosk.
+                    _ => {}
+                }
+            }
             Event::Scanned(code) => {
                 self.last_activity = now;
                 self.on_scan(code, &mut effects);
@@ -460,13 +494,17 @@ impl Session {
     }
 
     fn set_stage(&mut self, stage: Stage) {
+        if matches!(self.stage, Stage::Attract) && !matches!(stage, Stage::Attract | Stage::OutOfService(_)) {
+            self.sessions_today = self.sessions_today.saturating_add(1);
+        }
         self.stage = stage;
         self.stage_since = self.now;
     }
 
     fn end(&mut self, effects: &mut Vec<Effect>) {
         // Dropping the stage drops the draft: the form, the answers, the authorisation.
-        self.set_stage(Stage::Attract);
+        let next = if self.closed_by_central.is_some() { Stage::OutOfService(OutOfService::Maintenance) } else { Stage::Attract };
+        self.set_stage(next);
         self.language = self.config.default_language;
         effects.push(Effect::SessionEnded);
     }

@@ -948,3 +948,55 @@ mod identification {
         assert!(!debug.contains("CHAN") && !debug.contains("1234567"), "{debug}");
     }
 }
+
+fn staff_message() -> api::LocalizedText {
+    api::LocalizedText::new("系統維護中", "Em manutenção", "Under maintenance")
+}
+
+#[test]
+fn closed_by_central_at_rest_the_kiosk_shows_staffs_message_at_once_and_opens_again() {
+    let mut h = Harness::new();
+    h.event(Event::ClosedByCentral(Some(staff_message())));
+    let view = h.session.view();
+    assert_eq!(view.screen, Screen::OutOfService);
+    assert_eq!(view.out_of_service_message, ["系統維護中", "Em manutenção", "Under maintenance"], "the default language first");
+    assert!(h.session.at_rest() && h.session.closed_by_central());
+    h.ui(UserAction::Start);
+    assert_eq!(h.screen(), Screen::OutOfService, "a touch does not open it");
+    h.event(Event::ClosedByCentral(None));
+    assert_eq!(h.screen(), Screen::Attract);
+    assert!(h.session.view().out_of_service_message.is_empty());
+}
+
+#[test]
+fn closed_by_central_mid_journey_the_citizen_finishes_first() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.event(Event::ClosedByCentral(Some(staff_message())));
+    assert_eq!(h.screen(), Screen::Form, "the citizen is not cut short");
+    h.wait(SessionConfig::default().idle_timeout.as_secs() + 1);
+    let view = h.session.view();
+    assert_eq!(view.screen, Screen::OutOfService, "closed when the session ends");
+    assert_eq!(view.out_of_service_message[0], "系統維護中", "the session's language was reset to the default");
+}
+
+#[test]
+fn back_in_service_does_not_lift_a_storage_fault() {
+    let mut h = Harness::new();
+    h.event(Event::StorageFault);
+    h.event(Event::ClosedByCentral(None));
+    assert_eq!(h.screen(), Screen::OutOfService);
+    assert!(h.session.view().out_of_service_message.is_empty());
+}
+
+#[test]
+fn sessions_are_counted_per_day() {
+    let mut h = Harness::new();
+    assert_eq!(h.session.sessions_today(), 0);
+    h.ui(UserAction::Start);
+    h.wait(SessionConfig::default().idle_timeout.as_secs() + 1);
+    h.ui(UserAction::Start);
+    assert_eq!(h.session.sessions_today(), 2);
+    h.event(Event::Tick { clock: "00:00".into(), today: "2026-11-23".into() });
+    assert_eq!(h.session.sessions_today(), 0, "a new day starts at zero");
+}

@@ -1,6 +1,6 @@
 //! What the screen shows for each stage of the session.
 
-use balcao_backend_client::api::{Delivery, FieldError, FieldKind, ServiceKind};
+use balcao_backend_client::api::{self, Delivery, FieldError, FieldKind, ServiceKind};
 use balcao_ui::view::{
     ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, IdentifyView, KeyboardMode, Language, PaymentCancel,
     PaymentPrompt, PaymentView, QueueTile, ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, TicketView, Unavailable,
@@ -278,6 +278,13 @@ impl Session {
             }
             Stage::OutOfService(reason) => {
                 view.out_of_service = *reason;
+                // Staff's message, in the citizen's language first, then the other two: nobody
+                // has chosen a language at a kiosk out of service.
+                if let (balcao_ui::view::OutOfService::Maintenance, Some(message)) = (reason, &self.closed_by_central) {
+                    let first = api_language(self.language);
+                    let order = std::iter::once(first).chain(api::Language::ALL.into_iter().filter(|l| *l != first));
+                    view.out_of_service_message = order.map(|l| message.get(l).to_string()).collect();
+                }
                 Screen::OutOfService
             }
         };

@@ -8,8 +8,10 @@
 //! database (`crypto.rs`); what central acknowledged is purged after the retention period,
 //! with `secure_delete` so the freed pages are zeroed.
 
+mod commands;
 pub mod crypto;
 mod payments;
+pub use commands::CommandDone;
 mod pickups;
 mod schema;
 mod signin;
@@ -399,6 +401,17 @@ impl Store {
             )?
             .query_row([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?)))?;
         Ok(OutboxCounts { pending, dead })
+    }
+
+    /// How long the oldest entry waiting to be sent has waited, in whole seconds.
+    pub fn oldest_pending_age(&self) -> Result<Option<u64>, StoreError> {
+        // The oldest pending entry is the first by sequence (the `outbox_pending` index).
+        let created: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT created_at FROM outbox WHERE state = 'pending' ORDER BY seq LIMIT 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        Ok(created.map(|at| u64::try_from(millis(Timestamp::now()).saturating_sub(at) / 1000).unwrap_or(0)))
     }
 
     /// How many outbox entries wait to be sent, read from the database at `path` by a reader

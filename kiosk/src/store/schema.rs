@@ -173,6 +173,19 @@ pub fn migrations() -> Migrations<'static> {
         );
         CREATE INDEX payment_steps_captured ON payment_steps (at) WHERE state = 'captured';",
         ),
+        // Central's commands this kiosk carried out, each once: a repeated delivery gets the
+        // same report again. `closed_by_central` holds staff's out-of-service message (JSON)
+        // while it stands, so a restart keeps the kiosk closed.
+        M::up(
+            "CREATE TABLE commands (
+            command_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            done_at INTEGER NOT NULL
+        );
+        CREATE TABLE closed_by_central (id INTEGER PRIMARY KEY CHECK (id = 1), message TEXT NOT NULL);",
+        ),
     ])
 }
 

@@ -1,0 +1,111 @@
+//! Central's staff watch and steer a kiosk through its heartbeats, end to end over mutual TLS:
+//! the kiosk shows up, a printer out of paper shows as an alarm within a heartbeat, an
+//! out-of-service command closes the kiosk with staff's message (after the citizen being served
+//! finishes, and across a restart), back in service opens it, and every command's outcome
+//! reaches central once.
+
+use std::time::Duration;
+
+use balcao_backend_client::api::{CommandAction, CommandOutcome, DeviceClass, DeviceCondition, LocalizedText};
+use balcao_central::store::fleet::{CommandRecord, Finding, FleetKiosk, KioskState};
+use balcao_tests::{TestKiosk, enrolled_client, eventually, loopback_central, test_settings};
+use balcao_ui::view::{Screen, UserAction};
+use jiff::SignedDuration;
+
+const HOUR: SignedDuration = SignedDuration::from_hours(1);
+
+fn k01(central: &balcao_central::LoopbackCentral) -> Option<FleetKiosk> {
+    central.central.store().fleet(None).expect("fleet").into_iter().find(|k| k.kiosk_id == "K01")
+}
+
+fn last_command(central: &balcao_central::LoopbackCentral) -> CommandRecord {
+    central.central.store().commands_of("K01", 1).expect("history").remove(0)
+}
+
+fn closed() -> CommandAction {
+    CommandAction::OutOfService {
+        message: LocalizedText::new(
+            "系統維護，請到櫃台",
+            "Em manutenção, dirija-se ao balcão",
+            "Under maintenance, please see the counter",
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = loopback_central(dir.path()).await;
+    let kiosk_dir = dir.path().join("kiosk");
+    let mut settings = test_settings(&kiosk_dir);
+    settings.heartbeat = Duration::from_millis(300);
+    settings.session.idle_timeout = Duration::from_secs(3);
+    settings.session.idle_warning = Duration::from_secs(1);
+    let kiosk = TestKiosk::start_with(settings.clone(), &kiosk_dir, Some(enrolled_client(&central))).await;
+    let soon = Duration::from_secs(10);
+
+    // The kiosk shows up with every device.
+    eventually("K01 reports every device", soon, || k01(&central).is_some_and(|k| k.heartbeat.devices.len() == 5)).await;
+    let seen = k01(&central).expect("K01");
+    assert_eq!((seen.state, seen.centre_id.as_str(), seen.heartbeat.screen.as_str()), (KioskState::Ok, "GSC-01", "attract"));
+    assert!(seen.heartbeat.disk_free_bytes > 0 && seen.heartbeat.database_bytes > 0, "{:?}", seen.heartbeat);
+
+    // The receipt printer runs out of paper: an alarm within a heartbeat; paper back: ok.
+    kiosk.simulators.receipt_printer.set_paper_left_mm(Some(0));
+    let paper_out = Finding::Device { device: DeviceClass::ReceiptPrinter, condition: DeviceCondition::PaperOut };
+    eventually("the alarm at central", soon, || {
+        k01(&central).is_some_and(|k| k.state == KioskState::Alarm && k.findings.contains(&paper_out))
+    })
+    .await;
+    kiosk.simulators.receipt_printer.set_paper_left_mm(None);
+    eventually("the alarm cleared", soon, || k01(&central).is_some_and(|k| k.state == KioskState::Ok)).await;
+
+    // A citizen is being served when staff close the kiosk: they finish first.
+    kiosk.send(balcao_kiosk::session::Event::Ui(UserAction::Start));
+    kiosk.view.wait_for("a journey begun", soon, |v| v.screen != Screen::Attract).await;
+    central.central.store().issue_command("K01", closed(), "ana", HOUR).expect("issued");
+    eventually("the command reported", soon, || last_command(&central).outcome.is_some()).await;
+    let reported = last_command(&central);
+    assert_eq!(reported.outcome, Some(CommandOutcome::Done));
+    assert_eq!(reported.detail.as_deref(), Some("out of service once the citizen being served finishes"));
+    assert_ne!(kiosk.view.current().screen, Screen::OutOfService, "the citizen is not cut short");
+    let shown = kiosk.view.wait_for("the out-of-service screen once the session ends", soon, |v| v.screen == Screen::OutOfService).await;
+    assert_eq!(
+        shown.out_of_service_message,
+        ["Under maintenance, please see the counter", "系統維護，請到櫃台", "Em manutenção, dirija-se ao balcão"],
+        "staff's message, the kiosk's language first"
+    );
+    eventually("central sees it out of service", soon, || k01(&central).is_some_and(|k| k.state == KioskState::OutOfService)).await;
+
+    // Closed it stays, across a restart.
+    kiosk.stop().await;
+    let kiosk = TestKiosk::start_with(settings.clone(), &kiosk_dir, Some(enrolled_client(&central))).await;
+    kiosk
+        .view
+        .wait_for("still out of service after a restart", soon, |v| v.screen == Screen::OutOfService && v.out_of_service_message.len() == 3)
+        .await;
+
+    // Back in service.
+    central.central.store().issue_command("K01", CommandAction::BackInService, "ana", HOUR).expect("issued");
+    kiosk.view.wait_for("the welcome screen again", soon, |v| v.screen == Screen::Attract).await;
+    eventually("back in service reported", soon, || last_command(&central).outcome == Some(CommandOutcome::Done)).await;
+    eventually("central sees it ok", soon, || k01(&central).is_some_and(|k| k.state == KioskState::Ok)).await;
+
+    // What this kiosk cannot do yet is reported as failed, with why.
+    central.central.store().issue_command("K01", CommandAction::CloseDay, "ana", HOUR).expect("issued");
+    eventually("the refusal reported", soon, || last_command(&central).outcome.is_some()).await;
+    let refused = last_command(&central);
+    assert_eq!(refused.outcome, Some(CommandOutcome::Failed));
+    assert!(refused.detail.as_deref().is_some_and(|d| d.contains("close-day")), "{refused:?}");
+
+    // Every command was carried out once, and each kept at the kiosk.
+    let history = central.central.store().commands_of("K01", 10).expect("history");
+    assert_eq!(history.len(), 3);
+    let store = kiosk.store();
+    for command in &history {
+        let kept = store.command_done(command.command.command_id).expect("read").expect("kept at the kiosk");
+        assert_eq!(Some(kept.outcome), command.outcome);
+    }
+    kiosk.stop().await;
+    central.stop().await.expect("stop");
+}
