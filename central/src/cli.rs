@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use crate::store::staff::Role;
 use crate::tls::{DevPki, server_config};
 use crate::{Central, CentralOptions, DatabaseLocation, KeyFiles, serve};
 use anyhow::{Context, bail};
@@ -77,6 +78,23 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Adds a staff member to the console (the first administrator, say). The password is
+    /// asked for on the terminal, or read as the first line of standard input.
+    AddStaff {
+        /// The name they log in with: letters, digits, '.', '_' or '-'.
+        #[arg(long)]
+        username: String,
+        /// Their name as the console shows it.
+        #[arg(long)]
+        name: String,
+        /// viewer: sees the fleet; operator: also sends commands; administrator: also manages
+        /// staff and reads the audit log.
+        #[arg(long, value_parser = ["viewer", "operator", "administrator"])]
+        role: String,
+        /// A centre they are limited to (repeat for several); none: every centre.
+        #[arg(long = "centre")]
+        centres: Vec<String>,
+    },
 }
 
 /// Central's settings file: the command line's options, each under its flag's name.
@@ -132,6 +150,36 @@ impl ConfigFile {
         }
         Ok(())
     }
+}
+
+/// Central's options from the command line: the database, its keys, the pool.
+fn central_options(cli: &Cli) -> anyhow::Result<CentralOptions> {
+    let database = DatabaseLocation::parse(&cli.database);
+    let keys = match (&database, &cli.keys) {
+        (_, Some(folder)) => KeyFiles::in_folder(folder),
+        (DatabaseLocation::Sqlite(file), None) => KeyFiles::beside(file),
+        (DatabaseLocation::Postgres(_), None) => {
+            bail!("with a PostgreSQL database, --keys names the folder of central's keys (the same keys on every instance)")
+        }
+    };
+    let mut options = CentralOptions::on(database, keys);
+    options.postgres.pool_size = cli.database_pool;
+    options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
+    Ok(options)
+}
+
+/// The new staff member's password: asked for on the terminal without echo, or the first line
+/// of standard input when it is not a terminal (a script).
+fn read_password(username: &str) -> anyhow::Result<String> {
+    let password = if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        rpassword::prompt_password(format!("Password for {username}: ")).context("reading the password")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("reading the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    anyhow::ensure!(!password.is_empty(), "no password given");
+    Ok(password)
 }
 
 /// Writes `contents` to a new file only its owner can read (private keys).
@@ -223,6 +271,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             write_private(out, &identity)?;
             return Ok(());
         }
+        Some(Command::AddStaff { username, name, role, centres }) => {
+            let role = Role::from_name(role).context("the role is viewer, operator or administrator")?;
+            let password = read_password(username)?;
+            let options = central_options(&cli)?;
+            let central = tokio::task::spawn_blocking(move || Central::open(&options)).await?.context("opening the database")?;
+            let store = central.store();
+            store.add_staff(username, name, role, centres, &password)?;
+            let scope = if centres.is_empty() { "every centre".to_string() } else { centres.join(", ") };
+            store.audit("command-line", "local", "add-staff", username, &format!("{} of {scope}", role.name()), "ok")?;
+            #[allow(clippy::print_stdout, reason = "the command's answer, for the person who ran it")]
+            {
+                println!("added {username} ({}, {scope})", role.name());
+            }
+            return Ok(());
+        }
         None => {}
     }
     // Colours only for a person at a terminal: a log file or the journal gets plain text.
@@ -246,17 +309,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         (None, None, None, Some(dir)) => load_dev_pki(dir)?.server_config()?,
         _ => bail!("give either --tls-cert, --tls-key and --kiosk-ca, or --dev-pki DIR"),
     };
-    let database = DatabaseLocation::parse(&cli.database);
-    let keys = match (&database, &cli.keys) {
-        (_, Some(folder)) => KeyFiles::in_folder(folder),
-        (DatabaseLocation::Sqlite(file), None) => KeyFiles::beside(file),
-        (DatabaseLocation::Postgres(_), None) => {
-            bail!("with a PostgreSQL database, --keys names the folder of central's keys (the same keys on every instance)")
-        }
-    };
-    let mut options = CentralOptions::on(database.clone(), keys);
-    options.postgres.pool_size = cli.database_pool;
-    options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
+    let options = central_options(&cli)?;
+    let database = options.database.clone();
+    let mut options = options;
     // Each connection is a file: raise the open-files limit as far as allowed, and keep the
     // connection limit below it (with room for the database, logs and keys).
     let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);

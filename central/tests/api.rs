@@ -30,6 +30,21 @@ async fn send(central: &Central, mut request: Request<Body>) -> (StatusCode, axu
     send_as(central, request).await
 }
 
+/// The console's applications page, as a staff member signed in sees it.
+async fn console_page(central: &Central) -> (StatusCode, Vec<u8>) {
+    const PASSWORD: &str = "a password for the tests";
+    if central.store().staff().expect("staff").is_empty() {
+        central.store().add_staff("tester", "Tester", balcao_central::store::staff::Role::Viewer, &[], PASSWORD).expect("staff");
+    }
+    let (token, _) = central.store().log_in("tester", PASSWORD).expect("logged in");
+    let request = Request::get("/console/applications")
+        .header(header::COOKIE, format!("__Host-balcao-session={token}"))
+        .body(Body::empty())
+        .expect("req");
+    let (status, _, body) = send_as(central, request).await;
+    (status, body)
+}
+
 /// Sends a request with whatever connection information it carries.
 async fn send_as(central: &Central, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     let response = central.router().oneshot(request).await.expect("infallible");
@@ -220,7 +235,7 @@ async fn status_and_the_console_page_show_a_stored_application(#[case] db: Db) {
     assert_eq!(found.reference, format!("K01-{}-0001", today_code()));
     assert_eq!(found.history.len(), 1);
 
-    let (status, _, page) = send(&central, Request::get("/").body(Body::empty()).expect("req")).await;
+    let (status, page) = console_page(&central).await;
     assert_eq!(status, StatusCode::OK);
     let page = String::from_utf8(page).expect("utf-8");
     assert!(page.contains(&format!("K01-{}-0001", today_code())) && page.contains("刑事紀錄證明書"), "{page}");
@@ -310,9 +325,10 @@ async fn only_an_enrolled_kiosk_may_call_and_only_in_its_own_name(#[case] db: Db
     assert_eq!(problem(status, &headers, &body_out).short_kind(), "centre-mismatch");
     assert_eq!(central.store().count_applications().expect("count"), 0);
 
-    // K01 itself: stored. The console page needs no certificate.
+    // K01 itself: stored. The console needs no kiosk certificate: it asks staff to log in.
     assert_eq!(send(&central, post(Some(&key), body)).await.0, StatusCode::CREATED);
-    assert_eq!(send_as(&central, Request::get("/").body(Body::empty()).expect("req")).await.0, StatusCode::OK);
+    let (status, headers, _) = send_as(&central, Request::get("/console/").body(Body::empty()).expect("req")).await;
+    assert_eq!((status, headers[header::LOCATION].to_str().expect("ascii")), (StatusCode::SEE_OTHER, "/console/login"));
 }
 
 #[rstest]
@@ -559,7 +575,7 @@ async fn a_certificate_handed_out_twice_is_recorded_twice_and_flagged(#[case] db
     let flagged = central.store().recent_pickups(10, true).expect("pickups");
     assert_eq!(flagged.iter().map(|p| (p.pickup_id, p.kiosk_id.as_str())).collect::<Vec<_>>(), vec![(at_k02.pickup_id, "K02")]);
     assert_eq!(central.store().recent_pickups(10, false).expect("pickups").len(), 2);
-    let (_, _, page) = send(&central, Request::get("/").body(Body::empty()).expect("req")).await;
+    let (_, page) = console_page(&central).await;
     let page = String::from_utf8(page).expect("utf-8");
     assert!(page.contains("Certificates handed out twice") && page.contains(&format!("K01-{}-0001", today_code())), "{page}");
 
@@ -666,7 +682,7 @@ async fn queue_tickets_are_filed_once_and_a_number_issued_twice_is_flagged(#[cas
     let days = central.store().queue_days(3).expect("days");
     let gsc01 = days.iter().find(|d| d.service_day == today().to_string() && d.centre_id == "GSC-01").expect("today at GSC-01");
     assert_eq!((gsc01.issued, gsc01.offline, gsc01.queue_id.as_str()), (3, 3, "civil-registry"));
-    let (_, _, page) = send(&central, Request::get("/").body(Body::empty()).expect("req")).await;
+    let (_, page) = console_page(&central).await;
     let page = String::from_utf8(page).expect("utf-8");
     assert!(page.contains("Queue ticket numbers issued twice") && page.contains("Civil registry · 民事登記"), "{page}");
 
@@ -763,7 +779,7 @@ async fn closed_payment_days_are_reconciled_on_the_console_and_a_difference_is_a
     // A day that agrees: listed, no alert.
     assert_eq!(send(&central, submit(&day(6_000, 6_000, 2))).await.0, StatusCode::ACCEPTED);
     let page = |central| async move {
-        let (status, _, body) = send(central, Request::get("/").body(Body::empty()).expect("req")).await;
+        let (status, body) = console_page(central).await;
         assert_eq!(status, StatusCode::OK);
         String::from_utf8(body).expect("utf-8")
     };

@@ -274,11 +274,24 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
             }
         }
     });
+    // A console account for the demo: user `demo`, its password in a file only the owner reads.
+    let password_file = data_dir.join("console-password.txt");
+    if central.central.store().staff().context("reading the console's staff")?.is_empty() {
+        let password = balcao_central::store::staff::random_token();
+        central
+            .central
+            .store()
+            .add_staff("demo", "Demo administrator", balcao_central::store::staff::Role::Administrator, &[], &password)
+            .context("adding the demo's console account")?;
+        write_owner_only(&password_file, &password).with_context(|| format!("writing {}", password_file.display()))?;
+    }
     tracing::info!(
         central = %central.url,
+        console = %format!("{}/console/", central.url),
+        console_password = %password_file.display(),
         data = %data_dir.display(),
         receipts = %data_dir.join("receipts").display(),
-        "demo: reference central on loopback, simulated devices; open the central's page to see applications arrive; a minute after applying, collect the certificate with the receipt's number and document number"
+        "demo: reference central on loopback, simulated devices; log in to the console as `demo` (password in console_password) to watch the kiosk and see applications arrive; a minute after applying, collect the certificate with the receipt's number and document number"
     );
     let mut simulators: Simulators = simulators.into();
     simulators.zvt_terminal = Some(zvt_terminal);
@@ -290,6 +303,20 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
         central: Some(central),
         data_dir: data_dir.to_path_buf(),
     })
+}
+
+/// Writes `contents` to a new file only its owner can read.
+#[cfg(feature = "demo")]
+fn write_owner_only(file: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(file)?
+        .write_all(format!("{contents}\n").as_bytes())
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! - `logs.rs` — every log line of a test, to search for what must never be logged.
 //! - `citizen.rs` — a citizen who applies for a certificate through session events.
 
+pub mod browser;
 pub mod citizen;
 pub mod faults;
 pub mod logs;

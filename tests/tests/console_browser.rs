@@ -1,41 +1,20 @@
-//! The central console as staff see it: in a real browser (headless Chromium, installed by
-//! `tools/setup`) over central's HTTPS on loopback. The payment terminals' closed days are
-//! listed, and a day whose terminal total and kiosk journal differ is flagged above the rest.
+//! The staff console as staff use it: Chromium driven over WebDriver, over central's HTTPS on
+//! loopback. An operator logs in, filters the fleet, sees a kiosk turn to alarm live (no
+//! reload), sends it a command, changes the language; the payment days whose terminal and
+//! journal differ are flagged above the rest. Screenshots of each page are saved to be looked at.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use balcao_backend_client::api::{DayTotals, KioskEvent, KioskEventKind};
+use balcao_backend_client::api::{
+    DayTotals, DeviceClass, DeviceCondition, DeviceReport, Heartbeat, KioskEvent, KioskEventKind, OutboxReport,
+};
+use balcao_central::store::staff::Role;
+use balcao_tests::browser::Browser;
 use balcao_tests::loopback_central;
+use fantoccini::Locator;
 
-/// Runs headless Chromium on `url` with `what` (`--dump-dom`, `--screenshot=…`); its stdout.
-/// A profile of its own, no network beyond loopback, and the development CA's certificate
-/// accepted (the browser has no way to be told of it on the command line).
-fn chromium(profile: &Path, url: &str, what: &str) -> String {
-    let output = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--ignore-certificate-errors",
-            "--hide-scrollbars",
-            "--window-size=1280,1000",
-            "--timeout=10000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(what)
-        .arg(url)
-        .output()
-        .expect("chromium runs (tools/setup installs it)");
-    assert!(output.status.success(), "chromium failed: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("utf-8")
-}
+const PASSWORD: &str = "correct horse battery staple";
 
 fn day_closed(kiosk: &str, terminal_avos: u64, journal_avos: u64, payments: u64) -> KioskEvent {
     let totals = DayTotals { terminal_avos, journal_avos, payments };
@@ -51,37 +30,103 @@ fn day_closed(kiosk: &str, terminal_avos: u64, journal_avos: u64, payments: u64)
     }
 }
 
+fn heartbeat(kiosk: &str, centre: &str, receipt_printer: DeviceCondition) -> Heartbeat {
+    Heartbeat {
+        kiosk_id: kiosk.into(),
+        centre_id: centre.into(),
+        sent_at: jiff::Timestamp::now(),
+        software_version: "0.1.0".into(),
+        uptime_seconds: 3 * 3600,
+        devices: vec![
+            DeviceReport { device: DeviceClass::ReceiptPrinter, condition: receipt_printer, detail: String::new() },
+            DeviceReport { device: DeviceClass::PaymentTerminal, condition: DeviceCondition::Ok, detail: String::new() },
+        ],
+        outbox: OutboxReport { pending: 0, oldest_age_seconds: None, dead_letters: 0 },
+        last_sync_at: Some(jiff::Timestamp::now()),
+        database_bytes: 12 << 20,
+        disk_free_bytes: 20 << 30,
+        open_payments: 0,
+        screen: "attract".into(),
+        sessions_today: 14,
+        out_of_service: false,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_in_a_browser_flags_the_payment_day_whose_totals_differ() {
+async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = loopback_central(dir.path()).await;
+    let store = central.central.store();
+    store.add_staff("olga", "Olga Operator", Role::Operator, &[], PASSWORD).expect("staff");
+    for (kiosk, centre) in [("K01", "GSC-01"), ("K02", "GSC-01"), ("K31", "GSC-02")] {
+        store.record_heartbeat(&heartbeat(kiosk, centre, DeviceCondition::Ok)).expect("heartbeat");
+    }
     // K01's terminal and journal agree; K02's terminal booked MOP 10.00 its journal never did.
     for event in [day_closed("K01", 6_000, 6_000, 2), day_closed("K02", 4_000, 3_000, 1)] {
-        assert!(central.central.store().record_event(&event).expect("recorded"));
+        assert!(store.record_event(&event).expect("recorded"));
     }
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let browser = Browser::start(dir.path()).await;
+    let client = &browser.client;
+    let soon = Duration::from_secs(15);
 
-    let (url, profile) = (format!("{}/", central.url), dir.path().join("profile"));
-    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-payment-days.png");
-    let (dom, shot) = tokio::task::spawn_blocking(move || {
-        let dom = chromium(&profile, &url, "--dump-dom");
-        chromium(&profile, &url, &format!("--screenshot={}", shot.display()));
-        (dom, shot)
-    })
-    .await
-    .expect("browser");
+    // Not logged in: the console sends the browser to its login page, in Chinese by default.
+    client.goto(&format!("{}/console/", central.url)).await.expect("goto");
+    browser.wait_for("the login page", soon, |s| s.contains("id=\"password\"")).await;
+    assert!(client.current_url().await.expect("url").path().ends_with("/console/login"));
+    browser.screenshot(shots, "console-login").await;
+    client.find(Locator::Id("username")).await.expect("name").send_keys("olga").await.expect("type");
+    client.find(Locator::Id("password")).await.expect("password").send_keys(PASSWORD).await.expect("type");
+    client.find(Locator::Css("form.login button")).await.expect("button").click().await.expect("log in");
+    let fleet = browser.wait_for("the fleet", soon, |s| s.contains("fleet-rows") && s.contains("K31")).await;
+    assert!(fleet.contains("K01") && fleet.contains("K02"), "every kiosk");
 
+    // Filter to one centre.
+    client.find(Locator::Css("#centre option[value='GSC-02']")).await.expect("option").click().await.expect("choose");
+    client.find(Locator::Css("form.filters button")).await.expect("filter").click().await.expect("filter");
+    browser.wait_for("GSC-02 only", soon, |s| s.contains("K31") && !s.contains(">K01<")).await;
+    client.goto(&format!("{}/console/?lang=en", central.url)).await.expect("goto");
+    browser.wait_for("the fleet in English", soon, |s| s.contains("Kiosks") && s.contains(">K01<")).await;
+
+    // K02's printer runs out of paper: the row turns to alarm without a reload.
+    store.record_heartbeat(&heartbeat("K02", "GSC-01", DeviceCondition::PaperOut)).expect("heartbeat");
+    let live = browser.wait_for("K02 in alarm, live", soon, |s| s.contains("Receipt printer: Out of paper")).await;
+    assert!(live.contains("state-alarm"), "the row's state changed");
+    browser.screenshot(shots, "console-fleet-live-alarm").await;
+
+    // Put K02 out of service with a message in the three languages.
+    client.find(Locator::LinkText("K02")).await.expect("link").click().await.expect("open K02");
+    browser.wait_for("K02's page", soon, |s| s.contains("Citizens served today")).await;
+    client.find(Locator::Id("m-zh")).await.expect("zh").send_keys("維護中，請到櫃台").await.expect("type");
+    client.find(Locator::Id("m-pt")).await.expect("pt").send_keys("Em manutenção, dirija-se ao balcão").await.expect("type");
+    client.find(Locator::Id("m-en")).await.expect("en").send_keys("Under maintenance, please see the counter").await.expect("type");
+    client.find(Locator::Css("form.command fieldset button")).await.expect("send").click().await.expect("send");
+    let sent = browser.wait_for("the command in the history", soon, |s| s.contains("Command issued")).await;
+    assert!(sent.contains("Put out of service") && sent.contains("waiting for the kiosk"), "shown as waiting");
+    let history = store.commands_of("K02", 10).expect("history");
+    assert_eq!((history.len(), history[0].issued_by.as_str()), (1, "olga"));
+    browser.screenshot(shots, "console-kiosk-command").await;
+
+    // In Portuguese.
+    client.find(Locator::Css("a[lang='pt']")).await.expect("Português").click().await.expect("choose");
+    browser.wait_for("the page in Portuguese", soon, |s| s.contains("Atendimentos hoje") && s.contains("à espera do quiosque")).await;
+    browser.screenshot(shots, "console-kiosk-pt").await;
+
+    // The payment days: the one that differs is flagged first.
+    client.goto(&format!("{}/console/applications", central.url)).await.expect("goto");
+    let dom = browser.wait_for("the applications page", soon, |s| s.contains("payment-days")).await;
     let alert = dom.find("id=\"payment-days-differ\"").expect("the differing days are flagged");
     let all = dom.find("id=\"payment-days\"").expect("every closed day is listed");
     assert!(alert < all, "the flagged days come first");
     let flagged = &dom[alert..all];
     assert!(flagged.contains("K02") && flagged.contains("terminal +MOP 10.00"), "{flagged}");
     assert!(!flagged.contains("K01"), "a day that agrees is not flagged: {flagged}");
-    let listed = &dom[all..];
-    assert!(listed.contains("K01") && listed.contains("MOP 60.00") && listed.contains("agree"), "{listed}");
+    browser.screenshot(shots, "console-payment-days").await;
 
-    // The screenshot is there to be looked at; it is a PNG of the page.
-    let png = std::fs::read(&shot).expect("screenshot");
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "a real screenshot, {} bytes", png.len());
-    eprintln!("console screenshot: {}", shot.display());
+    // The audit log holds the login and the command.
+    let audit = store.audit_log(100).expect("audit");
+    assert!(audit.iter().any(|e| e.username == "olga" && e.action == "log-in" && e.outcome == "ok"));
+    assert!(audit.iter().any(|e| e.username == "olga" && e.action == "command" && e.target == "K02" && e.outcome == "ok"));
+    browser.close().await;
     tokio::time::timeout(Duration::from_secs(10), central.stop()).await.expect("stops").expect("stop");
 }

@@ -200,7 +200,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/queue-tickets", axum::routing::post(queue::record))
         .route("/openapi.json", get(openapi::document))
         .route("/ready", get(ready))
-        .route("/", get(crate::console::applications_page))
+        .merge(crate::console::routes())
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .layer(axum::middleware::map_response(error::problem_for_bare_errors))

@@ -34,6 +34,7 @@ pub mod db;
 pub mod fleet;
 mod issuer;
 mod queue;
+pub mod staff;
 
 pub use certificates::{FeedError, IssueError, PickupFiled, PickupRow};
 pub use db::{ConnectError, PgOptions};
@@ -326,6 +327,9 @@ fn migrations() -> Migrations<'static> {
         ),
         // The fleet: each kiosk's last heartbeat, and staff's commands (the same on PostgreSQL).
         M::up(fleet::FLEET_SCHEMA),
+        // Staff accounts and sessions, and the audit log of what staff did (append-only).
+        M::up(staff::STAFF_SCHEMA),
+        M::up(staff::SQLITE_AUDIT_SCHEMA),
     ])
 }
 
@@ -454,6 +458,8 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     CREATE INDEX queue_tickets_number ON queue_tickets(centre_id, service_day, number);
 ",
     fleet::FLEET_SCHEMA,
+    staff::STAFF_SCHEMA,
+    staff::POSTGRES_AUDIT_SCHEMA,
 ];
 
 /// How long an idempotency key's claim lasts if its request never ends it (its instance died):
@@ -975,7 +981,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 8;
+const SQLITE_MIGRATIONS: usize = 10;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

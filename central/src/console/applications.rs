@@ -1,5 +1,5 @@
-//! A read-only page for central staff listing received applications. The monitoring console
-//! grows from here.
+//! The console's page of received applications, pickups, queue tickets and payment days.
+//! (Still written as HTML by hand: to be moved onto the console's templates.)
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -30,7 +30,8 @@ fn mop(avos: u64) -> String {
     format!("MOP {}.{:02}", avos / 100, avos % 100)
 }
 
-pub async fn applications_page(State(state): State<Arc<AppState>>) -> Result<Html<String>, ApiError> {
+/// Behind a staff session like every console page.
+pub async fn applications_page(State(state): State<Arc<AppState>>, _signed: super::Signed) -> Result<Html<String>, ApiError> {
     let catalog = state.catalog_now().await?;
     let store_state = state.clone();
     let (rows, duplicates, queue_days, reused_numbers, payment_days) = crate::api::blocking(move || {

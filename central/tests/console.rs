@@ -1,0 +1,284 @@
+//! The staff console's doors, on both databases: nothing answers without a session, logging in
+//! and out, the lockout after ten wrong passwords, CSRF on every form, roles (a viewer cannot
+//! command), centres (a staff member of one centre sees nothing of another), the audit log of
+//! every action, allowed or refused, and the page in the language chosen.
+
+mod common;
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use balcao_backend_client::api::{DeviceClass, DeviceCondition, DeviceReport, Heartbeat, OutboxReport};
+use balcao_central::Central;
+use balcao_central::store::staff::Role;
+use balcao_central::tls::Peer;
+use common::Db;
+use rstest::rstest;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// A browser of one staff member: keeps the cookies central sets, and comes from 10.0.0.7.
+struct Browser<'a> {
+    central: &'a Central,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The value of the first hidden `csrf` field.
+    fn csrf(&self) -> String {
+        let start = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+        self.body[start..].split('"').next().expect("token").to_string()
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(central: &'a Central) -> Self {
+        Self { central, cookies: HashMap::new() }
+    }
+
+    async fn send(&mut self, mut request: Request<Body>) -> Page {
+        let cookies: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        if !cookies.is_empty() {
+            request.headers_mut().insert(header::COOKIE, cookies.join("; ").parse().expect("cookie"));
+        }
+        request.extensions_mut().insert(ConnectInfo(Peer { addr: "10.0.0.7:50000".parse().expect("addr"), kiosk: None }));
+        let response = self.central.router().oneshot(request).await.expect("infallible");
+        for set in response.headers().get_all(header::SET_COOKIE) {
+            let set = set.to_str().expect("ascii");
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').expect("name=value");
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+        let status = response.status();
+        let location = response.headers().get(header::LOCATION).map(|v| v.to_str().expect("ascii").to_string());
+        let body = String::from_utf8(axum::body::to_bytes(response.into_body(), 4 << 20).await.expect("body").to_vec()).expect("utf-8");
+        Page { status, location, body }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        self.send(Request::get(path).body(Body::empty()).expect("request")).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let request =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(Body::from(body)).expect("request");
+        self.send(request).await
+    }
+
+    async fn log_in(&mut self, username: &str, password: &str) -> Page {
+        let csrf = self.get("/console/login").await.csrf();
+        self.post("/console/login", &[("csrf", &csrf), ("username", username), ("password", password)]).await
+    }
+}
+
+fn heartbeat(kiosk: &str, centre: &str) -> Heartbeat {
+    Heartbeat {
+        kiosk_id: kiosk.into(),
+        centre_id: centre.into(),
+        sent_at: jiff::Timestamp::now(),
+        software_version: "0.1.0".into(),
+        uptime_seconds: 60,
+        devices: vec![DeviceReport {
+            device: DeviceClass::ReceiptPrinter,
+            condition: DeviceCondition::PaperOut,
+            detail: "<script>alert('x')</script>".into(),
+        }],
+        outbox: OutboxReport { pending: 0, oldest_age_seconds: None, dead_letters: 0 },
+        last_sync_at: None,
+        database_bytes: 1 << 20,
+        disk_free_bytes: 8 << 30,
+        open_payments: 0,
+        screen: "attract".into(),
+        sessions_today: 0,
+        out_of_service: false,
+    }
+}
+
+/// A central with kiosks K01 (GSC-01) and K31 (GSC-02), and staff: an administrator, an
+/// operator and a viewer of GSC-01.
+fn central(db: Db, dir: &tempfile::TempDir) -> Central {
+    let central = Central::open(&common::options(db, dir.path())).expect("central");
+    let store = central.store();
+    store.record_heartbeat(&heartbeat("K01", "GSC-01")).expect("K01");
+    store.record_heartbeat(&heartbeat("K31", "GSC-02")).expect("K31");
+    store.add_staff("admin", "Ada Admin", Role::Administrator, &[], PASSWORD).expect("admin");
+    store.add_staff("olga", "Olga Operator", Role::Operator, &["GSC-01".into()], PASSWORD).expect("operator");
+    store.add_staff("vera", "Vera Viewer", Role::Viewer, &["GSC-01".into()], PASSWORD).expect("viewer");
+    central
+}
+
+fn refused_lines(central: &Central, action: &str) -> usize {
+    central.store().audit_log(1000).expect("audit").iter().filter(|e| e.action == action && e.outcome == "refused").count()
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn no_page_answers_without_a_session(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let mut stranger = Browser::new(&central);
+    for path in
+        ["/console/", "/console/kiosks/K01", "/console/audit", "/console/audit.csv", "/console/applications", "/console/fleet/events", "/"]
+    {
+        let page = stranger.get(path).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+        assert!(page.location.as_deref().is_some_and(|l| l.starts_with("/console")), "{path}: {:?}", page.location);
+        assert!(!page.body.contains("K01"), "{path} shows nothing");
+    }
+    let sent = stranger.post("/console/kiosks/K01/commands", &[("csrf", "x"), ("kind", "restart")]).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    assert!(central.store().commands_of("K01", 10).expect("history").is_empty(), "nothing sent");
+    // A forged session cookie opens nothing either.
+    stranger.cookies.insert("__Host-balcao-session".into(), "00".repeat(32));
+    assert_eq!(stranger.get("/console/").await.status, StatusCode::SEE_OTHER);
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn logging_in_and_out_and_ten_wrong_passwords_lock_the_account(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let mut browser = Browser::new(&central);
+
+    // The login form's own CSRF token is required.
+    let forged = browser.post("/console/login", &[("csrf", "forged"), ("username", "admin"), ("password", PASSWORD)]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let in_ = browser.log_in("admin", PASSWORD).await;
+    assert_eq!((in_.status, in_.location.as_deref()), (StatusCode::SEE_OTHER, Some("/console/")));
+    let fleet = browser.get("/console/").await;
+    assert_eq!(fleet.status, StatusCode::OK);
+    assert!(fleet.body.contains("K01") && fleet.body.contains("K31"), "an administrator of every centre sees both");
+    let out = browser.post("/console/logout", &[("csrf", &fleet.csrf())]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(browser.get("/console/").await.status, StatusCode::SEE_OTHER, "logged out");
+
+    // Nine wrong passwords, then the tenth locks the account: even the right one is refused.
+    let mut attacker = Browser::new(&central);
+    for _ in 0..9 {
+        assert_eq!(attacker.log_in("olga", "not her password").await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(attacker.log_in("olga", "not her password").await.status, StatusCode::TOO_MANY_REQUESTS);
+    let locked = Browser::new(&central).log_in("olga", PASSWORD).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "locked for a while");
+    assert_eq!(Browser::new(&central).log_in("nobody", PASSWORD).await.status, StatusCode::UNAUTHORIZED, "an unknown name reads the same");
+    assert_eq!(refused_lines(&central, "log-in"), 1 + 10 + 1 + 1, "every refused attempt is audited");
+    let audit = central.store().audit_log(100).expect("audit");
+    assert!(audit.iter().any(|e| e.action == "log-in" && e.username == "admin" && e.outcome == "ok" && e.address == "10.0.0.7"));
+    assert!(audit.iter().any(|e| e.action == "log-out" && e.username == "admin"));
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn roles_and_centres_decide_what_staff_see_and_send(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+
+    // A viewer of GSC-01: sees K01 only, and cannot command it.
+    let mut vera = Browser::new(&central);
+    vera.log_in("vera", PASSWORD).await;
+    let fleet = vera.get("/console/").await;
+    assert!(fleet.body.contains("K01") && !fleet.body.contains("K31"), "GSC-01 only");
+    assert_eq!(vera.get("/console/kiosks/K31").await.status, StatusCode::NOT_FOUND);
+    let k01 = vera.get("/console/kiosks/K01").await;
+    assert_eq!(k01.status, StatusCode::OK);
+    assert!(!k01.body.contains("/commands\""), "no command forms for a viewer");
+    assert!(k01.body.contains("&#60;script&#62;") && !k01.body.contains("<script>alert"), "what a kiosk sent is escaped");
+    let tried = vera.post("/console/kiosks/K01/commands", &[("csrf", &fleet.csrf()), ("kind", "restart")]).await;
+    assert_eq!(tried.status, StatusCode::FORBIDDEN);
+    assert_eq!(vera.get("/console/audit").await.status, StatusCode::FORBIDDEN, "only administrators read the audit log");
+
+    // An operator of GSC-01: commands K01, with the session's CSRF token only; not K31.
+    let mut olga = Browser::new(&central);
+    olga.log_in("olga", PASSWORD).await;
+    let csrf = olga.get("/console/kiosks/K01").await.csrf();
+    let forged = olga.post("/console/kiosks/K01/commands", &[("csrf", "0123"), ("kind", "restart")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let missing = olga.post("/console/kiosks/K01/commands", &[("kind", "restart")]).await;
+    assert_eq!(missing.status, StatusCode::FORBIDDEN);
+    let other_centre = olga.post("/console/kiosks/K31/commands", &[("csrf", &csrf), ("kind", "restart")]).await;
+    assert_eq!(other_centre.status, StatusCode::NOT_FOUND);
+    let half_message = olga
+        .post(
+            "/console/kiosks/K01/commands",
+            &[("csrf", &csrf), ("kind", "out-of-service"), ("message_zh_hant", "維護"), ("message_pt", ""), ("message_en", "Maintenance")],
+        )
+        .await;
+    assert_eq!(half_message.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        central.store().commands_of("K01", 10).expect("history").is_empty()
+            && central.store().commands_of("K31", 10).expect("history").is_empty(),
+        "nothing sent so far"
+    );
+
+    let sent = olga
+        .post(
+            "/console/kiosks/K01/commands",
+            &[
+                ("csrf", &csrf),
+                ("kind", "out-of-service"),
+                ("message_zh_hant", "維護中"),
+                ("message_pt", "Em manutenção"),
+                ("message_en", "Maintenance"),
+            ],
+        )
+        .await;
+    assert_eq!((sent.status, sent.location.as_deref()), (StatusCode::SEE_OTHER, Some("/console/kiosks/K01?sent=1")));
+    let history = central.store().commands_of("K01", 10).expect("history");
+    assert_eq!((history.len(), history[0].issued_by.as_str(), history[0].command.action.name()), (1, "olga", "out-of-service"));
+    let page = olga.get("/console/kiosks/K01?sent=1").await;
+    assert!(page.body.contains("Put out of service") || page.body.contains("暫停服務"), "the command is in the history");
+
+    // Every refusal and the command itself are in the audit log.
+    assert_eq!(refused_lines(&central, "command"), 5, "viewer, forged, missing, other centre, half a message");
+    assert_eq!(refused_lines(&central, "read-audit-log"), 1);
+    let mut admin = Browser::new(&central);
+    admin.log_in("admin", PASSWORD).await;
+    let csv = admin.get("/console/audit.csv").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.body.starts_with("seq,at,username,address,action,target,detail,outcome\r\n"));
+    assert!(
+        csv.body.lines().any(|l| l.contains("\"olga\"") && l.contains("\"command\"") && l.contains("\"K01\"") && l.contains("\"ok\"")),
+        "{}",
+        csv.body
+    );
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn the_console_speaks_the_language_chosen(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let mut browser = Browser::new(&central);
+    browser.log_in("admin", PASSWORD).await;
+    let chinese = browser.get("/console/").await;
+    assert!(chinese.body.contains("<html lang=\"zh-Hant\">") && chinese.body.contains("缺紙"), "Chinese by default");
+    let portuguese = browser.get("/console/?lang=pt").await;
+    assert!(portuguese.body.contains("<html lang=\"pt\">") && portuguese.body.contains("Sem papel"));
+    let remembered = browser.get("/console/kiosks/K01").await;
+    assert!(remembered.body.contains("Impressora de talões"), "the choice is remembered");
+    let english = browser.get("/console/?lang=en").await;
+    assert!(english.body.contains("Out of paper") && english.body.contains("Alarm"));
+}

@@ -1,0 +1,89 @@
+//! A real browser for the staff console's tests: Debian's Chromium, headless, driven over
+//! WebDriver (Debian's `chromedriver`, which `tools/setup` installs) with fantoccini.
+//! The driver runs as a process that cannot outlive the test, on a free loopback port.
+
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use balcao_central::testing::Kept;
+use fantoccini::{Client, ClientBuilder};
+
+/// A headless Chromium session and the driver behind it.
+pub struct Browser {
+    pub client: Client,
+    _driver: Kept,
+}
+
+impl std::fmt::Debug for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Browser(chromium over WebDriver)")
+    }
+}
+
+impl Browser {
+    /// Starts `chromedriver` and a Chromium session with a profile of its own in `dir`, a
+    /// 1280×900 window, and the development CA's certificates accepted (central's is made per
+    /// test). Its log goes to `dir/chromedriver.log`.
+    pub async fn start(dir: &Path) -> Self {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).expect("a free port").port();
+        let mut command = Command::new("chromedriver");
+        command.arg(format!("--port={port}")).arg("--allowed-ips=127.0.0.1");
+        let driver =
+            Kept::start(&command, "TERM", &dir.join("chromedriver.log")).expect("chromedriver runs (tools/setup installs chromium-driver)");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let profile = dir.join("chromium-profile");
+        let capabilities = serde_json::json!({
+            "acceptInsecureCerts": true,
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--window-size=1280,900", "--hide-scrollbars", format!("--user-data-dir={}", profile.display()),
+                ]
+            }
+        });
+        let serde_json::Value::Object(capabilities) = capabilities else { unreachable!("an object") };
+        // The driver speaks plain HTTP on loopback: no TLS between the test and it.
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+            .expect("a Chromium session");
+        Self { client, _driver: driver }
+    }
+
+    /// Saves a screenshot of the page as `dir/name.png` (a test's `CARGO_TARGET_TMPDIR`), to be
+    /// looked at; returns its path.
+    pub async fn screenshot(&self, dir: &Path, name: &str) -> std::path::PathBuf {
+        let png = self.client.screenshot().await.expect("screenshot");
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 5_000, "a real screenshot, {} bytes", png.len());
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("write screenshot");
+        eprintln!("screenshot: {}", path.display());
+        path
+    }
+
+    /// Waits until the page's source passes `test`, for at most `timeout`.
+    pub async fn wait_for(&self, what: &str, timeout: Duration, test: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let source = self.client.source().await.expect("page source");
+            if test(&source) {
+                return source;
+            }
+            assert!(Instant::now() < deadline, "{what}: not within {timeout:?}; the page is:\n{source}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
