@@ -52,6 +52,10 @@ struct Cli {
     /// The CA that signs kiosk certificates (PEM); kiosks connect with mutual TLS.
     #[arg(long, requires = "tls_cert")]
     kiosk_ca: Option<PathBuf>,
+    /// A file holding the bearer token a Prometheus scraper must show to read `/metrics`
+    /// (at least 16 characters); without it, `/metrics` is not served.
+    #[arg(long)]
+    metrics_token_file: Option<PathBuf>,
     /// Folder for a development CA, server certificate for localhost and kiosk certificates
     /// (made if missing); kiosks must trust its `ca.pem`.
     #[arg(long)]
@@ -110,6 +114,7 @@ struct ConfigFile {
     tls_key: Option<PathBuf>,
     kiosk_ca: Option<PathBuf>,
     dev_pki: Option<PathBuf>,
+    metrics_token_file: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -147,6 +152,7 @@ impl ConfigFile {
             tls_key: "tls_key" => |cli, v| cli.tls_key = Some(v),
             kiosk_ca: "kiosk_ca" => |cli, v| cli.kiosk_ca = Some(v),
             dev_pki: "dev_pki" => |cli, v| cli.dev_pki = Some(v),
+            metrics_token_file: "metrics_token_file" => |cli, v| cli.metrics_token_file = Some(v),
         }
         Ok(())
     }
@@ -165,6 +171,11 @@ fn central_options(cli: &Cli) -> anyhow::Result<CentralOptions> {
     let mut options = CentralOptions::on(database, keys);
     options.postgres.pool_size = cli.database_pool;
     options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
+    if let Some(file) = &cli.metrics_token_file {
+        let token = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?.trim().to_string();
+        anyhow::ensure!(token.len() >= 16, "{}: the metrics token needs at least 16 characters", file.display());
+        options.metrics_token = Some(token);
+    }
     Ok(options)
 }
 

@@ -18,6 +18,7 @@ pub mod api;
 pub mod cli;
 mod console;
 mod document;
+pub mod metrics;
 pub mod seed;
 pub mod server;
 pub mod store;
@@ -68,6 +69,8 @@ pub struct CentralOptions {
     pub processing_delay: Duration,
     /// The bounds of the connections it serves (see `server.rs`).
     pub limits: Limits,
+    /// The bearer token a Prometheus scraper shows for `/metrics`; `None`: not served.
+    pub metrics_token: Option<String>,
 }
 
 impl CentralOptions {
@@ -86,6 +89,7 @@ impl CentralOptions {
             idempotency_retention: MIN_IDEMPOTENCY_RETENTION,
             processing_delay: Duration::ZERO,
             limits: Limits::default(),
+            metrics_token: None,
         }
     }
 }
@@ -132,7 +136,12 @@ impl Central {
             }
         };
         store.rotate_issuer_key(jiff::Timestamp::now())?;
-        let state = AppState { store, catalog: RwLock::new(Arc::new(catalog)), processing_delay: options.processing_delay };
+        let state = AppState {
+            store,
+            catalog: RwLock::new(Arc::new(catalog)),
+            processing_delay: options.processing_delay,
+            metrics: metrics::Metrics::new(options.metrics_token.clone()),
+        };
         Ok(Self {
             state: Arc::new(state),
             retention: options.idempotency_retention,

@@ -39,6 +39,7 @@ pub async fn heartbeat(
         return Err(unprocessable("invalid-heartbeat", "The heartbeat holds values out of range", problems.join("; ")));
     }
     super::plausible_time(heartbeat.sent_at, "sent_at", "heartbeat")?;
+    state.metrics.heartbeat_taken();
     let commands = super::blocking(move || state.store.record_heartbeat(&heartbeat)).await??;
     Ok(axum::Json(HeartbeatAnswer { commands }))
 }

@@ -40,6 +40,7 @@ pub struct AppState {
     /// Added to the processing of every application (tests use it to observe requests in
     /// flight; zero otherwise).
     pub processing_delay: Duration,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -201,6 +202,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(openapi::document))
         .route("/ready", get(ready))
         .merge(crate::console::routes())
+        .route("/metrics", get(crate::metrics::scrape))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::measure))
         .fallback(error::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .layer(axum::middleware::map_response(error::problem_for_bare_errors))

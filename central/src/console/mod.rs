@@ -175,7 +175,7 @@ async fn audit(state: &Arc<AppState>, username: &str, address: &str, action: &st
 
 /// Compares two tokens in time that does not depend on where they differ. (Three lines; a
 /// crate for it would be most of a dependency for nothing more.)
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
