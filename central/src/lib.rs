@@ -71,6 +71,8 @@ pub struct CentralOptions {
     pub limits: Limits,
     /// The bearer token a Prometheus scraper shows for `/metrics`; `None`: not served.
     pub metrics_token: Option<String>,
+    /// How long a kiosk may be silent before the console shows it offline.
+    pub offline_after: jiff::SignedDuration,
 }
 
 impl CentralOptions {
@@ -90,6 +92,7 @@ impl CentralOptions {
             processing_delay: Duration::ZERO,
             limits: Limits::default(),
             metrics_token: None,
+            offline_after: store::fleet::OFFLINE_AFTER,
         }
     }
 }
@@ -126,6 +129,7 @@ impl Central {
             return Err(CentralError::RetentionTooShort(options.idempotency_retention));
         }
         let store = Store::open(&options.database, &options.keys, &options.postgres)?;
+        store.set_offline_after(options.offline_after);
         let catalog = match store.catalog()? {
             Some(catalog) => catalog,
             None => {

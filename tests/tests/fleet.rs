@@ -2,13 +2,13 @@
 //! the kiosk shows up, a printer out of paper shows as an alarm within a heartbeat, an
 //! out-of-service command closes the kiosk with staff's message (after the citizen being served
 //! finishes, and across a restart), back in service opens it, and every command's outcome
-//! reaches central once.
+//! reaches central once and is audited; a kiosk that stops beating shows offline.
 
 use std::time::Duration;
 
 use balcao_backend_client::api::{CommandAction, CommandOutcome, DeviceClass, DeviceCondition, LocalizedText};
 use balcao_central::store::fleet::{CommandRecord, Finding, FleetKiosk, KioskState};
-use balcao_tests::{TestKiosk, enrolled_client, eventually, loopback_central, test_settings};
+use balcao_tests::{TestKiosk, enrolled_client, eventually, test_settings};
 use balcao_ui::view::{Screen, UserAction};
 use jiff::SignedDuration;
 
@@ -35,7 +35,10 @@ fn closed() -> CommandAction {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let central = loopback_central(dir.path()).await;
+    // Offline after 2 s of silence (three missed heartbeats at this kiosk's pace; 3 min in service).
+    let mut options = balcao_central::CentralOptions::new(dir.path().join("central.db"));
+    options.offline_after = SignedDuration::from_secs(2);
+    let central = balcao_central::LoopbackCentral::start(&options).await.expect("central");
     let kiosk_dir = dir.path().join("kiosk");
     let mut settings = test_settings(&kiosk_dir);
     settings.heartbeat = Duration::from_millis(300);
@@ -106,6 +109,19 @@ async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
         let kept = store.command_done(command.command.command_id).expect("read").expect("kept at the kiosk");
         assert_eq!(Some(kept.outcome), command.outcome);
     }
+    // Each acknowledgement is in the audit log beside the command.
+    let acknowledged = central.central.store().audit_log(100).expect("audit");
+    for command in &history {
+        let id = command.command.command_id.to_string();
+        assert!(
+            acknowledged.iter().any(|e| e.action == "command-report" && e.target == id && e.username == "kiosk K01"),
+            "the report on {id} is audited: {acknowledged:?}"
+        );
+    }
+
+    // A kiosk that stops beating shows offline once the threshold has passed.
     kiosk.stop().await;
+    eventually("K01 offline", soon, || k01(&central).is_some_and(|k| k.state == KioskState::Offline)).await;
+    assert!(matches!(k01(&central).expect("K01").findings[0], Finding::Silent { .. }));
     central.stop().await.expect("stop");
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use balcao_backend_client::api::{CommandReport, Heartbeat, HeartbeatAnswer, Problem};
+use balcao_backend_client::api::{CommandOutcome, CommandReport, Heartbeat, HeartbeatAnswer, Problem};
 use uuid::Uuid;
 
 use super::auth::Kiosk;
@@ -63,6 +63,7 @@ pub async fn heartbeat(
 pub async fn report(
     State(state): State<Arc<AppState>>,
     kiosk: Kiosk,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<crate::tls::Peer>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<StatusCode, ApiError> {
@@ -76,7 +77,22 @@ pub async fn report(
     }
     super::plausible_time(report.at, "at", "report")?;
     let kiosk_id = kiosk.0.kiosk_id.clone();
-    let filed = super::blocking(move || state.store.report_command(&kiosk_id, command_id, &report)).await??;
+    let address = peer.addr.ip().to_string();
+    let filed = super::blocking(move || {
+        let filed = state.store.report_command(&kiosk_id, command_id, &report)?;
+        // The kiosk's acknowledgement goes to the audit log beside the command staff gave.
+        if filed == ReportFiled::Recorded {
+            let said = match report.outcome {
+                CommandOutcome::Done => "done",
+                CommandOutcome::Failed => "failed",
+                CommandOutcome::Expired => "expired",
+            };
+            let outcome = format!("{said}: {}", report.detail);
+            state.store.audit(&format!("kiosk {kiosk_id}"), &address, "command-report", &command_id.to_string(), &outcome, "ok")?;
+        }
+        Ok::<_, crate::store::StoreError>(filed)
+    })
+    .await??;
     match filed {
         ReportFiled::Recorded | ReportFiled::Repeat => Ok(StatusCode::ACCEPTED),
         ReportFiled::NotFound => Err(not_found()),

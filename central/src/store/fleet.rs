@@ -87,15 +87,16 @@ pub struct FleetKiosk {
     pub findings: Vec<Finding>,
 }
 
-/// Judges a kiosk from its last heartbeat, received at `last_seen`, as of `now`.
-pub fn assess(heartbeat: &Heartbeat, last_seen: Timestamp, now: Timestamp) -> (KioskState, Vec<Finding>) {
+/// Judges a kiosk from its last heartbeat, received at `last_seen`, as of `now`; silent for
+/// longer than `offline_after`, it is offline.
+pub fn assess(heartbeat: &Heartbeat, last_seen: Timestamp, now: Timestamp, offline_after: SignedDuration) -> (KioskState, Vec<Finding>) {
     let mut findings = Vec::new();
     let mut state = KioskState::Ok;
     let mut worsen = |to: KioskState, finding: Finding, findings: &mut Vec<Finding>| {
         state = state.min(to);
         findings.push(finding);
     };
-    if now.duration_since(last_seen) > OFFLINE_AFTER {
+    if now.duration_since(last_seen) > offline_after {
         worsen(KioskState::Offline, Finding::Silent { since: last_seen }, &mut findings);
     }
     for device in &heartbeat.devices {
@@ -192,6 +193,17 @@ fn command_of(row: &super::db::Row) -> Result<CommandRecord, StoreError> {
 }
 
 impl Store {
+    /// How long a kiosk may be silent before it counts as offline.
+    pub fn offline_after(&self) -> SignedDuration {
+        SignedDuration::from_millis(self.offline_after_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// Sets how long a kiosk may be silent before it counts as offline (default
+    /// [`OFFLINE_AFTER`], three missed heartbeats).
+    pub fn set_offline_after(&self, after: SignedDuration) {
+        self.offline_after_ms.store(after.as_millis() as i64, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Keeps `heartbeat` as the kiosk's latest and hands out the commands waiting for it,
     /// oldest first: those not yet reported on and not expired (a command delivered before and
     /// not reported is delivered again; the kiosk does it once).
@@ -304,7 +316,7 @@ impl Store {
             let heartbeat: Heartbeat =
                 serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("kiosk {kiosk_id}'s heartbeat: {e}")))?;
             let last_seen = instant(row.get(2)?)?;
-            let (state, findings) = assess(&heartbeat, last_seen, now);
+            let (state, findings) = assess(&heartbeat, last_seen, now, self.offline_after());
             fleet.push(FleetKiosk { kiosk_id, centre_id, last_seen, heartbeat, state, findings });
         }
         fleet.sort_by(|a, b| (a.state, &a.centre_id, &a.kiosk_id).cmp(&(b.state, &b.centre_id, &b.kiosk_id)));
@@ -347,26 +359,30 @@ mod tests {
     #[test]
     fn a_kiosk_is_judged_by_its_worst_finding() {
         let now = Timestamp::now();
-        assert_eq!(assess(&heartbeat(), now, now), (KioskState::Ok, vec![]));
+        assert_eq!(assess(&heartbeat(), now, now, OFFLINE_AFTER), (KioskState::Ok, vec![]));
 
         let mut low = heartbeat();
         low.devices[0].condition = DeviceCondition::PaperNearEnd;
-        assert_eq!(assess(&low, now, now).0, KioskState::Warning);
+        assert_eq!(assess(&low, now, now, OFFLINE_AFTER).0, KioskState::Warning);
 
         let mut out = low.clone();
         out.devices.push(DeviceReport { device: DeviceClass::PaymentTerminal, condition: DeviceCondition::Offline, detail: String::new() });
-        let (state, findings) = assess(&out, now, now);
+        let (state, findings) = assess(&out, now, now, OFFLINE_AFTER);
         assert_eq!(state, KioskState::Alarm);
         assert_eq!(findings.len(), 2, "each finding is kept: {findings:?}");
 
         let silent_since = now - SignedDuration::from_mins(4);
-        assert_eq!(assess(&out, silent_since, now).0, KioskState::Offline, "silence outranks all");
-        assert_eq!(assess(&heartbeat(), now - SignedDuration::from_mins(2), now).0, KioskState::Ok, "two minutes is not yet offline");
+        assert_eq!(assess(&out, silent_since, now, OFFLINE_AFTER).0, KioskState::Offline, "silence outranks all");
+        assert_eq!(
+            assess(&heartbeat(), now - SignedDuration::from_mins(2), now, OFFLINE_AFTER).0,
+            KioskState::Ok,
+            "two minutes is not yet offline"
+        );
 
         let mut closed = heartbeat();
         closed.out_of_service = true;
-        assert_eq!(assess(&closed, now, now).0, KioskState::OutOfService);
+        assert_eq!(assess(&closed, now, now, OFFLINE_AFTER).0, KioskState::OutOfService);
         closed.outbox = OutboxReport { pending: 3, oldest_age_seconds: Some(3600), dead_letters: 1 };
-        assert_eq!(assess(&closed, now, now).0, KioskState::Alarm, "a dead letter is an alarm even out of service");
+        assert_eq!(assess(&closed, now, now, OFFLINE_AFTER).0, KioskState::Alarm, "a dead letter is an alarm even out of service");
     }
 }

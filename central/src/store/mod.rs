@@ -519,6 +519,8 @@ pub struct Store {
     /// SQLite's claims on idempotency keys being processed (one process owns the file);
     /// PostgreSQL keeps them in `key_claims`, where every instance sees them.
     claims: Mutex<HashSet<String>>,
+    /// How long a kiosk may be silent before the fleet shows it offline (see `fleet.rs`).
+    offline_after_ms: std::sync::atomic::AtomicI64,
 }
 
 impl Store {
@@ -535,7 +537,13 @@ impl Store {
             }
         };
         let key = Self::data_key(&db, &keys.data_key)?;
-        let store = Self { db, key, issuer_keys: keys.identity_provider.clone(), claims: Mutex::default() };
+        let store = Self {
+            db,
+            key,
+            issuer_keys: keys.identity_provider.clone(),
+            claims: Mutex::default(),
+            offline_after_ms: std::sync::atomic::AtomicI64::new(fleet::OFFLINE_AFTER.as_millis() as i64),
+        };
         if store.db.dialect() == Dialect::Sqlite {
             store.seal_plaintext()?;
             store.move_issuer_keys_out()?;
