@@ -1,7 +1,8 @@
 //! Central's staff watch and steer a kiosk through its heartbeats, end to end over mutual TLS:
 //! the kiosk shows up, a printer out of paper shows as an alarm within a heartbeat, an
 //! out-of-service command closes the kiosk with staff's message (after the citizen being served
-//! finishes, and across a restart), back in service opens it, and every command's outcome
+//! finishes, and across a restart), back in service opens it, the payment day closes on staff's
+//! word, and every command's outcome
 //! reaches central once and is audited; a kiosk that stops beating shows offline.
 
 use std::time::Duration;
@@ -94,16 +95,25 @@ async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
     eventually("back in service reported", soon, || last_command(&central).outcome == Some(CommandOutcome::Done)).await;
     eventually("central sees it ok", soon, || k01(&central).is_some_and(|k| k.state == KioskState::Ok)).await;
 
-    // What this kiosk cannot do yet is reported as failed, with why.
+    // The payment terminal's day closed now, on staff's word: the close reaches central as a
+    // closed day with its totals.
     central.central.store().issue_command("K01", CommandAction::CloseDay, "ana", HOUR).expect("issued");
+    eventually("the close reported", soon, || last_command(&central).outcome.is_some()).await;
+    let closed_day = last_command(&central);
+    assert_eq!(closed_day.outcome, Some(CommandOutcome::Done), "{closed_day:?}");
+    assert!(closed_day.detail.as_deref().is_some_and(|d| d.contains("the payment day is closed")), "{closed_day:?}");
+    eventually("the closed day at central", soon, || !central.central.store().payment_days(10).expect("days").is_empty()).await;
+
+    // What this kiosk cannot do yet is reported as failed, with why.
+    central.central.store().issue_command("K01", CommandAction::Restart, "ana", HOUR).expect("issued");
     eventually("the refusal reported", soon, || last_command(&central).outcome.is_some()).await;
     let refused = last_command(&central);
     assert_eq!(refused.outcome, Some(CommandOutcome::Failed));
-    assert!(refused.detail.as_deref().is_some_and(|d| d.contains("close-day")), "{refused:?}");
+    assert!(refused.detail.as_deref().is_some_and(|d| d.contains("restart")), "{refused:?}");
 
     // Every command was carried out once, and each kept at the kiosk.
     let history = central.central.store().commands_of("K01", 10).expect("history");
-    assert_eq!(history.len(), 3);
+    assert_eq!(history.len(), 4);
     let store = kiosk.store();
     for command in &history {
         let kept = store.command_done(command.command.command_id).expect("read").expect("kept at the kiosk");

@@ -64,7 +64,18 @@ async fn acknowledged_applications_reach_central_exactly_once_through_kills_and_
 
     // The last start: the network heals and the kiosk sends what is left.
     proxy.set(Plan::HEALTHY);
-    assert_eq!(drain(&kiosk_dir, &to_proxy).await.as_deref(), Some("DRAINED"), "the outbox drains once the network is healthy");
+    let drained = drain(&kiosk_dir, &to_proxy).await;
+    if drained.as_deref() != Some("DRAINED") {
+        // What was left, and why, for whoever reads the failure.
+        let left: Vec<_> = balcao_tests::kiosk_store(&kiosk_dir)
+            .outbox_report()
+            .expect("report")
+            .into_iter()
+            .filter(|e| e.state != "delivered")
+            .map(|e| (e.kind, e.state, e.attempts, e.last_error))
+            .collect();
+        panic!("the outbox did not drain once the network was healthy ({drained:?}); left: {left:?}; proxy: {:?}", proxy.timeline().last());
+    }
 
     let at_central: Vec<String> =
         central.central.store().recent_applications(u32::MAX).expect("list").into_iter().map(|a| a.reference).collect();

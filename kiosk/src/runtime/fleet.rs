@@ -3,6 +3,7 @@
 //! come back in the answer — the kiosk opens no port of its own. Each command is carried out
 //! once: its outcome is kept, and a command delivered again is reported again, not redone.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -11,7 +12,8 @@ use balcao_backend_client::CentralClient;
 use balcao_backend_client::api::{CommandAction, CommandOutcome, CommandReport, Heartbeat, KioskCommand, OutboxReport};
 use jiff::Timestamp;
 use rand::Rng;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
+use uuid::Uuid;
 
 use super::devices::Survey;
 use super::{SharedStore, with_store};
@@ -44,29 +46,56 @@ pub struct Monitor {
     pub events: mpsc::UnboundedSender<Event>,
     /// Wakes the reference data sync (a "refresh the catalog now" command).
     pub sync_wake: Arc<Notify>,
+    /// Asks the end-of-day task to close the payment terminal's day now.
+    pub close_day_now: mpsc::UnboundedSender<CloseDayReply>,
+    /// Commands being carried out that take a while (a day's close): a repeated delivery
+    /// meanwhile is left alone, not started again.
+    pub in_progress: Arc<Mutex<HashSet<Uuid>>>,
 }
+
+/// Where the end-of-day task says what came of a close staff asked for.
+pub type CloseDayReply = oneshot::Sender<Result<String, String>>;
+
+/// The longest a close asked for by staff is waited for (a payment under way finishes first).
+const CLOSE_DAY_WAIT: Duration = Duration::from_secs(300);
 
 impl Monitor {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let this = Arc::new(self);
         // The first heartbeat soon after start (a restarted kiosk shows up at once), spread over
         // a few seconds across a fleet.
-        let mut pause = Duration::from_secs(2).mul_f64(rand::rng().random_range(0.5..=1.5)).min(self.interval);
+        let mut pause = Duration::from_secs(2).mul_f64(rand::rng().random_range(0.5..=1.5)).min(this.interval);
         loop {
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => return,
             }
-            if let Err(e) = self.beat().await {
+            if let Err(e) = this.beat().await {
                 tracing::info!(error = %e, "heartbeat not delivered");
             }
-            pause = self.interval.mul_f64(rand::rng().random_range(0.8..=1.2));
+            pause = this.interval.mul_f64(rand::rng().random_range(0.8..=1.2));
         }
     }
 
-    async fn beat(&self) -> Result<(), BeatError> {
+    async fn beat(self: &Arc<Self>) -> Result<(), BeatError> {
         let heartbeat = self.heartbeat().await?;
         let answer = self.client.heartbeat(&heartbeat).await?;
         for command in answer.commands {
+            if self.in_progress.lock().unwrap_or_else(|e| e.into_inner()).contains(&command.command_id) {
+                continue;
+            }
+            if matches!(command.action, CommandAction::CloseDay) {
+                // A close waits for a payment under way: carried out beside the heartbeats.
+                let (monitor, id) = (self.clone(), command.command_id);
+                self.in_progress.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+                tokio::spawn(async move {
+                    if let Err(e) = monitor.carry_out(command).await {
+                        tracing::info!(error = %e, "the day's close not reported yet");
+                    }
+                    monitor.in_progress.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                });
+                continue;
+            }
             self.carry_out(command).await?;
         }
         Ok(())
@@ -146,7 +175,18 @@ impl Monitor {
                 self.sync_wake.notify_one();
                 Ok("the reference data is being fetched now".into())
             }
-            CommandAction::CloseDay | CommandAction::Restart | CommandAction::UploadLogs { .. } | CommandAction::Screenshot => {
+            CommandAction::CloseDay => {
+                let (reply, outcome) = oneshot::channel();
+                match self.close_day_now.send(reply) {
+                    Err(_) => Err("this kiosk has no payment journal open (its store failed)".to_string()),
+                    Ok(()) => match tokio::time::timeout(CLOSE_DAY_WAIT, outcome).await {
+                        Ok(Ok(result)) => result,
+                        Ok(Err(_)) => Err("the kiosk is stopping".to_string()),
+                        Err(_) => Err(format!("the terminal's day was not closed within {} minutes", CLOSE_DAY_WAIT.as_secs() / 60)),
+                    },
+                }
+            }
+            CommandAction::Restart | CommandAction::UploadLogs { .. } | CommandAction::Screenshot => {
                 Err(format!("this kiosk version ({}) cannot {} yet", env!("CARGO_PKG_VERSION"), action.name()))
             }
         };

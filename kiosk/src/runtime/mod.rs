@@ -208,6 +208,10 @@ struct Kiosk {
     /// When reference data last came from central.
     synced_at: Arc<Mutex<Option<jiff::Timestamp>>>,
     started: Instant,
+    /// Asks the end-of-day task to close the terminal's day now (staff's command); each asker is
+    /// told what came of it.
+    close_day_now: mpsc::UnboundedSender<fleet::CloseDayReply>,
+    close_day_requests: Option<mpsc::UnboundedReceiver<fleet::CloseDayReply>>,
 }
 
 /// On the screen that says the receipt did not print: the application's status page, the
@@ -284,6 +288,7 @@ pub async fn start(
     let (shutdown, stopped) = watch::channel(false);
     let (failure_tx, failure) = watch::channel(None);
     let session = Session::new(settings.session, Instant::now());
+    let close_day = mpsc::unbounded_channel();
     let mut kiosk = Kiosk {
         session,
         settings,
@@ -304,6 +309,8 @@ pub async fn start(
         sync_wake: Arc::new(Notify::new()),
         synced_at: Arc::default(),
         started: Instant::now(),
+        close_day_now: close_day.0,
+        close_day_requests: Some(close_day.1),
     };
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
@@ -361,8 +368,9 @@ impl Kiosk {
     /// way). Reports the terminal's total beside the journal's to central (critical when they
     /// differ). A close the terminal cannot make releases the hold, is reported once and is
     /// tried again every few minutes.
-    fn start_end_of_day(&self, store: SharedStore, mut stopped: watch::Receiver<bool>) {
+    fn start_end_of_day(&mut self, store: SharedStore, mut stopped: watch::Receiver<bool>) {
         let (terminal, in_flight, at_rest) = (self.devices.payment_terminal.clone(), self.in_flight.clone(), self.at_rest.clone());
+        let Some(mut asked) = self.close_day_requests.take() else { return };
         let (identity, outbox, closing_day) = (self.identity(), self.outbox_wake.clone(), self.closing_day.clone());
         let latest = self.settings.end_of_day;
         let when_idle = self.settings.end_of_day_when_idle.min(latest);
@@ -374,12 +382,22 @@ impl Kiosk {
             // and central hears of it once until a close succeeds.
             let retry_after = Duration::from_secs(300).min(latest).max(Duration::from_millis(100));
             let mut failures_reported = false;
+            // Staff asked for a close now: made as soon as no payment is under way, whatever the
+            // day's age, and each asker told what came of it.
+            let mut now_asked: Vec<fleet::CloseDayReply> = Vec::new();
+            let answer = |asked: &mut Vec<fleet::CloseDayReply>, result: Result<String, String>| {
+                for reply in asked.drain(..) {
+                    let _ = reply.send(result.clone());
+                }
+            };
             loop {
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
+                    Some(reply) = asked.recv() => now_asked.push(reply),
                     _ = stopped.changed() => return,
                 }
                 wait = due_poll;
+                let forced = !now_asked.is_empty();
                 // Since the last close; before the first, since the first payment captured.
                 let since = with_store(&store, |s| match s.last_day_close()? {
                     Some(at) => Ok(Some(at)),
@@ -388,14 +406,17 @@ impl Kiosk {
                 .await;
                 let since = match since {
                     Ok(Some(since)) => since,
+                    // Nothing paid yet: a close asked for now closes an empty day.
+                    Ok(None) if forced => jiff::Timestamp::now().as_millisecond() - 1,
                     Ok(None) => continue,
                     Err(e) => {
                         tracing::warn!(error = %e, "end of day: the journal cannot be read");
+                        answer(&mut now_asked, Err(format!("the payment journal cannot be read: {e}")));
                         continue;
                     }
                 };
                 let age = Duration::from_millis((jiff::Timestamp::now().as_millisecond() - since).max(0) as u64);
-                if age < when_idle {
+                if age < when_idle && !forced {
                     wait = (when_idle - age).clamp(Duration::from_millis(100), Duration::from_secs(60));
                     continue;
                 }
@@ -406,7 +427,9 @@ impl Kiosk {
                         "the terminal's day is overdue: paid services are held until it closes"
                     );
                 }
-                if in_flight.get().is_some() || (!overdue && !at_rest.load(Ordering::SeqCst)) {
+                // Staff's close waits only for a payment under way; the regular one for nobody
+                // at the kiosk, unless it is overdue.
+                if in_flight.get().is_some() || (!overdue && !forced && !at_rest.load(Ordering::SeqCst)) {
                     continue;
                 }
                 let busy = in_flight.clone();
@@ -415,6 +438,7 @@ impl Kiosk {
                     Ok(Some(Ok(day))) => day,
                     Ok(Some(Err(e))) => {
                         tracing::warn!(kind = ?e.kind(), error = %e, "the terminal did not close its day: trying again later");
+                        answer(&mut now_asked, Err(format!("the payment terminal did not close its day: {e}")));
                         // A terminal that cannot close still takes payments (they wait in its
                         // batch): the citizens are not made to wait for its host.
                         closing_day.store(false, Ordering::SeqCst);
@@ -465,8 +489,17 @@ impl Kiosk {
                     Ok(agree) => {
                         tracing::info!(agree, "the terminal closed its day");
                         outbox.notify_one();
+                        let said = if agree {
+                            "the terminal's total and the kiosk's journal agree"
+                        } else {
+                            "the terminal's total and the kiosk's journal differ"
+                        };
+                        answer(&mut now_asked, Ok(format!("the payment day is closed; {said}")));
                     }
-                    Err(e) => tracing::error!(error = %e, "the day's close was not recorded"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "the day's close was not recorded");
+                        answer(&mut now_asked, Err(format!("the terminal closed its day, but the close was not recorded: {e}")));
+                    }
                 }
             }
         });
@@ -660,6 +693,8 @@ impl Kiosk {
             synced_at: self.synced_at.clone(),
             events: self.events.clone(),
             sync_wake: self.sync_wake.clone(),
+            close_day_now: self.close_day_now.clone(),
+            in_progress: Arc::default(),
         };
         tokio::spawn(monitor.run(stopped.clone()));
         let sync = ReferenceSync {
