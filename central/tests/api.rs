@@ -1028,3 +1028,31 @@ impl std::io::Write for LogSink {
         Ok(())
     }
 }
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_cut_short_at_any_moment_leave_no_claim_behind(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = Arc::new(central(db, &dir));
+    let s = submission();
+    let (key, body) = (s.application_id.to_string(), serde_json::to_vec(&s).expect("json"));
+    // The kiosk's connection drops at every moment of the request, as a flaky network would:
+    // while its key is claimed, while its answers are looked up, while it is stored.
+    for attempt in 0..200u64 {
+        let cut_after = std::time::Duration::from_micros((attempt * 37) % 4000);
+        let _ = tokio::time::timeout(cut_after, send(&central, post(Some(&key), body.clone()))).await;
+    }
+    // Then the kiosk's repeat goes through: stored once, never told forever that it is in flight.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let status = loop {
+        let status = send(&central, post(Some(&key), body.clone())).await.0;
+        if status != StatusCode::CONFLICT || std::time::Instant::now() > deadline {
+            break status;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(central.store().count_applications().expect("count"), 1);
+}

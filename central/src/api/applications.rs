@@ -84,13 +84,19 @@ struct InFlight {
 impl InFlight {
     /// Claims `keys` of `kiosk`'s in order, stopping before the first one in flight (the claim
     /// holds the keys before it), and reads the answers already given to those it holds.
+    ///
+    /// The claim is made into its guard on the blocking thread: a request cut short while it
+    /// waits (the kiosk's connection dropped) drops the guard there, which ends the claims —
+    /// they are not left behind for every repeat to be told 409.
     async fn claim(state: &Arc<AppState>, kiosk: &Kiosk, keys: &[String]) -> Result<(Self, Vec<Option<Recorded>>), ApiError> {
-        let (claiming, kiosk, keys) = (state.clone(), kiosk.0.kiosk_id.clone(), keys.to_vec());
-        let (claimed, answers, kiosk, mut keys) =
-            super::blocking(move || claiming.store.claim_and_look_up(&kiosk, &keys).map(|(n, answers)| (n, answers, kiosk, keys)))
-                .await??;
-        keys.truncate(claimed);
-        Ok((Self { state: state.clone(), kiosk, keys }, answers))
+        let (claiming, kiosk, mut keys) = (state.clone(), kiosk.0.kiosk_id.clone(), keys.to_vec());
+        let claimed = super::blocking(move || {
+            let (claimed, answers) = claiming.store.claim_and_look_up(&kiosk, &keys)?;
+            keys.truncate(claimed);
+            Ok::<_, crate::store::StoreError>((Self { state: claiming, kiosk, keys }, answers))
+        })
+        .await??;
+        Ok(claimed)
     }
 
     /// How many keys it holds.

@@ -15,7 +15,7 @@
 //! (0600) and deleted data is overwritten (`secure_delete`). The identity provider's private
 //! signing keys live in a file of their own too (see `issuer.rs`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -516,9 +516,9 @@ pub struct Store {
     key: DataKey,
     /// The identity provider's private signing keys (see `issuer.rs`).
     issuer_keys: PathBuf,
-    /// SQLite's claims on idempotency keys being processed (one process owns the file);
-    /// PostgreSQL keeps them in `key_claims`, where every instance sees them.
-    claims: Mutex<HashSet<String>>,
+    /// SQLite's claims on idempotency keys being processed, with when each lapses (one process
+    /// owns the file); PostgreSQL keeps them in `key_claims`, where every instance sees them.
+    claims: Mutex<HashMap<String, std::time::Instant>>,
     /// How long a kiosk may be silent before the fleet shows it offline (see `fleet.rs`).
     offline_after_ms: std::sync::atomic::AtomicI64,
 }
@@ -726,7 +726,18 @@ impl Store {
             Dialect::Sqlite => {
                 let claimed = {
                     let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
-                    claim_keys.iter().take_while(|key| claims.insert((*key).clone())).count()
+                    let now = std::time::Instant::now();
+                    let until = now + CLAIM_LIFETIME.unsigned_abs();
+                    claim_keys
+                        .iter()
+                        .take_while(|key| match claims.get(*key) {
+                            Some(lapses) if *lapses > now => false,
+                            _ => {
+                                claims.insert((*key).clone(), until);
+                                true
+                            }
+                        })
+                        .count()
                 };
                 let answers = self.db.read(|tx| answers_to(tx, kiosk, &keys[..claimed]));
                 if answers.is_err() {
@@ -1162,7 +1173,7 @@ fn answers_to(tx: &mut Tx<'_>, kiosk: &str, keys: &[String]) -> Result<Vec<Optio
     }
     let (key_is, bound) = db::one_of(tx.dialect(), "key", 1, &keys);
     let (id_is, _) = db::one_of(tx.dialect(), "id", 1, &keys);
-    let mut answers = std::collections::HashMap::new();
+    let mut answers = HashMap::new();
     for row in tx.query(&format!("SELECT key, request_hash, status, response, kiosk_id FROM idempotency_keys WHERE {key_is}"), &bound)? {
         answers.insert(row.get::<String>(0)?, answer_of(&row, 1, kiosk)?);
     }
