@@ -110,7 +110,7 @@ fn run() -> anyhow::Result<()> {
         (None, false) => config.store.data_dir.clone(),
     };
     let fallback = view.clone();
-    let core = std::thread::Builder::new().name("kiosk-core".into()).spawn(move || -> anyhow::Result<()> {
+    let core = std::thread::Builder::new().name("kiosk-core".into()).spawn(move || -> anyhow::Result<bool> {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         runtime.block_on(async move {
             // SIGTERM (`systemctl stop`, a supervisor) and SIGINT end the kiosk as closing its
@@ -143,6 +143,7 @@ fn run() -> anyhow::Result<()> {
             };
             let handle = runtime::start(launch.settings, view, launch.devices, launch.client, channel).await;
             let mut stopped = stopped;
+            let mut restart = false;
             let failed = tokio::select! {
                 _ = &mut stopped => None,
                 _ = terminate.recv() => {
@@ -156,6 +157,11 @@ fn run() -> anyhow::Result<()> {
                     None
                 }
                 reason = handle.failed() => Some(reason),
+                () = handle.restart_requested() => {
+                    restart = true;
+                    quit_window();
+                    None
+                }
             };
             handle.stop().await;
             #[cfg(feature = "demo")]
@@ -163,7 +169,7 @@ fn run() -> anyhow::Result<()> {
                 central.stop().await?;
             }
             match failed {
-                None => Ok(()),
+                None => Ok(restart),
                 Some(reason) => {
                     // Close the window so the process exits and its supervisor restarts it;
                     // the next start checks the database before serving anyone.
@@ -176,7 +182,15 @@ fn run() -> anyhow::Result<()> {
 
     let shown = ui.window().run();
     let _ = stop.send(());
-    let result = core.join().map_err(|_| anyhow::anyhow!("the kiosk core panicked"))?;
+    let restart = core.join().map_err(|_| anyhow::anyhow!("the kiosk core panicked"))?;
     shown.context("running the window")?;
-    result
+    if restart? {
+        // The same program with the same arguments, in this process: a restart with or without
+        // a supervisor. `exec` returns only if it failed.
+        use std::os::unix::process::CommandExt;
+        let program = std::env::current_exe().context("finding the kiosk's program to restart it")?;
+        let failed = std::process::Command::new(&program).args(std::env::args_os().skip(1)).exec();
+        return Err(anyhow::Error::new(failed).context(format!("restarting {}", program.display())));
+    }
+    Ok(())
 }

@@ -2,7 +2,7 @@
 //! the kiosk shows up, a printer out of paper shows as an alarm within a heartbeat, an
 //! out-of-service command closes the kiosk with staff's message (after the citizen being served
 //! finishes, and across a restart), back in service opens it, the payment day closes on staff's
-//! word, and every command's outcome
+//! word, a restart is asked of the process, and every command's outcome
 //! reaches central once and is audited; a kiosk that stops beating shows offline.
 
 use std::time::Duration;
@@ -105,15 +105,21 @@ async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
     eventually("the closed day at central", soon, || !central.central.store().payment_days(10).expect("days").is_empty()).await;
 
     // What this kiosk cannot do yet is reported as failed, with why.
-    central.central.store().issue_command("K01", CommandAction::Restart, "ana", HOUR).expect("issued");
+    central.central.store().issue_command("K01", CommandAction::Screenshot, "ana", HOUR).expect("issued");
     eventually("the refusal reported", soon, || last_command(&central).outcome.is_some()).await;
     let refused = last_command(&central);
     assert_eq!(refused.outcome, Some(CommandOutcome::Failed));
-    assert!(refused.detail.as_deref().is_some_and(|d| d.contains("restart")), "{refused:?}");
+    assert!(refused.detail.as_deref().is_some_and(|d| d.contains("screenshot")), "{refused:?}");
+
+    // A restart: reported, then asked of the process (its `main` starts the program again),
+    // nobody being served.
+    central.central.store().issue_command("K01", CommandAction::Restart, "ana", HOUR).expect("issued");
+    tokio::time::timeout(soon, kiosk.handle.restart_requested()).await.expect("the restart is asked for");
+    eventually("the restart reported", soon, || last_command(&central).outcome == Some(CommandOutcome::Done)).await;
 
     // Every command was carried out once, and each kept at the kiosk.
     let history = central.central.store().commands_of("K01", 10).expect("history");
-    assert_eq!(history.len(), 4);
+    assert_eq!(history.len(), 5);
     let store = kiosk.store();
     for command in &history {
         let kept = store.command_done(command.command.command_id).expect("read").expect("kept at the kiosk");

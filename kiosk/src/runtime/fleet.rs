@@ -51,6 +51,8 @@ pub struct Monitor {
     /// Commands being carried out that take a while (a day's close): a repeated delivery
     /// meanwhile is left alone, not started again.
     pub in_progress: Arc<Mutex<HashSet<Uuid>>>,
+    /// Asks the core to restart the program once nobody is being served.
+    pub restart: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Where the end-of-day task says what came of a close staff asked for.
@@ -159,6 +161,11 @@ impl Monitor {
                 tracing::info!(command = %id, kind = command.action.name(), outcome = ?done.outcome, "command from central");
                 let (kind, kept) = (command.action.name(), done.clone());
                 with_store(&self.store, move |s| s.record_command(id, kind, &kept)).await?;
+                // Only once it is kept: after the restart, the command delivered again is
+                // reported, not carried out again.
+                if matches!(command.action, CommandAction::Restart) && done.outcome == CommandOutcome::Done {
+                    self.restart.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
                 done
             }
         };
@@ -186,7 +193,8 @@ impl Monitor {
                     },
                 }
             }
-            CommandAction::Restart | CommandAction::UploadLogs { .. } | CommandAction::Screenshot => {
+            CommandAction::Restart => Ok("the program restarts as soon as no citizen is being served".into()),
+            CommandAction::UploadLogs { .. } | CommandAction::Screenshot => {
                 Err(format!("this kiosk version ({}) cannot {} yet", env!("CARGO_PKG_VERSION"), action.name()))
             }
         };

@@ -101,6 +101,7 @@ pub struct KioskHandle {
     pub events: mpsc::UnboundedSender<Event>,
     shutdown: watch::Sender<bool>,
     failure: watch::Receiver<Option<String>>,
+    restart: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -108,6 +109,15 @@ impl KioskHandle {
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+    }
+
+    /// Completes when central's staff asked for a restart and nobody is being served: the
+    /// process must then start itself again.
+    pub async fn restart_requested(&self) {
+        let mut restart = self.restart.clone();
+        if restart.wait_for(|wanted| *wanted).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Completes when the core stopped because its store failed under a write; the process
@@ -212,6 +222,9 @@ struct Kiosk {
     /// told what came of it.
     close_day_now: mpsc::UnboundedSender<fleet::CloseDayReply>,
     close_day_requests: Option<mpsc::UnboundedReceiver<fleet::CloseDayReply>>,
+    /// Staff asked for a restart: made once nobody is being served.
+    restart_wanted: Arc<AtomicBool>,
+    restart: watch::Sender<bool>,
 }
 
 /// On the screen that says the receipt did not print: the application's status page, the
@@ -287,6 +300,7 @@ pub async fn start(
 ) -> KioskHandle {
     let (shutdown, stopped) = watch::channel(false);
     let (failure_tx, failure) = watch::channel(None);
+    let (restart_tx, restart) = watch::channel(false);
     let session = Session::new(settings.session, Instant::now());
     let close_day = mpsc::unbounded_channel();
     let mut kiosk = Kiosk {
@@ -311,6 +325,8 @@ pub async fn start(
         started: Instant::now(),
         close_day_now: close_day.0,
         close_day_requests: Some(close_day.1),
+        restart_wanted: Arc::new(AtomicBool::new(false)),
+        restart: restart_tx,
     };
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
@@ -340,7 +356,7 @@ pub async fn start(
         kiosk.start_zone_reader(stopped.clone());
         kiosk.run(&mut inbox, stopped).await;
     });
-    KioskHandle { events, shutdown, failure, task }
+    KioskHandle { events, shutdown, failure, restart, task }
 }
 
 /// What the terminal's answer to a reservation writes in the journal.
@@ -695,6 +711,7 @@ impl Kiosk {
             sync_wake: self.sync_wake.clone(),
             close_day_now: self.close_day_now.clone(),
             in_progress: Arc::default(),
+            restart: self.restart_wanted.clone(),
         };
         tokio::spawn(monitor.run(stopped.clone()));
         let sync = ReferenceSync {
@@ -827,6 +844,15 @@ impl Kiosk {
                 }
             };
             self.dispatch(event);
+            // A restart staff asked for, once nobody is at the kiosk and no payment is open.
+            if self.restart_wanted.load(Ordering::SeqCst)
+                && self.session.at_rest()
+                && self.in_flight.get().is_none()
+                && !*self.restart.borrow()
+            {
+                tracing::info!("restarting, as central's staff asked");
+                self.restart.send_replace(true);
+            }
             // After a failed write, finish what the citizen is in the middle of (a reversal
             // of their payment, say) — for at most a minute — then stop serving.
             if failing_since.is_some_and(|since| !self.session.busy() || since.elapsed() > Duration::from_secs(60)) {
