@@ -99,11 +99,9 @@ pub async fn scrape(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     if !shown.is_some_and(|shown| crate::console::same(shown, token)) {
         return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")]).into_response();
     }
-    let store_state = state.clone();
-    let fleet = match crate::api::blocking(move || store_state.store.fleet(None)).await {
-        Ok(Ok(fleet)) => fleet,
-        Ok(Err(e)) => return crate::api::ApiError::from(e).into_response(),
-        Err(e) => return e.into_response(),
+    let fleet = match crate::console::from_store(&state, |store| store.fleet(None)).await {
+        Ok(fleet) => fleet,
+        Err(response) => return response,
     };
     for kiosk_state in [KioskState::Offline, KioskState::Alarm, KioskState::OutOfService, KioskState::Warning, KioskState::Ok] {
         let count = fleet.iter().filter(|k| k.state == kiosk_state).count();

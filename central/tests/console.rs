@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use balcao_backend_client::api::{DeviceClass, DeviceCondition, DeviceReport, Heartbeat, OutboxReport};
+use balcao_backend_client::api::{DeviceClass, DeviceCondition, DeviceReport, Heartbeat};
 use balcao_central::Central;
 use balcao_central::store::staff::Role;
 use balcao_central::tls::Peer;
@@ -85,27 +85,15 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// A kiosk whose receipt printer is out of paper, the printer's detail holding markup.
 fn heartbeat(kiosk: &str, centre: &str) -> Heartbeat {
-    Heartbeat {
-        kiosk_id: kiosk.into(),
-        centre_id: centre.into(),
-        sent_at: jiff::Timestamp::now(),
-        software_version: "0.1.0".into(),
-        uptime_seconds: 60,
-        devices: vec![DeviceReport {
-            device: DeviceClass::ReceiptPrinter,
-            condition: DeviceCondition::PaperOut,
-            detail: "<script>alert('x')</script>".into(),
-        }],
-        outbox: OutboxReport { pending: 0, oldest_age_seconds: None, dead_letters: 0 },
-        last_sync_at: None,
-        database_bytes: 1 << 20,
-        disk_free_bytes: 8 << 30,
-        open_payments: 0,
-        screen: "attract".into(),
-        sessions_today: 0,
-        out_of_service: false,
-    }
+    let mut heartbeat = common::heartbeat(kiosk, centre);
+    heartbeat.devices = vec![DeviceReport {
+        device: DeviceClass::ReceiptPrinter,
+        condition: DeviceCondition::PaperOut,
+        detail: "<script>alert('x')</script>".into(),
+    }];
+    heartbeat
 }
 
 /// A central with kiosks K01 (GSC-01) and K31 (GSC-02), and staff: an administrator, an

@@ -8,8 +8,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use balcao_backend_client::api::{
-    CommandAction, CommandOutcome, CommandReport, DeviceClass, DeviceCondition, DeviceReport, Heartbeat, HeartbeatAnswer, LocalizedText,
-    OutboxReport, Problem,
+    CommandAction, CommandOutcome, CommandReport, DeviceClass, DeviceCondition, Heartbeat, HeartbeatAnswer, LocalizedText, Problem,
 };
 use balcao_central::Central;
 use balcao_central::store::fleet::{CommandRefused, Finding, KioskState};
@@ -20,25 +19,7 @@ use rstest::rstest;
 use tower::ServiceExt;
 
 fn heartbeat(kiosk: &str) -> Heartbeat {
-    Heartbeat {
-        kiosk_id: kiosk.into(),
-        centre_id: "GSC-01".into(),
-        sent_at: Timestamp::now(),
-        software_version: "0.1.0".into(),
-        uptime_seconds: 120,
-        devices: vec![
-            DeviceReport { device: DeviceClass::ReceiptPrinter, condition: DeviceCondition::Ok, detail: String::new() },
-            DeviceReport { device: DeviceClass::PaymentTerminal, condition: DeviceCondition::Ok, detail: String::new() },
-        ],
-        outbox: OutboxReport { pending: 0, oldest_age_seconds: None, dead_letters: 0 },
-        last_sync_at: Some(Timestamp::now()),
-        database_bytes: 4 << 20,
-        disk_free_bytes: 20 << 30,
-        open_payments: 0,
-        screen: "attract".into(),
-        sessions_today: 3,
-        out_of_service: false,
-    }
+    common::heartbeat(kiosk, "GSC-01")
 }
 
 /// Sends `body` to `path` over a connection whose certificate names `kiosk` of GSC-01 (`None`:

@@ -23,23 +23,13 @@ async fn send(central: &Central, mut request: Request<Body>) -> (StatusCode, Str
     (status, String::from_utf8(axum::body::to_bytes(response.into_body(), 1 << 20).await.expect("body").to_vec()).expect("utf-8"))
 }
 
+/// K01 with its receipt printer out of paper and `pending` records waiting.
 fn heartbeat(pending: u32) -> Heartbeat {
-    Heartbeat {
-        kiosk_id: "K01".into(),
-        centre_id: "GSC-01".into(),
-        sent_at: jiff::Timestamp::now(),
-        software_version: "0.1.0".into(),
-        uptime_seconds: 60,
-        devices: vec![DeviceReport { device: DeviceClass::ReceiptPrinter, condition: DeviceCondition::PaperOut, detail: String::new() }],
-        outbox: OutboxReport { pending, oldest_age_seconds: (pending > 0).then_some(30), dead_letters: 0 },
-        last_sync_at: None,
-        database_bytes: 1 << 20,
-        disk_free_bytes: 8 << 30,
-        open_payments: 0,
-        screen: "attract".into(),
-        sessions_today: 0,
-        out_of_service: false,
-    }
+    let mut heartbeat = common::heartbeat("K01", "GSC-01");
+    heartbeat.devices =
+        vec![DeviceReport { device: DeviceClass::ReceiptPrinter, condition: DeviceCondition::PaperOut, detail: String::new() }];
+    heartbeat.outbox = OutboxReport { pending, oldest_age_seconds: (pending > 0).then_some(30), dead_letters: 0 };
+    heartbeat
 }
 
 fn scrape(token: Option<&str>) -> Request<Body> {

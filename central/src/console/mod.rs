@@ -58,7 +58,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// What every console request knows before a session: the language, who is asking from where.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Visit {
     pub w: &'static Words,
     /// A language chosen with `?lang=`, to be remembered in a cookie.
@@ -101,8 +101,21 @@ fn query_pairs(query: &str) -> HashMap<String, String> {
     url::form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
+/// Runs `work` on the store off the async threads; a failure of the store is the answer.
+pub(crate) async fn from_store<T: Send + 'static>(
+    state: &Arc<AppState>,
+    work: impl FnOnce(&crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    let state = state.clone();
+    match crate::api::blocking(move || work(&state.store)).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(e)) => Err(crate::api::ApiError::from(e).into_response()),
+        Err(e) => Err(e.into_response()),
+    }
+}
+
 /// A signed-in staff member.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Signed {
     pub session: StaffSession,
     pub visit: Visit,
@@ -115,13 +128,9 @@ impl FromRequestParts<Arc<AppState>> for Signed {
         let Ok(visit) = Visit::from_request_parts(parts, state).await;
         let to_login = || Redirect::to("/console/login").into_response();
         let Some(token) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned) else { return Err(to_login()) };
-        let store_state = state.clone();
-        let session = crate::api::blocking(move || store_state.store.staff_session(&token)).await;
-        match session {
-            Ok(Ok(Some(session))) => Ok(Self { session, visit }),
-            Ok(Ok(None)) => Err(to_login()),
-            Ok(Err(e)) => Err(crate::api::ApiError::from(e).into_response()),
-            Err(e) => Err(e.into_response()),
+        match from_store(state, move |store| store.staff_session(&token)).await? {
+            Some(session) => Ok(Self { session, visit }),
+            None => Err(to_login()),
         }
     }
 }
@@ -371,13 +380,8 @@ struct FleetPage {
 
 /// The fleet as this staff member may see it, narrowed by the page's filter.
 async fn fleet_for(state: &Arc<AppState>, signed: &Signed, filter: &HashMap<String, String>) -> Result<(Vec<String>, Vec<Row>), Response> {
-    let (store_state, centres) = (state.clone(), signed.session.staff.centre_filter().map(<[String]>::to_vec));
-    let fleet = crate::api::blocking(move || store_state.store.fleet(centres.as_deref())).await;
-    let fleet = match fleet {
-        Ok(Ok(fleet)) => fleet,
-        Ok(Err(e)) => return Err(crate::api::ApiError::from(e).into_response()),
-        Err(e) => return Err(e.into_response()),
-    };
+    let centres = signed.session.staff.centre_filter().map(<[String]>::to_vec);
+    let fleet = from_store(state, move |store| store.fleet(centres.as_deref())).await?;
     let mut centres: Vec<String> = fleet.iter().map(|k| k.centre_id.clone()).collect();
     centres.sort();
     centres.dedup();
@@ -443,22 +447,14 @@ fn async_stream(
     filter: HashMap<String, String>,
 ) -> impl futures::Stream<Item = Result<Event, Infallible>> {
     futures::stream::unfold((String::new(), true), move |(last, first)| {
-        let (state, token, filter) = (state.clone(), token.clone(), filter.clone());
-        let signed = Signed {
-            session: signed.session.clone(),
-            visit: Visit { w: signed.visit.w, chosen: None, address: signed.visit.address.clone() },
-        };
+        let (state, token, filter, signed) = (state.clone(), token.clone(), filter.clone(), signed.clone());
         async move {
             if !first {
                 tokio::time::sleep(LIVE_EVERY).await;
             }
             loop {
-                let store_state = state.clone();
                 let token_now = token.clone();
-                let still = crate::api::blocking(move || store_state.store.staff_session(&token_now)).await;
-                if !matches!(still, Ok(Ok(Some(_)))) {
-                    return None;
-                }
+                from_store(&state, move |store| store.staff_session(&token_now)).await.ok().flatten()?;
                 let rows = fleet_for(&state, &signed, &filter).await.ok()?.1;
                 let html = FleetRows { w: signed.visit.w, kiosks: &rows }.render().ok()?;
                 if html != last {
@@ -513,12 +509,9 @@ struct KioskPage {
 
 /// The kiosk `id` if this staff member may see it.
 async fn visible_kiosk(state: &Arc<AppState>, signed: &Signed, id: &str) -> Result<Option<FleetKiosk>, Response> {
-    let (store_state, centres) = (state.clone(), signed.session.staff.centre_filter().map(<[String]>::to_vec));
-    match crate::api::blocking(move || store_state.store.fleet(centres.as_deref())).await {
-        Ok(Ok(fleet)) => Ok(fleet.into_iter().find(|k| k.kiosk_id == id)),
-        Ok(Err(e)) => Err(crate::api::ApiError::from(e).into_response()),
-        Err(e) => Err(e.into_response()),
-    }
+    let id = id.to_owned();
+    let kiosk = from_store(state, move |store| store.fleet_kiosk(&id)).await?;
+    Ok(kiosk.filter(|k| signed.session.staff.sees(&k.centre_id)))
 }
 
 async fn kiosk_page(
@@ -533,12 +526,10 @@ async fn kiosk_page(
         Ok(None) => return refused(&signed, StatusCode::NOT_FOUND, w.no_kiosks),
         Err(response) => return response,
     };
-    let store_state = state.clone();
     let kiosk_id = kiosk.kiosk_id.clone();
-    let history = match crate::api::blocking(move || store_state.store.commands_of(&kiosk_id, 50)).await {
-        Ok(Ok(history)) => history,
-        Ok(Err(e)) => return crate::api::ApiError::from(e).into_response(),
-        Err(e) => return e.into_response(),
+    let history = match from_store(&state, move |store| store.commands_of(&kiosk_id, 50)).await {
+        Ok(history) => history,
+        Err(response) => return response,
     };
     let h = &kiosk.heartbeat;
     let mib = |bytes: u64| format!("{} MiB", bytes >> 20);
@@ -684,12 +675,7 @@ async fn audit_entries(state: &Arc<AppState>, signed: &Signed, what: &str) -> Re
         signed.audit(state, what, "", "only administrators read the audit log", "refused").await;
         return Err(refused(signed, StatusCode::FORBIDDEN, signed.visit.w.not_allowed));
     }
-    let store_state = state.clone();
-    match crate::api::blocking(move || store_state.store.audit_log(10_000)).await {
-        Ok(Ok(entries)) => Ok(entries),
-        Ok(Err(e)) => Err(crate::api::ApiError::from(e).into_response()),
-        Err(e) => Err(e.into_response()),
-    }
+    from_store(state, |store| store.audit_log(10_000)).await
 }
 
 async fn audit_page(State(state): State<Arc<AppState>>, signed: Signed) -> Response {

@@ -311,16 +311,29 @@ impl Store {
             if centres.is_some_and(|centres| !centres.contains(&centre_id)) {
                 continue;
             }
-            let kiosk_id: String = row.get(0)?;
-            let body: String = row.get(3)?;
-            let heartbeat: Heartbeat =
-                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("kiosk {kiosk_id}'s heartbeat: {e}")))?;
-            let last_seen = instant(row.get(2)?)?;
-            let (state, findings) = assess(&heartbeat, last_seen, now, self.offline_after());
-            fleet.push(FleetKiosk { kiosk_id, centre_id, last_seen, heartbeat, state, findings });
+            fleet.push(self.judged(&row, now)?);
         }
         fleet.sort_by(|a, b| (a.state, &a.centre_id, &a.kiosk_id).cmp(&(b.state, &b.centre_id, &b.kiosk_id)));
         Ok(fleet)
+    }
+
+    /// One kiosk, judged as of now, if it ever sent a heartbeat.
+    pub fn fleet_kiosk(&self, kiosk_id: &str) -> Result<Option<FleetKiosk>, StoreError> {
+        let row = self
+            .db
+            .read(|tx| tx.query_opt("SELECT kiosk_id, centre_id, last_seen, heartbeat FROM kiosks WHERE kiosk_id = $1", args![kiosk_id]))?;
+        row.map(|row| self.judged(&row, Timestamp::now())).transpose()
+    }
+
+    /// A row of `kiosks` (`kiosk_id, centre_id, last_seen, heartbeat`), judged as of `now`.
+    fn judged(&self, row: &super::db::Row, now: Timestamp) -> Result<FleetKiosk, StoreError> {
+        let (kiosk_id, centre_id): (String, String) = (row.get(0)?, row.get(1)?);
+        let body: String = row.get(3)?;
+        let heartbeat: Heartbeat =
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(format!("kiosk {kiosk_id}'s heartbeat: {e}")))?;
+        let last_seen = instant(row.get(2)?)?;
+        let (state, findings) = assess(&heartbeat, last_seen, now, self.offline_after());
+        Ok(FleetKiosk { kiosk_id, centre_id, last_seen, heartbeat, state, findings })
     }
 
     /// A kiosk's commands, newest first.

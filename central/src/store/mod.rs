@@ -792,18 +792,9 @@ impl Store {
         }
     }
 
-    /// Stores the application, its first status and the answer to its idempotency key in one
-    /// transaction, which also ends the request's claim on the key. If the key was recorded
-    /// meanwhile, stores nothing and returns that answer.
-    pub fn record_application(&self, new: NewApplication<'_>, kiosk: &str) -> Result<Recorded, StoreError> {
-        let claimed = [new.key.to_owned()];
-        let mut stored = self.record_applications(&[new], kiosk, &claimed)?;
-        stored.pop().ok_or_else(|| StoreError::Corrupt("no answer recorded".into()))
-    }
-
-    /// Stores several applications in one transaction (one fsync), in order, each as
-    /// [`record_application`](Self::record_application) would: a key recorded before gets
-    /// its first answer back and stores nothing. The same transaction ends the claims the
+    /// Stores several applications in one transaction (one fsync), in order, each with its
+    /// first status and the answer to its idempotency key: a key recorded before gets its first
+    /// answer back and stores nothing. The same transaction ends the claims the
     /// request holds on `claimed`, keys of `kiosk`'s (see
     /// [`claim_and_look_up`](Self::claim_and_look_up)); if it fails, they are still held.
     pub fn record_applications(

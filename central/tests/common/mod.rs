@@ -95,3 +95,26 @@ pub fn ticket(number: &str, kiosk: &str) -> QueueTicket {
         offline: true,
     }
 }
+
+/// A sound heartbeat of `kiosk` at `centre`: a receipt printer and a payment terminal, both
+/// well, nothing waiting. Tests change what they look at.
+pub fn heartbeat(kiosk: &str, centre: &str) -> balcao_backend_client::api::Heartbeat {
+    use balcao_backend_client::api::{DeviceClass, DeviceCondition, DeviceReport, Heartbeat, OutboxReport};
+    let device = |device| DeviceReport { device, condition: DeviceCondition::Ok, detail: String::new() };
+    Heartbeat {
+        kiosk_id: kiosk.into(),
+        centre_id: centre.into(),
+        sent_at: jiff::Timestamp::now(),
+        software_version: "0.1.0".into(),
+        uptime_seconds: 120,
+        devices: vec![device(DeviceClass::ReceiptPrinter), device(DeviceClass::PaymentTerminal)],
+        outbox: OutboxReport { pending: 0, oldest_age_seconds: None, dead_letters: 0 },
+        last_sync_at: Some(jiff::Timestamp::now()),
+        database_bytes: 4 << 20,
+        disk_free_bytes: 20 << 30,
+        open_payments: 0,
+        screen: "attract".into(),
+        sessions_today: 3,
+        out_of_service: false,
+    }
+}
