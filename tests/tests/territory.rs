@@ -29,7 +29,9 @@ use balcao_tests::{TestKiosk, citizen, client, kiosk_store, test_settings};
 const CENTRAL: &str = "BALCAO_TERRITORY_CENTRAL";
 
 const KIOSKS: usize = 6;
-const APPLICATIONS: usize = 400;
+/// Enough that the drain, about 5,000 applications a second here, is still under way when
+/// the instance is killed and the database restarted.
+const APPLICATIONS: usize = 1000;
 const TICKETS: usize = 10;
 const EVENTS: usize = 10;
 
@@ -128,7 +130,7 @@ async fn eventually(what: &str, timeout: Duration, mut test: impl FnMut() -> boo
     let deadline = Instant::now() + timeout;
     while !test() {
         assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -184,7 +186,7 @@ async fn a_fleet_drains_through_a_killed_instance_and_a_restarted_database() {
     let at_kill = count();
     first.take().expect("instance a").kill();
     println!("instance a killed with SIGKILL after {at_kill} of {total} applications");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let at_restart = count();
     postgres.restart().expect("PostgreSQL back");
     println!("PostgreSQL restarted after {at_restart} of {total} applications");
