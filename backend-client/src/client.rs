@@ -10,9 +10,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use uuid::Uuid;
 
 use crate::api::{
-    API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, BatchResults, Catalog, CertificateChanges, CommandReport,
-    Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY, IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket,
-    TicketReceipt,
+    API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, AttendantCall, AttendantCallStatus, BatchResults, Catalog,
+    CertificateChanges, CommandReport, Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY, IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt,
+    PickupRecord, Problem, QueueTicket, TicketReceipt,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -423,6 +423,26 @@ impl CentralClient {
     pub async fn report_command(&self, command_id: Uuid, report: &CommandReport) -> Result<(), ClientError> {
         let request = self.http.post(self.url(&format!("/commands/{command_id}/report"))).json(report);
         self.send(request, "report_command").await.map(|_| ())
+    }
+
+    /// Asks for an attendant at this kiosk. Safe to repeat (the call's id makes it one call).
+    pub async fn call_attendant(&self, call: &AttendantCall) -> Result<AttendantCallStatus, ClientError> {
+        let request = self.http.post(self.url("/attendant-calls")).json(call);
+        let (status, _, body) = self.send(request, "call_attendant").await?;
+        parse_json(status, &body)
+    }
+
+    /// Where this kiosk's call stands.
+    pub async fn attendant_call(&self, call_id: Uuid) -> Result<AttendantCallStatus, ClientError> {
+        let request = self.http.get(self.url(&format!("/attendant-calls/{call_id}")));
+        let (status, _, body) = self.send(request, "attendant_call").await?;
+        parse_json(status, &body)
+    }
+
+    /// Ends this kiosk's call: the citizen was helped, cancelled or left. Safe to repeat.
+    pub async fn end_attendant_call(&self, call_id: Uuid) -> Result<(), ClientError> {
+        let request = self.http.post(self.url(&format!("/attendant-calls/{call_id}/end")));
+        self.send(request, "end_attendant_call").await.map(|_| ())
     }
 
     pub async fn application_status(&self, application_id: Uuid) -> Result<ApplicationStatus, ClientError> {

@@ -56,6 +56,17 @@ struct Cli {
     /// (at least 16 characters); without it, `/metrics` is not served.
     #[arg(long)]
     metrics_token_file: Option<PathBuf>,
+    /// Where alerts are POSTed besides the console (http or https), signed with the secret
+    /// in `--alert-webhook-secret-file`.
+    #[arg(long, requires = "alert_webhook_secret_file")]
+    alert_webhook: Option<String>,
+    /// A file holding the webhook's shared secret (at least 32 bytes).
+    #[arg(long, requires = "alert_webhook")]
+    alert_webhook_secret_file: Option<PathBuf>,
+    /// Certificate authorities (PEM) the webhook's server may be signed by, besides the
+    /// system's.
+    #[arg(long, requires = "alert_webhook")]
+    alert_webhook_ca: Option<PathBuf>,
     /// Folder for a development CA, server certificate for localhost and kiosk certificates
     /// (made if missing); kiosks must trust its `ca.pem`.
     #[arg(long)]
@@ -115,6 +126,9 @@ struct ConfigFile {
     kiosk_ca: Option<PathBuf>,
     dev_pki: Option<PathBuf>,
     metrics_token_file: Option<PathBuf>,
+    alert_webhook: Option<String>,
+    alert_webhook_secret_file: Option<PathBuf>,
+    alert_webhook_ca: Option<PathBuf>,
 }
 
 impl ConfigFile {
@@ -153,6 +167,9 @@ impl ConfigFile {
             kiosk_ca: "kiosk_ca" => |cli, v| cli.kiosk_ca = Some(v),
             dev_pki: "dev_pki" => |cli, v| cli.dev_pki = Some(v),
             metrics_token_file: "metrics_token_file" => |cli, v| cli.metrics_token_file = Some(v),
+            alert_webhook: "alert_webhook" => |cli, v| cli.alert_webhook = Some(v),
+            alert_webhook_secret_file: "alert_webhook_secret_file" => |cli, v| cli.alert_webhook_secret_file = Some(v),
+            alert_webhook_ca: "alert_webhook_ca" => |cli, v| cli.alert_webhook_ca = Some(v),
         }
         Ok(())
     }
@@ -175,6 +192,12 @@ fn central_options(cli: &Cli) -> anyhow::Result<CentralOptions> {
         let token = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?.trim().to_string();
         anyhow::ensure!(token.len() >= 16, "{}: the metrics token needs at least 16 characters", file.display());
         options.metrics_token = Some(token);
+    }
+    if let Some(url) = &cli.alert_webhook {
+        let secret_file = cli.alert_webhook_secret_file.as_ref().context("--alert-webhook needs --alert-webhook-secret-file")?;
+        let secret = std::fs::read_to_string(secret_file).with_context(|| format!("reading {}", secret_file.display()))?;
+        let ca = cli.alert_webhook_ca.as_ref().map(|f| std::fs::read(f).with_context(|| format!("reading {}", f.display()))).transpose()?;
+        options.alert_webhook = Some(crate::alerts::Webhook::new(url, secret.trim().as_bytes(), ca.as_deref())?);
     }
     Ok(options)
 }

@@ -14,6 +14,7 @@
 //! [`Central`] is the library's entry point; `kiosk-central` is a thin binary around it, and
 //! the kiosk's demo and the tests run it in-process on loopback with [`LoopbackCentral`].
 
+pub mod alerts;
 pub mod api;
 pub mod cli;
 mod console;
@@ -73,6 +74,10 @@ pub struct CentralOptions {
     pub metrics_token: Option<String>,
     /// How long a kiosk may be silent before the console shows it offline.
     pub offline_after: jiff::SignedDuration,
+    /// Where alerts are delivered besides the console; `None`: the console only.
+    pub alert_webhook: Option<alerts::Webhook>,
+    /// How often silent kiosks are looked for (and lapsed calls ended).
+    pub alert_sweep_every: Duration,
 }
 
 impl CentralOptions {
@@ -93,6 +98,8 @@ impl CentralOptions {
             limits: Limits::default(),
             metrics_token: None,
             offline_after: store::fleet::OFFLINE_AFTER,
+            alert_webhook: None,
+            alert_sweep_every: Duration::from_secs(15),
         }
     }
 }
@@ -120,6 +127,8 @@ pub struct Central {
     retention: Duration,
     personal_data_retention: Duration,
     limits: Limits,
+    alert_webhook: Option<alerts::Webhook>,
+    alert_sweep_every: Duration,
 }
 
 impl Central {
@@ -130,6 +139,7 @@ impl Central {
         }
         let store = Store::open(&options.database, &options.keys, &options.postgres)?;
         store.set_offline_after(options.offline_after);
+        store.set_alert_webhook(options.alert_webhook.is_some());
         let catalog = match store.catalog()? {
             Some(catalog) => catalog,
             None => {
@@ -151,6 +161,8 @@ impl Central {
             retention: options.idempotency_retention,
             personal_data_retention: options.personal_data_retention,
             limits: options.limits,
+            alert_webhook: options.alert_webhook.clone(),
+            alert_sweep_every: options.alert_sweep_every,
         })
     }
 
@@ -221,7 +233,8 @@ impl Central {
     }
 }
 
-/// Serves `router` over HTTPS until `shutdown` completes, doing the housekeeping daily.
+/// Serves `router` over HTTPS until `shutdown` completes, doing the housekeeping daily and
+/// the alerts' sweep and webhook deliveries all along.
 pub async fn serve(
     central: Central,
     listener: TcpListener,
@@ -230,6 +243,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), CentralError> {
     let limits = central.limits;
+    let alerting = tokio::spawn(alerts::run(central.clone(), central.alert_webhook.clone(), central.alert_sweep_every));
     let purger = tokio::spawn(async move {
         let mut every_day = tokio::time::interval(Duration::from_secs(24 * 3600));
         loop {
@@ -245,6 +259,7 @@ pub async fn serve(
     });
     server::serve_https(listener, tls, router, limits, shutdown).await;
     purger.abort();
+    alerting.abort();
     Ok(())
 }
 

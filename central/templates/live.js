@@ -1,8 +1,9 @@
-// The fleet page updates itself: central sends the table's rows as server-sent events whenever
-// they change, and they replace the table's body. Nothing else runs in the console.
+// Live tables (the fleet, the alerts) update themselves: central sends a table's rows as
+// server-sent events whenever they change, and they replace the table's body. Nothing else
+// runs in the console.
 (function () {
   "use strict";
-  var rows = document.getElementById("fleet-rows");
+  var rows = document.querySelector("tbody[data-events]");
   var live = document.getElementById("live");
   if (!rows || !live || !window.EventSource) { return; }
   var source = new EventSource(rows.getAttribute("data-events"));

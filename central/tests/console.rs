@@ -270,3 +270,75 @@ async fn the_console_speaks_the_language_chosen(#[case] db: Db) {
     let english = browser.get("/console/?lang=en").await;
     assert!(english.body.contains("Out of paper") && english.body.contains("Alarm"));
 }
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn alerts_are_seen_by_centre_acknowledged_by_operators_and_ruled_by_administrators(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    // Both kiosks' printers are out of paper: an alert each.
+    let alerts = central.store().alerts(None, jiff::SignedDuration::ZERO).expect("alerts");
+    let id_of = |kiosk: &str| alerts.iter().find(|a| a.kiosk_id == kiosk).expect("an alert").alert_id.to_string();
+    let (k01, k31) = (id_of("K01"), id_of("K31"));
+
+    assert_eq!(Browser::new(&central).get("/console/alerts").await.status, StatusCode::SEE_OTHER, "no session, no alerts");
+
+    let mut vera = Browser::new(&central);
+    vera.log_in("vera", PASSWORD).await;
+    let page = vera.get("/console/alerts?lang=pt").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Sem papel") && page.body.contains("K01") && !page.body.contains("K31"), "GSC-01's, in Portuguese");
+    assert!(!page.body.contains("/acknowledge\""), "no acknowledge button for a viewer");
+    assert!(!page.body.contains("/console/alerts/rules"), "no rules for a viewer");
+    let tried = vera.post(&format!("/console/alerts/{k01}/acknowledge"), &[("csrf", &page.csrf())]).await;
+    assert_eq!(tried.status, StatusCode::FORBIDDEN);
+
+    let mut olga = Browser::new(&central);
+    olga.log_in("olga", PASSWORD).await;
+    let page = olga.get("/console/alerts").await;
+    let csrf = page.csrf();
+    assert_eq!(olga.post(&format!("/console/alerts/{k01}/acknowledge"), &[("csrf", "forged")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        olga.post(&format!("/console/alerts/{k31}/acknowledge"), &[("csrf", &csrf)]).await.status,
+        StatusCode::NOT_FOUND,
+        "another centre's"
+    );
+    let done = olga.post(&format!("/console/alerts/{k01}/acknowledge"), &[("csrf", &csrf)]).await;
+    assert_eq!((done.status, done.location.as_deref()), (StatusCode::SEE_OTHER, Some("/console/alerts?acknowledged=1")));
+    let alert = central.store().alert(k01.parse().expect("uuid")).expect("alert").expect("there");
+    assert_eq!(alert.acknowledged_by.as_deref(), Some("olga"));
+    assert!(olga.get("/console/alerts").await.body.contains("olga ("), "shown as acknowledged");
+    assert_eq!(olga.post("/console/alerts/rules", &[("csrf", &csrf), ("on-offline", "on")]).await.status, StatusCode::FORBIDDEN);
+
+    let mut admin = Browser::new(&central);
+    admin.log_in("admin", PASSWORD).await;
+    let page = admin.get("/console/alerts").await;
+    assert!(page.body.contains("K01") && page.body.contains("K31") && page.body.contains("/console/alerts/rules"));
+    let csrf = page.csrf();
+    let bad = admin.post("/console/alerts/rules", &[("csrf", &csrf), ("minutes-outbox-old", "0")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Everything on but paper running low; the outbox's threshold 30 minutes.
+    let mut form: Vec<(String, String)> = balcao_central::store::alerts::AlertRule::ALL
+        .iter()
+        .filter(|r| r.name() != "paper-near-end")
+        .map(|r| (format!("on-{}", r.name()), "on".to_string()))
+        .collect();
+    form.push(("minutes-outbox-old".into(), "30".into()));
+    form.push(("csrf".into(), csrf));
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let saved = admin.post("/console/alerts/rules", &pairs).await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let rules = central.store().alert_rules().expect("rules");
+    let setting = |name: &str| *rules.iter().find(|r| r.rule.name() == name).expect("rule");
+    assert!(!setting("paper-near-end").enabled && setting("paper-out").enabled);
+    assert_eq!(setting("outbox-old").minutes, Some(30));
+
+    let audit = central.store().audit_log(1000).expect("audit");
+    let lines = |action: &str, outcome: &str| audit.iter().filter(|e| e.action == action && e.outcome == outcome).count();
+    assert_eq!(lines("acknowledge-alert", "ok"), 1);
+    assert_eq!(lines("acknowledge-alert", "refused"), 3, "the viewer's, the forged token's, the other centre's");
+    assert_eq!(lines("alert-rules", "refused"), 2, "the operator's and the bad minutes");
+    assert_eq!(lines("alert-rules", "ok"), 2, "one line per rule changed: paper-near-end and outbox-old");
+}

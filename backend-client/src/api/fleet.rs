@@ -285,6 +285,58 @@ pub struct CommandReport {
     pub at: Timestamp,
 }
 
+/// A citizen at a kiosk asks for an attendant. The screen is named, never its content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AttendantCall {
+    /// Made by the kiosk: a repeat of the call is the same call.
+    pub call_id: Uuid,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
+    pub kiosk_id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
+    pub centre_id: String,
+    /// The screen the citizen is on, by name (e.g. `payment`).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[a-z][a-z0-9-]{0,31}$"))]
+    pub screen: String,
+    /// The citizen's language, so the attendant knows before walking over.
+    pub language: super::Language,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+}
+
+impl AttendantCall {
+    /// What is wrong with the call's values, if anything.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let name = |value: &str| (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !name(&self.kiosk_id) || !name(&self.centre_id) {
+            problems.push("kiosk_id and centre_id must be names of 1 to 32 letters, digits and dashes".to_string());
+        }
+        let screen = self.screen.as_bytes();
+        if screen.is_empty()
+            || screen.len() > 32
+            || !screen[0].is_ascii_lowercase()
+            || !screen.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        {
+            problems.push(format!("screen {:?} is not a screen name", self.screen));
+        }
+        problems
+    }
+}
+
+/// Where a citizen's call for an attendant stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AttendantCallStatus {
+    pub call_id: Uuid,
+    /// When staff acknowledged it: someone is on the way.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub acknowledged_at: Option<Timestamp>,
+    /// The call is over (the kiosk ended it, or it lapsed), or staff cannot take calls now.
+    pub ended: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,8 +20,8 @@ pub use application::{
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
 pub use event::{DayTotals, KioskEvent, KioskEventKind, Severity};
 pub use fleet::{
-    CommandAction, CommandOutcome, CommandReport, DeviceClass, DeviceCondition, DeviceReport, Heartbeat, HeartbeatAnswer, KioskCommand,
-    MAX_DETAIL, MAX_DEVICES, MAX_LOG_MINUTES, MAX_MESSAGE, OutboxReport,
+    AttendantCall, AttendantCallStatus, CommandAction, CommandOutcome, CommandReport, DeviceClass, DeviceCondition, DeviceReport,
+    Heartbeat, HeartbeatAnswer, KioskCommand, MAX_DETAIL, MAX_DEVICES, MAX_LOG_MINUTES, MAX_MESSAGE, OutboxReport,
 };
 pub use form::{ChoiceOption, DateRange, FieldError, FieldKind, FormField, IdentityAttribute, validate_answers};
 pub use issuer::{IssuerKey, IssuerKeys};

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use balcao_backend_client::api::{CommandOutcome, CommandReport, Heartbeat, HeartbeatAnswer, Problem};
+use balcao_backend_client::api::{AttendantCall, AttendantCallStatus, CommandOutcome, CommandReport, Heartbeat, HeartbeatAnswer, Problem};
 use uuid::Uuid;
 
 use super::auth::Kiosk;
@@ -97,4 +97,82 @@ pub async fn report(
         ReportFiled::Recorded | ReportFiled::Repeat => Ok(StatusCode::ACCEPTED),
         ReportFiled::NotFound => Err(not_found()),
     }
+}
+
+/// A citizen asks for an attendant: the call reaches the console at once as an alert naming
+/// the centre, the kiosk and the screen. A repeat of the call (same id) is the same call.
+#[utoipa::path(
+    post,
+    path = "/v1/attendant-calls",
+    tag = "monitoring",
+    request_body = AttendantCall,
+    responses(
+        (status = 200, description = "Staff are told; where the call stands (`ended`: staff take no calls now)", body = AttendantCallStatus),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The call names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a call", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn call_attendant(
+    State(state): State<Arc<AppState>>,
+    kiosk: Kiosk,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<AttendantCallStatus>, ApiError> {
+    let call: AttendantCall =
+        super::from_json(&body).map_err(|e| unprocessable("invalid-call", "The call does not follow the schema", e))?;
+    kiosk.must_be(&call.kiosk_id, &call.centre_id)?;
+    let problems = call.problems();
+    if !problems.is_empty() {
+        return Err(unprocessable("invalid-call", "The call holds values out of range", problems.join("; ")));
+    }
+    super::plausible_time(call.at, "at", "call")?;
+    let status = super::blocking(move || state.store.call_attendant(&call)).await??;
+    Ok(axum::Json(status))
+}
+
+/// Where this kiosk's call stands: acknowledged by staff (someone is on the way), or over.
+#[utoipa::path(
+    get,
+    path = "/v1/attendant-calls/{id}",
+    tag = "monitoring",
+    params(("id" = Uuid, Path, description = "The call's id")),
+    responses(
+        (status = 200, description = "Where the call stands", body = AttendantCallStatus),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call of this kiosk", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn attendant_call(
+    State(state): State<Arc<AppState>>,
+    kiosk: Kiosk,
+    Path(id): Path<String>,
+) -> Result<axum::Json<AttendantCallStatus>, ApiError> {
+    let call_id = Uuid::parse_str(&id).map_err(|_| call_not_found(&id))?;
+    let kiosk_id = kiosk.0.kiosk_id.clone();
+    let status = super::blocking(move || state.store.attendant_call(&kiosk_id, call_id)).await??;
+    status.map(axum::Json).ok_or_else(|| call_not_found(&id))
+}
+
+/// The kiosk ends its call: the citizen was helped, cancelled or left. Safe to repeat.
+#[utoipa::path(
+    post,
+    path = "/v1/attendant-calls/{id}/end",
+    tag = "monitoring",
+    params(("id" = Uuid, Path, description = "The call's id")),
+    responses(
+        (status = 202, description = "Ended (also the answer to every repeat)"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such call of this kiosk", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn end_attendant_call(State(state): State<Arc<AppState>>, kiosk: Kiosk, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let call_id = Uuid::parse_str(&id).map_err(|_| call_not_found(&id))?;
+    let kiosk_id = kiosk.0.kiosk_id.clone();
+    let ended = super::blocking(move || state.store.end_attendant_call(&kiosk_id, call_id)).await??;
+    if ended { Ok(StatusCode::ACCEPTED) } else { Err(call_not_found(&id)) }
+}
+
+fn call_not_found(id: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "call-not-found", "This kiosk has no such call", format!("call {id}"))
 }

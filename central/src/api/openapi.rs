@@ -46,7 +46,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 #[openapi(
     info(
         title = "Balcão central platform",
-        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, queue tickets, kiosk events, heartbeats and the commands central answers them with. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id and organisational unit its service centre; a record must name the kiosk and centre that send it, and a kiosk reads only its own centre's certificates. Every write carries an Idempotency-Key; errors are application/problem+json. Limits: a request body of at most 1 MiB (413 beyond), a batch of 1 to 100 applications, each answered by itself in the batch's results.",
+        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, queue tickets, kiosk events, heartbeats and the commands central answers them with, citizens' calls for an attendant. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id and organisational unit its service centre; a record must name the kiosk and centre that send it, and a kiosk reads only its own centre's certificates. Every write carries an Idempotency-Key; errors are application/problem+json. Limits: a request body of at most 1 MiB (413 beyond), a batch of 1 to 100 applications, each answered by itself in the batch's results.",
         license(name = "GPL-3.0-or-later", identifier = "GPL-3.0-or-later"),
         version = "1"
     ),
@@ -58,6 +58,9 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::events::submit,
         super::fleet::heartbeat,
         super::fleet::report,
+        super::fleet::call_attendant,
+        super::fleet::attendant_call,
+        super::fleet::end_attendant_call,
         super::issuers::get_keys,
         super::pickups::ready,
         super::pickups::record,

@@ -2,6 +2,7 @@
 //! zh-Hant, pt and en. Every page needs a staff session; every form carries the session's CSRF
 //! token; every staff action, allowed or refused, goes to the audit log.
 
+mod alerts;
 mod applications;
 mod words;
 
@@ -46,6 +47,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/kiosks/{id}/commands", post(send_command))
         .route("/console/login", get(login_page).post(log_in))
         .route("/console/logout", post(log_out))
+        .route("/console/alerts", get(alerts::alerts_page))
+        .route("/console/alerts/events", get(alerts::alert_events))
+        .route("/console/alerts/rules", post(alerts::save_rules))
+        .route("/console/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/console/audit", get(audit_page))
         .route("/console/audit.csv", get(audit_csv))
         .route("/console/applications", get(applications::applications_page))
@@ -66,7 +71,7 @@ pub struct Visit {
     address: String,
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
         let (key, value) = pair.trim().split_once('=')?;
         (key == name).then_some(value)
@@ -137,7 +142,7 @@ impl FromRequestParts<Arc<AppState>> for Signed {
 
 /// The staff member as the page header shows them.
 #[derive(Debug)]
-struct Me {
+pub(super) struct Me {
     name: String,
     role: &'static str,
     admin: bool,
@@ -190,7 +195,7 @@ pub(crate) fn same(a: &str, b: &str) -> bool {
 
 /// A rendered page with the console's headers: no caching, no framing, scripts and styles
 /// from the console only.
-fn page(visit: &Visit, status: StatusCode, html: Result<String, askama::Error>) -> Response {
+pub(super) fn page(visit: &Visit, status: StatusCode, html: Result<String, askama::Error>) -> Response {
     let Ok(html) = html else {
         tracing::error!("a console template failed to render");
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -223,7 +228,7 @@ struct ProblemPage {
     text: String,
 }
 
-fn refused(signed: &Signed, status: StatusCode, text: &str) -> Response {
+pub(super) fn refused(signed: &Signed, status: StatusCode, text: &str) -> Response {
     let w = signed.visit.w;
     let heading = status.canonical_reason().unwrap_or("Refused").to_string();
     page(&signed.visit, status, ProblemPage { w, me: signed.me(), heading, text: text.to_string() }.render())
@@ -340,7 +345,7 @@ fn symbol(state: KioskState) -> &'static str {
     }
 }
 
-fn when(at: Timestamp) -> String {
+pub(super) fn when(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -436,18 +441,25 @@ async fn fleet_events(
     Query(filter): Query<HashMap<String, String>>,
 ) -> Response {
     let token = cookie(&headers, SESSION_COOKIE).unwrap_or_default().to_owned();
-    let stream = async_stream(state, signed, token, filter);
-    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+    live(state, signed, token, move |state, signed| {
+        let filter = filter.clone();
+        async move {
+            let rows = fleet_for(&state, &signed, &filter).await.ok()?.1;
+            FleetRows { w: signed.visit.w, kiosks: &rows }.render().ok()
+        }
+    })
 }
 
-fn async_stream(
-    state: Arc<AppState>,
-    signed: Signed,
-    token: String,
-    filter: HashMap<String, String>,
-) -> impl futures::Stream<Item = Result<Event, Infallible>> {
-    futures::stream::unfold((String::new(), true), move |(last, first)| {
-        let (state, token, filter, signed) = (state.clone(), token.clone(), filter.clone(), signed.clone());
+/// A table body kept up to date as server-sent events (`rows`): `render` makes it, sent at
+/// once and again whenever it changes, checked every [`LIVE_EVERY`]. The stream ends when the
+/// session does (or `render` fails).
+fn live<F, Fut>(state: Arc<AppState>, signed: Signed, token: String, render: F) -> Response
+where
+    F: Fn(Arc<AppState>, Signed) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Option<String>> + Send,
+{
+    let stream = futures::stream::unfold((String::new(), true), move |(last, first)| {
+        let (state, token, signed, render) = (state.clone(), token.clone(), signed.clone(), render.clone());
         async move {
             if !first {
                 tokio::time::sleep(LIVE_EVERY).await;
@@ -455,15 +467,15 @@ fn async_stream(
             loop {
                 let token_now = token.clone();
                 from_store(&state, move |store| store.staff_session(&token_now)).await.ok().flatten()?;
-                let rows = fleet_for(&state, &signed, &filter).await.ok()?.1;
-                let html = FleetRows { w: signed.visit.w, kiosks: &rows }.render().ok()?;
+                let html = render(state.clone(), signed.clone()).await?;
                 if html != last {
-                    return Some((Ok(Event::default().event("rows").data(html.clone())), (html, false)));
+                    return Some((Ok::<_, Infallible>(Event::default().event("rows").data(html.clone())), (html, false)));
                 }
                 tokio::time::sleep(LIVE_EVERY).await;
             }
         }
-    })
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
 }
 
 // ----- a kiosk -----

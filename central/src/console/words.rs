@@ -3,6 +3,7 @@
 
 use balcao_backend_client::api::{CommandOutcome, DeviceClass, DeviceCondition, Language};
 
+use crate::store::alerts::AlertRule;
 use crate::store::fleet::{Finding, KioskState};
 use crate::store::staff::Role;
 
@@ -65,6 +66,16 @@ pub struct Words {
     pub target: &'static str,
     pub export_csv: &'static str,
     pub not_allowed: &'static str,
+    pub alerts: &'static str,
+    pub no_alerts: &'static str,
+    pub acknowledge: &'static str,
+    pub acknowledged: &'static str,
+    pub rules: &'static str,
+    pub enabled: &'static str,
+    pub save: &'static str,
+    pub raised: &'static str,
+    pub rules_saved: &'static str,
+    pub alert_acknowledged: &'static str,
     pub skip_to_content: &'static str,
 }
 
@@ -126,6 +137,16 @@ pub const ZH_HANT: Words = Words {
     target: "對象",
     export_csv: "匯出 CSV",
     not_allowed: "你的角色不能進行此操作。",
+    alerts: "警報",
+    no_alerts: "沒有未處理的警報。",
+    acknowledge: "確認收到",
+    acknowledged: "已確認",
+    rules: "警報規則",
+    enabled: "啟用",
+    save: "儲存",
+    raised: "發出時間",
+    rules_saved: "警報規則已儲存。",
+    alert_acknowledged: "已確認警報。",
     skip_to_content: "跳到主要內容",
 };
 
@@ -187,6 +208,16 @@ pub const PT: Words = Words {
     target: "Alvo",
     export_csv: "Exportar CSV",
     not_allowed: "A sua função não permite esta ação.",
+    alerts: "Alertas",
+    no_alerts: "Nenhum alerta por tratar.",
+    acknowledge: "Tomar conhecimento",
+    acknowledged: "Visto",
+    rules: "Regras de alerta",
+    enabled: "Ativa",
+    save: "Guardar",
+    raised: "Levantado",
+    rules_saved: "Regras de alerta guardadas.",
+    alert_acknowledged: "Alerta visto.",
     skip_to_content: "Saltar para o conteúdo",
 };
 
@@ -248,6 +279,16 @@ pub const EN: Words = Words {
     target: "Target",
     export_csv: "Export CSV",
     not_allowed: "Your role does not allow this.",
+    alerts: "Alerts",
+    no_alerts: "No open alerts.",
+    acknowledge: "Acknowledge",
+    acknowledged: "Acknowledged",
+    rules: "Alert rules",
+    enabled: "On",
+    save: "Save",
+    raised: "Raised",
+    rules_saved: "Alert rules saved.",
+    alert_acknowledged: "Alert acknowledged.",
     skip_to_content: "Skip to content",
 };
 
@@ -324,6 +365,23 @@ impl Words {
             "upload-logs" => ("上傳日誌", "Enviar os registos", "Upload the logs"),
             "screenshot" => ("截取畫面（個人資料已遮蓋）", "Captura de ecrã (dados ocultos)", "Screenshot (personal data masked)"),
             _ => ("未知指令", "Comando desconhecido", "Unknown command"),
+        };
+        self.pick(zh, pt, en)
+    }
+
+    pub fn rule(&self, rule: AlertRule) -> &'static str {
+        let (zh, pt, en) = match rule {
+            AlertRule::AttendantCalled => ("市民請求協助", "Cidadão pede ajuda", "Citizen asks for help"),
+            AlertRule::Offline => ("自助機離線", "Quiosque sem contacto", "Kiosk offline"),
+            AlertRule::StorageFailure => ("資料庫故障", "Falha da base de dados", "Storage failure"),
+            AlertRule::PaymentDay => {
+                ("付款日結不符或未完成", "Dia de pagamentos não confere ou não fechou", "Payment day differs or not closed")
+            }
+            AlertRule::PaperOut => ("缺紙", "Sem papel", "Out of paper"),
+            AlertRule::DeviceLost => ("設備失去聯絡或故障", "Dispositivo perdido ou avariado", "Device lost or in fault"),
+            AlertRule::DeadLetters => ("被拒絕的記錄", "Registos recusados", "Refused records"),
+            AlertRule::OutboxOld => ("待發送記錄過久", "Registos à espera há muito", "Records waiting too long"),
+            AlertRule::PaperNearEnd => ("紙張將用完", "Papel quase no fim", "Paper running low"),
         };
         self.pick(zh, pt, en)
     }

@@ -219,6 +219,7 @@ impl Store {
                  ON CONFLICT (kiosk_id) DO UPDATE SET centre_id = excluded.centre_id, last_seen = excluded.last_seen, heartbeat = excluded.heartbeat",
                 args![heartbeat.kiosk_id, heartbeat.centre_id, now, body],
             )?;
+            self.heartbeat_alerts(tx, heartbeat, now)?;
             let waiting = tx.query(&sql, args![heartbeat.kiosk_id, now])?.iter().map(command_of).collect::<Result<Vec<_>, _>>()?;
             if !waiting.is_empty() {
                 tx.execute(

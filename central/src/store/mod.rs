@@ -29,6 +29,7 @@ use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 use uuid::Uuid;
 
+pub mod alerts;
 mod certificates;
 pub mod db;
 pub mod fleet;
@@ -330,6 +331,8 @@ fn migrations() -> Migrations<'static> {
         // Staff accounts and sessions, and the audit log of what staff did (append-only).
         M::up(staff::STAFF_SCHEMA),
         M::up(staff::SQLITE_AUDIT_SCHEMA),
+        // Alerts, their rules and their webhook deliveries (the same on PostgreSQL).
+        M::up(alerts::ALERTS_SCHEMA),
     ])
 }
 
@@ -460,6 +463,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     fleet::FLEET_SCHEMA,
     staff::STAFF_SCHEMA,
     staff::POSTGRES_AUDIT_SCHEMA,
+    alerts::ALERTS_SCHEMA,
 ];
 
 /// How long an idempotency key's claim lasts if its request never ends it (its instance died):
@@ -521,6 +525,8 @@ pub struct Store {
     claims: Mutex<HashMap<String, std::time::Instant>>,
     /// How long a kiosk may be silent before the fleet shows it offline (see `fleet.rs`).
     offline_after_ms: std::sync::atomic::AtomicI64,
+    /// Whether alerts' changes are queued for a webhook (see `alerts.rs`).
+    webhook: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -543,6 +549,7 @@ impl Store {
             issuer_keys: keys.identity_provider.clone(),
             claims: Mutex::default(),
             offline_after_ms: std::sync::atomic::AtomicI64::new(fleet::OFFLINE_AFTER.as_millis() as i64),
+            webhook: std::sync::atomic::AtomicBool::new(false),
         };
         if store.db.dialect() == Dialect::Sqlite {
             store.seal_plaintext()?;
@@ -826,7 +833,7 @@ impl Store {
         let body = to_json(event)?;
         let (kind, severity) = (to_json(&event.kind)?, to_json(&event.severity)?);
         self.db.write(|tx| {
-            tx.execute(
+            let new = tx.execute(
                 "INSERT INTO kiosk_events (event_id, kiosk_id, centre_id, kind, severity, detail, at, received_at, body)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (event_id) DO NOTHING",
                 args![
@@ -841,6 +848,9 @@ impl Store {
                     body
                 ],
             )?;
+            if new == 1 {
+                self.event_alert(tx, event, Timestamp::now().as_millisecond())?;
+            }
             let stored: String =
                 tx.query_one("SELECT body FROM kiosk_events WHERE event_id = $1", args![event.event_id.to_string()])?.get(0)?;
             Ok(stored == body)
@@ -991,7 +1001,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 10;
+const SQLITE_MIGRATIONS: usize = 11;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the
