@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use balcao_drivers::payment_terminal::{Authorization, AuthorizationOutcome, DeclineReason, MaskedPan, TerminalPrompt};
 use balcao_ui::view::{Language, UserAction, View};
 
-use crate::session::{Event, Readiness, Session, SessionConfig};
+use crate::session::{AttendantUpdate, Event, Readiness, Session, SessionConfig};
 use crate::store::SavedApplication;
 
 struct Guide {
@@ -274,6 +274,26 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
             g().paying().event(Event::PaymentFailed(balcao_drivers::payment_terminal::ErrorKind::OutcomeUnknown)).view(),
         ),
         ("41-error-release-pending", g().approved().event(Event::ApplicationNotSaved).event(Event::ReversalFailed).view()),
+        ("42-attendant-called", g().open_form().ui(UserAction::CallAttendant).event(Event::Attendant(AttendantUpdate::Called)).view()),
+        (
+            "43-attendant-coming",
+            g().open_form()
+                .ui(UserAction::CallAttendant)
+                .event(Event::Attendant(AttendantUpdate::Acknowledged { at: "10:32".into() }))
+                .view(),
+        ),
+        (
+            "44-attendant-unreachable",
+            g().event(Event::Readiness(Readiness { online: false, ..Readiness::ALL })).open_form().ui(UserAction::CallAttendant).view(),
+        ),
+        (
+            "45-form-attendant-coming-aside",
+            g().open_form()
+                .ui(UserAction::CallAttendant)
+                .event(Event::Attendant(AttendantUpdate::Acknowledged { at: "10:32".into() }))
+                .ui(UserAction::HideAttendant)
+                .view(),
+        ),
     ]
 }
 

@@ -23,15 +23,22 @@ fn every_screen_renders_in_every_language_with_its_glyphs() {
     let ui = HeadlessUi::new().expect("headless UI");
     let mut homes: Vec<(Language, Screenshot)> = Vec::new();
     let mut codes_on_screen = 0;
+    let mut calls_shown = 0;
     for language in Language::ALL {
         for (name, view) in tour(language) {
             let shot = ui.render(&view);
             std::fs::write(dir.join(format!("{}-{name}.png", language.tag())), shot.to_png()).expect("write png");
             // The header's name of the centre is drawn on every screen (dimmed under the idle
-            // warning).
-            if view.idle_seconds_left.is_none() {
-                let header_ink = shot.count(30, 10, 500, 130, whiteish);
+            // warning and a call for an attendant).
+            if view.idle_seconds_left.is_none() && !view.attendant.shown {
+                let header_ink = shot.count(30, 10, 360, 130, whiteish);
                 assert!(header_ink > 400, "{language:?} {name}: only {header_ink} light pixels in the header");
+            }
+            // A call's panel says where the call stands, in the middle of the screen.
+            if view.attendant.shown {
+                let panel_ink = shot.count(120, 700, 960, 1220, dark);
+                assert!(panel_ink > 3000, "{language:?} {name}: only {panel_ink} dark pixels in the call's panel");
+                calls_shown += 1;
             }
             // The screen that stands in for a receipt that did not print carries its QR code,
             // and a phone's reader (zbarimg here) reads the status page from the pixels.
@@ -47,6 +54,7 @@ fn every_screen_renders_in_every_language_with_its_glyphs() {
         }
     }
     assert_eq!(codes_on_screen, Language::ALL.len(), "the receipt-not-printed screen shows its QR code in every language");
+    assert_eq!(calls_shown, 3 * Language::ALL.len(), "called, coming and unreachable, in every language");
     eprintln!("screenshots in {}", dir.display());
 
     // The home screen's title, "What would you like to do?" in each language, is drawn, and

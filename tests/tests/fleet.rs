@@ -141,3 +141,71 @@ async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
     assert!(matches!(k01(&central).expect("K01").findings[0], Finding::Silent { .. }));
     central.stop().await.expect("stop");
 }
+
+/// The citizen's sixth journey, end to end: a call for an attendant from a form reaches the
+/// console as an alert naming centre, kiosk and screen; staff acknowledge it and the citizen's
+/// screen says help is coming, since when; the citizen ends the call and the alert ends with
+/// it. With central unreachable, the kiosk says at once that staff cannot be called.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_calls_an_attendant_and_sees_staff_answer() {
+    use balcao_central::store::alerts::AlertRule;
+    use balcao_ui::view::AttendantState;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = balcao_tests::loopback_central(dir.path()).await;
+    let kiosk_dir = dir.path().join("kiosk");
+    let kiosk = TestKiosk::start_with(test_settings(&kiosk_dir), &kiosk_dir, Some(enrolled_client(&central))).await;
+    let soon = Duration::from_secs(10);
+    let ui = |action| kiosk.send(balcao_kiosk::session::Event::Ui(action));
+
+    ui(UserAction::Start);
+    ui(UserAction::ChooseLanguage(balcao_ui::view::Language::Pt));
+    ui(UserAction::Apply);
+    kiosk.view.wait_for("the services, online", soon, |v| v.screen == Screen::Services && v.can_call_attendant && v.online).await;
+    ui(UserAction::CallAttendant);
+    let answered = kiosk
+        .view
+        .wait_for("the call answered", soon, |v| !matches!(v.attendant.state, AttendantState::None | AttendantState::Calling))
+        .await;
+    assert_eq!((answered.attendant.state, answered.attendant.shown), (AttendantState::Called, true), "{:?}", answered.attendant);
+
+    let open = || {
+        central
+            .central
+            .store()
+            .alerts(None, SignedDuration::ZERO)
+            .expect("alerts")
+            .into_iter()
+            .filter(|a| a.cleared_at.is_none())
+            .collect::<Vec<_>>()
+    };
+    let alerts = open();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let alert = &alerts[0];
+    assert_eq!(
+        (alert.rule, alert.kiosk_id.as_str(), alert.centre_id.as_str(), alert.screen.as_str(), alert.detail.as_str()),
+        (AlertRule::AttendantCalled, "K01", "GSC-01", "services", "language pt")
+    );
+
+    // The citizen puts the panel aside and goes on; staff acknowledge; the panel comes back.
+    ui(UserAction::HideAttendant);
+    kiosk.view.wait_for("the panel aside", soon, |v| !v.attendant.shown).await;
+    central.central.store().acknowledge_alert(alert.alert_id, "ana").expect("acknowledged");
+    let coming = kiosk.view.wait_for("help is coming", soon, |v| v.attendant.state == AttendantState::Coming).await;
+    assert!(coming.attendant.shown, "the citizen sees it at once");
+    assert_eq!(coming.attendant.acknowledged_at.len(), 5, "HH:MM: {:?}", coming.attendant.acknowledged_at);
+
+    // Helped: the call ends, at the kiosk and at central.
+    ui(UserAction::CancelAttendant);
+    kiosk.view.wait_for("no call", soon, |v| v.attendant.state == AttendantState::None).await;
+    eventually("the alert ended", soon, || open().is_empty()).await;
+
+    // Central gone: said at once, nothing waits.
+    central.stop().await.expect("stop");
+    kiosk.send(balcao_kiosk::session::Event::Readiness(balcao_kiosk::session::Readiness {
+        online: false,
+        ..balcao_kiosk::session::Readiness::ALL
+    }));
+    ui(UserAction::CallAttendant);
+    kiosk.view.wait_for("staff cannot be called", soon, |v| v.attendant.state == AttendantState::Unreachable && v.attendant.shown).await;
+    kiosk.stop().await;
+}

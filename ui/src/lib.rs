@@ -29,8 +29,8 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use generated as g;
 pub use generated::MainWindow;
 use view::{
-    FieldProblem, FieldType, IdentifiedBy, IdentifyProblem, KeyboardMode, Language, OutOfService, PaymentCancel, PaymentPrompt,
-    PickupProblem, Problem, ReviewAnswer, Screen, Unavailable, UserAction, View,
+    AttendantState, FieldProblem, FieldType, IdentifiedBy, IdentifyProblem, KeyboardMode, Language, OutOfService, PaymentCancel,
+    PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, Unavailable, UserAction, View,
 };
 
 fn screen(s: Screen) -> g::Screen {
@@ -186,6 +186,18 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         session.set_clock(view.clock.as_str().into());
     }
     session.set_idle_seconds_left(view.idle_seconds_left.map_or(-1, |s| clamp_i32(i64::from(s))));
+    if changed(&|p| (p.can_call_attendant, &p.attendant) == (view.can_call_attendant, &view.attendant)) {
+        session.set_can_call_attendant(view.can_call_attendant);
+        session.set_attendant(match view.attendant.state {
+            AttendantState::None => g::AttendantState::None,
+            AttendantState::Calling => g::AttendantState::Calling,
+            AttendantState::Called => g::AttendantState::Called,
+            AttendantState::Coming => g::AttendantState::Coming,
+            AttendantState::Unreachable => g::AttendantState::Unreachable,
+        });
+        session.set_attendant_at(view.attendant.acknowledged_at.as_str().into());
+        session.set_attendant_shown(view.attendant.shown);
+    }
 
     if changed(&|p| p.services == view.services) {
         let services = window.global::<g::ServicesAdapter<'_>>();
@@ -401,6 +413,12 @@ pub fn on_action(window: &MainWindow, handler: impl Fn(UserAction) + 'static) {
     });
     let f = h();
     session.on_still_here(move || f(UserAction::StillHere));
+    let f = h();
+    session.on_call_attendant(move || f(UserAction::CallAttendant));
+    let f = h();
+    session.on_hide_attendant(move || f(UserAction::HideAttendant));
+    let f = h();
+    session.on_cancel_attendant(move || f(UserAction::CancelAttendant));
 
     let home = window.global::<g::HomeAdapter<'_>>();
     let f = h();

@@ -431,6 +431,32 @@ pub enum OutOfService {
     Maintenance,
 }
 
+/// Where a citizen's call for an attendant stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum AttendantState {
+    /// No call.
+    #[default]
+    None,
+    /// Being sent to central.
+    Calling,
+    /// Staff are told; nobody has answered yet.
+    Called,
+    /// Staff acknowledged it: someone is on the way.
+    Coming,
+    /// Staff cannot be reached from this kiosk now: the citizen is sent to the counter.
+    Unreachable,
+}
+
+/// The call for an attendant as the screen shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AttendantView {
+    pub state: AttendantState,
+    /// When staff acknowledged the call (`HH:MM`).
+    pub acknowledged_at: String,
+    /// Whether the call's panel covers the screen (the citizen can put it aside and go on).
+    pub shown: bool,
+}
+
 /// Everything on screen.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct View {
@@ -463,6 +489,9 @@ pub struct View {
     /// Central's staff's message on the out-of-service screen, one line per language, the
     /// screen's language first (empty: none).
     pub out_of_service_message: Vec<String>,
+    /// Whether the screen offers the "call an attendant" button (every screen of a journey).
+    pub can_call_attendant: bool,
+    pub attendant: AttendantView,
 }
 
 /// What the citizen did.
@@ -500,4 +529,10 @@ pub enum UserAction {
     CancelPayment,
     Finish,
     Retry,
+    /// Call an attendant (or show the call under way).
+    CallAttendant,
+    /// Put the call's panel aside and go on (the call stays).
+    HideAttendant,
+    /// The citizen needs no help any more: the call ends.
+    CancelAttendant,
 }

@@ -9,6 +9,7 @@
 //! Background work reports back only as session events on one channel, so the session sees
 //! one ordered stream and needs no locks.
 
+mod attendant;
 pub mod devices;
 pub mod fleet;
 pub mod outbox;
@@ -225,6 +226,8 @@ struct Kiosk {
     /// Staff asked for a restart: made once nobody is being served.
     restart_wanted: Arc<AtomicBool>,
     restart: watch::Sender<bool>,
+    /// A citizen's call for an attendant.
+    attendant: attendant::Caller,
 }
 
 /// On the screen that says the receipt did not print: the application's status page, the
@@ -303,6 +306,7 @@ pub async fn start(
     let (restart_tx, restart) = watch::channel(false);
     let session = Session::new(settings.session, Instant::now());
     let close_day = mpsc::unbounded_channel();
+    let (settings_kiosk_id, settings_centre_id) = (settings.kiosk_id.clone(), settings.centre_id.clone());
     let mut kiosk = Kiosk {
         session,
         settings,
@@ -327,6 +331,7 @@ pub async fn start(
         close_day_requests: Some(close_day.1),
         restart_wanted: Arc::new(AtomicBool::new(false)),
         restart: restart_tx,
+        attendant: attendant::Caller::new(client.clone(), settings_kiosk_id, settings_centre_id, events.clone()),
     };
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
@@ -1205,6 +1210,8 @@ impl Kiosk {
                     }
                 });
             }
+            Effect::CallAttendant { screen, language } => self.attendant.call(screen, language),
+            Effect::EndAttendantCall => self.attendant.end(),
             Effect::SessionEnded => {
                 self.payment_cancel = None;
                 tracing::info!("session ended; its data is gone");

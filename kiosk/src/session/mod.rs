@@ -15,7 +15,7 @@ use balcao_backend_client::api::signin::{SignInClaims, SignInRefusal};
 use balcao_backend_client::api::{self, Answer, Catalog, DeviceNeed, PaymentRecord, Service, ServiceKind};
 use balcao_drivers::identity_reader::{AccessKey, ErrorKind as IdentityError, IdentityDocument};
 use balcao_drivers::payment_terminal::{Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, TerminalPrompt};
-use balcao_ui::view::{IdentifyProblem, Language, OutOfService, PaymentPrompt, Problem, Unavailable, UserAction};
+use balcao_ui::view::{AttendantState, IdentifyProblem, Language, OutOfService, PaymentPrompt, Problem, Unavailable, UserAction};
 
 pub use draft::{Draft, Input, date_display, iso_date};
 pub use identify::{IdentifyForm, Identity, MAX_IDENTIFY_FAILURES};
@@ -188,6 +188,21 @@ pub enum Event {
     /// Central's staff put the kiosk out of service with this message (in zh-Hant, pt and en),
     /// or back in service (`None`). A citizen mid-journey finishes first.
     ClosedByCentral(Option<api::LocalizedText>),
+    /// What became of the citizen's call for an attendant.
+    Attendant(AttendantUpdate),
+}
+
+/// News of a citizen's call for an attendant, from central.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AttendantUpdate {
+    /// Central took the call: staff see it.
+    Called,
+    /// Staff acknowledged it at this clock time (`HH:MM`): someone is on the way.
+    Acknowledged { at: String },
+    /// The call did not reach staff (central unreachable, or refusing calls).
+    Unreachable,
+    /// The call is over at central (it lapsed).
+    Ended,
 }
 
 /// An application, as the session hands it to be saved and queued.
@@ -239,6 +254,13 @@ pub enum Effect {
     ReadIdentity(AccessKey),
     /// The citizen left or the session timed out: everything of theirs is gone.
     SessionEnded,
+    /// Tell staff a citizen needs help at this screen, in this language.
+    CallAttendant {
+        screen: &'static str,
+        language: Language,
+    },
+    /// The citizen's call is over (helped, cancelled, or the session ended).
+    EndAttendantCall,
 }
 
 /// Why an approved reservation is released rather than charged.
@@ -388,6 +410,10 @@ pub struct Session {
     closed_by_central: Option<api::LocalizedText>,
     /// Citizens served since midnight: sessions that left the welcome screen.
     sessions_today: u32,
+    /// The citizen's call for an attendant, and whether its panel shows.
+    call: AttendantState,
+    call_acknowledged_at: String,
+    call_shown: bool,
 }
 
 impl Session {
@@ -430,6 +456,9 @@ impl Session {
             stage_since: now,
             closed_by_central: None,
             sessions_today: 0,
+            call: AttendantState::None,
+            call_acknowledged_at: String::new(),
+            call_shown: false,
         }
     }
 
@@ -438,10 +467,15 @@ impl Session {
         self.now = now;
         let mut effects = Vec::new();
         match event {
+            Event::Ui(action @ (UserAction::CallAttendant | UserAction::HideAttendant | UserAction::CancelAttendant)) => {
+                self.last_activity = now;
+                self.on_attendant_action(action, &mut effects);
+            }
             Event::Ui(action) => {
                 self.last_activity = now;
                 self.on_action(action, &mut effects);
             }
+            Event::Attendant(update) => self.on_attendant(update),
             Event::Tick { clock, today } => {
                 self.clock = clock;
                 if today != self.today {
@@ -506,11 +540,85 @@ impl Session {
         let next = if self.closed_by_central.is_some() { Stage::OutOfService(OutOfService::Maintenance) } else { Stage::Attract };
         self.set_stage(next);
         self.language = self.config.default_language;
+        if matches!(self.call, AttendantState::Calling | AttendantState::Called | AttendantState::Coming) {
+            effects.push(Effect::EndAttendantCall);
+        }
+        self.call = AttendantState::None;
+        self.call_shown = false;
         effects.push(Effect::SessionEnded);
+    }
+
+    /// Whether the screen offers to call an attendant: every screen of a journey.
+    pub fn can_call_attendant(&self) -> bool {
+        !matches!(self.stage, Stage::Attract | Stage::OutOfService(_))
+    }
+
+    /// A call under way: staff are told or on their way.
+    fn calling(&self) -> bool {
+        matches!(self.call, AttendantState::Calling | AttendantState::Called | AttendantState::Coming)
+    }
+
+    fn on_attendant_action(&mut self, action: UserAction, effects: &mut Vec<Effect>) {
+        match action {
+            UserAction::CallAttendant if self.can_call_attendant() => {
+                self.call_shown = true;
+                if self.calling() {
+                    return;
+                }
+                if self.readiness.online {
+                    self.call = AttendantState::Calling;
+                    effects.push(Effect::CallAttendant { screen: self.view_screen().name(), language: self.language });
+                } else {
+                    // Nothing can reach staff: said at once, not after a wait.
+                    self.call = AttendantState::Unreachable;
+                }
+            }
+            UserAction::HideAttendant => {
+                self.call_shown = false;
+                if self.call == AttendantState::Unreachable {
+                    self.call = AttendantState::None;
+                }
+            }
+            UserAction::CancelAttendant => {
+                if self.calling() {
+                    effects.push(Effect::EndAttendantCall);
+                }
+                self.call = AttendantState::None;
+                self.call_shown = false;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_attendant(&mut self, update: AttendantUpdate) {
+        match (update, self.call) {
+            (AttendantUpdate::Called, AttendantState::Calling) => self.call = AttendantState::Called,
+            (AttendantUpdate::Acknowledged { at }, AttendantState::Calling | AttendantState::Called) => {
+                self.call = AttendantState::Coming;
+                self.call_acknowledged_at = at;
+                // The citizen sees at once that someone is coming.
+                self.call_shown = true;
+            }
+            (AttendantUpdate::Unreachable | AttendantUpdate::Ended, AttendantState::Calling | AttendantState::Called) => {
+                self.call = AttendantState::Unreachable;
+                self.call_shown = true;
+            }
+            (AttendantUpdate::Ended, AttendantState::Coming) => {
+                self.call = AttendantState::None;
+                self.call_shown = false;
+            }
+            // News of a call that is over: nothing to show.
+            _ => {}
+        }
     }
 
     /// When the session ends by itself if nobody touches the screen.
     fn idle_deadline(&self) -> Option<Instant> {
+        // A citizen waiting for an attendant is not idle; the call lapses at central if
+        // nobody comes, and the session's clock starts again.
+        if self.calling() {
+            return None;
+        }
         match &self.stage {
             Stage::Attract | Stage::OutOfService(_) => None,
             Stage::Done { .. } | Stage::Collected { .. } | Stage::Ticket { .. } => {

@@ -6,7 +6,8 @@ use balcao_drivers::payment_terminal::{
     Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, MaskedPan, TerminalPrompt,
 };
 use balcao_ui::view::{
-    FieldProblem, Language, PaymentCancel, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, Unavailable, UserAction,
+    AttendantState, FieldProblem, Language, PaymentCancel, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, Unavailable,
+    UserAction,
 };
 
 use super::*;
@@ -999,4 +1000,111 @@ fn sessions_are_counted_per_day() {
     assert_eq!(h.session.sessions_today(), 2);
     h.event(Event::Tick { clock: "00:00".into(), today: "2026-11-23".into() });
     assert_eq!(h.session.sessions_today(), 0, "a new day starts at zero");
+}
+
+fn calls(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::CallAttendant { screen, language } => Some(format!("call {screen} {}", language.tag())),
+            Effect::EndAttendantCall => Some("end".to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_citizen_calls_an_attendant_from_any_journey_screen_and_learns_help_is_coming() {
+    let mut h = Harness::new();
+    assert!(!h.session.view().can_call_attendant, "not from the welcome screen");
+    assert!(calls(&h.ui(UserAction::CallAttendant)).is_empty());
+    h.fill_criminal_record_form();
+    assert!(h.session.view().can_call_attendant);
+
+    assert_eq!(calls(&h.ui(UserAction::CallAttendant)), ["call form en"], "the screen by name, the language");
+    let view = h.session.view();
+    assert_eq!((view.attendant.state, view.attendant.shown), (AttendantState::Calling, true));
+    assert!(calls(&h.ui(UserAction::CallAttendant)).is_empty(), "one call at a time");
+    h.event(Event::Attendant(AttendantUpdate::Called));
+    assert_eq!(h.session.view().attendant.state, AttendantState::Called);
+
+    // Put aside, the form is as it was, and waiting does not wipe it.
+    h.ui(UserAction::HideAttendant);
+    assert!(!h.session.view().attendant.shown);
+    assert_eq!(h.screen(), Screen::Form);
+    h.wait(600);
+    assert_eq!(h.screen(), Screen::Form, "a citizen waiting for help is not idle");
+    assert_eq!(h.session.view().form.fields[0].value, "CHAN TAI MAN");
+
+    h.event(Event::Attendant(AttendantUpdate::Acknowledged { at: "14:07".into() }));
+    let view = h.session.view();
+    assert_eq!(
+        (view.attendant.state, view.attendant.acknowledged_at.as_str(), view.attendant.shown),
+        (AttendantState::Coming, "14:07", true)
+    );
+
+    // Helped: the citizen ends the call, and the idle clock runs again.
+    assert_eq!(calls(&h.ui(UserAction::CancelAttendant)), ["end"]);
+    assert_eq!(h.session.view().attendant.state, AttendantState::None);
+    h.wait(100);
+    assert_eq!(h.screen(), Screen::Attract, "idle again, and wiped");
+}
+
+#[test]
+fn a_call_ends_with_the_session_and_news_of_it_afterwards_changes_nothing() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.ui(UserAction::CallAttendant);
+    h.event(Event::Attendant(AttendantUpdate::Called));
+    h.event(Event::Attendant(AttendantUpdate::Ended));
+    assert_eq!(h.session.view().attendant.state, AttendantState::Unreachable, "a call that lapsed unanswered: go to the counter");
+    h.ui(UserAction::HideAttendant);
+    assert_eq!(h.session.view().attendant.state, AttendantState::None);
+
+    // A call the citizen ended is not ended again when the session ends.
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.ui(UserAction::CallAttendant);
+    h.event(Event::Attendant(AttendantUpdate::Called));
+    h.ui(UserAction::CancelAttendant);
+    h.ui(UserAction::CallAttendant);
+    h.event(Event::Attendant(AttendantUpdate::Acknowledged { at: "14:09".into() }));
+    h.ui(UserAction::CancelAttendant);
+    let effects = h.wait(100);
+    assert!(effects.iter().any(|e| matches!(e, Effect::SessionEnded)));
+    assert!(calls(&effects).is_empty(), "the call was over already");
+    h.event(Event::Attendant(AttendantUpdate::Acknowledged { at: "14:10".into() }));
+    assert_eq!(h.session.view().attendant.state, AttendantState::None, "late news of an ended call");
+}
+
+#[test]
+fn a_session_that_ends_mid_call_ends_the_call() {
+    let mut h = Harness::new();
+    h.reach_payment();
+    assert!(h.session.view().can_call_attendant, "even while paying");
+    assert_eq!(calls(&h.ui(UserAction::CallAttendant)), ["call payment en"]);
+    h.event(Event::Attendant(AttendantUpdate::Called));
+    h.event(Event::PaymentOutcome(AuthorizationOutcome::Declined(DeclineReason::Declined)));
+    assert_eq!(h.screen(), Screen::Error);
+    let effects = h.ui(UserAction::Finish);
+    assert_eq!(h.screen(), Screen::Attract);
+    assert_eq!(calls(&effects), ["end"]);
+    assert_eq!(h.session.view().attendant, balcao_ui::view::AttendantView::default());
+}
+
+#[test]
+fn offline_the_kiosk_says_at_once_that_staff_cannot_be_called() {
+    let mut h = Harness::new();
+    h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+    h.ui(UserAction::Start);
+    h.ui(UserAction::ChooseLanguage(Language::Pt));
+    assert!(calls(&h.ui(UserAction::CallAttendant)).is_empty(), "nothing is sent");
+    let view = h.session.view();
+    assert_eq!((view.attendant.state, view.attendant.shown), (AttendantState::Unreachable, true));
+    // Online, but the call does not reach central: the same answer.
+    h.ui(UserAction::HideAttendant);
+    h.event(Event::Readiness(Readiness::ALL));
+    assert_eq!(calls(&h.ui(UserAction::CallAttendant)), ["call home pt"]);
+    h.event(Event::Attendant(AttendantUpdate::Unreachable));
+    assert_eq!(h.session.view().attendant.state, AttendantState::Unreachable);
 }

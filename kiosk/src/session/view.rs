@@ -2,9 +2,9 @@
 
 use balcao_backend_client::api::{self, Delivery, FieldError, FieldKind, ServiceKind};
 use balcao_ui::view::{
-    ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, IdentifyView, KeyboardMode, Language, PaymentCancel,
-    PaymentPrompt, PaymentView, QueueTile, ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView, TicketView, Unavailable,
-    View,
+    AttendantView, ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, IdentifyView, KeyboardMode, Language,
+    PaymentCancel, PaymentPrompt, PaymentView, QueueTile, ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView,
+    TicketView, Unavailable, View,
 };
 
 use super::draft::{Draft, Input, Keyboard, date_display};
@@ -176,6 +176,11 @@ impl Session {
         ServicesView { loading: false, tiles }
     }
 
+    /// The screen shown now.
+    pub(super) fn view_screen(&self) -> Screen {
+        self.view().screen
+    }
+
     /// Everything the screen shows now.
     pub fn view(&self) -> View {
         let mut view = View {
@@ -187,6 +192,8 @@ impl Session {
             idle_seconds_left: self.idle_seconds_left(),
             collect_unavailable: (!self.readiness.document_printer).then_some(Unavailable::DocumentPrinter),
             ticket_unavailable: (!self.readiness.receipt_printer).then_some(Unavailable::ReceiptPrinter),
+            can_call_attendant: self.can_call_attendant(),
+            attendant: AttendantView { state: self.call, acknowledged_at: self.call_acknowledged_at.clone(), shown: self.call_shown },
             ..View::default()
         };
         let language = api_language(self.language);
