@@ -1,7 +1,8 @@
 //! The staff console as staff use it: Chromium driven over WebDriver, over central's HTTPS on
 //! loopback. An operator logs in, filters the fleet, sees a kiosk turn to alarm live (no
 //! reload), sends it a command, changes the language; the payment days whose terminal and
-//! journal differ are flagged above the rest. Screenshots of each page are saved to be looked at.
+//! journal differ are flagged above the rest; a citizen's call arrives on the alerts page live and
+//! is acknowledged. Screenshots of each page are saved to be looked at.
 
 use std::path::Path;
 use std::time::Duration;
@@ -123,10 +124,39 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     assert!(!flagged.contains("K01"), "a day that agrees is not flagged: {flagged}");
     browser.screenshot(shots, "console-payment-days").await;
 
+    // The alerts: K02's paper and its payment day are there; a citizen's call at K01 arrives
+    // live, and the operator acknowledges it.
+    client.goto(&format!("{}/console/alerts", central.url)).await.expect("goto");
+    browser.wait_for("the alerts page", soon, |s| s.contains("alert-rows") && s.contains("Sem papel")).await;
+    let call = balcao_backend_client::api::AttendantCall {
+        call_id: uuid::Uuid::now_v7(),
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        screen: "payment".into(),
+        language: balcao_backend_client::api::Language::ZhHant,
+        at: jiff::Timestamp::now(),
+    };
+    store.call_attendant(&call).expect("called");
+    let live = browser.wait_for("the call, live", soon, |s| s.contains("Cidadão pede ajuda")).await;
+    assert!(live.contains("rule-payment-day") && live.contains("rule-paper-out"), "every open alert is listed");
+    browser.screenshot(shots, "console-alerts-call").await;
+    client
+        .find(Locator::Css("tr.rule-attendant-called form button"))
+        .await
+        .expect("the acknowledge button")
+        .click()
+        .await
+        .expect("acknowledge");
+    browser.wait_for("acknowledged", soon, |s| s.contains("Alerta visto") && s.contains("olga (")).await;
+    let status = store.attendant_call("K01", call.call_id).expect("status").expect("the call");
+    assert!(status.acknowledged_at.is_some() && !status.ended, "{status:?}");
+    browser.screenshot(shots, "console-alerts-acknowledged").await;
+
     // The audit log holds the login and the command.
     let audit = store.audit_log(100).expect("audit");
     assert!(audit.iter().any(|e| e.username == "olga" && e.action == "log-in" && e.outcome == "ok"));
     assert!(audit.iter().any(|e| e.username == "olga" && e.action == "command" && e.target == "K02" && e.outcome == "ok"));
+    assert!(audit.iter().any(|e| e.username == "olga" && e.action == "acknowledge-alert" && e.outcome == "ok"));
     browser.close().await;
     tokio::time::timeout(Duration::from_secs(10), central.stop()).await.expect("stops").expect("stop");
 }

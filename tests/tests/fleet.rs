@@ -183,7 +183,7 @@ async fn a_citizen_calls_an_attendant_and_sees_staff_answer() {
     let alert = &alerts[0];
     assert_eq!(
         (alert.rule, alert.kiosk_id.as_str(), alert.centre_id.as_str(), alert.screen.as_str(), alert.detail.as_str()),
-        (AlertRule::AttendantCalled, "K01", "GSC-01", "services", "language pt")
+        (AlertRule::AttendantCalled, "K01", "GSC-01", "services", "pt")
     );
 
     // The citizen puts the panel aside and goes on; staff acknowledge; the panel comes back.

@@ -12,6 +12,8 @@ use jiff::SignedDuration;
 use uuid::Uuid;
 
 use super::{Signed, Words, from_store, live, page, refused, when};
+use balcao_backend_client::api::{DeviceClass, Language};
+
 use crate::api::AppState;
 use crate::store::alerts::{Acknowledged, Alert, AlertRule, RuleSetting};
 use crate::store::staff::Role;
@@ -73,13 +75,37 @@ fn row(w: &Words, alert: &Alert, can_acknowledge: bool) -> AlertRow {
         centre_id: alert.centre_id.clone(),
         screen: alert.screen.clone(),
         raised: when(alert.raised_at),
-        detail: if alert.subject.is_empty() || alert.rule == AlertRule::AttendantCalled {
-            alert.detail.clone()
-        } else {
-            format!("{}: {}", alert.subject, alert.detail)
-        },
+        detail: detail(w, alert),
         acknowledged: alert.acknowledged_at.map(|at| format!("{} ({})", alert.acknowledged_by.as_deref().unwrap_or_default(), when(at))),
         can_acknowledge: can_acknowledge && alert.cleared_at.is_none(),
+    }
+}
+
+/// What an alert's datum says, in the reader's words.
+fn detail(w: &Words, alert: &Alert) -> String {
+    let device = || serde_json::from_value::<DeviceClass>(serde_json::Value::String(alert.subject.clone())).ok();
+    let with_detail = |head: String| if alert.detail.is_empty() { head } else { format!("{head} — {}", alert.detail) };
+    match alert.rule {
+        AlertRule::AttendantCalled => {
+            let language = match Language::from_tag(&alert.detail) {
+                Some(Language::ZhHant) => "繁體中文",
+                Some(Language::Pt) => "Português",
+                Some(Language::En) => "English",
+                None => alert.detail.as_str(),
+            };
+            format!("{}: {language}", w.citizen_language)
+        }
+        AlertRule::Offline => match alert.detail.parse::<jiff::Timestamp>() {
+            Ok(at) => format!("{}: {}", w.last_seen, when(at)),
+            Err(_) => alert.detail.clone(),
+        },
+        AlertRule::DeadLetters => format!("{}: {}", w.dead_letters, alert.detail),
+        AlertRule::OutboxOld => format!("{}: {} {}", w.outbox, alert.detail, w.minutes),
+        AlertRule::PaperOut | AlertRule::PaperNearEnd | AlertRule::DeviceLost => match device() {
+            Some(device) => with_detail(w.device(device).to_string()),
+            None => alert.detail.clone(),
+        },
+        AlertRule::StorageFailure | AlertRule::PaymentDay => alert.detail.clone(),
     }
 }
 

@@ -76,6 +76,7 @@ pub struct Words {
     pub raised: &'static str,
     pub rules_saved: &'static str,
     pub alert_acknowledged: &'static str,
+    pub citizen_language: &'static str,
     pub skip_to_content: &'static str,
 }
 
@@ -147,6 +148,7 @@ pub const ZH_HANT: Words = Words {
     raised: "發出時間",
     rules_saved: "警報規則已儲存。",
     alert_acknowledged: "已確認警報。",
+    citizen_language: "市民使用的語言",
     skip_to_content: "跳到主要內容",
 };
 
@@ -218,6 +220,7 @@ pub const PT: Words = Words {
     raised: "Levantado",
     rules_saved: "Regras de alerta guardadas.",
     alert_acknowledged: "Alerta visto.",
+    citizen_language: "Língua do cidadão",
     skip_to_content: "Saltar para o conteúdo",
 };
 
@@ -289,6 +292,7 @@ pub const EN: Words = Words {
     raised: "Raised",
     rules_saved: "Alert rules saved.",
     alert_acknowledged: "Alert acknowledged.",
+    citizen_language: "The citizen's language",
     skip_to_content: "Skip to content",
 };
 

@@ -142,7 +142,9 @@ pub struct Alert {
     pub rule: AlertRule,
     /// What in the kiosk it is about: a device class, a call's id; empty when the kiosk.
     pub subject: String,
-    /// For staff, in English and codes (the console words it in the reader's language).
+    /// The rule's datum, which the console words in the reader's language: the device's own
+    /// detail, how many dead letters, the outbox's oldest entry's age in minutes, the last
+    /// heartbeat's time, the citizen's language, or the event's detail.
     pub detail: String,
     /// The screen the kiosk was showing (a citizen's call), by name.
     pub screen: String,
@@ -216,16 +218,16 @@ fn found_in(heartbeat: &Heartbeat, rules: &[RuleSetting]) -> Vec<Found> {
             DeviceCondition::Ok | DeviceCondition::NotFitted => continue,
         };
         if setting(rule).is_some() {
-            found.push((rule, device_name(device.device), format!("{:?}: {}", device.condition, device.detail)));
+            found.push((rule, device_name(device.device), device.detail.clone()));
         }
     }
     if heartbeat.outbox.dead_letters > 0 && setting(AlertRule::DeadLetters).is_some() {
-        found.push((AlertRule::DeadLetters, String::new(), format!("{} dead letters", heartbeat.outbox.dead_letters)));
+        found.push((AlertRule::DeadLetters, String::new(), heartbeat.outbox.dead_letters.to_string()));
     }
     if let (Some(rule), Some(age)) = (setting(AlertRule::OutboxOld), heartbeat.outbox.oldest_age_seconds) {
         let minutes = rule.minutes.unwrap_or(15);
         if age > u64::from(minutes) * 60 {
-            found.push((AlertRule::OutboxOld, String::new(), format!("oldest entry {} min old", age / 60)));
+            found.push((AlertRule::OutboxOld, String::new(), (age / 60).to_string()));
         }
     }
     found
@@ -369,8 +371,7 @@ impl Store {
                 )?;
                 for row in silent {
                     let (kiosk_id, centre_id, last_seen): (String, String, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
-                    let since = Timestamp::from_millisecond(last_seen).map_or_else(|_| last_seen.to_string(), |t| t.to_string());
-                    let detail = format!("last heartbeat {since}");
+                    let detail = Timestamp::from_millisecond(last_seen).map_or_else(|_| last_seen.to_string(), |t| t.to_string());
                     raised += usize::from(self.raise(tx, &kiosk_id, &centre_id, AlertRule::Offline, "", &detail, "", now_ms)?.is_some());
                 }
             }
@@ -443,7 +444,7 @@ impl Store {
             if !enabled {
                 return Ok(AttendantCallStatus { call_id: call.call_id, acknowledged_at: None, ended: true });
             }
-            let detail = format!("language {}", call.language.tag());
+            let detail = call.language.tag().to_string();
             self.raise(tx, &call.kiosk_id, &call.centre_id, AlertRule::AttendantCalled, &subject, &detail, &call.screen, now)?;
             self.call_status_in(tx, &call.kiosk_id, call.call_id)
                 .map(|status| status.unwrap_or(AttendantCallStatus { call_id: call.call_id, acknowledged_at: None, ended: true }))
