@@ -56,6 +56,10 @@ struct Cli {
     /// (at least 16 characters); without it, `/metrics` is not served.
     #[arg(long)]
     metrics_token_file: Option<PathBuf>,
+    /// Open connections this instance serves at most (kept below the open-files limit). A
+    /// kiosk holds one while it talks to central and for up to 10 s after.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(16..=1_000_000))]
+    max_connections: u32,
     /// Where alerts are POSTed besides the console (http or https), signed with the secret
     /// in `--alert-webhook-secret-file`.
     #[arg(long, requires = "alert_webhook_secret_file")]
@@ -126,6 +130,7 @@ struct ConfigFile {
     kiosk_ca: Option<PathBuf>,
     dev_pki: Option<PathBuf>,
     metrics_token_file: Option<PathBuf>,
+    max_connections: Option<u32>,
     alert_webhook: Option<String>,
     alert_webhook_secret_file: Option<PathBuf>,
     alert_webhook_ca: Option<PathBuf>,
@@ -144,6 +149,9 @@ impl ConfigFile {
         let file = |key: &str| format!("{key} in the settings file");
         if let Some(pool) = self.database_pool {
             anyhow::ensure!((1..=1000).contains(&pool), "{} is {pool}: give 1 to 1000", file("database-pool"));
+        }
+        if let Some(max) = self.max_connections {
+            anyhow::ensure!((16..=1_000_000).contains(&max), "{} is {max}: give 16 to 1000000", file("max-connections"));
         }
         if let Some(days) = self.personal_data_days {
             anyhow::ensure!((1..=3650).contains(&days), "{} is {days}: give 1 to 3650", file("personal-data-days"));
@@ -167,6 +175,7 @@ impl ConfigFile {
             kiosk_ca: "kiosk_ca" => |cli, v| cli.kiosk_ca = Some(v),
             dev_pki: "dev_pki" => |cli, v| cli.dev_pki = Some(v),
             metrics_token_file: "metrics_token_file" => |cli, v| cli.metrics_token_file = Some(v),
+            max_connections: "max_connections" => |cli, v| cli.max_connections = v,
             alert_webhook: "alert_webhook" => |cli, v| cli.alert_webhook = Some(v),
             alert_webhook_secret_file: "alert_webhook_secret_file" => |cli, v| cli.alert_webhook_secret_file = Some(v),
             alert_webhook_ca: "alert_webhook_ca" => |cli, v| cli.alert_webhook_ca = Some(v),
@@ -188,6 +197,7 @@ fn central_options(cli: &Cli) -> anyhow::Result<CentralOptions> {
     let mut options = CentralOptions::on(database, keys);
     options.postgres.pool_size = cli.database_pool;
     options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
+    options.limits.max_connections = usize::try_from(cli.max_connections).unwrap_or(usize::MAX);
     if let Some(file) = &cli.metrics_token_file {
         let token = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?.trim().to_string();
         anyhow::ensure!(token.len() >= 16, "{}: the metrics token needs at least 16 characters", file.display());
