@@ -241,7 +241,7 @@ impl CentralClient {
             .timeout(config.timeouts.request)
             // Central closes a connection idle for 75 s: the kiosk lets go of its own well
             // before, so a request never goes out on one central is closing.
-            .pool_idle_timeout(std::time::Duration::from_secs(30))
+            .pool_idle_timeout(std::time::Duration::from_secs(70))
             .user_agent(concat!("balcao-kiosk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Config(e.to_string()))?;

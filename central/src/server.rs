@@ -11,7 +11,9 @@
 //! - **A kiosk's connections** (its certificate verified) are capped per kiosk, and all
 //!   connections in all; they are never closed to make room.
 //! - **Slow and idle peers**: a request's head must arrive within `header_read_timeout`
-//!   (hyper's timer), a connection with nothing read for `idle_timeout` is closed, and a
+//!   (hyper's timer, which also ends a stranger's idle kept-alive connection; a kiosk's waits
+//!   for its next request up to `idle_timeout`), a connection with nothing read for
+//!   `idle_timeout` is closed, and a
 //!   request (its body read and its answer made) takes at most `request_timeout` (then 503
 //!   with `Retry-After`).
 //!
@@ -267,6 +269,11 @@ async fn connection(
         return tracing::warn!(kiosk = %name.kiosk_id, "connection closed: the kiosk holds too many connections already");
     }
     let peer = Peer { addr: address, kiosk };
+    // hyper's header timer also runs while a kept-alive connection waits for its next
+    // request: a stranger's idle connection goes after `header_read_timeout`, but a kiosk's
+    // (its certificate verified, its connections capped) is kept for `idle_timeout`, so its
+    // heartbeat a minute later reuses it rather than making a new connection and handshake.
+    let header_timeout = if peer.kiosk.is_some() { None } else { Some(limits.header_read_timeout) };
     let mut idle = tokio_io_timeout::TimeoutStream::new(tls);
     idle.set_read_timeout(Some(limits.idle_timeout));
     idle.set_write_timeout(Some(limits.request_timeout));
@@ -282,7 +289,7 @@ async fn connection(
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read_timeout).keep_alive(true);
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout).keep_alive(true);
     let http = builder.serve_connection(TokioIo::new(Box::pin(idle)), service);
     let mut http = pin!(http);
     tokio::select! {

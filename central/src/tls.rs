@@ -154,6 +154,13 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8], client_ca_pem: &[u8]) -> R
         .with_client_cert_verifier(clients)
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // A kiosk beats every minute, and its connection has closed in between: resuming its TLS
+    // session with a ticket spares both sides the certificates' signatures. Tickets are
+    // stateless (encrypted with a key of this process, rotated), so a fleet of any size
+    // resumes; on another instance a ticket is simply not accepted and the handshake is full.
+    // The client's certificate travels in the ticket, so a resumed connection is the same
+    // kiosk's (see `a_resumed_session_is_still_the_kiosk`).
+    config.ticketer = rustls::crypto::ring::Ticketer::new()?;
     Ok(Arc::new(config))
 }
 

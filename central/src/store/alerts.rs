@@ -52,6 +52,9 @@ pub(super) const ALERTS_SCHEMA: &str = "
     CREATE INDEX alert_deliveries_due ON alert_deliveries(next_at) WHERE delivered_at IS NULL;
 ";
 
+/// How long the alert rules read are used before they are read again.
+const RULES_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How long a citizen's call stays open if the kiosk never ends it (it lost central meanwhile).
 pub const CALL_LIFETIME: SignedDuration = SignedDuration::from_mins(30);
 
@@ -254,6 +257,20 @@ impl Store {
         rules_of(&rows)
     }
 
+    /// The rules, as read within the last [`RULES_FRESH`] (every heartbeat needs them; a change
+    /// made on another instance is seen within that time).
+    fn rules_in(&self, tx: &mut Tx<'_>) -> Result<Vec<RuleSetting>, StoreError> {
+        let mut cached = self.alert_rules_read.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, rules)) = &*cached
+            && at.elapsed() < RULES_FRESH
+        {
+            return Ok(rules.clone());
+        }
+        let rules = rules_of(&tx.query("SELECT rule, enabled, minutes FROM alert_rules", args![])?)?;
+        *cached = Some((std::time::Instant::now(), rules.clone()));
+        Ok(rules)
+    }
+
     /// Turns a rule on or off and sets its threshold (for rules that have one).
     pub fn set_alert_rule(&self, setting: RuleSetting) -> Result<(), StoreError> {
         let minutes = setting.minutes.filter(|_| setting.rule.default_minutes().is_some()).map(i64::from);
@@ -263,14 +280,17 @@ impl Store {
                  ON CONFLICT (rule) DO UPDATE SET enabled = excluded.enabled, minutes = excluded.minutes",
                 args![setting.rule.name(), i64::from(setting.enabled), minutes],
             )?;
-            Ok(())
-        })
+            Ok::<_, StoreError>(())
+        })?;
+        // This instance applies the change at once.
+        *self.alert_rules_read.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        Ok(())
     }
 
     /// Raises and clears `kiosk_id`'s alerts after its heartbeat (in the heartbeat's
     /// transaction): its silence is over, and what the heartbeat shows is what stays open.
     pub(super) fn heartbeat_alerts(&self, tx: &mut Tx<'_>, heartbeat: &Heartbeat, now: i64) -> Result<(), StoreError> {
-        let rules = rules_of(&tx.query("SELECT rule, enabled, minutes FROM alert_rules", args![])?)?;
+        let rules = self.rules_in(tx)?;
         let found = found_in(heartbeat, &rules);
         let open =
             tx.query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE kiosk_id = $1 AND cleared_at IS NULL"), args![heartbeat.kiosk_id])?;
@@ -293,7 +313,7 @@ impl Store {
     /// Raises the alert an event calls for, if any (the event was new).
     pub(super) fn event_alert(&self, tx: &mut Tx<'_>, event: &KioskEvent, now: i64) -> Result<(), StoreError> {
         let Some(rule) = rule_of_event(event) else { return Ok(()) };
-        let rules = rules_of(&tx.query("SELECT rule, enabled, minutes FROM alert_rules", args![])?)?;
+        let rules = self.rules_in(tx)?;
         if rules.iter().any(|s| s.rule == rule && s.enabled) {
             let subject = if rule.one_off() { event.event_id.to_string() } else { String::new() };
             self.raise(tx, &event.kiosk_id, &event.centre_id, rule, &subject, &event.detail, "", now)?;

@@ -477,6 +477,41 @@ impl Database {
         self.run(true, work)
     }
 
+    /// As [`write`](Self::write), for records whose loss at a power cut is harmless (a
+    /// heartbeat: the next one comes within a minute): the commit is not waited on to reach the
+    /// disk (SQLite's `synchronous=NORMAL` in WAL mode for this transaction, PostgreSQL's
+    /// `synchronous_commit = off`). The database stays consistent either way, and a durable
+    /// commit after it takes it to the disk too.
+    pub fn write_volatile<T: Send, E: From<StoreError> + Send>(
+        &self,
+        mut work: impl FnMut(&mut Tx<'_>) -> Result<T, E> + Send,
+    ) -> Result<T, E> {
+        match self {
+            Self::Sqlite(conn) => {
+                let mut conn = lock(conn);
+                conn.pragma_update(None, "synchronous", "NORMAL").map_err(StoreError::from)?;
+                let done = (|| {
+                    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(StoreError::from)?;
+                    let mut tx = Tx::Sqlite(tx);
+                    let done = work(&mut tx)?;
+                    let Tx::Sqlite(tx) = tx else { unreachable!("a SQLite transaction stays one") };
+                    tx.commit().map_err(StoreError::from)?;
+                    Ok(done)
+                })();
+                // Back to full durability for everything else, whatever came of the work.
+                conn.pragma_update(None, "synchronous", "FULL").map_err(StoreError::from)?;
+                done
+            }
+            Self::Postgres(_) => self.run(true, move |tx| {
+                if let Tx::Postgres { tx: inner, retry, .. } = tx {
+                    // (A simple query: one round trip, where a prepared one takes two.)
+                    inner.batch_execute("SET LOCAL synchronous_commit = off").map_err(|e| noted(retry, e))?;
+                }
+                work(tx)
+            }),
+        }
+    }
+
     /// Runs `work` in a transaction that only reads: it sees one consistent state.
     pub fn read<T: Send, E: From<StoreError> + Send>(&self, work: impl FnMut(&mut Tx<'_>) -> Result<T, E> + Send) -> Result<T, E> {
         self.run(false, work)

@@ -213,7 +213,8 @@ impl Store {
         let sql = format!(
             "SELECT {COMMAND_COLUMNS} FROM kiosk_commands WHERE kiosk_id = $1 AND outcome IS NULL AND expires_at > $2 ORDER BY issued_at, command_id"
         );
-        self.db.write(|tx| {
+        // A heartbeat lost at a power cut is harmless: the next comes within a minute.
+        self.db.write_volatile(|tx| {
             tx.execute(
                 "INSERT INTO kiosks (kiosk_id, centre_id, last_seen, heartbeat) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (kiosk_id) DO UPDATE SET centre_id = excluded.centre_id, last_seen = excluded.last_seen, heartbeat = excluded.heartbeat",

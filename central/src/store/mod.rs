@@ -527,6 +527,8 @@ pub struct Store {
     offline_after_ms: std::sync::atomic::AtomicI64,
     /// Whether alerts' changes are queued for a webhook (see `alerts.rs`).
     webhook: std::sync::atomic::AtomicBool,
+    /// The alert rules as last read, and when (see `alerts.rs`).
+    alert_rules_read: Mutex<Option<(std::time::Instant, Vec<alerts::RuleSetting>)>>,
 }
 
 impl Store {
@@ -550,6 +552,7 @@ impl Store {
             claims: Mutex::default(),
             offline_after_ms: std::sync::atomic::AtomicI64::new(fleet::OFFLINE_AFTER.as_millis() as i64),
             webhook: std::sync::atomic::AtomicBool::new(false),
+            alert_rules_read: Mutex::new(None),
         };
         if store.db.dialect() == Dialect::Sqlite {
             store.seal_plaintext()?;
