@@ -425,6 +425,13 @@ impl CentralClient {
         self.send(request, "report_command").await.map(|_| ())
     }
 
+    /// Sends the file a command asked for: a PNG (`image/png`) or logs (`text/plain`). Safe
+    /// to repeat.
+    pub async fn upload(&self, command_id: Uuid, content_type: &'static str, body: Vec<u8>) -> Result<(), ClientError> {
+        let request = self.http.post(self.url(&format!("/commands/{command_id}/upload"))).header(CONTENT_TYPE, content_type).body(body);
+        self.send(request, "upload").await.map(|_| ())
+    }
+
     /// Asks for an attendant at this kiosk. Safe to repeat (the call's id makes it one call).
     pub async fn call_attendant(&self, call: &AttendantCall) -> Result<AttendantCallStatus, ClientError> {
         let request = self.http.post(self.url("/attendant-calls")).json(call);

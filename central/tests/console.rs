@@ -64,7 +64,8 @@ impl<'a> Browser<'a> {
         }
         let status = response.status();
         let location = response.headers().get(header::LOCATION).map(|v| v.to_str().expect("ascii").to_string());
-        let body = String::from_utf8(axum::body::to_bytes(response.into_body(), 4 << 20).await.expect("body").to_vec()).expect("utf-8");
+        // (Lossy: a screenshot is no text; the pages are UTF-8.)
+        let body = String::from_utf8_lossy(&axum::body::to_bytes(response.into_body(), 4 << 20).await.expect("body")).into_owned();
         Page { status, location, body }
     }
 
@@ -341,4 +342,46 @@ async fn alerts_are_seen_by_centre_acknowledged_by_operators_and_ruled_by_admini
     assert_eq!(lines("acknowledge-alert", "refused"), 3, "the viewer's, the forged token's, the other centre's");
     assert_eq!(lines("alert-rules", "refused"), 2, "the operator's and the bad minutes");
     assert_eq!(lines("alert-rules", "ok"), 2, "one line per rule changed: paper-near-end and outbox-old");
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn a_kiosks_screenshot_and_logs_are_shown_to_its_centres_staff_only(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let store = central.store();
+    let hour = jiff::SignedDuration::from_hours(1);
+    let shot = store.issue_command("K31", balcao_backend_client::api::CommandAction::Screenshot, "admin", hour).expect("issued");
+    let logs =
+        store.issue_command("K31", balcao_backend_client::api::CommandAction::UploadLogs { minutes: 5 }, "admin", hour).expect("issued");
+    let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0".to_vec();
+    store.store_upload("K31", shot.command_id, "screenshot", "image/png", &png).expect("kept");
+    store.store_upload("K31", logs.command_id, "upload-logs", "text/plain; charset=utf-8", b"a line\n").expect("kept");
+
+    let mut olga = Browser::new(&central);
+    olga.log_in("olga", PASSWORD).await;
+    for path in [
+        "/console/kiosks/K31/screenshot.png".to_string(),
+        format!("/console/uploads/{}", shot.command_id),
+        format!("/console/uploads/{}", logs.command_id),
+    ] {
+        let page = olga.get(&path).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}: another centre's");
+    }
+
+    let mut admin = Browser::new(&central);
+    admin.log_in("admin", PASSWORD).await;
+    let page = admin.get("/console/kiosks/K31").await;
+    assert!(page.body.contains("/console/kiosks/K31/screenshot.png"), "the page shows the screenshot");
+    assert!(page.body.contains(&format!("/console/uploads/{}", logs.command_id)), "and links the logs");
+    let request = Request::get("/console/kiosks/K31/screenshot.png").body(Body::empty()).expect("request");
+    let image = admin.send(request).await;
+    assert_eq!(image.status, StatusCode::OK);
+    assert!(image.body.ends_with("IHDR\0\0\0\u{1}\0\0\0\u{1}\u{8}\u{2}\0\0\0"), "the PNG as kept");
+    let logs_page = admin.get(&format!("/console/uploads/{}", logs.command_id)).await;
+    assert_eq!((logs_page.status, logs_page.body.as_str()), (StatusCode::OK, "a line\n"));
+    let audit = store.audit_log(100).expect("audit");
+    assert!(audit.iter().any(|e| e.action == "download-logs" && e.username == "admin" && e.target == "K31"));
 }

@@ -174,3 +174,55 @@ async fn a_bad_heartbeat_is_refused_with_a_problem_and_kept_nowhere(#[case] db: 
     beat(&central, &heartbeat("K01")).await;
     assert_eq!(central.store().fleet(None).expect("fleet").len(), 1);
 }
+
+/// Sends `body` as `content_type` to `path` as `kiosk` of GSC-01.
+async fn upload(central: &Central, kiosk: &str, path: &str, content_type: &str, body: Vec<u8>) -> StatusCode {
+    let mut request = Request::post(path).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).expect("request");
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk(kiosk, "GSC-01")));
+    central.router().oneshot(request).await.expect("infallible").status()
+}
+
+/// The smallest PNG there is: one white pixel.
+fn png() -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, 1, 1);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.write_header().expect("header").write_image_data(&[255, 255, 255]).expect("pixel");
+    out
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn a_kiosk_sends_the_file_its_command_asked_for_and_nothing_else(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = Central::open(&common::options(db, dir.path())).expect("central");
+    beat(&central, &heartbeat("K01")).await;
+    beat(&central, &heartbeat("K02")).await;
+    let store = central.store();
+    let shot = store.issue_command("K01", CommandAction::Screenshot, "ana", SignedDuration::from_hours(1)).expect("issued");
+    let logs = store.issue_command("K01", CommandAction::UploadLogs { minutes: 5 }, "ana", SignedDuration::from_hours(1)).expect("issued");
+    let at = |id: uuid::Uuid| format!("/v1/commands/{id}/upload");
+
+    assert_eq!(upload(&central, "K02", &at(shot.command_id), "image/png", png()).await, StatusCode::NOT_FOUND, "another kiosk's command");
+    assert_eq!(upload(&central, "K01", &at(logs.command_id), "image/png", png()).await, StatusCode::NOT_FOUND, "logs asked, not a picture");
+    assert_eq!(
+        upload(&central, "K01", &at(shot.command_id), "image/png", b"<svg onload=alert(1)>".to_vec()).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "not a PNG"
+    );
+    assert_eq!(upload(&central, "K01", &at(shot.command_id), "text/html", b"<p>".to_vec()).await, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(upload(&central, "K01", &at(logs.command_id), "text/plain", vec![0xff, 0xfe]).await, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(store.last_screenshot("K01").expect("read").is_none(), "nothing kept so far");
+
+    assert_eq!(upload(&central, "K01", &at(shot.command_id), "image/png", png()).await, StatusCode::ACCEPTED);
+    assert_eq!(upload(&central, "K01", &at(shot.command_id), "image/png", png()).await, StatusCode::ACCEPTED, "a repeat");
+    assert_eq!(
+        upload(&central, "K01", &at(logs.command_id), "text/plain; charset=utf-8", b"a line\n".to_vec()).await,
+        StatusCode::ACCEPTED
+    );
+    let kept = store.last_screenshot("K01").expect("read").expect("kept");
+    assert_eq!((kept.command_id, kept.body), (shot.command_id, png()));
+    assert_eq!(store.upload(logs.command_id).expect("read").expect("kept").body, b"a line\n");
+}

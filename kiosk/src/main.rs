@@ -54,7 +54,15 @@ fn init_logging(config: &KioskConfig) {
     // Colours only for a person at a terminal: a log file or the journal gets plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    if config.logging.json { builder.json().init() } else { builder.init() }
+    // Beside the journal, the recent lines in memory, for staff who ask for them.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let kept = balcao_kiosk::runtime::logs::layer();
+    if config.logging.json {
+        builder.json().finish().with(kept).init();
+    } else {
+        builder.finish().with(kept).init();
+    }
 }
 
 /// Closes the window from any thread: the event loop returns and the process ends.

@@ -27,16 +27,19 @@ use balcao_kiosk::session::{Event, SessionConfig};
 use balcao_ui::view::{Language, View};
 use tokio::sync::watch;
 
-/// Keeps every view the kiosk showed, and lets a test wait for one.
+/// Keeps every view the kiosk showed, and lets a test wait for one; draws the views the kiosk
+/// asks to be drawn (a staff member's screenshot) with the kiosk's software renderer, and keeps
+/// those too.
 #[derive(Debug)]
 pub struct RecordingView {
     latest: watch::Sender<View>,
     all: Mutex<Vec<View>>,
+    drawn: Arc<Mutex<Vec<View>>>,
 }
 
 impl Default for RecordingView {
     fn default() -> Self {
-        Self { latest: watch::channel(View::default()).0, all: Mutex::new(Vec::new()) }
+        Self { latest: watch::channel(View::default()).0, all: Mutex::new(Vec::new()), drawn: Arc::default() }
     }
 }
 
@@ -45,11 +48,41 @@ impl ViewSink for RecordingView {
         self.all.lock().unwrap_or_else(|e| e.into_inner()).push(view.clone());
         self.latest.send_replace(view);
     }
+
+    fn render(&self, view: View, reply: Box<dyn FnOnce(Option<Vec<u8>>) + Send>) {
+        self.drawn.lock().unwrap_or_else(|e| e.into_inner()).push(view.clone());
+        std::thread::spawn(move || reply(draw(view)));
+    }
+}
+
+/// `view` drawn by the kiosk's software renderer, as a PNG. Slint allows one platform per
+/// process, so one thread of this process owns the renderer and draws every view asked for.
+pub fn draw(view: View) -> Option<Vec<u8>> {
+    type Request = (View, std::sync::mpsc::Sender<Vec<u8>>);
+    static RENDERER: std::sync::OnceLock<Mutex<std::sync::mpsc::Sender<Request>>> = std::sync::OnceLock::new();
+    let renderer = RENDERER.get_or_init(|| {
+        let (requests, incoming) = std::sync::mpsc::channel::<Request>();
+        std::thread::spawn(move || {
+            let Ok(ui) = balcao_ui::headless::HeadlessUi::new() else { return };
+            for (view, reply) in incoming {
+                let _ = reply.send(ui.render(&view).to_png());
+            }
+        });
+        Mutex::new(requests)
+    });
+    let (reply, png) = std::sync::mpsc::channel();
+    renderer.lock().unwrap_or_else(|e| e.into_inner()).send((view, reply)).ok()?;
+    png.recv_timeout(Duration::from_secs(30)).ok()
 }
 
 impl RecordingView {
     pub fn current(&self) -> View {
         self.latest.borrow().clone()
+    }
+
+    /// The views drawn for screenshots.
+    pub fn drawn(&self) -> Vec<View> {
+        self.drawn.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     pub fn history(&self) -> Vec<View> {

@@ -35,6 +35,11 @@ fn closed() -> CommandAction {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
+    // The kiosk keeps its recent log lines, as its `main` has it do.
+    {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(balcao_kiosk::runtime::logs::layer()));
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     // Offline after 2 s of silence (three missed heartbeats at this kiosk's pace; 3 min in service).
     let mut options = balcao_central::CentralOptions::new(dir.path().join("central.db"));
@@ -104,12 +109,44 @@ async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
     assert!(closed_day.detail.as_deref().is_some_and(|d| d.contains("the payment day is closed")), "{closed_day:?}");
     eventually("the closed day at central", soon, || !central.central.store().payment_days(10).expect("days").is_empty()).await;
 
-    // What this kiosk cannot do yet is reported as failed, with why.
+    // A screenshot of a half-filled form: drawn with every typed value masked, and sent.
+    kiosk.send(balcao_kiosk::session::Event::Ui(UserAction::Start));
+    kiosk.send(balcao_kiosk::session::Event::Ui(UserAction::ChooseLanguage(balcao_ui::view::Language::En)));
+    kiosk.send(balcao_kiosk::session::Event::Ui(UserAction::Apply));
+    kiosk.send(balcao_kiosk::session::Event::Ui(UserAction::ChooseService("criminal-record-certificate".into())));
+    kiosk.view.wait_for("the form", soon, |v| v.screen == Screen::Form).await;
+    kiosk.send(balcao_kiosk::session::Event::Ui(UserAction::Focus(Some(0))));
+    for c in "WONG SIU MING".chars() {
+        kiosk.send(balcao_kiosk::session::Event::Ui(UserAction::Key(c.to_string())));
+    }
+    kiosk.view.wait_for("the name typed", soon, |v| v.form.fields.first().is_some_and(|f| f.value == "WONG SIU MING")).await;
     central.central.store().issue_command("K01", CommandAction::Screenshot, "ana", HOUR).expect("issued");
-    eventually("the refusal reported", soon, || last_command(&central).outcome.is_some()).await;
-    let refused = last_command(&central);
-    assert_eq!(refused.outcome, Some(CommandOutcome::Failed));
-    assert!(refused.detail.as_deref().is_some_and(|d| d.contains("screenshot")), "{refused:?}");
+    eventually("the screenshot reported", Duration::from_secs(30), || last_command(&central).outcome.is_some()).await;
+    let shot = last_command(&central);
+    assert_eq!(shot.outcome, Some(CommandOutcome::Done), "{shot:?}");
+    let drawn = kiosk.view.drawn();
+    assert_eq!(drawn.len(), 1);
+    assert_eq!(drawn[0].screen, Screen::Form, "the screen shown, drawn");
+    let data = format!("{:?}", drawn[0]);
+    assert!(!data.contains("WONG") && !data.contains("SIU MING") && data.contains(balcao_ui::view::MASK), "nothing typed is drawn: {data}");
+    let upload = central.central.store().upload(shot.command.command_id).expect("read").expect("the screenshot at central");
+    assert_eq!(upload.content_type, "image/png");
+    assert!(upload.body.starts_with(b"\x89PNG"), "a PNG");
+    assert_eq!(central.central.store().last_screenshot("K01").expect("read").map(|u| u.command_id), Some(shot.command.command_id));
+    let path = std::env::temp_dir().join(format!("balcao-masked-screenshot-{}.png", std::process::id()));
+    std::fs::write(&path, &upload.body).expect("png");
+    eprintln!("the masked screenshot: {}", path.display());
+    kiosk.send(balcao_kiosk::session::Event::Ui(UserAction::FormBack));
+    kiosk.view.wait_for("the welcome screen", Duration::from_secs(15), |v| v.screen == Screen::Attract).await;
+
+    // The last minutes of logs.
+    central.central.store().issue_command("K01", CommandAction::UploadLogs { minutes: 10 }, "ana", HOUR).expect("issued");
+    eventually("the logs reported", soon, || last_command(&central).outcome.is_some()).await;
+    let logs = last_command(&central);
+    assert_eq!(logs.outcome, Some(CommandOutcome::Done), "{logs:?}");
+    let upload = central.central.store().upload(logs.command.command_id).expect("read").expect("the logs at central");
+    assert!(upload.content_type.starts_with("text/plain"));
+    assert!(String::from_utf8_lossy(&upload.body).contains("command from central"), "the kiosk's own lines are there");
 
     // A restart: reported, then asked of the process (its `main` starts the program again),
     // nobody being served.
@@ -119,7 +156,7 @@ async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
 
     // Every command was carried out once, and each kept at the kiosk.
     let history = central.central.store().commands_of("K01", 10).expect("history");
-    assert_eq!(history.len(), 5);
+    assert_eq!(history.len(), 6);
     let store = kiosk.store();
     for command in &history {
         let kept = store.command_done(command.command.command_id).expect("read").expect("kept at the kiosk");

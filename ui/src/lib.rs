@@ -589,6 +589,38 @@ impl UiHandle {
     }
 }
 
+impl UiHandle {
+    /// Draws `view` on the window's renderer without showing it, and hands `reply` the PNG:
+    /// on the UI thread, the view is put on the window, drawn into a buffer and the shown one
+    /// put back before any frame reaches the screen. `reply` gets `None` if the renderer cannot
+    /// draw into a buffer; it is dropped unanswered once the window is gone.
+    pub fn render(&self, view: View, reply: impl FnOnce(Option<Vec<u8>>) + Send + 'static) {
+        let last = self.last.clone();
+        let _ = self.window.upgrade_in_event_loop(move |window| {
+            let last = last.lock().unwrap_or_else(|e| e.into_inner());
+            apply(&window, &view, last.as_ref());
+            let shot = window.window().take_snapshot().ok();
+            if let Some(shown) = last.as_ref() {
+                apply(&window, shown, Some(&view));
+            }
+            reply(shot.map(|buffer| rgba_png(buffer.width(), buffer.height(), buffer.as_bytes())));
+        });
+    }
+}
+
+/// RGBA pixels, row by row, as a PNG.
+pub fn rgba_png(width: u32, height: u32, rgba: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgba);
+    encoder.set_depth(png::BitDepth::Eight);
+    // Encoding into memory cannot fail for a consistent header and buffer.
+    if let Ok(mut writer) = encoder.write_header() {
+        let _ = writer.write_image_data(rgba);
+    }
+    out
+}
+
 /// `text` as a QR code image: dark modules on white with the standard four-module quiet zone,
 /// eight pixels a module (drawn pixelated, it stays sharp at any size). `None` if the text does
 /// not fit a QR code.

@@ -494,6 +494,54 @@ pub struct View {
     pub attendant: AttendantView,
 }
 
+/// What stands for a value a citizen typed, scanned or read, in a masked view: always the
+/// same, so not even a value's length shows.
+pub const MASK: &str = "••••••";
+
+impl View {
+    /// This view with every value a citizen typed, scanned, chose or had read replaced by
+    /// [`MASK`] (or unchosen): what a staff member's screenshot shows. What the kiosk itself
+    /// says (the catalog, the prompts, the state of a call) stays.
+    pub fn masked(&self) -> View {
+        let hide = |value: &mut String| {
+            if !value.is_empty() {
+                *value = MASK.to_string();
+            }
+        };
+        let mut view = self.clone();
+        for field in &mut view.form.fields {
+            hide(&mut field.value);
+            if field.field_type == FieldType::Number {
+                // A number shows as text, masked like the rest.
+                field.field_type = FieldType::Text;
+                field.value = MASK.to_string();
+                field.number = 0;
+            }
+            field.options.iter_mut().for_each(|o| o.selected = false);
+            field.yes_no = None;
+        }
+        for row in &mut view.review.rows {
+            if row.answer != ReviewAnswer::NotAnswered {
+                row.answer = ReviewAnswer::Text(MASK.to_string());
+            }
+        }
+        view.review.consent = false;
+        hide(&mut view.identify.document_number);
+        hide(&mut view.identify.date_of_birth);
+        hide(&mut view.identify.date_of_expiry);
+        hide(&mut view.pickup.reference);
+        hide(&mut view.pickup.document_number);
+        hide(&mut view.done.reference);
+        hide(&mut view.error.reference);
+        // The status page's address carries the application number.
+        view.error.status_link.clear();
+        if let PaymentPrompt::TerminalText(text) = &mut view.payment.prompt {
+            hide(text);
+        }
+        view
+    }
+}
+
 /// What the citizen did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserAction {
@@ -535,4 +583,69 @@ pub enum UserAction {
     HideAttendant,
     /// The citizen needs no help any more: the call ends.
     CancelAttendant,
+}
+
+#[cfg(test)]
+mod masking_tests {
+    use super::*;
+
+    fn field(field_type: FieldType) -> FieldView {
+        FieldView {
+            locked: false,
+            id: "f".into(),
+            label: String::new(),
+            help: String::new(),
+            field_type,
+            required: true,
+            value: String::new(),
+            number: 0,
+            min: 0,
+            max: 0,
+            max_length: 0,
+            options: Vec::new(),
+            yes_no: None,
+            problem: None,
+        }
+    }
+
+    #[test]
+    fn a_masked_view_holds_nothing_a_citizen_gave_and_everything_the_kiosk_says() {
+        let mut view = View { screen: Screen::Review, ..View::default() };
+        view.form.service_name = "Certificate of Criminal Record".into();
+        view.form.fields = vec![
+            FieldView { value: "CHAN TAI MAN".into(), label: "Full name".into(), ..field(FieldType::Text) },
+            FieldView { number: 4242, ..field(FieldType::Number) },
+            FieldView {
+                options: vec![ChoiceView { value: "employment".into(), label: "Employment".into(), selected: true }],
+                ..field(FieldType::Choice)
+            },
+            FieldView { yes_no: Some(true), ..field(FieldType::YesNo) },
+        ];
+        view.review.rows = vec![
+            ReviewRow { label: "Full name".into(), answer: ReviewAnswer::Text("CHAN TAI MAN".into()) },
+            ReviewRow { label: "Married".into(), answer: ReviewAnswer::Yes },
+            ReviewRow { label: "Notes".into(), answer: ReviewAnswer::NotAnswered },
+        ];
+        view.identify.document_number = "1234567(8)".into();
+        view.identify.date_of_birth = "14/03/1985".into();
+        view.pickup.reference = "K01-261122-0012".into();
+        view.pickup.document_number = "7654321(0)".into();
+        view.done.reference = "K01-261122-0013".into();
+        view.error.reference = "K01-261122-0014".into();
+        view.error.status_link = "https://status.example/K01-261122-0014".into();
+        view.payment.prompt = PaymentPrompt::TerminalText("VISA 4242".into());
+
+        let masked = view.masked();
+        let data = format!("{masked:?}");
+        for given in ["CHAN", "4242", "1234567", "14/03", "7654321", "K01-261122", "status.example"] {
+            assert!(!data.contains(given), "{given} is masked: {data}");
+        }
+        assert!(masked.form.fields[2].options.iter().all(|o| !o.selected) && masked.form.fields[3].yes_no.is_none());
+        assert_eq!(masked.review.rows[1].answer, ReviewAnswer::Text(MASK.into()), "a yes is an answer too");
+        assert_eq!(masked.review.rows[2].answer, ReviewAnswer::NotAnswered);
+        // What the kiosk says stays: the labels, the options offered, the screen.
+        assert_eq!((masked.screen, masked.form.fields[0].label.as_str()), (Screen::Review, "Full name"));
+        assert_eq!(masked.form.fields[2].options[0].label, "Employment");
+        assert_eq!(masked.form.service_name, "Certificate of Criminal Record");
+    }
 }

@@ -176,3 +176,71 @@ pub async fn end_attendant_call(State(state): State<Arc<AppState>>, kiosk: Kiosk
 fn call_not_found(id: &str) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "call-not-found", "This kiosk has no such call", format!("call {id}"))
 }
+
+/// The file a command asked for: a masked screenshot (`image/png`) for `screenshot`, the logs
+/// (`text/plain; charset=utf-8`) for `upload-logs`. Only the kiosk the command was for can
+/// send it; a repeat is acknowledged and changes nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/commands/{id}/upload",
+    tag = "monitoring",
+    params(("id" = Uuid, Path, description = "The command's id")),
+    request_body(content = Vec<u8>, description = "A PNG (screenshot) or UTF-8 text (logs)", content_type = "application/octet-stream"),
+    responses(
+        (status = 202, description = "Kept (also the answer to every repeat)"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such command of this kiosk asks for this file", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither a PNG nor UTF-8 text", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn upload(
+    State(state): State<Arc<AppState>>,
+    kiosk: Kiosk,
+    Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let not_asked = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "command-not-found",
+            "This kiosk has no such command asking for a file",
+            format!("command {id}"),
+        )
+    };
+    let command_id = Uuid::parse_str(&id).map_err(|_| not_asked())?;
+    let content_type = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let unsupported =
+        |why: &str| ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-upload", "Not a screenshot or logs", why.to_string());
+    let (kind, content_type) = if content_type.starts_with("image/png") {
+        if !is_png(&body) {
+            return Err(unsupported("the body is not a PNG image of at most 4096 × 4096"));
+        }
+        ("screenshot", "image/png")
+    } else if content_type.starts_with("text/plain") {
+        if std::str::from_utf8(&body).is_err() {
+            return Err(unsupported("the body is not UTF-8 text"));
+        }
+        ("upload-logs", "text/plain; charset=utf-8")
+    } else {
+        return Err(unsupported("send image/png or text/plain"));
+    };
+    let kiosk_id = kiosk.0.kiosk_id.clone();
+    let filed = super::blocking(move || state.store.store_upload(&kiosk_id, command_id, kind, content_type, &body)).await??;
+    match filed {
+        crate::store::fleet::UploadFiled::Kept | crate::store::fleet::UploadFiled::Repeat => Ok(StatusCode::ACCEPTED),
+        crate::store::fleet::UploadFiled::NotAsked => Err(not_asked()),
+    }
+}
+
+/// Whether `body` starts as a PNG does (its signature, then its header chunk) with sides of
+/// 1 to 4096 pixels. (Sixteen bytes read by hand: decoding the whole image is not needed to
+/// keep it, and the console serves it as an image, never interprets it.)
+fn is_png(body: &[u8]) -> bool {
+    const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+    let side = |at: usize| body.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+    body.starts_with(SIGNATURE)
+        && body.get(12..16) == Some(b"IHDR")
+        && matches!((side(16), side(20)), (Some(w), Some(h)) if (1..=4096).contains(&w) && (1..=4096).contains(&h))
+}

@@ -45,6 +45,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/fleet/events", get(fleet_events))
         .route("/console/kiosks/{id}", get(kiosk_page))
         .route("/console/kiosks/{id}/commands", post(send_command))
+        .route("/console/kiosks/{id}/screenshot.png", get(last_screenshot))
+        .route("/console/uploads/{command}", get(uploaded))
         .route("/console/login", get(login_page).post(log_in))
         .route("/console/logout", post(log_out))
         .route("/console/alerts", get(alerts::alerts_page))
@@ -487,6 +489,8 @@ struct CommandRow {
     by: String,
     outcome: &'static str,
     detail: String,
+    /// Where the file the command asked for is, once the kiosk sent it.
+    upload: Option<String>,
 }
 
 #[derive(Template)]
@@ -517,6 +521,8 @@ struct KioskPage {
     csrf: String,
     simple_commands: Vec<&'static str>,
     commands: Vec<CommandRow>,
+    /// When the last masked screenshot was taken, if there is one.
+    screenshot: Option<String>,
 }
 
 /// The kiosk `id` if this staff member may see it.
@@ -539,8 +545,21 @@ async fn kiosk_page(
         Err(response) => return response,
     };
     let kiosk_id = kiosk.kiosk_id.clone();
-    let history = match from_store(&state, move |store| store.commands_of(&kiosk_id, 50)).await {
-        Ok(history) => history,
+    let found = from_store(&state, move |store| {
+        let history = store.commands_of(&kiosk_id, 50)?;
+        let uploads: Vec<bool> = history
+            .iter()
+            .map(|c| match c.command.action.name() {
+                "screenshot" | "upload-logs" => store.upload(c.command.command_id).map(|u| u.is_some()),
+                _ => Ok(false),
+            })
+            .collect::<Result<_, _>>()?;
+        let screenshot = store.last_screenshot(&kiosk_id)?.map(|u| u.received_at);
+        Ok((history, uploads, screenshot))
+    })
+    .await;
+    let (history, uploads, screenshot) = match found {
+        Ok(found) => found,
         Err(response) => return response,
     };
     let h = &kiosk.heartbeat;
@@ -575,17 +594,78 @@ async fn kiosk_page(
         simple_commands: vec!["back-in-service", "refresh-catalog", "close-day", "restart", "screenshot"],
         commands: history
             .iter()
-            .map(|c| CommandRow {
+            .zip(&uploads)
+            .map(|(c, uploaded)| CommandRow {
                 issued: when(c.command.issued_at),
                 kind: w.command(c.command.action.name()),
                 by: c.issued_by.clone(),
                 outcome: w.outcome(c.outcome),
                 detail: c.detail.clone().unwrap_or_default(),
+                upload: uploaded.then(|| format!("/console/uploads/{}", c.command.command_id)),
             })
             .collect(),
+        screenshot: screenshot.map(when),
     }
     .render();
     page(&signed.visit, StatusCode::OK, html)
+}
+
+/// A file a kiosk sent, as the browser gets it: never cached, never sniffed, a download for
+/// logs.
+fn file(upload: &crate::store::fleet::Upload) -> Response {
+    let mut response = (StatusCode::OK, upload.body.clone()).into_response();
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&upload.content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    if upload.kind == "upload-logs"
+        && let Ok(value) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"{}-{}.log\"",
+            upload.kiosk_id,
+            upload.received_at.strftime("%Y%m%d-%H%M%S")
+        ))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+/// The kiosk's last masked screenshot.
+async fn last_screenshot(State(state): State<Arc<AppState>>, signed: Signed, Path(id): Path<String>) -> Response {
+    match visible_kiosk(&state, &signed, &id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return refused(&signed, StatusCode::NOT_FOUND, signed.visit.w.no_kiosks),
+        Err(response) => return response,
+    }
+    match from_store(&state, move |store| store.last_screenshot(&id)).await {
+        Ok(Some(upload)) => file(&upload),
+        Ok(None) => refused(&signed, StatusCode::NOT_FOUND, signed.visit.w.no_kiosks),
+        Err(response) => response,
+    }
+}
+
+/// A file a kiosk sent for a command: a screenshot, or logs (their download is audited).
+async fn uploaded(State(state): State<Arc<AppState>>, signed: Signed, Path(command): Path<String>) -> Response {
+    let w = signed.visit.w;
+    let Ok(command_id) = uuid::Uuid::parse_str(&command) else { return refused(&signed, StatusCode::NOT_FOUND, w.no_kiosks) };
+    let upload = match from_store(&state, move |store| store.upload(command_id)).await {
+        Ok(upload) => upload,
+        Err(response) => return response,
+    };
+    let Some(upload) = upload else { return refused(&signed, StatusCode::NOT_FOUND, w.no_kiosks) };
+    // Another centre's kiosk's file is no file of theirs.
+    match visible_kiosk(&state, &signed, &upload.kiosk_id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return refused(&signed, StatusCode::NOT_FOUND, w.no_kiosks),
+        Err(response) => return response,
+    }
+    if upload.kind == "upload-logs" {
+        signed.audit(&state, "download-logs", &upload.kiosk_id, &command, "ok").await;
+    }
+    file(&upload)
 }
 
 /// The command a console form asks for.

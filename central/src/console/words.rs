@@ -77,6 +77,8 @@ pub struct Words {
     pub rules_saved: &'static str,
     pub alert_acknowledged: &'static str,
     pub citizen_language: &'static str,
+    pub screenshot: &'static str,
+    pub open_file: &'static str,
     pub skip_to_content: &'static str,
 }
 
@@ -149,6 +151,8 @@ pub const ZH_HANT: Words = Words {
     rules_saved: "警報規則已儲存。",
     alert_acknowledged: "已確認警報。",
     citizen_language: "市民使用的語言",
+    screenshot: "最近的畫面截圖（個人資料已遮蓋）",
+    open_file: "開啟",
     skip_to_content: "跳到主要內容",
 };
 
@@ -221,6 +225,8 @@ pub const PT: Words = Words {
     rules_saved: "Regras de alerta guardadas.",
     alert_acknowledged: "Alerta visto.",
     citizen_language: "Língua do cidadão",
+    screenshot: "Última captura de ecrã (dados ocultos)",
+    open_file: "Abrir",
     skip_to_content: "Saltar para o conteúdo",
 };
 
@@ -293,6 +299,8 @@ pub const EN: Words = Words {
     rules_saved: "Alert rules saved.",
     alert_acknowledged: "Alert acknowledged.",
     citizen_language: "The citizen's language",
+    screenshot: "Last screenshot (personal data masked)",
+    open_file: "Open",
     skip_to_content: "Skip to content",
 };
 

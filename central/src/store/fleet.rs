@@ -35,6 +35,43 @@ pub(super) const FLEET_SCHEMA: &str = "
     CREATE INDEX kiosk_commands_kiosk ON kiosk_commands(kiosk_id, issued_at);
 ";
 
+/// What kiosks send when staff ask for it: a masked screenshot (PNG) or the last minutes of
+/// their logs (text), one per command, base64 in a text column (the same on both databases).
+pub(super) const UPLOADS_SCHEMA: &str = "
+    CREATE TABLE kiosk_uploads (
+        command_id TEXT PRIMARY KEY,
+        kiosk_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        body TEXT NOT NULL,
+        bytes BIGINT NOT NULL,
+        received_at BIGINT NOT NULL
+    );
+    CREATE INDEX kiosk_uploads_kiosk ON kiosk_uploads(kiosk_id, kind, received_at);
+";
+
+/// A file a kiosk sent for a command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upload {
+    pub command_id: Uuid,
+    pub kiosk_id: String,
+    /// The command's kind: `screenshot` or `upload-logs`.
+    pub kind: String,
+    pub content_type: String,
+    pub body: Vec<u8>,
+    pub received_at: Timestamp,
+}
+
+/// How an upload was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadFiled {
+    Kept,
+    /// Sent before: the first stands.
+    Repeat,
+    /// No such command of this kiosk asks for this kind of file.
+    NotAsked,
+}
+
 /// How long a kiosk may be silent before it counts as offline (three missed heartbeats).
 pub const OFFLINE_AFTER: SignedDuration = SignedDuration::from_mins(3);
 /// The oldest outbox entry's age past which staff are warned (central unreachable for long, or
@@ -161,6 +198,20 @@ fn millis(at: Timestamp) -> i64 {
 
 fn instant(millis: i64) -> Result<Timestamp, StoreError> {
     Timestamp::from_millisecond(millis).map_err(|e| StoreError::Corrupt(format!("a stored time: {e}")))
+}
+
+fn upload_of(row: &super::db::Row) -> Result<Upload, StoreError> {
+    let id: String = row.get(0)?;
+    let body: String = row.get(4)?;
+    Ok(Upload {
+        command_id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("upload {id:?}: {e}")))?,
+        kiosk_id: row.get(1)?,
+        kind: row.get(2)?,
+        content_type: row.get(3)?,
+        body: base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body)
+            .map_err(|e| StoreError::Corrupt(format!("upload {id}: {e}")))?,
+        received_at: instant(row.get(5)?)?,
+    })
 }
 
 const COMMAND_COLUMNS: &str =
@@ -336,6 +387,57 @@ impl Store {
         let last_seen = instant(row.get(2)?)?;
         let (state, findings) = assess(&heartbeat, last_seen, now, self.offline_after());
         Ok(FleetKiosk { kiosk_id, centre_id, last_seen, heartbeat, state, findings })
+    }
+
+    /// Keeps the file `kiosk_id` sends for its command `command_id` (of kind `kind`).
+    pub fn store_upload(
+        &self,
+        kiosk_id: &str,
+        command_id: Uuid,
+        kind: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<UploadFiled, StoreError> {
+        let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body);
+        let now = millis(Timestamp::now());
+        self.db.write(|tx| {
+            let asked = tx.query_opt(
+                "SELECT 1 FROM kiosk_commands WHERE command_id = $1 AND kiosk_id = $2 AND kind = $3",
+                args![command_id.to_string(), kiosk_id, kind],
+            )?;
+            if asked.is_none() {
+                return Ok(UploadFiled::NotAsked);
+            }
+            let kept = tx.execute(
+                "INSERT INTO kiosk_uploads (command_id, kiosk_id, kind, content_type, body, bytes, received_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (command_id) DO NOTHING",
+                args![command_id.to_string(), kiosk_id, kind, content_type, encoded, body.len() as i64, now],
+            )?;
+            Ok(if kept == 1 { UploadFiled::Kept } else { UploadFiled::Repeat })
+        })
+    }
+
+    /// The file sent for `command_id`.
+    pub fn upload(&self, command_id: Uuid) -> Result<Option<Upload>, StoreError> {
+        let row = self.db.read(|tx| {
+            tx.query_opt(
+                "SELECT command_id, kiosk_id, kind, content_type, body, received_at FROM kiosk_uploads WHERE command_id = $1",
+                args![command_id.to_string()],
+            )
+        })?;
+        row.map(|row| upload_of(&row)).transpose()
+    }
+
+    /// The newest screenshot of `kiosk_id`.
+    pub fn last_screenshot(&self, kiosk_id: &str) -> Result<Option<Upload>, StoreError> {
+        let row = self.db.read(|tx| {
+            tx.query_opt(
+                "SELECT command_id, kiosk_id, kind, content_type, body, received_at FROM kiosk_uploads
+                 WHERE kiosk_id = $1 AND kind = 'screenshot' ORDER BY received_at DESC LIMIT 1",
+                args![kiosk_id],
+            )
+        })?;
+        row.map(|row| upload_of(&row)).transpose()
     }
 
     /// A kiosk's commands, newest first.

@@ -333,6 +333,8 @@ fn migrations() -> Migrations<'static> {
         M::up(staff::SQLITE_AUDIT_SCHEMA),
         // Alerts, their rules and their webhook deliveries (the same on PostgreSQL).
         M::up(alerts::ALERTS_SCHEMA),
+        // What kiosks send on staff's asking: masked screenshots and logs.
+        M::up(fleet::UPLOADS_SCHEMA),
     ])
 }
 
@@ -464,6 +466,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     staff::STAFF_SCHEMA,
     staff::POSTGRES_AUDIT_SCHEMA,
     alerts::ALERTS_SCHEMA,
+    fleet::UPLOADS_SCHEMA,
 ];
 
 /// How long an idempotency key's claim lasts if its request never ends it (its instance died):
@@ -1004,7 +1007,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 11;
+const SQLITE_MIGRATIONS: usize = 12;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

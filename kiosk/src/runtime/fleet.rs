@@ -29,7 +29,6 @@ pub struct CoreStatus {
     pub closed_by_central: bool,
 }
 
-#[derive(Debug)]
 pub struct Monitor {
     pub client: CentralClient,
     pub store: SharedStore,
@@ -53,6 +52,15 @@ pub struct Monitor {
     pub in_progress: Arc<Mutex<HashSet<Uuid>>>,
     /// Asks the core to restart the program once nobody is being served.
     pub restart: Arc<std::sync::atomic::AtomicBool>,
+    /// The view shown now, and what draws views: for a masked screenshot.
+    pub shown: watch::Receiver<balcao_ui::view::View>,
+    pub screen: Arc<dyn super::ViewSink>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor").field("kiosk_id", &self.kiosk_id).field("interval", &self.interval).finish_non_exhaustive()
+    }
 }
 
 /// Where the end-of-day task says what came of a close staff asked for.
@@ -156,7 +164,7 @@ impl Monitor {
                         at: Timestamp::now(),
                     }
                 } else {
-                    self.act(&command.action).await
+                    self.act(&command).await
                 };
                 tracing::info!(command = %id, kind = command.action.name(), outcome = ?done.outcome, "command from central");
                 let (kind, kept) = (command.action.name(), done.clone());
@@ -174,7 +182,8 @@ impl Monitor {
         Ok(())
     }
 
-    async fn act(&self, action: &CommandAction) -> CommandDone {
+    async fn act(&self, command: &KioskCommand) -> CommandDone {
+        let action = &command.action;
         let result: Result<String, String> = match action {
             CommandAction::OutOfService { message } => self.close(Some(message.clone())).await,
             CommandAction::BackInService => self.close(None).await,
@@ -194,15 +203,45 @@ impl Monitor {
                 }
             }
             CommandAction::Restart => Ok("the program restarts as soon as no citizen is being served".into()),
-            CommandAction::UploadLogs { .. } | CommandAction::Screenshot => {
-                Err(format!("this kiosk version ({}) cannot {} yet", env!("CARGO_PKG_VERSION"), action.name()))
-            }
+            CommandAction::Screenshot => self.screenshot(command.command_id).await,
+            CommandAction::UploadLogs { minutes } => self.upload_logs(command.command_id, *minutes).await,
         };
         let (outcome, detail) = match result {
             Ok(detail) => (CommandOutcome::Done, detail),
             Err(detail) => (CommandOutcome::Failed, detail),
         };
         CommandDone { outcome, detail, at: Timestamp::now() }
+    }
+
+    /// Draws the screen shown now with every value a citizen gave masked, and sends it.
+    async fn screenshot(&self, command_id: Uuid) -> Result<String, String> {
+        let masked = self.shown.borrow().masked();
+        let screen = masked.screen.name();
+        let (reply, drawn) = oneshot::channel();
+        self.screen.render(
+            masked,
+            Box::new(move |png| {
+                let _ = reply.send(png);
+            }),
+        );
+        let png = match tokio::time::timeout(Duration::from_secs(10), drawn).await {
+            Ok(Ok(Some(png))) => png,
+            Ok(Ok(None)) => return Err("this kiosk's screen cannot be drawn off-screen".into()),
+            Ok(Err(_)) | Err(_) => return Err("the screen was not drawn (the window is gone or busy)".into()),
+        };
+        let size = png.len();
+        self.client.upload(command_id, "image/png", png).await.map_err(|e| format!("not sent: {e}"))?;
+        Ok(format!("screenshot of the {screen} screen sent, personal data masked ({} KiB)", size.div_ceil(1024)))
+    }
+
+    /// Sends the log lines of the last `minutes` (as many of the newest as a request carries).
+    async fn upload_logs(&self, command_id: Uuid, minutes: u32) -> Result<String, String> {
+        const MOST: usize = 1_000_000;
+        let (text, cut) = super::logs::recent(minutes, MOST);
+        let lines = text.lines().count();
+        self.client.upload(command_id, "text/plain; charset=utf-8", text.into_bytes()).await.map_err(|e| format!("not sent: {e}"))?;
+        let note = if cut { " (the oldest of that time left out: more than the kiosk keeps or a request carries)" } else { "" };
+        Ok(format!("{lines} log lines of the last {minutes} minutes sent{note}"))
     }
 
     /// Closes the kiosk with staff's message (kept across restarts), or opens it again.

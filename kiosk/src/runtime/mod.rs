@@ -12,6 +12,7 @@
 mod attendant;
 pub mod devices;
 pub mod fleet;
+pub mod logs;
 pub mod outbox;
 pub mod payments;
 mod printouts;
@@ -56,11 +57,22 @@ pub async fn with_store<R: Send + 'static>(store: &SharedStore, job: impl FnOnce
 /// Where the session's view goes: the Slint window, or a test's recorder.
 pub trait ViewSink: Send + Sync {
     fn show(&self, view: View);
+
+    /// Draws `view` (a masked one, for staff: see [`View::masked`]) as the screen would,
+    /// without showing it, and hands `reply` the PNG; `None` where this sink draws nothing.
+    fn render(&self, view: View, reply: Box<dyn FnOnce(Option<Vec<u8>>) + Send>) {
+        drop(view);
+        reply(None);
+    }
 }
 
 impl ViewSink for balcao_ui::UiHandle {
     fn show(&self, view: View) {
         balcao_ui::UiHandle::show(self, view);
+    }
+
+    fn render(&self, view: View, reply: Box<dyn FnOnce(Option<Vec<u8>>) + Send>) {
+        balcao_ui::UiHandle::render(self, view, reply);
     }
 }
 
@@ -228,6 +240,8 @@ struct Kiosk {
     restart: watch::Sender<bool>,
     /// A citizen's call for an attendant.
     attendant: attendant::Caller,
+    /// The view shown now, for a staff member's (masked) screenshot.
+    shown: watch::Sender<View>,
 }
 
 /// On the screen that says the receipt did not print: the application's status page, the
@@ -332,6 +346,7 @@ pub async fn start(
         restart_wanted: Arc::new(AtomicBool::new(false)),
         restart: restart_tx,
         attendant: attendant::Caller::new(client.clone(), settings_kiosk_id, settings_centre_id, events.clone()),
+        shown: watch::channel(View::default()).0,
     };
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
@@ -717,6 +732,8 @@ impl Kiosk {
             close_day_now: self.close_day_now.clone(),
             in_progress: Arc::default(),
             restart: self.restart_wanted.clone(),
+            shown: self.shown.subscribe(),
+            screen: self.view.clone(),
         };
         tokio::spawn(monitor.run(stopped.clone()));
         let sync = ReferenceSync {
@@ -892,6 +909,7 @@ impl Kiosk {
         link_status_page(&mut view, &self.settings.status_url);
         if self.last_view.as_ref() != Some(&view) {
             self.view.show(view.clone());
+            self.shown.send_replace(view.clone());
             self.last_view = Some(view);
         }
     }
