@@ -626,11 +626,14 @@ pub struct LoggingSection {
     pub level: String,
     /// One JSON object per line, for log collectors.
     pub json: bool,
+    /// Where the kiosk's metrics are served for the site's monitoring (Prometheus format at
+    /// `/metrics`): a loopback address and port; empty: not served.
+    pub metrics_listen: String,
 }
 
 impl Default for LoggingSection {
     fn default() -> Self {
-        Self { level: "info".into(), json: false }
+        Self { level: "info".into(), json: false, metrics_listen: "127.0.0.1:9464".into() }
     }
 }
 
@@ -792,6 +795,28 @@ impl KioskConfig {
         }
         // tracing-subscriber panics on some filters with non-ASCII characters (it slices inside a
         // character; found by the `kiosk_config` fuzzer): a filter is ASCII, checked first.
+        if !self.logging.metrics_listen.is_empty() {
+            match self.logging.metrics_listen.parse::<std::net::SocketAddr>() {
+                Ok(address) if address.ip().is_loopback() => {}
+                Ok(address) => {
+                    return Err(ConfigError::value(
+                        path,
+                        "logging.metrics_listen",
+                        format!("{address} is not a loopback address: the metrics are for this machine (127.0.0.1 or [::1])"),
+                    ));
+                }
+                Err(_) => {
+                    return Err(ConfigError::value(
+                        path,
+                        "logging.metrics_listen",
+                        format!(
+                            "{:?} is not an address and port such as \"127.0.0.1:9464\" (empty: not served)",
+                            self.logging.metrics_listen
+                        ),
+                    ));
+                }
+            }
+        }
         if !self.logging.level.is_ascii() || tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
             return Err(ConfigError::value(path, "logging.level", format!("{:?} is not a log level or filter", self.logging.level)));
         }
@@ -844,6 +869,10 @@ mod tests {
         let filter = "   t\u{FFFD}\u{FFFD}\u{FFFD}=============\u{FFFD}====================FFFFFFtatusatus_1}o\u{FFFD}\u{FFFD}il it nfo";
         let found = std::panic::catch_unwind(|| tracing_subscriber::EnvFilter::try_new(filter).map(drop));
         assert!(found.is_err(), "tracing-subscriber still panics on it (if it no longer does, the guard may go)");
+        for (listen, says) in [("0.0.0.0:9464", "not a loopback address"), ("localhost", "not an address and port")] {
+            let e = parse(&format!("[logging]\nmetrics_listen = {listen:?}\n")).expect_err("refused");
+            assert!(e.to_string().contains("logging.metrics_listen") && e.to_string().contains(says), "{e}");
+        }
         let e = parse(&format!("[logging]\nlevel = {filter:?}\n")).expect_err("refused");
         assert!(e.to_string().contains("logging.level"), "{e}");
     }

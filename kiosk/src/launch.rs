@@ -37,6 +37,7 @@ impl KioskSettings {
             catalog_poll: Duration::from_secs(config.central.catalog_poll_secs),
             health_poll: Duration::from_secs(config.devices.health_poll_secs),
             heartbeat: Duration::from_secs(config.central.heartbeat_secs),
+            metrics_listen: config.logging.metrics_listen.parse().ok(),
             database: config.store.data_dir.join("kiosk.db"),
             data_key: config.store.key_file(),
             retention: Duration::from_secs(config.store.retention_days.saturating_mul(24 * 3600)),

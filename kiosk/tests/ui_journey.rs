@@ -347,6 +347,7 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
                 catalog_poll: Duration::from_secs(60),
                 health_poll: Duration::from_millis(200),
                 heartbeat: Duration::from_secs(60),
+                metrics_listen: None,
                 database: data.join("kiosk.db"),
                 data_key: data.join("keys/data.key"),
                 retention: Duration::from_secs(7 * 24 * 3600),

@@ -128,6 +128,7 @@ pub fn test_settings(data_dir: &Path) -> KioskSettings {
         catalog_poll: Duration::from_secs(60),
         health_poll: Duration::from_millis(100),
         heartbeat: Duration::from_secs(60),
+        metrics_listen: None,
         database: data_dir.join("kiosk.db"),
         data_key: data_dir.join("keys/data.key"),
         retention: Duration::from_secs(7 * 24 * 3600),

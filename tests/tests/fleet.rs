@@ -246,3 +246,37 @@ async fn a_citizen_calls_an_attendant_and_sees_staff_answer() {
     kiosk.view.wait_for("staff cannot be called", soon, |v| v.attendant.state == AttendantState::Unreachable && v.attendant.shown).await;
     kiosk.stop().await;
 }
+
+/// The kiosk's metrics on its loopback address, for the site's own monitoring: what its
+/// heartbeat says, read afresh at each scrape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_site_scrapes_the_kiosks_metrics_on_loopback() {
+    // (The scraper here is reqwest, whose TLS needs a provider even for plain HTTP.)
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = balcao_tests::loopback_central(dir.path()).await;
+    let kiosk_dir = dir.path().join("kiosk");
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("port").local_addr().expect("address").port();
+    let mut settings = test_settings(&kiosk_dir);
+    settings.metrics_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    settings.heartbeat = Duration::from_millis(300);
+    let kiosk = TestKiosk::start_with(settings, &kiosk_dir, Some(enrolled_client(&central))).await;
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let scrape = || async { reqwest::get(&url).await.ok()?.text().await.ok() };
+    let mut text = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !text.contains("heartbeats_sent_total 1") && !text.contains("heartbeats_sent_total 2") {
+        assert!(std::time::Instant::now() < deadline, "no metrics after a heartbeat:\n{text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        text = scrape().await.unwrap_or_default();
+    }
+    assert!(text.contains("balcao_kiosk_device_ready{device=\"receipt-printer\"} 1"), "{text}");
+    kiosk.simulators.receipt_printer.set_paper_left_mm(Some(0));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !text.contains("balcao_kiosk_device_condition{device=\"receipt-printer\",condition=\"paper-out\"} 1") {
+        assert!(std::time::Instant::now() < deadline, "the paper's state not in the metrics:\n{text}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        text = scrape().await.unwrap_or_default();
+    }
+    kiosk.stop().await;
+}

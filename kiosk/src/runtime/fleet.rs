@@ -55,6 +55,8 @@ pub struct Monitor {
     /// The view shown now, and what draws views: for a masked screenshot.
     pub shown: watch::Receiver<balcao_ui::view::View>,
     pub screen: Arc<dyn super::ViewSink>,
+    /// Heartbeats sent and failed, for the kiosk's metrics.
+    pub counts: super::metrics::BeatCounts,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -70,8 +72,8 @@ pub type CloseDayReply = oneshot::Sender<Result<String, String>>;
 const CLOSE_DAY_WAIT: Duration = Duration::from_secs(300);
 
 impl Monitor {
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let this = Arc::new(self);
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let this = self;
         // The first heartbeat soon after start (a restarted kiosk shows up at once), spread over
         // a few seconds across a fleet.
         let mut pause = Duration::from_secs(2).mul_f64(rand::rng().random_range(0.5..=1.5)).min(this.interval);
@@ -80,7 +82,9 @@ impl Monitor {
                 () = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => return,
             }
+            this.counts.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if let Err(e) = this.beat().await {
+                this.counts.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::info!(error = %e, "heartbeat not delivered");
             }
             pause = this.interval.mul_f64(rand::rng().random_range(0.8..=1.2));

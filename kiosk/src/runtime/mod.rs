@@ -13,6 +13,7 @@ mod attendant;
 pub mod devices;
 pub mod fleet;
 pub mod logs;
+pub mod metrics;
 pub mod outbox;
 pub mod payments;
 mod printouts;
@@ -90,6 +91,8 @@ pub struct KioskSettings {
     pub health_poll: Duration,
     /// Between heartbeats to central.
     pub heartbeat: Duration,
+    /// Where the kiosk's metrics are served (a loopback address); `None`: not served.
+    pub metrics_listen: Option<std::net::SocketAddr>,
     pub database: PathBuf,
     /// The file holding the key that seals personal data in the database.
     pub data_key: PathBuf,
@@ -734,7 +737,12 @@ impl Kiosk {
             restart: self.restart_wanted.clone(),
             shown: self.shown.subscribe(),
             screen: self.view.clone(),
+            counts: metrics::BeatCounts::default(),
         };
+        let monitor = Arc::new(monitor);
+        if let Some(address) = self.settings.metrics_listen {
+            tokio::spawn(metrics::serve(monitor.clone(), address, stopped.clone()));
+        }
         tokio::spawn(monitor.run(stopped.clone()));
         let sync = ReferenceSync {
             store,
