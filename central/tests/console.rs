@@ -385,3 +385,36 @@ async fn a_kiosks_screenshot_and_logs_are_shown_to_its_centres_staff_only(#[case
     let audit = store.audit_log(100).expect("audit");
     assert!(audit.iter().any(|e| e.action == "download-logs" && e.username == "admin" && e.target == "K31"));
 }
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn the_applications_page_shows_a_staff_member_their_centres_only_in_their_language(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    for (kiosk, centre) in [("K01", "GSC-01"), ("K31", "GSC-02")] {
+        let totals = balcao_backend_client::api::DayTotals { terminal_avos: 4_000, journal_avos: 3_000, payments: 1 };
+        let event = balcao_backend_client::api::KioskEvent {
+            event_id: uuid::Uuid::now_v7(),
+            kiosk_id: kiosk.into(),
+            centre_id: centre.into(),
+            kind: balcao_backend_client::api::KioskEventKind::DayClosed,
+            severity: totals.severity(),
+            detail: "end of day".into(),
+            at: jiff::Timestamp::now(),
+            day_totals: Some(totals),
+        };
+        central.store().record_event(&event).expect("recorded");
+    }
+    let mut olga = Browser::new(&central);
+    olga.log_in("olga", PASSWORD).await;
+    let page = olga.get("/console/applications?lang=pt").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Dias de pagamento com cartão") && page.body.contains("terminal +MOP 10.00"), "in Portuguese");
+    assert!(page.body.contains(">K01<") && !page.body.contains(">K31<"), "GSC-01's only");
+    let mut admin = Browser::new(&central);
+    admin.log_in("admin", PASSWORD).await;
+    let page = admin.get("/console/applications?lang=zh-Hant").await;
+    assert!(page.body.contains(">K01<") && page.body.contains(">K31<") && page.body.contains("信用卡付款日結"), "every centre, in Chinese");
+}

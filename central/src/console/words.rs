@@ -414,7 +414,8 @@ impl Words {
         }
     }
 
-    fn pick(&self, zh: &'static str, pt: &'static str, en: &'static str) -> &'static str {
+    /// The word of the reader's language, of the three given (so none can be missing).
+    pub fn pick(&self, zh: &'static str, pt: &'static str, en: &'static str) -> &'static str {
         match self.lang {
             "zh-Hant" => zh,
             "pt" => pt,

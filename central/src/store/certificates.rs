@@ -62,6 +62,7 @@ pub struct PickupRow {
     pub application_id: Uuid,
     pub reference: String,
     pub kiosk_id: String,
+    pub centre_id: String,
     pub collected_at: String,
     pub offline: bool,
     pub duplicate: bool,
@@ -239,7 +240,7 @@ impl Store {
     pub fn recent_pickups(&self, limit: u32, duplicates_only: bool) -> Result<Vec<PickupRow>, StoreError> {
         let rows = self.db.read(|tx| {
             tx.query(
-                "SELECT p.pickup_id, p.application_id, COALESCE(c.reference, ''), p.kiosk_id, p.collected_at, p.offline, p.duplicate
+                "SELECT p.pickup_id, p.application_id, COALESCE(c.reference, ''), p.kiosk_id, p.collected_at, p.offline, p.duplicate, p.centre_id
                  FROM pickups p LEFT JOIN certificates c ON c.application_id = p.application_id
                  WHERE p.duplicate <> 0 OR $2 = 0 ORDER BY p.received_at DESC, p.rowid DESC LIMIT $1",
                 args![limit, duplicates_only],
@@ -253,6 +254,7 @@ impl Store {
                     application_id: uuid(row.get(1)?)?,
                     reference: row.get(2)?,
                     kiosk_id: row.get(3)?,
+                    centre_id: row.get(7)?,
                     collected_at: row.get(4)?,
                     offline: row.get(5)?,
                     duplicate: row.get(6)?,

@@ -505,6 +505,7 @@ pub struct ApplicationRow {
     pub id: Uuid,
     pub reference: String,
     pub kiosk_id: String,
+    pub centre_id: String,
     pub service_id: String,
     pub state: ApplicationState,
     pub fee_avos: u64,
@@ -911,7 +912,7 @@ impl Store {
     pub fn recent_applications(&self, limit: u32) -> Result<Vec<ApplicationRow>, StoreError> {
         let rows = self.db.read(|tx| {
             tx.query(
-                "SELECT id, reference, kiosk_id, service_id, state, fee_avos, payment IS NOT NULL, received_at, sealed, identity_method
+                "SELECT id, reference, kiosk_id, service_id, state, fee_avos, payment IS NOT NULL, received_at, sealed, identity_method, centre_id
                  FROM applications ORDER BY received_at DESC, rowid DESC LIMIT $1",
                 args![limit],
             )
@@ -930,6 +931,7 @@ impl Store {
                     id: id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id}")))?,
                     reference: row.get(1)?,
                     kiosk_id: row.get(2)?,
+                    centre_id: row.get(10)?,
                     service_id: row.get(3)?,
                     state: parse_state(&row.get::<String>(4)?)?,
                     fee_avos: row.get(5)?,
