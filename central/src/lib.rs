@@ -155,6 +155,7 @@ impl Central {
             catalog: RwLock::new(Arc::new(catalog)),
             processing_delay: options.processing_delay,
             metrics: metrics::Metrics::new(options.metrics_token.clone()),
+            fleet: tokio::sync::Mutex::new(None),
         };
         Ok(Self {
             state: Arc::new(state),

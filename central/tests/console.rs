@@ -24,6 +24,7 @@ const PASSWORD: &str = "correct horse battery staple";
 struct Browser<'a> {
     central: &'a Central,
     cookies: HashMap<String, String>,
+    address: std::net::SocketAddr,
 }
 
 struct Page {
@@ -42,7 +43,11 @@ impl Page {
 
 impl<'a> Browser<'a> {
     fn new(central: &'a Central) -> Self {
-        Self { central, cookies: HashMap::new() }
+        Self::from(central, "10.0.0.7:50000")
+    }
+
+    fn from(central: &'a Central, address: &str) -> Self {
+        Self { central, cookies: HashMap::new(), address: address.parse().expect("address") }
     }
 
     async fn send(&mut self, mut request: Request<Body>) -> Page {
@@ -50,7 +55,7 @@ impl<'a> Browser<'a> {
         if !cookies.is_empty() {
             request.headers_mut().insert(header::COOKIE, cookies.join("; ").parse().expect("cookie"));
         }
-        request.extensions_mut().insert(ConnectInfo(Peer { addr: "10.0.0.7:50000".parse().expect("addr"), kiosk: None }));
+        request.extensions_mut().insert(ConnectInfo(Peer { addr: self.address, kiosk: None }));
         let response = self.central.router().oneshot(request).await.expect("infallible");
         for set in response.headers().get_all(header::SET_COOKIE) {
             let set = set.to_str().expect("ascii");
@@ -417,4 +422,138 @@ async fn the_applications_page_shows_a_staff_member_their_centres_only_in_their_
     admin.log_in("admin", PASSWORD).await;
     let page = admin.get("/console/applications?lang=zh-Hant").await;
     assert!(page.body.contains(">K01<") && page.body.contains(">K31<") && page.body.contains("信用卡付款日結"), "every centre, in Chinese");
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn a_centres_day_is_counted_hour_by_hour_and_drawn_for_its_staff(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let submission = common::submission();
+    let mut request = Request::post("/v1/applications")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("Idempotency-Key", submission.application_id.to_string())
+        .body(Body::from(serde_json::to_vec(&submission).expect("json")))
+        .expect("request");
+    request.extensions_mut().insert(ConnectInfo(Peer::kiosk("K01", "GSC-01")));
+    assert_eq!(central.router().oneshot(request).await.expect("infallible").status(), StatusCode::CREATED);
+    for number in ["B1-001", "B1-002"] {
+        central.store().record_queue_ticket(&common::ticket(number, "K01")).expect("ticket");
+    }
+    let zone = jiff::tz::TimeZone::system();
+    let today = jiff::Timestamp::now().to_zoned(zone.clone()).date();
+    let day = central.store().centre_day("GSC-01", today, &zone).expect("day");
+    let hour = usize::try_from(jiff::Timestamp::now().to_zoned(zone.clone()).hour()).expect("hour");
+    assert_eq!((day.applications[hour], day.paid[hour], day.fees_avos, day.tickets[hour]), (1, 1, 3000, 2), "{day:?}");
+    assert_eq!(central.store().centre_day("GSC-02", today, &zone).expect("day"), Default::default(), "another centre's day is empty");
+
+    let mut olga = Browser::new(&central);
+    olga.log_in("olga", PASSWORD).await;
+    let page = olga.get("/console/centres/GSC-01?lang=en").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("<svg") && page.body.contains("class=\"bar applications\"") && page.body.contains("class=\"bar tickets\""));
+    assert!(page.body.contains("MOP 30.00") && page.body.contains("Today, hour by hour"), "the figures, in words too");
+    assert_eq!(olga.get("/console/centres/GSC-02").await.status, StatusCode::NOT_FOUND, "another centre's");
+    assert!(!page.body.contains("CHAN TAI MAN"), "nothing personal");
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn one_address_trying_many_accounts_is_stopped(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    // One wrong password on each of thirty accounts: no account is locked, the address is.
+    let mut sprayer = Browser::from(&central, "10.9.9.9:40000");
+    for n in 0..30 {
+        assert_eq!(sprayer.log_in(&format!("user{n}"), "Summer2026!").await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(sprayer.log_in("admin", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS, "even the right password");
+    // The account itself is not locked: from elsewhere it logs in.
+    let elsewhere = Browser::from(&central, "10.0.0.8:40000").log_in("admin", PASSWORD).await;
+    assert_eq!(elsewhere.status, StatusCode::SEE_OTHER);
+    let audit = central.store().audit_log(100).expect("audit");
+    assert!(audit.iter().any(|e| e.address == "10.9.9.9" && e.detail.contains("too many refused log-ins")));
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn administrators_manage_staff_accounts_and_every_change_is_audited(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let mut olga = Browser::new(&central);
+    olga.log_in("olga", PASSWORD).await;
+    assert_eq!(olga.get("/console/staff").await.status, StatusCode::FORBIDDEN, "an operator manages no one");
+    let csrf = olga.get("/console/").await.csrf();
+    let tried = olga
+        .post(
+            "/console/staff",
+            &[("csrf", &csrf), ("username", "mallory"), ("name", "M"), ("role", "administrator"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(tried.status, StatusCode::FORBIDDEN);
+
+    let mut admin = Browser::new(&central);
+    admin.log_in("admin", PASSWORD).await;
+    let page = admin.get("/console/staff?lang=pt").await;
+    assert!(page.status == StatusCode::OK && page.body.contains("Contas do pessoal") && page.body.contains("data-staff=\"olga\""));
+    let csrf = page.csrf();
+    // A new operator of GSC-02.
+    let added = admin
+        .post(
+            "/console/staff",
+            &[
+                ("csrf", &csrf),
+                ("username", "rui"),
+                ("name", "Rui Reis"),
+                ("role", "operator"),
+                ("centres", "GSC-02"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(added.location.as_deref(), Some("/console/staff?saved=1"));
+    let short = admin
+        .post("/console/staff", &[("csrf", &csrf), ("username", "ze"), ("name", "Zé"), ("role", "viewer"), ("password", "short")])
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(Browser::new(&central).log_in("rui", PASSWORD).await.status, StatusCode::SEE_OTHER, "the new account works");
+
+    // Olga becomes a viewer of every centre: her next request knows it.
+    let changed = admin.post("/console/staff/olga", &[("csrf", &csrf), ("do", "change"), ("role", "viewer"), ("centres", "")]).await;
+    assert_eq!(changed.status, StatusCode::SEE_OTHER);
+    let fleet = olga.get("/console/").await;
+    assert!(fleet.body.contains("K31"), "every centre now");
+    let k01 = olga.get("/console/kiosks/K01").await;
+    assert!(!k01.body.contains("/commands\""), "no commands for a viewer");
+
+    // Disabled: her session ends and she cannot log in; enabled again, she can.
+    admin.post("/console/staff/olga", &[("csrf", &csrf), ("do", "disable")]).await;
+    assert_eq!(olga.get("/console/").await.status, StatusCode::SEE_OTHER, "her session ended");
+    assert_eq!(Browser::new(&central).log_in("olga", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+    admin.post("/console/staff/olga", &[("csrf", &csrf), ("do", "enable")]).await;
+    assert_eq!(Browser::new(&central).log_in("olga", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    // A reset password: the old one no longer opens.
+    admin.post("/console/staff/olga", &[("csrf", &csrf), ("do", "reset"), ("password", "a brand new password")]).await;
+    assert_eq!(Browser::new(&central).log_in("olga", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(Browser::new(&central).log_in("olga", "a brand new password").await.status, StatusCode::SEE_OTHER);
+
+    // No administrator can undo themselves.
+    let own = admin.post("/console/staff/admin", &[("csrf", &csrf), ("do", "change"), ("role", "viewer"), ("centres", "")]).await;
+    assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let own = admin.post("/console/staff/admin", &[("csrf", &csrf), ("do", "disable")]).await;
+    assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(admin.post("/console/staff/olga", &[("csrf", "forged"), ("do", "disable")]).await.status, StatusCode::FORBIDDEN);
+
+    let audit = central.store().audit_log(200).expect("audit");
+    let lines = |action: &str, outcome: &str| audit.iter().filter(|e| e.action == action && e.outcome == outcome).count();
+    assert_eq!((lines("add-staff", "ok"), lines("add-staff", "refused")), (1, 2), "rui; mallory by an operator, a short password");
+    assert_eq!((lines("staff-change", "ok"), lines("staff-change", "refused")), (1, 1));
+    assert_eq!((lines("staff-disable", "ok"), lines("staff-disable", "refused")), (1, 2), "olga; admin themselves, a forged token");
+    assert_eq!((lines("staff-enable", "ok"), lines("staff-reset", "ok")), (1, 1));
 }

@@ -152,6 +152,14 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     assert!(status.acknowledged_at.is_some() && !status.ended, "{status:?}");
     browser.screenshot(shots, "console-alerts-acknowledged").await;
 
+    // The centre's day at a glance.
+    client.find(Locator::LinkText("K01")).await.expect("K01's link").click().await.expect("open K01");
+    browser.wait_for("K01's page", soon, |s| s.contains("/console/centres/GSC-01")).await;
+    client.find(Locator::LinkText("GSC-01")).await.expect("the centre's link").click().await.expect("open GSC-01");
+    let centre = browser.wait_for("the centre's page", soon, |s| s.contains("<svg") && s.contains("Hoje, hora a hora")).await;
+    assert!(centre.contains("K0") || centre.contains("Quiosques"), "the kiosks by state");
+    browser.screenshot(shots, "console-centre").await;
+
     // The audit log holds the login and the command.
     let audit = store.audit_log(100).expect("audit");
     assert!(audit.iter().any(|e| e.username == "olga" && e.action == "log-in" && e.outcome == "ok"));

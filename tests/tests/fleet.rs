@@ -133,7 +133,7 @@ async fn staff_see_a_kiosk_and_steer_it_through_its_heartbeats() {
     assert_eq!(upload.content_type, "image/png");
     assert!(upload.body.starts_with(b"\x89PNG"), "a PNG");
     assert_eq!(central.central.store().last_screenshot("K01").expect("read").map(|u| u.command_id), Some(shot.command.command_id));
-    let path = std::env::temp_dir().join(format!("balcao-masked-screenshot-{}.png", std::process::id()));
+    let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("masked-screenshot.png");
     std::fs::write(&path, &upload.body).expect("png");
     eprintln!("the masked screenshot: {}", path.display());
     kiosk.send(balcao_kiosk::session::Event::Ui(UserAction::FormBack));

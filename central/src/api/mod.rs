@@ -41,9 +41,30 @@ pub struct AppState {
     /// flight; zero otherwise).
     pub processing_delay: Duration,
     pub metrics: crate::metrics::Metrics,
+    /// The whole fleet as last judged, and when: every console's live page reads this copy,
+    /// refreshed at most every [`FLEET_FRESH`], rather than the database each.
+    pub fleet: tokio::sync::Mutex<Option<(std::time::Instant, Arc<Vec<crate::store::fleet::FleetKiosk>>)>>,
 }
 
+/// How long the fleet as judged is shared between consoles before it is read again.
+pub const FLEET_FRESH: Duration = Duration::from_secs(1);
+
 impl AppState {
+    /// The whole fleet, judged within the last [`FLEET_FRESH`] (one read for every console
+    /// watching; a second caller meanwhile waits for the first's read).
+    pub async fn fleet_now(self: &Arc<Self>) -> Result<Arc<Vec<crate::store::fleet::FleetKiosk>>, ApiError> {
+        let mut cached = self.fleet.lock().await;
+        if let Some((at, fleet)) = &*cached
+            && at.elapsed() < FLEET_FRESH
+        {
+            return Ok(fleet.clone());
+        }
+        let state = self.clone();
+        let fleet = Arc::new(blocking(move || state.store.fleet(None)).await??);
+        *cached = Some((std::time::Instant::now(), fleet.clone()));
+        Ok(fleet)
+    }
+
     /// The copy held, without asking the database.
     fn held_catalog(&self) -> Arc<StoredCatalog> {
         self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()

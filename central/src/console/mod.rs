@@ -4,6 +4,8 @@
 
 mod alerts;
 mod applications;
+mod centre;
+mod staff;
 mod words;
 
 use std::collections::HashMap;
@@ -44,6 +46,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/", get(fleet_page))
         .route("/console/fleet/events", get(fleet_events))
         .route("/console/kiosks/{id}", get(kiosk_page))
+        .route("/console/centres/{id}", get(centre::centre_page))
         .route("/console/kiosks/{id}/commands", post(send_command))
         .route("/console/kiosks/{id}/screenshot.png", get(last_screenshot))
         .route("/console/uploads/{command}", get(uploaded))
@@ -53,6 +56,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/alerts/events", get(alerts::alert_events))
         .route("/console/alerts/rules", post(alerts::save_rules))
         .route("/console/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/console/staff", get(staff::staff_page).post(staff::add))
+        .route("/console/staff/{username}", post(staff::change))
         .route("/console/audit", get(audit_page))
         .route("/console/audit.csv", get(audit_csv))
         .route("/console/applications", get(applications::applications_page))
@@ -274,6 +279,14 @@ async fn log_in(
         audit(&state, &typed, &visit.address, "log-in", &typed, "the login form's CSRF token is missing or wrong", "refused").await;
         return login_form(&visit, StatusCode::FORBIDDEN, Some(visit.w.wrong_login));
     }
+    // Too many refused log-ins from this address lately: refused before any password is tried.
+    let (store_state, address) = (state.clone(), visit.address.clone());
+    let since = Timestamp::now() - crate::store::staff::ADDRESS_WINDOW;
+    let refused_lately = crate::api::blocking(move || store_state.store.refused_logins_from(&address, since)).await;
+    if matches!(refused_lately, Ok(Ok(n)) if n >= crate::store::staff::ADDRESS_LIMIT) {
+        audit(&state, &typed, &visit.address, "log-in", &typed, "too many refused log-ins from this address", "refused").await;
+        return login_form(&visit, StatusCode::TOO_MANY_REQUESTS, Some(visit.w.locked));
+    }
     let (store_state, username, password) = (state.clone(), field("username").to_owned(), field("password").to_owned());
     let result = crate::api::blocking(move || store_state.store.log_in(&username, &password)).await;
     match result {
@@ -387,8 +400,8 @@ struct FleetPage {
 
 /// The fleet as this staff member may see it, narrowed by the page's filter.
 async fn fleet_for(state: &Arc<AppState>, signed: &Signed, filter: &HashMap<String, String>) -> Result<(Vec<String>, Vec<Row>), Response> {
-    let centres = signed.session.staff.centre_filter().map(<[String]>::to_vec);
-    let fleet = from_store(state, move |store| store.fleet(centres.as_deref())).await?;
+    let all = state.fleet_now().await.map_err(IntoResponse::into_response)?;
+    let fleet: Vec<&FleetKiosk> = all.iter().filter(|k| signed.session.staff.sees(&k.centre_id)).collect();
     let mut centres: Vec<String> = fleet.iter().map(|k| k.centre_id.clone()).collect();
     centres.sort();
     centres.dedup();

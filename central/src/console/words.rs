@@ -79,6 +79,7 @@ pub struct Words {
     pub citizen_language: &'static str,
     pub screenshot: &'static str,
     pub open_file: &'static str,
+    pub staff: &'static str,
     pub skip_to_content: &'static str,
 }
 
@@ -153,6 +154,7 @@ pub const ZH_HANT: Words = Words {
     citizen_language: "市民使用的語言",
     screenshot: "最近的畫面截圖（個人資料已遮蓋）",
     open_file: "開啟",
+    staff: "職員",
     skip_to_content: "跳到主要內容",
 };
 
@@ -227,6 +229,7 @@ pub const PT: Words = Words {
     citizen_language: "Língua do cidadão",
     screenshot: "Última captura de ecrã (dados ocultos)",
     open_file: "Abrir",
+    staff: "Pessoal",
     skip_to_content: "Saltar para o conteúdo",
 };
 
@@ -301,6 +304,7 @@ pub const EN: Words = Words {
     citizen_language: "The citizen's language",
     screenshot: "Last screenshot (personal data masked)",
     open_file: "Open",
+    staff: "Staff",
     skip_to_content: "Skip to content",
 };
 

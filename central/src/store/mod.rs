@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 pub mod alerts;
 mod certificates;
+pub mod day;
 pub mod db;
 pub mod fleet;
 mod issuer;
@@ -335,6 +336,8 @@ fn migrations() -> Migrations<'static> {
         M::up(alerts::ALERTS_SCHEMA),
         // What kiosks send on staff's asking: masked screenshots and logs.
         M::up(fleet::UPLOADS_SCHEMA),
+        // Refused log-ins counted per address.
+        M::up(staff::AUDIT_ADDRESS_INDEX),
     ])
 }
 
@@ -467,6 +470,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     staff::POSTGRES_AUDIT_SCHEMA,
     alerts::ALERTS_SCHEMA,
     fleet::UPLOADS_SCHEMA,
+    staff::AUDIT_ADDRESS_INDEX,
 ];
 
 /// How long an idempotency key's claim lasts if its request never ends it (its instance died):
@@ -1009,7 +1013,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 12;
+const SQLITE_MIGRATIONS: usize = 13;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

@@ -54,6 +54,18 @@ pub(super) const POSTGRES_AUDIT_SCHEMA: &str = "
         FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 ";
 
+/// Finds the refused log-ins from one address quickly (see [`Store::refused_logins_from`]).
+pub(super) const AUDIT_ADDRESS_INDEX: &str = "CREATE INDEX audit_log_address ON audit_log(address, action, at);";
+
+/// Refused log-ins from one address within [`ADDRESS_WINDOW`] after which that address may not
+/// try again until it has kept quiet for the window: one account's lockout does not stop
+/// someone trying one password on every account.
+pub const ADDRESS_LIMIT: u64 = 30;
+pub const ADDRESS_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+
+/// `locked_until` of a disabled account: locked for good, until an administrator enables it.
+const DISABLED: i64 = i64::MAX;
+
 /// Wrong passwords in a row before an account is locked.
 pub const LOCK_AFTER: i64 = 10;
 /// How long a locked account stays locked.
@@ -232,6 +244,53 @@ impl Store {
         Ok(Staff { username: username.into(), name: name.trim().into(), role, centres: centres.to_vec() })
     }
 
+    /// Every staff member with whether their account is disabled, by name.
+    pub fn staff_accounts(&self) -> Result<Vec<(Staff, bool)>, StoreError> {
+        let rows =
+            self.db.read(|tx| tx.query("SELECT username, name, role, centres, locked_until FROM staff ORDER BY username", args![]))?;
+        rows.iter().map(|row| Ok((staff_of(row)?, row.get::<i64>(4)? == DISABLED))).collect()
+    }
+
+    /// Changes what a staff member may do and where; it applies to their next request.
+    /// `false` if there is no such staff member.
+    pub fn update_staff(&self, username: &str, role: Role, centres: &[String]) -> Result<bool, StaffRefused> {
+        if let Some(centre) = centres.iter().find(|c| !valid_name(c)) {
+            return Err(StaffRefused::Invalid(format!("{centre:?} is not a centre's name")));
+        }
+        let changed = self.db.write(|tx| {
+            tx.execute("UPDATE staff SET role = $2, centres = $3 WHERE username = $1", args![username, role.name(), centres.join(",")])
+        })?;
+        Ok(changed == 1)
+    }
+
+    /// Disables an account (its sessions end; it cannot log in) or enables it again.
+    pub fn set_staff_enabled(&self, username: &str, enabled: bool) -> Result<bool, StoreError> {
+        self.db.write(|tx| {
+            let changed = tx.execute(
+                "UPDATE staff SET locked_until = $2, failed_logins = 0 WHERE username = $1",
+                args![username, if enabled { 0 } else { DISABLED }],
+            )?;
+            if !enabled {
+                tx.execute("DELETE FROM staff_sessions WHERE username = $1", args![username])?;
+            }
+            Ok(changed == 1)
+        })
+    }
+
+    /// Gives a staff member a new password (an administrator's reset): their sessions end.
+    pub fn reset_password(&self, username: &str, password: &str) -> Result<bool, StaffRefused> {
+        if password.chars().count() < MIN_PASSWORD {
+            return Err(StaffRefused::Invalid(format!("a password has at least {MIN_PASSWORD} characters")));
+        }
+        let hash = hash_password(password)?;
+        let changed = self.db.write(|tx| {
+            let changed = tx.execute("UPDATE staff SET password_hash = $2 WHERE username = $1", args![username, hash])?;
+            tx.execute("DELETE FROM staff_sessions WHERE username = $1", args![username])?;
+            Ok::<_, StoreError>(changed)
+        })?;
+        Ok(changed == 1)
+    }
+
     /// Every staff member, by name.
     pub fn staff(&self) -> Result<Vec<Staff>, StoreError> {
         let rows = self.db.read(|tx| tx.query("SELECT username, name, role, centres FROM staff ORDER BY username", args![]))?;
@@ -322,6 +381,18 @@ impl Store {
             )
         })?;
         Ok(())
+    }
+
+    /// How many log-ins from `address` were refused since `since` (read from the audit log, so
+    /// every instance counts the same).
+    pub fn refused_logins_from(&self, address: &str, since: Timestamp) -> Result<u64, StoreError> {
+        self.db.read(|tx| {
+            tx.query_one(
+                "SELECT COUNT(*) FROM audit_log WHERE address = $1 AND action = 'log-in' AND at >= $2 AND outcome = 'refused'",
+                args![address, since.as_millisecond()],
+            )?
+            .get(0)
+        })
     }
 
     /// The audit log, newest first, `limit` lines at most.
