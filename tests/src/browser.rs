@@ -83,6 +83,31 @@ impl Browser {
         }
     }
 
+    /// What axe-core (installed by `tools/setup test`) finds wrong on the page as shown, by the
+    /// WCAG 2.0–2.2 A and AA rules: one line per rule broken, with the elements it names.
+    pub async fn accessibility_problems(&self) -> Vec<String> {
+        let tools = std::env::var_os("BALCAO_TOOLS")
+            .map(std::path::PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/balcao/tools")))
+            .expect("BALCAO_TOOLS or HOME");
+        let file = tools.join("axe-core/4.10.3/axe.min.js");
+        let axe = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e} (tools/setup test fetches axe-core)", file.display()));
+        self.client.execute(&format!("{axe}\nreturn true;"), vec![]).await.expect("axe-core loads");
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] } })
+                   .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ' — '
+                       + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))))
+                   .catch(e => done(['axe failed: ' + e]));",
+                vec![],
+            )
+            .await
+            .expect("axe-core runs");
+        serde_json::from_value(found).expect("a list of problems")
+    }
+
     pub async fn close(self) {
         let _ = self.client.close().await;
     }

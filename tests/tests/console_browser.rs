@@ -2,7 +2,7 @@
 //! loopback. An operator logs in, filters the fleet, sees a kiosk turn to alarm live (no
 //! reload), sends it a command, changes the language; the payment days whose terminal and
 //! journal differ are flagged above the rest; a citizen's call arrives on the alerts page live and
-//! is acknowledged. Screenshots of each page are saved to be looked at.
+//! is acknowledged; every page passes axe-core's WCAG 2.2 AA rules. Screenshots of each page are saved to be looked at.
 
 use std::path::Path;
 use std::time::Duration;
@@ -53,6 +53,12 @@ fn heartbeat(kiosk: &str, centre: &str, receipt_printer: DeviceCondition) -> Hea
     }
 }
 
+/// The page as shown passes axe-core's WCAG 2.2 A and AA rules.
+async fn accessible(browser: &Browser, page: &str) {
+    let problems = browser.accessibility_problems().await;
+    assert!(problems.is_empty(), "{page} breaks accessibility rules:\n{}", problems.join("\n"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -76,6 +82,7 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     browser.wait_for("the login page", soon, |s| s.contains("id=\"password\"")).await;
     assert!(client.current_url().await.expect("url").path().ends_with("/console/login"));
     browser.screenshot(shots, "console-login").await;
+    accessible(&browser, "console-login").await;
     client.find(Locator::Id("username")).await.expect("name").send_keys("olga").await.expect("type");
     client.find(Locator::Id("password")).await.expect("password").send_keys(PASSWORD).await.expect("type");
     client.find(Locator::Css("form.login button")).await.expect("button").click().await.expect("log in");
@@ -94,6 +101,7 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     let live = browser.wait_for("K02 in alarm, live", soon, |s| s.contains("Receipt printer: Out of paper")).await;
     assert!(live.contains("state-alarm"), "the row's state changed");
     browser.screenshot(shots, "console-fleet-live-alarm").await;
+    accessible(&browser, "console-fleet-live-alarm").await;
 
     // Put K02 out of service with a message in the three languages.
     client.find(Locator::LinkText("K02")).await.expect("link").click().await.expect("open K02");
@@ -107,6 +115,7 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     let history = store.commands_of("K02", 10).expect("history");
     assert_eq!((history.len(), history[0].issued_by.as_str()), (1, "olga"));
     browser.screenshot(shots, "console-kiosk-command").await;
+    accessible(&browser, "console-kiosk-command").await;
 
     // In Portuguese.
     client.find(Locator::Css("a[lang='pt']")).await.expect("Português").click().await.expect("choose");
@@ -123,6 +132,7 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     assert!(flagged.contains("K02") && flagged.contains("terminal +MOP 10.00"), "{flagged}");
     assert!(!flagged.contains("K01"), "a day that agrees is not flagged: {flagged}");
     browser.screenshot(shots, "console-payment-days").await;
+    accessible(&browser, "console-payment-days").await;
 
     // The alerts: K02's paper and its payment day are there; a citizen's call at K01 arrives
     // live, and the operator acknowledges it.
@@ -151,6 +161,7 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     let status = store.attendant_call("K01", call.call_id).expect("status").expect("the call");
     assert!(status.acknowledged_at.is_some() && !status.ended, "{status:?}");
     browser.screenshot(shots, "console-alerts-acknowledged").await;
+    accessible(&browser, "console-alerts-acknowledged").await;
 
     // The centre's day at a glance.
     client.find(Locator::LinkText("K01")).await.expect("K01's link").click().await.expect("open K01");
@@ -159,6 +170,7 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     let centre = browser.wait_for("the centre's page", soon, |s| s.contains("<svg") && s.contains("Hoje, hora a hora")).await;
     assert!(centre.contains("K0") || centre.contains("Quiosques"), "the kiosks by state");
     browser.screenshot(shots, "console-centre").await;
+    accessible(&browser, "console-centre").await;
 
     // The audit log holds the login and the command.
     let audit = store.audit_log(100).expect("audit");
