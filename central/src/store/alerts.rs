@@ -289,23 +289,35 @@ impl Store {
 
     /// Raises and clears `kiosk_id`'s alerts after its heartbeat (in the heartbeat's
     /// transaction): its silence is over, and what the heartbeat shows is what stays open.
-    pub(super) fn heartbeat_alerts(&self, tx: &mut Tx<'_>, heartbeat: &Heartbeat, now: i64) -> Result<(), StoreError> {
+    /// `maybe_open`: the kiosk's row says an alert of it may be open; when it does not and the
+    /// heartbeat finds nothing, there is nothing to read.
+    pub(super) fn heartbeat_alerts(&self, tx: &mut Tx<'_>, heartbeat: &Heartbeat, now: i64, maybe_open: bool) -> Result<(), StoreError> {
         let rules = self.rules_in(tx)?;
         let found = found_in(heartbeat, &rules);
+        if found.is_empty() && !maybe_open {
+            return Ok(());
+        }
         let open =
             tx.query(&format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE kiosk_id = $1 AND cleared_at IS NULL"), args![heartbeat.kiosk_id])?;
         let open = open.iter().map(alert_of).collect::<Result<Vec<_>, _>>()?;
+        let mut left_open = 0;
         for alert in &open {
             let managed = alert.rule == AlertRule::Offline || AlertRule::FROM_HEARTBEAT.contains(&alert.rule);
             let still = found.iter().any(|(rule, subject, _)| *rule == alert.rule && *subject == alert.subject);
             if managed && !still {
                 self.clear(tx, alert, now)?;
+            } else {
+                left_open += 1;
             }
         }
+        let mut raised = 0;
         for (rule, subject, detail) in found {
             if !open.iter().any(|a| a.rule == rule && a.subject == subject) {
-                self.raise(tx, &heartbeat.kiosk_id, &heartbeat.centre_id, rule, &subject, &detail, "", now)?;
+                raised += usize::from(self.raise(tx, &heartbeat.kiosk_id, &heartbeat.centre_id, rule, &subject, &detail, "", now)?.is_some());
             }
+        }
+        if left_open == 0 && raised == 0 && maybe_open {
+            tx.execute("UPDATE kiosks SET alerts_open = 0 WHERE kiosk_id = $1", args![heartbeat.kiosk_id])?;
         }
         Ok(())
     }
@@ -344,6 +356,8 @@ impl Store {
         if inserted == 0 {
             return Ok(None);
         }
+        // The kiosk's heartbeats look at its alerts again.
+        tx.execute("UPDATE kiosks SET alerts_open = 1 WHERE kiosk_id = $1 AND alerts_open = 0", args![kiosk_id])?;
         let alert = self.alert_in(tx, id)?.ok_or_else(|| StoreError::Corrupt(format!("alert {id} vanished")))?;
         self.queue_delivery(tx, AlertChange::Raised, &alert, now)?;
         Ok(Some(alert))

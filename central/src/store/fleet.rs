@@ -72,6 +72,15 @@ pub enum UploadFiled {
     NotAsked,
 }
 
+/// What a heartbeat needs to know of its kiosk besides its last heartbeat: whether any alert
+/// of it is open (`alerts_open`: 0 only when none is), and until when a command may wait for
+/// it (`commands_until`, milliseconds). Hints that may say "look" when there is nothing, never
+/// "nothing" when there is something.
+pub(super) const HINTS_SCHEMA: &str = "
+    ALTER TABLE kiosks ADD COLUMN alerts_open BIGINT NOT NULL DEFAULT 1;
+    ALTER TABLE kiosks ADD COLUMN commands_until BIGINT NOT NULL DEFAULT 9223372036854775807;
+";
+
 /// How long a kiosk may be silent before it counts as offline (three missed heartbeats).
 pub const OFFLINE_AFTER: SignedDuration = SignedDuration::from_mins(3);
 /// The oldest outbox entry's age past which staff are warned (central unreachable for long, or
@@ -266,14 +275,23 @@ impl Store {
         );
         // A heartbeat lost at a power cut is harmless: the next comes within a minute.
         self.db.write_volatile(|tx| {
-            tx.execute(
+            // The kiosk's row says whether anything else needs reading: an alert open, a
+            // command not yet expired. Most heartbeats of a sound fleet stop here.
+            let hints = tx.query_one(
                 "INSERT INTO kiosks (kiosk_id, centre_id, last_seen, heartbeat) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (kiosk_id) DO UPDATE SET centre_id = excluded.centre_id, last_seen = excluded.last_seen, heartbeat = excluded.heartbeat",
+                 ON CONFLICT (kiosk_id) DO UPDATE SET centre_id = excluded.centre_id, last_seen = excluded.last_seen, heartbeat = excluded.heartbeat
+                 RETURNING alerts_open, commands_until",
                 args![heartbeat.kiosk_id, heartbeat.centre_id, now, body],
             )?;
-            self.heartbeat_alerts(tx, heartbeat, now)?;
+            let (alerts_open, commands_until): (i64, i64) = (hints.get(0)?, hints.get(1)?);
+            self.heartbeat_alerts(tx, heartbeat, now, alerts_open != 0)?;
+            if commands_until <= now {
+                return Ok(Vec::new());
+            }
             let waiting = tx.query(&sql, args![heartbeat.kiosk_id, now])?.iter().map(command_of).collect::<Result<Vec<_>, _>>()?;
-            if !waiting.is_empty() {
+            if waiting.is_empty() {
+                tx.execute("UPDATE kiosks SET commands_until = 0 WHERE kiosk_id = $1", args![heartbeat.kiosk_id])?;
+            } else {
                 tx.execute(
                     "UPDATE kiosk_commands SET delivered_at = $2 WHERE kiosk_id = $1 AND outcome IS NULL AND expires_at > $2 AND delivered_at IS NULL",
                     args![heartbeat.kiosk_id, now],
@@ -308,6 +326,11 @@ impl Store {
                 return Ok(false);
             };
             let centre_id: String = row.get(0)?;
+            // The kiosk's next heartbeat looks for commands until this one expires.
+            tx.execute(
+                "UPDATE kiosks SET commands_until = CASE WHEN commands_until > $2 THEN commands_until ELSE $2 END WHERE kiosk_id = $1",
+                args![kiosk_id, millis(command.expires_at)],
+            )?;
             tx.execute(
                 "INSERT INTO kiosk_commands (command_id, kiosk_id, centre_id, kind, action, issued_by, issued_at, expires_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -338,6 +338,8 @@ fn migrations() -> Migrations<'static> {
         M::up(fleet::UPLOADS_SCHEMA),
         // Refused log-ins counted per address.
         M::up(staff::AUDIT_ADDRESS_INDEX),
+        // What a heartbeat needs to read besides its own row.
+        M::up(fleet::HINTS_SCHEMA),
     ])
 }
 
@@ -471,6 +473,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     alerts::ALERTS_SCHEMA,
     fleet::UPLOADS_SCHEMA,
     staff::AUDIT_ADDRESS_INDEX,
+    fleet::HINTS_SCHEMA,
 ];
 
 /// How long an idempotency key's claim lasts if its request never ends it (its instance died):
@@ -1013,7 +1016,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 13;
+const SQLITE_MIGRATIONS: usize = 14;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the
