@@ -536,6 +536,27 @@ struct KioskPage {
     commands: Vec<CommandRow>,
     /// When the last masked screenshot was taken, if there is one.
     screenshot: Option<String>,
+    /// What the kiosk reported lately (its outbox's events), newest first.
+    events: Vec<EventRow>,
+}
+
+#[derive(Debug)]
+struct EventRow {
+    at: String,
+    kind: &'static str,
+    severity: balcao_backend_client::api::Severity,
+    detail: String,
+}
+
+impl EventRow {
+    /// The severity's class (styled, and worded beside the kind: not by colour alone).
+    fn level(&self) -> &'static str {
+        match self.severity {
+            balcao_backend_client::api::Severity::Info => "ok",
+            balcao_backend_client::api::Severity::Warning => "warning",
+            balcao_backend_client::api::Severity::Critical => "alarm",
+        }
+    }
 }
 
 /// The kiosk `id` if this staff member may see it.
@@ -568,10 +589,11 @@ async fn kiosk_page(
             })
             .collect::<Result<_, _>>()?;
         let screenshot = store.last_screenshot(&kiosk_id)?.map(|u| u.received_at);
-        Ok((history, uploads, screenshot))
+        let events = store.events_of(&kiosk_id, 20)?;
+        Ok((history, uploads, screenshot, events))
     })
     .await;
-    let (history, uploads, screenshot) = match found {
+    let (history, uploads, screenshot, events) = match found {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -618,6 +640,10 @@ async fn kiosk_page(
             })
             .collect(),
         screenshot: screenshot.map(when),
+        events: events
+            .iter()
+            .map(|e| EventRow { at: when(e.at), kind: w.event_kind(e.kind), severity: e.severity, detail: e.detail.clone() })
+            .collect(),
     }
     .render();
     page(&signed.visit, StatusCode::OK, html)

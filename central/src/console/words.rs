@@ -1,7 +1,7 @@
 //! The console's words in its three languages: staff in Macao work in Chinese and Portuguese.
 //! One struct per language, so a word missing in one language does not compile.
 
-use balcao_backend_client::api::{CommandOutcome, DeviceClass, DeviceCondition, Language};
+use balcao_backend_client::api::{CommandOutcome, DeviceClass, DeviceCondition, KioskEventKind, Language};
 
 use crate::store::alerts::AlertRule;
 use crate::store::fleet::{Finding, KioskState};
@@ -80,6 +80,8 @@ pub struct Words {
     pub screenshot: &'static str,
     pub open_file: &'static str,
     pub staff: &'static str,
+    pub events: &'static str,
+    pub no_events: &'static str,
     pub skip_to_content: &'static str,
 }
 
@@ -155,6 +157,8 @@ pub const ZH_HANT: Words = Words {
     screenshot: "最近的畫面截圖（個人資料已遮蓋）",
     open_file: "開啟",
     staff: "職員",
+    events: "最近事件",
+    no_events: "沒有事件。",
     skip_to_content: "跳到主要內容",
 };
 
@@ -230,6 +234,8 @@ pub const PT: Words = Words {
     screenshot: "Última captura de ecrã (dados ocultos)",
     open_file: "Abrir",
     staff: "Pessoal",
+    events: "Eventos recentes",
+    no_events: "Nenhum evento.",
     skip_to_content: "Saltar para o conteúdo",
 };
 
@@ -305,6 +311,8 @@ pub const EN: Words = Words {
     screenshot: "Last screenshot (personal data masked)",
     open_file: "Open",
     staff: "Staff",
+    events: "Recent events",
+    no_events: "No events.",
     skip_to_content: "Skip to content",
 };
 
@@ -400,6 +408,20 @@ impl Words {
             AlertRule::PaperNearEnd => ("紙張將用完", "Papel quase no fim", "Paper running low"),
         };
         self.pick(zh, pt, en)
+    }
+
+    pub fn event_kind(&self, kind: KioskEventKind) -> &'static str {
+        match kind {
+            KioskEventKind::StorageIntegrityFailed => {
+                self.pick("資料庫檢查失敗", "Base de dados falhou a verificação", "Database check failed")
+            }
+            KioskEventKind::StorageFailed => self.pick("資料庫寫入失敗", "Escrita na base de dados falhou", "Database write failed"),
+            KioskEventKind::DeadLetter => self.pick("記錄被拒絕", "Registo recusado", "Record refused"),
+            KioskEventKind::DayClosed => self.pick("付款日結", "Dia de pagamentos fechado", "Payment day closed"),
+            KioskEventKind::DayCloseFailed => self.pick("日結失敗", "Fecho do dia falhou", "Day close failed"),
+            KioskEventKind::PaymentLapsed => self.pick("付款預留已失效", "Reserva de pagamento caducou", "Payment reservation lapsed"),
+            KioskEventKind::DeviceFault => self.pick("設備故障", "Avaria de dispositivo", "Device fault"),
+        }
     }
 
     /// What a finding says to an operator.

@@ -313,7 +313,8 @@ impl Store {
         let mut raised = 0;
         for (rule, subject, detail) in found {
             if !open.iter().any(|a| a.rule == rule && a.subject == subject) {
-                raised += usize::from(self.raise(tx, &heartbeat.kiosk_id, &heartbeat.centre_id, rule, &subject, &detail, "", now)?.is_some());
+                raised +=
+                    usize::from(self.raise(tx, &heartbeat.kiosk_id, &heartbeat.centre_id, rule, &subject, &detail, "", now)?.is_some());
             }
         }
         if left_open == 0 && raised == 0 && maybe_open {

@@ -340,6 +340,8 @@ fn migrations() -> Migrations<'static> {
         M::up(staff::AUDIT_ADDRESS_INDEX),
         // What a heartbeat needs to read besides its own row.
         M::up(fleet::HINTS_SCHEMA),
+        // A kiosk's own events, for its page.
+        M::up(KIOSK_EVENTS_INDEX),
     ])
 }
 
@@ -474,7 +476,11 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     fleet::UPLOADS_SCHEMA,
     staff::AUDIT_ADDRESS_INDEX,
     fleet::HINTS_SCHEMA,
+    KIOSK_EVENTS_INDEX,
 ];
+
+/// A kiosk's events found without reading everyone's.
+const KIOSK_EVENTS_INDEX: &str = "CREATE INDEX kiosk_events_kiosk ON kiosk_events(kiosk_id, received_at);";
 
 /// How long an idempotency key's claim lasts if its request never ends it (its instance died):
 /// a kiosk repeating the request on another instance waits this long at most. A claim only
@@ -882,6 +888,19 @@ impl Store {
         self.events("SELECT body FROM kiosk_events ORDER BY received_at DESC, rowid DESC LIMIT $1", limit)
     }
 
+    /// One kiosk's events, newest first.
+    pub fn events_of(&self, kiosk_id: &str, limit: u32) -> Result<Vec<KioskEvent>, StoreError> {
+        let rows = self.db.read(|tx| {
+            tx.query(
+                "SELECT body FROM kiosk_events WHERE kiosk_id = $1 ORDER BY received_at DESC, rowid DESC LIMIT $2",
+                args![kiosk_id, limit],
+            )
+        })?;
+        rows.iter()
+            .map(|row| serde_json::from_str(&row.get::<String>(0)?).map_err(|e| StoreError::Corrupt(format!("event: {e}"))))
+            .collect()
+    }
+
     fn events(&self, sql: &str, limit: u32) -> Result<Vec<KioskEvent>, StoreError> {
         let rows = self.db.read(|tx| tx.query(sql, args![limit]))?;
         rows.iter()
@@ -1016,7 +1035,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 14;
+const SQLITE_MIGRATIONS: usize = 15;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the
