@@ -53,6 +53,28 @@ fn heartbeat(kiosk: &str, centre: &str, receipt_printer: DeviceCondition) -> Hea
     }
 }
 
+const ENTER: &str = "\u{e007}";
+
+/// Presses a key (a WebDriver key code such as Tab, U+E004) on whatever has the focus.
+async fn press(client: &fantoccini::Client, key: char) {
+    use fantoccini::actions::{InputSource as _, KeyAction, KeyActions};
+    let actions = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+    client.perform_actions(actions).await.expect("a key pressed");
+}
+
+/// Presses Tab until the focused element's `attribute` satisfies `wanted`, at most `most`
+/// times. Fails if it never gets there: a control the keyboard cannot reach.
+async fn tab_to(client: &fantoccini::Client, attribute: &str, wanted: impl Fn(&str) -> bool, most: usize) {
+    for _ in 0..most {
+        press(client, '\u{e004}').await;
+        let focused = client.active_element().await.expect("the focused element");
+        if wanted(&focused.attr(attribute).await.ok().flatten().unwrap_or_default()) {
+            return;
+        }
+    }
+    panic!("{attribute}: not reached with {most} presses of Tab");
+}
+
 /// The page as shown passes axe-core's WCAG 2.2 A and AA rules.
 async fn accessible(browser: &Browser, page: &str) {
     let problems = browser.accessibility_problems().await;
@@ -83,11 +105,16 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     assert!(client.current_url().await.expect("url").path().ends_with("/console/login"));
     browser.screenshot(shots, "console-login").await;
     accessible(&browser, "console-login").await;
-    client.find(Locator::Id("username")).await.expect("name").send_keys("olga").await.expect("type");
-    client.find(Locator::Id("password")).await.expect("password").send_keys(PASSWORD).await.expect("type");
-    client.find(Locator::Css("form.login button")).await.expect("button").click().await.expect("log in");
+    // With the keyboard alone: the name has the focus already, Tab to the password, Enter.
+    let focused = client.active_element().await.expect("focus");
+    assert_eq!(focused.attr("id").await.expect("id").as_deref(), Some("username"), "the name field has the focus");
+    focused.send_keys("olga").await.expect("type");
+    tab_to(client, "id", |id| id == "password", 1).await;
+    client.active_element().await.expect("focus").send_keys(&format!("{PASSWORD}{ENTER}")).await.expect("type and Enter");
     let fleet = browser.wait_for("the fleet", soon, |s| s.contains("fleet-rows") && s.contains("K31")).await;
     assert!(fleet.contains("K01") && fleet.contains("K02"), "every kiosk");
+    // The first Tab on a page reaches the link past the header to its content.
+    tab_to(client, "class", |class| class == "skip", 1).await;
 
     // Filter to one centre.
     client.find(Locator::Css("#centre option[value='GSC-02']")).await.expect("option").click().await.expect("choose");
@@ -101,6 +128,12 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     let live = browser.wait_for("K02 in alarm, live", soon, |s| s.contains("Receipt printer: Out of paper")).await;
     assert!(live.contains("state-alarm"), "the row's state changed");
     browser.screenshot(shots, "console-fleet-live-alarm").await;
+    // On a tablet held upright, nothing runs off the side of the page.
+    client.set_window_size(800, 1280).await.expect("a tablet's size");
+    let fits = client.execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![]).await.expect("measured");
+    browser.screenshot(shots, "console-fleet-tablet").await;
+    assert_eq!(fits, serde_json::Value::Bool(true), "the fleet page fits a tablet's width");
+    client.set_window_size(1280, 900).await.expect("back to a desktop's size");
     accessible(&browser, "console-fleet-live-alarm").await;
 
     // Put K02 out of service with a message in the three languages.
@@ -150,13 +183,9 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     let live = browser.wait_for("the call, live", soon, |s| s.contains("Cidadão pede ajuda")).await;
     assert!(live.contains("rule-payment-day") && live.contains("rule-paper-out"), "every open alert is listed");
     browser.screenshot(shots, "console-alerts-call").await;
-    client
-        .find(Locator::Css("tr.rule-attendant-called form button"))
-        .await
-        .expect("the acknowledge button")
-        .click()
-        .await
-        .expect("acknowledge");
+    // Acknowledged with the keyboard: Tab to the call's button, Enter.
+    tab_to(client, "data-rule", |rule| rule == "attendant-called", 40).await;
+    press(client, '\u{e007}').await;
     browser.wait_for("acknowledged", soon, |s| s.contains("Alerta visto") && s.contains("olga (")).await;
     let status = store.attendant_call("K01", call.call_id).expect("status").expect("the call");
     assert!(status.acknowledged_at.is_some() && !status.ended, "{status:?}");

@@ -78,7 +78,9 @@ pub enum UploadFiled {
 /// "nothing" when there is something.
 pub(super) const HINTS_SCHEMA: &str = "
     ALTER TABLE kiosks ADD COLUMN alerts_open BIGINT NOT NULL DEFAULT 1;
-    ALTER TABLE kiosks ADD COLUMN commands_until BIGINT NOT NULL DEFAULT 9223372036854775807;
+    ALTER TABLE kiosks ADD COLUMN commands_until BIGINT NOT NULL DEFAULT 0;
+    UPDATE kiosks SET commands_until = COALESCE(
+        (SELECT MAX(c.expires_at) FROM kiosk_commands c WHERE c.kiosk_id = kiosks.kiosk_id AND c.outcome IS NULL), 0);
 ";
 
 /// How long a kiosk may be silent before it counts as offline (three missed heartbeats).
