@@ -242,13 +242,9 @@ fn write_private(file: &Path, contents: &str) -> anyhow::Result<()> {
 
 /// The development PKI in `dir`, made on first use.
 fn load_dev_pki(dir: &Path) -> anyhow::Result<DevPki> {
-    let files = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"].map(|name| dir.join(name));
+    let files = DevPki::FILES.map(|name| dir.join(name));
     if !files[0].exists() {
-        let pki = DevPki::generate()?;
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        for (file, pem) in files.iter().zip([&pki.ca_pem, &pki.ca_key_pem, &pki.server_cert_pem, &pki.server_key_pem]) {
-            write_private(file, pem)?;
-        }
+        DevPki::generate()?.save(dir).with_context(|| format!("writing a development PKI into {}", dir.display()))?;
     }
     let [ca_pem, ca_key_pem, server_cert_pem, server_key_pem] =
         files.clone().map(|file| std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display())));

@@ -129,6 +129,23 @@ impl DevPki {
         Ok(format!("{}{}", cert.pem(), key.serialize_pem()))
     }
 
+    /// The files a development PKI is kept in, in its folder (`--dev-pki DIR`): the CA, its
+    /// key, the server's certificate and its key.
+    pub const FILES: [&'static str; 4] = ["ca.pem", "ca-key.pem", "server.pem", "server-key.pem"];
+
+    /// Writes the four [`FILES`](Self::FILES) into `dir` (made if missing), each readable by
+    /// its owner only.
+    pub fn save(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::create_dir_all(dir)?;
+        for (name, pem) in Self::FILES.iter().zip([&self.ca_pem, &self.ca_key_pem, &self.server_cert_pem, &self.server_key_pem]) {
+            let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(dir.join(name))?;
+            file.write_all(pem.as_bytes())?;
+        }
+        Ok(())
+    }
+
     /// The server's configuration, verifying kiosk certificates against this CA.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         server_config(self.server_cert_pem.as_bytes(), self.server_key_pem.as_bytes(), self.ca_pem.as_bytes())

@@ -179,15 +179,7 @@ fn main() -> ExitCode {
     let _ = rlimit::increase_nofile_limit(u64::MAX);
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("tempdir");
     let pki = DevPki::generate().expect("pki");
-    std::fs::create_dir_all(dir.path().join("pki")).expect("pki folder");
-    for (name, pem) in [
-        ("ca.pem", &pki.ca_pem),
-        ("ca-key.pem", &pki.ca_key_pem),
-        ("server.pem", &pki.server_cert_pem),
-        ("server-key.pem", &pki.server_key_pem),
-    ] {
-        std::fs::write(dir.path().join("pki").join(name), pem).expect("pki file");
-    }
+    pki.save(&dir.path().join("pki")).expect("the PKI's files");
     let issuing = Instant::now();
     let identities: Vec<String> = (0..KIOSKS).map(|i| pki.issue_kiosk(&format!("K{i:05}"), "GSC-01").expect("identity")).collect();
     eprintln!("{KIOSKS} kiosk certificates issued in {:.1?}", issuing.elapsed());

@@ -139,15 +139,7 @@ async fn a_fleet_drains_through_a_killed_instance_and_a_restarted_database() {
     let mut postgres = PgServer::start(Durability::Full).expect("PostgreSQL (tools/setup installs postgresql)");
     let database = postgres.create_database("territory").expect("database");
     let pki = DevPki::generate().expect("pki");
-    std::fs::create_dir_all(dir.path().join("pki")).expect("pki folder");
-    for (name, pem) in [
-        ("ca.pem", &pki.ca_pem),
-        ("ca-key.pem", &pki.ca_key_pem),
-        ("server.pem", &pki.server_cert_pem),
-        ("server-key.pem", &pki.server_key_pem),
-    ] {
-        std::fs::write(dir.path().join("pki").join(name), pem).expect("pki file");
-    }
+    pki.save(&dir.path().join("pki")).expect("the PKI's files");
     // What the test reads central's records through: one more instance, serving nothing.
     let observer = {
         let options = CentralOptions::on(DatabaseLocation::Postgres(database.clone()), KeyFiles::in_folder(&dir.path().join("keys")));
