@@ -17,6 +17,20 @@ pub const MAX_MESSAGE: usize = 500;
 /// The most minutes of logs a kiosk is asked for.
 pub const MAX_LOG_MINUTES: u32 = 24 * 60;
 
+/// Whether `value` is a kiosk's or a centre's name: 1 to 32 ASCII letters, digits and dashes.
+fn is_name(value: &str) -> bool {
+    (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// Whether `value` is a screen's name (`payment`, `out-of-service`): 1 to 32 lowercase ASCII
+/// letters, digits and dashes, a letter first.
+fn is_screen_name(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    (1..=32).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
 /// A kiosk's state, sent every minute or so (jittered). Only names and counts: never what a
 /// citizen typed, scanned or read. Unknown fields are refused, so a kiosk that sends more than
 /// central understands is told at once rather than silently half-read.
@@ -123,11 +137,10 @@ impl Heartbeat {
     /// years of uptime or a billion queued records is a broken counter, not a state.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let name = |value: &str| (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !name(&self.kiosk_id) {
+        if !is_name(&self.kiosk_id) {
             problems.push(format!("kiosk_id {:?} is not a kiosk name", self.kiosk_id));
         }
-        if !name(&self.centre_id) {
+        if !is_name(&self.centre_id) {
             problems.push(format!("centre_id {:?} is not a centre name", self.centre_id));
         }
         if self.software_version.is_empty() || self.software_version.len() > 64 || self.software_version.chars().any(char::is_control) {
@@ -165,12 +178,7 @@ impl Heartbeat {
         if self.devices.iter().any(|d| d.detail.len() > MAX_DETAIL) {
             problems.push(format!("a device's detail is longer than {MAX_DETAIL} bytes"));
         }
-        let screen = self.screen.as_bytes();
-        if screen.is_empty()
-            || screen.len() > 32
-            || !screen[0].is_ascii_lowercase()
-            || !screen.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        {
+        if !is_screen_name(&self.screen) {
             problems.push(format!("screen {:?} is not a screen name", self.screen));
         }
         problems
@@ -309,16 +317,10 @@ impl AttendantCall {
     /// What is wrong with the call's values, if anything.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let name = |value: &str| (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if !name(&self.kiosk_id) || !name(&self.centre_id) {
+        if !is_name(&self.kiosk_id) || !is_name(&self.centre_id) {
             problems.push("kiosk_id and centre_id must be names of 1 to 32 letters, digits and dashes".to_string());
         }
-        let screen = self.screen.as_bytes();
-        if screen.is_empty()
-            || screen.len() > 32
-            || !screen[0].is_ascii_lowercase()
-            || !screen.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        {
+        if !is_screen_name(&self.screen) {
             problems.push(format!("screen {:?} is not a screen name", self.screen));
         }
         problems
