@@ -16,7 +16,12 @@ fn pair(byte_time: Duration) -> (VirtualOcrReader, OcrMrzReader<SerialScanner>) 
     let reader = VirtualOcrReader::on_new_pty(byte_time).expect("virtual reader on a pty");
     let framing = Framing { prefix: Vec::new(), suffix: b"\r".to_vec(), inter_byte_timeout: Duration::from_millis(50) };
     let lines = SerialScanner::new(reader.port_path().to_string_lossy(), 9600, framing).expect("serial driver");
-    (reader, OcrMrzReader::new(lines))
+    let mut driver = OcrMrzReader::new(lines);
+    // The driver opens the port on first use and drops what was written before it opened (a
+    // pty hands such bytes over, and they belong to nobody): open it before the reader sends,
+    // or whether the first zone survives depends on when the pty's line discipline ran.
+    assert!(driver.status().expect("status"), "the port opens");
+    (reader, driver)
 }
 
 fn passport() -> HolderData {
@@ -29,7 +34,6 @@ fn passport() -> HolderData {
 #[test]
 fn a_card_at_the_wires_pace_and_a_passport_in_one_burst_give_their_zones() {
     let (reader, mut driver) = pair(Duration::from_millis(1));
-    assert!(driver.status().expect("status"));
     let card = specimen_identity_card().holder;
     let sent = card.clone();
     let laid = std::thread::spawn(move || reader.lay_down(&sent).map(|()| reader));
@@ -69,7 +73,6 @@ fn a_misread_or_half_zone_is_an_error_for_that_reading_and_the_next_reads() {
 #[test]
 fn an_unplugged_reader_is_no_reader_and_not_connected() {
     let (reader, mut driver) = pair(Duration::ZERO);
-    assert!(driver.status().expect("status"));
     reader.unplug();
     let error = driver.next_zone(WAIT).expect_err("gone");
     assert_eq!(error.kind(), ErrorKind::NoReader);
