@@ -113,6 +113,7 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     client.active_element().await.expect("focus").send_keys(&format!("{PASSWORD}{ENTER}")).await.expect("type and Enter");
     let fleet = browser.wait_for("the fleet", soon, |s| s.contains("fleet-rows") && s.contains("K31")).await;
     assert!(fleet.contains("K01") && fleet.contains("K02"), "every kiosk");
+    assert!(!fleet.contains("<td>attract</td>"), "screens in the reader's words, not the kiosk's names");
     // The first Tab on a page reaches the link past the header to its content.
     tab_to(client, "class", |class| class == "skip", 1).await;
 
@@ -182,6 +183,8 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     store.call_attendant(&call).expect("called");
     let live = browser.wait_for("the call, live", soon, |s| s.contains("Cidadão pede ajuda")).await;
     assert!(live.contains("rule-payment-day") && live.contains("rule-paper-out"), "every open alert is listed");
+    assert!(live.contains("<td>Pagamento</td>") && !live.contains("<td>payment</td>"), "the citizen's screen in the reader's words");
+    assert!(live.contains("Lançado pelo terminal MOP ") && !live.contains("end of day"), "the day's two totals, worded");
     browser.screenshot(shots, "console-alerts-call").await;
     // Acknowledged with the keyboard: Tab to the call's button, Enter.
     tab_to(client, "data-rule", |rule| rule == "attendant-called", 40).await;
@@ -200,6 +203,17 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     assert!(centre.contains("K0") || centre.contains("Quiosques"), "the kiosks by state");
     browser.screenshot(shots, "console-centre").await;
     accessible(&browser, "console-centre").await;
+
+    // Every page an operator opens fits a tablet held upright.
+    client.set_window_size(800, 1280).await.expect("a tablet's size");
+    for page in ["/console/kiosks/K02", "/console/alerts", "/console/applications", "/console/centres/GSC-01"] {
+        client.goto(&format!("{}{page}", central.url)).await.expect("goto");
+        browser.wait_for(page, soon, |s| s.contains("</main>")).await;
+        let fits = client.execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![]).await.expect("measured");
+        assert_eq!(fits, serde_json::Value::Bool(true), "{page} fits a tablet's width");
+    }
+    browser.screenshot(shots, "console-centre-tablet").await;
+    client.set_window_size(1280, 900).await.expect("back to a desktop's size");
 
     // The audit log holds the login and the command.
     let audit = store.audit_log(100).expect("audit");

@@ -73,7 +73,7 @@ fn row(w: &Words, alert: &Alert, can_acknowledge: bool) -> AlertRow {
         open: alert.cleared_at.is_none(),
         kiosk_id: alert.kiosk_id.clone(),
         centre_id: alert.centre_id.clone(),
-        screen: alert.screen.clone(),
+        screen: w.screen(&alert.screen),
         raised: when(alert.raised_at),
         detail: detail(w, alert),
         acknowledged: alert.acknowledged_at.map(|at| format!("{} ({})", alert.acknowledged_by.as_deref().unwrap_or_default(), when(at))),
@@ -105,7 +105,13 @@ fn detail(w: &Words, alert: &Alert) -> String {
             Some(device) => with_detail(w.device(device).to_string()),
             None => alert.detail.clone(),
         },
-        AlertRule::StorageFailure | AlertRule::PaymentDay => alert.detail.clone(),
+        AlertRule::PaymentDay => match crate::store::alerts::day_totals_of(&alert.detail) {
+            Some((terminal, journal)) => {
+                format!("{} {} · {} {}", w.terminal_booked, super::mop(terminal), w.kiosk_journal, super::mop(journal))
+            }
+            None => format!("{} — {}", w.pick("日結未完成", "O dia não fechou", "The day did not close"), alert.detail),
+        },
+        AlertRule::StorageFailure => alert.detail.clone(),
     }
 }
 

@@ -10,12 +10,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use balcao_backend_client::api::{ApplicationState, IdentityMethod, KioskEvent};
 
-use super::{Signed, Words, page};
+use super::{Signed, Words, mop, page};
 use crate::api::AppState;
-
-fn mop(avos: u64) -> String {
-    format!("MOP {}.{:02}", avos / 100, avos % 100)
-}
 
 /// The page's own words, in the reader's language.
 #[derive(Debug)]
@@ -67,8 +63,8 @@ impl Labels {
             ),
             payment_days: w.pick("信用卡付款日結", "Dias de pagamento com cartão", "Card payment days"),
             closed: w.pick("日結時間", "Fechado", "Closed"),
-            terminal_booked: w.pick("終端機入賬", "Lançado pelo terminal", "Terminal booked"),
-            journal: w.pick("自助機記錄", "Registo do quiosque", "Kiosk journal"),
+            terminal_booked: w.terminal_booked,
+            journal: w.kiosk_journal,
             payments: w.pick("付款次數", "Pagamentos", "Payments"),
             difference: w.pick("差額", "Diferença", "Difference"),
             queue_tickets: w.pick("輪候票", "Senhas", "Queue tickets"),

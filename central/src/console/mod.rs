@@ -360,6 +360,11 @@ fn symbol(state: KioskState) -> &'static str {
     }
 }
 
+/// An amount in avos as staff read it: `MOP 30.00`.
+pub(super) fn mop(avos: u64) -> String {
+    format!("MOP {}.{:02}", avos / 100, avos % 100)
+}
+
 pub(super) fn when(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
@@ -373,7 +378,7 @@ fn row(w: &Words, kiosk: &FleetKiosk) -> Row {
         symbol: symbol(kiosk.state),
         last_seen: when(kiosk.last_seen),
         findings: kiosk.findings.iter().map(|f| w.finding(f)).collect(),
-        screen: kiosk.heartbeat.screen.clone(),
+        screen: w.screen(&kiosk.heartbeat.screen),
         outbox: kiosk.heartbeat.outbox.pending,
         version: kiosk.heartbeat.software_version.clone(),
     }
@@ -611,7 +616,7 @@ async fn kiosk_page(
         last_seen: when(kiosk.last_seen),
         version: h.software_version.clone(),
         uptime: format!("{} h {} min", h.uptime_seconds / 3600, h.uptime_seconds % 3600 / 60),
-        screen: h.screen.clone(),
+        screen: w.screen(&h.screen),
         sessions_today: h.sessions_today,
         outbox: match h.outbox.oldest_age_seconds {
             Some(age) => format!("{} ({} {})", h.outbox.pending, age / 60, w.minutes),

@@ -57,6 +57,8 @@ pub struct Words {
     pub message_pt: &'static str,
     pub message_en: &'static str,
     pub minutes: &'static str,
+    pub terminal_booked: &'static str,
+    pub kiosk_journal: &'static str,
     pub command_sent: &'static str,
     pub no_commands: &'static str,
     pub when: &'static str,
@@ -134,6 +136,8 @@ pub const ZH_HANT: Words = Words {
     message_pt: "訊息（葡文）",
     message_en: "訊息（英文）",
     minutes: "分鐘",
+    terminal_booked: "終端機入賬",
+    kiosk_journal: "自助機記錄",
     command_sent: "指令已發出，將隨下一次心跳送達自助機。",
     no_commands: "未有指令。",
     when: "時間",
@@ -211,6 +215,8 @@ pub const PT: Words = Words {
     message_pt: "Mensagem (português)",
     message_en: "Mensagem (inglês)",
     minutes: "minutos",
+    terminal_booked: "Lançado pelo terminal",
+    kiosk_journal: "Registo do quiosque",
     command_sent: "Comando emitido: chega ao quiosque com o próximo sinal de vida.",
     no_commands: "Sem comandos.",
     when: "Quando",
@@ -288,6 +294,8 @@ pub const EN: Words = Words {
     message_pt: "Message (Portuguese)",
     message_en: "Message (English)",
     minutes: "minutes",
+    terminal_booked: "Terminal booked",
+    kiosk_journal: "Kiosk journal",
     command_sent: "Command issued: it reaches the kiosk with its next heartbeat.",
     no_commands: "No commands yet.",
     when: "When",
@@ -393,6 +401,33 @@ impl Words {
         self.pick(zh, pt, en)
     }
 
+    /// The kiosk's screen, by the name its heartbeat gives, in the reader's words; a name this
+    /// central does not know (a newer kiosk's screen) as the kiosk gave it.
+    pub fn screen(&self, name: &str) -> String {
+        let (zh, pt, en) = match name {
+            "attract" => ("歡迎畫面", "Ecrã de boas-vindas", "Welcome screen"),
+            "language" => ("選擇語言", "Escolha da língua", "Choosing a language"),
+            "home" => ("主頁", "Início", "Home"),
+            "services" => ("選擇服務", "Escolha do serviço", "Choosing a service"),
+            "identify" => ("身份識別", "Identificação", "Identification"),
+            "form" => ("填寫表格", "Preenchimento do formulário", "Filling in the form"),
+            "review" => ("核對資料", "Revisão dos dados", "Reviewing the details"),
+            "payment" => ("付款", "Pagamento", "Paying"),
+            "printing" => ("列印收據", "A imprimir o recibo", "Printing the receipt"),
+            "done" => ("申請已提交", "Pedido entregue", "Application submitted"),
+            "pickup" => ("領取證明書", "Levantar uma certidão", "Collecting a certificate"),
+            "collecting" => ("列印證明書", "A imprimir a certidão", "Printing the certificate"),
+            "collected" => ("證明書已領取", "Certidão levantada", "Certificate collected"),
+            "queues" => ("選擇排隊服務", "Escolha da senha", "Choosing a queue"),
+            "ticketing" => ("列印籌號", "A imprimir a senha", "Printing a ticket"),
+            "ticket" => ("已取籌號", "Senha tirada", "Ticket taken"),
+            "error" => ("錯誤畫面", "Ecrã de erro", "Error screen"),
+            "out-of-service" => ("暫停服務", "Fora de serviço", "Out of service"),
+            other => return other.to_owned(),
+        };
+        self.pick(zh, pt, en).to_owned()
+    }
+
     pub fn rule(&self, rule: AlertRule) -> &'static str {
         let (zh, pt, en) = match rule {
             AlertRule::AttendantCalled => ("市民請求協助", "Cidadão pede ajuda", "Citizen asks for help"),
@@ -447,5 +482,46 @@ impl Words {
             "pt" => pt,
             _ => en,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every screen the kiosk names in its heartbeat (`balcao_ui::view::Screen::name`).
+    const SCREENS: [&str; 18] = [
+        "attract",
+        "language",
+        "home",
+        "services",
+        "identify",
+        "form",
+        "review",
+        "payment",
+        "printing",
+        "done",
+        "pickup",
+        "collecting",
+        "collected",
+        "queues",
+        "ticketing",
+        "ticket",
+        "error",
+        "out-of-service",
+    ];
+
+    #[test]
+    fn every_screen_is_worded_in_each_language_and_an_unknown_one_shown_as_given() {
+        for language in Language::ALL {
+            let w = Words::of(language);
+            let worded: std::collections::HashSet<String> = SCREENS.iter().map(|name| w.screen(name)).collect();
+            assert_eq!(worded.len(), SCREENS.len(), "each screen its own words in {language:?}");
+            for name in SCREENS {
+                assert_ne!(w.screen(name), name, "{name} worded in {language:?}");
+            }
+            assert_eq!(w.screen("appointments"), "appointments", "a newer kiosk's screen");
+        }
+        assert_eq!(Words::of(Language::Pt).screen("payment"), "Pagamento");
     }
 }

@@ -9,7 +9,7 @@
 //! citizen was helped or left) or after [`CALL_LIFETIME`].
 
 use balcao_backend_client::api::{
-    AttendantCall, AttendantCallStatus, DeviceClass, DeviceCondition, Heartbeat, KioskEvent, KioskEventKind, Severity,
+    AttendantCall, AttendantCallStatus, DayTotals, DeviceClass, DeviceCondition, Heartbeat, KioskEvent, KioskEventKind, Severity,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -240,6 +240,17 @@ fn device_name(device: DeviceClass) -> String {
     serde_json::to_value(device).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
+/// How a payment-day alert's detail holds the day's totals: `totals:TERMINAL:JOURNAL`, in avos.
+fn day_totals_detail(totals: &DayTotals) -> String {
+    format!("totals:{}:{}", totals.terminal_avos, totals.journal_avos)
+}
+
+/// The terminal's and the journal's totals of a payment-day alert's detail, in avos.
+pub fn day_totals_of(detail: &str) -> Option<(u64, u64)> {
+    let (terminal, journal) = detail.strip_prefix("totals:")?.split_once(':')?;
+    Some((terminal.parse().ok()?, journal.parse().ok()?))
+}
+
 /// The rule an event raises, if any.
 fn rule_of_event(event: &KioskEvent) -> Option<AlertRule> {
     match event.kind {
@@ -329,7 +340,13 @@ impl Store {
         let rules = self.rules_in(tx)?;
         if rules.iter().any(|s| s.rule == rule && s.enabled) {
             let subject = if rule.one_off() { event.event_id.to_string() } else { String::new() };
-            self.raise(tx, &event.kiosk_id, &event.centre_id, rule, &subject, &event.detail, "", now)?;
+            // A day that does not add up carries its two totals, which the console words; the
+            // kiosk's own text is for a day that did not close.
+            let detail = match (&event.day_totals, event.kind) {
+                (Some(totals), KioskEventKind::DayClosed) => day_totals_detail(totals),
+                _ => event.detail.clone(),
+            };
+            self.raise(tx, &event.kiosk_id, &event.centre_id, rule, &subject, &detail, "", now)?;
         }
         Ok(())
     }
@@ -622,4 +639,18 @@ fn rules_of(rows: &[super::db::Row]) -> Result<Vec<RuleSetting>, StoreError> {
         }
     }
     Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_days_totals_go_into_its_detail_and_come_back() {
+        let totals = DayTotals { terminal_avos: 4000, journal_avos: 3000, payments: 1 };
+        assert_eq!(day_totals_of(&day_totals_detail(&totals)), Some((4000, 3000)));
+        for other in ["", "end of day", "totals:12", "totals:x:1", "totals:-1:2"] {
+            assert_eq!(day_totals_of(other), None, "{other:?}");
+        }
+    }
 }
