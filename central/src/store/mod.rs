@@ -744,9 +744,9 @@ impl Store {
     /// at the first that a request (on this instance or another) is processing now, and reads
     /// the answers already recorded for the keys it claimed — on PostgreSQL in one transaction,
     /// so a batch costs one round of the database here and one in
-    /// [`record_applications`](Self::record_applications). Returns how many keys were claimed
-    /// and their answers in order; each claim is ended by `record_applications` or
-    /// [`release`](Self::release).
+    /// [`record_applications`](Self::record_applications) (only the latter waits for the disk).
+    /// Returns how many keys were claimed and their answers in order; each claim is ended by
+    /// `record_applications` or [`release`](Self::release).
     pub fn claim_and_look_up(&self, kiosk: &str, keys: &[String]) -> Result<(usize, Vec<Option<Recorded>>), StoreError> {
         let claim_keys = claim_keys(kiosk, keys);
         match self.db.dialect() {
@@ -785,7 +785,10 @@ impl Store {
                 );
                 let mut bound: Vec<&dyn db::Bind> = vec![&now_ms, &until];
                 bound.extend(claim_keys.iter().map(|k| k as &dyn db::Bind));
-                self.db.write(|tx| {
+                // A claim lost at a power cut is harmless (the request holding it fails with the
+                // database, and a claim only keeps two requests from one key at once): its commit
+                // is not waited on to reach the disk, which saves a batch one of its two syncs.
+                self.db.write_volatile(|tx| {
                     let taken = tx.query(&sql, &bound)?.iter().map(|r| r.get::<String>(0)).collect::<Result<HashSet<_>, _>>()?;
                     let claimed = claim_keys.iter().take_while(|key| taken.contains(*key)).count();
                     // Those after the first key in flight are not the request's to hold.
@@ -815,7 +818,9 @@ impl Store {
                 Ok(())
             }
             Dialect::Postgres if claim_keys.is_empty() => Ok(()),
-            Dialect::Postgres => self.db.write(|tx| tx.execute("DELETE FROM key_claims WHERE key = ANY($1)", args![claim_keys]).map(drop)),
+            Dialect::Postgres => {
+                self.db.write_volatile(|tx| tx.execute("DELETE FROM key_claims WHERE key = ANY($1)", args![claim_keys]).map(drop))
+            }
         }
     }
 
