@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::api::{
     API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, AttendantCall, AttendantCallStatus, BatchResults, Catalog,
-    CertificateChanges, CommandReport, Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY, IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt,
-    PickupRecord, Problem, QueueTicket, TicketReceipt,
+    CertificateChanges, CommandReport, EnrollmentRequest, Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY, IssuedCertificate, IssuerKeys,
+    KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, RenewalRequest, TicketReceipt,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -80,6 +80,10 @@ pub enum ClientError {
     /// Central failed (5xx).
     #[error("central failed with HTTP {status}")]
     Server { status: u16, problem: Option<Problem> },
+    /// Central does not take this kiosk's certificate (401: missing, or revoked): nothing is
+    /// wrong with the request, and it is kept until the kiosk is enrolled again.
+    #[error("central does not take this kiosk's certificate: {:?}; enroll the kiosk again (kiosk-provision enroll)", problem.title)]
+    NotEnrolled { problem: Problem },
     /// Central refused the request and will refuse it again (4xx): a bug or bad data.
     #[error("central refused the request: HTTP {status} {:?}: {:?}", problem.short_kind(), problem.title)]
     Refused { status: u16, problem: Problem },
@@ -100,6 +104,7 @@ impl ClientError {
             | Self::InFlight { .. }
             | Self::Throttled { .. }
             | Self::Server { .. }
+            | Self::NotEnrolled { .. }
             | Self::MalformedResponse { .. } => true,
             Self::Config(_) | Self::Refused { .. } => false,
         }
@@ -121,7 +126,7 @@ impl ClientError {
     /// The problem central sent, if any.
     pub fn problem(&self) -> Option<&Problem> {
         match self {
-            Self::Refused { problem, .. } => Some(problem),
+            Self::Refused { problem, .. } | Self::NotEnrolled { problem } => Some(problem),
             Self::Server { problem, .. } => problem.as_ref(),
             _ => None,
         }
@@ -208,6 +213,9 @@ fn classify(status: StatusCode, problem: Option<Problem>, retry_after: Option<Du
     match status {
         StatusCode::CONFLICT => ClientError::InFlight { retry_after },
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => ClientError::Throttled { status: code, retry_after },
+        StatusCode::UNAUTHORIZED => ClientError::NotEnrolled {
+            problem: problem.unwrap_or_else(|| Problem::new(code, "kiosk-certificate-required", "central does not take this certificate")),
+        },
         s if s.is_server_error() => ClientError::Server { status: code, problem },
         s if s.is_client_error() => ClientError::Refused {
             status: code,
@@ -403,6 +411,19 @@ impl CentralClient {
                 })
             })
             .collect()
+    }
+
+    /// Trades a one-time enrollment token and a signing request for the kiosk's first
+    /// certificate (this client needs no identity for it).
+    pub async fn enroll(&self, request: &EnrollmentRequest) -> Result<IssuedCertificate, ClientError> {
+        let (status, _, body) = self.send(self.http.post(self.url("/enrollments")).json(request), "enroll").await?;
+        parse_json(status, &body)
+    }
+
+    /// Asks for the kiosk's next certificate, over mutual TLS with the current one.
+    pub async fn renew_certificate(&self, request: &RenewalRequest) -> Result<IssuedCertificate, ClientError> {
+        let (status, _, body) = self.send(self.http.post(self.url("/certificates/renewal")).json(request), "renew_certificate").await?;
+        parse_json(status, &body)
     }
 
     /// Reports an event to the fleet's monitoring. Safe to repeat: the event id is the

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use crate::store::staff::Role;
-use crate::tls::{DevPki, server_config};
+use crate::tls::{DevPki, KioskIssuer, server_config};
 use crate::{Central, CentralOptions, DatabaseLocation, KeyFiles, serve};
 use anyhow::{Context, bail};
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -52,6 +52,17 @@ struct Cli {
     /// The CA that signs kiosk certificates (PEM); kiosks connect with mutual TLS.
     #[arg(long, requires = "tls_cert")]
     kiosk_ca: Option<PathBuf>,
+    /// The private key of the kiosk CA (PEM), with which central enrolls kiosks and renews
+    /// their certificates; without it, central enrolls none.
+    #[arg(long, requires = "kiosk_ca")]
+    kiosk_ca_key: Option<PathBuf>,
+    /// The CA that signed central's own certificate (PEM), handed to the technician's tool at
+    /// enrollment for the kiosk to trust; without it, the technician brings it.
+    #[arg(long, requires = "tls_cert")]
+    tls_ca: Option<PathBuf>,
+    /// Days the kiosk certificates central issues last (kiosks renew theirs with a third left).
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=825))]
+    kiosk_cert_days: u32,
     /// A file holding the bearer token a Prometheus scraper must show to read `/metrics`
     /// (at least 16 characters); without it, `/metrics` is not served.
     #[arg(long)]
@@ -97,6 +108,25 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Makes a one-time enrollment token for a kiosk, shown once: the technician gives it to
+    /// `kiosk-provision enroll` on the kiosk.
+    EnrollmentToken {
+        /// The kiosk's id, as its configuration will have it (`kiosk.id`).
+        #[arg(long)]
+        kiosk_id: String,
+        /// The service centre it stands in (`kiosk.centre_id`).
+        #[arg(long)]
+        centre_id: String,
+        /// Hours the token lasts (at most a week).
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=168))]
+        hours: u32,
+    },
+    /// Revokes every certificate of a kiosk issued up to now: central refuses it at once. The
+    /// kiosk works again once enrolled again with a new token.
+    RevokeKiosk {
+        #[arg(long)]
+        kiosk_id: String,
+    },
     /// Adds a staff member to the console (the first administrator, say). The password is
     /// asked for on the terminal, or read as the first line of standard input.
     AddStaff {
@@ -128,6 +158,9 @@ struct ConfigFile {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     kiosk_ca: Option<PathBuf>,
+    kiosk_ca_key: Option<PathBuf>,
+    tls_ca: Option<PathBuf>,
+    kiosk_cert_days: Option<u32>,
     dev_pki: Option<PathBuf>,
     metrics_token_file: Option<PathBuf>,
     max_connections: Option<u32>,
@@ -153,6 +186,9 @@ impl ConfigFile {
         if let Some(max) = self.max_connections {
             anyhow::ensure!((16..=1_000_000).contains(&max), "{} is {max}: give 16 to 1000000", file("max-connections"));
         }
+        if let Some(days) = self.kiosk_cert_days {
+            anyhow::ensure!((1..=825).contains(&days), "{} is {days}: give 1 to 825", file("kiosk-cert-days"));
+        }
         if let Some(days) = self.personal_data_days {
             anyhow::ensure!((1..=3650).contains(&days), "{} is {days}: give 1 to 3650", file("personal-data-days"));
         }
@@ -173,6 +209,9 @@ impl ConfigFile {
             tls_cert: "tls_cert" => |cli, v| cli.tls_cert = Some(v),
             tls_key: "tls_key" => |cli, v| cli.tls_key = Some(v),
             kiosk_ca: "kiosk_ca" => |cli, v| cli.kiosk_ca = Some(v),
+            kiosk_ca_key: "kiosk_ca_key" => |cli, v| cli.kiosk_ca_key = Some(v),
+            tls_ca: "tls_ca" => |cli, v| cli.tls_ca = Some(v),
+            kiosk_cert_days: "kiosk_cert_days" => |cli, v| cli.kiosk_cert_days = v,
             dev_pki: "dev_pki" => |cli, v| cli.dev_pki = Some(v),
             metrics_token_file: "metrics_token_file" => |cli, v| cli.metrics_token_file = Some(v),
             max_connections: "max_connections" => |cli, v| cli.max_connections = v,
@@ -198,6 +237,7 @@ fn central_options(cli: &Cli) -> anyhow::Result<CentralOptions> {
     options.postgres.pool_size = cli.database_pool;
     options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
     options.limits.max_connections = usize::try_from(cli.max_connections).unwrap_or(usize::MAX);
+    options.kiosk_cert_lifetime = jiff::SignedDuration::from_hours(i64::from(cli.kiosk_cert_days) * 24);
     if let Some(file) = &cli.metrics_token_file {
         let token = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?.trim().to_string();
         anyhow::ensure!(token.len() >= 16, "{}: the metrics token needs at least 16 characters", file.display());
@@ -238,6 +278,12 @@ fn write_private(file: &Path, contents: &str) -> anyhow::Result<()> {
         .open(file)
         .with_context(|| format!("writing {}", file.display()))?;
     out.write_all(contents.as_bytes()).with_context(|| format!("writing {}", file.display()))
+}
+
+/// Central on the command line's database, for a command that is not serving.
+async fn open_central(cli: &Cli) -> anyhow::Result<Central> {
+    let options = central_options(cli)?;
+    tokio::task::spawn_blocking(move || Central::open(&options)).await?.context("opening the database")
 }
 
 /// The development PKI in `dir`, made on first use.
@@ -311,11 +357,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             write_private(out, &identity)?;
             return Ok(());
         }
+        Some(Command::EnrollmentToken { kiosk_id, centre_id, hours }) => {
+            let central = open_central(&cli).await?;
+            let lifetime = jiff::SignedDuration::from_hours(i64::from(*hours));
+            let store = central.store();
+            let (token, expires) = store.create_enrollment_token(kiosk_id, centre_id, "command-line", lifetime)?;
+            store.audit("command-line", "local", "enrollment-token", kiosk_id, &format!("centre {centre_id}, until {expires}"), "ok")?;
+            #[allow(clippy::print_stdout, reason = "the command's answer, for the person who ran it")]
+            {
+                println!("{}", token.grouped());
+                println!("enrolls kiosk {kiosk_id} at centre {centre_id}, once, until {expires}: shown this once");
+            }
+            return Ok(());
+        }
+        Some(Command::RevokeKiosk { kiosk_id }) => {
+            let central = open_central(&cli).await?;
+            let from = central.revoke_kiosk(kiosk_id, "command-line").await?;
+            central.store().audit(
+                "command-line",
+                "local",
+                "revoke-kiosk",
+                kiosk_id,
+                &format!("certificates issued before {from}"),
+                "ok",
+            )?;
+            #[allow(clippy::print_stdout, reason = "the command's answer, for the person who ran it")]
+            {
+                println!("kiosk {kiosk_id}: every certificate issued before {from} is refused");
+            }
+            return Ok(());
+        }
         Some(Command::AddStaff { username, name, role, centres }) => {
             let role = Role::from_name(role).context("the role is viewer, operator or administrator")?;
             let password = read_password(username)?;
-            let options = central_options(&cli)?;
-            let central = tokio::task::spawn_blocking(move || Central::open(&options)).await?.context("opening the database")?;
+            let central = open_central(&cli).await?;
             let store = central.store();
             store.add_staff(username, name, role, centres, &password)?;
             let scope = if centres.is_empty() { "every centre".to_string() } else { centres.join(", ") };
@@ -344,9 +419,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .ok();
 
     let read = |file: &PathBuf| std::fs::read(file).with_context(|| format!("reading {}", file.display()));
-    let tls = match (&cli.tls_cert, &cli.tls_key, &cli.kiosk_ca, &cli.dev_pki) {
-        (Some(cert), Some(key), Some(kiosk_ca), None) => server_config(&read(cert)?, &read(key)?, &read(kiosk_ca)?)?,
-        (None, None, None, Some(dir)) => load_dev_pki(dir)?.server_config()?,
+    let read_text = |file: &PathBuf| std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()));
+    let lifetime = jiff::SignedDuration::from_hours(i64::from(cli.kiosk_cert_days) * 24);
+    // The TLS configuration, and what enrolls kiosks (the kiosk CA's key and the CA kiosks
+    // trust for central), if central was given them.
+    let (tls, enrollment) = match (&cli.tls_cert, &cli.tls_key, &cli.kiosk_ca, &cli.dev_pki) {
+        (Some(cert), Some(key), Some(kiosk_ca), None) => {
+            let enrollment = match &cli.kiosk_ca_key {
+                Some(ca_key) => {
+                    let issuer = KioskIssuer::new(&read_text(kiosk_ca)?, &read_text(ca_key)?, lifetime)
+                        .with_context(|| format!("{} and {}", kiosk_ca.display(), ca_key.display()))?;
+                    Some((issuer, cli.tls_ca.as_ref().map(read_text).transpose()?))
+                }
+                None => None,
+            };
+            (server_config(&read(cert)?, &read(key)?, &read(kiosk_ca)?)?, enrollment)
+        }
+        (None, None, None, Some(dir)) => {
+            let pki = load_dev_pki(dir)?;
+            (pki.server_config()?, Some((KioskIssuer::of_dev_pki(&pki, lifetime)?, Some(pki.ca_pem.clone()))))
+        }
         _ => bail!("give either --tls-cert, --tls-key and --kiosk-ca, or --dev-pki DIR"),
     };
     let options = central_options(&cli)?;
@@ -363,6 +455,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let opening = options.clone();
     let central = tokio::task::spawn_blocking(move || Central::open(&opening)).await?.with_context(|| format!("opening {database}"))?;
+    match enrollment {
+        Some((issuer, server_ca)) => central.enable_enrollment(issuer, server_ca),
+        None => tracing::info!("no --kiosk-ca-key: this central enrolls no kiosks"),
+    }
     let listener = tokio::net::TcpListener::bind(cli.listen).await.with_context(|| format!("listening on {}", cli.listen))?;
     tracing::info!(address = %cli.listen, "central listening (HTTPS)");
     let shutdown = async {

@@ -78,6 +78,9 @@ pub struct CentralOptions {
     pub alert_webhook: Option<alerts::Webhook>,
     /// How often silent kiosks are looked for (and lapsed calls ended).
     pub alert_sweep_every: Duration,
+    /// How long the kiosk certificates central issues last (kiosks renew theirs when a third
+    /// of it is left).
+    pub kiosk_cert_lifetime: jiff::SignedDuration,
 }
 
 impl CentralOptions {
@@ -100,6 +103,7 @@ impl CentralOptions {
             offline_after: store::fleet::OFFLINE_AFTER,
             alert_webhook: None,
             alert_sweep_every: Duration::from_secs(15),
+            kiosk_cert_lifetime: tls::KIOSK_CERT_LIFETIME,
         }
     }
 }
@@ -129,6 +133,7 @@ pub struct Central {
     limits: Limits,
     alert_webhook: Option<alerts::Webhook>,
     alert_sweep_every: Duration,
+    kiosk_cert_lifetime: jiff::SignedDuration,
 }
 
 impl Central {
@@ -156,6 +161,9 @@ impl Central {
             processing_delay: options.processing_delay,
             metrics: metrics::Metrics::new(options.metrics_token.clone()),
             fleet: tokio::sync::Mutex::new(None),
+            revocations: api::auth::Revocations::default(),
+            kiosk_issuer: RwLock::new(None),
+            server_ca_pem: RwLock::new(None),
         };
         Ok(Self {
             state: Arc::new(state),
@@ -164,6 +172,7 @@ impl Central {
             limits: options.limits,
             alert_webhook: options.alert_webhook.clone(),
             alert_sweep_every: options.alert_sweep_every,
+            kiosk_cert_lifetime: options.kiosk_cert_lifetime,
         })
     }
 
@@ -173,6 +182,30 @@ impl Central {
 
     pub fn store(&self) -> &Store {
         &self.state.store
+    }
+
+    /// How long the kiosk certificates it issues last.
+    pub fn kiosk_cert_lifetime(&self) -> jiff::SignedDuration {
+        self.kiosk_cert_lifetime
+    }
+
+    /// Lets central enroll kiosks and renew their certificates with `issuer`, and tells the
+    /// technician's tool to trust `server_ca_pem` for central's own certificate.
+    pub fn enable_enrollment(&self, issuer: tls::KioskIssuer, server_ca_pem: Option<String>) {
+        *self.state.kiosk_issuer.write().unwrap_or_else(|e| e.into_inner()) = Some(issuer);
+        *self.state.server_ca_pem.write().unwrap_or_else(|e| e.into_inner()) = server_ca_pem;
+    }
+
+    /// Revokes every certificate of `kiosk_id` issued up to now, refused on this instance at
+    /// once (on others within [`api::auth::REVOCATIONS_FRESH`]).
+    pub async fn revoke_kiosk(&self, kiosk_id: &str, by: &str) -> Result<jiff::Timestamp, CentralError> {
+        let state = self.state.clone();
+        let (kiosk, by) = (kiosk_id.to_string(), by.to_string());
+        let from = tokio::task::spawn_blocking(move || state.store.revoke_kiosk(&kiosk, &by))
+            .await
+            .map_err(|e| CentralError::Io(std::io::Error::other(e.to_string())))??;
+        self.state.revocations.forget().await;
+        Ok(from)
     }
 
     /// Publishes a new catalog; kiosks get it on their next poll.
@@ -299,6 +332,8 @@ impl LoopbackCentral {
     /// same address and certificate after an outage.
     pub fn serve_on(central: Central, router: Router, listener: TcpListener, pki: DevPki) -> Result<Self, CentralError> {
         let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
+        // The development PKI's CA enrolls kiosks, and is what they trust for central.
+        central.enable_enrollment(tls::KioskIssuer::of_dev_pki(&pki, central.kiosk_cert_lifetime)?, Some(pki.ca_pem.clone()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(serve(central.clone(), listener, pki.server_config()?, router, async move {
             let _ = stopped.await;

@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertificateSigningRequestParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyPair, KeyUsagePurpose, SerialNumber,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -31,6 +32,10 @@ pub enum TlsError {
     ClientVerifier(#[from] rustls::server::VerifierBuilderError),
     #[error("{0:?} is not a kiosk or centre id (letters, digits and '-', at most 32)")]
     KioskId(String),
+    #[error("the certificate signing request is not one central can sign: {0}")]
+    Csr(String),
+    #[error("the kiosk CA's key does not load: {0}")]
+    CaKey(String),
 }
 
 /// An enrolled kiosk as its certificate names it: the subject's common name is the kiosk,
@@ -41,6 +46,9 @@ pub enum TlsError {
 pub struct KioskName {
     pub kiosk_id: String,
     pub centre_id: String,
+    /// When the certificate became valid (its `notBefore`, seconds since 1970): a certificate
+    /// issued before its kiosk was revoked is refused.
+    pub not_before: i64,
 }
 
 /// Who is at the other end of a connection: its address and, when it presented a valid kiosk
@@ -54,7 +62,7 @@ pub struct Peer {
 impl Peer {
     /// A peer as the listener would see a kiosk: for tests that call the router directly.
     pub fn kiosk(kiosk_id: &str, centre_id: &str) -> Self {
-        let kiosk = KioskName { kiosk_id: kiosk_id.to_string(), centre_id: centre_id.to_string() };
+        let kiosk = KioskName { kiosk_id: kiosk_id.to_string(), centre_id: centre_id.to_string(), not_before: 0 };
         Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), kiosk: Some(kiosk) }
     }
 }
@@ -71,8 +79,12 @@ pub fn kiosk_of(cert: &CertificateDer<'_>) -> Option<KioskName> {
     let subject = cert.subject();
     let kiosk_id = subject.iter_common_name().next()?.as_str().ok()?;
     let centre_id = subject.iter_organizational_unit().next()?.as_str().ok()?;
-    (is_kiosk_id(kiosk_id) && is_kiosk_id(centre_id))
-        .then(|| KioskName { kiosk_id: kiosk_id.to_string(), centre_id: centre_id.to_string() })
+    let not_before = cert.validity().not_before.timestamp();
+    (is_kiosk_id(kiosk_id) && is_kiosk_id(centre_id)).then(|| KioskName {
+        kiosk_id: kiosk_id.to_string(),
+        centre_id: centre_id.to_string(),
+        not_before,
+    })
 }
 
 /// A private CA and a server certificate it signed for `localhost` and `127.0.0.1`. The same
@@ -119,11 +131,8 @@ impl DevPki {
             }
         }
         let issuer = Issuer::from_ca_cert_pem(&self.ca_pem, KeyPair::from_pem(&self.ca_key_pem)?)?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name.push(DnType::CommonName, kiosk_id);
-        params.distinguished_name.push(DnType::OrganizationalUnitName, centre_id);
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let now = jiff::Timestamp::now();
+        let params = kiosk_params(kiosk_id, centre_id, now.as_second(), (now + DEV_LIFETIME).as_second())?;
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &issuer)?;
         Ok(format!("{}{}", cert.pem(), key.serialize_pem()))
@@ -149,6 +158,109 @@ impl DevPki {
     /// The server's configuration, verifying kiosk certificates against this CA.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         server_config(self.server_cert_pem.as_bytes(), self.server_key_pem.as_bytes(), self.ca_pem.as_bytes())
+    }
+}
+
+/// How long the development PKI's kiosk certificates last (made by hand, never renewed).
+const DEV_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(5 * 366 * 24);
+
+/// A kiosk certificate's contents: its name (common name) and centre (organisational unit),
+/// for client authentication only, valid between the two times (seconds since 1970), with a
+/// random serial.
+fn kiosk_params(kiosk_id: &str, centre_id: &str, not_before: i64, not_after: i64) -> Result<CertificateParams, TlsError> {
+    let time = |secs: i64| time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| TlsError::Csr(e.to_string()));
+    let mut params = CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name.push(DnType::CommonName, kiosk_id);
+    params.distinguished_name.push(DnType::OrganizationalUnitName, centre_id);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.not_before = time(not_before)?;
+    params.not_after = time(not_after)?;
+    let mut serial: [u8; 16] = rand::random();
+    serial[0] &= 0x7f;
+    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    Ok(params)
+}
+
+/// The kiosk CA as central uses it to enroll kiosks and renew their certificates.
+#[derive(Clone)]
+pub struct KioskIssuer {
+    ca_pem: String,
+    ca_key_pem: String,
+    /// How long a certificate it issues lasts.
+    pub lifetime: jiff::SignedDuration,
+}
+
+impl std::fmt::Debug for KioskIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KioskIssuer").field("lifetime", &self.lifetime).finish_non_exhaustive()
+    }
+}
+
+/// A certificate the kiosk CA issued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issued {
+    /// The certificate (PEM).
+    pub pem: String,
+    /// Its serial, in hex.
+    pub serial: String,
+    pub not_before: jiff::Timestamp,
+    pub not_after: jiff::Timestamp,
+}
+
+/// How long kiosk certificates last unless central is told otherwise: short, since the kiosk
+/// renews its own.
+pub const KIOSK_CERT_LIFETIME: jiff::SignedDuration = jiff::SignedDuration::from_hours(90 * 24);
+
+impl KioskIssuer {
+    /// The CA of `ca_pem` signing with `ca_key_pem`; both are checked to load.
+    pub fn new(ca_pem: &str, ca_key_pem: &str, lifetime: jiff::SignedDuration) -> Result<Self, TlsError> {
+        let key = KeyPair::from_pem(ca_key_pem).map_err(|e| TlsError::CaKey(e.to_string()))?;
+        Issuer::from_ca_cert_pem(ca_pem, key).map_err(|e| TlsError::CaKey(e.to_string()))?;
+        Ok(Self { ca_pem: ca_pem.to_string(), ca_key_pem: ca_key_pem.to_string(), lifetime })
+    }
+
+    /// The development PKI's CA, as issuer.
+    pub fn of_dev_pki(pki: &DevPki, lifetime: jiff::SignedDuration) -> Result<Self, TlsError> {
+        Self::new(&pki.ca_pem, &pki.ca_key_pem, lifetime)
+    }
+
+    /// A certificate for the key of `csr` (see [`read_csr`]) naming `kiosk_id` at `centre_id`,
+    /// valid from `not_before` (whole seconds) for [`lifetime`](Self::lifetime). Whatever else
+    /// the request asked for is ignored.
+    pub fn issue(
+        &self,
+        csr: &CertificateSigningRequestParams,
+        kiosk_id: &str,
+        centre_id: &str,
+        not_before: jiff::Timestamp,
+    ) -> Result<Issued, TlsError> {
+        for id in [kiosk_id, centre_id] {
+            if !is_kiosk_id(id) {
+                return Err(TlsError::KioskId(id.to_string()));
+            }
+        }
+        let not_after = not_before + self.lifetime;
+        let params = kiosk_params(kiosk_id, centre_id, not_before.as_second(), not_after.as_second())?;
+        let serial = params.serial_number.as_ref().map(|s| hex::encode(s.to_bytes())).unwrap_or_default();
+        let issuer = Issuer::from_ca_cert_pem(&self.ca_pem, KeyPair::from_pem(&self.ca_key_pem)?)?;
+        let request = CertificateSigningRequestParams { params, public_key: csr.public_key.clone() };
+        let cert = request.signed_by(&issuer)?;
+        let second = |t: jiff::Timestamp| jiff::Timestamp::from_second(t.as_second()).unwrap_or(t);
+        Ok(Issued { pem: cert.pem(), serial, not_before: second(not_before), not_after: second(not_after) })
+    }
+}
+
+/// Reads and checks a certificate signing request (PEM): well formed, signed by the key it
+/// carries. Untrusted input: a parser panic is a refusal, not a dead thread.
+pub fn read_csr(pem: &str) -> Result<CertificateSigningRequestParams, TlsError> {
+    if pem.len() > balcao_backend_client::api::MAX_CSR {
+        return Err(TlsError::Csr(format!("it is longer than {} bytes", balcao_backend_client::api::MAX_CSR)));
+    }
+    match std::panic::catch_unwind(|| CertificateSigningRequestParams::from_pem(pem)) {
+        Ok(Ok(csr)) => Ok(csr),
+        Ok(Err(e)) => Err(TlsError::Csr(e.to_string())),
+        Err(_) => Err(TlsError::Csr("it could not be read".into())),
     }
 }
 
@@ -193,7 +305,9 @@ mod tests {
     fn a_kiosk_certificate_names_the_kiosk_and_its_centre_and_nothing_else_is_a_kiosk() {
         let pki = DevPki::generate().expect("pki");
         let identity = pki.issue_kiosk("K07", "GSC-02").expect("issued");
-        assert_eq!(kiosk_of(&first_cert(&identity)), Some(KioskName { kiosk_id: "K07".into(), centre_id: "GSC-02".into() }));
+        let named = kiosk_of(&first_cert(&identity)).expect("a kiosk's");
+        assert_eq!((named.kiosk_id.as_str(), named.centre_id.as_str()), ("K07", "GSC-02"));
+        assert!((named.not_before - jiff::Timestamp::now().as_second()).abs() < 5, "valid from its issue: {named:?}");
         // A certificate of the same CA with a kiosk's name but no centre is no kiosk's.
         let issuer = Issuer::from_ca_cert_pem(&pki.ca_pem, KeyPair::from_pem(&pki.ca_key_pem).expect("key")).expect("issuer");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");

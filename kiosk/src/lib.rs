@@ -1,6 +1,7 @@
 //! The Balcão kiosk program.
 //!
 //! - `config.rs` — the TOML configuration with documented defaults.
+//! - `identity.rs` — the kiosk's key and certificate towards central (enrollment, renewal).
 //! - `store/` — the offline store (SQLite, WAL, `synchronous=FULL`, migrations).
 //! - `session/` — the citizen's session as a pure state machine: events in, effects out.
 //! - `receipt.rs` — the receipt's content and layout in the citizen's language.
@@ -13,6 +14,7 @@
 //! store and the central client.
 
 pub mod config;
+pub mod identity;
 pub mod launch;
 pub mod receipt;
 pub mod runtime;

@@ -26,6 +26,77 @@ enum Command {
     /// Checks the link to the ZVT payment terminal a configuration file names: registration,
     /// status (with a diagnosis if the terminal asks) and open reservations. Moves no money.
     PaymentTerminal { file: PathBuf },
+    /// Enrolls this kiosk with central: makes its key here, trades the administrator's
+    /// one-time token for its certificate, and writes its identity and configuration.
+    #[command(after_help = balcao_provisioning::enroll::EXIT_CODES)]
+    Enroll {
+        /// Central's address, e.g. https://central.example.gov.mo:8443
+        #[arg(long)]
+        central: String,
+        /// The one-time token the administrator gave (five groups of five characters).
+        #[arg(long)]
+        token: String,
+        /// The SHA-256 fingerprint of central's CA, as the administrator gave it; without it
+        /// (and without --ca-file) the fingerprint is shown for you to confirm.
+        #[arg(long)]
+        ca_fingerprint: Option<String>,
+        /// Central's CA as a file the administrator gave, instead of fetching it from central.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
+        /// The kiosk's configuration file (made if missing, else updated).
+        #[arg(long, default_value = "/etc/balcao/kiosk.toml")]
+        config: PathBuf,
+        /// Where the kiosk's key and certificate go (default: identity.pem in the data folder).
+        #[arg(long)]
+        identity_file: Option<PathBuf>,
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Asks the technician at the terminal whether central's CA is the one the administrator
+/// named; never asked when input is not a terminal (a script gives --ca-fingerprint).
+fn confirm_fingerprint(print: &str) -> bool {
+    use std::io::{BufRead as _, IsTerminal as _};
+    if !std::io::stdin().is_terminal() {
+        return false;
+    }
+    eprintln!("central's CA has the SHA-256 fingerprint\n  {print}");
+    eprint!("is this the fingerprint the administrator gave you? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
+}
+
+fn enroll(options: &balcao_provisioning::enroll::EnrollOptions, json: bool) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("kiosk-provision: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if !json {
+        eprintln!("enrolling with {} …", options.central);
+    }
+    let result = runtime.block_on(balcao_provisioning::enroll::enroll(options, &mut confirm_fingerprint));
+    let printed = match (&result, json) {
+        (Ok(enrolled), true) => serde_json::to_string(&serde_json::json!({ "enrolled": enrolled })),
+        (Err(e), true) => serde_json::to_string(&serde_json::json!({ "error": e.to_string(), "exit_code": e.exit_code() })),
+        (Ok(enrolled), false) => Ok(enrolled.to_string()),
+        (Err(e), false) => {
+            eprintln!("kiosk-provision: {e}");
+            Ok(String::new())
+        }
+    };
+    let written = printed.map_err(std::io::Error::from).and_then(|text| match text.is_empty() {
+        true => Ok(()),
+        false => writeln!(std::io::stdout().lock(), "{text}"),
+    });
+    if let Err(e) = written {
+        eprintln!("kiosk-provision: cannot write the output: {e}");
+    }
+    result.map_or_else(|e| ExitCode::from(e.exit_code()), |_| ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -53,6 +124,10 @@ fn main() -> ExitCode {
                 }
             })
             .map_err(|e| anyhow::anyhow!("cannot list the card readers: {e}")),
+        Command::Enroll { central, token, ca_fingerprint, ca_file, config, identity_file, json } => {
+            let options = balcao_provisioning::enroll::EnrollOptions { central, token, ca_fingerprint, ca_file, config, identity_file };
+            return enroll(&options, json);
+        }
     };
     match result {
         Ok(Ok(())) => ExitCode::SUCCESS,

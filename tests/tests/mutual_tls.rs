@@ -29,10 +29,14 @@ async fn only_enrolled_kiosks_are_served_and_only_in_their_own_name() {
         serde_json::from_str(&due[0].body).expect("submission")
     };
 
-    // No certificate: the handshake succeeds (browsers open the console page) but the API
-    // refuses, for good, with a problem that says why.
+    // No certificate: the handshake succeeds (browsers open the console page, technicians
+    // enroll) but the API refuses with a problem that says why. The request itself is fine, so
+    // a kiosk keeps it until it is enrolled (retryable, never a dead letter).
     match anonymous(&central).catalog(None).await {
-        Err(ClientError::Refused { status: 401, problem }) => assert_eq!(problem.short_kind(), "kiosk-certificate-required"),
+        Err(e @ ClientError::NotEnrolled { .. }) => {
+            assert_eq!(e.problem().map(|p| p.short_kind()), Some("kiosk-certificate-required"));
+            assert!(e.is_retryable(), "{e}");
+        }
         other => panic!("an anonymous client got {other:?}"),
     }
 

@@ -2,6 +2,7 @@
 
 mod application;
 mod catalog;
+mod enrollment;
 mod event;
 mod fleet;
 mod form;
@@ -18,6 +19,7 @@ pub use application::{
     IdentityMethod, IdentityProof, MAX_BATCH, PaymentRecord, StatusChange,
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
+pub use enrollment::{EnrollmentRequest, EnrollmentToken, IssuedCertificate, MAX_CSR, RenewalRequest, TokenError};
 pub use event::{DayTotals, KioskEvent, KioskEventKind, Severity};
 pub use fleet::{
     AttendantCall, AttendantCallStatus, CommandAction, CommandOutcome, CommandReport, DeviceClass, DeviceCondition, DeviceReport,

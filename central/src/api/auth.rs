@@ -1,13 +1,60 @@
 //! Which kiosk is calling, and from which centre. Every API route needs a kiosk certificate
-//! (mutual TLS, see `tls.rs`); a write must come from the kiosk and centre it names, so a kiosk
-//! cannot file records in another kiosk's or centre's name, nor read another centre's data.
+//! (mutual TLS, see `tls.rs`) that was not revoked; a write must come from the kiosk and centre
+//! it names, so a kiosk cannot file records in another kiosk's or centre's name, nor read
+//! another centre's data.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
+use jiff::Timestamp;
 
-use super::ApiError;
+use super::{ApiError, AppState};
 use crate::tls::{KioskName, Peer};
+
+/// How long this instance trusts its copy of the revocations: a kiosk revoked through another
+/// instance is refused here within this time (through this one, at once).
+pub const REVOCATIONS_FRESH: Duration = Duration::from_secs(1);
+
+/// The revoked kiosks as this instance last read them (see `store::enrollment`): every
+/// request of every kiosk is checked against them, and the database is read at most once per
+/// [`REVOCATIONS_FRESH`] for it.
+#[derive(Debug, Default)]
+pub struct Revocations {
+    held: tokio::sync::Mutex<Option<(Instant, Arc<Revoked>)>>,
+}
+
+/// Each revoked kiosk, with the moment before which its certificates are refused.
+pub type Revoked = HashMap<String, Timestamp>;
+
+impl Revocations {
+    async fn current(&self, state: &Arc<AppState>) -> Result<Arc<Revoked>, ApiError> {
+        let mut held = self.held.lock().await;
+        if let Some((at, revoked)) = &*held
+            && at.elapsed() < REVOCATIONS_FRESH
+        {
+            return Ok(revoked.clone());
+        }
+        let reading = state.clone();
+        let revoked = Arc::new(super::blocking(move || reading.store.revocations()).await??);
+        *held = Some((Instant::now(), revoked.clone()));
+        Ok(revoked)
+    }
+
+    /// Forgets the copy, so the next request reads the revocations again (after this instance
+    /// revoked a kiosk).
+    pub async fn forget(&self) {
+        *self.held.lock().await = None;
+    }
+}
+
+/// Whether `kiosk`'s certificate was issued before its kiosk was revoked.
+pub fn revoked(kiosk: &KioskName, revocations: &Revoked) -> bool {
+    revocations.get(&kiosk.kiosk_id).is_some_and(|from| kiosk.not_before < from.as_second())
+}
 
 /// The kiosk the connection's client certificate names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,18 +88,27 @@ impl Kiosk {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Kiosk {
+impl FromRequestParts<Arc<AppState>> for Kiosk {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        match parts.extensions.get::<ConnectInfo<Peer>>() {
-            Some(ConnectInfo(Peer { kiosk: Some(kiosk), .. })) => Ok(Self(kiosk.clone())),
-            _ => Err(ApiError::new(
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let Some(ConnectInfo(Peer { kiosk: Some(kiosk), .. })) = parts.extensions.get::<ConnectInfo<Peer>>() else {
+            return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "kiosk-certificate-required",
                 "Only enrolled kiosks may call this API",
                 "Connect with the kiosk's client certificate (mutual TLS).",
-            )),
+            ));
+        };
+        // (A resumed TLS session carries the certificate it began with: it is checked too.)
+        if revoked(kiosk, &*state.revocations.current(state).await?) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "kiosk-certificate-revoked",
+                "This kiosk's certificate was revoked",
+                format!("Kiosk {} must be enrolled again (kiosk-provision enroll, with a new token).", kiosk.kiosk_id),
+            ));
         }
+        Ok(Self(kiosk.clone()))
     }
 }

@@ -3,6 +3,7 @@
 mod applications;
 pub mod auth;
 mod catalog;
+mod enrollment;
 mod error;
 mod events;
 mod fleet;
@@ -44,6 +45,14 @@ pub struct AppState {
     /// The whole fleet as last judged, and when: every console's live page reads this copy,
     /// refreshed at most every [`FLEET_FRESH`], rather than the database each.
     pub fleet: tokio::sync::Mutex<Option<(std::time::Instant, Arc<Vec<crate::store::fleet::FleetKiosk>>)>>,
+    /// The revoked kiosks, as last read.
+    pub revocations: auth::Revocations,
+    /// The kiosk CA that enrolls kiosks and renews their certificates; `None`: this central
+    /// does not enroll (its kiosks' certificates are made elsewhere).
+    pub kiosk_issuer: RwLock<Option<crate::tls::KioskIssuer>>,
+    /// The CA kiosks must trust for central's own certificate, given to the technician's tool
+    /// at enrollment; `None`: the technician brings it.
+    pub server_ca_pem: RwLock<Option<String>>,
 }
 
 /// How long the fleet as judged is shared between consoles before it is read again.
@@ -224,6 +233,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/certificates/ready", get(pickups::ready))
         .route("/v1/pickups", axum::routing::post(pickups::record))
         .route("/v1/queue-tickets", axum::routing::post(queue::record))
+        .route("/v1/enrollment/ca", get(enrollment::central_ca))
+        .route("/v1/enrollments", axum::routing::post(enrollment::enroll))
+        .route("/v1/certificates/renewal", axum::routing::post(enrollment::renew))
         .route("/openapi.json", get(openapi::document))
         .route("/ready", get(ready))
         .merge(crate::console::routes())

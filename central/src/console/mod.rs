@@ -282,7 +282,7 @@ async fn log_in(
     // Too many refused log-ins from this address lately: refused before any password is tried.
     let (store_state, address) = (state.clone(), visit.address.clone());
     let since = Timestamp::now() - crate::store::staff::ADDRESS_WINDOW;
-    let refused_lately = crate::api::blocking(move || store_state.store.refused_logins_from(&address, since)).await;
+    let refused_lately = crate::api::blocking(move || store_state.store.refused_from(&address, "log-in", since)).await;
     if matches!(refused_lately, Ok(Ok(n)) if n >= crate::store::staff::ADDRESS_LIMIT) {
         audit(&state, &typed, &visit.address, "log-in", &typed, "too many refused log-ins from this address", "refused").await;
         return login_form(&visit, StatusCode::TOO_MANY_REQUESTS, Some(visit.w.locked));

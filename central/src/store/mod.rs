@@ -33,6 +33,7 @@ pub mod alerts;
 mod certificates;
 pub mod day;
 pub mod db;
+pub mod enrollment;
 pub mod fleet;
 mod issuer;
 mod queue;
@@ -342,6 +343,8 @@ fn migrations() -> Migrations<'static> {
         M::up(fleet::HINTS_SCHEMA),
         // A kiosk's own events, for its page.
         M::up(KIOSK_EVENTS_INDEX),
+        // Enrollment tokens, the certificates the kiosk CA issued, revocations.
+        M::up(enrollment::ENROLLMENT_SCHEMA),
     ])
 }
 
@@ -477,6 +480,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     staff::AUDIT_ADDRESS_INDEX,
     fleet::HINTS_SCHEMA,
     KIOSK_EVENTS_INDEX,
+    enrollment::ENROLLMENT_SCHEMA,
 ];
 
 /// A kiosk's events found without reading everyone's.
@@ -1040,7 +1044,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 15;
+const SQLITE_MIGRATIONS: usize = 16;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

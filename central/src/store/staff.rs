@@ -54,7 +54,7 @@ pub(super) const POSTGRES_AUDIT_SCHEMA: &str = "
         FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
 ";
 
-/// Finds the refused log-ins from one address quickly (see [`Store::refused_logins_from`]).
+/// Finds the refused log-ins from one address quickly (see [`Store::refused_from`]).
 pub(super) const AUDIT_ADDRESS_INDEX: &str = "CREATE INDEX audit_log_address ON audit_log(address, action, at);";
 
 /// Refused log-ins from one address within [`ADDRESS_WINDOW`] after which that address may not
@@ -383,13 +383,13 @@ impl Store {
         Ok(())
     }
 
-    /// How many log-ins from `address` were refused since `since` (read from the audit log, so
-    /// every instance counts the same).
-    pub fn refused_logins_from(&self, address: &str, since: Timestamp) -> Result<u64, StoreError> {
+    /// How many attempts at `action` (`log-in`, `enroll`) from `address` were refused since
+    /// `since` (read from the audit log, so every instance counts the same).
+    pub fn refused_from(&self, address: &str, action: &str, since: Timestamp) -> Result<u64, StoreError> {
         self.db.read(|tx| {
             tx.query_one(
-                "SELECT COUNT(*) FROM audit_log WHERE address = $1 AND action = 'log-in' AND at >= $2 AND outcome = 'refused'",
-                args![address, since.as_millisecond()],
+                "SELECT COUNT(*) FROM audit_log WHERE address = $1 AND action = $2 AND at >= $3 AND outcome = 'refused'",
+                args![address, action, since.as_millisecond()],
             )?
             .get(0)
         })
