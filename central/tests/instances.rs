@@ -416,3 +416,51 @@ fn the_database_can_come_from_the_settings_file_and_a_wrong_key_there_is_named()
     let (ok, stderr) = kiosk_central_with_settings("database-pool = 0\n");
     assert!(!ok && stderr.contains("database-pool") && stderr.contains("1 to 1000"), "{stderr}");
 }
+
+/// An enrollment as the technician's tool sends it: no kiosk certificate yet.
+async fn enroll_on(central: &Central, token: &str) -> StatusCode {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let csr_pem =
+        rcgen::CertificateParams::new(Vec::<String>::new()).expect("params").serialize_request(&key).expect("csr").pem().expect("pem");
+    let body = serde_json::json!({ "token": token, "csr_pem": csr_pem }).to_string();
+    let mut request =
+        Request::post("/v1/enrollments").header(header::CONTENT_TYPE, "application/json").body(Body::from(body)).expect("request");
+    request.extensions_mut().insert(ConnectInfo(Peer { addr: std::net::SocketAddr::from(([127, 0, 0, 1], 4000)), kiosk: None }));
+    central.router().oneshot(request).await.expect("infallible").status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_offered_to_two_instances_at_once_enrolls_once_and_a_revocation_reaches_the_other() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = two_instances(&dir, Duration::ZERO);
+    let pki = balcao_central::tls::DevPki::generate().expect("pki");
+    for instance in [&a, &b] {
+        let issuer = balcao_central::tls::KioskIssuer::of_dev_pki(&pki, jiff::SignedDuration::from_hours(24)).expect("issuer");
+        instance.enable_enrollment(issuer, Some(pki.ca_pem.clone()));
+    }
+    for _ in 0..5 {
+        let (token, _) = a.store().create_enrollment_token("K05", "GSC-01", "ana", jiff::SignedDuration::from_hours(1)).expect("token");
+        let typed = token.grouped();
+        let (on_a, on_b) = tokio::join!(enroll_on(&a, &typed), enroll_on(&b, &typed));
+        let mut statuses = [on_a, on_b];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::CREATED, StatusCode::FORBIDDEN], "one enrollment per token");
+    }
+    assert_eq!(a.store().kiosk_certificates("K05").expect("issued").len(), 5);
+
+    // Revoked through A: B refuses the kiosk within a second.
+    assert_eq!(send(&b, get("/v1/catalog")).await.0, StatusCode::OK);
+    a.revoke_kiosk("K01", "ana").await.expect("revoked");
+    assert_eq!(send(&a, get("/v1/catalog")).await.0, StatusCode::UNAUTHORIZED, "at once on the instance that revoked");
+    let deadline = std::time::Instant::now() + balcao_central::api::auth::REVOCATIONS_FRESH + Duration::from_secs(1);
+    loop {
+        let (status, _, body) = send(&b, get("/v1/catalog")).await;
+        if status == StatusCode::UNAUTHORIZED {
+            let problem: Problem = serde_json::from_slice(&body).expect("problem");
+            assert_eq!(problem.short_kind(), "kiosk-certificate-revoked");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "B still serves a revoked kiosk");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
