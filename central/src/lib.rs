@@ -199,13 +199,7 @@ impl Central {
     /// Revokes every certificate of `kiosk_id` issued up to now, refused on this instance at
     /// once (on others within [`api::auth::REVOCATIONS_FRESH`]).
     pub async fn revoke_kiosk(&self, kiosk_id: &str, by: &str) -> Result<jiff::Timestamp, CentralError> {
-        let state = self.state.clone();
-        let (kiosk, by) = (kiosk_id.to_string(), by.to_string());
-        let from = tokio::task::spawn_blocking(move || state.store.revoke_kiosk(&kiosk, &by))
-            .await
-            .map_err(|e| CentralError::Io(std::io::Error::other(e.to_string())))??;
-        self.state.revocations.forget().await;
-        Ok(from)
+        Ok(self.state.revoke_kiosk(kiosk_id, by).await?)
     }
 
     /// Publishes a new catalog; kiosks get it on their next poll.

@@ -559,3 +559,69 @@ async fn administrators_manage_staff_accounts_and_every_change_is_audited(#[case
     assert_eq!((lines("staff-disable", "ok"), lines("staff-disable", "refused")), (1, 2), "olga; admin themselves, a forged token");
     assert_eq!((lines("staff-enable", "ok"), lines("staff-reset", "ok")), (1, 1));
 }
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn administrators_make_enrollment_tokens_shown_once_and_revoke_kiosks(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let pki = balcao_central::tls::DevPki::generate().expect("pki");
+    central.enable_enrollment(
+        balcao_central::tls::KioskIssuer::of_dev_pki(&pki, jiff::SignedDuration::from_hours(24)).expect("issuer"),
+        Some(pki.ca_pem.clone()),
+    );
+    // An operator neither sees the page nor makes a token; both refusals audited.
+    let mut olga = Browser::new(&central);
+    olga.log_in("olga", PASSWORD).await;
+    assert_eq!(olga.get("/console/enrollment").await.status, StatusCode::FORBIDDEN);
+    let csrf = olga.get("/console/").await.csrf();
+    let tried = olga.post("/console/enrollment", &[("csrf", &csrf), ("kiosk", "K02"), ("centre", "GSC-01"), ("hours", "24")]).await;
+    assert_eq!(tried.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused_lines(&central, "enrollment-token"), 1);
+    assert!(central.store().enrollment_tokens(10).expect("tokens").is_empty(), "nothing made");
+
+    let mut admin = Browser::new(&central);
+    admin.log_in("admin", PASSWORD).await;
+    let page = admin.get("/console/enrollment?lang=zh-Hant").await;
+    assert!(page.status == StatusCode::OK && page.body.contains("登記自助機"), "in the reader's language");
+    let csrf = page.csrf();
+    let made = admin.post("/console/enrollment", &[("csrf", &csrf), ("kiosk", "K02"), ("centre", "GSC-01"), ("hours", "24")]).await;
+    assert_eq!(made.status, StatusCode::OK);
+    let start = made.body.find("id=\"new-token\">").expect("the token shown") + 15;
+    let shown = &made.body[start..start + 29];
+    let token = balcao_backend_client::api::EnrollmentToken::parse(shown).expect("a token as a technician types it");
+    let der = <rustls::pki_types::CertificateDer<'_> as rustls::pki_types::pem::PemObject>::pem_slice_iter(pki.ca_pem.as_bytes())
+        .next()
+        .expect("a certificate")
+        .expect("pem");
+    let print = balcao_backend_client::api::fingerprint(der.as_ref());
+    assert!(made.body.contains(&print), "central's CA fingerprint beside it");
+    // Shown once: the list says unused and never holds the token.
+    let listed = admin.get("/console/enrollment?lang=en").await;
+    assert!(listed.body.contains("unused") && !listed.body.contains(shown), "the token is not shown again");
+    assert_eq!(central.store().enrollment_tokens(10).expect("tokens")[0].kiosk_id, "K02");
+    let bad = admin.post("/console/enrollment", &[("csrf", &csrf), ("kiosk", "K 02"), ("centre", "GSC-01"), ("hours", "24")]).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "a kiosk name with a space");
+    let forged = admin.post("/console/enrollment", &[("csrf", "forged"), ("kiosk", "K03"), ("centre", "GSC-01")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let redeemed = central.store().redeem_enrollment_token(&token.hash(), "10.0.0.9", (None, None)).expect("store");
+    assert!(redeemed.is_ok(), "the token shown enrolls K02: {redeemed:?}");
+
+    // Revoked from K01's page by the administrator; an operator cannot.
+    let kiosk_page = admin.get("/console/kiosks/K01?lang=en").await;
+    assert!(kiosk_page.body.contains("/console/kiosks/K01/revoke"), "the administrator sees the button");
+    assert!(!olga.get("/console/kiosks/K01").await.body.contains("/revoke\""), "an operator does not");
+    let csrf_olga = olga.get("/console/").await.csrf();
+    assert_eq!(olga.post("/console/kiosks/K01/revoke", &[("csrf", &csrf_olga)]).await.status, StatusCode::FORBIDDEN);
+    assert!(central.store().revocations().expect("revocations").is_empty());
+    let revoked = admin.post("/console/kiosks/K01/revoke", &[("csrf", &csrf)]).await;
+    assert_eq!(revoked.location.as_deref(), Some("/console/kiosks/K01?revoked=1"));
+    assert!(central.store().revocations().expect("revocations").contains_key("K01"));
+    assert!(admin.get("/console/kiosks/K01?lang=en").await.body.contains("Revoked since"));
+    let log = central.store().audit_log(100).expect("audit");
+    for (action, outcome) in [("enrollment-token", "ok"), ("revoke-kiosk", "ok"), ("revoke-kiosk", "refused")] {
+        assert!(log.iter().any(|e| e.action == action && e.outcome == outcome), "{action} {outcome} audited");
+    }
+}

@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use balcao_backend_client::api::fingerprint;
 use balcao_backend_client::api::{EnrollmentRequest, EnrollmentToken};
 use balcao_backend_client::{CentralClient, ClientConfig, ClientError, Timeouts};
 use balcao_kiosk::identity::{FileKeyStore, KeyStore as _};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
-use sha2::{Digest as _, Sha256};
 
 /// What the technician asked for.
 #[derive(Clone, Debug)]
@@ -96,11 +96,6 @@ impl std::fmt::Display for Enrolled {
         }
         Ok(())
     }
-}
-
-/// The SHA-256 fingerprint of a certificate, as `AB:CD:…`.
-pub fn fingerprint(der: &[u8]) -> String {
-    Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
 }
 
 /// A fingerprint as a person may write it (`SHA256:` before it or not, colons or not, any

@@ -145,6 +145,12 @@ pub struct IssuedCertificate {
     pub not_after: jiff::Timestamp,
 }
 
+/// The SHA-256 fingerprint of a certificate (its DER), as the console shows an administrator
+/// central's CA and the technician's tool checks it: `AB:CD:…`.
+pub fn fingerprint(der: &[u8]) -> String {
+    Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
 /// The largest certificate signing request central reads.
 pub const MAX_CSR: usize = 8192;
 

@@ -74,6 +74,17 @@ impl AppState {
         Ok(fleet)
     }
 
+    /// Revokes every certificate of `kiosk_id` issued up to now: refused on this instance at
+    /// once, on others within [`auth::REVOCATIONS_FRESH`]. Returns from when a new one is good.
+    pub async fn revoke_kiosk(self: &Arc<Self>, kiosk_id: &str, by: &str) -> Result<jiff::Timestamp, StoreError> {
+        let (kiosk, by, state) = (kiosk_id.to_string(), by.to_string(), self.clone());
+        let from = tokio::task::spawn_blocking(move || state.store.revoke_kiosk(&kiosk, &by))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("the revocation's task failed: {e}")))??;
+        self.revocations.forget().await;
+        Ok(from)
+    }
+
     /// The copy held, without asking the database.
     fn held_catalog(&self) -> Arc<StoredCatalog> {
         self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()

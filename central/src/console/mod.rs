@@ -5,6 +5,7 @@
 mod alerts;
 mod applications;
 mod centre;
+mod enrollment;
 mod staff;
 mod words;
 
@@ -58,6 +59,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/console/staff", get(staff::staff_page).post(staff::add))
         .route("/console/staff/{username}", post(staff::change))
+        .route("/console/enrollment", get(enrollment::enrollment_page).post(enrollment::make_token))
+        .route("/console/kiosks/{id}/revoke", post(enrollment::revoke))
         .route("/console/audit", get(audit_page))
         .route("/console/audit.csv", get(audit_csv))
         .route("/console/applications", get(applications::applications_page))
@@ -543,6 +546,11 @@ struct KioskPage {
     screenshot: Option<String>,
     /// What the kiosk reported lately (its outbox's events), newest first.
     events: Vec<EventRow>,
+    /// Its certificates, what they say, and whether this reader may revoke them.
+    c: enrollment::Labels,
+    certificates: Vec<enrollment::CertificateRow>,
+    revoked_since: Option<String>,
+    can_revoke: bool,
 }
 
 #[derive(Debug)]
@@ -595,19 +603,26 @@ async fn kiosk_page(
             .collect::<Result<_, _>>()?;
         let screenshot = store.last_screenshot(&kiosk_id)?.map(|u| u.received_at);
         let events = store.events_of(&kiosk_id, 20)?;
-        Ok((history, uploads, screenshot, events))
+        let certificates = store.kiosk_certificates(&kiosk_id)?;
+        let revoked = store.revocations()?.remove(&kiosk_id);
+        Ok((history, uploads, screenshot, events, certificates, revoked))
     })
     .await;
-    let (history, uploads, screenshot, events) = match found {
+    let (history, uploads, screenshot, events, certificates, revoked) = match found {
         Ok(found) => found,
         Err(response) => return response,
     };
     let h = &kiosk.heartbeat;
     let mib = |bytes: u64| format!("{} MiB", bytes >> 20);
+    let certificate_labels = enrollment::Labels::of(w);
     let html = KioskPage {
         w,
         me: signed.me(),
-        notice: query.contains_key("sent").then_some(w.command_sent),
+        notice: match (query.contains_key("sent"), query.contains_key("revoked")) {
+            (true, _) => Some(w.command_sent),
+            (_, true) => Some(w.pick("憑證已撤銷。", "Certificados revogados.", "Certificates revoked.")),
+            _ => None,
+        },
         kiosk_id: kiosk.kiosk_id.clone(),
         centre_id: kiosk.centre_id.clone(),
         state: kiosk.state.name(),
@@ -649,6 +664,10 @@ async fn kiosk_page(
             .iter()
             .map(|e| EventRow { at: when(e.at), kind: w.event_kind(e.kind), severity: e.severity, detail: e.detail.clone() })
             .collect(),
+        certificates: enrollment::certificate_rows(&certificate_labels, &certificates),
+        c: certificate_labels,
+        revoked_since: revoked.map(when),
+        can_revoke: signed.session.staff.role == Role::Administrator,
     }
     .render();
     page(&signed.visit, StatusCode::OK, html)

@@ -95,11 +95,11 @@ fn centres_of(field: &str) -> Vec<String> {
 }
 
 /// Refuses anyone but an administrator (audited).
-async fn administrator(state: &Arc<AppState>, signed: &Signed, action: &str, target: &str) -> Result<(), Response> {
+pub(super) async fn administrator(state: &Arc<AppState>, signed: &Signed, action: &str, target: &str) -> Result<(), Response> {
     if signed.session.staff.role == Role::Administrator {
         return Ok(());
     }
-    signed.audit(state, action, target, "only administrators manage staff", "refused").await;
+    signed.audit(state, action, target, "only administrators may do this", "refused").await;
     Err(refused(signed, StatusCode::FORBIDDEN, signed.visit.w.not_allowed))
 }
 
