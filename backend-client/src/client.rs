@@ -144,11 +144,14 @@ pub enum Fetch<T> {
     },
 }
 
-/// The typed client. Cheap to clone; clones share connections.
+/// The typed client. Cheap to clone; clones share connections, and the identity: a renewed
+/// certificate put in use ([`use_identity`](CentralClient::use_identity)) is what every clone
+/// presents from its next connection on.
 #[derive(Clone, Debug)]
 pub struct CentralClient {
-    http: reqwest::Client,
+    http: Arc<std::sync::RwLock<reqwest::Client>>,
     base: String,
+    ca_pem: Arc<Vec<u8>>,
     timeouts: Timeouts,
 }
 
@@ -182,27 +185,47 @@ pub fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, ClientE
     Ok(tls)
 }
 
-/// Who a kiosk identity (certificate and key, PEM, from enrolment) says the kiosk is: the
-/// kiosk id (subject common name) and its service centre (organisational unit), which central
-/// holds it to.
-pub fn identity_names(identity_pem: &[u8]) -> Result<(String, String), ClientError> {
+/// The first certificate of a kiosk identity (PEM), parsed.
+fn with_identity_certificate<T>(
+    identity_pem: &[u8],
+    read: impl FnOnce(&x509_parser::certificate::X509Certificate<'_>) -> Result<T, ClientError>,
+) -> Result<T, ClientError> {
     let first = CertificateDer::pem_slice_iter(identity_pem)
         .next()
         .ok_or_else(|| ClientError::Config("no certificate in the kiosk identity".into()))?
         .map_err(|e| ClientError::Config(format!("kiosk certificate PEM: {e}")))?;
     let (_, cert) =
         x509_parser::parse_x509_certificate(first.as_ref()).map_err(|e| ClientError::Config(format!("kiosk certificate: {e}")))?;
-    let subject = cert.subject();
-    let name = |found: Option<&x509_parser::x509::AttributeTypeAndValue<'_>>, what: &str| {
-        found
-            .and_then(|a| a.as_str().ok())
-            .map(str::to_string)
-            .ok_or_else(|| ClientError::Config(format!("the kiosk certificate names no {what}")))
-    };
-    Ok((
-        name(subject.iter_common_name().next(), "kiosk (common name)")?,
-        name(subject.iter_organizational_unit().next(), "centre (organisational unit)")?,
-    ))
+    read(&cert)
+}
+
+/// When a kiosk identity's certificate became valid and when it expires.
+pub fn identity_validity(identity_pem: &[u8]) -> Result<(jiff::Timestamp, jiff::Timestamp), ClientError> {
+    with_identity_certificate(identity_pem, |cert| {
+        let at = |t: x509_parser::time::ASN1Time| {
+            jiff::Timestamp::from_second(t.timestamp()).map_err(|e| ClientError::Config(format!("kiosk certificate validity: {e}")))
+        };
+        Ok((at(cert.validity().not_before)?, at(cert.validity().not_after)?))
+    })
+}
+
+/// Who a kiosk identity (certificate and key, PEM, from enrolment) says the kiosk is: the
+/// kiosk id (subject common name) and its service centre (organisational unit), which central
+/// holds it to.
+pub fn identity_names(identity_pem: &[u8]) -> Result<(String, String), ClientError> {
+    with_identity_certificate(identity_pem, |cert| {
+        let subject = cert.subject();
+        let name = |found: Option<&x509_parser::x509::AttributeTypeAndValue<'_>>, what: &str| {
+            found
+                .and_then(|a| a.as_str().ok())
+                .map(str::to_string)
+                .ok_or_else(|| ClientError::Config(format!("the kiosk certificate names no {what}")))
+        };
+        Ok((
+            name(subject.iter_common_name().next(), "kiosk (common name)")?,
+            name(subject.iter_organizational_unit().next(), "centre (organisational unit)")?,
+        ))
+    })
 }
 
 /// What a status other than success means for the client: the one place statuses are
@@ -242,7 +265,30 @@ impl CentralClient {
         if !base.starts_with("https://") {
             return Err(ClientError::Config(format!("central's URL must start with https:// (got {base:?})")));
         }
-        let http = reqwest::Client::builder()
+        let http = Self::http_client(config)?;
+        Ok(Self { http: Arc::new(std::sync::RwLock::new(http)), base, ca_pem: Arc::new(config.ca_pem.clone()), timeouts: config.timeouts })
+    }
+
+    /// Presents `identity_pem` (a renewed certificate and its key) from the next connection
+    /// on, in this client and every clone of it.
+    pub fn use_identity(&self, identity_pem: &[u8]) -> Result<(), ClientError> {
+        let config = ClientConfig {
+            base_url: self.base.clone(),
+            ca_pem: self.ca_pem.to_vec(),
+            identity_pem: Some(identity_pem.to_vec()),
+            timeouts: self.timeouts,
+        };
+        let http = Self::http_client(&config)?;
+        *self.http.write().unwrap_or_else(|e| e.into_inner()) = http;
+        Ok(())
+    }
+
+    fn http(&self) -> reqwest::Client {
+        self.http.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn http_client(config: &ClientConfig) -> Result<reqwest::Client, ClientError> {
+        reqwest::Client::builder()
             .tls_backend_preconfigured(tls_config(config)?)
             .https_only(true)
             .connect_timeout(config.timeouts.connect)
@@ -252,8 +298,7 @@ impl CentralClient {
             .pool_idle_timeout(std::time::Duration::from_secs(70))
             .user_agent(concat!("balcao-kiosk/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| ClientError::Config(e.to_string()))?;
-        Ok(Self { http, base, timeouts: config.timeouts })
+            .map_err(|e| ClientError::Config(e.to_string()))
     }
 
     pub fn base_url(&self) -> &str {
@@ -310,7 +355,7 @@ impl CentralClient {
         etag: Option<&str>,
         what: &str,
     ) -> Result<Fetch<T>, ClientError> {
-        let mut request = self.http.get(self.url(path));
+        let mut request = self.http().get(self.url(path));
         if let Some(etag) = etag {
             request = request.header(IF_NONE_MATCH, etag);
         }
@@ -329,14 +374,14 @@ impl CentralClient {
     pub async fn ready_certificates(&self, centre: &str, since: Option<&str>) -> Result<CertificateChanges, ClientError> {
         let mut query = vec![("centre", centre)];
         query.extend(since.map(|token| ("since", token)));
-        let request = self.http.get(self.url("/certificates/ready")).query(&query);
+        let request = self.http().get(self.url("/certificates/ready")).query(&query);
         let (status, _, body) = self.send(request, "ready_certificates").await?;
         parse_json(status, &body)
     }
 
     /// Reports a pickup. Safe to repeat: the pickup id is the idempotency key.
     pub async fn submit_pickup(&self, pickup: &PickupRecord) -> Result<PickupReceipt, ClientError> {
-        let request = self.http.post(self.url("/pickups")).header(IDEMPOTENCY_KEY, pickup.pickup_id.to_string()).json(pickup);
+        let request = self.http().post(self.url("/pickups")).header(IDEMPOTENCY_KEY, pickup.pickup_id.to_string()).json(pickup);
         let (status, _, body) = self.send(request, "submit_pickup").await?;
         let receipt: PickupReceipt = parse_json(status, &body)?;
         if receipt.pickup_id != pickup.pickup_id {
@@ -348,7 +393,7 @@ impl CentralClient {
     /// Reports a queue ticket a kiosk issued. Safe to repeat: the ticket id is the idempotency
     /// key.
     pub async fn submit_queue_ticket(&self, ticket: &QueueTicket) -> Result<TicketReceipt, ClientError> {
-        let request = self.http.post(self.url("/queue-tickets")).header(IDEMPOTENCY_KEY, ticket.ticket_id.to_string()).json(ticket);
+        let request = self.http().post(self.url("/queue-tickets")).header(IDEMPOTENCY_KEY, ticket.ticket_id.to_string()).json(ticket);
         let (status, _, body) = self.send(request, "submit_queue_ticket").await?;
         let receipt: TicketReceipt = parse_json(status, &body)?;
         if receipt.ticket_id != ticket.ticket_id {
@@ -361,7 +406,7 @@ impl CentralClient {
     /// central answers a repeat with its first answer.
     pub async fn submit_application(&self, submission: &ApplicationSubmission) -> Result<ApplicationReceipt, ClientError> {
         let request =
-            self.http.post(self.url("/applications")).header(IDEMPOTENCY_KEY, submission.application_id.to_string()).json(submission);
+            self.http().post(self.url("/applications")).header(IDEMPOTENCY_KEY, submission.application_id.to_string()).json(submission);
         let (status, _, body) = self.send(request, "submit_application").await?;
         let receipt: ApplicationReceipt = parse_json(status, &body)?;
         if receipt.application_id != submission.application_id {
@@ -388,7 +433,7 @@ impl CentralClient {
             body.push_str(json);
         }
         body.push_str("]}");
-        let request = self.http.post(self.url("/applications/batch")).header(CONTENT_TYPE, "application/json").body(body);
+        let request = self.http().post(self.url("/applications/batch")).header(CONTENT_TYPE, "application/json").body(body);
         let (status, _, answer) = self.send(request, "submit_applications").await?;
         let BatchResults { results } = parse_json(status, &answer)?;
         let malformed = |detail: String| ClientError::MalformedResponse { status: status.as_u16(), detail };
@@ -416,65 +461,65 @@ impl CentralClient {
     /// Trades a one-time enrollment token and a signing request for the kiosk's first
     /// certificate (this client needs no identity for it).
     pub async fn enroll(&self, request: &EnrollmentRequest) -> Result<IssuedCertificate, ClientError> {
-        let (status, _, body) = self.send(self.http.post(self.url("/enrollments")).json(request), "enroll").await?;
+        let (status, _, body) = self.send(self.http().post(self.url("/enrollments")).json(request), "enroll").await?;
         parse_json(status, &body)
     }
 
     /// Asks for the kiosk's next certificate, over mutual TLS with the current one.
     pub async fn renew_certificate(&self, request: &RenewalRequest) -> Result<IssuedCertificate, ClientError> {
-        let (status, _, body) = self.send(self.http.post(self.url("/certificates/renewal")).json(request), "renew_certificate").await?;
+        let (status, _, body) = self.send(self.http().post(self.url("/certificates/renewal")).json(request), "renew_certificate").await?;
         parse_json(status, &body)
     }
 
     /// Reports an event to the fleet's monitoring. Safe to repeat: the event id is the
     /// idempotency key.
     pub async fn submit_event(&self, event: &KioskEvent) -> Result<(), ClientError> {
-        let request = self.http.post(self.url("/events")).header(IDEMPOTENCY_KEY, event.event_id.to_string()).json(event);
+        let request = self.http().post(self.url("/events")).header(IDEMPOTENCY_KEY, event.event_id.to_string()).json(event);
         self.send(request, "submit_event").await.map(|_| ())
     }
 
     /// Tells central how the kiosk is; the answer holds the commands waiting for it.
     pub async fn heartbeat(&self, heartbeat: &Heartbeat) -> Result<HeartbeatAnswer, ClientError> {
-        let request = self.http.post(self.url("/heartbeats")).json(heartbeat);
+        let request = self.http().post(self.url("/heartbeats")).json(heartbeat);
         let (status, _, body) = self.send(request, "heartbeat").await?;
         parse_json(status, &body)
     }
 
     /// Reports what came of a command. Safe to repeat.
     pub async fn report_command(&self, command_id: Uuid, report: &CommandReport) -> Result<(), ClientError> {
-        let request = self.http.post(self.url(&format!("/commands/{command_id}/report"))).json(report);
+        let request = self.http().post(self.url(&format!("/commands/{command_id}/report"))).json(report);
         self.send(request, "report_command").await.map(|_| ())
     }
 
     /// Sends the file a command asked for: a PNG (`image/png`) or logs (`text/plain`). Safe
     /// to repeat.
     pub async fn upload(&self, command_id: Uuid, content_type: &'static str, body: Vec<u8>) -> Result<(), ClientError> {
-        let request = self.http.post(self.url(&format!("/commands/{command_id}/upload"))).header(CONTENT_TYPE, content_type).body(body);
+        let request = self.http().post(self.url(&format!("/commands/{command_id}/upload"))).header(CONTENT_TYPE, content_type).body(body);
         self.send(request, "upload").await.map(|_| ())
     }
 
     /// Asks for an attendant at this kiosk. Safe to repeat (the call's id makes it one call).
     pub async fn call_attendant(&self, call: &AttendantCall) -> Result<AttendantCallStatus, ClientError> {
-        let request = self.http.post(self.url("/attendant-calls")).json(call);
+        let request = self.http().post(self.url("/attendant-calls")).json(call);
         let (status, _, body) = self.send(request, "call_attendant").await?;
         parse_json(status, &body)
     }
 
     /// Where this kiosk's call stands.
     pub async fn attendant_call(&self, call_id: Uuid) -> Result<AttendantCallStatus, ClientError> {
-        let request = self.http.get(self.url(&format!("/attendant-calls/{call_id}")));
+        let request = self.http().get(self.url(&format!("/attendant-calls/{call_id}")));
         let (status, _, body) = self.send(request, "attendant_call").await?;
         parse_json(status, &body)
     }
 
     /// Ends this kiosk's call: the citizen was helped, cancelled or left. Safe to repeat.
     pub async fn end_attendant_call(&self, call_id: Uuid) -> Result<(), ClientError> {
-        let request = self.http.post(self.url(&format!("/attendant-calls/{call_id}/end")));
+        let request = self.http().post(self.url(&format!("/attendant-calls/{call_id}/end")));
         self.send(request, "end_attendant_call").await.map(|_| ())
     }
 
     pub async fn application_status(&self, application_id: Uuid) -> Result<ApplicationStatus, ClientError> {
-        let request = self.http.get(self.url(&format!("/applications/{application_id}")));
+        let request = self.http().get(self.url(&format!("/applications/{application_id}")));
         let (status, _, body) = self.send(request, "application_status").await?;
         parse_json(status, &body)
     }

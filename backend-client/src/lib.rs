@@ -19,4 +19,4 @@ pub mod fuzz;
 pub mod seal;
 
 #[cfg(feature = "client")]
-pub use client::{CentralClient, ClientConfig, ClientError, Fetch, Timeouts, identity_names, tls_config};
+pub use client::{CentralClient, ClientConfig, ClientError, Fetch, Timeouts, identity_names, identity_validity, tls_config};

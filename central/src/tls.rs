@@ -49,6 +49,9 @@ pub struct KioskName {
     /// When the certificate became valid (its `notBefore`, seconds since 1970): a certificate
     /// issued before its kiosk was revoked is refused.
     pub not_before: i64,
+    /// When it expires (`notAfter`): checked at the handshake, and again on each request, since
+    /// a kiosk's connection is kept open between its requests.
+    pub not_after: i64,
 }
 
 /// Who is at the other end of a connection: its address and, when it presented a valid kiosk
@@ -62,7 +65,7 @@ pub struct Peer {
 impl Peer {
     /// A peer as the listener would see a kiosk: for tests that call the router directly.
     pub fn kiosk(kiosk_id: &str, centre_id: &str) -> Self {
-        let kiosk = KioskName { kiosk_id: kiosk_id.to_string(), centre_id: centre_id.to_string(), not_before: 0 };
+        let kiosk = KioskName { kiosk_id: kiosk_id.to_string(), centre_id: centre_id.to_string(), not_before: 0, not_after: i64::MAX };
         Self { addr: SocketAddr::from(([127, 0, 0, 1], 0)), kiosk: Some(kiosk) }
     }
 }
@@ -79,11 +82,12 @@ pub fn kiosk_of(cert: &CertificateDer<'_>) -> Option<KioskName> {
     let subject = cert.subject();
     let kiosk_id = subject.iter_common_name().next()?.as_str().ok()?;
     let centre_id = subject.iter_organizational_unit().next()?.as_str().ok()?;
-    let not_before = cert.validity().not_before.timestamp();
+    let (not_before, not_after) = (cert.validity().not_before.timestamp(), cert.validity().not_after.timestamp());
     (is_kiosk_id(kiosk_id) && is_kiosk_id(centre_id)).then(|| KioskName {
         kiosk_id: kiosk_id.to_string(),
         centre_id: centre_id.to_string(),
         not_before,
+        not_after,
     })
 }
 

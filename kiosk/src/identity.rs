@@ -29,7 +29,7 @@ pub enum IdentityError {
 }
 
 /// A new key of the kiosk's, waiting for its certificate.
-pub trait PendingKey {
+pub trait PendingKey: Send {
     /// A certificate signing request (PEM) for the key, naming `kiosk_id` at `centre_id`
     /// (central names the certificate as it knows the kiosk, whatever the request says).
     fn signing_request(&self, kiosk_id: &str, centre_id: &str) -> Result<String, IdentityError>;

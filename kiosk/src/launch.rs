@@ -45,6 +45,12 @@ impl KioskSettings {
             // From half the longest interval on, the day closes when nobody is at the kiosk (a
             // service centre's kiosk is idle at night and between visitors).
             end_of_day_when_idle: Duration::from_secs(config.devices.payment_terminal.end_of_day_hours * 1800),
+            renewal: config
+                .central
+                .identity_file
+                .clone()
+                .filter(|_| !config.central.url.is_empty())
+                .map(|identity_file| crate::runtime::renewal::Renewal { identity_file, check_every: crate::runtime::renewal::CHECK_EVERY }),
         }
     }
 }

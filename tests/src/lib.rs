@@ -134,6 +134,7 @@ pub fn test_settings(data_dir: &Path) -> KioskSettings {
         retention: Duration::from_secs(7 * 24 * 3600),
         end_of_day: Duration::from_secs(24 * 3600),
         end_of_day_when_idle: Duration::from_secs(12 * 3600),
+        renewal: None,
     }
 }
 

@@ -100,6 +100,15 @@ impl FromRequestParts<Arc<AppState>> for Kiosk {
                 "Connect with the kiosk's client certificate (mutual TLS).",
             ));
         };
+        // A connection outlives the handshake that checked the certificate's dates.
+        if jiff::Timestamp::now().as_second() > kiosk.not_after {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "kiosk-certificate-expired",
+                "This kiosk's certificate has expired",
+                format!("Kiosk {} renews its certificate before it expires; enroll it again (kiosk-provision enroll).", kiosk.kiosk_id),
+            ));
+        }
         // (A resumed TLS session carries the certificate it began with: it is checked too.)
         if revoked(kiosk, &*state.revocations.current(state).await?) {
             return Err(ApiError::new(

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod payments;
 mod printouts;
+pub mod renewal;
 pub mod sync;
 
 use std::path::PathBuf;
@@ -103,6 +104,9 @@ pub struct KioskSettings {
     pub end_of_day: Duration,
     /// From this age on, the day closes at the first moment nobody is at the kiosk.
     pub end_of_day_when_idle: Duration,
+    /// Where the kiosk keeps the certificate it renews itself; `None`: it renews none (its
+    /// certificate is made by hand, or it has no central).
+    pub renewal: Option<renewal::Renewal>,
 }
 
 impl KioskSettings {
@@ -744,6 +748,15 @@ impl Kiosk {
             tokio::spawn(metrics::serve(monitor.clone(), address, stopped.clone()));
         }
         tokio::spawn(monitor.run(stopped.clone()));
+        if let Some(renewal) = self.settings.renewal.clone() {
+            let renewer = renewal::Renewer {
+                client: client.clone(),
+                kiosk_id: self.settings.kiosk_id.clone(),
+                centre_id: self.settings.centre_id.clone(),
+                renewal,
+            };
+            tokio::spawn(renewer.run(stopped.clone()));
+        }
         let sync = ReferenceSync {
             store,
             client,
