@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::api::{
     API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, AttendantCall, AttendantCallStatus, BatchResults, Catalog,
     CertificateChanges, CommandReport, EnrollmentRequest, Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY, IssuedCertificate, IssuerKeys,
-    KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, RenewalRequest, TicketReceipt,
+    KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, RenewalRequest, Retirement, TicketReceipt,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -469,6 +469,11 @@ impl CentralClient {
     pub async fn renew_certificate(&self, request: &RenewalRequest) -> Result<IssuedCertificate, ClientError> {
         let (status, _, body) = self.send(self.http().post(self.url("/certificates/renewal")).json(request), "renew_certificate").await?;
         parse_json(status, &body)
+    }
+
+    /// Tells central this kiosk is being decommissioned (its last request with its certificate).
+    pub async fn retire(&self, retirement: &Retirement) -> Result<(), ClientError> {
+        self.send(self.http().post(self.url("/retirement")).json(retirement), "retire").await.map(drop)
     }
 
     /// Reports an event to the fleet's monitoring. Safe to repeat: the event id is the

@@ -1,9 +1,10 @@
 //! The technician's tool for setting up a Balcão kiosk.
 //!
-//! It enrolls the kiosk with central (`enroll.rs`), checks a kiosk's configuration file,
+//! It enrolls the kiosk with central (`enroll.rs`), decommissions it (`decommission.rs`), checks a kiosk's configuration file,
 //! prints the documented default one, lists the USB devices a driver can be pointed at and
 //! checks the link to a ZVT payment terminal; the other device tests come with later work.
 
+pub mod decommission;
 pub mod enroll;
 
 use std::path::Path;

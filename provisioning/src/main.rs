@@ -53,6 +53,27 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Takes the kiosk out of service for good: central retires it and revokes its
+    /// certificates, then the sealing key, the kiosk's key and its data are destroyed. The
+    /// kiosk must be stopped first.
+    #[command(after_help = balcao_provisioning::decommission::EXIT_CODES)]
+    Decommission {
+        /// The kiosk's configuration file.
+        #[arg(long, default_value = "/etc/balcao/kiosk.toml")]
+        config: PathBuf,
+        /// Go on although central has not acknowledged every record (they go to --export).
+        #[arg(long, requires = "export")]
+        force: bool,
+        /// Where the records central has not acknowledged are written (to hand in).
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// Go on without telling central (it is unreachable): the administrator revokes it.
+        #[arg(long)]
+        offline: bool,
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Asks the technician at the terminal whether central's CA is the one the administrator
@@ -68,7 +89,15 @@ fn confirm_fingerprint(print: &str) -> bool {
     std::io::stdin().lock().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
 }
 
-fn enroll(options: &balcao_provisioning::enroll::EnrollOptions, json: bool) -> ExitCode {
+/// Runs one of the commands that talk to central, and reports what came of it: as text (the
+/// outcome on standard output, a failure on standard error) or as JSON, with the failure's own
+/// exit code.
+fn run_async<T, E, F>(what: &str, work: F, exit_code: impl Fn(&E) -> u8, json: bool) -> ExitCode
+where
+    T: serde::Serialize + std::fmt::Display,
+    E: std::fmt::Display,
+    F: std::future::Future<Output = Result<T, E>>,
+{
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -76,14 +105,11 @@ fn enroll(options: &balcao_provisioning::enroll::EnrollOptions, json: bool) -> E
             return ExitCode::FAILURE;
         }
     };
-    if !json {
-        eprintln!("enrolling with {} …", options.central);
-    }
-    let result = runtime.block_on(balcao_provisioning::enroll::enroll(options, &mut confirm_fingerprint));
+    let result = runtime.block_on(work);
     let printed = match (&result, json) {
-        (Ok(enrolled), true) => serde_json::to_string(&serde_json::json!({ "enrolled": enrolled })),
-        (Err(e), true) => serde_json::to_string(&serde_json::json!({ "error": e.to_string(), "exit_code": e.exit_code() })),
-        (Ok(enrolled), false) => Ok(enrolled.to_string()),
+        (Ok(done), true) => serde_json::to_string(&serde_json::json!({ what: done })),
+        (Err(e), true) => serde_json::to_string(&serde_json::json!({ "error": e.to_string(), "exit_code": exit_code(e) })),
+        (Ok(done), false) => Ok(done.to_string()),
         (Err(e), false) => {
             eprintln!("kiosk-provision: {e}");
             Ok(String::new())
@@ -96,7 +122,7 @@ fn enroll(options: &balcao_provisioning::enroll::EnrollOptions, json: bool) -> E
     if let Err(e) = written {
         eprintln!("kiosk-provision: cannot write the output: {e}");
     }
-    result.map_or_else(|e| ExitCode::from(e.exit_code()), |_| ExitCode::SUCCESS)
+    result.map_or_else(|e| ExitCode::from(exit_code(&e)), |_| ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -125,8 +151,17 @@ fn main() -> ExitCode {
             })
             .map_err(|e| anyhow::anyhow!("cannot list the card readers: {e}")),
         Command::Enroll { central, token, ca_fingerprint, ca_file, config, identity_file, json } => {
-            let options = balcao_provisioning::enroll::EnrollOptions { central, token, ca_fingerprint, ca_file, config, identity_file };
-            return enroll(&options, json);
+            use balcao_provisioning::enroll::{EnrollError, EnrollOptions, enroll};
+            let options = EnrollOptions { central, token, ca_fingerprint, ca_file, config, identity_file };
+            if !json {
+                eprintln!("enrolling with {} …", options.central);
+            }
+            return run_async("enrolled", enroll(&options, &mut confirm_fingerprint), EnrollError::exit_code, json);
+        }
+        Command::Decommission { config, force, export, offline, json } => {
+            use balcao_provisioning::decommission::{DecommissionError, DecommissionOptions, decommission};
+            let options = DecommissionOptions { config, force, export, offline };
+            return run_async("decommissioned", decommission(&options), DecommissionError::exit_code, json);
         }
     };
     match result {

@@ -151,6 +151,22 @@ pub fn fingerprint(der: &[u8]) -> String {
     Sha256::digest(der).iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
 }
 
+/// A kiosk being decommissioned tells central, with its own certificate, for the last time:
+/// central marks it retired (gone from the fleet, its alerts closed) and revokes its
+/// certificates.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Retirement {
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
+    pub kiosk_id: String,
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
+    pub centre_id: String,
+    /// Records central had not acknowledged, exported to a file the technician hands in
+    /// (zero when the kiosk's outbox was empty).
+    pub exported_records: u32,
+}
+
 /// The largest certificate signing request central reads.
 pub const MAX_CSR: usize = 8192;
 

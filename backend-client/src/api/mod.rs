@@ -19,7 +19,7 @@ pub use application::{
     IdentityMethod, IdentityProof, MAX_BATCH, PaymentRecord, StatusChange,
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
-pub use enrollment::{EnrollmentRequest, EnrollmentToken, IssuedCertificate, MAX_CSR, RenewalRequest, TokenError, fingerprint};
+pub use enrollment::{EnrollmentRequest, EnrollmentToken, IssuedCertificate, MAX_CSR, RenewalRequest, Retirement, TokenError, fingerprint};
 pub use event::{DayTotals, KioskEvent, KioskEventKind, Severity};
 pub use fleet::{
     AttendantCall, AttendantCallStatus, CommandAction, CommandOutcome, CommandReport, DeviceClass, DeviceCondition, DeviceReport,

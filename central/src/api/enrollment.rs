@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use balcao_backend_client::api::{EnrollmentRequest, EnrollmentToken, IssuedCertificate, Problem, RenewalRequest};
+use balcao_backend_client::api::{EnrollmentRequest, EnrollmentToken, IssuedCertificate, Problem, RenewalRequest, Retirement};
 
 use super::auth::Kiosk;
 use super::{ApiError, AppState, blocking, unprocessable};
@@ -161,6 +161,45 @@ pub async fn renew(
     let issued = issue(&state, &issuer, &csr, &name.kiosk_id, &name.centre_id, "renewed").await?;
     tracing::info!(kiosk = %name.kiosk_id, serial = %issued.serial, "kiosk certificate renewed");
     Ok((StatusCode::CREATED, axum::Json(answer(name.kiosk_id, name.centre_id, issued))))
+}
+
+/// A kiosk being decommissioned, for the last time with its certificate: central marks it
+/// retired and revokes every certificate it has (this one included, from the next request).
+#[utoipa::path(
+    post,
+    path = "/v1/retirement",
+    tag = "enrollment",
+    request_body = Retirement,
+    responses(
+        (status = 204, description = "Retired and revoked"),
+        (status = 401, description = "No kiosk certificate (mutual TLS), or a revoked one", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The retirement names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a retirement", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn retire(
+    State(state): State<Arc<AppState>>,
+    kiosk: Kiosk,
+    ConnectInfo(peer): ConnectInfo<Peer>,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, ApiError> {
+    let retirement: Retirement =
+        super::from_json(&body).map_err(|e| unprocessable("invalid-retirement", "The retirement does not follow the schema", e))?;
+    kiosk.must_be(&retirement.kiosk_id, &retirement.centre_id)?;
+    let (retiring, address) = (state.clone(), peer.addr.ip().to_string());
+    let from = blocking(move || {
+        let from = retiring.store.retire_kiosk(&retirement.kiosk_id, &retirement.centre_id, retirement.exported_records)?;
+        let detail = format!(
+            "centre {}, {} records exported, certificates before {from} revoked",
+            retirement.centre_id, retirement.exported_records
+        );
+        retiring.store.audit("technician", &address, "retire-kiosk", &retirement.kiosk_id, &detail, "ok")?;
+        Ok::<_, crate::store::StoreError>(from)
+    })
+    .await??;
+    state.revocations.forget().await;
+    tracing::info!(kiosk = %kiosk.0.kiosk_id, %from, "kiosk decommissioned");
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Issues and records a certificate; it is good from now, or from the moment its kiosk's last

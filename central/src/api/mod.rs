@@ -247,6 +247,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/enrollment/ca", get(enrollment::central_ca))
         .route("/v1/enrollments", axum::routing::post(enrollment::enroll))
         .route("/v1/certificates/renewal", axum::routing::post(enrollment::renew))
+        .route("/v1/retirement", axum::routing::post(enrollment::retire))
         .route("/openapi.json", get(openapi::document))
         .route("/ready", get(ready))
         .merge(crate::console::routes())

@@ -69,6 +69,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::enrollment::central_ca,
         super::enrollment::enroll,
         super::enrollment::renew,
+        super::enrollment::retire,
         super::ready
     ),
     modifiers(&KioskCertificate),

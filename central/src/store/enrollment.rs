@@ -41,6 +41,16 @@ pub(super) const ENROLLMENT_SCHEMA: &str = "
     );
 ";
 
+/// Kiosks decommissioned, added at migration 17 (both databases).
+pub(super) const RETIRED_SCHEMA: &str = "
+    CREATE TABLE retired_kiosks (
+        kiosk_id TEXT PRIMARY KEY,
+        centre_id TEXT NOT NULL,
+        retired_at BIGINT NOT NULL,
+        exported_records BIGINT NOT NULL
+    );
+";
+
 /// How long a token lasts unless its maker says otherwise.
 pub const TOKEN_LIFETIME: SignedDuration = SignedDuration::from_hours(24);
 /// The longest a token may be made to last.
@@ -174,6 +184,8 @@ impl Store {
             if taken != 1 {
                 return Ok(Err(TokenRefusal::Used { at: now, from: "another request".into() }));
             }
+            // A kiosk enrolled again is in service again.
+            tx.execute("DELETE FROM retired_kiosks WHERE kiosk_id = $1", args![kiosk_id])?;
             Ok(Ok(Enrolling { kiosk_id, centre_id }))
         })
     }
@@ -256,6 +268,44 @@ impl Store {
             )
         })?;
         Ok(from)
+    }
+
+    /// Retires a decommissioned kiosk in one transaction: it leaves the fleet (its history
+    /// stays), its open alerts close, and every certificate it has is revoked. Returns from when
+    /// a new certificate of the same name would be good (it must be enrolled again).
+    pub fn retire_kiosk(&self, kiosk_id: &str, centre_id: &str, exported_records: u32) -> Result<Timestamp, StoreError> {
+        let now = Timestamp::now();
+        let from = Timestamp::from_second(now.as_second() + 1).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO retired_kiosks (kiosk_id, centre_id, retired_at, exported_records) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (kiosk_id) DO UPDATE SET centre_id = excluded.centre_id, retired_at = excluded.retired_at,
+                 exported_records = excluded.exported_records",
+                args![kiosk_id, centre_id, now.as_millisecond(), exported_records],
+            )?;
+            tx.execute("DELETE FROM kiosks WHERE kiosk_id = $1", args![kiosk_id])?;
+            tx.execute(
+                "UPDATE alerts SET cleared_at = $2 WHERE kiosk_id = $1 AND cleared_at IS NULL",
+                args![kiosk_id, now.as_millisecond()],
+            )?;
+            tx.execute(
+                "INSERT INTO kiosk_revocations (kiosk_id, revoked_at, revoked_by) VALUES ($1, $2, 'decommissioned')
+                 ON CONFLICT (kiosk_id) DO UPDATE SET revoked_at = excluded.revoked_at, revoked_by = excluded.revoked_by",
+                args![kiosk_id, from.as_millisecond()],
+            )
+        })?;
+        Ok(from)
+    }
+
+    /// The kiosks decommissioned, newest first: kiosk, centre, when, records exported.
+    pub fn retired_kiosks(&self) -> Result<Vec<(String, String, Timestamp, u32)>, StoreError> {
+        let rows = self.db.read(|tx| {
+            tx.query(
+                "SELECT kiosk_id, centre_id, retired_at, exported_records FROM retired_kiosks ORDER BY retired_at DESC LIMIT 100",
+                args![],
+            )
+        })?;
+        rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?, timestamp(r.get(2)?)?, r.get(3)?))).collect()
     }
 
     /// Every revoked kiosk with the moment its certificates issued before are refused.

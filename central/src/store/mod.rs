@@ -345,6 +345,8 @@ fn migrations() -> Migrations<'static> {
         M::up(KIOSK_EVENTS_INDEX),
         // Enrollment tokens, the certificates the kiosk CA issued, revocations.
         M::up(enrollment::ENROLLMENT_SCHEMA),
+        // Decommissioned kiosks.
+        M::up(enrollment::RETIRED_SCHEMA),
     ])
 }
 
@@ -481,6 +483,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     fleet::HINTS_SCHEMA,
     KIOSK_EVENTS_INDEX,
     enrollment::ENROLLMENT_SCHEMA,
+    enrollment::RETIRED_SCHEMA,
 ];
 
 /// A kiosk's events found without reading everyone's.
@@ -1044,7 +1047,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 16;
+const SQLITE_MIGRATIONS: usize = 17;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

@@ -435,6 +435,29 @@ impl Store {
         .collect()
     }
 
+    /// Every entry central has not acknowledged (waiting, or refused and kept), oldest first,
+    /// with its body opened: what a technician decommissioning the kiosk must hand in.
+    pub fn unacknowledged(&self) -> Result<Vec<(OutboxReport, String)>, StoreError> {
+        let mut statement = self.conn.prepare(
+            "SELECT record_id, kind, state, attempts, last_error, body FROM outbox WHERE state IN ('pending', 'dead') ORDER BY seq",
+        )?;
+        let rows = statement.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get::<_, Vec<u8>>(5)?))
+        })?;
+        rows.map(|row| {
+            let (id, kind, state, attempts, last_error, sealed) = row?;
+            let body = self
+                .key
+                .open(&outbox_context(&id, &kind), &sealed)
+                .ok()
+                .and_then(|plain| String::from_utf8(plain).ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("outbox entry {id} does not open")))?;
+            let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("outbox id {id:?}")))?;
+            Ok((OutboxReport { id, kind, state, attempts, last_error }, body))
+        })
+        .collect()
+    }
+
     /// The catalog last received from central, with its `ETag`.
     pub fn cached_catalog(&self) -> Result<Option<(Option<String>, Catalog)>, StoreError> {
         let row: Option<(Option<String>, String)> =
