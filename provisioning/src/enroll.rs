@@ -208,7 +208,7 @@ fn source_text(e: &dyn std::error::Error) -> String {
 /// Enrolls this kiosk. `confirm` is asked whether to trust central's CA when no fingerprint
 /// was given (it shows the fingerprint to the technician); it is never asked otherwise.
 pub async fn enroll(options: &EnrollOptions, confirm: &mut dyn FnMut(&str) -> bool) -> Result<Enrolled, EnrollError> {
-    let token = EnrollmentToken::parse(&options.token).map_err(|e| EnrollError::Usage(format!("the token: {e}")))?;
+    let token = EnrollmentToken::parse(&options.token).map_err(|e| EnrollError::Usage(e.to_string()))?;
     let central = options.central.trim_end_matches('/').to_string();
     if !central.starts_with("https://") {
         return Err(EnrollError::Usage(format!("--central must start with https:// (got {central:?})")));

@@ -2,7 +2,8 @@
 //! loopback. An operator logs in, filters the fleet, sees a kiosk turn to alarm live (no
 //! reload), sends it a command, changes the language; the payment days whose terminal and
 //! journal differ are flagged above the rest; a citizen's call arrives on the alerts page live and
-//! is acknowledged; every page passes axe-core's WCAG 2.2 AA rules. Screenshots of each page are saved to be looked at.
+//! is acknowledged; an administrator makes an enrollment token and revokes a kiosk; every page passes
+//! axe-core's WCAG 2.2 AA rules. Screenshots of each page are saved to be looked at.
 
 use std::path::Path;
 use std::time::Duration;
@@ -220,6 +221,51 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     assert!(audit.iter().any(|e| e.username == "olga" && e.action == "log-in" && e.outcome == "ok"));
     assert!(audit.iter().any(|e| e.username == "olga" && e.action == "command" && e.target == "K02" && e.outcome == "ok"));
     assert!(audit.iter().any(|e| e.username == "olga" && e.action == "acknowledge-alert" && e.outcome == "ok"));
+    browser.close().await;
+    tokio::time::timeout(Duration::from_secs(10), central.stop()).await.expect("stops").expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_makes_an_enrollment_token_and_revokes_a_kiosk_in_a_browser() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = loopback_central(dir.path()).await;
+    let store = central.central.store();
+    store.add_staff("ada", "Ada Admin", Role::Administrator, &[], PASSWORD).expect("staff");
+    store.record_heartbeat(&heartbeat("K01", "GSC-01", DeviceCondition::Ok)).expect("heartbeat");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let browser = Browser::start(dir.path()).await;
+    let client = &browser.client;
+    let soon = Duration::from_secs(15);
+
+    client.goto(&format!("{}/console/login?lang=pt", central.url)).await.expect("goto");
+    browser.wait_for("the login page", soon, |s| s.contains("id=\"password\"")).await;
+    client.find(Locator::Id("username")).await.expect("name").send_keys("ada").await.expect("type");
+    client.find(Locator::Id("password")).await.expect("password").send_keys(&format!("{PASSWORD}{ENTER}")).await.expect("type");
+    browser.wait_for("the fleet", soon, |s| s.contains("fleet-rows")).await;
+
+    // A token for K05, shown once beside central's CA fingerprint and the technician's command.
+    client.find(Locator::LinkText("Registo de quiosques")).await.expect("the administrator's link").click().await.expect("open");
+    browser.wait_for("the enrollment page", soon, |s| s.contains("id=\"token-kiosk\"")).await;
+    accessible(&browser, "console-enrollment").await;
+    client.find(Locator::Id("token-kiosk")).await.expect("kiosk").send_keys("K05").await.expect("type");
+    client.find(Locator::Id("token-centre")).await.expect("centre").send_keys("GSC-01").await.expect("type");
+    client.find(Locator::Css("form.login button")).await.expect("make").click().await.expect("make");
+    let shown = browser.wait_for("the token", soon, |s| s.contains("id=\"new-token\"")).await;
+    assert!(shown.contains("kiosk-provision enroll --central") && shown.contains("--ca-fingerprint"), "the technician's command");
+    browser.screenshot(shots, "console-enrollment-token").await;
+    accessible(&browser, "console-enrollment-token").await;
+    let token = client.find(Locator::Id("new-token")).await.expect("token").text().await.expect("text");
+    let token = balcao_backend_client::api::EnrollmentToken::parse(&token).expect("a token a technician can type");
+    assert!(store.redeem_enrollment_token(&token.hash(), "test", (Some("K05"), Some("GSC-01"))).expect("store").is_ok());
+
+    // K01 revoked from its page.
+    client.goto(&format!("{}/console/kiosks/K01", central.url)).await.expect("goto");
+    browser.wait_for("K01's page", soon, |s| s.contains("/console/kiosks/K01/revoke")).await;
+    client.find(Locator::Css("form[action='/console/kiosks/K01/revoke'] button")).await.expect("revoke").click().await.expect("revoke");
+    browser.wait_for("revoked", soon, |s| s.contains("Revogado desde")).await;
+    browser.screenshot(shots, "console-kiosk-revoked").await;
+    accessible(&browser, "console-kiosk-revoked").await;
+    assert!(store.revocations().expect("revocations").contains_key("K01"));
     browser.close().await;
     tokio::time::timeout(Duration::from_secs(10), central.stop()).await.expect("stops").expect("stop");
 }
