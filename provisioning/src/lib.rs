@@ -1,10 +1,12 @@
 //! The technician's tool for setting up a Balcão kiosk.
 //!
-//! It enrolls the kiosk with central (`enroll.rs`), decommissions it (`decommission.rs`), checks a kiosk's configuration file,
-//! prints the documented default one, lists the USB devices a driver can be pointed at and
+//! It enrolls the kiosk with central (`enroll.rs`), decommissions it (`decommission.rs`), lists
+//! what devices the kiosk can see and whether it may open those its configuration names
+//! (`devices.rs`), checks a kiosk's configuration file, prints the documented default one and
 //! checks the link to a ZVT payment terminal; the other device tests come with later work.
 
 pub mod decommission;
+pub mod devices;
 pub mod enroll;
 
 use std::path::Path;

@@ -53,6 +53,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Lists what this kiosk can see — serial ports, USB devices, card readers, CUPS's
+    /// printers — each with the configuration value that selects it, and with --config whether
+    /// each device the configuration names can be opened (run it as the kiosk's user), with the
+    /// fix when it cannot.
+    #[command(
+        after_help = "Exit codes: 0 listed (and every configured device opens); 2 the configuration does not check; 4 a device the configuration names is missing or may not be opened."
+    )]
+    Devices {
+        /// The kiosk's configuration file, whose devices are checked.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print what was found as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Takes the kiosk out of service for good: central retires it and revokes its
     /// certificates, then the sealing key, the kiosk's key and its data are destroyed. The
     /// kiosk must be stopped first.
@@ -157,6 +172,25 @@ fn main() -> ExitCode {
                 eprintln!("enrolling with {} …", options.central);
             }
             return run_async("enrolled", enroll(&options, &mut confirm_fingerprint), EnrollError::exit_code, json);
+        }
+        Command::Devices { config, json } => {
+            let config = match config.map(|file| balcao_kiosk::config::KioskConfig::load(&file)).transpose() {
+                Ok(config) => config,
+                Err(e) => {
+                    eprintln!("kiosk-provision: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let found = balcao_provisioning::devices::look(config.as_ref());
+            let text = match json {
+                true => serde_json::to_string(&found).map_err(std::io::Error::from),
+                false => Ok(found.to_string().trim_end().to_string()),
+            };
+            if let Err(e) = text.and_then(|text| writeln!(out, "{text}")) {
+                eprintln!("kiosk-provision: cannot write the output: {e}");
+                return ExitCode::FAILURE;
+            }
+            return if found.configured_ok() { ExitCode::SUCCESS } else { ExitCode::from(4) };
         }
         Command::Decommission { config, force, export, offline, json } => {
             use balcao_provisioning::decommission::{DecommissionError, DecommissionOptions, decommission};
