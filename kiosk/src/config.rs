@@ -583,6 +583,9 @@ impl IdentityReaderSection {
 pub struct DevicesSection {
     /// How often every device's status is read.
     pub health_poll_secs: u64,
+    /// Where a trainer drives the simulated devices from (`kiosk-provision simulate`): a
+    /// loopback address and port; "" (the default) serves nothing.
+    pub training_listen: String,
     pub receipt_printer: ReceiptPrinterSection,
     pub document_printer: DocumentPrinterSection,
     pub identity_reader: IdentityReaderSection,
@@ -594,6 +597,7 @@ impl Default for DevicesSection {
     fn default() -> Self {
         Self {
             health_poll_secs: 5,
+            training_listen: String::new(),
             receipt_printer: ReceiptPrinterSection::default(),
             document_printer: DocumentPrinterSection::default(),
             identity_reader: IdentityReaderSection::default(),
@@ -795,27 +799,11 @@ impl KioskConfig {
         }
         // tracing-subscriber panics on some filters with non-ASCII characters (it slices inside a
         // character; found by the `kiosk_config` fuzzer): a filter is ASCII, checked first.
-        if !self.logging.metrics_listen.is_empty() {
-            match self.logging.metrics_listen.parse::<std::net::SocketAddr>() {
-                Ok(address) if address.ip().is_loopback() => {}
-                Ok(address) => {
-                    return Err(ConfigError::value(
-                        path,
-                        "logging.metrics_listen",
-                        format!("{address} is not a loopback address: the metrics are for this machine (127.0.0.1 or [::1])"),
-                    ));
-                }
-                Err(_) => {
-                    return Err(ConfigError::value(
-                        path,
-                        "logging.metrics_listen",
-                        format!(
-                            "{:?} is not an address and port such as \"127.0.0.1:9464\" (empty: not served)",
-                            self.logging.metrics_listen
-                        ),
-                    ));
-                }
-            }
+        for (key, value, what) in [
+            ("logging.metrics_listen", &self.logging.metrics_listen, "the metrics are"),
+            ("devices.training_listen", &self.devices.training_listen, "the training controls are"),
+        ] {
+            loopback_or_empty(path, key, value, what)?;
         }
         if !self.logging.level.is_ascii() || tracing_subscriber::EnvFilter::try_new(&self.logging.level).is_err() {
             return Err(ConfigError::value(path, "logging.level", format!("{:?} is not a log level or filter", self.logging.level)));
@@ -849,6 +837,25 @@ pub fn fuzz(data: &[u8]) {
     let _ = config.devices.identity_reader.read_options();
 }
 
+/// An address a kiosk serves something on for this machine only: empty (not served) or a
+/// loopback address and port.
+fn loopback_or_empty(path: &Path, key: &str, value: &str, what: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    match value.parse::<std::net::SocketAddr>() {
+        Ok(address) if address.ip().is_loopback() => Ok(()),
+        Ok(address) => {
+            Err(ConfigError::value(path, key, format!("{address} is not a loopback address: {what} for this machine (127.0.0.1 or [::1])")))
+        }
+        Err(_) => Err(ConfigError::value(
+            path,
+            key,
+            format!("{value:?} is not an address and port such as \"127.0.0.1:9464\" (empty: not served)"),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -872,6 +879,8 @@ mod tests {
         for (listen, says) in [("0.0.0.0:9464", "not a loopback address"), ("localhost", "not an address and port")] {
             let e = parse(&format!("[logging]\nmetrics_listen = {listen:?}\n")).expect_err("refused");
             assert!(e.to_string().contains("logging.metrics_listen") && e.to_string().contains(says), "{e}");
+            let e = parse(&format!("[devices]\ntraining_listen = {listen:?}\n")).expect_err("refused");
+            assert!(e.to_string().contains("devices.training_listen") && e.to_string().contains(says), "{e}");
         }
         let e = parse(&format!("[logging]\nlevel = {filter:?}\n")).expect_err("refused");
         assert!(e.to_string().contains("logging.level"), "{e}");

@@ -87,7 +87,13 @@ fn run() -> anyhow::Result<()> {
     let demo = cli.demo || cli.config.is_none();
     let mut config = match &cli.config {
         Some(path) => KioskConfig::load(path)?,
-        None => KioskConfig { display: balcao_kiosk::config::DisplaySection { fullscreen: false, scale: 0.5 }, ..KioskConfig::default() },
+        None => {
+            let mut demo =
+                KioskConfig { display: balcao_kiosk::config::DisplaySection { fullscreen: false, scale: 0.5 }, ..KioskConfig::default() };
+            // A trainer can show every failure on the demo (`kiosk-provision simulate`).
+            demo.devices.training_listen = "127.0.0.1:9465".into();
+            demo
+        }
     };
     if let Some(scale) = cli.scale {
         config.display.scale = scale;
@@ -149,6 +155,11 @@ fn run() -> anyhow::Result<()> {
                     return Err(e);
                 }
             };
+            // A trainer's controls for the simulated devices, when the configuration asks.
+            let (training_stop, training_stopped) = tokio::sync::watch::channel(false);
+            if let Ok(address) = config.devices.training_listen.parse() {
+                tokio::spawn(runtime::training::serve(launch.simulators.clone(), address, training_stopped));
+            }
             let handle = runtime::start(launch.settings, view, launch.devices, launch.client, channel).await;
             let mut stopped = stopped;
             let mut restart = false;
@@ -172,6 +183,7 @@ fn run() -> anyhow::Result<()> {
                 }
             };
             handle.stop().await;
+            let _ = training_stop.send(true);
             #[cfg(feature = "demo")]
             if let Some(central) = launch.central {
                 central.stop().await?;

@@ -3,11 +3,13 @@
 //! It enrolls the kiosk with central (`enroll.rs`), decommissions it (`decommission.rs`), lists
 //! what devices the kiosk can see and whether it may open those its configuration names
 //! (`devices.rs`), checks a kiosk's configuration file, prints the documented default one and
-//! checks the link to a ZVT payment terminal; the other device tests come with later work.
+//! checks the link to a ZVT payment terminal, and drives a training kiosk's simulated devices
+//! (`simulate.rs`); the other device tests come with later work.
 
 pub mod decommission;
 pub mod devices;
 pub mod enroll;
+pub mod simulate;
 
 use std::path::Path;
 

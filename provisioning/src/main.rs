@@ -68,6 +68,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Makes a simulated device of a demo or training kiosk act, to show a failure on its
+    /// screen: paper-out, paper-back, cover-open, cover-closed, card-on, card-off,
+    /// reader-unplugged, reader-back, terminal-declines, terminal-silent, terminal-offline,
+    /// terminal-back, a4-out-of-paper, a4-back, scan CODE.
+    #[command(
+        after_help = "Exit codes: 0 done; 3 the kiosk's training controls do not answer; 4 refused (unknown action, or the device is real)."
+    )]
+    Simulate {
+        /// What the device does (see above).
+        action: String,
+        /// The code the scanner reads, for `scan`.
+        code: Option<String>,
+        /// Where the kiosk's training controls listen (its devices.training_listen).
+        #[arg(long, default_value = "127.0.0.1:9465")]
+        kiosk: String,
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Takes the kiosk out of service for good: central retires it and revokes its
     /// certificates, then the sealing key, the kiosk's key and its data are destroyed. The
     /// kiosk must be stopped first.
@@ -191,6 +210,10 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             return if found.configured_ok() { ExitCode::SUCCESS } else { ExitCode::from(4) };
+        }
+        Command::Simulate { action, code, kiosk, json } => {
+            use balcao_provisioning::simulate::{SimulateError, simulate};
+            return run_async("simulated", simulate(&kiosk, &action, code.as_deref()), SimulateError::exit_code, json);
         }
         Command::Decommission { config, force, export, offline, json } => {
             use balcao_provisioning::decommission::{DecommissionError, DecommissionOptions, decommission};

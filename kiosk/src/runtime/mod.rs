@@ -19,6 +19,7 @@ pub mod payments;
 mod printouts;
 pub mod renewal;
 pub mod sync;
+pub mod training;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
