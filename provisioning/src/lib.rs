@@ -1,11 +1,13 @@
 //! The technician's tool for setting up a Balcão kiosk.
 //!
-//! It enrolls the kiosk with central (`enroll.rs`), decommissions it (`decommission.rs`), lists
+//! It enrolls the kiosk with central (`enroll.rs`), writes its configuration (`configure.rs`),
+//! decommissions it (`decommission.rs`), lists
 //! what devices the kiosk can see and whether it may open those its configuration names
 //! (`devices.rs`), checks a kiosk's configuration file, prints the documented default one and
 //! checks the link to a ZVT payment terminal, and drives a training kiosk's simulated devices
 //! (`simulate.rs`); the other device tests come with later work.
 
+pub mod configure;
 pub mod decommission;
 pub mod devices;
 pub mod enroll;

@@ -68,6 +68,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Writes the kiosk's configuration: each --set KEY=VALUE, or by asking (--interactive:
+    /// the kiosk, its centre, language, timeout, and serial devices chosen from those found).
+    /// The result is checked exactly as the kiosk reads it before the file is replaced.
+    #[command(
+        after_help = "Exit codes: 0 written (or nothing to change); 2 a value or key the kiosk would refuse (nothing written); 6 the file could not be read or written."
+    )]
+    Configure {
+        /// The kiosk's configuration file (made if missing).
+        #[arg(long, default_value = "/etc/balcao/kiosk.toml")]
+        config: PathBuf,
+        /// A value to set, e.g. --set devices.receipt_printer.serial=/dev/ttyUSB0 (repeat).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Ask for the main values on the terminal (an empty answer keeps the current one).
+        #[arg(long)]
+        interactive: bool,
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Makes a simulated device of a demo or training kiosk act, to show a failure on its
     /// screen: paper-out, paper-back, cover-open, cover-closed, card-on, card-off,
     /// reader-unplugged, reader-back, terminal-declines, terminal-silent, terminal-offline,
@@ -210,6 +230,31 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             return if found.configured_ok() { ExitCode::SUCCESS } else { ExitCode::from(4) };
+        }
+        Command::Configure { config, set, interactive, json } => {
+            use balcao_provisioning::configure::{ConfigureError, configure};
+            let mut changes = Vec::new();
+            for pair in &set {
+                match pair.split_once('=') {
+                    Some((key, value)) => changes.push((key.trim().to_string(), value.trim().to_string())),
+                    None => {
+                        eprintln!("kiosk-provision: --set {pair:?}: write KEY=VALUE");
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            if interactive {
+                let ports: Vec<String> =
+                    balcao_provisioning::devices::serial_ports().into_iter().map(|p| p.stable_path.unwrap_or(p.path)).collect();
+                match balcao_provisioning::configure::ask(&mut std::io::stdin().lock(), &mut std::io::stderr(), &ports) {
+                    Ok(asked) => changes.extend(asked),
+                    Err(e) => {
+                        eprintln!("kiosk-provision: cannot ask: {e}");
+                        return ExitCode::from(6);
+                    }
+                }
+            }
+            return run_async("configured", async { configure(&config, &changes) }, ConfigureError::exit_code, json);
         }
         Command::Simulate { action, code, kiosk, json } => {
             use balcao_provisioning::simulate::{SimulateError, simulate};
