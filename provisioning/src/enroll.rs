@@ -18,6 +18,7 @@ pub use balcao_backend_client::api::fingerprint;
 use balcao_backend_client::api::{EnrollmentRequest, EnrollmentToken};
 use balcao_backend_client::{CentralClient, ClientConfig, ClientError, Timeouts};
 use balcao_kiosk::identity::{FileKeyStore, KeyStore as _};
+use balcao_kiosk::runtime::error_chain;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
@@ -178,7 +179,7 @@ pub async fn fetch_central_ca(central: &str) -> Result<String, EnrollError> {
         .build()
         .map_err(|e| EnrollError::Local(e.to_string()))?;
     let url = format!("{}/v1/enrollment/ca", central.trim_end_matches('/'));
-    let unreachable = |e: reqwest::Error| EnrollError::Unreachable(format!("cannot reach central at {central}: {}", source_text(&e)));
+    let unreachable = |e: reqwest::Error| EnrollError::Unreachable(format!("cannot reach central at {central}: {}", error_chain(&e)));
     let response = http.get(&url).send().await.map_err(unreachable)?;
     let status = response.status();
     let body = response.bytes().await.map_err(unreachable)?;
@@ -191,18 +192,6 @@ pub async fn fetch_central_ca(central: &str) -> Result<String, EnrollError> {
         return Err(EnrollError::Untrusted("central's answer is too large to be a CA certificate".into()));
     }
     String::from_utf8(body.to_vec()).map_err(|_| EnrollError::Untrusted("central's CA is not PEM text".into()))
-}
-
-/// An error and its causes, in one line.
-fn source_text(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Enrolls this kiosk. `confirm` is asked whether to trust central's CA when no fingerprint
@@ -275,7 +264,7 @@ pub async fn enroll(options: &EnrollOptions, confirm: &mut dyn FnMut(&str) -> bo
             ClientError::Throttled { .. } => EnrollError::Refused(format!("central refused: {e}")),
             ClientError::Unreachable { source, .. } => EnrollError::Unreachable(format!(
                 "cannot reach central at {central} with its CA ({}): if the CA is right, central's certificate is not signed by it",
-                source_text(source)
+                error_chain(source)
             )),
             _ => EnrollError::Unreachable(format!("central at {central}: {e}")),
         })?;

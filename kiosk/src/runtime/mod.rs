@@ -281,8 +281,8 @@ fn settled<T, K: std::fmt::Debug + Copy>(
 }
 
 /// An error and its causes on one line, for logs and alerts (store errors carry no personal
-/// data).
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// data), and for the technician's tool.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {

@@ -331,12 +331,7 @@ impl Store {
             if next_attempt_at > millis(now) {
                 break;
             }
-            let body = self
-                .key
-                .open(&outbox_context(&id, &kind), &sealed)
-                .ok()
-                .and_then(|plain| String::from_utf8(plain).ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("outbox entry {id} does not open")))?;
+            let body = self.open_body(&id, &kind, &sealed)?;
             let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("outbox id {id:?}")))?;
             due.push(OutboxItem { id, kind, body, attempts });
         }
@@ -435,6 +430,15 @@ impl Store {
         .collect()
     }
 
+    /// An outbox entry's body, opened (it is bound to its record and kind).
+    fn open_body(&self, id: &str, kind: &str, sealed: &[u8]) -> Result<String, StoreError> {
+        self.key
+            .open(&outbox_context(id, kind), sealed)
+            .ok()
+            .and_then(|plain| String::from_utf8(plain).ok())
+            .ok_or_else(|| StoreError::Corrupt(format!("outbox entry {id} does not open")))
+    }
+
     /// Every entry central has not acknowledged (waiting, or refused and kept), oldest first,
     /// with its body opened: what a technician decommissioning the kiosk must hand in.
     pub fn unacknowledged(&self) -> Result<Vec<(OutboxReport, String)>, StoreError> {
@@ -446,12 +450,7 @@ impl Store {
         })?;
         rows.map(|row| {
             let (id, kind, state, attempts, last_error, sealed) = row?;
-            let body = self
-                .key
-                .open(&outbox_context(&id, &kind), &sealed)
-                .ok()
-                .and_then(|plain| String::from_utf8(plain).ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("outbox entry {id} does not open")))?;
+            let body = self.open_body(&id, &kind, &sealed)?;
             let id = Uuid::parse_str(&id).map_err(|_| StoreError::Corrupt(format!("outbox id {id:?}")))?;
             Ok((OutboxReport { id, kind, state, attempts, last_error }, body))
         })
