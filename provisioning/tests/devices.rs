@@ -39,7 +39,9 @@ fn configured<'a>(json: &'a serde_json::Value, key: &str) -> &'a serde_json::Val
 
 #[test]
 fn devices_the_kiosk_may_not_open_are_said_so_with_the_fix_and_a_missing_one_as_missing() {
-    let dir = tempfile::tempdir().expect("tempdir");
+    // `nobody` must reach the files: not under the test run's own temporary folder, which only
+    // its owner may enter, but in the system's (removed when the test ends, however it ends).
+    let dir = tempfile::Builder::new().prefix("balcao-devices-").tempdir_in("/tmp").expect("tempdir");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("open to others");
     // Root's alone, and one its group (dialout) may use.
     let (roots, groups) = (dir.path().join("ttyS90"), dir.path().join("ttyUSB90"));
