@@ -458,6 +458,15 @@ impl CentralClient {
             .collect()
     }
 
+    /// Central's clock, from the `Date` of an authenticated answer (the catalog's): proves
+    /// mutual TLS works and lets a technician see the kiosk's clock skew.
+    pub async fn clock(&self) -> Result<jiff::Timestamp, ClientError> {
+        let (status, headers, _) = self.send(self.http().get(self.url("/catalog")), "clock").await?;
+        let date = headers.get(reqwest::header::DATE).and_then(|v| v.to_str().ok()).and_then(|v| jiff::fmt::rfc2822::parse(v).ok());
+        date.map(|zoned| zoned.timestamp())
+            .ok_or_else(|| ClientError::MalformedResponse { status: status.as_u16(), detail: "no Date header".into() })
+    }
+
     /// Trades a one-time enrollment token and a signing request for the kiosk's first
     /// certificate (this client needs no identity for it).
     pub async fn enroll(&self, request: &EnrollmentRequest) -> Result<IssuedCertificate, ClientError> {

@@ -10,6 +10,7 @@
 pub mod configure;
 pub mod decommission;
 pub mod devices;
+pub mod diagnose;
 pub mod enroll;
 pub mod simulate;
 

@@ -88,6 +88,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Says whether this kiosk is ready to serve: its configuration, disk, database and
+    /// outbox, central over mutual TLS (certificate, clock), and each device as the running
+    /// kiosk sees it; each failure with what to do.
+    #[command(after_help = "Exit codes: 0 ready (warnings aside); 2 the configuration does not check; 4 not ready (a check failed).")]
+    Diagnose {
+        /// The kiosk's configuration file.
+        #[arg(long, default_value = "/etc/balcao/kiosk.toml")]
+        config: PathBuf,
+        /// Print the report as JSON, for scripts (and to keep).
+        #[arg(long)]
+        json: bool,
+    },
     /// Makes a simulated device of a demo or training kiosk act, to show a failure on its
     /// screen: paper-out, paper-back, cover-open, cover-closed, card-on, card-off,
     /// reader-unplugged, reader-back, terminal-declines, terminal-silent, terminal-offline,
@@ -255,6 +267,31 @@ fn main() -> ExitCode {
                 }
             }
             return run_async("configured", async { configure(&config, &changes) }, ConfigureError::exit_code, json);
+        }
+        Command::Diagnose { config, json } => {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    eprintln!("kiosk-provision: cannot start: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let report = match runtime.block_on(balcao_provisioning::diagnose::diagnose(&config)) {
+                Ok(report) => report,
+                Err(e) => {
+                    eprintln!("kiosk-provision: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let text = match json {
+                true => serde_json::to_string(&report).map_err(std::io::Error::from),
+                false => Ok(report.to_string().trim_end().to_string()),
+            };
+            if let Err(e) = text.and_then(|text| writeln!(out, "{text}")) {
+                eprintln!("kiosk-provision: cannot write the output: {e}");
+                return ExitCode::FAILURE;
+            }
+            return if report.ready { ExitCode::SUCCESS } else { ExitCode::from(4) };
         }
         Command::Simulate { action, code, kiosk, json } => {
             use balcao_provisioning::simulate::{SimulateError, simulate};
