@@ -96,7 +96,8 @@ fn database(config: &KioskConfig) -> Check {
             Some("start the kiosk once: it makes its database"),
         );
     }
-    match balcao_kiosk::store::Store::open(&file, &config.store.key_file()).and_then(|store| store.outbox_counts()) {
+    // Read only: the kiosk may be running, and its database is its own.
+    match balcao_kiosk::store::Store::inspect(&file) {
         Ok(counts) if counts.dead > 0 => check(
             "database",
             Verdict::Warning,
@@ -204,7 +205,7 @@ async fn devices(address: &str) -> Vec<Check> {
         Some(http) => match http.get(format!("http://{address}/metrics")).send().await {
             Ok(response) if response.status().is_success() => response.text().await.unwrap_or_default(),
             Ok(response) => format!("status {}", response.status()),
-            Err(e) => format!("no answer: {e}"),
+            Err(e) => format!("no answer: {}", balcao_kiosk::runtime::error_chain(&e)),
         },
         None => "no HTTP client".into(),
     };

@@ -33,7 +33,7 @@ fn failed(json: &serde_json::Value) -> Vec<String> {
 
 /// Runs diagnose until `done` holds for its outcome (the kiosk's survey takes a moment).
 async fn until(config: &Path, what: &str, done: impl Fn(i32, &serde_json::Value) -> bool) -> serde_json::Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(45);
     loop {
         let file = config.to_path_buf();
         let (code, json) = tokio::task::spawn_blocking(move || diagnose(&file)).await.expect("ran");
@@ -53,7 +53,12 @@ async fn a_ready_kiosk_passes_and_one_out_of_paper_with_its_terminal_away_fails_
     let (ca_file, identity_file) = (dir.path().join("ca.pem"), dir.path().join("identity.pem"));
     std::fs::write(&ca_file, &central.ca_pem).expect("ca");
     std::fs::write(&identity_file, &identity).expect("identity");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("address").port();
+    // A port below the range the system hands out to outgoing connections, so none of the
+    // kiosk's own connections to central can take it between this check and the kiosk's bind.
+    let port = (0..200)
+        .map(|_| 20_000 + rand::random::<u16>() % 10_000)
+        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .expect("a free port");
     let kiosk_dir = dir.path().join("kiosk");
     let mut settings = test_settings(&kiosk_dir);
     settings.metrics_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));

@@ -228,6 +228,23 @@ impl Store {
         Ok(store)
     }
 
+    /// Checks a kiosk's database without writing to it (another process, the running kiosk,
+    /// may have it open): its integrity, and how many outbox entries wait or were refused.
+    pub fn inspect(path: &Path) -> Result<OutboxCounts, StoreError> {
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let check: String = conn.query_row("PRAGMA quick_check", [], |r| r.get(0))?;
+        if check != "ok" {
+            return Err(StoreError::Corrupt(check));
+        }
+        let (pending, dead) = conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM outbox WHERE state = 'pending'), (SELECT COUNT(*) FROM outbox WHERE state = 'dead')",
+            [],
+            |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?)),
+        )?;
+        Ok(OutboxCounts { pending, dead })
+    }
+
     /// The database's key: the one whose check value it holds, or a new one for a new
     /// database.
     fn unlock(conn: &Connection, key_file: &Path) -> Result<DataKey, StoreError> {
