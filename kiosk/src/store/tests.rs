@@ -32,6 +32,31 @@ fn store_is_durable_by_configuration() {
 }
 
 #[test]
+fn a_database_with_the_old_page_size_is_rebuilt_with_small_pages_and_keeps_everything() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("kiosk.db");
+    let page_size = |conn: &Connection| conn.query_row("PRAGMA page_size", [], |r| r.get::<_, u32>(0)).expect("pragma");
+    let mut store = open(&path).expect("open");
+    assert_eq!(page_size(&store.conn), PAGE_SIZE, "a new database");
+    let saved = store.save_application(&new_application(22)).expect("save");
+    drop(store);
+    // As a kiosk made before the change left it: SQLite's default pages, in WAL mode.
+    let conn = Connection::open(&path).expect("raw");
+    conn.execute_batch("PRAGMA journal_mode = DELETE; PRAGMA page_size = 4096; VACUUM; PRAGMA journal_mode = WAL;").expect("old pages");
+    assert_eq!(page_size(&conn), 4096);
+    drop(conn);
+
+    let mut store = open(&path).expect("reopen");
+    assert_eq!(page_size(&store.conn), PAGE_SIZE, "rebuilt on opening");
+    let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("pragma");
+    assert_eq!(mode, "wal");
+    assert_eq!(store.application_state(saved.application_id).expect("state").as_deref(), Some("queued"));
+    let due = store.due_outbox(Timestamp::now(), 10).expect("outbox");
+    assert_eq!(due.len(), 1, "the outbox entry, still readable with its sealed body");
+    assert_eq!(store.save_application(&new_application(22)).expect("save").reference, "K01-261122-0002");
+}
+
+#[test]
 fn application_numbers_count_per_day_and_survive_reopening() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("kiosk.db");
