@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use crate::api::{
     API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, AttendantCall, AttendantCallStatus, BatchResults, Catalog,
-    CertificateChanges, CommandReport, EnrollmentRequest, Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY, IssuedCertificate, IssuerKeys,
-    KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, RenewalRequest, Retirement, TicketReceipt,
+    CertificateChanges, CommandReport, Diagnosis, EnrollmentRequest, Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY, IssuedCertificate,
+    IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, RenewalRequest, Retirement, TicketReceipt,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -483,6 +483,11 @@ impl CentralClient {
     /// Tells central this kiosk is being decommissioned (its last request with its certificate).
     pub async fn retire(&self, retirement: &Retirement) -> Result<(), ClientError> {
         self.send(self.http().post(self.url("/retirement")).json(retirement), "retire").await.map(drop)
+    }
+
+    /// Hands central a technician's readiness report, for the kiosk's console page.
+    pub async fn send_diagnosis(&self, diagnosis: &Diagnosis) -> Result<(), ClientError> {
+        self.send(self.http().post(self.url("/diagnoses")).json(diagnosis), "send_diagnosis").await.map(drop)
     }
 
     /// Reports an event to the fleet's monitoring. Safe to repeat: the event id is the

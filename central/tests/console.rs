@@ -625,3 +625,47 @@ async fn administrators_make_enrollment_tokens_shown_once_and_revoke_kiosks(#[ca
         assert!(log.iter().any(|e| e.action == action && e.outcome == outcome), "{action} {outcome} audited");
     }
 }
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn a_kiosks_last_readiness_report_is_on_its_page_in_the_readers_language(#[case] db: Db) {
+    use balcao_backend_client::api::{CheckVerdict, Diagnosis, DiagnosisCheck};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let mut olga = Browser::new(&central);
+    olga.log_in("olga", PASSWORD).await;
+    let before = olga.get("/console/kiosks/K01?lang=en").await;
+    assert!(before.body.contains("No readiness report yet"), "{}", before.body);
+
+    let check = |name: &str, verdict, detail: &str, remedy: Option<&str>| DiagnosisCheck {
+        name: name.into(),
+        verdict,
+        detail: detail.into(),
+        remedy: remedy.map(str::to_owned),
+    };
+    let report = |ready: bool| Diagnosis {
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        at: jiff::Timestamp::now(),
+        ready,
+        checks: vec![
+            check("disk", CheckVerdict::Ok, "5000 MiB free", None),
+            check("receipt-printer", if ready { CheckVerdict::Ok } else { CheckVerdict::Failed }, "paper-out <b>", Some("load paper")),
+        ],
+    };
+    central.store().record_diagnosis(&report(true)).expect("kept");
+    central.store().record_diagnosis(&report(false)).expect("the next replaces it");
+    let english = olga.get("/console/kiosks/K01").await;
+    assert!(english.body.contains("Readiness report") && english.body.contains("Not ready"), "{}", english.body);
+    assert!(english.body.contains("load paper") && english.body.contains("paper-out &#60;b&#62;"), "escaped: {}", english.body);
+    assert!(english.body.contains("Failed") && english.body.contains("✗"), "never by colour alone");
+    let portuguese = olga.get("/console/kiosks/K01?lang=pt").await;
+    assert!(portuguese.body.contains("Relatório de prontidão") && portuguese.body.contains("O que fazer"));
+    let chinese = olga.get("/console/kiosks/K01?lang=zh-Hant").await;
+    assert!(chinese.body.contains("就緒報告") && chinese.body.contains("不通過"));
+    // Another centre's staff do not see it.
+    central.store().record_diagnosis(&Diagnosis { kiosk_id: "K31".into(), centre_id: "GSC-02".into(), ..report(true) }).expect("kept");
+    assert_eq!(olga.get("/console/kiosks/K31").await.status, StatusCode::NOT_FOUND);
+}

@@ -226,3 +226,43 @@ async fn a_kiosk_sends_the_file_its_command_asked_for_and_nothing_else(#[case] d
     assert_eq!((kept.command_id, kept.body), (shot.command_id, png()));
     assert_eq!(store.upload(logs.command_id).expect("read").expect("kept").body, b"a line\n");
 }
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn a_technicians_report_is_kept_for_its_own_kiosk_only(#[case] db: Db) {
+    use balcao_backend_client::api::{CheckVerdict, Diagnosis, DiagnosisCheck};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = Central::open(&common::options(db, dir.path())).expect("central");
+    let report = Diagnosis {
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        at: Timestamp::now(),
+        ready: false,
+        checks: vec![DiagnosisCheck {
+            name: "receipt-printer".into(),
+            verdict: CheckVerdict::Failed,
+            detail: "paper-out".into(),
+            remedy: Some("load paper".into()),
+        }],
+    };
+    let json = |report: &Diagnosis| serde_json::to_vec(report).expect("json");
+    assert_eq!(send(&central, None, "/v1/diagnoses", json(&report)).await.0, StatusCode::UNAUTHORIZED, "no certificate");
+    assert_eq!(send(&central, Some("K02"), "/v1/diagnoses", json(&report)).await.0, StatusCode::FORBIDDEN, "another kiosk's");
+    let lying = Diagnosis { ready: true, ..report.clone() };
+    let (status, body) = send(&central, Some("K01"), "/v1/diagnoses", json(&lying)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "ready with a failed check");
+    let problem: Problem = serde_json::from_slice(&body).expect("a problem document");
+    assert!(problem.detail.unwrap_or_default().contains("ready must be true exactly when no check failed"));
+    let escaped = Diagnosis { checks: vec![DiagnosisCheck { detail: "a\u{1b}[31m".into(), ..report.checks[0].clone() }], ..report.clone() };
+    assert_eq!(
+        send(&central, Some("K01"), "/v1/diagnoses", json(&escaped)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "control characters"
+    );
+    assert!(central.store().last_diagnosis("K01").expect("read").is_none(), "nothing refused is kept");
+
+    assert_eq!(send(&central, Some("K01"), "/v1/diagnoses", json(&report)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(central.store().last_diagnosis("K01").expect("read"), Some(report));
+}

@@ -175,6 +175,22 @@ fn a_terminal_that_asks_for_a_diagnosis_gets_one_and_is_ready() {
 }
 
 #[test]
+fn a_technicians_diagnosis_registers_again_and_tells_a_terminal_cut_off_from_its_host() {
+    let terminal = VirtualZvtTerminal::listen().expect("terminal");
+    let mut driver = driver(&terminal);
+    assert_eq!(driver.status().expect("status"), TerminalStatus::Ready);
+    assert_eq!(driver.diagnose().expect("diagnosed"), TerminalStatus::Ready);
+    let received = terminal.control().received();
+    assert_eq!(received.iter().filter(|c| **c == 0x0600).count(), 2, "registered anew: {received:04X?}");
+    assert!(received.contains(&0x0670), "a diagnosis (06 70)");
+    terminal.control().set_host_unreachable(true);
+    assert_eq!(driver.diagnose().expect("diagnosed"), TerminalStatus::OutOfOrder, "answers, but cannot reach its host");
+    assert!(terminal.control().booked().is_empty() && terminal.control().open_reservations().is_empty(), "no money moved");
+    terminal.control().set_offline(true);
+    assert_eq!(driver.diagnose().expect_err("gone").kind(), ErrorKind::NoAnswer);
+}
+
+#[test]
 fn nothing_listening_is_no_answer() {
     let address = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port");
     let mut driver = ZvtTerminal::new(ZvtConfig::new(address));

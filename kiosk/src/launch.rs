@@ -51,6 +51,7 @@ impl KioskSettings {
                 .clone()
                 .filter(|_| !config.central.url.is_empty())
                 .map(|identity_file| crate::runtime::renewal::Renewal { identity_file, check_every: crate::runtime::renewal::CHECK_EVERY }),
+            maintenance_socket: Some(config.store.data_dir.join(crate::runtime::maintenance::SOCKET)),
         }
     }
 }

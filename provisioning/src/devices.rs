@@ -1,6 +1,7 @@
 //! `kiosk-provision devices`: what this kiosk can see, and for each the configuration value
 //! that selects it — serial ports (with their USB ids and stable `/dev/serial/by-id` name),
-//! USB devices, PC/SC card readers, CUPS's printer queues — and, given the kiosk's
+//! USB devices, PC/SC card readers, CUPS's printer queues, IPP printers announced on the network
+//! (DNS-SD) — and, given the kiosk's
 //! configuration, whether each device it names is there and can be opened by the user running
 //! the tool (run it as the kiosk's user): "found, but permission denied" comes with the exact
 //! fix (the group to join, or the udev rule).
@@ -169,6 +170,8 @@ pub struct Found {
     pub card_readers: Result<Vec<String>, String>,
     /// CUPS queues, each as the `devices.document_printer.uri` that prints to it.
     pub cups_queues: Vec<String>,
+    /// IPP printers announced on the network (DNS-SD).
+    pub network_printers: Result<Vec<NetworkPrinter>, String>,
     pub configured: Vec<Configured>,
 }
 
@@ -189,13 +192,78 @@ fn cups_queues() -> Vec<String> {
         .collect()
 }
 
-/// Looks at everything the kiosk can see, and at what `config` names.
-pub fn look(config: Option<&KioskConfig>) -> Found {
+/// An IPP printer announced on the network.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NetworkPrinter {
+    /// The name it announces itself by.
+    pub name: String,
+    /// The `devices.document_printer.uri` that prints to it.
+    pub uri: String,
+    /// Its make and model, when it says (`ty`).
+    pub model: Option<String>,
+}
+
+/// Where to look for printers announced by DNS-SD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interfaces {
+    /// Every network the kiosk is on.
+    All,
+    /// Loopback only (for tests: nothing goes out on a real network).
+    Loopback,
+}
+
+/// The IPP printers announced by DNS-SD (`_ipp._tcp`, `_ipps._tcp`) within `wait`. The
+/// `mdns-sd` crate asks the network itself, so the kiosk needs no avahi daemon for it.
+pub fn network_printers(wait: std::time::Duration, interfaces: Interfaces) -> Result<Vec<NetworkPrinter>, String> {
+    use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent};
+    let daemon = ServiceDaemon::new().map_err(|e| format!("cannot ask the network (mDNS): {e}"))?;
+    if interfaces == Interfaces::Loopback {
+        daemon.disable_interface(IfKind::All).map_err(|e| e.to_string())?;
+        daemon.enable_interface(IfKind::LoopbackV4).map_err(|e| e.to_string())?;
+    }
+    let mut browsing = Vec::new();
+    for (kind, scheme) in [("_ipp._tcp.local.", "ipp"), ("_ipps._tcp.local.", "ipps")] {
+        browsing.push((daemon.browse(kind).map_err(|e| format!("cannot browse {kind}: {e}"))?, scheme));
+    }
+    let deadline = std::time::Instant::now() + wait;
+    let mut found: Vec<NetworkPrinter> = Vec::new();
+    while std::time::Instant::now() < deadline {
+        for (events, scheme) in &browsing {
+            let Ok(ServiceEvent::ServiceResolved(service)) = events.recv_timeout(std::time::Duration::from_millis(50)) else { continue };
+            // An address rather than the `.local` name: the kiosk's resolver may not do mDNS.
+            let mut addresses: Vec<std::net::IpAddr> = service.addresses.iter().map(|a| a.to_ip_addr()).collect();
+            addresses.sort_by_key(|a| (!a.is_ipv4(), *a));
+            let host = match addresses.first() {
+                Some(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
+                Some(v4) => v4.to_string(),
+                None => service.host.trim_end_matches('.').to_string(),
+            };
+            let path = service.txt_properties.get_property_val_str("rp").unwrap_or("ipp/print").trim_start_matches('/').to_string();
+            let name = service.fullname.strip_suffix(&service.ty_domain).unwrap_or(&service.fullname).trim_end_matches('.').to_string();
+            let printer = NetworkPrinter {
+                name,
+                uri: format!("{scheme}://{host}:{}/{path}", service.port),
+                model: service.txt_properties.get_property_val_str("ty").map(str::to_owned),
+            };
+            if !found.contains(&printer) {
+                found.push(printer);
+            }
+        }
+    }
+    let _ = daemon.shutdown();
+    found.sort_by(|a, b| a.name.cmp(&b.name).then(a.uri.cmp(&b.uri)));
+    Ok(found)
+}
+
+/// Looks at everything the kiosk can see, and at what `config` names, listening `mdns_wait`
+/// for printers announced on the network (zero: not at all).
+pub fn look(config: Option<&KioskConfig>, mdns_wait: std::time::Duration) -> Found {
     Found {
         serial_ports: serial_ports(),
         usb: balcao_drivers::usb::list().map(|seen| crate::usb_devices(&seen).lines().map(str::to_owned).collect()).unwrap_or_default(),
         card_readers: balcao_drivers::identity_reader::pcsc::reader_names().map_err(|e| e.to_string()),
         cups_queues: cups_queues(),
+        network_printers: if mdns_wait.is_zero() { Ok(Vec::new()) } else { network_printers(mdns_wait, Interfaces::All) },
         configured: config.map(configured).unwrap_or_default(),
     }
 }
@@ -231,6 +299,17 @@ impl std::fmt::Display for Found {
         }
         for uri in &self.cups_queues {
             writeln!(f, "  uri = \"{uri}\"")?;
+        }
+        writeln!(f, "printers on the network, by DNS-SD (devices.document_printer.uri = \"…\"):")?;
+        match &self.network_printers {
+            Ok(printers) if printers.is_empty() => {
+                writeln!(f, "  none announced: is the printer on, on this network, with IPP Everywhere on?")?
+            }
+            Ok(printers) => printers.iter().try_for_each(|p| {
+                let model = p.model.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
+                writeln!(f, "  uri = \"{}\": {}{model}", p.uri, p.name)
+            })?,
+            Err(e) => writeln!(f, "  {e}")?,
         }
         if !self.configured.is_empty() {
             writeln!(f, "devices the configuration names:")?;

@@ -67,6 +67,9 @@ enum Command {
         /// Print what was found as JSON, for scripts.
         #[arg(long)]
         json: bool,
+        /// Seconds to listen for IPP printers announced on the network (0: do not ask).
+        #[arg(long, default_value_t = 3, value_name = "SECONDS")]
+        mdns_wait: u16,
     },
     /// Writes the kiosk's configuration: each --set KEY=VALUE, or by asking (--interactive:
     /// the kiosk, its centre, language, timeout, and serial devices chosen from those found).
@@ -89,8 +92,12 @@ enum Command {
         json: bool,
     },
     /// Says whether this kiosk is ready to serve: its configuration, disk, database and
-    /// outbox, central over mutual TLS (certificate, clock), and each device as the running
-    /// kiosk sees it; each failure with what to do.
+    /// outbox, central over mutual TLS (certificate, clock), each device as the running kiosk
+    /// sees it and as it tests it (a test receipt whose code the scanner must read, an A4 test
+    /// page, a card laid on the reader, the terminal's diagnosis, moving no money), the fonts
+    /// and the screen; each failure with what to do. The report is kept in the kiosk's data
+    /// folder as diagnose-report.json, sent to central for the kiosk's console page, and printed
+    /// on the receipt printer with --print.
     #[command(after_help = "Exit codes: 0 ready (warnings aside); 2 the configuration does not check; 4 not ready (a check failed).")]
     Diagnose {
         /// The kiosk's configuration file.
@@ -99,6 +106,21 @@ enum Command {
         /// Print the report as JSON, for scripts (and to keep).
         #[arg(long)]
         json: bool,
+        /// Only look: no test receipt, no test page, no terminal diagnosis.
+        #[arg(long)]
+        no_device_tests: bool,
+        /// Seconds to wait for the test receipt's code under the scanner (0: not tested).
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        scan_wait: u16,
+        /// Seconds to wait for an identity card laid on the reader (0: not tested).
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+        card_wait: u16,
+        /// Keep the report on this kiosk only: do not send it to central.
+        #[arg(long)]
+        no_send: bool,
+        /// Also print the report on the kiosk's receipt printer.
+        #[arg(long)]
+        print: bool,
     },
     /// Makes a simulated device of a demo or training kiosk act, to show a failure on its
     /// screen: paper-out, paper-back, cover-open, cover-closed, card-on, card-off,
@@ -224,7 +246,7 @@ fn main() -> ExitCode {
             }
             return run_async("enrolled", enroll(&options, &mut confirm_fingerprint), EnrollError::exit_code, json);
         }
-        Command::Devices { config, json } => {
+        Command::Devices { config, json, mdns_wait } => {
             let config = match config.map(|file| balcao_kiosk::config::KioskConfig::load(&file)).transpose() {
                 Ok(config) => config,
                 Err(e) => {
@@ -232,7 +254,13 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let found = balcao_provisioning::devices::look(config.as_ref());
+            let found = {
+                let progress = indicatif::ProgressBar::new_spinner().with_message("looking for devices and printers on the network");
+                progress.enable_steady_tick(std::time::Duration::from_millis(120));
+                let found = balcao_provisioning::devices::look(config.as_ref(), std::time::Duration::from_secs(mdns_wait.into()));
+                progress.finish_and_clear();
+                found
+            };
             let text = match json {
                 true => serde_json::to_string(&found).map_err(std::io::Error::from),
                 false => Ok(found.to_string().trim_end().to_string()),
@@ -268,7 +296,19 @@ fn main() -> ExitCode {
             }
             return run_async("configured", async { configure(&config, &changes) }, ConfigureError::exit_code, json);
         }
-        Command::Diagnose { config, json } => {
+        Command::Diagnose { config, json, no_device_tests, scan_wait, card_wait, no_send, print } => {
+            let options = balcao_provisioning::diagnose::Options {
+                device_tests: !no_device_tests,
+                card_wait_secs: card_wait,
+                scan_wait_secs: scan_wait,
+                send: !no_send,
+                print,
+            };
+            if options.device_tests && (scan_wait > 0 || card_wait > 0) {
+                eprintln!(
+                    "diagnose: the kiosk prints a test receipt and an A4 test page; hold the receipt's code under the scanner (within {scan_wait} s) and lay an identity card on the reader (within {card_wait} s)"
+                );
+            }
             let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(e) => {
@@ -276,7 +316,12 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let report = match runtime.block_on(balcao_provisioning::diagnose::diagnose(&config)) {
+            // A spinner while the checks run, on a terminal only (indicatif hides it otherwise).
+            let progress = indicatif::ProgressBar::new_spinner().with_message("checking the kiosk (the device tests may take a minute)");
+            progress.enable_steady_tick(std::time::Duration::from_millis(120));
+            let diagnosed = runtime.block_on(balcao_provisioning::diagnose::diagnose(&config, &options));
+            progress.finish_and_clear();
+            let report = match diagnosed {
                 Ok(report) => report,
                 Err(e) => {
                     eprintln!("kiosk-provision: {e}");
@@ -285,6 +330,10 @@ fn main() -> ExitCode {
             };
             let text = match json {
                 true => serde_json::to_string(&report).map_err(std::io::Error::from),
+                // Coloured on a terminal, plain when piped or when NO_COLOR is set.
+                false if std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none() => {
+                    Ok(format!("{report:#}").trim_end().to_string())
+                }
                 false => Ok(report.to_string().trim_end().to_string()),
             };
             if let Err(e) = text.and_then(|text| writeln!(out, "{text}")) {

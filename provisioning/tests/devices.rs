@@ -27,7 +27,7 @@ fn run(program: &Path, config: &Path, as_nobody: bool) -> (i32, serde_json::Valu
     } else {
         Command::new(program)
     };
-    let output = command.args(["devices", "--json", "--config"]).arg(config).output().expect("kiosk-provision runs");
+    let output = command.args(["devices", "--json", "--mdns-wait", "0", "--config"]).arg(config).output().expect("kiosk-provision runs");
     let json = serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("JSON ({e}): {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)));
     (output.status.code().expect("exited"), json)
@@ -92,7 +92,34 @@ fn devices_the_kiosk_may_not_open_are_said_so_with_the_fix_and_a_missing_one_as_
         assert_eq!(configured(&json, "devices.code_scanner.serial")["state"], "ok", "{json}");
     }
     // The same, for a person.
-    let text = Command::new(&program).args(["devices", "--config"]).arg(&config).output().expect("runs");
+    let text = Command::new(&program).args(["devices", "--mdns-wait", "0", "--config"]).arg(&config).output().expect("runs");
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("devices the configuration names:") && text.contains("not found"), "{text}");
+}
+
+/// A printer announcing itself by DNS-SD is listed with the URI that prints to it. Both ends
+/// stay on loopback: nothing is announced on, or asked of, a real network.
+#[test]
+fn a_printer_announced_by_dns_sd_is_listed_with_its_uri() {
+    use balcao_provisioning::devices::{Interfaces, network_printers};
+    use mdns_sd::{IfKind, ServiceDaemon, ServiceInfo};
+    let printer = ServiceDaemon::new().expect("an mDNS responder");
+    printer.disable_interface(IfKind::All).expect("off every network");
+    printer.enable_interface(IfKind::LoopbackV4).expect("on loopback");
+    let announced = ServiceInfo::new(
+        "_ipp._tcp.local.",
+        "Balcao Test A4",
+        "balcao-test-a4.local.",
+        "127.0.0.1",
+        8631,
+        [("rp", "ipp/print"), ("ty", "Virtual A4 Printer"), ("pdl", "application/pdf")].as_slice(),
+    )
+    .expect("service");
+    printer.register(announced).expect("announced");
+
+    let found = network_printers(std::time::Duration::from_secs(4), Interfaces::Loopback).expect("browsed");
+    let _ = printer.shutdown();
+    let test_printer = found.iter().find(|p| p.name == "Balcao Test A4").unwrap_or_else(|| panic!("announced printer found: {found:?}"));
+    assert_eq!(test_printer.uri, "ipp://127.0.0.1:8631/ipp/print");
+    assert_eq!(test_printer.model.as_deref(), Some("Virtual A4 Printer"));
 }

@@ -135,6 +135,7 @@ pub fn test_settings(data_dir: &Path) -> KioskSettings {
         end_of_day: Duration::from_secs(24 * 3600),
         end_of_day_when_idle: Duration::from_secs(12 * 3600),
         renewal: None,
+        maintenance_socket: None,
     }
 }
 

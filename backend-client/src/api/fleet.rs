@@ -131,6 +131,81 @@ pub struct OutboxReport {
     pub dead_letters: u32,
 }
 
+/// How one check of a readiness report came out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckVerdict {
+    Ok,
+    Warning,
+    Failed,
+}
+
+/// One check of a readiness report: what was checked, how it came out, what to do.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosisCheck {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    pub name: String,
+    pub verdict: CheckVerdict,
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    pub detail: String,
+    /// What to do when it is not ok.
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    pub remedy: Option<String>,
+}
+
+/// The readiness report a technician's `kiosk-provision diagnose` sends central, shown on the
+/// kiosk's console page. Device states and remedies only: nothing of a citizen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Diagnosis {
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
+    pub kiosk_id: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 32, pattern = "^[A-Za-z0-9-]{1,32}$"))]
+    pub centre_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+    pub ready: bool,
+    #[cfg_attr(feature = "openapi", schema(max_items = 64))]
+    pub checks: Vec<DiagnosisCheck>,
+}
+
+/// The most checks a report carries, and the longest detail or remedy.
+pub const MAX_CHECKS: usize = 64;
+pub const MAX_CHECK_TEXT: usize = 500;
+
+impl Diagnosis {
+    /// What is wrong with the report's values, if anything.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !is_name(&self.kiosk_id) {
+            problems.push(format!("kiosk_id {:?} is not a kiosk name", self.kiosk_id));
+        }
+        if !is_name(&self.centre_id) {
+            problems.push(format!("centre_id {:?} is not a centre name", self.centre_id));
+        }
+        if self.checks.len() > MAX_CHECKS {
+            problems.push(format!("{} checks, more than {MAX_CHECKS}", self.checks.len()));
+        }
+        for check in &self.checks {
+            if check.name.is_empty() || check.name.len() > 64 || check.name.chars().any(char::is_control) {
+                problems.push("a check's name must be 1 to 64 printable characters".into());
+            }
+            let texts = std::iter::once(&check.detail).chain(check.remedy.as_ref());
+            if texts.into_iter().any(|t| t.chars().count() > MAX_CHECK_TEXT || t.chars().any(char::is_control)) {
+                problems.push(format!("check {:?}: detail and remedy are at most {MAX_CHECK_TEXT} printable characters", check.name));
+            }
+        }
+        if self.ready != self.checks.iter().all(|c| c.verdict != CheckVerdict::Failed) {
+            problems.push("ready must be true exactly when no check failed".into());
+        }
+        problems
+    }
+}
+
 impl Heartbeat {
     /// What is wrong with the heartbeat's values, if anything (the kiosk checks before it
     /// sends, central when it receives). Counts are bounded where a real kiosk is: a hundred

@@ -22,8 +22,9 @@ pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service,
 pub use enrollment::{EnrollmentRequest, EnrollmentToken, IssuedCertificate, MAX_CSR, RenewalRequest, Retirement, TokenError, fingerprint};
 pub use event::{DayTotals, KioskEvent, KioskEventKind, Severity};
 pub use fleet::{
-    AttendantCall, AttendantCallStatus, CommandAction, CommandOutcome, CommandReport, DeviceClass, DeviceCondition, DeviceReport,
-    Heartbeat, HeartbeatAnswer, KioskCommand, MAX_DETAIL, MAX_DEVICES, MAX_LOG_MINUTES, MAX_MESSAGE, OutboxReport,
+    AttendantCall, AttendantCallStatus, CheckVerdict, CommandAction, CommandOutcome, CommandReport, DeviceClass, DeviceCondition,
+    DeviceReport, Diagnosis, DiagnosisCheck, Heartbeat, HeartbeatAnswer, KioskCommand, MAX_CHECK_TEXT, MAX_CHECKS, MAX_DETAIL, MAX_DEVICES,
+    MAX_LOG_MINUTES, MAX_MESSAGE, OutboxReport,
 };
 pub use form::{ChoiceOption, DateRange, FieldError, FieldKind, FormField, IdentityAttribute, validate_answers};
 pub use issuer::{IssuerKey, IssuerKeys};

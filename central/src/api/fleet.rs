@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use balcao_backend_client::api::{AttendantCall, AttendantCallStatus, CommandOutcome, CommandReport, Heartbeat, HeartbeatAnswer, Problem};
+use balcao_backend_client::api::{
+    AttendantCall, AttendantCallStatus, CommandOutcome, CommandReport, Diagnosis, Heartbeat, HeartbeatAnswer, Problem,
+};
 use uuid::Uuid;
 
 use super::auth::Kiosk;
@@ -42,6 +44,34 @@ pub async fn heartbeat(
     state.metrics.heartbeat_taken();
     let commands = super::blocking(move || state.store.record_heartbeat(&heartbeat)).await??;
     Ok(axum::Json(HeartbeatAnswer { commands }))
+}
+
+/// Keeps a technician's readiness report (`kiosk-provision diagnose`) as the kiosk's last, for
+/// its console page. A repeat replaces it.
+#[utoipa::path(
+    post,
+    path = "/v1/diagnoses",
+    tag = "monitoring",
+    request_body = Diagnosis,
+    responses(
+        (status = 204, description = "Kept as the kiosk's last report"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The report names another kiosk or centre than the certificate", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The body is larger than 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a report (an unknown field, a value out of range)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn diagnosis(State(state): State<Arc<AppState>>, kiosk: Kiosk, body: axum::body::Bytes) -> Result<StatusCode, ApiError> {
+    let diagnosis: Diagnosis =
+        super::from_json(&body).map_err(|e| unprocessable("invalid-diagnosis", "The report does not follow the schema", e))?;
+    kiosk.must_be(&diagnosis.kiosk_id, &diagnosis.centre_id)?;
+    let problems = diagnosis.problems();
+    if !problems.is_empty() {
+        return Err(unprocessable("invalid-diagnosis", "The report holds values out of range", problems.join("; ")));
+    }
+    super::plausible_time(diagnosis.at, "at", "report")?;
+    super::blocking(move || state.store.record_diagnosis(&diagnosis)).await??;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Files what came of a command. Only the kiosk it was for can report on it; a repeat is

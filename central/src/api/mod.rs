@@ -236,6 +236,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/events", axum::routing::post(events::submit))
         .route("/v1/heartbeats", axum::routing::post(fleet::heartbeat))
         .route("/v1/commands/{id}/report", axum::routing::post(fleet::report))
+        .route("/v1/diagnoses", axum::routing::post(fleet::diagnosis))
         .route("/v1/commands/{id}/upload", axum::routing::post(fleet::upload))
         .route("/v1/attendant-calls", axum::routing::post(fleet::call_attendant))
         .route("/v1/attendant-calls/{id}", get(fleet::attendant_call))

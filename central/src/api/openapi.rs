@@ -58,6 +58,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::events::submit,
         super::fleet::heartbeat,
         super::fleet::report,
+        super::fleet::diagnosis,
         super::fleet::upload,
         super::fleet::call_attendant,
         super::fleet::attendant_call,

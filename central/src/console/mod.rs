@@ -5,6 +5,7 @@
 mod alerts;
 mod applications;
 mod centre;
+mod diagnosis;
 mod enrollment;
 mod staff;
 mod words;
@@ -551,6 +552,10 @@ struct KioskPage {
     certificates: Vec<enrollment::CertificateRow>,
     revoked_since: Option<String>,
     can_revoke: bool,
+    /// The technician's last readiness report, or what the page says without one.
+    diagnosis: Option<diagnosis::DiagnosisView>,
+    diagnosis_heading: &'static str,
+    no_diagnosis: &'static str,
 }
 
 #[derive(Debug)]
@@ -605,10 +610,11 @@ async fn kiosk_page(
         let events = store.events_of(&kiosk_id, 20)?;
         let certificates = store.kiosk_certificates(&kiosk_id)?;
         let revoked = store.revocations()?.remove(&kiosk_id);
-        Ok((history, uploads, screenshot, events, certificates, revoked))
+        let diagnosis = store.last_diagnosis(&kiosk_id)?;
+        Ok((history, uploads, screenshot, events, certificates, revoked, diagnosis))
     })
     .await;
-    let (history, uploads, screenshot, events, certificates, revoked) = match found {
+    let (history, uploads, screenshot, events, certificates, revoked, last_diagnosis) = match found {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -668,6 +674,9 @@ async fn kiosk_page(
         c: certificate_labels,
         revoked_since: revoked.map(when),
         can_revoke: signed.session.staff.role == Role::Administrator,
+        diagnosis: last_diagnosis.as_ref().map(|d| diagnosis::view(w, d)),
+        diagnosis_heading: diagnosis::heading(w),
+        no_diagnosis: diagnosis::none_yet(w),
     }
     .render();
     page(&signed.visit, StatusCode::OK, html)

@@ -1,7 +1,7 @@
 //! The fleet as central sees it: each kiosk's last heartbeat, and the commands staff gave
 //! kiosks with what came of each. The same SQL on both databases.
 
-use balcao_backend_client::api::{CommandAction, CommandOutcome, CommandReport, DeviceCondition, Heartbeat, KioskCommand};
+use balcao_backend_client::api::{CommandAction, CommandOutcome, CommandReport, DeviceCondition, Diagnosis, Heartbeat, KioskCommand};
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 
@@ -81,6 +81,17 @@ pub(super) const HINTS_SCHEMA: &str = "
     ALTER TABLE kiosks ADD COLUMN commands_until BIGINT NOT NULL DEFAULT 0;
     UPDATE kiosks SET commands_until = COALESCE(
         (SELECT MAX(c.expires_at) FROM kiosk_commands c WHERE c.kiosk_id = kiosks.kiosk_id AND c.outcome IS NULL), 0);
+";
+
+/// Each kiosk's last readiness report from a technician's `kiosk-provision diagnose` (device
+/// states and remedies, nothing of a citizen), kept until the next one replaces it.
+pub(super) const DIAGNOSES_SCHEMA: &str = "
+    CREATE TABLE kiosk_diagnoses (
+        kiosk_id TEXT PRIMARY KEY,
+        centre_id TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        report TEXT NOT NULL
+    );
 ";
 
 /// How long a kiosk may be silent before it counts as offline (three missed heartbeats).
@@ -463,6 +474,30 @@ impl Store {
             )
         })?;
         row.map(|row| upload_of(&row)).transpose()
+    }
+
+    /// Keeps `diagnosis` as its kiosk's last readiness report.
+    pub fn record_diagnosis(&self, diagnosis: &Diagnosis) -> Result<(), StoreError> {
+        let report = to_json(diagnosis)?;
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO kiosk_diagnoses (kiosk_id, centre_id, received_at, report) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (kiosk_id) DO UPDATE SET centre_id = excluded.centre_id, received_at = excluded.received_at,
+                 report = excluded.report",
+                args![diagnosis.kiosk_id, diagnosis.centre_id, Timestamp::now().as_millisecond(), report],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The last readiness report of `kiosk_id`, if a technician sent one.
+    pub fn last_diagnosis(&self, kiosk_id: &str) -> Result<Option<Diagnosis>, StoreError> {
+        let row = self.db.read(|tx| tx.query_opt("SELECT report FROM kiosk_diagnoses WHERE kiosk_id = $1", args![kiosk_id]))?;
+        row.map(|row| {
+            let report: String = row.get(0)?;
+            serde_json::from_str(&report).map_err(|e| StoreError::Corrupt(format!("kiosk {kiosk_id}'s readiness report: {e}")))
+        })
+        .transpose()
     }
 
     /// A kiosk's commands, newest first.

@@ -347,6 +347,8 @@ fn migrations() -> Migrations<'static> {
         M::up(enrollment::ENROLLMENT_SCHEMA),
         // Decommissioned kiosks.
         M::up(enrollment::RETIRED_SCHEMA),
+        // Technicians' readiness reports.
+        M::up(fleet::DIAGNOSES_SCHEMA),
     ])
 }
 
@@ -484,6 +486,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     KIOSK_EVENTS_INDEX,
     enrollment::ENROLLMENT_SCHEMA,
     enrollment::RETIRED_SCHEMA,
+    fleet::DIAGNOSES_SCHEMA,
 ];
 
 /// A kiosk's events found without reading everyone's.
@@ -1047,7 +1050,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 17;
+const SQLITE_MIGRATIONS: usize = 18;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

@@ -4,6 +4,7 @@
 pub mod ipp;
 #[cfg(feature = "simulators")]
 pub mod sim;
+pub mod test_page;
 
 /// What the printer reports about itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -150,6 +150,11 @@ pub trait PaymentTerminal: Send {
     fn open_reservation(&mut self) -> Result<Option<u32>, Error>;
     /// Sends the day's bookings to the terminal's host and returns the total.
     fn end_of_day(&mut self) -> Result<DayClose, Error>;
+    /// The terminal checks itself and its host connection, moving no money (ZVT: registration,
+    /// then diagnosis); what it says, in the technician's words.
+    fn diagnose(&mut self) -> Result<TerminalStatus, Error> {
+        self.status()
+    }
 }
 
 impl<T: PaymentTerminal + ?Sized> PaymentTerminal for Box<T> {
@@ -170,5 +175,8 @@ impl<T: PaymentTerminal + ?Sized> PaymentTerminal for Box<T> {
     }
     fn end_of_day(&mut self) -> Result<DayClose, Error> {
         (**self).end_of_day()
+    }
+    fn diagnose(&mut self) -> Result<TerminalStatus, Error> {
+        (**self).diagnose()
     }
 }

@@ -188,6 +188,14 @@ impl ReceiptFonts {
         Ok(Self { db, regular, bold })
     }
 
+    /// The regular face's name and whether it draws every character of `text` (a
+    /// technician's check that the kiosk's fonts carry each of its languages).
+    pub fn covers(&self, text: &str) -> Result<(String, bool), RasterError> {
+        let name = self.db.face(self.regular).and_then(|face| face.families.first().map(|(name, _)| name.clone())).unwrap_or_default();
+        let covered = self.with_fonts(|regular, _| text.chars().filter(|c| !c.is_whitespace()).all(|c| regular.glyph_id(c).0 != 0))?;
+        Ok((name, covered))
+    }
+
     fn with_fonts<T>(&self, f: impl FnOnce(&FontRef<'_>, &FontRef<'_>) -> T) -> Result<T, RasterError> {
         fn parse(data: &[u8], index: u32) -> Result<FontRef<'_>, RasterError> {
             FontRef::try_from_slice_and_index(data, index).map_err(|e| RasterError::BadFont(e.to_string()))

@@ -13,6 +13,7 @@ mod attendant;
 pub mod devices;
 pub mod fleet;
 pub mod logs;
+pub mod maintenance;
 pub mod metrics;
 pub mod outbox;
 pub mod payments;
@@ -108,6 +109,9 @@ pub struct KioskSettings {
     /// Where the kiosk keeps the certificate it renews itself; `None`: it renews none (its
     /// certificate is made by hand, or it has no central).
     pub renewal: Option<renewal::Renewal>,
+    /// Where the technician's tool reaches the running kiosk (see [`maintenance`]); `None`:
+    /// nowhere.
+    pub maintenance_socket: Option<PathBuf>,
 }
 
 impl KioskSettings {
@@ -250,6 +254,8 @@ struct Kiosk {
     attendant: attendant::Caller,
     /// The view shown now, for a staff member's (masked) screenshot.
     shown: watch::Sender<View>,
+    /// Every code the scanner reads, for a technician's test (see [`maintenance`]).
+    scans: tokio::sync::broadcast::Sender<String>,
 }
 
 /// On the screen that says the receipt did not print: the application's status page, the
@@ -355,6 +361,7 @@ pub async fn start(
         restart: restart_tx,
         attendant: attendant::Caller::new(client.clone(), settings_kiosk_id, settings_centre_id, events.clone()),
         shown: watch::channel(View::default()).0,
+        scans: tokio::sync::broadcast::channel(16).0,
     };
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
@@ -382,6 +389,7 @@ pub async fn start(
         kiosk.start_health_poll(online, stopped.clone());
         kiosk.start_scanner(stopped.clone());
         kiosk.start_zone_reader(stopped.clone());
+        kiosk.start_maintenance(stopped.clone());
         kiosk.run(&mut inbox, stopped).await;
     });
     KioskHandle { events, shutdown, failure, restart, task }
@@ -835,10 +843,25 @@ impl Kiosk {
         });
     }
 
+    /// The technician's door (see [`maintenance`]), where the settings name one.
+    fn start_maintenance(&self, stopped: watch::Receiver<bool>) {
+        let Some(path) = self.settings.maintenance_socket.clone() else { return };
+        let door = maintenance::Maintenance {
+            kiosk_id: self.settings.kiosk_id.clone(),
+            devices: self.devices.clone(),
+            events: self.events.clone(),
+            at_rest: self.at_rest.clone(),
+            status: self.status.subscribe(),
+            scans: self.scans.clone(),
+            store: self.store.clone(),
+        };
+        tokio::spawn(door.serve(path, stopped));
+    }
+
     fn start_scanner(&self, mut stopped: watch::Receiver<bool>) {
         use balcao_drivers::code_scanner::ErrorKind;
         let scanner = self.devices.code_scanner.clone();
-        let events = self.events.clone();
+        let (events, scans) = (self.events.clone(), self.scans.clone());
         let status_url = self.settings.status_url.clone();
         tokio::spawn(async move {
             loop {
@@ -848,7 +871,11 @@ impl Kiosk {
                     result = read => match result {
                         Err(_gone) => return,
                         Ok(Ok(None)) => continue,
-                        Ok(Ok(Some(scan))) => ScannedCode::parse(scan.text(), &status_url),
+                        Ok(Ok(Some(scan))) => {
+                            // For a technician's test waiting for its receipt's code, if any.
+                            let _ = scans.send(scan.text().to_owned());
+                            ScannedCode::parse(scan.text(), &status_url)
+                        }
                         Ok(Err(e)) if e.kind() == ErrorKind::Malformed => {
                             tracing::info!(error = %e, "the code scanner delivered an unreadable code");
                             ScannedCode::Unknown

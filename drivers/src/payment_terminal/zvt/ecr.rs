@@ -388,6 +388,16 @@ fn released(what: &str, exchange: Exchange, receipt: u32) -> Result<Vec<String>,
 }
 
 impl PaymentTerminal for ZvtTerminal {
+    fn diagnose(&mut self) -> Result<TerminalStatus, Error> {
+        // A fresh registration, as after the terminal's restart, then its own diagnosis.
+        self.link = None;
+        self.connect()?;
+        if !self.diagnosis()? {
+            return Ok(TerminalStatus::OutOfOrder);
+        }
+        self.status()
+    }
+
     fn status(&mut self) -> Result<TerminalStatus, Error> {
         let status = match self.enquire() {
             Ok(None) => TerminalStatus::Ready,

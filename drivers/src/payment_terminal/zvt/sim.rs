@@ -95,7 +95,7 @@ struct Knobs {
     offline: bool,
     /// Status enquiries abort with C2 until a diagnosis (06 70) runs.
     diagnosis_required: bool,
-    /// End-of-day fails: the terminal's host cannot be reached.
+    /// End-of-day and diagnosis fail: the terminal's host cannot be reached.
     host_unreachable: bool,
     /// Every command the terminal was sent, as `CLASS INSTR`.
     received: Vec<u16>,
@@ -164,7 +164,7 @@ impl ZvtTerminalControl {
         self.knobs().offline = offline;
     }
 
-    /// End-of-day fails as when the terminal cannot reach its host (result
+    /// End-of-day and diagnosis fail as when the terminal cannot reach its host (result
     /// [`HOST_UNREACHABLE`]), until set back.
     pub fn set_host_unreachable(&self, unreachable: bool) {
         self.knobs().host_unreachable = unreachable;
@@ -458,12 +458,16 @@ fn serve(link: &mut Link, control: &ZvtTerminalControl) -> Result<(), Ended> {
                     link.send(&completion())?;
                 }
             }
-            // Diagnosis.
+            // Diagnosis: the terminal reaches its host, or says it cannot.
             0x0670 => {
                 link.ack()?;
                 link.send(&intermediate(status::PLEASE_WAIT))?;
-                control.knobs().diagnosis_required = false;
-                link.send(&completion())?;
+                if control.knobs().host_unreachable {
+                    link.send(&packets::Abort { error: HOST_UNREACHABLE }.zvt_serialize())?;
+                } else {
+                    control.knobs().diagnosis_required = false;
+                    link.send(&completion())?;
+                }
             }
             // End-of-day: the bookings since the last one, a report, completion.
             0x0650 => {
