@@ -265,12 +265,17 @@ async fn the_site_scrapes_the_kiosks_metrics_on_loopback() {
     let scrape = || async { reqwest::get(&url).await.ok()?.text().await.ok() };
     let mut text = String::new();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !text.contains("heartbeats_sent_total 1") && !text.contains("heartbeats_sent_total 2") {
-        assert!(std::time::Instant::now() < deadline, "no metrics after a heartbeat:\n{text}");
+    // After a heartbeat, and once the first survey of the devices is in (the two race at start).
+    let surveyed = |text: &str| {
+        text.lines().any(|l| {
+            l.strip_prefix("balcao_kiosk_heartbeats_sent_total ").and_then(|n| n.trim().parse::<u64>().ok()).is_some_and(|n| n >= 1)
+        }) && text.contains("balcao_kiosk_device_ready{device=\"receipt-printer\"} 1")
+    };
+    while !surveyed(&text) {
+        assert!(std::time::Instant::now() < deadline, "no metrics of a surveyed kiosk after a heartbeat:\n{text}");
         tokio::time::sleep(Duration::from_millis(100)).await;
         text = scrape().await.unwrap_or_default();
     }
-    assert!(text.contains("balcao_kiosk_device_ready{device=\"receipt-printer\"} 1"), "{text}");
     kiosk.simulators.receipt_printer.set_paper_left_mm(Some(0));
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while !text.contains("balcao_kiosk_device_condition{device=\"receipt-printer\",condition=\"paper-out\"} 1") {
