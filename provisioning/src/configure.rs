@@ -113,22 +113,41 @@ pub fn configure(config: &Path, changes: &[(String, String)]) -> Result<Configur
 
 /// The questions `--interactive` asks: the key, the question, and the value kept when the
 /// answer is empty (the configuration's, or the kiosk's default).
-const QUESTIONS: [(&str, &str); 6] = [
+const QUESTIONS: [(&str, &str); 7] = [
     ("kiosk.id", "the kiosk's id (letters, digits, '-')"),
     ("kiosk.centre_id", "the service centre it stands in"),
     ("kiosk.default_language", "the language it greets citizens in (zh-Hant, pt, en)"),
     ("session.idle_timeout_secs", "seconds without a touch before a citizen's session is wiped"),
     ("devices.receipt_printer.serial", "the receipt printer's serial port (a number from the list, a path, or empty)"),
     ("devices.code_scanner.serial", "the code scanner's serial port (a number from the list, a path, or empty)"),
+    ("devices.document_printer.uri", "the A4 printer (a letter from the list, an ipp:// address, or empty)"),
 ];
 
-/// Asks the technician each of [`QUESTIONS`] on `input`, showing the serial ports found for the
-/// device questions; an empty answer keeps the current value. Returns the changes to make.
-pub fn ask(input: &mut dyn BufRead, output: &mut dyn std::io::Write, ports: &[String]) -> std::io::Result<Vec<(String, String)>> {
+/// The letter `--interactive` lists the `n`th printer under (a, b, … z).
+fn letter(n: usize) -> char {
+    char::from(b'a' + u8::try_from(n % 26).unwrap_or(0))
+}
+
+/// Asks the technician each of [`QUESTIONS`] on `input`, showing the serial ports and the A4
+/// printers (CUPS's queues and those announced on the network) found for the device questions;
+/// an empty answer keeps the current value. Returns the changes to make.
+pub fn ask(
+    input: &mut dyn BufRead,
+    output: &mut dyn std::io::Write,
+    ports: &[String],
+    printers: &[String],
+) -> std::io::Result<Vec<(String, String)>> {
     if !ports.is_empty() {
         writeln!(output, "serial ports this kiosk sees:")?;
         for (i, port) in ports.iter().enumerate() {
             writeln!(output, "  {}. {port}", i + 1)?;
+        }
+    }
+    let printers = &printers[..printers.len().min(26)];
+    if !printers.is_empty() {
+        writeln!(output, "A4 printers this kiosk sees:")?;
+        for (i, printer) in printers.iter().enumerate() {
+            writeln!(output, "  {}. {printer}", letter(i))?;
         }
     }
     let mut changes = Vec::new();
@@ -139,6 +158,14 @@ pub fn ask(input: &mut dyn BufRead, output: &mut dyn std::io::Write, ports: &[St
         input.read_line(&mut answer)?;
         let answer = answer.trim();
         if answer.is_empty() {
+            continue;
+        }
+        if key == "devices.document_printer.uri" {
+            let chosen = (0..printers.len()).find(|i| answer.eq_ignore_ascii_case(&letter(*i).to_string()));
+            let uri = chosen.map_or_else(|| answer.to_string(), |i| printers[i].clone());
+            // An address makes the A4 printer a real one.
+            changes.push(("devices.document_printer.kind".to_string(), "\"ipp\"".to_string()));
+            changes.push((key.to_string(), format!("{uri:?}")));
             continue;
         }
         let is_device = key.ends_with(".serial");

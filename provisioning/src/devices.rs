@@ -183,7 +183,7 @@ impl Found {
 }
 
 /// CUPS's queues (`lpstat -v`), as IPP URIs on the local CUPS; none if CUPS is not there.
-fn cups_queues() -> Vec<String> {
+pub fn cups_queues() -> Vec<String> {
     let Ok(output) = std::process::Command::new("lpstat").arg("-v").env("LC_ALL", "C").output() else { return Vec::new() };
     String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -307,7 +307,11 @@ impl std::fmt::Display for Found {
             }
             Ok(printers) => printers.iter().try_for_each(|p| {
                 let model = p.model.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
-                writeln!(f, "  uri = \"{}\": {}{model}", p.uri, p.name)
+                // The kiosk's driver prints over plain IPP; a printer that offers TLS only needs
+                // plain IPP turned on, or a CUPS queue in front of it.
+                let tls =
+                    if p.uri.starts_with("ipps:") { " — TLS only: turn on plain IPP at the printer, or use a CUPS queue" } else { "" };
+                writeln!(f, "  uri = \"{}\": {}{model}{tls}", p.uri, p.name)
             })?,
             Err(e) => writeln!(f, "  {e}")?,
         }

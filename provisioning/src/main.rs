@@ -87,6 +87,9 @@ enum Command {
         /// Ask for the main values on the terminal (an empty answer keeps the current one).
         #[arg(long)]
         interactive: bool,
+        /// With --interactive: seconds to listen for A4 printers announced on the network.
+        #[arg(long, default_value_t = 2, value_name = "SECONDS")]
+        mdns_wait: u16,
         /// Print the outcome as JSON, for scripts.
         #[arg(long)]
         json: bool,
@@ -271,7 +274,7 @@ fn main() -> ExitCode {
             }
             return if found.configured_ok() { ExitCode::SUCCESS } else { ExitCode::from(4) };
         }
-        Command::Configure { config, set, interactive, json } => {
+        Command::Configure { config, set, interactive, mdns_wait, json } => {
             use balcao_provisioning::configure::{ConfigureError, configure};
             let mut changes = Vec::new();
             for pair in &set {
@@ -286,7 +289,16 @@ fn main() -> ExitCode {
             if interactive {
                 let ports: Vec<String> =
                     balcao_provisioning::devices::serial_ports().into_iter().map(|p| p.stable_path.unwrap_or(p.path)).collect();
-                match balcao_provisioning::configure::ask(&mut std::io::stdin().lock(), &mut std::io::stderr(), &ports) {
+                // The printers CUPS serves and those announced on the network, for the A4 question.
+                let mut printers = balcao_provisioning::devices::cups_queues();
+                if mdns_wait > 0 {
+                    let announced = balcao_provisioning::devices::network_printers(
+                        std::time::Duration::from_secs(mdns_wait.into()),
+                        balcao_provisioning::devices::Interfaces::All,
+                    );
+                    printers.extend(announced.unwrap_or_default().into_iter().map(|p| p.uri));
+                }
+                match balcao_provisioning::configure::ask(&mut std::io::stdin().lock(), &mut std::io::stderr(), &ports, &printers) {
                     Ok(asked) => changes.extend(asked),
                     Err(e) => {
                         eprintln!("kiosk-provision: cannot ask: {e}");

@@ -56,7 +56,8 @@ fn values_are_checked_as_the_kiosk_reads_them_and_a_refused_one_changes_nothing(
     assert_eq!(code, 2, "{said}");
 
     // Asked on the terminal: an empty answer keeps a value; a port makes the device a real one.
-    let (code, said) = configure(&config, &["--interactive"], Some("K09\n\npt\n\n/dev/ttyUSB7\n\n"));
+    let (code, said) =
+        configure(&config, &["--interactive", "--mdns-wait", "0"], Some("K09\n\npt\n\n/dev/ttyUSB7\n\nipp://10.0.0.9/ipp/print\n"));
     assert_eq!(code, 0, "{said}");
     let loaded = KioskConfig::load(&config).expect("the kiosk reads it");
     assert_eq!(
@@ -64,4 +65,19 @@ fn values_are_checked_as_the_kiosk_reads_them_and_a_refused_one_changes_nothing(
         ("K09", "GSC-02", "pt")
     );
     assert_eq!(loaded.devices.receipt_printer.serial.as_deref(), Some(Path::new("/dev/ttyUSB7")));
+    assert_eq!(loaded.devices.document_printer.uri.as_deref(), Some("ipp://10.0.0.9/ipp/print"), "an address makes the A4 printer real");
+    // A printer chosen by its letter from those found; a TLS-only one the kiosk cannot use is
+    // refused with the key named, and nothing is written.
+    let mut asked = Vec::new();
+    let printers = ["ipp://localhost:631/printers/a4".to_string(), "ipps://10.0.0.8:631/ipp/print".to_string()];
+    let answers = "\n\n\n\n\n\nA\n";
+    let changes = balcao_provisioning::configure::ask(&mut answers.as_bytes(), &mut asked, &[], &printers).expect("asked");
+    let shown = String::from_utf8(asked).expect("text");
+    assert!(shown.contains("a. ipp://localhost:631/printers/a4") && shown.contains("b. ipps://"), "{shown}");
+    assert!(changes.contains(&("devices.document_printer.uri".into(), "\"ipp://localhost:631/printers/a4\"".into())), "{changes:?}");
+    let before = std::fs::read(&config).expect("config");
+    let (code, said) = configure(&config, &["--set", "devices.document_printer.uri=\"ipps://10.0.0.8:631/ipp/print\""], None);
+    assert_eq!(code, 2, "{said}");
+    assert!(said.contains("devices.document_printer.uri"), "{said}");
+    assert_eq!(std::fs::read(&config).expect("config"), before);
 }
