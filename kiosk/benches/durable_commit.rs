@@ -7,7 +7,7 @@
 //! - a 4 KiB **append** followed by `fdatasync` — kinder to compare with, since every append
 //!   also commits the filesystem's journal (the file's size changed);
 //! - the **commit's own frames written raw**: as many write-ahead-log frames (a 24-byte header
-//!   and a page, each its own `pwrite`, as SQLite writes them) as one commit adds to the log,
+//!   and a page of the store's size, each its own `pwrite`, as SQLite writes them) as one commit adds to the log,
 //!   overwritten in place in a log-sized file, then `fdatasync`. What the commit costs beyond
 //!   this is SQLite's and the kiosk's own work; the rest is the number of pages it touches.
 //!
@@ -27,8 +27,8 @@ use balcao_backend_client::api::{Answer, Language, PaymentRecord};
 use balcao_kiosk::store::{NewApplication, Store};
 
 const SAMPLES: usize = 1000;
-/// SQLite's page size (the default, which the store keeps) and a log frame's header.
-const PAGE: usize = 4096;
+/// The store's page size and a log frame's header.
+const PAGE: usize = balcao_kiosk::store::PAGE_SIZE as usize;
 const FRAME_HEADER: usize = 24;
 /// The raw log's size: what SQLite's log reaches before its automatic checkpoint (1000 pages).
 const LOG_BYTES: u64 = 1000 * (PAGE + FRAME_HEADER) as u64;

@@ -202,7 +202,7 @@ fn outbox_context(record_id: &str, kind: &str) -> String {
 /// overwrite + `fdatasync`, against 1.4x at SQLite's default of 4 KiB (the `durable_commit`
 /// benchmark). The kiosk's rows are small; the larger sealed bodies overflow to a few more
 /// small pages.
-const PAGE_SIZE: u32 = 1024;
+pub const PAGE_SIZE: u32 = 1024;
 
 /// Rebuilds a database made with another page size (a kiosk's before the change): the page
 /// size of a database in WAL mode changes only by a `VACUUM` outside it. Best effort: a
