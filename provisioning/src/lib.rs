@@ -82,6 +82,23 @@ impl std::fmt::Display for TerminalCheck {
     }
 }
 
+impl TerminalCheck {
+    /// The check for scripts: `ready`, and what the terminal said.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Self::Simulated => serde_json::json!({ "ready": true, "simulated": true }),
+            Self::Answered { link, status, open } => serde_json::json!({
+                "ready": status.can_pay(),
+                "simulated": false,
+                "link": link,
+                "status": format!("{status:?}").to_lowercase(),
+                "open_reservation": open,
+                "said": self.to_string(),
+            }),
+        }
+    }
+}
+
 /// Registers with the ZVT terminal the configuration at `path` names, asks its status (running
 /// a diagnosis if the terminal wants one) and whether it holds an open reservation. Moves no
 /// money.
@@ -116,6 +133,28 @@ pub fn usb_devices(seen: &[balcao_drivers::usb::UsbDeviceSeen]) -> String {
         }
     }
     out
+}
+
+/// One USB device for scripts: its ids, where it is, its strings, the `usb = "…"` value that
+/// selects it and whether this user may open it.
+pub fn usb_device_json(device: &balcao_drivers::usb::UsbDeviceSeen) -> serde_json::Value {
+    let selector =
+        balcao_drivers::usb::UsbSelector { vendor_id: device.vendor_id, product_id: device.product_id, serial: device.serial.clone() };
+    serde_json::json!({
+        "vendor_id": format!("{:04x}", device.vendor_id),
+        "product_id": format!("{:04x}", device.product_id),
+        "bus": device.bus,
+        "address": device.address,
+        "manufacturer": device.manufacturer,
+        "product": device.product,
+        "serial": device.serial,
+        "usb": selector.to_string(),
+        "access": match device.access {
+            balcao_drivers::usb::UsbAccess::Granted => "ok",
+            balcao_drivers::usb::UsbAccess::PermissionDenied => "permission-denied",
+            balcao_drivers::usb::UsbAccess::Failed => "failed",
+        },
+    })
 }
 
 #[cfg(test)]

@@ -16,16 +16,42 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Checks a kiosk configuration file exactly as the kiosk reads it.
-    CheckConfig { file: PathBuf },
-    /// Prints the documented configuration with every key at its default, to start from.
+    #[command(after_help = "Exit codes: 0 the kiosk would start with it; 2 it would not (the key and why are said).")]
+    CheckConfig {
+        file: PathBuf,
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Prints the documented configuration with every key at its default, to start from (the
+    /// file itself: redirect it to kiosk.toml).
+    #[command(after_help = "Exit codes: 0 printed; 1 the output could not be written.")]
     PrintConfig,
     /// Lists the USB devices on the bus, each with the `usb = "…"` value that selects it.
-    UsbDevices,
+    #[command(after_help = "Exit codes: 0 listed; 2 the bus cannot be listed (libusb, /dev/bus/usb).")]
+    UsbDevices {
+        /// Print the devices as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Lists the PC/SC card readers pcscd sees (for `devices.identity_reader.reader`).
-    CardReaders,
+    #[command(after_help = "Exit codes: 0 listed (perhaps none); 2 pcscd cannot be asked.")]
+    CardReaders {
+        /// Print the readers as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Checks the link to the ZVT payment terminal a configuration file names: registration,
     /// status (with a diagnosis if the terminal asks) and open reservations. Moves no money.
-    PaymentTerminal { file: PathBuf },
+    #[command(
+        after_help = "Exit codes: 0 the terminal takes payments (or is simulated); 2 the configuration does not check, or the terminal is not ready (what to check is said)."
+    )]
+    PaymentTerminal {
+        file: PathBuf,
+        /// Print the outcome as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Enrolls this kiosk with central: makes its key here, trades the administrator's
     /// one-time token for its certificate, and writes its identity and configuration.
     #[command(after_help = balcao_provisioning::enroll::EXIT_CODES)]
@@ -216,31 +242,85 @@ where
     result.map_or_else(|e| ExitCode::from(exit_code(&e)), |_| ExitCode::SUCCESS)
 }
 
+/// A command that could not do its work: for a script, the error as JSON on standard output;
+/// for a person, on standard error. Exit code 2 either way.
+fn failed(out: &mut impl Write, json: bool, error: String) -> Result<anyhow::Result<std::io::Result<()>>, ExitCode> {
+    if json {
+        return Err(print_json(out, &serde_json::json!({ "error": error, "exit_code": 2 }), 2));
+    }
+    Ok(Err(anyhow::anyhow!(error)))
+}
+
+/// Writes `value` as one line of JSON and exits with `code`. A failure the JSON describes is
+/// still an exit code: scripts read either.
+fn print_json(out: &mut impl Write, value: &serde_json::Value, code: u8) -> ExitCode {
+    match writeln!(out, "{value}") {
+        Ok(()) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("kiosk-provision: cannot write the output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
     let result = match cli.command {
-        Command::CheckConfig { file } => {
+        Command::CheckConfig { file, json: true } => {
+            let (outcome, code) = match balcao_kiosk::config::KioskConfig::load(&file) {
+                Ok(config) => (
+                    serde_json::json!({ "valid": true, "file": file, "kiosk_id": config.kiosk.id, "centre_id": config.kiosk.centre_id,
+                        "central": config.central.url, "data_dir": config.store.data_dir }),
+                    0,
+                ),
+                Err(e) => (serde_json::json!({ "valid": false, "file": file, "error": e.to_string(), "exit_code": 2 }), 2),
+            };
+            return print_json(&mut out, &outcome, code);
+        }
+        Command::CheckConfig { file, json: false } => {
             balcao_provisioning::check_config(&file).map(|summary| writeln!(out, "{summary}")).map_err(anyhow::Error::from)
         }
         Command::PrintConfig => Ok(write!(out, "{}", balcao_provisioning::EXAMPLE_CONFIG)),
-        Command::UsbDevices => balcao_drivers::usb::list()
-            .map(|seen| writeln!(out, "{}", balcao_provisioning::usb_devices(&seen).trim_end()))
-            .map_err(|e| anyhow::anyhow!("cannot list the USB devices: {e}: is libusb installed and /dev/bus/usb there?")),
-        Command::PaymentTerminal { file } => match balcao_provisioning::check_payment_terminal(&file) {
-            Ok(check) if check.ready() => Ok(writeln!(out, "{check}")),
-            Ok(check) => Err(anyhow::anyhow!("{check}")),
-            Err(e) => Err(anyhow::Error::from(e)),
-        },
-        Command::CardReaders => balcao_drivers::identity_reader::pcsc::reader_names()
-            .map(|names| {
-                if names.is_empty() {
-                    writeln!(out, "pcscd sees no card readers: check the reader's cable and its driver")
-                } else {
-                    names.iter().try_for_each(|name| writeln!(out, "{name}"))
+        Command::UsbDevices { json } => match (balcao_drivers::usb::list(), json) {
+            (Ok(seen), true) => {
+                let devices: Vec<_> = seen.iter().map(balcao_provisioning::usb_device_json).collect();
+                return print_json(&mut out, &serde_json::json!({ "usb_devices": devices }), 0);
+            }
+            (Ok(seen), false) => Ok(writeln!(out, "{}", balcao_provisioning::usb_devices(&seen).trim_end())),
+            (Err(e), json) => {
+                match failed(&mut out, json, format!("cannot list the USB devices: {e}: is libusb installed and /dev/bus/usb there?")) {
+                    Ok(result) => result,
+                    Err(code) => return code,
                 }
-            })
-            .map_err(|e| anyhow::anyhow!("cannot list the card readers: {e}")),
+            }
+        },
+        Command::PaymentTerminal { file, json } => match (balcao_provisioning::check_payment_terminal(&file), json) {
+            (Ok(check), true) => {
+                let code = if check.ready() { 0 } else { 2 };
+                return print_json(&mut out, &check.to_json(), code);
+            }
+            (Ok(check), false) if check.ready() => Ok(writeln!(out, "{check}")),
+            (Ok(check), false) => Err(anyhow::anyhow!("{check}")),
+            (Err(e), json) => match failed(&mut out, json, e.to_string()) {
+                Ok(result) => result,
+                Err(code) => return code,
+            },
+        },
+        Command::CardReaders { json } => match (balcao_drivers::identity_reader::pcsc::reader_names(), json) {
+            (Ok(names), true) => return print_json(&mut out, &serde_json::json!({ "card_readers": names }), 0),
+            (Ok(names), false) => Ok(if names.is_empty() {
+                writeln!(out, "pcscd sees no card readers: check the reader's cable and its driver")
+            } else {
+                names.iter().try_for_each(|name| writeln!(out, "{name}"))
+            }),
+            (Err(e), json) => {
+                match failed(&mut out, json, format!("cannot list the card readers: {e} (is pcscd installed and running?)")) {
+                    Ok(result) => result,
+                    Err(code) => return code,
+                }
+            }
+        },
         Command::Enroll { central, token, ca_fingerprint, ca_file, config, identity_file, json } => {
             use balcao_provisioning::enroll::{EnrollError, EnrollOptions, enroll};
             let options = EnrollOptions { central, token, ca_fingerprint, ca_file, config, identity_file };

@@ -27,6 +27,17 @@ fn a_wrong_value_is_reported_with_its_key_and_line() {
     let (status, _, stderr) = provision(&["check-config".as_ref(), file.as_os_str()]);
     assert_eq!(status, Some(2));
     assert!(stderr.contains("`display.scale`: 9 must be between 0.25 and 4"), "{stderr}");
+    // For scripts: the same verdict as JSON, with the same exit code.
+    let (status, json, _) = provision(&["check-config".as_ref(), file.as_os_str(), "--json".as_ref()]);
+    assert_eq!(status, Some(2));
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!((json["valid"].as_bool(), json["exit_code"].as_u64()), (Some(false), Some(2)));
+    assert!(json["error"].as_str().expect("error").contains("`display.scale`"), "{json}");
+    std::fs::write(&file, "[kiosk]\nid = \"K07\"\ncentre_id = \"GSC-03\"\n").expect("write");
+    let (status, json, _) = provision(&["check-config".as_ref(), file.as_os_str(), "--json".as_ref()]);
+    assert_eq!(status, Some(0));
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!((json["valid"].as_bool(), json["kiosk_id"].as_str(), json["centre_id"].as_str()), (Some(true), Some("K07"), Some("GSC-03")));
 }
 
 #[test]
@@ -43,6 +54,14 @@ fn usb_devices_lists_a_printer_on_the_bus_with_the_value_that_selects_it() {
     assert_eq!(
         listed.lines().collect::<Vec<_>>(),
         ["1209:0001 on bus 1 address 2 (Balcao Virtual ESC/POS printer) serial VP0001", "    usb = \"1209:0001/VP0001\""]
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_kiosk-provision")).args(["usb-devices", "--json"]).envs(bus.env()).output().expect("run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let device = &json["usb_devices"][0];
+    assert_eq!(
+        (device["usb"].as_str(), device["serial"].as_str(), device["access"].as_str()),
+        (Some("1209:0001/VP0001"), Some("VP0001"), Some("ok"))
     );
 }
 
@@ -79,6 +98,10 @@ fn the_payment_terminal_check_talks_zvt_over_the_network_and_a_serial_line() {
     let (status, said, _) = check(format!("address = \"{}\"\n", terminal.address()));
     assert_eq!(status, Some(0));
     assert!(said.contains("open reservation (receipt 0001)"), "{said}");
+    let (status, json, _) = provision(&["payment-terminal".as_ref(), file.as_os_str(), "--json".as_ref()]);
+    assert_eq!(status, Some(0));
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!((json["ready"].as_bool(), json["status"].as_str(), json["open_reservation"].as_u64()), (Some(true), Some("ready"), Some(1)));
     assert_eq!(terminal.control().booked(), [], "the check moved no money");
 
     // Over a serial line (a pty): the same, with ZVT's framing.
@@ -94,4 +117,14 @@ fn the_payment_terminal_check_talks_zvt_over_the_network_and_a_serial_line() {
     let (status, _, stderr) = check(format!("address = \"{closed}\"\n"));
     assert_eq!(status, Some(2));
     assert!(stderr.contains("not answering: check the cable or network"), "{stderr}");
+    let (status, json, _) = provision(&["payment-terminal".as_ref(), file.as_os_str(), "--json".as_ref()]);
+    assert_eq!(status, Some(2));
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert_eq!((json["ready"].as_bool(), json["status"].as_str()), (Some(false), Some("offline")), "{json}");
+    // A configuration the kiosk would refuse: the error, as JSON on standard output.
+    std::fs::write(&file, "[devices.payment_terminal]\nkind = \"zvt\"\n").expect("write");
+    let (status, json, _) = provision(&["payment-terminal".as_ref(), file.as_os_str(), "--json".as_ref()]);
+    assert_eq!(status, Some(2));
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    assert!(json["error"].as_str().expect("error").contains("devices.payment_terminal"), "{json}");
 }
