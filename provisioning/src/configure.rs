@@ -113,7 +113,7 @@ pub fn configure(config: &Path, changes: &[(String, String)]) -> Result<Configur
 
 /// The questions `--interactive` asks: the key, the question, and the value kept when the
 /// answer is empty (the configuration's, or the kiosk's default).
-const QUESTIONS: [(&str, &str); 7] = [
+const QUESTIONS: [(&str, &str); 8] = [
     ("kiosk.id", "the kiosk's id (letters, digits, '-')"),
     ("kiosk.centre_id", "the service centre it stands in"),
     ("kiosk.default_language", "the language it greets citizens in (zh-Hant, pt, en)"),
@@ -121,6 +121,7 @@ const QUESTIONS: [(&str, &str); 7] = [
     ("devices.receipt_printer.serial", "the receipt printer's serial port (a number from the list, a path, or empty)"),
     ("devices.code_scanner.serial", "the code scanner's serial port (a number from the list, a path, or empty)"),
     ("devices.document_printer.uri", "the A4 printer (a letter from the list, an ipp:// address, or empty)"),
+    ("devices.identity_reader.reader", "the card reader (a number from the list of readers, part of its name, or empty)"),
 ];
 
 /// The letter `--interactive` lists the `n`th printer under (a, b, … z).
@@ -128,14 +129,16 @@ fn letter(n: usize) -> char {
     char::from(b'a' + u8::try_from(n % 26).unwrap_or(0))
 }
 
-/// Asks the technician each of [`QUESTIONS`] on `input`, showing the serial ports and the A4
-/// printers (CUPS's queues and those announced on the network) found for the device questions;
+/// Asks the technician each of [`QUESTIONS`] on `input`, showing the serial ports, the A4
+/// printers (CUPS's queues and those announced on the network) and the card readers found for
+/// the device questions;
 /// an empty answer keeps the current value. Returns the changes to make.
 pub fn ask(
     input: &mut dyn BufRead,
     output: &mut dyn std::io::Write,
     ports: &[String],
     printers: &[String],
+    readers: &[String],
 ) -> std::io::Result<Vec<(String, String)>> {
     if !ports.is_empty() {
         writeln!(output, "serial ports this kiosk sees:")?;
@@ -152,12 +155,28 @@ pub fn ask(
     }
     let mut changes = Vec::new();
     for (key, question) in QUESTIONS {
+        if key == "devices.identity_reader.reader" && !readers.is_empty() {
+            writeln!(output, "card readers pcscd sees:")?;
+            for (i, reader) in readers.iter().enumerate() {
+                writeln!(output, "  {}. {reader}", i + 1)?;
+            }
+        }
         write!(output, "{question}\n  {key} = ")?;
         output.flush()?;
         let mut answer = String::new();
         input.read_line(&mut answer)?;
         let answer = answer.trim();
         if answer.is_empty() {
+            continue;
+        }
+        if key == "devices.identity_reader.reader" {
+            let name = match answer.parse::<usize>() {
+                Ok(n) if (1..=readers.len()).contains(&n) => readers[n - 1].clone(),
+                _ => answer.to_string(),
+            };
+            // A reader named makes the identity reader a real (PC/SC) one.
+            changes.push(("devices.identity_reader.kind".to_string(), "\"pcsc\"".to_string()));
+            changes.push((key.to_string(), format!("{name:?}")));
             continue;
         }
         if key == "devices.document_printer.uri" {

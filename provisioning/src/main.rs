@@ -378,7 +378,9 @@ fn main() -> ExitCode {
                     );
                     printers.extend(announced.unwrap_or_default().into_iter().map(|p| p.uri));
                 }
-                match balcao_provisioning::configure::ask(&mut std::io::stdin().lock(), &mut std::io::stderr(), &ports, &printers) {
+                let readers = balcao_drivers::identity_reader::pcsc::reader_names().unwrap_or_default();
+                match balcao_provisioning::configure::ask(&mut std::io::stdin().lock(), &mut std::io::stderr(), &ports, &printers, &readers)
+                {
                     Ok(asked) => changes.extend(asked),
                     Err(e) => {
                         eprintln!("kiosk-provision: cannot ask: {e}");

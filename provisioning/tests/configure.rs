@@ -70,11 +70,15 @@ fn values_are_checked_as_the_kiosk_reads_them_and_a_refused_one_changes_nothing(
     // refused with the key named, and nothing is written.
     let mut asked = Vec::new();
     let printers = ["ipp://localhost:631/printers/a4".to_string(), "ipps://10.0.0.8:631/ipp/print".to_string()];
-    let answers = "\n\n\n\n\n\nA\n";
-    let changes = balcao_provisioning::configure::ask(&mut answers.as_bytes(), &mut asked, &[], &printers).expect("asked");
+    let readers = ["ACS ACR1252 1S CL Reader PICC 0".to_string()];
+    let answers = "\n\n\n\n\n\nA\n1\n";
+    let changes = balcao_provisioning::configure::ask(&mut answers.as_bytes(), &mut asked, &[], &printers, &readers).expect("asked");
     let shown = String::from_utf8(asked).expect("text");
     assert!(shown.contains("a. ipp://localhost:631/printers/a4") && shown.contains("b. ipps://"), "{shown}");
     assert!(changes.contains(&("devices.document_printer.uri".into(), "\"ipp://localhost:631/printers/a4\"".into())), "{changes:?}");
+    assert!(shown.contains("1. ACS ACR1252 1S CL Reader PICC 0"), "{shown}");
+    assert!(changes.contains(&("devices.identity_reader.reader".into(), "\"ACS ACR1252 1S CL Reader PICC 0\"".into())), "{changes:?}");
+    assert!(changes.contains(&("devices.identity_reader.kind".into(), "\"pcsc\"".into())), "{changes:?}");
     let before = std::fs::read(&config).expect("config");
     let (code, said) = configure(&config, &["--set", "devices.document_printer.uri=\"ipps://10.0.0.8:631/ipp/print\""], None);
     assert_eq!(code, 2, "{said}");
