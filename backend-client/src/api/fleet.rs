@@ -22,6 +22,24 @@ fn is_name(value: &str) -> bool {
     (1..=32).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
+/// What is wrong with the kiosk and centre a record names, if anything.
+fn sender_problems(kiosk_id: &str, centre_id: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !is_name(kiosk_id) {
+        problems.push(format!("kiosk_id {kiosk_id:?} is not a kiosk name"));
+    }
+    if !is_name(centre_id) {
+        problems.push(format!("centre_id {centre_id:?} is not a centre name"));
+    }
+    problems
+}
+
+/// Whether `value` is a short label (a version, a check's name): 1 to 64 bytes, no control
+/// characters.
+fn is_label(value: &str) -> bool {
+    (1..=64).contains(&value.len()) && !value.chars().any(char::is_control)
+}
+
 /// Whether `value` is a screen's name (`payment`, `out-of-service`): 1 to 32 lowercase ASCII
 /// letters, digits and dashes, a letter first.
 fn is_screen_name(value: &str) -> bool {
@@ -180,18 +198,12 @@ pub const MAX_CHECK_TEXT: usize = 500;
 impl Diagnosis {
     /// What is wrong with the report's values, if anything.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if !is_name(&self.kiosk_id) {
-            problems.push(format!("kiosk_id {:?} is not a kiosk name", self.kiosk_id));
-        }
-        if !is_name(&self.centre_id) {
-            problems.push(format!("centre_id {:?} is not a centre name", self.centre_id));
-        }
+        let mut problems = sender_problems(&self.kiosk_id, &self.centre_id);
         if self.checks.len() > MAX_CHECKS {
             problems.push(format!("{} checks, more than {MAX_CHECKS}", self.checks.len()));
         }
         for check in &self.checks {
-            if check.name.is_empty() || check.name.len() > 64 || check.name.chars().any(char::is_control) {
+            if !is_label(&check.name) {
                 problems.push("a check's name must be 1 to 64 printable characters".into());
             }
             let texts = std::iter::once(&check.detail).chain(check.remedy.as_ref());
@@ -211,14 +223,8 @@ impl Heartbeat {
     /// sends, central when it receives). Counts are bounded where a real kiosk is: a hundred
     /// years of uptime or a billion queued records is a broken counter, not a state.
     pub fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if !is_name(&self.kiosk_id) {
-            problems.push(format!("kiosk_id {:?} is not a kiosk name", self.kiosk_id));
-        }
-        if !is_name(&self.centre_id) {
-            problems.push(format!("centre_id {:?} is not a centre name", self.centre_id));
-        }
-        if self.software_version.is_empty() || self.software_version.len() > 64 || self.software_version.chars().any(char::is_control) {
+        let mut problems = sender_problems(&self.kiosk_id, &self.centre_id);
+        if !is_label(&self.software_version) {
             problems.push("software_version must be 1 to 64 printable characters".into());
         }
         const TEN_YEARS: u64 = 10 * 366 * 24 * 3600;
