@@ -44,7 +44,7 @@ pub enum ErrorKind {
 pub type Error = crate::DeviceError<ErrorKind>;
 
 /// What the technician or staff must do about a fault, in one place for every driver.
-pub(crate) fn advice(kind: ErrorKind) -> Option<&'static str> {
+pub fn advice(kind: ErrorKind) -> Option<&'static str> {
     match kind {
         ErrorKind::MediaEmpty => Some("the A4 printer's tray is empty: load paper"),
         ErrorKind::MediaJam => Some("the A4 printer has a paper jam: open it and clear the jam"),

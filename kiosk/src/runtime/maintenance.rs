@@ -293,16 +293,9 @@ impl Maintenance {
         match self.devices.document_printer.call(move |p| p.print(&job)).await {
             Ok(Ok(done)) => passed(name, format!("test page printed: job {} completed, {} sheet(s)", done.job_id, done.sheets)),
             Ok(Err(e)) => {
-                use balcao_drivers::document_printer::ErrorKind;
-                let remedy = match e.kind() {
-                    ErrorKind::MediaEmpty => "load A4 paper",
-                    ErrorKind::MediaJam => "open the A4 printer and clear the jam",
-                    ErrorKind::DoorOpen => "close the A4 printer's door",
-                    ErrorKind::NoAnswer => "check the A4 printer's power and network, then kiosk-provision devices",
-                    ErrorKind::DocumentRejected | ErrorKind::Protocol | ErrorKind::Other => {
-                        "check the configured URI is an IPP printer that takes PDF (kiosk-provision devices lists them)"
-                    }
-                };
+                // The driver's own advice, where it has one for the fault.
+                let remedy = balcao_drivers::document_printer::advice(e.kind())
+                    .unwrap_or("check the configured URI is an IPP printer that takes PDF (kiosk-provision devices lists them)");
                 failed(name, format!("no test page: {e}"), remedy)
             }
             Err(_) => failed(name, "the printer's worker is gone".into(), "restart the kiosk"),
