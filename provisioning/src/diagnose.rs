@@ -170,18 +170,22 @@ fn database(config: &KioskConfig) -> Check {
     }
 }
 
-async fn central(config: &KioskConfig) -> Vec<Check> {
-    let (Some(ca_file), Some(identity_file)) = (&config.central.ca_file, &config.central.identity_file) else {
-        return vec![check("central", Verdict::Warning, "no central configured: applications stay queued", Some("kiosk-provision enroll"))];
-    };
-    let read = |file: &Path| std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()));
-    let identity = match (read(ca_file), read(identity_file)) {
-        (Ok(_), Ok(identity)) => identity,
-        (Err(e), _) | (_, Err(e)) => return vec![check("central", Verdict::Failed, e, Some("kiosk-provision enroll"))],
+async fn central(config: &KioskConfig, link: Option<&Result<Link, String>>) -> Vec<Check> {
+    let link = match link {
+        None => {
+            return vec![check(
+                "central",
+                Verdict::Warning,
+                "no central configured: applications stay queued",
+                Some("kiosk-provision enroll"),
+            )];
+        }
+        Some(Err(e)) => return vec![check("central", Verdict::Failed, e.clone(), Some("kiosk-provision enroll"))],
+        Some(Ok(link)) => link,
     };
     let mut checks = Vec::new();
     let now = jiff::Timestamp::now();
-    match identity_validity(&identity) {
+    match identity_validity(&link.identity) {
         Ok((_, until)) if until <= now => {
             checks.push(check(
                 "certificate",
@@ -199,9 +203,9 @@ async fn central(config: &KioskConfig) -> Vec<Check> {
         Ok((_, until)) => checks.push(check("certificate", Verdict::Ok, format!("valid until {until}"), None)),
         Err(e) => checks.push(check("certificate", Verdict::Failed, e.to_string(), Some("kiosk-provision enroll"))),
     }
-    let clock = match client_of(config) {
+    let clock = match &link.client {
         Ok(client) => client.clock().await.map_err(|e| e.to_string()),
-        Err(e) => Err(e),
+        Err(e) => Err(e.clone()),
     };
     match clock {
         Ok(theirs) => {
@@ -229,24 +233,37 @@ async fn central(config: &KioskConfig) -> Vec<Check> {
     checks
 }
 
-/// A client of central with the kiosk's certificate, as the configuration names it.
-fn client_of(config: &KioskConfig) -> Result<CentralClient, String> {
-    let (Some(ca_file), Some(identity_file)) = (&config.central.ca_file, &config.central.identity_file) else {
-        return Err("no central configured".into());
-    };
+/// The kiosk's link to central as its configuration names it, its files read once for every
+/// check that needs them: its certificate (PEM), and a client with it.
+struct Link {
+    identity: Vec<u8>,
+    client: Result<CentralClient, String>,
+}
+
+/// `None` when the configuration names no central; an error when its files cannot be read.
+fn link_of(config: &KioskConfig) -> Option<Result<Link, String>> {
+    let (Some(ca_file), Some(identity_file)) = (&config.central.ca_file, &config.central.identity_file) else { return None };
     let read = |file: &Path| std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()));
-    CentralClient::new(&ClientConfig {
-        base_url: config.central.url.clone(),
-        ca_pem: read(ca_file)?,
-        identity_pem: Some(read(identity_file)?),
-        timeouts: Timeouts::default(),
-    })
-    .map_err(|e| e.to_string())
+    Some(read(ca_file).and_then(|ca| {
+        let identity = read(identity_file)?;
+        let client = CentralClient::new(&ClientConfig {
+            base_url: config.central.url.clone(),
+            ca_pem: ca,
+            identity_pem: Some(identity.clone()),
+            timeouts: Timeouts::default(),
+        })
+        .map_err(|e| e.to_string());
+        Ok(Link { identity, client })
+    }))
 }
 
 /// Hands the report to central.
-async fn send(config: &KioskConfig, report: &Report) -> Result<(), String> {
-    let client = client_of(config)?;
+async fn send(link: Option<&Result<Link, String>>, report: &Report) -> Result<(), String> {
+    let client = match link {
+        None => return Err("no central configured".into()),
+        Some(Err(e)) => return Err(e.clone()),
+        Some(Ok(link)) => link.client.as_ref().map_err(Clone::clone)?,
+    };
     client.send_diagnosis(&report.diagnosis()?).await.map_err(|e| balcao_kiosk::runtime::error_chain(&e))
 }
 
@@ -431,7 +448,8 @@ pub async fn diagnose(config_file: &Path, options: &Options) -> Result<Report, S
     checks.push(disk(&config.store.data_dir));
     let for_database = config.clone();
     checks.push(tokio::task::spawn_blocking(move || database(&for_database)).await.map_err(|e| e.to_string())?);
-    checks.extend(central(&config).await);
+    let link = link_of(&config);
+    checks.extend(central(&config, link.as_ref()).await);
     match config.logging.metrics_listen.as_str() {
         "" => checks.push(check(
             "devices",
@@ -462,7 +480,7 @@ pub async fn diagnose(config_file: &Path, options: &Options) -> Result<Report, S
         not_printed: None,
     };
     if options.send {
-        match send(&config, &report).await {
+        match send(link.as_ref(), &report).await {
             Ok(()) => report.sent_to_central = true,
             Err(why) => report.not_sent = Some(why),
         }
