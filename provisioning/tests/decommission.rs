@@ -4,6 +4,8 @@
 //! the kiosk holds a citizen's data, and a copy of its database taken before can no longer be
 //! opened.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,15 +48,12 @@ impl Kiosk {
     }
 
     fn decommission(&self, args: &[&str]) -> (i32, serde_json::Value) {
-        let output = Command::new(env!("CARGO_BIN_EXE_kiosk-provision"))
-            .args(["decommission", "--json", "--config"])
-            .arg(self.root.join("etc/kiosk.toml"))
-            .args(args)
-            .output()
-            .expect("kiosk-provision runs");
-        let json = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}", String::from_utf8_lossy(&output.stdout)));
-        (output.status.code().expect("exited"), json)
+        common::json_answer(
+            Command::new(env!("CARGO_BIN_EXE_kiosk-provision"))
+                .args(["decommission", "--json", "--config"])
+                .arg(self.root.join("etc/kiosk.toml"))
+                .args(args),
+        )
     }
 
     /// Every file under the kiosk's root that holds one of the typed values.

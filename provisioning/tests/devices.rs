@@ -4,6 +4,8 @@
 //! and a device that is not there is said to be missing; the exit code says a configured
 //! device cannot be used.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
@@ -27,10 +29,7 @@ fn run(program: &Path, config: &Path, as_nobody: bool) -> (i32, serde_json::Valu
     } else {
         Command::new(program)
     };
-    let output = command.args(["devices", "--json", "--mdns-wait", "0", "--config"]).arg(config).output().expect("kiosk-provision runs");
-    let json = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("JSON ({e}): {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)));
-    (output.status.code().expect("exited"), json)
+    common::json_answer(command.args(["devices", "--json", "--mdns-wait", "0", "--config"]).arg(config))
 }
 
 fn configured<'a>(json: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {

@@ -2,6 +2,8 @@
 //! central: ready; then with the printer out of paper and the payment terminal unreachable,
 //! not ready for exactly those two reasons, each with its remedy, in the exit code and the JSON.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -16,16 +18,9 @@ fn diagnose(config: &Path) -> (i32, serde_json::Value) {
 }
 
 fn diagnose_with(config: &Path, options: &[&str]) -> (i32, serde_json::Value) {
-    let output = Command::new(env!("CARGO_BIN_EXE_kiosk-provision"))
-        .args(["diagnose", "--json"])
-        .args(options)
-        .arg("--config")
-        .arg(config)
-        .output()
-        .expect("kiosk-provision runs");
-    let json = serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("JSON ({e}): {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)));
-    (output.status.code().expect("exited"), json)
+    common::json_answer(
+        Command::new(env!("CARGO_BIN_EXE_kiosk-provision")).args(["diagnose", "--json"]).args(options).arg("--config").arg(config),
+    )
 }
 
 /// The names of the failed checks.

@@ -4,6 +4,8 @@
 //! with a clear message and an exit code of its own, and audited; a revoked kiosk is refused at
 //! once and works again once enrolled again; a certificate renewed, expired, or of another CA.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 use std::process::Command;
@@ -46,15 +48,12 @@ impl Kiosk {
 
     /// Runs `kiosk-provision enroll --json` with `args` after the central and the token.
     fn enroll(&self, central: &LoopbackCentral, token: &str, args: &[&str]) -> (i32, serde_json::Value) {
-        let output = Command::new(env!("CARGO_BIN_EXE_kiosk-provision"))
-            .args(["enroll", "--central", &central.url, "--token", token, "--json", "--config"])
-            .arg(self.config())
-            .args(args)
-            .output()
-            .expect("kiosk-provision runs");
-        let json = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|e| panic!("JSON on stdout ({e}): {}", String::from_utf8_lossy(&output.stdout)));
-        (output.status.code().expect("exited"), json)
+        common::json_answer(
+            Command::new(env!("CARGO_BIN_EXE_kiosk-provision"))
+                .args(["enroll", "--central", &central.url, "--token", token, "--json", "--config"])
+                .arg(self.config())
+                .args(args),
+        )
     }
 
     /// A client of central with what enrollment wrote, as the kiosk makes it.

@@ -2,6 +2,8 @@
 //! receipt printer runs out of paper and gets it back, an unknown action or a device that is
 //! real is refused, and a kiosk whose controls do not answer is said to be unreachable.
 
+mod common;
+
 use std::process::Command;
 use std::time::Duration;
 
@@ -10,14 +12,11 @@ use balcao_kiosk::runtime::training;
 use balcao_tests::TestKiosk;
 
 fn simulate(port: u16, args: &[&str]) -> (i32, serde_json::Value) {
-    let output = Command::new(env!("CARGO_BIN_EXE_kiosk-provision"))
-        .arg("simulate")
-        .args(args)
-        .args(["--json", "--kiosk", &format!("127.0.0.1:{port}")])
-        .output()
-        .expect("kiosk-provision runs");
-    let json = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)));
-    (output.status.code().expect("exited"), json)
+    common::json_answer(Command::new(env!("CARGO_BIN_EXE_kiosk-provision")).arg("simulate").args(args).args([
+        "--json",
+        "--kiosk",
+        &format!("127.0.0.1:{port}"),
+    ]))
 }
 
 async fn controls(simulators: Simulators) -> (u16, tokio::sync::watch::Sender<bool>) {
