@@ -8,7 +8,7 @@ use balcao_backend_client::api::Delivery;
 use balcao_drivers::receipt_printer::Receipt;
 use balcao_ui::view::Language;
 
-use crate::session::mop;
+use crate::session::api_language;
 
 /// How the fee was paid, as the terminal reported it (masked, never a card number).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +86,8 @@ struct Words {
     card: &'static str,
     approval: &'static str,
     terminal: &'static str,
+    /// Above the terminal's own record, which says "pre-authorisation": what happened.
+    reserved_then_charged: &'static str,
     processing: fn(u16) -> String,
     print_at_kiosk: &'static str,
     collect_at_counter: &'static str,
@@ -124,6 +126,7 @@ fn words(language: Language) -> Words {
             card: "付款卡",
             approval: "授權碼",
             terminal: "付款終端機記錄",
+            reserved_then_charged: "款項先在付款卡上預留，申請保存後才正式扣取。",
             processing: |days| format!("預計 {days} 個工作天內完成。"),
             print_at_kiosk: "完成後可在本中心任何自助服務機列印。",
             collect_at_counter: "完成後請到櫃檯領取。",
@@ -159,6 +162,7 @@ fn words(language: Language) -> Words {
             card: "Cartão",
             approval: "Código de autorização",
             terminal: "Comprovativo do terminal",
+            reserved_then_charged: "O valor foi reservado no cartão e cobrado só depois de o pedido ficar registado.",
             processing: |days| {
                 if days == 1 { "Prazo previsto: 1 dia útil.".to_string() } else { format!("Prazo previsto: {days} dias úteis.") }
             },
@@ -176,13 +180,13 @@ fn words(language: Language) -> Words {
             reserved: "Reserva anulada",
             released: "Não foi possível concluir o pedido: o quiosque anulou a reserva no seu cartão e não foi cobrado nenhum valor. O banco emissor liberta o montante reservado.",
             released_cancelled: "Cancelou o pagamento: o quiosque anulou a reserva no seu cartão e não foi cobrado nenhum valor. O banco emissor liberta o montante reservado.",
-            keep_slip: "Guarde este talão e, em caso de dúvida, dirija-se ao balcão.",
+            keep_slip: "Guarde este comprovativo e, em caso de dúvida, dirija-se ao balcão.",
             appointment: "Confirmação de marcação",
             booking: "N.º da marcação",
             when: "Data e hora",
             counter: "Balcão",
             arrive: "Chegue dez minutos antes da hora marcada, com o seu documento de identificação.",
-            show_slip: "À chegada, apresente este talão no balcão.",
+            show_slip: "À chegada, apresente esta confirmação no balcão.",
             printed: "Impresso em",
         },
         Language::En => Words {
@@ -196,6 +200,7 @@ fn words(language: Language) -> Words {
             card: "Card",
             approval: "Approval code",
             terminal: "Card terminal record",
+            reserved_then_charged: "The amount was reserved on your card and charged only once your application was saved.",
             processing: |days| {
                 if days == 1 { "Expected within 1 working day.".to_string() } else { format!("Expected within {days} working days.") }
             },
@@ -245,7 +250,7 @@ pub fn layout(content: &ReceiptContent, printed_at: &str, kiosk_id: &str, status
     match &content.paid_by {
         None => receipt = receipt.bold_row(w.paid, w.free),
         Some(paid) => {
-            receipt = receipt.bold_row(w.paid, mop(content.fee_avos));
+            receipt = receipt.bold_row(w.paid, api_language(content.language).money(content.fee_avos));
             if let Some(card) = &paid.card {
                 receipt = receipt.row(w.card, card);
             }
@@ -253,7 +258,7 @@ pub fn layout(content: &ReceiptContent, printed_at: &str, kiosk_id: &str, status
                 receipt = receipt.row(w.approval, code);
             }
             if !paid.terminal_lines.is_empty() {
-                receipt = receipt.rule().centered(w.terminal);
+                receipt = receipt.rule().text(w.reserved_then_charged).feed(1).centered(w.terminal);
                 for line in &paid.terminal_lines {
                     receipt = receipt.centered(line);
                 }
@@ -328,7 +333,7 @@ pub fn not_charged_layout(content: &NotChargedContent, printed_at: &str, kiosk_i
         .title(w.not_charged)
         .feed(1)
         .row(w.service, &content.service_name)
-        .bold_row(w.reserved, mop(content.amount_avos));
+        .bold_row(w.reserved, api_language(content.language).money(content.amount_avos));
     if let Some(card) = &content.card {
         slip = slip.row(w.card, card);
     }
@@ -383,7 +388,7 @@ mod tests {
             assert!(en.contains(expected), "missing {expected:?} in\n{en}");
         }
         let pt = slip(Language::Pt);
-        assert!(pt.contains("Sem cobrança") && pt.contains("Reserva anulada: MOP 30.00") && !pt.contains("charged"), "{pt}");
+        assert!(pt.contains("Sem cobrança") && pt.contains("Reserva anulada: MOP 30,00") && !pt.contains("charged"), "{pt}");
         let zh = slip(Language::ZhHant);
         assert!(zh.contains("未有收費") && zh.contains("MOP 30.00") && zh.contains("並無扣取任何款項") && !zh.contains("charged"), "{zh}");
         assert!(!en.contains("4111") && !zh.contains("****4242"), "only the masked card as given");

@@ -45,7 +45,15 @@ async fn sleep(duration: Duration) {
 async fn find(window: &MainWindow, label: &str, role: AccessibleRole) -> ElementHandle {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Some(found) = ElementHandle::find_by_accessible_label(window, label).find(|e| e.accessible_role() == Some(role)) {
+        // Chinese paragraphs carry an invisible word joiner before their last character (see
+        // `balcao_ui::cjk`): a person reads past it, and so does the search.
+        let found = i_slint_backend_testing::ElementQuery::from_root(window)
+            .match_descendants()
+            .match_accessible_role(role)
+            .find_all()
+            .into_iter()
+            .find(|e| e.accessible_label().is_some_and(|l| l.replace(balcao_ui::cjk::WORD_JOINER, "") == label));
+        if let Some(found) = found {
             return found;
         }
         if Instant::now() >= deadline {
@@ -170,12 +178,13 @@ async fn journey(window: &MainWindow, language: Language) -> String {
     assert_eq!(field(window, t.birth).await.accessible_value().as_deref(), Some("14/03/1985"));
     tap(window, t.employment).await;
     tap(window, &tr(language, "Continue")).await;
-    consent_and_pay(window, language, "MOP 30.00").await
+    consent_and_pay(window, language, 3000).await
 }
 
 /// On the review screen of an application to the Identification Services Bureau: consents,
 /// pays `fee` and returns the application number shown at the end.
-async fn consent_and_pay(window: &MainWindow, language: Language, fee: &str) -> String {
+async fn consent_and_pay(window: &MainWindow, language: Language, fee_avos: u64) -> String {
+    let fee = balcao_kiosk::session::api_language(language).money(fee_avos);
     let consent = find(
         window,
         &tr(language, "I confirm that this information is correct and agree to its use in processing my application ({}).").replace(
@@ -192,7 +201,7 @@ async fn consent_and_pay(window: &MainWindow, language: Language, fee: &str) -> 
     assert_eq!(consent.accessible_checked(), Some(false));
     consent.invoke_accessible_default_action();
     sleep(Duration::from_millis(60)).await;
-    tap(window, &tr(language, "Pay {} and submit").replace("{}", fee)).await;
+    tap(window, &tr(language, "Pay {} and submit").replace("{}", &fee)).await;
 
     // The simulated terminal approves; the application is saved, the fee captured, the
     // receipt printed.
@@ -239,7 +248,7 @@ async fn identified_by_app(window: &MainWindow, scanner: &VirtualScanner, code: 
     tap(window, &tr(language, "No")).await;
     tap(window, &tr(language, "Continue")).await;
     find(window, &format!("✓ {}", tr(language, "Identified with the government app")), AccessibleRole::Text).await;
-    consent_and_pay(window, language, "MOP 40.00").await
+    consent_and_pay(window, language, 4000).await
 }
 
 /// The same in English with the identity card on the reader and its details typed.
@@ -262,7 +271,7 @@ async fn identified_by_chip(window: &MainWindow) -> String {
     tap(window, "No").await;
     tap(window, "Continue").await;
     find(window, "✓ Identified with the chip of your identity document (its issuer's signature checked)", AccessibleRole::Text).await;
-    consent_and_pay(window, language, "MOP 40.00").await
+    consent_and_pay(window, language, 4000).await
 }
 
 /// A citizen takes a queue ticket in Portuguese; returns the number shown.

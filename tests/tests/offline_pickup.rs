@@ -135,3 +135,30 @@ async fn two_kiosks_offline_hand_out_the_same_certificate_and_central_flags_it()
         kiosk.stop().await;
     }
 }
+
+/// A certificate staff mark ready between two polls of the list (an hour apart here) is
+/// handed out at once: the kiosk that does not know the number asks central before saying
+/// "not found".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_ready_since_the_last_poll_is_handed_out_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = loopback_central(dir.path()).await;
+    let data = dir.path().join("k01");
+    let mut settings = test_settings(&data);
+    settings.catalog_poll = Duration::from_secs(3600);
+    let identity = central.kiosk_identity("K01", "GSC-01").expect("identity");
+    let kiosk = TestKiosk::start_with(settings, &data, Some(client(&central.url, &central.ca_pem, &identity))).await;
+
+    let done = citizen::apply_for_criminal_record(&kiosk, "CHAN TAI MAN").await;
+    let reference = done.done.reference.clone();
+    citizen::finish(&kiosk);
+    eventually("the application at central", WAIT, || central.central.store().count_applications().expect("count") == 1).await;
+    let application = central.central.store().recent_applications(1).expect("rows")[0].id;
+    central.central.issue_certificate(application).expect("issued");
+    assert_eq!(kiosk.store().ready_certificate_count().expect("count"), 0, "the kiosk's list is from before");
+
+    let view = collect(&kiosk, &reference, "12345678").await;
+    assert_eq!(view.screen, Screen::Collected, "{:?} {:?}", view.pickup.problem, view.error);
+    assert_eq!(kiosk.simulators.document_printer.completed().len(), 1, "the certificate printed");
+    kiosk.stop().await;
+}

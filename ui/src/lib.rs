@@ -12,6 +12,7 @@
 //! The UI knows nothing of devices, the network or the store: it shows views and reports
 //! touches.
 
+pub mod cjk;
 pub mod headless;
 pub mod view;
 
@@ -372,6 +373,7 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Problem::CertificateNotPrinted => g::Problem::CertificateNotPrinted,
             Problem::CertificatePrintUncertain => g::Problem::CertificatePrintUncertain,
             Problem::PickupRefused => g::Problem::PickupRefused,
+            Problem::PickupNotFound => g::Problem::PickupNotFound,
             Problem::TicketNotPrinted => g::Problem::TicketNotPrinted,
             Problem::TicketPrintUncertain => g::Problem::TicketPrintUncertain,
             Problem::DocumentRejected => g::Problem::DocumentRejected,

@@ -403,6 +403,8 @@ pub enum Problem {
     CertificatePrintUncertain,
     /// Too many numbers that do not match: the citizen is sent to the counter.
     PickupRefused,
+    /// Too many application numbers not found: the citizen is sent to the counter.
+    PickupNotFound,
     /// The queue ticket did not print.
     TicketNotPrinted,
     /// The printer stopped mid-ticket: the number is shown, and it will be called.

@@ -29,6 +29,26 @@ impl Language {
     pub fn from_tag(tag: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|l| l.tag().eq_ignore_ascii_case(tag))
     }
+
+    /// An amount in avos as a reader of this language writes it: `MOP 1,234.50` in Chinese
+    /// and English, `MOP 1 234,50` in Portuguese (comma for decimals, a space between
+    /// thousands, as the Portuguese style guides and CLDR write it; a plain space, which every
+    /// receipt printer's code page has).
+    pub fn money(self, avos: u64) -> String {
+        let (decimal, group) = match self {
+            Language::Pt => (',', ' '),
+            Language::ZhHant | Language::En => ('.', ','),
+        };
+        let units = (avos / 100).to_string();
+        let mut grouped = String::with_capacity(units.len() + units.len() / 3);
+        for (i, digit) in units.chars().enumerate() {
+            if i > 0 && (units.len() - i).is_multiple_of(3) {
+                grouped.push(group);
+            }
+            grouped.push(digit);
+        }
+        format!("MOP {grouped}{decimal}{:02}", avos % 100)
+    }
 }
 
 /// A text in each of the kiosk's languages.
@@ -74,5 +94,16 @@ mod tests {
         assert_eq!(text.get(Language::ZhHant), "中");
         assert!(text.is_complete());
         assert!(!LocalizedText::new("中", " ", "e").is_complete());
+    }
+
+    #[test]
+    fn amounts_are_written_the_way_each_language_writes_them() {
+        assert_eq!(Language::Pt.money(3000), "MOP 30,00");
+        assert_eq!(Language::En.money(3000), "MOP 30.00");
+        assert_eq!(Language::ZhHant.money(5), "MOP 0.05");
+        assert_eq!(Language::En.money(123_456_789), "MOP 1,234,567.89");
+        assert_eq!(Language::Pt.money(123_456_789), "MOP 1 234 567,89");
+        assert_eq!(Language::Pt.money(100_000), "MOP 1 000,00");
+        assert_eq!(Language::En.money(99_999), "MOP 999.99");
     }
 }

@@ -107,7 +107,7 @@ fn detail(w: &Words, alert: &Alert) -> String {
         },
         AlertRule::PaymentDay => match crate::store::alerts::day_totals_of(&alert.detail) {
             Some((terminal, journal)) => {
-                format!("{} {} · {} {}", w.terminal_booked, super::mop(terminal), w.kiosk_journal, super::mop(journal))
+                format!("{} {} · {} {}", w.terminal_booked, w.money(terminal), w.kiosk_journal, w.money(journal))
             }
             None => format!("{} — {}", w.pick("日結未完成", "O dia não fechou", "The day did not close"), alert.detail),
         },

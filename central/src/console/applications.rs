@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use balcao_backend_client::api::{ApplicationState, IdentityMethod, KioskEvent};
 
-use super::{Signed, Words, mop, page};
+use super::{Signed, Words, page};
 use crate::api::AppState;
 
 /// The page's own words, in the reader's language.
@@ -144,13 +144,13 @@ fn state_name(w: &Words, state: ApplicationState) -> &'static str {
 fn day_row(w: &Words, day: &KioskEvent) -> Option<DayRow> {
     let t = day.day_totals?;
     let difference = i128::from(t.terminal_avos) - i128::from(t.journal_avos);
-    let amount = |d: i128| mop(u64::try_from(d.unsigned_abs()).unwrap_or(u64::MAX));
+    let amount = |d: i128| w.money(u64::try_from(d.unsigned_abs()).unwrap_or(u64::MAX));
     Some(DayRow {
         closed: day.at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
         kiosk: day.kiosk_id.clone(),
         centre: day.centre_id.clone(),
-        terminal: mop(t.terminal_avos),
-        journal: mop(t.journal_avos),
+        terminal: w.money(t.terminal_avos),
+        journal: w.money(t.journal_avos),
         payments: t.payments,
         difference: match difference {
             0 => w.pick("相符", "conferem", "agree").to_string(),
@@ -205,7 +205,7 @@ pub async fn applications_page(State(state): State<Arc<AppState>>, signed: Signe
                 Some(IdentityMethod::ChipVerified) => w.pick("證件晶片（已核實）", "chip (verificado)", "chip (verified)"),
                 Some(IdentityMethod::ChipUnverified) => w.pick("證件晶片（未核實）", "chip (não verificado)", "chip (unverified)"),
             },
-            fee: if row.paid { mop(row.fee_avos) } else { "—".to_string() },
+            fee: if row.paid { w.money(row.fee_avos) } else { "—".to_string() },
             state: state_name(w, row.state),
         })
         .collect();

@@ -364,11 +364,6 @@ fn symbol(state: KioskState) -> &'static str {
     }
 }
 
-/// An amount in avos as staff read it: `MOP 30.00`.
-pub(super) fn mop(avos: u64) -> String {
-    format!("MOP {}.{:02}", avos / 100, avos % 100)
-}
-
 pub(super) fn when(at: Timestamp) -> String {
     at.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }

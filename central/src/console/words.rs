@@ -359,8 +359,8 @@ impl Words {
 
     pub fn device(&self, device: DeviceClass) -> &'static str {
         let (zh, pt, en) = match device {
-            DeviceClass::ReceiptPrinter => ("收據打印機", "Impressora de talões", "Receipt printer"),
-            DeviceClass::DocumentPrinter => ("A4 打印機", "Impressora A4", "A4 printer"),
+            DeviceClass::ReceiptPrinter => ("收據列印機", "Impressora de talões", "Receipt printer"),
+            DeviceClass::DocumentPrinter => ("A4 列印機", "Impressora A4", "A4 printer"),
             DeviceClass::IdentityReader => ("證件讀取器", "Leitor de documentos", "Document reader"),
             DeviceClass::CodeScanner => ("二維碼掃描器", "Leitor de códigos", "Code scanner"),
             DeviceClass::PaymentTerminal => ("付款終端機", "Terminal de pagamento", "Payment terminal"),
@@ -477,6 +477,11 @@ impl Words {
             Finding::LowDisk { free_bytes } => format!("{}: {} MiB", self.disk_free, free_bytes >> 20),
             Finding::OutOfService => self.state(KioskState::OutOfService).to_string(),
         }
+    }
+
+    /// An amount in avos as the reader's language writes it (`MOP 30,00` in Portuguese).
+    pub fn money(&self, avos: u64) -> String {
+        Language::from_tag(self.lang).unwrap_or(Language::En).money(avos)
     }
 
     /// The word of the reader's language, of the three given (so none can be missing).

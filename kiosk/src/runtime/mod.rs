@@ -256,6 +256,8 @@ struct Kiosk {
     shown: watch::Sender<View>,
     /// Every code the scanner reads, for a technician's test (see [`maintenance`]).
     scans: tokio::sync::broadcast::Sender<String>,
+    /// The feed of certificates ready here, once central is configured.
+    certificates: Option<Arc<sync::CertificateFeed>>,
 }
 
 /// On the screen that says the receipt did not print: the application's status page, the
@@ -362,6 +364,7 @@ pub async fn start(
         attendant: attendant::Caller::new(client.clone(), settings_kiosk_id, settings_centre_id, events.clone()),
         shown: watch::channel(View::default()).0,
         scans: tokio::sync::broadcast::channel(16).0,
+        certificates: None,
     };
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
@@ -394,6 +397,10 @@ pub async fn start(
     });
     KioskHandle { events, shutdown, failure, restart, task }
 }
+
+/// How long a citizen collecting a certificate waits for central's latest list of ready
+/// certificates, when the kiosk's own does not have the number.
+const FRESH_LOOKUP: Duration = Duration::from_secs(6);
 
 /// What the terminal's answer to a reservation writes in the journal.
 enum Outcome {
@@ -524,8 +531,8 @@ impl Kiosk {
                     let agree = totals.agree();
                     let detail = format!(
                         "end of day: the terminal booked {}, the kiosk's journal {} over {} payment(s){}",
-                        crate::session::mop(day.total),
-                        crate::session::mop(journal.total_avos),
+                        balcao_backend_client::api::Language::En.money(day.total),
+                        balcao_backend_client::api::Language::En.money(journal.total_avos),
                         journal.payments,
                         if agree { "" } else { "; they differ: compare the terminal's report with the kiosk's journal" }
                     );
@@ -766,10 +773,18 @@ impl Kiosk {
             };
             tokio::spawn(renewer.run(stopped.clone()));
         }
+        let certificates = Arc::new(sync::CertificateFeed {
+            store: store.clone(),
+            client: client.clone(),
+            centre_id: self.settings.centre_id.clone(),
+            online: online.clone(),
+            following: tokio::sync::Mutex::default(),
+        });
+        self.certificates = Some(certificates.clone());
         let sync = ReferenceSync {
             store,
             client,
-            centre_id: self.settings.centre_id.clone(),
+            certificates,
             catalog_etag: etag,
             interval: self.settings.catalog_poll,
             online,
@@ -1195,8 +1210,20 @@ impl Kiosk {
                     let _ = self.events.send(Event::CertificateFound(None));
                     return;
                 };
+                let feed = self.certificates.clone().filter(|_| self.session.online());
                 self.send_later(async move {
-                    match with_store(&store, move |s| s.find_certificate(&reference)).await {
+                    let lookup = reference.clone();
+                    let mut found = with_store(&store, move |s| s.find_certificate(&lookup)).await;
+                    // Not here yet: staff may have marked it ready since the last poll. Central
+                    // is asked at once (briefly: the citizen is waiting), then the list again.
+                    if let (Ok(None), Some(feed)) = (&found, feed) {
+                        match tokio::time::timeout(FRESH_LOOKUP, feed.follow()).await {
+                            Ok(Ok(())) => found = with_store(&store, move |s| s.find_certificate(&reference)).await,
+                            Ok(Err(e)) => tracing::warn!(error = %e, "cannot refresh the certificates ready here"),
+                            Err(_) => tracing::warn!("refreshing the certificates ready here took too long"),
+                        }
+                    }
+                    match found {
                         Ok(Some(certificate)) => {
                             // Argon2id takes tens of milliseconds: on a blocking thread, never
                             // on the loop that answers the citizen's touches.

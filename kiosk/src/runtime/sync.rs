@@ -28,11 +28,25 @@ pub const ISSUER_KEYS: &str = "identity-issuers";
 /// Most pages of the feed gathered in one poll (at 200 a page, 10,000 certificates).
 const MAX_PAGES: usize = 50;
 
+/// The certificates ready for pickup at this centre, followed by sync token. Shared by the
+/// periodic sync and a citizen's pickup: a number the kiosk does not know yet is looked for
+/// again after following the feed at once, so a certificate staff have just marked ready
+/// can be collected without waiting for the next poll.
+#[derive(Debug)]
+pub struct CertificateFeed {
+    pub store: SharedStore,
+    pub client: CentralClient,
+    pub centre_id: String,
+    pub online: Arc<AtomicBool>,
+    /// One follower at a time: two would fetch and apply the same pages.
+    pub following: tokio::sync::Mutex<()>,
+}
+
 #[derive(Debug)]
 pub struct ReferenceSync {
     pub store: SharedStore,
     pub client: CentralClient,
-    pub centre_id: String,
+    pub certificates: Arc<CertificateFeed>,
     pub catalog_etag: Option<String>,
     /// Between polls while central answers.
     pub interval: Duration,
@@ -47,7 +61,7 @@ pub struct ReferenceSync {
 
 /// Why a poll stopped.
 #[derive(Debug, thiserror::Error)]
-enum SyncError {
+pub enum SyncError {
     #[error(transparent)]
     Central(#[from] ClientError),
     #[error("cannot keep what central sent")]
@@ -91,13 +105,13 @@ impl ReferenceSync {
     }
 
     fn note<T>(&self, result: &Result<T, ClientError>) {
-        self.online.store(!matches!(result, Err(ClientError::Unreachable { .. } | ClientError::Timeout(_))), Ordering::Relaxed);
+        note(&self.online, result);
     }
 
     async fn poll(&mut self) -> Result<(), SyncError> {
         self.poll_catalog().await?;
         self.poll_issuer_keys().await?;
-        self.poll_certificates().await
+        self.certificates.follow().await
     }
 
     async fn poll_catalog(&mut self) -> Result<(), SyncError> {
@@ -131,9 +145,17 @@ impl ReferenceSync {
         tracing::info!(keys = keys.keys.len(), "identity issuer keys updated");
         Ok(())
     }
+}
 
+/// Whether central answered at all.
+fn note<T>(online: &AtomicBool, result: &Result<T, ClientError>) {
+    online.store(!matches!(result, Err(ClientError::Unreachable { .. } | ClientError::Timeout(_))), Ordering::Relaxed);
+}
+
+impl CertificateFeed {
     /// Follows the feed of certificates ready at this centre up to its end.
-    async fn poll_certificates(&mut self) -> Result<(), SyncError> {
+    pub async fn follow(&self) -> Result<(), SyncError> {
+        let _one_at_a_time = self.following.lock().await;
         let start = with_store(&self.store, |s| s.certificate_sync_token()).await?;
         let mut token = start.clone();
         let mut restarted = false;
@@ -144,7 +166,7 @@ impl ReferenceSync {
         let mut gone: HashSet<Uuid> = HashSet::new();
         for _ in 0..MAX_PAGES {
             let result = self.client.ready_certificates(&self.centre_id, token.as_deref()).await;
-            self.note(&result);
+            note(&self.online, &result);
             let page: CertificateChanges = match result {
                 Err(e) if e.sync_expired() && !restarted => {
                     tracing::info!("the certificate sync token expired; fetching the full list");

@@ -21,7 +21,7 @@ pub use draft::{Draft, Input, date_display, iso_date};
 pub use identify::{IdentifyForm, Identity, MAX_IDENTIFY_FAILURES};
 use identify::{Outcome, app_accepted, chip_accepted, needs_identity};
 use pickup::Verdict;
-pub use pickup::{MAX_PICKUP_FAILURES, PickupForm, ScannedCode, SignInCode};
+pub use pickup::{MAX_PICKUP_FAILURES, MAX_UNKNOWN_NUMBERS, PickupForm, ScannedCode, SignInCode};
 
 use crate::receipt::{NotChargedContent, PaidBy, ReceiptContent, TicketContent};
 use crate::store::{CertificateSummary, SavedApplication};
@@ -365,11 +365,6 @@ pub fn api_language(language: Language) -> api::Language {
     }
 }
 
-/// Amounts as printed and shown: `MOP 30.00`.
-pub fn mop(avos: u64) -> String {
-    format!("MOP {}.{:02}", avos / 100, avos % 100)
-}
-
 fn payment_prompt(prompt: TerminalPrompt) -> PaymentPrompt {
     match prompt {
         TerminalPrompt::PresentCard => PaymentPrompt::PresentCard,
@@ -433,6 +428,11 @@ impl Session {
     /// citizen's journey).
     pub fn closed_by_central(&self) -> bool {
         self.closed_by_central.is_some()
+    }
+
+    /// Whether central answered the kiosk's last request.
+    pub fn online(&self) -> bool {
+        self.readiness.online
     }
 
     /// Citizens served since midnight.
@@ -999,6 +999,7 @@ impl Session {
                     }
                     Verdict::TryAgain => Stage::Pickup(form),
                     Verdict::SendToCounter => Stage::Error { problem: Problem::PickupRefused, reference: String::new(), retry: None },
+                    Verdict::NotFoundToCounter => Stage::Error { problem: Problem::PickupNotFound, reference: String::new(), retry: None },
                 }
             }
             (Stage::Collecting { service_id }, Event::CertificateCollected) => Stage::Collected { service_id },

@@ -7,8 +7,13 @@ use balcao_ui::view::{PickupProblem, PickupView};
 
 use super::FoundCertificate;
 
-/// Wrong numbers allowed before the citizen is sent to the counter.
+/// Document numbers that do not match a found certificate, allowed before the citizen is
+/// sent to the counter: the holder check must not be guessed.
 pub const MAX_PICKUP_FAILURES: u8 = 3;
+/// Application numbers not found, allowed before the citizen is sent to the counter (where
+/// staff can look the application up): more than mismatches, since a mistyped or not yet
+/// ready number reveals nothing, but bounded, so numbers cannot be tried one after another.
+pub const MAX_UNKNOWN_NUMBERS: u8 = 5;
 const MAX_REFERENCE: usize = 32;
 const MAX_DOCUMENT_NUMBER: usize = 20;
 
@@ -20,12 +25,19 @@ pub struct PickupForm {
     /// 0: the application number, 1: the document number.
     pub focus: Option<usize>,
     pub problem: Option<PickupProblem>,
+    /// Document numbers that did not match.
     pub failures: u8,
+    /// Application numbers not found.
+    pub unknown: u8,
 }
 
 impl std::fmt::Debug for PickupForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PickupForm").field("focus", &self.focus).field("failures", &self.failures).finish_non_exhaustive()
+        f.debug_struct("PickupForm")
+            .field("focus", &self.focus)
+            .field("failures", &self.failures)
+            .field("unknown", &self.unknown)
+            .finish_non_exhaustive()
     }
 }
 
@@ -34,7 +46,10 @@ impl std::fmt::Debug for PickupForm {
 pub enum Verdict {
     Hand(uuid::Uuid, String),
     TryAgain,
+    /// The document number did not match too many times.
     SendToCounter,
+    /// Too many application numbers were not found.
+    NotFoundToCounter,
 }
 
 /// A code the scanner read, as far as the kiosk understands it.
@@ -143,15 +158,23 @@ impl PickupForm {
             Some(found) if found.holder_matches => {
                 return Verdict::Hand(found.certificate.application_id, found.certificate.service_id.clone());
             }
-            Some(_) => PickupProblem::DetailsDoNotMatch,
-            None if online => PickupProblem::NotFound,
-            None => PickupProblem::NotFoundOffline,
+            Some(_) => {
+                self.failures += 1;
+                if self.failures >= MAX_PICKUP_FAILURES {
+                    return Verdict::SendToCounter;
+                }
+                PickupProblem::DetailsDoNotMatch
+            }
+            // A number not found is not a mismatch (it may be mistyped, or not ready yet), but
+            // numbers can be guessed, so trying them one after another must stop too.
+            None => {
+                self.unknown += 1;
+                if self.unknown >= MAX_UNKNOWN_NUMBERS {
+                    return Verdict::NotFoundToCounter;
+                }
+                if online { PickupProblem::NotFound } else { PickupProblem::NotFoundOffline }
+            }
         };
-        // Unknown numbers count too: receipt numbers can be guessed, so guessing must stop.
-        self.failures += 1;
-        if self.failures >= MAX_PICKUP_FAILURES {
-            return Verdict::SendToCounter;
-        }
         self.problem = Some(problem);
         if problem == PickupProblem::DetailsDoNotMatch {
             self.document_number.clear();

@@ -501,7 +501,7 @@ fn offline_a_cached_certificate_is_still_handed_out_and_the_pickup_says_so() {
 }
 
 #[test]
-fn wrong_or_unknown_numbers_are_explained_and_the_third_sends_the_citizen_to_the_counter() {
+fn wrong_document_numbers_are_explained_and_the_third_sends_the_citizen_to_the_counter() {
     let mut h = Harness::new();
     h.ask_for_certificate("K01-261122-0001", "99999999");
     assert!(h.event(Event::CertificateFound(Some(Box::new(certificate(false))))).is_empty());
@@ -509,6 +509,7 @@ fn wrong_or_unknown_numbers_are_explained_and_the_third_sends_the_citizen_to_the
     assert_eq!((view.screen, view.pickup.problem), (Screen::Pickup, Some(PickupProblem::DetailsDoNotMatch)));
     assert_eq!((view.pickup.document_number.as_str(), view.pickup.focused), ("", Some(1)), "the wrong number is cleared");
 
+    // A number not found in between is no mismatch: it does not bring the lock-out nearer.
     h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
     h.type_text(1, "12345678");
     h.ui(UserAction::Focus(None));
@@ -517,10 +518,31 @@ fn wrong_or_unknown_numbers_are_explained_and_the_third_sends_the_citizen_to_the
     assert_eq!(h.session.view().pickup.problem, Some(PickupProblem::NotFoundOffline));
 
     h.ui(UserAction::PickupNext);
-    h.event(Event::CertificateFound(None));
+    h.event(Event::CertificateFound(Some(Box::new(certificate(false)))));
+    assert_eq!(h.session.view().screen, Screen::Pickup, "two mismatches so far");
+    h.type_text(1, "12345678");
+    h.ui(UserAction::Focus(None));
+    h.ui(UserAction::PickupNext);
+    h.event(Event::CertificateFound(Some(Box::new(certificate(false)))));
     let view = h.session.view();
     assert_eq!((view.screen, view.error.problem), (Screen::Error, Problem::PickupRefused));
     assert_eq!(MAX_PICKUP_FAILURES, 3);
+}
+
+#[test]
+fn numbers_not_found_are_not_mismatches_but_trying_them_one_after_another_stops() {
+    let mut h = Harness::new();
+    h.ask_for_certificate("K01-261122-0001", "12345678");
+    for attempt in 1..MAX_UNKNOWN_NUMBERS {
+        h.event(Event::CertificateFound(None));
+        let view = h.session.view();
+        assert_eq!((view.screen, view.pickup.problem), (Screen::Pickup, Some(PickupProblem::NotFound)), "attempt {attempt}");
+        assert_eq!(view.pickup.document_number, "12345678", "a number not found keeps the document number");
+        h.ui(UserAction::PickupNext);
+    }
+    h.event(Event::CertificateFound(None));
+    let view = h.session.view();
+    assert_eq!((view.screen, view.error.problem), (Screen::Error, Problem::PickupNotFound));
 }
 
 #[test]

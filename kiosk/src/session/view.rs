@@ -9,7 +9,16 @@ use balcao_ui::view::{
 
 use super::draft::{Draft, Input, Keyboard, date_display};
 use super::identify::{IdentifyForm, app_accepted, chip_accepted};
-use super::{Session, Stage, api_language, mop};
+use super::{Session, Stage, api_language};
+
+/// A text of central's catalog as the citizen sees it: in Chinese, its last two characters
+/// are kept on one line (see `balcao_ui::cjk`).
+fn shown(text: &api::LocalizedText, language: api::Language) -> String {
+    match language {
+        api::Language::ZhHant => balcao_ui::cjk::keep_last_together(text.get(language)),
+        api::Language::Pt | api::Language::En => text.get(language).to_string(),
+    }
+}
 
 fn field_problem(error: &FieldError) -> FieldProblem {
     match error {
@@ -43,8 +52,8 @@ impl Session {
                 let mut view = FieldView {
                     locked,
                     id: field.id.clone(),
-                    label: field.label.get(language).to_string(),
-                    help: field.help.as_ref().map(|h| h.get(language).to_string()).unwrap_or_default(),
+                    label: shown(&field.label, language),
+                    help: field.help.as_ref().map(|h| shown(h, language)).unwrap_or_default(),
                     field_type: FieldType::Text,
                     required: field.required,
                     value: String::new(),
@@ -72,7 +81,7 @@ impl Session {
                             .iter()
                             .map(|o| ChoiceView {
                                 value: o.value.clone(),
-                                label: o.label.get(language).to_string(),
+                                label: shown(&o.label, language),
                                 selected: chosen.as_ref() == Some(&o.value),
                             })
                             .collect();
@@ -87,7 +96,7 @@ impl Session {
             })
             .collect();
         FormView {
-            service_name: draft.service.name.get(language).to_string(),
+            service_name: shown(&draft.service.name, language),
             fields,
             focused: draft.focus,
             keyboard: match draft.keyboard() {
@@ -112,22 +121,22 @@ impl Session {
                     (Input::Date(d), _) if d.is_empty() => ReviewAnswer::NotAnswered,
                     (Input::Date(d), _) => ReviewAnswer::Text(date_display(d)),
                     (Input::Number(n), _) => ReviewAnswer::Text(n.to_string()),
-                    (Input::Choice(Some(value)), FieldKind::Choice { options }) => ReviewAnswer::Text(
-                        options.iter().find(|o| &o.value == value).map_or(value.clone(), |o| o.label.get(language).to_string()),
-                    ),
+                    (Input::Choice(Some(value)), FieldKind::Choice { options }) => {
+                        ReviewAnswer::Text(options.iter().find(|o| &o.value == value).map_or(value.clone(), |o| shown(&o.label, language)))
+                    }
                     (Input::Choice(_), _) => ReviewAnswer::NotAnswered,
                     (Input::YesNo(Some(true)), _) => ReviewAnswer::Yes,
                     (Input::YesNo(Some(false)), _) => ReviewAnswer::No,
                     (Input::YesNo(None), _) => ReviewAnswer::NotAnswered,
                 };
-                ReviewRow { label: field.label.get(language).to_string(), answer }
+                ReviewRow { label: shown(&field.label, language), answer }
             })
             .collect();
         ReviewView {
-            service_name: draft.service.name.get(language).to_string(),
-            agency: draft.service.agency.name.get(language).to_string(),
+            service_name: shown(&draft.service.name, language),
+            agency: shown(&draft.service.agency.name, language),
             rows,
-            fee: mop(draft.service.fee_avos),
+            fee: api_language(self.language).money(draft.service.fee_avos),
             free: draft.service.fee_avos == 0,
             consent: draft.consent,
             identified_by: draft.identity.as_ref().map(|i| i.shown_as()),
@@ -137,7 +146,7 @@ impl Session {
     fn identify_view(&self, form: &IdentifyForm) -> IdentifyView {
         let (date_of_birth, date_of_expiry) = form.shown_dates();
         IdentifyView {
-            service_name: form.service.name.get(api_language(self.language)).to_string(),
+            service_name: shown(&form.service.name, api_language(self.language)),
             app_accepted: app_accepted(&form.service, &self.readiness),
             chip_accepted: chip_accepted(&self.readiness),
             zone_reader: chip_accepted(&self.readiness) && self.readiness.mrz_reader,
@@ -164,10 +173,10 @@ impl Session {
             .filter(|s| s.kind == ServiceKind::Application)
             .map(|s| ServiceTile {
                 id: s.id.clone(),
-                name: s.name.get(language).to_string(),
-                agency: s.agency.name.get(language).to_string(),
-                description: s.description.get(language).to_string(),
-                fee: if s.fee_avos == 0 { String::new() } else { mop(s.fee_avos) },
+                name: shown(&s.name, language),
+                agency: shown(&s.agency.name, language),
+                description: shown(&s.description, language),
+                fee: if s.fee_avos == 0 { String::new() } else { api_language(self.language).money(s.fee_avos) },
                 free: s.fee_avos == 0,
                 processing_days: s.processing_days,
                 unavailable: self.readiness.blocks(s),
@@ -203,8 +212,8 @@ impl Session {
             .map(|q| QueueTile {
                 id: q.id.clone(),
                 letter: q.letter,
-                name: q.name.get(language).to_string(),
-                description: q.description.get(language).to_string(),
+                name: shown(&q.name, language),
+                description: shown(&q.description, language),
             })
             .collect();
         view.screen = match &self.stage {
@@ -240,15 +249,16 @@ impl Session {
                     PaymentPrompt::EnterPin => PaymentCancel::OnTerminal,
                     _ => PaymentCancel::NotNow,
                 };
-                view.payment = PaymentView { amount: mop(draft.service.fee_avos), prompt: prompt.clone(), cancel };
+                view.payment =
+                    PaymentView { amount: api_language(self.language).money(draft.service.fee_avos), prompt: prompt.clone(), cancel };
                 Screen::Payment
             }
             Stage::Saving { .. } | Stage::Capturing { .. } | Stage::Printing { .. } | Stage::Reversing { .. } => Screen::Printing,
             Stage::Done { draft, saved } => {
                 view.done = DoneView {
                     reference: saved.reference.clone(),
-                    service_name: draft.service.name.get(language).to_string(),
-                    agency: draft.service.agency.name.get(language).to_string(),
+                    service_name: shown(&draft.service.name, language),
+                    agency: shown(&draft.service.agency.name, language),
                     processing_days: draft.service.processing_days,
                     collect_at_counter: draft.service.delivery == Delivery::CollectAtCounter,
                 };
@@ -264,11 +274,8 @@ impl Session {
             }
             Stage::Collecting { .. } => Screen::Collecting,
             Stage::Collected { service_id } => {
-                view.pickup.service_name = self
-                    .catalog
-                    .as_ref()
-                    .and_then(|c| c.service(service_id))
-                    .map_or_else(String::new, |s| s.name.get(language).to_string());
+                view.pickup.service_name =
+                    self.catalog.as_ref().and_then(|c| c.service(service_id)).map_or_else(String::new, |s| shown(&s.name, language));
                 Screen::Collected
             }
             Stage::Queues => Screen::Queues,
