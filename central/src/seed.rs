@@ -4,7 +4,7 @@
 
 use balcao_backend_client::api::{
     Agency, Catalog, ChoiceOption, CounterQueue, DateRange, Delivery, DeviceNeed, FieldKind, FormField, IdentityAttribute, IdentityLevel,
-    LocalizedText, Service, ServiceKind,
+    LocalizedText, Service, ServiceKind, TextFormat,
 };
 
 fn t(zh: &str, pt: &str, en: &str) -> LocalizedText {
@@ -12,7 +12,7 @@ fn t(zh: &str, pt: &str, en: &str) -> LocalizedText {
 }
 
 fn field(id: &str, label: LocalizedText, required: bool, kind: FieldKind) -> FormField {
-    FormField { id: id.into(), label, help: None, required, kind, prefill: None }
+    FormField { id: id.into(), label, help: None, required, kind, prefill: None, format: None }
 }
 
 fn prefilled(mut f: FormField, attribute: IdentityAttribute) -> FormField {
@@ -37,7 +37,7 @@ fn full_name() -> FormField {
 }
 
 fn document_number() -> FormField {
-    prefilled(
+    let mut f = prefilled(
         field(
             "document_number",
             t("身份證明文件編號", "Número do documento de identificação", "Identity document number"),
@@ -45,7 +45,9 @@ fn document_number() -> FormField {
             FieldKind::Text { max_length: 20 },
         ),
         IdentityAttribute::DocumentNumber,
-    )
+    );
+    f.format = Some(TextFormat::IdentityDocumentNumber);
+    f
 }
 
 fn date_of_birth() -> FormField {

@@ -176,6 +176,7 @@ async fn bad_requests_get_problems(#[case] db: Db) {
     let mut wrong_answers = s.clone();
     wrong_answers.answers.insert("copies".into(), Answer::Number(9));
     wrong_answers.answers.remove("purpose");
+    wrong_answers.answers.insert("document_number".into(), Answer::Text("1234567)8/".into()));
     let mut wrong_fee = s.clone();
     wrong_fee.fee_avos = 1;
     let mut unpaid = s.clone();
@@ -206,7 +207,7 @@ async fn bad_requests_get_problems(#[case] db: Db) {
         assert_eq!(problem.short_kind(), kind);
         if kind == "invalid-answers" {
             let fields: Vec<_> = problem.errors.iter().map(|e| e.field.as_str()).collect();
-            assert_eq!(fields, ["copies", "purpose"]);
+            assert_eq!(fields, ["copies", "document_number", "purpose"]);
         }
     }
     assert_eq!(central.store().count_applications().expect("count"), 0, "nothing refused was stored");

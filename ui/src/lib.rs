@@ -114,6 +114,7 @@ fn field(f: &view::FieldView) -> g::FieldView {
         Some(FieldProblem::DateNotInFuture) => (g::FieldProblem::DateNotInFuture, 0, 0),
         Some(FieldProblem::NotAnOption) => (g::FieldProblem::NotAnOption, 0, 0),
         Some(FieldProblem::WrongType) => (g::FieldProblem::WrongType, 0, 0),
+        Some(FieldProblem::InvalidDocumentNumber) => (g::FieldProblem::InvalidDocumentNumber, 0, 0),
     };
     g::FieldView {
         locked: f.locked,

@@ -152,6 +152,7 @@ pub enum FieldProblem {
     DateNotInFuture,
     NotAnOption,
     WrongType,
+    InvalidDocumentNumber,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -61,6 +61,18 @@ pub enum IdentityAttribute {
     Nationality,
 }
 
+/// What a text answer must look like beyond its length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TextFormat {
+    /// The number of an identity document a citizen of Macao applies with: a Macao resident
+    /// identity card (`1234567(8)`), a Hong Kong identity card (`A123456(3)`, its check digit
+    /// checked), or a passport or travel permit (5 to 12 letters and digits). Nothing else:
+    /// a number central's registry cannot match makes the application fail later.
+    IdentityDocumentNumber,
+}
+
 /// One field of a service's form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -75,6 +87,9 @@ pub struct FormField {
     pub kind: FieldKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill: Option<IdentityAttribute>,
+    /// For a text: the form its answer must have. Older kiosks ignore it; central checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<TextFormat>,
 }
 
 /// Why an answer is not acceptable; the kiosk shows it translated, central returns it in a
@@ -100,6 +115,8 @@ pub enum FieldError {
     WrongType,
     /// The form has no such field.
     UnknownField,
+    /// Not the number of an identity document the field accepts (see its `format`).
+    InvalidDocumentNumber,
 }
 
 impl FormField {
@@ -120,7 +137,10 @@ impl FormField {
                 if t.chars().any(char::is_control) {
                     return Err(FieldError::WrongType);
                 }
-                Ok(())
+                match self.format {
+                    Some(TextFormat::IdentityDocumentNumber) if !is_identity_document_number(t) => Err(FieldError::InvalidDocumentNumber),
+                    _ => Ok(()),
+                }
             }
             (FieldKind::Number { min, max }, Answer::Number(n)) => {
                 if n < min || n > max {
@@ -165,6 +185,71 @@ pub fn validate_answers(form: &[FormField], answers: &BTreeMap<String, Answer>, 
     errors
 }
 
+/// Whether `number` is written as one of the identity documents [`TextFormat::IdentityDocumentNumber`]
+/// names. Letters in either case; spaces are not part of any of them.
+pub fn is_identity_document_number(number: &str) -> bool {
+    let number = number.trim().to_ascii_uppercase();
+    let b = number.as_bytes();
+    if !b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'(' || *c == b')') {
+        return false;
+    }
+    // A check digit may stand in parentheses, and only a check digit: `…(d)` at the end.
+    let (body, check) = match b.iter().position(|&c| c == b'(') {
+        None if !b.contains(&b')') => (b, None),
+        Some(open) if open + 3 == b.len() && b[open + 2] == b')' && b[open + 1] != b')' => (&b[..open], Some(b[open + 1])),
+        _ => return false,
+    };
+    let digits = |s: &[u8]| s.iter().all(u8::is_ascii_digit);
+    // Macao resident identity card: seven digits and a check digit. How the check digit is
+    // computed is not published, so only its form is checked.
+    let macao = |body: &[u8], check: Option<u8>| match check {
+        Some(c) => body.len() == 7 && digits(body) && c.is_ascii_digit(),
+        None => body.len() == 8 && digits(body),
+    };
+    if macao(body, check) {
+        return true;
+    }
+    // Hong Kong identity card: one or two letters, six digits and a check digit (0-9 or A) in
+    // parentheses, which must be right.
+    let hong_kong = |body: &[u8], check: u8| {
+        let letters = body.iter().take_while(|c| c.is_ascii_uppercase()).count();
+        (1..=2).contains(&letters) && body.len() == letters + 6 && digits(&body[letters..]) && hong_kong_check(body) == Some(check)
+    };
+    match check {
+        Some(check) => hong_kong(body, check),
+        // A passport or travel permit: letters and digits, with at least one digit. (A Hong
+        // Kong card written without its parentheses looks like one, and passes as one.)
+        None => (5..=12).contains(&body.len()) && body.iter().any(u8::is_ascii_digit),
+    }
+}
+
+/// The check digit of a Hong Kong identity card's letters and digits (`A123456` → `3`): the
+/// characters weighted 9 down to 2 (a single letter counts as a space, 36, before it; letters
+/// are 10 to 35), and 11 minus the sum modulo 11, where 10 is `A` and 11 is `0`.
+fn hong_kong_check(body: &[u8]) -> Option<u8> {
+    let value = |c: u8| match c {
+        b'0'..=b'9' => Some(u32::from(c - b'0')),
+        b'A'..=b'Z' => Some(u32::from(c - b'A') + 10),
+        _ => None,
+    };
+    let mut values = Vec::with_capacity(8);
+    if body.len() == 7 {
+        values.push(36);
+    }
+    for &c in body {
+        values.push(value(c)?);
+    }
+    if values.len() != 8 {
+        return None;
+    }
+    let sum: u32 = values.iter().zip((2..=9).rev()).map(|(v, w)| v * w).sum();
+    Some(match 11 - sum % 11 {
+        11 => b'0',
+        10 => b'A',
+        d => b'0' + u8::try_from(d).ok()?,
+    })
+}
+
 /// `YYYY-MM-DD` naming a day that exists (leap years included).
 fn is_iso_date(s: &str) -> bool {
     let b = s.as_bytes();
@@ -189,7 +274,47 @@ mod tests {
     use super::*;
 
     fn field(kind: FieldKind, required: bool) -> FormField {
-        FormField { id: "f".into(), label: LocalizedText::new("欄", "campo", "field"), help: None, required, kind, prefill: None }
+        FormField {
+            id: "f".into(),
+            label: LocalizedText::new("欄", "campo", "field"),
+            help: None,
+            required,
+            kind,
+            prefill: None,
+            format: None,
+        }
+    }
+
+    #[test]
+    fn identity_document_numbers_are_checked_by_the_kind_of_document() {
+        for good in ["1234567(8)", "12345678", "5215299(8)", "A123456(3)", "a123456(3)", "A1234563", "AB9876543", "G123456(A)", "MA1234567"]
+        {
+            assert!(is_identity_document_number(good), "{good} is a document number");
+        }
+        for bad in [
+            "1234567)8/",
+            "1234567(8",
+            "1234567)8(",
+            "1234567(88)",
+            "123(4)5678",
+            "A123456(4)",
+            "ABCDEFG",
+            "12-345678",
+            "1234 5678",
+            "1234",
+            "ABCDEFGHIJKLM1",
+            "",
+        ] {
+            assert!(!is_identity_document_number(bad), "{bad:?} is not");
+        }
+        let mut f = field(FieldKind::Text { max_length: 20 }, true);
+        f.format = Some(TextFormat::IdentityDocumentNumber);
+        assert_eq!(f.validate(Some(&text("1234567)8/")), "2026-12-07"), Err(FieldError::InvalidDocumentNumber));
+        assert_eq!(f.validate(Some(&text("1234567(8)")), "2026-12-07"), Ok(()));
+        let json = serde_json::to_value(&f).expect("json");
+        assert_eq!(json["format"], "identity_document_number");
+        let old: FormField = serde_json::from_value(serde_json::json!({"id": "f", "label": {"zh-Hant": "欄", "pt": "c", "en": "f"}, "required": true, "type": "text", "max_length": 20})).expect("a field without a format");
+        assert_eq!(old.format, None);
     }
 
     fn text(s: &str) -> Answer {

@@ -26,7 +26,9 @@ pub use fleet::{
     DeviceReport, Diagnosis, DiagnosisCheck, Heartbeat, HeartbeatAnswer, KioskCommand, MAX_CHECK_TEXT, MAX_CHECKS, MAX_DETAIL, MAX_DEVICES,
     MAX_LOG_MINUTES, MAX_MESSAGE, OutboxReport,
 };
-pub use form::{ChoiceOption, DateRange, FieldError, FieldKind, FormField, IdentityAttribute, validate_answers};
+pub use form::{
+    ChoiceOption, DateRange, FieldError, FieldKind, FormField, IdentityAttribute, TextFormat, is_identity_document_number, validate_answers,
+};
 pub use issuer::{IssuerKey, IssuerKeys};
 pub use language::{Language, LocalizedText};
 pub use pickup::{

@@ -151,6 +151,30 @@ fn the_form_does_not_continue_until_answers_are_valid() {
 }
 
 #[test]
+fn an_identity_number_not_written_as_a_document_shows_it_is_refused() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.ui(UserAction::Focus(Some(1)));
+    for _ in 0..20 {
+        h.ui(UserAction::Backspace);
+    }
+    h.type_text(1, "1234567)8/");
+    h.ui(UserAction::Focus(None));
+    h.ui(UserAction::FormNext);
+    assert_eq!(h.screen(), Screen::Form, "not to the review");
+    assert_eq!(h.session.view().form.fields[1].problem, Some(FieldProblem::InvalidDocumentNumber));
+    h.ui(UserAction::Focus(Some(1)));
+    for _ in 0..20 {
+        h.ui(UserAction::Backspace);
+    }
+    h.type_text(1, "1234567(8)");
+    h.ui(UserAction::Focus(None));
+    h.ui(UserAction::FormNext);
+    let fields = h.session.view().form.fields;
+    assert_eq!(h.screen(), Screen::Review, "{:?}", fields.iter().map(|f| (&f.value, f.problem)).collect::<Vec<_>>());
+}
+
+#[test]
 fn typing_respects_the_field_and_the_keyboard_fits_it() {
     let mut h = Harness::new();
     h.fill_criminal_record_form();

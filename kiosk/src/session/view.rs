@@ -30,6 +30,7 @@ fn field_problem(error: &FieldError) -> FieldProblem {
         FieldError::DateNotInFuture => FieldProblem::DateNotInFuture,
         FieldError::NotAnOption => FieldProblem::NotAnOption,
         FieldError::WrongType | FieldError::UnknownField => FieldProblem::WrongType,
+        FieldError::InvalidDocumentNumber => FieldProblem::InvalidDocumentNumber,
     }
 }
 
