@@ -216,14 +216,21 @@ impl Central {
     pub fn issue_certificate(&self, application_id: uuid::Uuid) -> Result<(), CentralError> {
         let status = self.state.store.application_status(application_id, None)?.ok_or(CentralError::UnknownApplication(application_id))?;
         let catalog = self.state.current_catalog()?;
-        let service = catalog.catalog.service(&status.service_id).map_or(status.service_id.clone(), |s| s.name.en.clone());
+        let service = catalog.catalog.service(&status.service_id);
+        let title = service.map_or(status.service_id.clone(), |s| s.name.en.clone());
+        // One page per copy ordered (and paid for).
+        let copies = match (service, self.state.store.application_answers(application_id)?) {
+            (Some(service), Some(answers)) => service.copies(&answers),
+            _ => 1,
+        };
         let pdf = document::certificate_pdf(
-            &service,
+            &title,
             &[
                 format!("Application number: {}", status.reference),
                 format!("Issued: {}", jiff::Timestamp::now().strftime("%Y-%m-%d")),
                 "Issued by the Balcao reference central platform (not a legal document).".to_string(),
             ],
+            copies,
         );
         let salt: [u8; 16] = rand::random();
         self.state.store.issue_certificate(application_id, &pdf, salt).map_err(|e| match e {

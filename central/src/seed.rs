@@ -121,6 +121,7 @@ pub fn catalog() -> Catalog {
             processing_days: 3,
             devices: PAID_AT_KIOSK.to_vec(),
             offline_capable: true,
+            copies_field: Some("copies".into()),
         },
         Service {
             id: "birth-record-certificate".into(),
@@ -168,6 +169,7 @@ pub fn catalog() -> Catalog {
             processing_days: 2,
             devices: PAID_AT_KIOSK.to_vec(),
             offline_capable: true,
+            copies_field: Some("copies".into()),
         },
         Service {
             id: "marriage-record-certificate".into(),
@@ -196,6 +198,7 @@ pub fn catalog() -> Catalog {
             processing_days: 2,
             devices: PAID_AT_KIOSK.to_vec(),
             offline_capable: true,
+            copies_field: Some("copies".into()),
         },
         Service {
             id: "tax-clearance-certificate".into(),
@@ -233,6 +236,7 @@ pub fn catalog() -> Catalog {
             processing_days: 1,
             devices: PAID_AT_KIOSK.to_vec(),
             offline_capable: false,
+            copies_field: Some("copies".into()),
         },
         Service {
             id: "identification-data-certificate".into(),
@@ -258,6 +262,7 @@ pub fn catalog() -> Catalog {
             processing_days: 1,
             devices: PAID_AT_KIOSK.to_vec(),
             offline_capable: true,
+            copies_field: Some("copies".into()),
         },
         Service {
             id: "property-registration-information".into(),
@@ -297,6 +302,7 @@ pub fn catalog() -> Catalog {
             processing_days: 3,
             devices: PAID_AT_KIOSK.to_vec(),
             offline_capable: true,
+            copies_field: None,
         },
         Service {
             id: "id-card-renewal-appointment".into(),
@@ -329,6 +335,7 @@ pub fn catalog() -> Catalog {
             processing_days: 0,
             devices: vec![DeviceNeed::ReceiptPrinter],
             offline_capable: false,
+            copies_field: None,
         },
     ];
     Catalog { version: "2026-11-22".into(), services, queues: queues() }

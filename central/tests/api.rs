@@ -167,6 +167,32 @@ async fn a_repeat_while_the_first_is_in_flight_gets_409_with_retry_after(#[case]
 #[case::sqlite(Db::Sqlite)]
 #[case::postgres(Db::Postgres)]
 #[tokio::test]
+async fn each_copy_ordered_is_paid_for(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let mut two = submission();
+    two.answers.insert("copies".into(), Answer::Number(2));
+    let key = two.application_id.to_string();
+    let (status, headers, body) = send(&central, post(Some(&key), serde_json::to_vec(&two).expect("json"))).await;
+    assert_eq!(problem(status, &headers, &body).short_kind(), "fee-mismatch", "one fee for two copies is refused");
+    two.fee_avos = 6000;
+    let (status, headers, body) = send(&central, post(Some(&key), serde_json::to_vec(&two).expect("json"))).await;
+    assert_eq!(problem(status, &headers, &body).short_kind(), "payment-mismatch", "and so is one payment");
+    two.payment.as_mut().expect("paid").amount_avos = 6000;
+    assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&two).expect("json"))).await.0, StatusCode::CREATED);
+
+    // Its certificate has a page per copy.
+    central.issue_certificate(two.application_id).expect("issued");
+    let pdf = central.store().certificate_changes("GSC-01", None, 10).expect("feed").ready.pop().expect("ready").document_pdf;
+    let pdf =
+        String::from_utf8_lossy(&base64::Engine::decode(&base64::engine::general_purpose::STANDARD, pdf).expect("base64")).into_owned();
+    assert!(pdf.contains("/Count 2 >>") && pdf.contains("(Copy 2 of 2) Tj"), "two pages");
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
 async fn bad_requests_get_problems(#[case] db: Db) {
     let dir = tempfile::tempdir().expect("tempdir");
     let central = central(db, &dir);

@@ -416,7 +416,7 @@ async fn the_applications_page_shows_a_staff_member_their_centres_only_in_their_
     olga.log_in("olga", PASSWORD).await;
     let page = olga.get("/console/applications?lang=pt").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("Dias de pagamento com cartão") && page.body.contains("terminal +MOP 10.00"), "in Portuguese");
+    assert!(page.body.contains("Dias de pagamento com cartão") && page.body.contains("terminal +MOP 10,00"), "in Portuguese");
     assert!(page.body.contains(">K01<") && !page.body.contains(">K31<"), "GSC-01's only");
     let k01 = olga.get("/console/kiosks/K01?lang=en").await;
     assert!(k01.body.contains("Recent events") && k01.body.contains("Payment day closed"), "the kiosk's events on its page");

@@ -294,6 +294,15 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
                 .ui(UserAction::HideAttendant)
                 .view(),
         ),
+        ("46-form-leave-asked", g().filled().ui(UserAction::FormBack).view()),
+        ("47-pickup-not-found-too-often", {
+            let mut guide = g();
+            guide.collecting().ui(UserAction::Focus(None));
+            for _ in 0..crate::session::MAX_UNKNOWN_NUMBERS {
+                guide.ui(UserAction::PickupNext).event(Event::CertificateFound(None));
+            }
+            guide.view()
+        }),
     ]
 }
 

@@ -263,8 +263,11 @@ async fn identified_by_chip(window: &MainWindow) -> String {
     type_on_keyboard(window, language, "12345678").await;
     tap(window, "Done").await;
     field(window, "Date of birth").await.invoke_accessible_default_action();
-    // A complete date moves on to the expiry date, and that closes the keypad.
+    // A complete birth date moves on to the expiry date; the keypad stays open after the last
+    // digit (closing by itself, it would uncover Back under the citizen's finger) until Done.
     type_on_keyboard(window, language, "1403198530062031").await;
+    assert!(ElementHandle::find_by_accessible_label(window, "Read my document").next().is_none(), "the keypad is still open");
+    tap(window, "Done").await;
     tap(window, "Read my document").await;
     shows(window, "Full name", "CHAN TAI MAN").await;
     shows(window, "Date of birth", "14/03/1985").await;

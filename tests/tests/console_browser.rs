@@ -164,7 +164,7 @@ async fn an_operator_watches_the_fleet_live_and_steers_a_kiosk_in_a_browser() {
     let all = dom.find("id=\"payment-days\"").expect("every closed day is listed");
     assert!(alert < all, "the flagged days come first");
     let flagged = &dom[alert..all];
-    assert!(flagged.contains("K02") && flagged.contains("terminal +MOP 10.00"), "{flagged}");
+    assert!(flagged.contains("K02") && flagged.contains("terminal +MOP 10,00"), "in Portuguese, as chosen: {flagged}");
     assert!(!flagged.contains("K01"), "a day that agrees is not flagged: {flagged}");
     browser.screenshot(shots, "console-payment-days").await;
     accessible(&browser, "console-payment-days").await;

@@ -215,6 +215,7 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
                 description: t.description.as_str().into(),
                 fee: t.fee.as_str().into(),
                 free: t.free,
+                per_copy: t.per_copy,
                 processing_days: i32::from(t.processing_days),
                 unavailable: unavailable(t.unavailable),
             })
@@ -238,6 +239,7 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         }
         form.set_focused(view.form.focused.map_or(-1, |i| clamp_i32(i as i64)));
         form.set_keyboard(keyboard(view.form.keyboard));
+        form.set_confirm_leave(view.form.confirm_leave);
     }
 
     if changed(&|p| p.identify == view.identify) {
@@ -500,6 +502,10 @@ pub fn on_action(window: &MainWindow, handler: impl Fn(UserAction) + 'static) {
     form.on_next(move || f(UserAction::FormNext));
     let f = h();
     form.on_back(move || f(UserAction::FormBack));
+    let f = h();
+    form.on_leave(move || f(UserAction::LeaveForm));
+    let f = h();
+    form.on_stay(move || f(UserAction::StayOnForm));
 
     let review = window.global::<g::ReviewAdapter<'_>>();
     let f = h();

@@ -122,6 +122,8 @@ pub struct ServiceTile {
     /// Formatted, e.g. `MOP 30.00`; empty when free.
     pub fee: String,
     pub free: bool,
+    /// The fee is per copy ordered.
+    pub per_copy: bool,
     pub processing_days: u16,
     pub unavailable: Option<Unavailable>,
 }
@@ -196,6 +198,8 @@ pub struct FormView {
     pub fields: Vec<FieldView>,
     pub focused: Option<usize>,
     pub keyboard: KeyboardMode,
+    /// Asking whether Back should erase the answers.
+    pub confirm_leave: bool,
 }
 
 /// An answer as shown for review; yes/no and "not answered" are words the UI translates.
@@ -574,6 +578,10 @@ pub enum UserAction {
     Step(usize, i32),
     FormNext,
     FormBack,
+    /// Back on a form with answers, confirmed: the answers are erased.
+    LeaveForm,
+    /// Back on a form with answers, taken back: the citizen stays.
+    StayOnForm,
     ToggleConsent,
     Confirm,
     Edit,

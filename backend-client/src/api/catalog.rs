@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 
-use super::{CounterQueue, FormField, LocalizedText};
+use std::collections::BTreeMap;
+
+use super::{Answer, CounterQueue, FormField, LocalizedText};
 
 /// The service catalog a kiosk offers, as one snapshot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +92,7 @@ pub struct Service {
     pub name: LocalizedText,
     pub description: LocalizedText,
     pub agency: Agency,
-    /// Fee in avos (1 MOP = 100 avos); 0 for free services.
+    /// Fee in avos (1 MOP = 100 avos); 0 for free services. Per copy when `copies_field` is set.
     pub fee_avos: u64,
     pub identity_level: IdentityLevel,
     pub form: Vec<FormField>,
@@ -100,4 +102,23 @@ pub struct Service {
     pub devices: Vec<DeviceNeed>,
     /// Whether the kiosk may accept it while the central platform cannot be reached.
     pub offline_capable: bool,
+    /// The form's number field that says how many copies the citizen orders: the fee is
+    /// charged, and the certificate issued, once per copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies_field: Option<String>,
+}
+
+impl Service {
+    /// How many copies `answers` order: the copies field's number, 1 without one.
+    pub fn copies(&self, answers: &BTreeMap<String, Answer>) -> u32 {
+        match self.copies_field.as_ref().and_then(|field| answers.get(field)) {
+            Some(Answer::Number(n)) => u32::try_from(*n).unwrap_or(1).max(1),
+            _ => 1,
+        }
+    }
+
+    /// The fee for `answers`: the catalog's fee times the copies they order.
+    pub fn fee_for(&self, answers: &BTreeMap<String, Answer>) -> u64 {
+        self.fee_avos.saturating_mul(u64::from(self.copies(answers)))
+    }
 }

@@ -212,20 +212,18 @@ fn check(catalog: &StoredCatalog, submission: &ApplicationSubmission) -> Result<
         return Err(ApiError::Problem(problem));
     }
     check_identity(service, submission)?;
-    if submission.fee_avos != service.fee_avos {
+    // Per copy where the service says so: two copies cost twice the fee.
+    let fee = service.fee_for(&submission.answers);
+    if submission.fee_avos != fee {
         return Err(unprocessable(
             "fee-mismatch",
             "The fee differs from the catalog's",
-            format!("catalog fee {} avos, application {}", service.fee_avos, submission.fee_avos),
+            format!("catalog fee {fee} avos for these answers, application {}", submission.fee_avos),
         ));
     }
     let paid = submission.payment.as_ref().map_or(0, |p| p.amount_avos);
-    if paid != service.fee_avos {
-        return Err(unprocessable(
-            "payment-mismatch",
-            "The payment does not cover the fee",
-            format!("fee {} avos, paid {paid}", service.fee_avos),
-        ));
+    if paid != fee {
+        return Err(unprocessable("payment-mismatch", "The payment does not cover the fee", format!("fee {fee} avos, paid {paid}")));
     }
     Ok(())
 }

@@ -36,6 +36,8 @@ pub struct Draft {
     /// Who the applicant is, when the service asked; the fields it filled are locked.
     pub identity: Option<Identity>,
     pub locked: Vec<bool>,
+    /// The citizen pressed Back with answers in the form: asked whether to erase them.
+    pub leaving: bool,
 }
 
 impl Draft {
@@ -52,7 +54,7 @@ impl Draft {
             })
             .collect();
         let locked = vec![false; service.form.len()];
-        Self { service, inputs, focus: None, show_problems: false, consent: false, identity: None, locked }
+        Self { service, inputs, focus: None, show_problems: false, consent: false, identity: None, locked, leaving: false }
     }
 
     /// A form for an identified applicant: the fields asking for what the identification
@@ -150,6 +152,22 @@ impl Draft {
     }
 
     /// The answers given so far, as sent to central.
+    /// Whether the citizen has answered anything (a number left at its least counts as not).
+    pub fn has_answers(&self) -> bool {
+        self.service.form.iter().zip(&self.inputs).any(|(field, input)| match (input, &field.kind) {
+            (Input::Text(s) | Input::Date(s), _) => !s.is_empty(),
+            (Input::Number(n), FieldKind::Number { min, .. }) => n != min,
+            (Input::Number(_), _) => false,
+            (Input::Choice(c), _) => c.is_some(),
+            (Input::YesNo(a), _) => a.is_some(),
+        })
+    }
+
+    /// What the citizen pays for these answers (the fee per copy times the copies ordered).
+    pub fn fee_avos(&self) -> u64 {
+        self.service.fee_for(&self.answers())
+    }
+
     pub fn answers(&self) -> BTreeMap<String, Answer> {
         self.service
             .form

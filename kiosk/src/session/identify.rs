@@ -182,9 +182,11 @@ impl IdentifyForm {
                         date.push(c);
                     }
                 }
-                // A complete date moves on to the next field.
-                if date.len() == 8 {
-                    self.focus = if field == 1 && self.date_of_expiry.len() < 8 { Some(2) } else { None };
+                // A complete birth date moves on to the expiry date. The keypad stays open after
+                // the last digit: closed by itself, it would uncover Back under the finger that
+                // was typing. The citizen closes it with Done.
+                if date.len() == 8 && field == 1 && self.date_of_expiry.len() < 8 {
+                    self.focus = Some(2);
                 }
             }
             _ => return,
@@ -332,7 +334,7 @@ mod tests {
         assert!(!form.complete());
         assert_eq!(form.access_key(), Err(IdentifyProblem::DetailsIncomplete));
         form.key("1");
-        assert_eq!(form.focus, None);
+        assert_eq!(form.focus, Some(2), "the keypad stays open after the last digit, until Done");
         let AccessKey::Mrz { document_number, date_of_birth, date_of_expiry } = form.access_key().expect("a key") else { panic!() };
         assert_eq!(
             (document_number.as_str(), date_of_birth.iso(), date_of_expiry.iso()),

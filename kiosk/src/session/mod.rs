@@ -739,6 +739,10 @@ impl Session {
                 UserAction::IdentifyBack => Stage::Services,
                 _ => Stage::Identify(form),
             },
+            // While asked whether to leave, only the answer counts.
+            (Stage::Form(draft), action) if draft.leaving && !matches!(action, UserAction::LeaveForm | UserAction::StayOnForm) => {
+                Stage::Form(draft)
+            }
             (Stage::Form(mut draft), action) => match action {
                 UserAction::Focus(field) => {
                     draft.focus(field);
@@ -774,7 +778,17 @@ impl Session {
                         Stage::Form(draft)
                     }
                 }
-                UserAction::FormBack => Stage::Services,
+                // Back would erase the answers: the citizen is asked first.
+                UserAction::FormBack if draft.has_answers() => {
+                    draft.focus = None;
+                    draft.leaving = true;
+                    Stage::Form(draft)
+                }
+                UserAction::FormBack | UserAction::LeaveForm => Stage::Services,
+                UserAction::StayOnForm => {
+                    draft.leaving = false;
+                    Stage::Form(draft)
+                }
                 _ => Stage::Form(draft),
             },
             (Stage::Review(mut draft), UserAction::ToggleConsent) => {
@@ -806,11 +820,11 @@ impl Session {
         if self.readiness.blocks(&draft.service).is_some() {
             return Stage::Error { problem: Problem::ServiceUnavailable, reference: String::new(), retry: Some(draft) };
         }
-        if draft.service.fee_avos == 0 {
+        if draft.fee_avos() == 0 {
             effects.push(Effect::SaveApplication(Box::new(self.application(&draft, None))));
             return Stage::Saving { draft, authorization: None };
         }
-        effects.push(Effect::Authorize { amount_avos: draft.service.fee_avos, reference: draft.service.id.clone() });
+        effects.push(Effect::Authorize { amount_avos: draft.fee_avos(), reference: draft.service.id.clone() });
         Stage::Paying { draft, prompt: PaymentPrompt::Connecting, cancelling: false }
     }
 
@@ -819,7 +833,7 @@ impl Session {
             service_id: draft.service.id.clone(),
             language: api_language(self.language),
             answers: draft.answers(),
-            fee_avos: draft.service.fee_avos,
+            fee_avos: draft.fee_avos(),
             identity: draft.identity.clone(),
             payment: authorization.map(|a| PaymentRecord {
                 amount_avos: a.amount,
@@ -838,7 +852,7 @@ impl Session {
             reference: saved.reference.clone(),
             service_name: draft.service.name.get(api_language).to_string(),
             agency_name: draft.service.agency.name.get(api_language).to_string(),
-            fee_avos: draft.service.fee_avos,
+            fee_avos: draft.fee_avos(),
             paid_by: authorization.map(|a| PaidBy {
                 card: masked_card(a),
                 approval_code: a.approval_code.clone(),
@@ -977,7 +991,7 @@ impl Session {
                 effects.push(Effect::PrintNotCharged(Box::new(NotChargedContent {
                     language: self.language,
                     service_name: draft.service.name.get(api_language(self.language)).to_string(),
-                    amount_avos: draft.service.fee_avos,
+                    amount_avos: draft.fee_avos(),
                     card,
                     cancelled: cause == Release::Cancelled,
                 })));

@@ -151,6 +151,46 @@ fn the_form_does_not_continue_until_answers_are_valid() {
 }
 
 #[test]
+fn back_on_a_form_with_answers_asks_before_erasing_them() {
+    let mut h = Harness::new();
+    h.ui(UserAction::Start);
+    h.ui(UserAction::ChooseLanguage(Language::En));
+    h.ui(UserAction::Apply);
+    h.ui(UserAction::ChooseService("criminal-record-certificate".into()));
+    h.ui(UserAction::FormBack);
+    assert_eq!(h.screen(), Screen::Services, "an empty form is left at once");
+
+    h.fill_criminal_record_form();
+    h.ui(UserAction::FormBack);
+    assert_eq!((h.screen(), h.session.view().form.confirm_leave), (Screen::Form, true), "asked first");
+    h.ui(UserAction::Key("X".into()));
+    assert_eq!(h.session.view().form.fields[0].value, "CHAN TAI MAN", "nothing else happens while asked");
+    h.ui(UserAction::StayOnForm);
+    let view = h.session.view();
+    assert_eq!((view.screen, view.form.confirm_leave, view.form.fields[0].value.as_str()), (Screen::Form, false, "CHAN TAI MAN"));
+    h.ui(UserAction::FormBack);
+    h.ui(UserAction::LeaveForm);
+    assert_eq!(h.screen(), Screen::Services);
+    h.ui(UserAction::ChooseService("criminal-record-certificate".into()));
+    assert_eq!(h.session.view().form.fields[0].value, "", "the answers were erased");
+}
+
+#[test]
+fn two_copies_cost_twice_the_fee_everywhere_the_fee_is_shown_or_charged() {
+    let mut h = Harness::new();
+    h.fill_criminal_record_form();
+    h.ui(UserAction::Step(5, 1));
+    assert_eq!(h.session.view().form.fields[5].number, 2);
+    h.ui(UserAction::FormNext);
+    assert_eq!(h.screen(), Screen::Review);
+    assert_eq!(h.session.view().review.fee, "MOP 60.00");
+    h.ui(UserAction::ToggleConsent);
+    let effects = h.ui(UserAction::Confirm);
+    assert!(matches!(effects.as_slice(), [Effect::Authorize { amount_avos: 6000, .. }]), "{effects:?}");
+    assert_eq!((h.screen(), h.session.view().payment.amount.as_str()), (Screen::Payment, "MOP 60.00"));
+}
+
+#[test]
 fn an_identity_number_not_written_as_a_document_shows_it_is_refused() {
     let mut h = Harness::new();
     h.fill_criminal_record_form();

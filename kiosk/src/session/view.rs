@@ -105,6 +105,7 @@ impl Session {
                 Some(Keyboard::Letters) => KeyboardMode::Letters,
                 Some(Keyboard::Digits) => KeyboardMode::Digits,
             },
+            confirm_leave: draft.leaving,
         }
     }
 
@@ -137,8 +138,8 @@ impl Session {
             service_name: shown(&draft.service.name, language),
             agency: shown(&draft.service.agency.name, language),
             rows,
-            fee: api_language(self.language).money(draft.service.fee_avos),
-            free: draft.service.fee_avos == 0,
+            fee: api_language(self.language).money(draft.fee_avos()),
+            free: draft.fee_avos() == 0,
             consent: draft.consent,
             identified_by: draft.identity.as_ref().map(|i| i.shown_as()),
         }
@@ -179,6 +180,7 @@ impl Session {
                 description: shown(&s.description, language),
                 fee: if s.fee_avos == 0 { String::new() } else { api_language(self.language).money(s.fee_avos) },
                 free: s.fee_avos == 0,
+                per_copy: s.copies_field.is_some(),
                 processing_days: s.processing_days,
                 unavailable: self.readiness.blocks(s),
             })
@@ -250,8 +252,7 @@ impl Session {
                     PaymentPrompt::EnterPin => PaymentCancel::OnTerminal,
                     _ => PaymentCancel::NotNow,
                 };
-                view.payment =
-                    PaymentView { amount: api_language(self.language).money(draft.service.fee_avos), prompt: prompt.clone(), cancel };
+                view.payment = PaymentView { amount: api_language(self.language).money(draft.fee_avos()), prompt: prompt.clone(), cancel };
                 Screen::Payment
             }
             Stage::Saving { .. } | Stage::Capturing { .. } | Stage::Printing { .. } | Stage::Reversing { .. } => Screen::Printing,
