@@ -130,7 +130,7 @@ async fn the_same_key_with_another_body_is_refused(#[case] db: Db) {
     let key = s.application_id.to_string();
     assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&s).expect("json"))).await.0, StatusCode::CREATED);
     let mut changed = s.clone();
-    changed.answers.insert("copies".into(), Answer::Number(2));
+    changed.answers.insert("purpose".into(), Answer::Text("study".into()));
     let (status, headers, body) = send(&central, post(Some(&key), serde_json::to_vec(&changed).expect("json"))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem(status, &headers, &body).short_kind(), "idempotency-key-reused");

@@ -57,7 +57,7 @@ async fn a_changed_body_under_the_same_key_is_refused_and_kept_as_a_dead_letter(
 
     // ...and something else already used its id with another body.
     let mut other = queued.clone();
-    other.answers.insert("copies".into(), Answer::Number(2));
+    other.answers.insert("purpose".into(), Answer::Text("visa".into()));
     client.submit_application(&other).await.expect("the first body is accepted");
     match client.submit_application(&queued).await {
         Err(ClientError::Refused { status: 422, problem }) => assert_eq!(problem.short_kind(), "idempotency-key-reused"),
