@@ -35,7 +35,12 @@ fn prepare_translations(out: &Path) -> PathBuf {
         };
         let dir = target.join(language).join("LC_MESSAGES");
         std::fs::create_dir_all(&dir).expect("create the translations' copy");
-        std::fs::write(dir.join("balcao-ui.po"), text).expect("write the translations' copy");
+        // Written only when it changed: Slint's build watches the copy, and a fresh write would
+        // make every later build run this script (and rebuild the UI) again.
+        let copy = dir.join("balcao-ui.po");
+        if std::fs::read_to_string(&copy).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&copy, text).expect("write the translations' copy");
+        }
     }
     target
 }
