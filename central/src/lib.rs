@@ -26,13 +26,14 @@ pub mod store;
 pub mod testing;
 pub mod tls;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::Router;
-use balcao_backend_client::api::Catalog;
+use balcao_backend_client::api::{Answer, Catalog};
 use tokio::net::TcpListener;
 
 use crate::api::AppState;
@@ -214,26 +215,23 @@ impl Central {
     /// becomes ready for pickup at the centre where it was applied for, and that centre's
     /// kiosks get it on their next sync.
     pub fn issue_certificate(&self, application_id: uuid::Uuid) -> Result<(), CentralError> {
-        let status = self.state.store.application_status(application_id, None)?.ok_or(CentralError::UnknownApplication(application_id))?;
         let catalog = self.state.current_catalog()?;
-        let service = catalog.catalog.service(&status.service_id);
-        let title = service.map_or(status.service_id.clone(), |s| s.name.en.clone());
-        // One page per copy ordered (and paid for).
-        let copies = match (service, self.state.store.application_answers(application_id)?) {
-            (Some(service), Some(answers)) => service.copies(&answers),
-            _ => 1,
-        };
-        let pdf = document::certificate_pdf(
-            &title,
-            &[
-                format!("Application number: {}", status.reference),
-                format!("Issued: {}", jiff::Timestamp::now().strftime("%Y-%m-%d")),
+        let issued = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+        let pdf = |service_id: &str, reference: &str, answers: &BTreeMap<String, Answer>| {
+            let service = catalog.catalog.service(service_id);
+            let title = service.map_or(service_id.to_owned(), |s| s.name.en.clone());
+            // One page per copy ordered (and paid for).
+            let copies = service.map_or(1, |s| s.copies(answers));
+            let lines = [
+                format!("Application number: {reference}"),
+                format!("Issued: {issued}"),
                 "Issued by the Balcao reference central platform (not a legal document).".to_string(),
-            ],
-            copies,
-        );
+            ];
+            document::certificate_pdf(&title, &lines, copies)
+        };
         let salt: [u8; 16] = rand::random();
-        self.state.store.issue_certificate(application_id, &pdf, salt).map_err(|e| match e {
+        self.state.store.issue_certificate(application_id, pdf, salt).map_err(|e| match e {
+            store::IssueError::UnknownApplication(id) => CentralError::UnknownApplication(id),
             store::IssueError::Store(e) => CentralError::Store(e),
             other => CentralError::Issue(other.to_string()),
         })

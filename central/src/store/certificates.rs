@@ -6,6 +6,8 @@
 //! after a while; a centre's horizon is the last purged position, and a token before it can
 //! no longer be caught up from (410), so the kiosk starts again from the full list.
 
+use std::collections::BTreeMap;
+
 use balcao_backend_client::api::{
     Answer, CertificateChanges, HolderCheck, PickupRecord, PickupVerdict, ReadyCertificate, normalise_document_number,
 };
@@ -74,8 +76,14 @@ fn epoch(tx: &mut Tx<'_>) -> Result<String, StoreError> {
 
 impl Store {
     /// Issues the certificate of an application: it becomes ready for pickup at the centre the
-    /// application was made at, and enters that centre's feed.
-    pub fn issue_certificate(&self, application_id: Uuid, document_pdf: &[u8], salt: [u8; 16]) -> Result<(), IssueError> {
+    /// application was made at, and enters that centre's feed. `document` makes its PDF from the
+    /// application's service id, number and answers (read and opened here once).
+    pub fn issue_certificate(
+        &self,
+        application_id: Uuid,
+        document: impl Fn(&str, &str, &BTreeMap<String, Answer>) -> Vec<u8> + Sync,
+        salt: [u8; 16],
+    ) -> Result<(), IssueError> {
         let id = application_id.to_string();
         self.db.write(|tx| {
             let row = tx.query_opt("SELECT centre_id, reference, service_id, sealed FROM applications WHERE id = $1", args![id])?;
@@ -92,7 +100,8 @@ impl Store {
             };
             let holder = to_json(&HolderCheck::new(salt, number))?;
             let now = Timestamp::now();
-            let (holder, document) = self.seal_certificate(&id, holder.as_bytes(), document_pdf)?;
+            let document_pdf = document(&service_id, &reference, &answers);
+            let (holder, document) = self.seal_certificate(&id, holder.as_bytes(), &document_pdf)?;
             tx.execute(
                 "INSERT INTO certificates (application_id, centre_id, reference, service_id, holder, document, sealed_holder, sealed_document, ready_at, state)
                  VALUES ($1, $2, $3, $4, '', $8, $5, $6, $7, 'ready')

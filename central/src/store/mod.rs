@@ -949,17 +949,6 @@ impl Store {
         Ok(Some(ApplicationStatus { application_id: id, reference, service_id, state: parse_state(&state)?, history }))
     }
 
-    /// The answers an application was made with (`None`: no such application, or its
-    /// personal data was purged). For issuing its certificate: how many copies it ordered.
-    pub fn application_answers(&self, id: Uuid) -> Result<Option<BTreeMap<String, Answer>>, StoreError> {
-        let id = id.to_string();
-        let sealed = self.db.read(|tx| {
-            let row = tx.query_opt("SELECT sealed FROM applications WHERE id = $1", args![id])?;
-            Ok::<_, StoreError>(row.map(|r| r.get::<Option<Vec<u8>>>(0)).transpose()?.flatten())
-        })?;
-        sealed.map(|sealed| Ok(self.open_application(&id, &sealed)?.answers)).transpose()
-    }
-
     /// The most recently received applications, newest first.
     pub fn recent_applications(&self, limit: u32) -> Result<Vec<ApplicationRow>, StoreError> {
         let rows = self.db.read(|tx| {
