@@ -47,24 +47,14 @@ async fn find(window: &MainWindow, label: &str, role: AccessibleRole) -> Element
     loop {
         // Chinese paragraphs carry an invisible word joiner before their last character (see
         // `balcao_ui::cjk`): a person reads past it, and so does the search.
-        let found = i_slint_backend_testing::ElementQuery::from_root(window)
-            .match_descendants()
-            .match_accessible_role(role)
-            .find_all()
-            .into_iter()
-            .find(|e| e.accessible_label().is_some_and(|l| l.replace(balcao_ui::cjk::WORD_JOINER, "") == label));
-        if let Some(found) = found {
-            return found;
+        let all = i_slint_backend_testing::ElementQuery::from_root(window).match_descendants().match_accessible_role(role).find_all();
+        let read = |e: &ElementHandle| e.accessible_label().map(|l| l.replace(balcao_ui::cjk::WORD_JOINER, ""));
+        if let Some(found) = all.iter().find(|e| read(e).as_deref() == Some(label)) {
+            return found.clone();
         }
         if Instant::now() >= deadline {
-            let all: Vec<String> = i_slint_backend_testing::ElementQuery::from_root(window)
-                .match_descendants()
-                .match_accessible_role(role)
-                .find_all()
-                .iter()
-                .filter_map(|e| e.accessible_label().map(|l| l.to_string()))
-                .collect();
-            panic!("no {role:?} labelled {label:?} appeared; there are {all:?}");
+            let labels: Vec<String> = all.iter().filter_map(read).collect();
+            panic!("no {role:?} labelled {label:?} appeared; there are {labels:?}");
         }
         sleep(Duration::from_millis(20)).await;
     }

@@ -151,7 +151,6 @@ impl Draft {
         }
     }
 
-    /// The answers given so far, as sent to central.
     /// Whether the citizen has answered anything (a number left at its least counts as not).
     pub fn has_answers(&self) -> bool {
         self.service.form.iter().zip(&self.inputs).any(|(field, input)| match (input, &field.kind) {
@@ -168,6 +167,7 @@ impl Draft {
         self.service.fee_for(&self.answers())
     }
 
+    /// The answers given so far, as sent to central.
     pub fn answers(&self) -> BTreeMap<String, Answer> {
         self.service
             .form

@@ -820,11 +820,12 @@ impl Session {
         if self.readiness.blocks(&draft.service).is_some() {
             return Stage::Error { problem: Problem::ServiceUnavailable, reference: String::new(), retry: Some(draft) };
         }
-        if draft.fee_avos() == 0 {
+        let fee = draft.fee_avos();
+        if fee == 0 {
             effects.push(Effect::SaveApplication(Box::new(self.application(&draft, None))));
             return Stage::Saving { draft, authorization: None };
         }
-        effects.push(Effect::Authorize { amount_avos: draft.fee_avos(), reference: draft.service.id.clone() });
+        effects.push(Effect::Authorize { amount_avos: fee, reference: draft.service.id.clone() });
         Stage::Paying { draft, prompt: PaymentPrompt::Connecting, cancelling: false }
     }
 

@@ -51,13 +51,18 @@ impl Harness {
         }
     }
 
-    /// From the welcome screen to a filled criminal-record form.
-    fn fill_criminal_record_form(&mut self) {
+    /// From the welcome screen to the empty criminal-record form, in `language`.
+    fn open_criminal_record_form(&mut self, language: Language) {
         self.ui(UserAction::Start);
-        self.ui(UserAction::ChooseLanguage(Language::En));
+        self.ui(UserAction::ChooseLanguage(language));
         self.ui(UserAction::Apply);
         self.ui(UserAction::ChooseService("criminal-record-certificate".into()));
         assert_eq!(self.screen(), Screen::Form);
+    }
+
+    /// From the welcome screen to a filled criminal-record form.
+    fn fill_criminal_record_form(&mut self) {
+        self.open_criminal_record_form(Language::En);
         self.type_text(0, "CHAN TAI MAN");
         self.type_text(1, "1234567(8)");
         self.type_text(2, "14031985");
@@ -128,10 +133,7 @@ fn the_whole_journey_pays_saves_captures_prints_and_ends() {
 #[test]
 fn the_form_does_not_continue_until_answers_are_valid() {
     let mut h = Harness::new();
-    h.ui(UserAction::Start);
-    h.ui(UserAction::ChooseLanguage(Language::Pt));
-    h.ui(UserAction::Apply);
-    h.ui(UserAction::ChooseService("criminal-record-certificate".into()));
+    h.open_criminal_record_form(Language::Pt);
     assert!(h.session.view().form.fields.iter().all(|f| f.problem.is_none()), "no problems before trying");
     h.type_text(2, "31022000");
     h.ui(UserAction::FormNext);
@@ -153,10 +155,7 @@ fn the_form_does_not_continue_until_answers_are_valid() {
 #[test]
 fn back_on_a_form_with_answers_asks_before_erasing_them() {
     let mut h = Harness::new();
-    h.ui(UserAction::Start);
-    h.ui(UserAction::ChooseLanguage(Language::En));
-    h.ui(UserAction::Apply);
-    h.ui(UserAction::ChooseService("criminal-record-certificate".into()));
+    h.open_criminal_record_form(Language::En);
     h.ui(UserAction::FormBack);
     assert_eq!(h.screen(), Screen::Services, "an empty form is left at once");
 

@@ -138,7 +138,7 @@ impl Session {
             service_name: shown(&draft.service.name, language),
             agency: shown(&draft.service.agency.name, language),
             rows,
-            fee: api_language(self.language).money(draft.fee_avos()),
+            fee: language.money(draft.fee_avos()),
             free: draft.fee_avos() == 0,
             consent: draft.consent,
             identified_by: draft.identity.as_ref().map(|i| i.shown_as()),
@@ -178,7 +178,7 @@ impl Session {
                 name: shown(&s.name, language),
                 agency: shown(&s.agency.name, language),
                 description: shown(&s.description, language),
-                fee: if s.fee_avos == 0 { String::new() } else { api_language(self.language).money(s.fee_avos) },
+                fee: if s.fee_avos == 0 { String::new() } else { language.money(s.fee_avos) },
                 free: s.fee_avos == 0,
                 per_copy: s.copies_field.is_some(),
                 processing_days: s.processing_days,
@@ -252,7 +252,7 @@ impl Session {
                     PaymentPrompt::EnterPin => PaymentCancel::OnTerminal,
                     _ => PaymentCancel::NotNow,
                 };
-                view.payment = PaymentView { amount: api_language(self.language).money(draft.fee_avos()), prompt: prompt.clone(), cancel };
+                view.payment = PaymentView { amount: language.money(draft.fee_avos()), prompt: prompt.clone(), cancel };
                 Screen::Payment
             }
             Stage::Saving { .. } | Stage::Capturing { .. } | Stage::Printing { .. } | Stage::Reversing { .. } => Screen::Printing,
