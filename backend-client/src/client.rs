@@ -11,8 +11,9 @@ use uuid::Uuid;
 
 use crate::api::{
     API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, AttendantCall, AttendantCallStatus, BatchResults, Catalog,
-    CertificateChanges, CommandReport, Diagnosis, EnrollmentRequest, Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY, IssuedCertificate,
-    IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, RenewalRequest, Retirement, TicketReceipt,
+    CertificateChanges, CitizenStatus, CommandReport, Diagnosis, EnrollmentRequest, Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY,
+    IssuedCertificate, IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, RenewalRequest, Retirement,
+    StatusQuery, TicketReceipt,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -377,6 +378,28 @@ impl CentralClient {
         let request = self.http().get(self.url("/certificates/ready")).query(&query);
         let (status, _, body) = self.send(request, "ready_certificates").await?;
         parse_json(status, &body)
+    }
+
+    /// The status of a citizen's application, if `query`'s date of birth is its applicant's:
+    /// `Ok(None)` when central has no application with this number and date of birth (it does
+    /// not say which of the two is wrong). Too many wrong tries of a number:
+    /// [`ClientError::Throttled`] with the wait.
+    pub async fn check_status(&self, query: &StatusQuery) -> Result<Option<CitizenStatus>, ClientError> {
+        let request = self.http().post(self.url("/status-checks")).json(query);
+        match self.send(request, "check_status").await {
+            Ok((status, _, body)) => {
+                let found: CitizenStatus = parse_json(status, &body)?;
+                if !found.reference.eq_ignore_ascii_case(query.reference.trim()) {
+                    return Err(ClientError::MalformedResponse {
+                        status: status.as_u16(),
+                        detail: "the answer names another application".into(),
+                    });
+                }
+                Ok(Some(found))
+            }
+            Err(ClientError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Reports a pickup. Safe to repeat: the pickup id is the idempotency key.

@@ -57,6 +57,24 @@ fn date_of_birth() -> FormField {
     )
 }
 
+/// For a service about someone else (a birth, a marriage) or a thing (a property, taxes): the
+/// applicant's own date of birth, which, with the receipt's number, lets them follow the
+/// application at a kiosk or on their phone.
+fn applicant_date_of_birth() -> FormField {
+    with_help(
+        prefilled(
+            field(
+                "date_of_birth",
+                t("申請人出生日期", "Data de nascimento do requerente", "Applicant's date of birth"),
+                true,
+                FieldKind::Date { range: DateRange::Past },
+            ),
+            IdentityAttribute::DateOfBirth,
+        ),
+        t("用作日後查詢申請進度。", "Serve para acompanhar o pedido mais tarde.", "Used to follow the application later."),
+    )
+}
+
 fn copies() -> FormField {
     field("copies", t("份數", "Número de exemplares", "Number of copies"), true, FieldKind::Number { min: 1, max: 5 })
 }
@@ -163,6 +181,7 @@ pub fn catalog() -> Catalog {
                         ("narrative", t("敘述證明", "Certidão narrativa", "Narrative extract")),
                     ]),
                 ),
+                applicant_date_of_birth(),
                 copies(),
             ],
             delivery: Delivery::CollectAtCounter,
@@ -192,6 +211,7 @@ pub fn catalog() -> Catalog {
                     true,
                     FieldKind::Date { range: DateRange::Past },
                 ),
+                applicant_date_of_birth(),
                 copies(),
             ],
             delivery: Delivery::CollectAtCounter,
@@ -230,6 +250,7 @@ pub fn catalog() -> Catalog {
                         ("other", t("其他", "Outra", "Other")),
                     ]),
                 ),
+                applicant_date_of_birth(),
                 copies(),
             ],
             delivery: Delivery::PrintAtKiosk,
@@ -297,6 +318,7 @@ pub fn catalog() -> Catalog {
                     FieldKind::Text { max_length: 120 },
                 ),
                 full_name(),
+                applicant_date_of_birth(),
             ],
             delivery: Delivery::CollectAtCounter,
             processing_days: 3,

@@ -274,6 +274,105 @@ async fn status_and_the_console_page_show_a_stored_application(#[case] db: Db) {
     assert!(doc["paths"]["/v1/applications"]["post"].is_object());
 }
 
+fn status_check(reference: &str, date_of_birth: &str) -> Request<Body> {
+    let body = serde_json::json!({ "reference": reference, "date_of_birth": date_of_birth });
+    Request::post("/v1/status-checks").header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).expect("request")
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn status_is_told_only_to_the_number_with_its_applicants_date_of_birth(#[case] db: Db) {
+    use balcao_backend_client::api::{CitizenStatus, NextStep};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let s = submission();
+    let key = s.application_id.to_string();
+    assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&s).expect("json"))).await.0, StatusCode::CREATED);
+
+    // A wrong date and an unknown number get the same answer.
+    let (status, headers, body) = send(&central, status_check(&s.reference, "1985-03-15")).await;
+    let wrong = problem(status, &headers, &body);
+    let (status, headers, body) = send(&central, status_check("K01-990101-0001", "1985-03-14")).await;
+    let unknown = problem(status, &headers, &body);
+    assert_eq!((wrong.status, wrong.kind.as_str()), (404, "urn:balcao:problem:no-match"));
+    assert_eq!((wrong.kind, wrong.title), (unknown.kind, unknown.title), "nothing tells whether the number exists");
+    let (status, headers, body) = send(&central, status_check(&s.reference, "14/03/1985")).await;
+    assert_eq!(problem(status, &headers, &body).kind, "urn:balcao:problem:invalid-date-of-birth");
+
+    // The number (in any case) with the applicant's date of birth: the status and what next.
+    let (status, _, body) = send(&central, status_check(&s.reference.to_lowercase(), "1985-03-14")).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let seen: CitizenStatus = serde_json::from_slice(&body).expect("status");
+    assert_eq!((seen.state, seen.next_step, seen.on_time), (ApplicationState::Received, NextStep::Wait, true));
+    assert!(seen.due > jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::system()).date(), "three working days ahead");
+    assert_eq!(seen.history.len(), 1);
+    central.issue_certificate(s.application_id).expect("issued");
+    let (_, _, body) = send(&central, status_check(&s.reference, "1985-03-14")).await;
+    let seen: CitizenStatus = serde_json::from_slice(&body).expect("status");
+    assert_eq!((seen.state, seen.next_step, seen.history.len()), (ApplicationState::Ready, NextStep::CollectAtKiosk, 2));
+
+    // Five wrong tries close the number, even to the right date, and say for how long.
+    for _ in 0..5 {
+        assert_eq!(send(&central, status_check(&s.reference, "2000-01-01")).await.0, StatusCode::NOT_FOUND);
+    }
+    let (status, headers, body) = send(&central, status_check(&s.reference, "1985-03-14")).await;
+    assert_eq!(problem(status, &headers, &body).kind, "urn:balcao:problem:too-many-tries");
+    let wait: u64 = headers[header::RETRY_AFTER].to_str().expect("ascii").parse().expect("seconds");
+    assert!((800..=900).contains(&wait), "about 15 minutes: {wait}");
+    // Another number is not held up by this one's tries.
+    assert_eq!(send(&central, status_check("K01-990101-0002", "1985-03-14")).await.0, StatusCode::NOT_FOUND);
+}
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn the_public_status_page_asks_for_the_date_of_birth_and_answers_in_three_languages(#[case] db: Db) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let s = submission();
+    let key = s.application_id.to_string();
+    assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(&s).expect("json"))).await.0, StatusCode::CREATED);
+    let phone = |request: Request<Body>| send_as(&central, request);
+    let text = |body: Vec<u8>| String::from_utf8(body).expect("utf-8");
+
+    // The receipt's QR: the number in the address, no certificate, the date asked for.
+    let (status, headers, body) = phone(Request::get(format!("/status/{}?lang=pt", s.reference)).body(Body::empty()).expect("req")).await;
+    let page = text(body);
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(headers[header::CACHE_CONTROL], "no-store");
+    assert!(page.contains("Data de nascimento do requerente") && page.contains(&s.reference) && page.contains(r#"type="date""#), "{page}");
+    assert!(!page.contains("Registo Criminal"), "nothing of the application before the date of birth");
+
+    let form = |born: &str, lang: &str| {
+        Request::post(format!("/status/{}?lang={lang}", s.reference))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("reference={}&date_of_birth={born}", s.reference)))
+            .expect("req")
+    };
+    let (status, _, body) = phone(form("1985-03-14", "zh-Hant")).await;
+    let page = text(body);
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("已收件") && page.contains("按時處理中") && page.contains("刑事紀錄證明書"), "{page}");
+    let (status, _, body) = phone(form("1985-03-14", "en")).await;
+    let page = text(body);
+    assert!(status == StatusCode::OK && page.contains("Received") && page.contains("Nothing to do"), "{page}");
+    assert!(!page.contains("1985-03-14") && !page.contains("CHAN TAI MAN"), "the page repeats no personal data");
+
+    let (status, _, body) = phone(form("1999-12-31", "en")).await;
+    let page = text(body);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(page.contains("No application with this number and date of birth") && !page.contains("Received"), "{page}");
+    let (status, _, body) = phone(form("yesterday", "pt")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(body).contains("data de nascimento completa"));
+    // A script in the address is text, not markup.
+    let (status, _, body) = phone(Request::get("/status/%3Cscript%3E").body(Body::empty()).expect("req")).await;
+    assert!(status == StatusCode::OK && !text(body).contains("<script"), "escaped and filtered");
+}
+
 #[rstest]
 #[case::sqlite(Db::Sqlite)]
 #[case::postgres(Db::Postgres)]

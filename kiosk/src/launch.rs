@@ -254,6 +254,9 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
     let client = client(&central.url, central.ca_pem.clone().into_bytes(), identity.into_bytes(), config)?;
     let mut config = config.clone();
     config.store.data_dir = data_dir.to_path_buf();
+    // The receipts' QR opens the reference central's own status page, not an address outside
+    // the demo.
+    config.central.status_url = format!("{}/status/", central.url);
     let (devices, simulators) = Devices::simulated(data_dir, SimulatorPace::REALISTIC)?;
     // The fee is paid over ZVT, to a virtual terminal on loopback that takes a citizen's time
     // at each step and asks for the PIN.
@@ -299,6 +302,7 @@ pub async fn demo(config: &KioskConfig, data_dir: &std::path::Path) -> anyhow::R
         console_password = %password_file.display(),
         data = %data_dir.display(),
         receipts = %data_dir.join("receipts").display(),
+        status_page = %config.central.status_url,
         "demo: reference central on loopback, simulated devices; log in to the console as `demo` (password in console_password) to watch the kiosk and see applications arrive; a minute after applying, collect the certificate with the receipt's number and document number"
     );
     let mut simulators: Simulators = simulators.into();

@@ -105,6 +105,32 @@ impl Guide {
         }))))
     }
 
+    /// On the status form with a number and a date of birth typed.
+    fn checking_status(&mut self) -> &mut Self {
+        let language = self.language;
+        self.ui(UserAction::Start)
+            .ui(UserAction::ChooseLanguage(language))
+            .ui(UserAction::CheckStatus)
+            .typed(0, "K01-261122-0007")
+            .typed(1, "140319")
+    }
+
+    /// A status found: ready to collect, on time (`as_of`: the kiosk's own copy, offline).
+    fn status_found(&mut self, as_of: Option<&str>) -> &mut Self {
+        use balcao_backend_client::api::{ApplicationState, NextStep};
+        self.checking_status().typed(1, "85").ui(UserAction::StatusNext);
+        self.event(Event::StatusAnswered(crate::session::StatusAnswer::Found(Box::new(crate::session::StatusFound {
+            reference: "K01-261122-0007".into(),
+            service_id: "criminal-record-certificate".into(),
+            state: Some(ApplicationState::Ready),
+            next_step: NextStep::CollectAtKiosk,
+            due: "2026-11-25".into(),
+            on_time: true,
+            history: vec![(ApplicationState::Received, "2026-11-22 10:31".into()), (ApplicationState::Ready, "2026-11-24 09:12".into())],
+            as_of: as_of.map(str::to_string),
+        }))))
+    }
+
     /// On the list of counter queues.
     fn queues(&mut self) -> &mut Self {
         let language = self.language;
@@ -295,6 +321,17 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
                 .view(),
         ),
         ("46-form-leave-asked", g().filled().ui(UserAction::FormBack).view()),
+        ("48-status-form", g().checking_status().view()),
+        (
+            "49-status-not-found",
+            g().checking_status()
+                .typed(1, "85")
+                .ui(UserAction::StatusNext)
+                .event(Event::StatusAnswered(crate::session::StatusAnswer::NoMatch { offline: false }))
+                .view(),
+        ),
+        ("50-status-found", g().status_found(None).view()),
+        ("51-status-found-offline", g().status_found(Some("2026-11-24 09:12")).view()),
         ("47-pickup-not-found-too-often", {
             let mut guide = g();
             guide.collecting().ui(UserAction::Focus(None));
@@ -398,7 +435,7 @@ mod tests {
         for language in Language::ALL {
             let stops = tour(language);
             let screens: std::collections::HashSet<Screen> = stops.iter().map(|(_, v)| v.screen).collect();
-            assert_eq!(screens.len(), 18, "{language:?}: {screens:?}");
+            assert_eq!(screens.len(), 19, "{language:?}: {screens:?}");
             assert!(stops.iter().all(|(_, v)| v.language == language), "{language:?}");
         }
     }

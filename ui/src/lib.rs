@@ -31,7 +31,7 @@ use generated as g;
 pub use generated::MainWindow;
 use view::{
     AttendantState, FieldProblem, FieldType, IdentifiedBy, IdentifyProblem, KeyboardMode, Language, OutOfService, PaymentCancel,
-    PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, Unavailable, UserAction, View,
+    PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, StatusProblem, StatusState, StatusStep, Unavailable, UserAction, View,
 };
 
 fn screen(s: Screen) -> g::Screen {
@@ -52,8 +52,20 @@ fn screen(s: Screen) -> g::Screen {
         Screen::Queues => g::Screen::Queues,
         Screen::Ticketing => g::Screen::Ticketing,
         Screen::Ticket => g::Screen::Ticket,
+        Screen::Status => g::Screen::Status,
         Screen::Error => g::Screen::Error,
         Screen::OutOfService => g::Screen::OutOfService,
+    }
+}
+
+fn status_state(s: StatusState) -> g::StatusState {
+    match s {
+        StatusState::NotSent => g::StatusState::NotSent,
+        StatusState::Received => g::StatusState::Received,
+        StatusState::InReview => g::StatusState::InReview,
+        StatusState::Ready => g::StatusState::Ready,
+        StatusState::Rejected => g::StatusState::Rejected,
+        StatusState::Collected => g::StatusState::Collected,
     }
 }
 
@@ -358,6 +370,40 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         pickup.set_service_name(view.pickup.service_name.as_str().into());
     }
 
+    if changed(&|p| p.status == view.status) {
+        let status = window.global::<g::StatusAdapter<'_>>();
+        status.set_reference(view.status.reference.as_str().into());
+        status.set_date_of_birth(view.status.date_of_birth.as_str().into());
+        status.set_focused(view.status.focused.map_or(-1, |i| clamp_i32(i as i64)));
+        status.set_checking(view.status.checking);
+        status.set_problem(match view.status.problem {
+            None => g::StatusProblem::None,
+            Some(StatusProblem::NotFound) => g::StatusProblem::NotFound,
+            Some(StatusProblem::NotFoundOffline) => g::StatusProblem::NotFoundOffline,
+            Some(StatusProblem::TooManyTries) => g::StatusProblem::TooManyTries,
+            Some(StatusProblem::InvalidDate) => g::StatusProblem::InvalidDate,
+            Some(StatusProblem::NotAReceiptCode) => g::StatusProblem::NotAReceiptCode,
+        });
+        let result = view.status.result.clone().unwrap_or_default();
+        status.set_found(view.status.result.is_some());
+        status.set_found_reference(result.reference.as_str().into());
+        status.set_service_name(result.service_name.as_str().into());
+        status.set_state(status_state(result.state));
+        status.set_next_step(match result.next_step {
+            StatusStep::Wait => g::StatusStep::Wait,
+            StatusStep::CollectAtKiosk => g::StatusStep::CollectAtKiosk,
+            StatusStep::CollectAtCounter => g::StatusStep::CollectAtCounter,
+            StatusStep::Nothing => g::StatusStep::Nothing,
+            StatusStep::AskAtCounter => g::StatusStep::AskAtCounter,
+        });
+        status.set_due(result.due.as_str().into());
+        status.set_on_time(result.on_time);
+        let lines: Vec<g::StatusLine> =
+            result.history.iter().map(|l| g::StatusLine { at: l.at.as_str().into(), state: status_state(l.state) }).collect();
+        status.set_history(ModelRc::new(VecModel::from(lines)));
+        status.set_as_of(result.as_of.as_str().into());
+    }
+
     if changed(&|p| p.error == view.error) {
         let error = window.global::<g::ErrorAdapter<'_>>();
         error.set_problem(match view.error.problem {
@@ -377,6 +423,7 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Problem::CertificatePrintUncertain => g::Problem::CertificatePrintUncertain,
             Problem::PickupRefused => g::Problem::PickupRefused,
             Problem::PickupNotFound => g::Problem::PickupNotFound,
+            Problem::StatusNotFound => g::Problem::StatusNotFound,
             Problem::TicketNotPrinted => g::Problem::TicketNotPrinted,
             Problem::TicketPrintUncertain => g::Problem::TicketPrintUncertain,
             Problem::DocumentRejected => g::Problem::DocumentRejected,
@@ -432,6 +479,22 @@ pub fn on_action(window: &MainWindow, handler: impl Fn(UserAction) + 'static) {
     home.on_collect(move || f(UserAction::Collect));
     let f = h();
     home.on_take_ticket(move || f(UserAction::TakeTicket));
+    let f = h();
+    home.on_check_status(move || f(UserAction::CheckStatus));
+
+    let status = window.global::<g::StatusAdapter<'_>>();
+    let f = h();
+    status.on_focus(move |i| f(UserAction::Focus(index(i))));
+    let f = h();
+    status.on_key(move |k: SharedString| f(UserAction::Key(k.into())));
+    let f = h();
+    status.on_backspace(move || f(UserAction::Backspace));
+    let f = h();
+    status.on_next(move || f(UserAction::StatusNext));
+    let f = h();
+    status.on_back(move || f(UserAction::StatusBack));
+    let f = h();
+    status.on_another(move || f(UserAction::StatusAnother));
 
     let queue = window.global::<g::QueueAdapter<'_>>();
     let f = h();

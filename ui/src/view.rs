@@ -72,6 +72,9 @@ pub enum Screen {
     Ticketing,
     /// The ticket came out: its number, large.
     Ticket,
+    /// Checking an application's status: the number and the applicant's date of birth, then
+    /// what was found.
+    Status,
     Error,
     OutOfService,
 }
@@ -96,6 +99,7 @@ impl Screen {
             Self::Queues => "queues",
             Self::Ticketing => "ticketing",
             Self::Ticket => "ticket",
+            Self::Status => "status",
             Self::Error => "error",
             Self::OutOfService => "out-of-service",
         }
@@ -365,6 +369,87 @@ pub struct PickupView {
     pub service_name: String,
 }
 
+/// Why a status cannot be shown as asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StatusProblem {
+    /// Central has no application with this number and date of birth (it does not say which).
+    NotFound,
+    /// Central cannot be reached and this kiosk has no application with this number and date
+    /// of birth (it knows only its own).
+    NotFoundOffline,
+    /// Too many wrong tries of this number: it answers nothing for a while.
+    TooManyTries,
+    /// The date of birth typed is not a date.
+    InvalidDate,
+    /// The scanned code is not one of our receipts.
+    NotAReceiptCode,
+}
+
+/// Where an application stands, as the citizen reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum StatusState {
+    /// Saved at this kiosk and not yet sent to the agency (central could not be reached).
+    #[default]
+    NotSent,
+    Received,
+    InReview,
+    Ready,
+    Rejected,
+    Collected,
+}
+
+/// What the citizen does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum StatusStep {
+    /// Nothing: it is being processed (or waits to be sent).
+    #[default]
+    Wait,
+    /// Print the certificate at a kiosk of this centre.
+    CollectAtKiosk,
+    CollectAtCounter,
+    /// Nothing more (collected, or sent electronically).
+    Nothing,
+    /// Refused: ask at the counter.
+    AskAtCounter,
+}
+
+/// One step of an application's history.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StatusLine {
+    /// Local date and time, `YYYY-MM-DD HH:MM`.
+    pub at: String,
+    pub state: StatusState,
+}
+
+/// An application's status as found.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StatusResult {
+    pub reference: String,
+    pub service_name: String,
+    pub state: StatusState,
+    pub next_step: StatusStep,
+    /// The last day of the processing time, `YYYY-MM-DD`.
+    pub due: String,
+    pub on_time: bool,
+    pub history: Vec<StatusLine>,
+    /// Offline: when this kiosk last heard of the application (`YYYY-MM-DD HH:MM`); empty when
+    /// the status is central's, live.
+    pub as_of: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct StatusView {
+    /// The application number as typed or scanned.
+    pub reference: String,
+    /// The date of birth as typed, `DD/MM/YYYY`.
+    pub date_of_birth: String,
+    /// 0: the application number, 1: the date of birth.
+    pub focused: Option<usize>,
+    pub checking: bool,
+    pub problem: Option<StatusProblem>,
+    pub result: Option<StatusResult>,
+}
+
 /// A counter queue the citizen can take a ticket for.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct QueueTile {
@@ -410,6 +495,8 @@ pub enum Problem {
     PickupRefused,
     /// Too many application numbers not found: the citizen is sent to the counter.
     PickupNotFound,
+    /// Too many status checks found nothing: the citizen is sent to the counter.
+    StatusNotFound,
     /// The queue ticket did not print.
     TicketNotPrinted,
     /// The printer stopped mid-ticket: the number is shown, and it will be called.
@@ -491,6 +578,7 @@ pub struct View {
     /// The centre's counter queues (empty: no tickets are issued here).
     pub queues: Vec<QueueTile>,
     pub ticket: TicketView,
+    pub status: StatusView,
     pub error: ErrorView,
     pub out_of_service: OutOfService,
     /// Central's staff's message on the out-of-service screen, one line per language, the
@@ -538,6 +626,11 @@ impl View {
         hide(&mut view.identify.date_of_expiry);
         hide(&mut view.pickup.reference);
         hide(&mut view.pickup.document_number);
+        hide(&mut view.status.reference);
+        hide(&mut view.status.date_of_birth);
+        if let Some(result) = &mut view.status.result {
+            hide(&mut result.reference);
+        }
         hide(&mut view.done.reference);
         hide(&mut view.error.reference);
         // The status page's address carries the application number.
@@ -560,6 +653,14 @@ pub enum UserAction {
     Collect,
     /// Take a queue ticket for a counter.
     TakeTicket,
+    /// Check an application's status.
+    CheckStatus,
+    /// Look the typed number and date of birth up.
+    StatusNext,
+    /// Leave the status check (from the form or the result).
+    StatusBack,
+    /// From a result, check another application.
+    StatusAnother,
     ChooseQueue(String),
     QueuesBack,
     PickupNext,

@@ -161,6 +161,114 @@ pub struct ApplicationStatus {
     pub history: Vec<StatusChange>,
 }
 
+/// A citizen's question about their own application: the number on the receipt and the
+/// applicant's date of birth. Central answers only when both belong together.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatusQuery {
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
+    pub reference: String,
+    /// `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub date_of_birth: String,
+}
+
+impl std::fmt::Debug for StatusQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusQuery").field("reference", &self.reference).finish_non_exhaustive()
+    }
+}
+
+/// What the citizen does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NextStep {
+    /// Nothing yet: the agency is processing it.
+    Wait,
+    /// Collect the certificate at a kiosk of the centre, with the receipt and the document.
+    CollectAtKiosk,
+    /// Collect it at the centre's counter.
+    CollectAtCounter,
+    /// It was sent electronically.
+    Nothing,
+    /// The application was refused: ask at the counter why.
+    AskAtCounter,
+}
+
+/// The status a citizen sees: the state and its history, what to do next, and the day the
+/// agency promised an answer by (the one-stop tracking).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CitizenStatus {
+    pub reference: String,
+    pub service_id: String,
+    pub state: ApplicationState,
+    pub history: Vec<StatusChange>,
+    pub next_step: NextStep,
+    /// The last day of the processing time (working days from the day it was received).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub due: jiff::civil::Date,
+    /// Ready (or settled) by `due`, or not yet late.
+    pub on_time: bool,
+}
+
+impl CitizenStatus {
+    /// The citizen's view of `status`, for a service that takes `processing_days` working days
+    /// and delivers as `delivery`; `received` and `today` are days in the centre's time zone.
+    pub fn of(
+        status: ApplicationStatus,
+        processing_days: u16,
+        delivery: super::Delivery,
+        received: jiff::civil::Date,
+        today: jiff::civil::Date,
+        zone: &jiff::tz::TimeZone,
+    ) -> Self {
+        let due = working_days_after(received, processing_days);
+        let next_step = match status.state {
+            ApplicationState::Received | ApplicationState::InReview => NextStep::Wait,
+            ApplicationState::Ready => match delivery {
+                super::Delivery::PrintAtKiosk => NextStep::CollectAtKiosk,
+                super::Delivery::CollectAtCounter => NextStep::CollectAtCounter,
+                super::Delivery::Electronic => NextStep::Nothing,
+            },
+            ApplicationState::Rejected => NextStep::AskAtCounter,
+            ApplicationState::Collected => NextStep::Nothing,
+        };
+        // Settled: when it became ready (or was refused); otherwise, whether today is still
+        // within the time.
+        let settled = status
+            .history
+            .iter()
+            .find(|change| matches!(change.state, ApplicationState::Ready | ApplicationState::Rejected | ApplicationState::Collected))
+            .map(|change| change.at.to_zoned(zone.clone()).date());
+        let on_time = settled.unwrap_or(today) <= due;
+        Self {
+            reference: status.reference,
+            service_id: status.service_id,
+            state: status.state,
+            history: status.history,
+            next_step,
+            due,
+            on_time,
+        }
+    }
+}
+
+/// `days` working days (Monday to Friday) after `from`. Public holidays are the agency's to
+/// publish; until the catalog carries them, weekends are the only days off.
+pub fn working_days_after(from: jiff::civil::Date, days: u16) -> jiff::civil::Date {
+    let mut day = from;
+    let mut left = days;
+    while left > 0 {
+        day = day.tomorrow().unwrap_or(day);
+        if !matches!(day.weekday(), jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday) {
+            left -= 1;
+        }
+    }
+    day
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +280,46 @@ mod tests {
         assert_eq!(answers["b"], Answer::Number(2));
         assert_eq!(answers["c"], Answer::Text("2026-01-02".into()));
         assert!(serde_json::from_str::<Answer>("1.5").is_err(), "fractions are not numbers here");
+    }
+
+    #[test]
+    fn the_processing_time_counts_working_days_only() {
+        let friday = jiff::civil::date(2026, 12, 4);
+        assert_eq!(working_days_after(friday, 0), friday);
+        assert_eq!(working_days_after(friday, 1), jiff::civil::date(2026, 12, 7), "Friday + 1 is Monday");
+        assert_eq!(working_days_after(friday, 3), jiff::civil::date(2026, 12, 9));
+        let saturday = jiff::civil::date(2026, 12, 5);
+        assert_eq!(working_days_after(saturday, 1), jiff::civil::date(2026, 12, 7));
+    }
+
+    #[test]
+    fn a_citizen_status_says_what_next_and_whether_on_time() {
+        let zone = jiff::tz::TimeZone::UTC;
+        let at = |s: &str| s.parse::<Timestamp>().expect("time");
+        let status = |state, history: Vec<(ApplicationState, &str)>| ApplicationStatus {
+            application_id: Uuid::nil(),
+            reference: "K01-261204-0001".into(),
+            service_id: "s".into(),
+            state,
+            history: history.into_iter().map(|(state, t)| StatusChange { state, at: at(t) }).collect(),
+        };
+        let received = jiff::civil::date(2026, 12, 4);
+        let waiting = status(ApplicationState::Received, vec![(ApplicationState::Received, "2026-12-04T09:00:00Z")]);
+        let seen =
+            CitizenStatus::of(waiting.clone(), 2, super::super::Delivery::PrintAtKiosk, received, jiff::civil::date(2026, 12, 8), &zone);
+        assert_eq!((seen.next_step, seen.due, seen.on_time), (NextStep::Wait, jiff::civil::date(2026, 12, 8), true));
+        let late = CitizenStatus::of(waiting, 2, super::super::Delivery::PrintAtKiosk, received, jiff::civil::date(2026, 12, 9), &zone);
+        assert!(!late.on_time, "a day past the promise and not ready");
+        let ready = status(
+            ApplicationState::Ready,
+            vec![(ApplicationState::Received, "2026-12-04T09:00:00Z"), (ApplicationState::Ready, "2026-12-07T10:00:00Z")],
+        );
+        let seen = CitizenStatus::of(ready, 2, super::super::Delivery::PrintAtKiosk, received, jiff::civil::date(2026, 12, 20), &zone);
+        assert_eq!((seen.next_step, seen.on_time), (NextStep::CollectAtKiosk, true), "ready in time stays in time");
+        let refused = status(ApplicationState::Rejected, vec![(ApplicationState::Rejected, "2026-12-10T10:00:00Z")]);
+        let seen =
+            CitizenStatus::of(refused, 2, super::super::Delivery::CollectAtCounter, received, jiff::civil::date(2026, 12, 10), &zone);
+        assert_eq!((seen.next_step, seen.on_time), (NextStep::AskAtCounter, false));
     }
 
     #[test]

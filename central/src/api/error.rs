@@ -10,6 +10,8 @@ pub enum ApiError {
     Problem(Problem),
     /// Same idempotency key already being processed: retry later.
     InFlight,
+    /// Too many wrong tries: nothing is answered for this many seconds.
+    Slowed(u64),
     Store(StoreError),
 }
 
@@ -33,6 +35,11 @@ impl IntoResponse for ApiError {
                 Problem::new(409, "request-in-flight", "A request with this idempotency key is being processed")
                     .with_detail("Repeat the request, unchanged, after the time in Retry-After."),
                 Some(1),
+            ),
+            ApiError::Slowed(secs) => (
+                Problem::new(429, "too-many-tries", "Too many wrong tries of this application number")
+                    .with_detail("Try again after the time in Retry-After, or ask at the counter."),
+                Some(secs),
             ),
             ApiError::Store(e) if e.is_unavailable() => {
                 tracing::warn!(error = %e, "database unavailable");

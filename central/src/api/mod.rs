@@ -11,6 +11,7 @@ mod issuers;
 mod openapi;
 mod pickups;
 mod queue;
+pub(crate) mod status;
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -233,6 +234,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/applications", axum::routing::post(applications::submit))
         .route("/v1/applications/batch", axum::routing::post(applications::submit_batch))
         .route("/v1/applications/{id}", get(applications::status))
+        .route("/v1/status-checks", axum::routing::post(status::check))
         .route("/v1/events", axum::routing::post(events::submit))
         .route("/v1/heartbeats", axum::routing::post(fleet::heartbeat))
         .route("/v1/commands/{id}/report", axum::routing::post(fleet::report))

@@ -55,6 +55,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::applications::submit,
         super::applications::submit_batch,
         super::applications::status,
+        super::status::check,
         super::events::submit,
         super::fleet::heartbeat,
         super::fleet::report,

@@ -1,5 +1,5 @@
 //! The staff console: server-rendered pages (askama templates, which escape every value), in
-//! zh-Hant, pt and en. Every page needs a staff session; every form carries the session's CSRF
+//! zh-Hant, pt and en. Every page but the citizen's status page (status_page.rs) needs a staff session; every form carries the session's CSRF
 //! token; every staff action, allowed or refused, goes to the audit log.
 
 mod alerts;
@@ -8,6 +8,7 @@ mod centre;
 mod diagnosis;
 mod enrollment;
 mod staff;
+mod status_page;
 mod words;
 
 use std::collections::HashMap;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/kiosks/{id}/screenshot.png", get(last_screenshot))
         .route("/console/uploads/{command}", get(uploaded))
         .route("/console/login", get(login_page).post(log_in))
+        .route("/status/{reference}", get(status_page::status_form).post(status_page::status_answer))
         .route("/console/logout", post(log_out))
         .route("/console/alerts", get(alerts::alerts_page))
         .route("/console/alerts/events", get(alerts::alert_events))

@@ -425,6 +425,7 @@ impl Words {
             "queues" => ("選擇排隊服務", "Escolha da senha", "Choosing a queue"),
             "ticketing" => ("列印籌號", "A imprimir a senha", "Printing a ticket"),
             "ticket" => ("已取籌號", "Senha tirada", "Ticket taken"),
+            "status" => ("查詢申請進度", "Consulta do estado de um pedido", "Checking an application"),
             "error" => ("錯誤畫面", "Ecrã de erro", "Error screen"),
             "out-of-service" => ("暫停服務", "Fora de serviço", "Out of service"),
             other => return other.to_owned(),

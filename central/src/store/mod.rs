@@ -38,6 +38,7 @@ pub mod fleet;
 mod issuer;
 mod queue;
 pub mod staff;
+pub mod status;
 
 pub use certificates::{FeedError, IssueError, PickupFiled, PickupRow};
 pub use db::{ConnectError, PgOptions};
@@ -349,6 +350,8 @@ fn migrations() -> Migrations<'static> {
         M::up(enrollment::RETIRED_SCHEMA),
         // Technicians' readiness reports.
         M::up(fleet::DIAGNOSES_SCHEMA),
+        // A citizen's look at their application: found by its number, wrong tries counted.
+        M::up(status::STATUS_TRIES_SCHEMA),
     ])
 }
 
@@ -487,6 +490,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     enrollment::ENROLLMENT_SCHEMA,
     enrollment::RETIRED_SCHEMA,
     fleet::DIAGNOSES_SCHEMA,
+    status::STATUS_TRIES_SCHEMA,
 ];
 
 /// A kiosk's events found without reading everyone's.
@@ -698,8 +702,8 @@ impl Store {
 
     /// The daily housekeeping, by one instance at a time (the others skip it while one does
     /// it): forgets idempotency keys received before `keys_before`, feed rows of certificates
-    /// gone before `feed_before` and the personal data of applications settled before
-    /// `personal_before`, then rotates the identity provider's key if due. `None` if another
+    /// gone before `feed_before`, the personal data of applications settled before
+    /// `personal_before` and the wrong status tries of numbers before `keys_before`, then rotates the identity provider's key if due. `None` if another
     /// instance is doing it now.
     pub fn housekeeping(
         &self,
@@ -714,7 +718,8 @@ impl Store {
             }
             let purged = purge_idempotency_keys(tx, keys_before)?
                 + certificates::purge_feed(tx, feed_before)?
-                + purge_personal_data(tx, personal_before)?;
+                + purge_personal_data(tx, personal_before)?
+                + status::purge_status_tries(tx, keys_before)?;
             Ok::<_, StoreError>(Some(purged))
         })?;
         if purged.is_some() {
@@ -1050,7 +1055,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 18;
+const SQLITE_MIGRATIONS: usize = 19;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

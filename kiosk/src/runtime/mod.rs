@@ -4,6 +4,7 @@
 //! - `devices.rs` — a thread per device and the readiness poll.
 //! - `outbox.rs` — delivery of queued writes to central.
 //! - `printouts.rs` — certificates and queue tickets, recorded around their printing.
+//! - `status.rs` — a citizen's status check: central, or the kiosk's own copy offline.
 //! - `sync.rs` — the reference data poll (catalog, issuer keys, certificates ready for pickup).
 //!
 //! Background work reports back only as session events on one channel, so the session sees
@@ -19,6 +20,7 @@ pub mod outbox;
 pub mod payments;
 mod printouts;
 pub mod renewal;
+mod status;
 pub mod sync;
 pub mod training;
 
@@ -258,6 +260,10 @@ struct Kiosk {
     scans: tokio::sync::broadcast::Sender<String>,
     /// The feed of certificates ready here, once central is configured.
     certificates: Option<Arc<sync::CertificateFeed>>,
+    /// Central, for what a citizen waits for at the screen (a status check).
+    central: Option<CentralClient>,
+    /// Wrong status tries answered from the kiosk's own copy while offline.
+    status_tries: Arc<status::OfflineTries>,
 }
 
 /// On the screen that says the receipt did not print: the application's status page, the
@@ -365,6 +371,8 @@ pub async fn start(
         shown: watch::channel(View::default()).0,
         scans: tokio::sync::broadcast::channel(16).0,
         certificates: None,
+        central: client.clone(),
+        status_tries: Arc::default(),
     };
     kiosk.dispatch(kiosk.tick());
     let task = tokio::spawn(async move {
@@ -1239,6 +1247,13 @@ impl Kiosk {
                             Event::CertificateFound(None)
                         }
                     }
+                });
+            }
+            Effect::CheckStatus { reference, date_of_birth } => {
+                let client = self.central.clone().filter(|_| self.session.online());
+                let (store, catalog, tries) = (self.store.clone(), self.session.catalog(), self.status_tries.clone());
+                self.send_later(async move {
+                    Event::StatusAnswered(status::look_up(client, store, catalog, tries, reference, date_of_birth).await)
                 });
             }
             Effect::CollectCertificate { application_id, offline } => {

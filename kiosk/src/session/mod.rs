@@ -6,6 +6,7 @@
 mod draft;
 mod identify;
 mod pickup;
+mod status;
 mod view;
 
 use std::sync::Arc;
@@ -22,6 +23,7 @@ pub use identify::{IdentifyForm, Identity, MAX_IDENTIFY_FAILURES};
 use identify::{Outcome, app_accepted, chip_accepted, needs_identity};
 use pickup::Verdict;
 pub use pickup::{MAX_PICKUP_FAILURES, MAX_UNKNOWN_NUMBERS, PickupForm, ScannedCode, SignInCode};
+pub use status::{DateOfBirth, MAX_STATUS_FAILURES, StatusAnswer, StatusForm, StatusFound};
 
 use crate::receipt::{NotChargedContent, PaidBy, ReceiptContent, TicketContent};
 use crate::store::{CertificateSummary, SavedApplication};
@@ -157,6 +159,8 @@ pub enum Event {
     ReceiptNotPrinted,
     /// What the store holds under the application number the citizen typed.
     CertificateFound(Option<Box<FoundCertificate>>),
+    /// What central (or, offline, this kiosk) answered about an application's status.
+    StatusAnswered(StatusAnswer),
     /// The certificate came out of the printer; the pickup is recorded and queued.
     CertificateCollected,
     /// The certificate did not print. `uncertain`: the printer stopped answering mid-job, so
@@ -241,6 +245,12 @@ pub enum Effect {
         /// What the citizen typed, checked against the certificate's holder off the loop.
         document_number: DocumentNumber,
     },
+    /// Look up an application's status for its applicant: central, or this kiosk's own copy
+    /// while central cannot be reached.
+    CheckStatus {
+        reference: String,
+        date_of_birth: DateOfBirth,
+    },
     /// Record the pickup, print the certificate, and record how it went.
     CollectCertificate {
         application_id: uuid::Uuid,
@@ -318,6 +328,9 @@ enum Stage {
     },
     Pickup(PickupForm),
     PickupChecking(PickupForm),
+    Status(StatusForm),
+    StatusChecking(StatusForm),
+    StatusShown(Box<StatusFound>),
     Collecting {
         service_id: String,
     },
@@ -351,6 +364,7 @@ impl Stage {
                 | Stage::Printing { .. }
                 | Stage::Reversing { .. }
                 | Stage::PickupChecking(_)
+                | Stage::StatusChecking(_)
                 | Stage::Collecting { .. }
                 | Stage::Ticketing { .. }
         ) || matches!(self, Stage::Identify(form) if form.busy)
@@ -431,6 +445,11 @@ impl Session {
     }
 
     /// Whether central answered the kiosk's last request.
+    /// The catalog the kiosk serves from, if it has one.
+    pub fn catalog(&self) -> Option<Arc<Catalog>> {
+        self.catalog.clone()
+    }
+
     pub fn online(&self) -> bool {
         self.readiness.online
     }
@@ -665,6 +684,39 @@ impl Session {
             (Stage::Home, UserAction::Collect) if self.readiness.document_printer => {
                 Stage::Pickup(PickupForm { focus: Some(0), ..PickupForm::default() })
             }
+            (Stage::Home, UserAction::CheckStatus) => Stage::Status(StatusForm::new()),
+            (Stage::Status(mut form), action) => match action {
+                UserAction::Focus(field) => {
+                    form.focus(field);
+                    Stage::Status(form)
+                }
+                UserAction::Key(key) => {
+                    form.key(&key);
+                    Stage::Status(form)
+                }
+                UserAction::Backspace => {
+                    form.backspace();
+                    Stage::Status(form)
+                }
+                UserAction::StatusNext if form.complete() => match form.date_of_birth() {
+                    Some(date_of_birth) => {
+                        form.focus = None;
+                        form.problem = None;
+                        effects.push(Effect::CheckStatus { reference: form.reference.trim().to_string(), date_of_birth });
+                        Stage::StatusChecking(form)
+                    }
+                    None => {
+                        form.problem = Some(balcao_ui::view::StatusProblem::InvalidDate);
+                        form.birth_digits.clear();
+                        form.focus = Some(1);
+                        Stage::Status(form)
+                    }
+                },
+                UserAction::StatusBack => Stage::Home,
+                _ => Stage::Status(form),
+            },
+            (Stage::StatusShown(_), UserAction::StatusBack) => Stage::Home,
+            (Stage::StatusShown(_), UserAction::StatusAnother) => Stage::Status(StatusForm::new()),
             (Stage::Home, UserAction::TakeTicket) if self.readiness.receipt_printer && !self.queues().is_empty() => Stage::Queues,
             (Stage::Queues, UserAction::QueuesBack) => Stage::Home,
             (Stage::Queues, UserAction::ChooseQueue(id)) => match self.queues().into_iter().find(|q| q.id == id) {
@@ -874,6 +926,7 @@ impl Session {
         };
         match (&mut self.stage, code) {
             (Stage::Pickup(form), code) => form.scanned(code),
+            (Stage::Status(form), code) => form.scanned(code),
             (Stage::Identify(form), _) if form.busy => {}
             (Stage::Identify(form), ScannedCode::SignIn(code)) if app => {
                 form.busy = true;
@@ -1017,6 +1070,11 @@ impl Session {
                     Verdict::NotFoundToCounter => Stage::Error { problem: Problem::PickupNotFound, reference: String::new(), retry: None },
                 }
             }
+            (Stage::StatusChecking(mut form), Event::StatusAnswered(answer)) => match form.answered(answer) {
+                status::Verdict::Show(found) => Stage::StatusShown(found),
+                status::Verdict::TryAgain => Stage::Status(form),
+                status::Verdict::SendToCounter => Stage::Error { problem: Problem::StatusNotFound, reference: String::new(), retry: None },
+            },
             (Stage::Collecting { service_id }, Event::CertificateCollected) => Stage::Collected { service_id },
             (Stage::Collecting { .. }, Event::CertificateNotPrinted { uncertain }) => {
                 let problem = if uncertain { Problem::CertificatePrintUncertain } else { Problem::CertificateNotPrinted };

@@ -6,8 +6,8 @@ use balcao_drivers::payment_terminal::{
     Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, MaskedPan, TerminalPrompt,
 };
 use balcao_ui::view::{
-    AttendantState, FieldProblem, Language, PaymentCancel, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, Unavailable,
-    UserAction,
+    AttendantState, FieldProblem, Language, PaymentCancel, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, StatusProblem,
+    Unavailable, UserAction,
 };
 
 use super::*;
@@ -1192,4 +1192,106 @@ fn offline_the_kiosk_says_at_once_that_staff_cannot_be_called() {
     assert_eq!(calls(&h.ui(UserAction::CallAttendant)), ["call home pt"]);
     h.event(Event::Attendant(AttendantUpdate::Unreachable));
     assert_eq!(h.session.view().attendant.state, AttendantState::Unreachable);
+}
+
+impl Harness {
+    /// From the welcome screen to a typed status check; returns what "check" asked for.
+    fn ask_for_status(&mut self, reference: &str, born: &str) -> Vec<Effect> {
+        if self.screen() != Screen::Status {
+            self.ui(UserAction::Start);
+            self.ui(UserAction::ChooseLanguage(Language::En));
+            self.ui(UserAction::CheckStatus);
+        }
+        assert_eq!(self.screen(), Screen::Status);
+        self.type_text(0, reference);
+        self.type_text(1, born);
+        self.ui(UserAction::Focus(None));
+        self.ui(UserAction::StatusNext)
+    }
+}
+
+fn status_found(offline: bool) -> StatusFound {
+    StatusFound {
+        reference: "K01-261122-0001".into(),
+        service_id: "criminal-record-certificate".into(),
+        state: Some(api::ApplicationState::Ready),
+        next_step: api::NextStep::CollectAtKiosk,
+        due: "2026-11-25".into(),
+        on_time: true,
+        history: vec![
+            (api::ApplicationState::Received, "2026-11-22 10:00".into()),
+            (api::ApplicationState::Ready, "2026-11-24 09:30".into()),
+        ],
+        as_of: offline.then(|| "2026-11-24 09:30".into()),
+    }
+}
+
+#[test]
+fn a_status_is_asked_with_the_number_and_date_of_birth_and_shown_with_what_next() {
+    use balcao_ui::view::{StatusState, StatusStep};
+    let mut h = Harness::new();
+    let effects = h.ask_for_status("k01-261122-0001", "14031985");
+    assert_eq!(effects, vec![Effect::CheckStatus { reference: "K01-261122-0001".into(), date_of_birth: DateOfBirth("1985-03-14".into()) }]);
+    assert!(!format!("{effects:?}").contains("1985"), "the date of birth shows in no log");
+    assert!(h.session.view().status.checking && h.session.busy(), "no timeout while central answers");
+    h.event(Event::StatusAnswered(StatusAnswer::Found(Box::new(status_found(false)))));
+    let view = h.session.view();
+    let result = view.status.result.expect("shown");
+    assert_eq!((view.screen, result.state, result.next_step), (Screen::Status, StatusState::Ready, StatusStep::CollectAtKiosk));
+    assert_eq!(
+        (result.service_name.as_str(), result.due.as_str(), result.as_of.as_str()),
+        ("Certificate of Criminal Record", "2026-11-25", "")
+    );
+    assert_eq!(result.history.len(), 2);
+    assert_eq!(h.session.view().masked().status.result.expect("shown").reference, balcao_ui::view::MASK, "a screenshot hides the number");
+    // Another check starts empty; back ends at home.
+    h.ui(UserAction::StatusAnother);
+    let view = h.session.view();
+    assert!(view.status.result.is_none() && view.status.reference.is_empty() && view.status.date_of_birth.is_empty());
+    h.ui(UserAction::StatusBack);
+    assert_eq!(h.screen(), Screen::Home);
+}
+
+#[test]
+fn offline_the_kiosks_own_copy_is_shown_with_its_age() {
+    let mut h = Harness::new();
+    h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+    h.ask_for_status("K01-261122-0001", "14031985");
+    h.event(Event::StatusAnswered(StatusAnswer::Found(Box::new(status_found(true)))));
+    assert_eq!(h.session.view().status.result.expect("shown").as_of, "2026-11-24 09:30");
+}
+
+#[test]
+fn a_wrong_date_is_explained_a_non_date_refused_and_the_third_miss_sends_to_the_counter() {
+    let mut h = Harness::new();
+    assert!(h.ask_for_status("K01-261122-0001", "31021985").is_empty(), "31 February is not sent");
+    assert_eq!(h.session.view().status.problem, Some(StatusProblem::InvalidDate));
+    for (i, offline) in [false, true].into_iter().enumerate() {
+        h.ask_for_status("", "14031986");
+        h.event(Event::StatusAnswered(StatusAnswer::NoMatch { offline }));
+        let view = h.session.view();
+        assert_eq!(view.screen, Screen::Status, "try {i}");
+        assert_eq!(view.status.problem, Some(if offline { StatusProblem::NotFoundOffline } else { StatusProblem::NotFound }));
+        assert!(view.status.date_of_birth.is_empty(), "the date is typed again");
+    }
+    h.ask_for_status("", "14031987");
+    h.event(Event::StatusAnswered(StatusAnswer::Slowed));
+    assert_eq!(h.session.view().status.problem, Some(StatusProblem::TooManyTries));
+    h.ask_for_status("", "14031988");
+    h.event(Event::StatusAnswered(StatusAnswer::NoMatch { offline: false }));
+    let view = h.session.view();
+    assert_eq!((view.screen, view.error.problem), (Screen::Error, Problem::StatusNotFound));
+}
+
+#[test]
+fn a_scanned_receipt_fills_the_status_number() {
+    let mut h = Harness::new();
+    h.ui(UserAction::Start);
+    h.ui(UserAction::ChooseLanguage(Language::En));
+    h.ui(UserAction::CheckStatus);
+    h.event(Event::Scanned(ScannedCode::Receipt { reference: "K01-261122-0009".into() }));
+    let view = h.session.view();
+    assert_eq!((view.status.reference.as_str(), view.status.focused), ("K01-261122-0009", Some(1)));
+    h.event(Event::Scanned(ScannedCode::Unknown));
+    assert_eq!(h.session.view().status.problem, Some(StatusProblem::NotAReceiptCode));
 }

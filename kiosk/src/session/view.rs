@@ -274,6 +274,19 @@ impl Session {
                 view.pickup = form.view(true);
                 Screen::Pickup
             }
+            Stage::Status(form) => {
+                view.status = form.view(false);
+                Screen::Status
+            }
+            Stage::StatusChecking(form) => {
+                view.status = form.view(true);
+                Screen::Status
+            }
+            Stage::StatusShown(found) => {
+                let name = self.catalog.as_ref().and_then(|c| c.service(&found.service_id)).map(|s| shown(&s.name, language));
+                view.status.result = Some(found.result(name.unwrap_or_else(|| found.service_id.clone())));
+                Screen::Status
+            }
             Stage::Collecting { .. } => Screen::Collecting,
             Stage::Collected { service_id } => {
                 view.pickup.service_name =

@@ -15,10 +15,12 @@ pub use commands::CommandDone;
 mod pickups;
 mod schema;
 mod signin;
+mod status;
 mod tickets;
 
 pub use payments::{Approval, Payment, PaymentState};
 pub use pickups::{CertificateSummary, normalise_reference};
+pub use status::KnownStatus;
 pub use tickets::IssuedTicket;
 
 use std::path::{Path, PathBuf};

@@ -426,3 +426,22 @@ fn saving_the_application_marks_its_payment_fulfilled_in_the_same_transaction() 
     assert_eq!((payment.state, payment.application_id), (PaymentState::Fulfilled, Some(saved.application_id)));
     assert_eq!(store.payments_of_day("2026-12-02").expect("day").len(), 1);
 }
+
+#[test]
+fn a_known_status_is_told_only_to_the_applicants_date_of_birth_and_follows_central() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = open(&dir.path().join("kiosk.db")).expect("open");
+    let mut new = new_application(22);
+    new.answers.insert("date_of_birth".into(), Answer::Text("1985-03-14".into()));
+    let saved = store.save_application(&new).expect("save");
+    let known = store.known_status(&saved.reference.to_lowercase(), "1985-03-14").expect("read").expect("found");
+    assert_eq!((known.application_id, known.central), (saved.application_id, None), "not sent yet");
+    assert_eq!(store.known_status(&saved.reference, "1985-03-15").expect("read"), None, "a wrong date finds nothing");
+    assert_eq!(store.known_status("K01-261122-9999", "1985-03-14").expect("read"), None);
+    let without = store.save_application(&new_application(22)).expect("save");
+    assert_eq!(store.known_status(&without.reference, "").expect("read"), None, "no date of birth: never told");
+
+    store.outbox_settle(&[(saved.application_id, Settlement::Delivered { central_state: Some("in_review".into()) })]).expect("settle");
+    let known = store.known_status(&saved.reference, "1985-03-14").expect("read").expect("found");
+    assert_eq!(known.central.map(|(state, _)| state), Some(balcao_backend_client::api::ApplicationState::InReview));
+}

@@ -1,0 +1,129 @@
+//! A citizen's own look at an application: found by the number on the receipt and checked
+//! against the applicant's date of birth, never answered for a number alone. A wrong date and
+//! an unknown number get the same answer, so a try tells nothing about whether a number exists;
+//! wrong tries are counted per number (in the database: every instance sees them), and after
+//! [`MAX_WRONG_TRIES`] within [`TRY_WINDOW`] the number answers nothing for [`LOCKED_FOR`].
+
+use balcao_backend_client::api::{Answer, ApplicationStatus};
+use jiff::{SignedDuration, Timestamp};
+
+use super::db::{Tx, args};
+use super::{Store, StoreError, parse_state};
+
+/// The tries of each number, and the index that finds an application by its number.
+pub(super) const STATUS_TRIES_SCHEMA: &str = "
+    CREATE TABLE status_tries (
+        reference TEXT PRIMARY KEY,
+        failures INTEGER NOT NULL,
+        first_at BIGINT NOT NULL,
+        locked_until BIGINT NOT NULL
+    );
+    CREATE INDEX applications_reference ON applications(reference);
+";
+
+/// Wrong tries of one number allowed within [`TRY_WINDOW`].
+pub const MAX_WRONG_TRIES: i64 = 5;
+pub const TRY_WINDOW: SignedDuration = SignedDuration::from_mins(15);
+/// How long a number answers nothing after too many wrong tries.
+pub const LOCKED_FOR: SignedDuration = SignedDuration::from_mins(15);
+
+/// What a look-up by number and date of birth found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HolderLookup {
+    /// The number exists and the date of birth is its applicant's.
+    Found { status: ApplicationStatus, received_at: Timestamp },
+    /// No application under this number, or not this applicant's (the same answer).
+    NoMatch,
+    /// Too many wrong tries of this number: nothing is checked until then.
+    Slowed { until: Timestamp },
+}
+
+impl Store {
+    /// The status of the application numbered `reference`, if `date_of_birth` (`YYYY-MM-DD`)
+    /// is its applicant's. A wrong try is counted in the same transaction as the look-up.
+    pub fn status_for_holder(&self, reference: &str, date_of_birth: &str, now: Timestamp) -> Result<HolderLookup, StoreError> {
+        let now_ms = now.as_millisecond();
+        self.db.write(|tx| {
+            // Tries of one number counted one at a time, on every instance: tries sent at once
+            // must not all read the same count.
+            tx.lock(&format!("status-tries/{reference}"))?;
+            let tries = tx.query_opt("SELECT failures, first_at, locked_until FROM status_tries WHERE reference = $1", args![reference])?;
+            let (failures, first_at, locked_until) = match tries {
+                Some(row) => (row.get::<i64>(0)?, row.get::<i64>(1)?, row.get::<i64>(2)?),
+                None => (0, now_ms, 0),
+            };
+            if locked_until > now_ms {
+                return Ok(HolderLookup::Slowed { until: timestamp(locked_until)? });
+            }
+            let found =
+                tx.query_opt("SELECT id, service_id, state, received_at, sealed FROM applications WHERE reference = $1", args![reference])?;
+            let matched = match found {
+                Some(row) => {
+                    let (id, service_id, state, received_at): (String, String, String, String) =
+                        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+                    let sealed: Option<Vec<u8>> = row.get(4)?;
+                    let born = match sealed {
+                        Some(sealed) => self.open_application(&id, &sealed)?.answers.get("date_of_birth").cloned(),
+                        None => None,
+                    };
+                    match born {
+                        Some(Answer::Text(born)) if !born.is_empty() && born == date_of_birth.trim() => {
+                            Some((id, service_id, state, received_at))
+                        }
+                        _ => None,
+                    }
+                }
+                None => None,
+            };
+            let Some((id, service_id, state, received_at)) = matched else {
+                count_wrong_try(tx, reference, failures, first_at, now_ms)?;
+                return Ok(HolderLookup::NoMatch);
+            };
+            tx.execute("DELETE FROM status_tries WHERE reference = $1", args![reference])?;
+            let history = tx
+                .query("SELECT state, at FROM status_history WHERE application_id = $1 ORDER BY rowid", args![id])?
+                .iter()
+                .map(|row| {
+                    Ok(balcao_backend_client::api::StatusChange {
+                        state: parse_state(&row.get::<String>(0)?)?,
+                        at: row.get::<String>(1)?.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
+                    })
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let application_id = id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id:?}")))?;
+            let received_at = received_at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
+            let status =
+                ApplicationStatus { application_id, reference: reference.to_string(), service_id, state: parse_state(&state)?, history };
+            Ok(HolderLookup::Found { status, received_at })
+        })
+    }
+
+    /// Forgets the tries of numbers last tried before `before` (the daily housekeeping).
+    pub fn purge_status_tries(&self, before: Timestamp) -> Result<usize, StoreError> {
+        self.db.write(|tx| purge_status_tries(tx, before))
+    }
+}
+
+pub(super) fn purge_status_tries(tx: &mut Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
+    let before = before.as_millisecond();
+    let purged = tx.execute("DELETE FROM status_tries WHERE first_at < $1 AND locked_until < $1", args![before])?;
+    Ok(usize::try_from(purged).unwrap_or(usize::MAX))
+}
+
+fn count_wrong_try(tx: &mut Tx<'_>, reference: &str, failures: i64, first_at: i64, now: i64) -> Result<(), StoreError> {
+    // A window that has passed starts again with this try.
+    let (failures, first_at) = if now - first_at > TRY_WINDOW.as_millis() as i64 { (1, now) } else { (failures + 1, first_at) };
+    let locked_until = if failures >= MAX_WRONG_TRIES { now + LOCKED_FOR.as_millis() as i64 } else { 0 };
+    let (failures, locked_until) = if locked_until > 0 { (0, locked_until) } else { (failures, 0) };
+    tx.execute(
+        "INSERT INTO status_tries (reference, failures, first_at, locked_until) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (reference) DO UPDATE SET failures = excluded.failures, first_at = excluded.first_at,
+         locked_until = excluded.locked_until",
+        args![reference, failures, first_at, locked_until],
+    )?;
+    Ok(())
+}
+
+fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

@@ -1,0 +1,269 @@
+//! Checking an application's status: the citizen types (or scans) the number on the receipt
+//! and types the applicant's date of birth; the kiosk asks central, or, while central cannot
+//! be reached, reads its own copy of the applications made here. A number alone is never
+//! answered; wrong tries end the journey at the counter.
+
+use balcao_backend_client::api::{ApplicationState, NextStep};
+use balcao_ui::view::{StatusLine, StatusProblem, StatusResult, StatusState, StatusStep, StatusView};
+
+use super::draft::{date_display, iso_date};
+use super::pickup::ScannedCode;
+
+/// Answers that found nothing allowed in one session before the citizen is sent to the
+/// counter (central also closes a number after five wrong tries, whichever kiosk or phone
+/// sends them).
+pub const MAX_STATUS_FAILURES: u8 = 3;
+const MAX_REFERENCE: usize = 32;
+
+/// The form. Its `Debug` shows nothing of what was typed.
+#[derive(Clone, Default)]
+pub struct StatusForm {
+    pub reference: String,
+    /// Digits typed, day first: `DDMMYYYY`.
+    pub birth_digits: String,
+    /// 0: the application number, 1: the date of birth.
+    pub focus: Option<usize>,
+    pub problem: Option<StatusProblem>,
+    pub failures: u8,
+}
+
+impl std::fmt::Debug for StatusForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusForm").field("focus", &self.focus).field("failures", &self.failures).finish_non_exhaustive()
+    }
+}
+
+impl Drop for StatusForm {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.birth_digits);
+    }
+}
+
+/// A date of birth on its way to be checked: `Debug` shows nothing of it, and it is wiped
+/// when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DateOfBirth(pub String);
+
+impl std::fmt::Debug for DateOfBirth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DateOfBirth(..)")
+    }
+}
+
+impl Drop for DateOfBirth {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// An application's status as found, ready to show: times already in local time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StatusFound {
+    pub reference: String,
+    pub service_id: String,
+    /// `None`: saved at this kiosk and not yet sent.
+    pub state: Option<ApplicationState>,
+    pub next_step: NextStep,
+    /// The last day of the processing time, `YYYY-MM-DD`.
+    pub due: String,
+    pub on_time: bool,
+    /// Each step, `YYYY-MM-DD HH:MM`.
+    pub history: Vec<(ApplicationState, String)>,
+    /// Offline: when this kiosk last heard of it (`YYYY-MM-DD HH:MM`).
+    pub as_of: Option<String>,
+}
+
+impl std::fmt::Debug for StatusFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatusFound").field("state", &self.state).field("offline", &self.as_of.is_some()).finish_non_exhaustive()
+    }
+}
+
+/// What the look-up concluded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StatusAnswer {
+    Found(Box<StatusFound>),
+    /// No application with this number and date of birth (`offline`: among this kiosk's own,
+    /// central could not be asked).
+    NoMatch {
+        offline: bool,
+    },
+    /// Too many wrong tries of this number: nothing is checked for a while.
+    Slowed,
+}
+
+/// What the session does with an answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Show(Box<StatusFound>),
+    TryAgain,
+    SendToCounter,
+}
+
+impl StatusForm {
+    pub fn new() -> Self {
+        Self { reference: String::new(), birth_digits: String::new(), focus: Some(0), problem: None, failures: 0 }
+    }
+
+    /// A form started from a scanned receipt: the number is in, the date of birth is next.
+    pub fn from_receipt(reference: String) -> Self {
+        Self { reference, birth_digits: String::new(), focus: Some(1), problem: None, failures: 0 }
+    }
+
+    pub fn scanned(&mut self, code: ScannedCode) {
+        match code {
+            ScannedCode::Receipt { reference } => {
+                self.reference = reference;
+                self.problem = None;
+                self.focus = if self.birth_digits.is_empty() { Some(1) } else { None };
+            }
+            ScannedCode::SignIn(_) | ScannedCode::Unknown => self.problem = Some(StatusProblem::NotAReceiptCode),
+        }
+    }
+
+    pub fn focus(&mut self, field: Option<usize>) {
+        self.focus = field.filter(|f| *f < 2);
+    }
+
+    /// Capitals, digits and dashes for the number; digits only for the date, eight at most.
+    pub fn key(&mut self, key: &str) {
+        match self.focus {
+            Some(0) => {
+                for c in key.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-') {
+                    if self.reference.chars().count() < MAX_REFERENCE {
+                        self.reference.push(c.to_ascii_uppercase());
+                    }
+                }
+            }
+            Some(_) => {
+                for c in key.chars().filter(char::is_ascii_digit) {
+                    if self.birth_digits.len() < 8 {
+                        self.birth_digits.push(c);
+                    }
+                }
+                if self.birth_digits.len() == 8 {
+                    self.focus = None;
+                }
+            }
+            None => return,
+        }
+        self.problem = None;
+    }
+
+    pub fn backspace(&mut self) {
+        match self.focus {
+            Some(0) => drop(self.reference.pop()),
+            Some(_) => drop(self.birth_digits.pop()),
+            None => {}
+        }
+        self.problem = None;
+    }
+
+    /// The date of birth as `YYYY-MM-DD`, if what was typed is a date.
+    pub fn date_of_birth(&self) -> Option<DateOfBirth> {
+        let iso = iso_date(&self.birth_digits)?;
+        iso.parse::<jiff::civil::Date>().ok().map(|_| DateOfBirth(iso))
+    }
+
+    pub fn complete(&self) -> bool {
+        !self.reference.trim().is_empty() && !self.birth_digits.is_empty()
+    }
+
+    /// Reads what the look-up found.
+    pub fn answered(&mut self, answer: StatusAnswer) -> Verdict {
+        let problem = match answer {
+            StatusAnswer::Found(found) => return Verdict::Show(found),
+            StatusAnswer::Slowed => StatusProblem::TooManyTries,
+            StatusAnswer::NoMatch { offline } => {
+                self.failures += 1;
+                if self.failures >= MAX_STATUS_FAILURES {
+                    return Verdict::SendToCounter;
+                }
+                if offline { StatusProblem::NotFoundOffline } else { StatusProblem::NotFound }
+            }
+        };
+        self.problem = Some(problem);
+        self.birth_digits.clear();
+        self.focus = Some(1);
+        Verdict::TryAgain
+    }
+
+    pub fn view(&self, checking: bool) -> StatusView {
+        StatusView {
+            reference: self.reference.clone(),
+            date_of_birth: date_display(&self.birth_digits),
+            focused: self.focus,
+            checking,
+            problem: self.problem,
+            result: None,
+        }
+    }
+}
+
+fn state_shown(state: ApplicationState) -> StatusState {
+    match state {
+        ApplicationState::Received => StatusState::Received,
+        ApplicationState::InReview => StatusState::InReview,
+        ApplicationState::Ready => StatusState::Ready,
+        ApplicationState::Rejected => StatusState::Rejected,
+        ApplicationState::Collected => StatusState::Collected,
+    }
+}
+
+impl StatusFound {
+    /// As the screen shows it, with the service's name in the citizen's language.
+    pub fn result(&self, service_name: String) -> StatusResult {
+        StatusResult {
+            reference: self.reference.clone(),
+            service_name,
+            state: self.state.map_or(StatusState::NotSent, state_shown),
+            next_step: match self.next_step {
+                NextStep::Wait => StatusStep::Wait,
+                NextStep::CollectAtKiosk => StatusStep::CollectAtKiosk,
+                NextStep::CollectAtCounter => StatusStep::CollectAtCounter,
+                NextStep::Nothing => StatusStep::Nothing,
+                NextStep::AskAtCounter => StatusStep::AskAtCounter,
+            },
+            due: self.due.clone(),
+            on_time: self.on_time,
+            history: self.history.iter().map(|(state, at)| StatusLine { at: at.clone(), state: state_shown(*state) }).collect(),
+            as_of: self.as_of.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_date_is_typed_day_first_and_must_be_a_date() {
+        let mut form = StatusForm::new();
+        form.key("k01-261122-0001");
+        assert_eq!(form.reference, "K01-261122-0001");
+        form.focus(Some(1));
+        form.key("3102198");
+        assert_eq!(form.view(false).date_of_birth, "31/02/198");
+        form.key("5");
+        assert_eq!(form.focus, None, "the keyboard closes on the eighth digit");
+        assert!(form.date_of_birth().is_none(), "31 February is not a date");
+        form.focus(Some(1));
+        (0..8).for_each(|_| form.backspace());
+        form.key("14031985");
+        assert_eq!(form.date_of_birth().map(|d| d.0.clone()).as_deref(), Some("1985-03-14"));
+        assert!(!format!("{form:?}").contains("1985"), "nothing typed in Debug");
+    }
+
+    #[test]
+    fn no_match_clears_the_date_and_three_send_to_the_counter() {
+        let mut form = StatusForm::from_receipt("K01-261122-0001".into());
+        form.key("14031985");
+        assert_eq!(form.answered(StatusAnswer::NoMatch { offline: false }), Verdict::TryAgain);
+        assert_eq!((form.problem, form.birth_digits.as_str(), form.focus), (Some(StatusProblem::NotFound), "", Some(1)));
+        assert_eq!(form.answered(StatusAnswer::Slowed), Verdict::TryAgain);
+        assert_eq!(form.problem, Some(StatusProblem::TooManyTries));
+        assert_eq!(form.answered(StatusAnswer::NoMatch { offline: true }), Verdict::TryAgain);
+        assert_eq!(form.problem, Some(StatusProblem::NotFoundOffline));
+        assert_eq!(form.answered(StatusAnswer::NoMatch { offline: false }), Verdict::SendToCounter);
+    }
+}
