@@ -11,9 +11,9 @@ use uuid::Uuid;
 
 use crate::api::{
     API_PREFIX, ApplicationReceipt, ApplicationStatus, ApplicationSubmission, AttendantCall, AttendantCallStatus, BatchResults, Catalog,
-    CertificateChanges, CitizenStatus, CommandReport, Diagnosis, EnrollmentRequest, Heartbeat, HeartbeatAnswer, IDEMPOTENCY_KEY,
-    IssuedCertificate, IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem, QueueTicket, RenewalRequest, Retirement,
-    StatusQuery, TicketReceipt,
+    CertificateChanges, CitizenStatus, CommandReport, Diagnosis, EnrollmentRequest, Heartbeat, HeartbeatAnswer, HolderQuery,
+    HolderStatuses, IDEMPOTENCY_KEY, IssuedCertificate, IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem,
+    QueueTicket, RenewalRequest, Retirement, StatusQuery, TicketReceipt,
 };
 
 /// How long the client waits; injected so tests can shrink them.
@@ -400,6 +400,14 @@ impl CentralClient {
             Err(ClientError::Refused { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every application of a citizen whose identity this kiosk has checked, newest first.
+    pub async fn check_holder(&self, query: &HolderQuery) -> Result<Vec<CitizenStatus>, ClientError> {
+        let request = self.http().post(self.url("/status-checks/holder")).json(query);
+        let (status, _, body) = self.send(request, "check_holder").await?;
+        let found: HolderStatuses = parse_json(status, &body)?;
+        Ok(found.applications)
     }
 
     /// Reports a pickup. Safe to repeat: the pickup id is the idempotency key.

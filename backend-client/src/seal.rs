@@ -31,6 +31,8 @@ pub enum KeyError {
 /// The key that seals personal data. Never logged, never in the database.
 pub struct DataKey {
     key: LessSafeKey,
+    /// For blind indexes: derived from the same key file (HKDF), never the sealing key itself.
+    index: ring::hmac::Key,
     rng: SystemRandom,
 }
 
@@ -48,7 +50,12 @@ pub struct Unsealable;
 impl DataKey {
     fn from_bytes(bytes: &[u8; KEY_LEN]) -> Self {
         let key = UnboundKey::new(&CHACHA20_POLY1305, bytes).expect("a 32-byte key is valid for ChaCha20-Poly1305");
-        Self { key: LessSafeKey::new(key), rng: SystemRandom::new() }
+        let index: ring::hmac::Key = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"balcao data key")
+            .extract(bytes)
+            .expand(&[b"blind index v1"], ring::hmac::HMAC_SHA256)
+            .expect("HMAC-SHA256's key length is a valid HKDF output")
+            .into();
+        Self { key: LessSafeKey::new(key), index, rng: SystemRandom::new() }
     }
 
     /// Reads the key file.
@@ -102,6 +109,17 @@ impl DataKey {
         Ok(out)
     }
 
+    /// A blind index of `value` in `context`: the same for the same value under the same key,
+    /// so a sealed value can be found by equality, and nothing of the value without the key
+    /// (HMAC-SHA256, hex).
+    pub fn blind_index(&self, context: &str, value: &str) -> String {
+        let mut signing = ring::hmac::Context::with_key(&self.index);
+        signing.update(context.as_bytes());
+        signing.update(&[0]);
+        signing.update(value.as_bytes());
+        hex::encode(signing.sign().as_ref())
+    }
+
     /// Decrypts what [`seal`](Self::seal) made with the same `context`.
     pub fn open(&self, context: &str, sealed: &[u8]) -> Result<Vec<u8>, Unsealable> {
         if sealed.len() < NONCE_LEN {
@@ -133,6 +151,22 @@ mod tests {
         let other = DataKey::create(&dir.path().join("other")).expect("create");
         assert!(other.open("outbox/1/application", &sealed).is_err(), "another key");
         assert_ne!(key.seal("c", b"same").expect("seal"), key.seal("c", b"same").expect("seal"), "fresh nonce each time");
+    }
+
+    #[test]
+    fn a_blind_index_finds_equal_values_under_one_key_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = DataKey::create(&dir.path().join("k")).expect("create");
+        let index = key.blind_index("holder", "1234567(8)");
+        assert_eq!(index, key.blind_index("holder", "1234567(8)"));
+        assert_eq!(index.len(), 64);
+        assert!(!index.contains("1234567"));
+        assert_ne!(index, key.blind_index("holder", "1234567(9)"));
+        assert_ne!(index, key.blind_index("other", "1234567(8)"), "bound to its context");
+        let reloaded = DataKey::load(&dir.path().join("k")).expect("load");
+        assert_eq!(index, reloaded.blind_index("holder", "1234567(8)"), "the same key file, the same index");
+        let other = DataKey::create(&dir.path().join("other")).expect("create");
+        assert_ne!(index, other.blind_index("holder", "1234567(8)"));
     }
 
     #[test]

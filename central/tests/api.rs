@@ -1182,3 +1182,43 @@ async fn requests_cut_short_at_any_moment_leave_no_claim_behind(#[case] db: Db) 
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(central.store().count_applications().expect("count"), 1);
 }
+
+#[rstest]
+#[case::sqlite(Db::Sqlite)]
+#[case::postgres(Db::Postgres)]
+#[tokio::test]
+async fn a_checked_holder_gets_their_applications_and_nobody_elses(#[case] db: Db) {
+    use balcao_backend_client::api::HolderStatuses;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = central(db, &dir);
+    let (mine, mut other) = (submission(), submission());
+    other.reference = format!("K01-{}-0002", today_code());
+    other.answers.insert("document_number".into(), Answer::Text("7654321(0)".into()));
+    for s in [&mine, &other] {
+        let key = s.application_id.to_string();
+        assert_eq!(send(&central, post(Some(&key), serde_json::to_vec(s).expect("json"))).await.0, StatusCode::CREATED);
+    }
+    let holder = |number: &str, born: &str| {
+        let body = serde_json::json!({ "document_number": number, "date_of_birth": born });
+        Request::post("/v1/status-checks/holder")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("req")
+    };
+    // Written another way on the chip or in the app: the same number.
+    let (status, _, body) = send(&central, holder("12345678", "1985-03-14")).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let found: HolderStatuses = serde_json::from_slice(&body).expect("list");
+    assert_eq!(found.applications.iter().map(|a| a.reference.as_str()).collect::<Vec<_>>(), [mine.reference.as_str()]);
+    let (_, _, body) = send(&central, holder("1234567(8)", "1990-01-01")).await;
+    let found: HolderStatuses = serde_json::from_slice(&body).expect("list");
+    assert!(found.applications.is_empty(), "another date of birth on the form: not this person's");
+    let (status, headers, body) = send(&central, holder("", "1985-03-14")).await;
+    assert_eq!(problem(status, &headers, &body).kind, "urn:balcao:problem:invalid-document-number");
+    // Not a door for strangers: no kiosk certificate, no answer.
+    let (status, _, _) = send_as(&central, holder("12345678", "1985-03-14")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The index holds nothing readable.
+    let dump = String::from_utf8_lossy(&std::fs::read(dir.path().join("central.db")).unwrap_or_default()).to_string();
+    assert!(!dump.contains("12345678") && !dump.contains("1234567(8)"));
+}

@@ -131,6 +131,30 @@ impl Guide {
         }))))
     }
 
+    /// A citizen's applications, listed after their app's sign-in code was checked.
+    fn status_by_identity(&mut self) -> &mut Self {
+        use balcao_backend_client::api::{ApplicationState, NextStep};
+        let language = self.language;
+        self.ui(UserAction::Start)
+            .ui(UserAction::ChooseLanguage(language))
+            .ui(UserAction::CheckStatus)
+            .event(Event::Scanned(crate::session::ScannedCode::SignIn(crate::session::SignInCode("code".into()))));
+        let found = |reference: &str, service: &str, state, next_step, due: &str, on_time| crate::session::StatusFound {
+            reference: reference.into(),
+            service_id: service.into(),
+            state: Some(state),
+            next_step,
+            due: due.into(),
+            on_time,
+            history: Vec::new(),
+            as_of: None,
+        };
+        self.event(Event::StatusAnswered(crate::session::StatusAnswer::Holder(vec![
+            found("K01-261122-0007", "criminal-record-certificate", ApplicationState::InReview, NextStep::Wait, "2026-11-25", true),
+            found("K02-261103-0031", "birth-record-certificate", ApplicationState::Ready, NextStep::CollectAtCounter, "2026-11-05", false),
+        ])))
+    }
+
     /// On the list of counter queues.
     fn queues(&mut self) -> &mut Self {
         let language = self.language;
@@ -332,6 +356,7 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
         ),
         ("50-status-found", g().status_found(None).view()),
         ("51-status-found-offline", g().status_found(Some("2026-11-24 09:12")).view()),
+        ("52-status-by-identity", g().status_by_identity().view()),
         ("47-pickup-not-found-too-often", {
             let mut guide = g();
             guide.collecting().ui(UserAction::Focus(None));

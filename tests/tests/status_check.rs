@@ -16,14 +16,14 @@ const WAIT: Duration = Duration::from_secs(20);
 async fn check(kiosk: &TestKiosk, reference: &str, born: &str) -> View {
     let act = |action| kiosk.send(Event::Ui(action));
     let current = kiosk.view.current();
-    if current.screen == Screen::Status && current.status.result.is_some() {
+    if current.screen == Screen::Status && !current.status.results.is_empty() {
         act(UserAction::StatusAnother);
     } else if current.screen != Screen::Status {
         act(UserAction::Start);
         act(UserAction::ChooseLanguage(Language::En));
         act(UserAction::CheckStatus);
     }
-    kiosk.view.wait_for("the status form", WAIT, |v| v.screen == Screen::Status && v.status.result.is_none()).await;
+    kiosk.view.wait_for("the status form", WAIT, |v| v.screen == Screen::Status && v.status.results.is_empty()).await;
     act(UserAction::Focus(Some(0)));
     for _ in 0..40 {
         act(UserAction::Backspace);
@@ -47,7 +47,7 @@ async fn check(kiosk: &TestKiosk, reference: &str, born: &str) -> View {
     kiosk
         .view
         .wait_for("the status check's outcome", WAIT, |v| {
-            v.screen == Screen::Status && !v.status.checking && (v.status.result.is_some() || v.status.problem.is_some())
+            v.screen == Screen::Status && !v.status.checking && (!v.status.results.is_empty() || v.status.problem.is_some())
         })
         .await
 }
@@ -70,29 +70,47 @@ async fn a_status_is_live_online_and_the_kiosks_own_offline_and_never_for_a_wron
 
     // Online: central's answer, with its deadline.
     let view = check(&kiosk, &reference, "14031985").await;
-    let result = view.status.result.clone().expect("found");
+    let result = view.status.results.first().cloned().expect("found");
     assert_eq!((result.state, result.next_step, result.as_of.as_str()), (StatusState::Received, StatusStep::Wait, ""), "{view:?}");
     assert!(result.on_time && !result.due.is_empty() && result.history.len() == 1);
     assert_eq!(result.service_name, "Certificate of Criminal Record");
     let view = check(&kiosk, &reference, "15031985").await;
-    assert_eq!((view.status.problem, view.status.result.is_some()), (Some(StatusProblem::NotFound), false));
+    assert_eq!((view.status.problem, view.status.results.len()), (Some(StatusProblem::NotFound), 0));
 
     // Ready at central: the kiosk hears of it and says what to do.
     let application = central.central.store().recent_applications(1).expect("rows")[0].id;
     central.central.issue_certificate(application).expect("issued");
     let view = check(&kiosk, &reference, "14031985").await;
-    let result = view.status.result.clone().expect("found");
+    let result = view.status.results.first().cloned().expect("found");
     assert_eq!((result.state, result.next_step, result.history.len()), (StatusState::Ready, StatusStep::CollectAtKiosk, 2));
     eventually("the certificate known here", WAIT, || kiosk.store().ready_certificate_count().expect("count") == 1).await;
+
+    // By identity: the app's sign-in code lists the holder's applications (the form's
+    // document number is the code's).
+    kiosk.send(Event::Ui(UserAction::StatusAnother));
+    kiosk.view.wait_for("a new status form", WAIT, |v| v.screen == Screen::Status && v.status.results.is_empty()).await;
+    let holder = balcao_central::store::Citizen {
+        sub: "citizen-1".into(),
+        name: "CHAN TAI MAN".into(),
+        document_number: "1234567(8)".into(),
+        birth_date: "1985-03-14".into(),
+    };
+    let code =
+        central.central.store().sign_in_code(&holder, "GSC-01", jiff::Timestamp::now(), jiff::SignedDuration::from_mins(2)).expect("code");
+    kiosk.simulators.code_scanner.present(code.as_bytes()).expect("the virtual scanner sends");
+    let view = kiosk.view.wait_for("the holder's applications", WAIT, |v| v.status.by_identity || v.status.problem.is_some()).await;
+    assert_eq!(view.status.problem, None, "{view:?}");
+    assert_eq!(view.status.results.len(), 1);
+    assert_eq!((view.status.results[0].reference.as_str(), view.status.results[0].state), (reference.as_str(), StatusState::Ready));
 
     // Offline: the kiosk's own copy, with when it last heard; still nothing for a wrong date.
     proxy.set(Plan::CUT);
     kiosk.view.wait_for("the kiosk to be offline", WAIT, |v| !v.online).await;
     let view = check(&kiosk, &reference, "14031985").await;
-    let result = view.status.result.clone().expect("found offline");
+    let result = view.status.results.first().cloned().expect("found offline");
     assert_eq!((result.state, result.next_step), (StatusState::Ready, StatusStep::CollectAtKiosk));
     assert!(!result.as_of.is_empty(), "labelled with its age: {result:?}");
     let view = check(&kiosk, &reference, "01011990").await;
-    assert_eq!((view.status.problem, view.status.result.is_some()), (Some(StatusProblem::NotFoundOffline), false));
+    assert_eq!((view.status.problem, view.status.results.len()), (Some(StatusProblem::NotFoundOffline), 0));
     kiosk.stop().await;
 }

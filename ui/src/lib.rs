@@ -383,25 +383,41 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Some(StatusProblem::TooManyTries) => g::StatusProblem::TooManyTries,
             Some(StatusProblem::InvalidDate) => g::StatusProblem::InvalidDate,
             Some(StatusProblem::NotAReceiptCode) => g::StatusProblem::NotAReceiptCode,
+            Some(StatusProblem::SignInRefused) => g::StatusProblem::SignInRefused,
+            Some(StatusProblem::NoneForHolder) => g::StatusProblem::NoneForHolder,
+            Some(StatusProblem::HolderOffline) => g::StatusProblem::HolderOffline,
+            Some(StatusProblem::DocumentNotRead) => g::StatusProblem::DocumentNotRead,
         });
-        let result = view.status.result.clone().unwrap_or_default();
-        status.set_found(view.status.result.is_some());
-        status.set_found_reference(result.reference.as_str().into());
-        status.set_service_name(result.service_name.as_str().into());
-        status.set_state(status_state(result.state));
-        status.set_next_step(match result.next_step {
+        status.set_document_reader(view.status.document_reader);
+        let step = |step: StatusStep| match step {
             StatusStep::Wait => g::StatusStep::Wait,
             StatusStep::CollectAtKiosk => g::StatusStep::CollectAtKiosk,
             StatusStep::CollectAtCounter => g::StatusStep::CollectAtCounter,
             StatusStep::Nothing => g::StatusStep::Nothing,
             StatusStep::AskAtCounter => g::StatusStep::AskAtCounter,
-        });
-        status.set_due(result.due.as_str().into());
-        status.set_on_time(result.on_time);
-        let lines: Vec<g::StatusLine> =
-            result.history.iter().map(|l| g::StatusLine { at: l.at.as_str().into(), state: status_state(l.state) }).collect();
+        };
+        let results = &view.status.results;
+        status.set_found(!results.is_empty());
+        status.set_by_identity(view.status.by_identity);
+        let cards: Vec<g::StatusCard> = results
+            .iter()
+            .map(|r| g::StatusCard {
+                reference: r.reference.as_str().into(),
+                service_name: r.service_name.as_str().into(),
+                state: status_state(r.state),
+                next_step: step(r.next_step),
+                due: r.due.as_str().into(),
+                on_time: r.on_time,
+            })
+            .collect();
+        status.set_results(ModelRc::new(VecModel::from(cards)));
+        // The history of one application; a list of several shows none.
+        let lines: Vec<g::StatusLine> = match results.as_slice() {
+            [one] => one.history.iter().map(|l| g::StatusLine { at: l.at.as_str().into(), state: status_state(l.state) }).collect(),
+            _ => Vec::new(),
+        };
         status.set_history(ModelRc::new(VecModel::from(lines)));
-        status.set_as_of(result.as_of.as_str().into());
+        status.set_as_of(results.first().map_or("", |r| r.as_of.as_str()).into());
     }
 
     if changed(&|p| p.error == view.error) {

@@ -381,8 +381,16 @@ pub enum StatusProblem {
     TooManyTries,
     /// The date of birth typed is not a date.
     InvalidDate,
-    /// The scanned code is not one of our receipts.
+    /// The scanned code is not one of our receipts nor the app's sign-in code.
     NotAReceiptCode,
+    /// The app's sign-in code was refused (expired, used, not for this centre, forged).
+    SignInRefused,
+    /// The citizen's identity was checked and central has no application of theirs.
+    NoneForHolder,
+    /// Looking applications up by identity needs central, which cannot be reached.
+    HolderOffline,
+    /// The document on the reader could not be read, or its chip's signature does not hold.
+    DocumentNotRead,
 }
 
 /// Where an application stands, as the citizen reads it.
@@ -447,7 +455,13 @@ pub struct StatusView {
     pub focused: Option<usize>,
     pub checking: bool,
     pub problem: Option<StatusProblem>,
-    pub result: Option<StatusResult>,
+    /// What was found: one application (by its number), or a person's (by their identity);
+    /// empty while the form shows.
+    pub results: Vec<StatusResult>,
+    /// Found by the citizen's identity (their applications, possibly none).
+    pub by_identity: bool,
+    /// A document laid on the reader can be read here (an OCR reader and a chip reader).
+    pub document_reader: bool,
 }
 
 /// A counter queue the citizen can take a ticket for.
@@ -628,7 +642,7 @@ impl View {
         hide(&mut view.pickup.document_number);
         hide(&mut view.status.reference);
         hide(&mut view.status.date_of_birth);
-        if let Some(result) = &mut view.status.result {
+        for result in &mut view.status.results {
             hide(&mut result.reference);
         }
         hide(&mut view.done.reference);

@@ -179,6 +179,31 @@ impl std::fmt::Debug for StatusQuery {
     }
 }
 
+/// A citizen's question about all their applications, asked by a kiosk that has checked who
+/// they are (their document's chip, or the government app's signed code).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HolderQuery {
+    #[cfg_attr(feature = "openapi", schema(max_length = 20))]
+    pub document_number: String,
+    /// `YYYY-MM-DD`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
+    pub date_of_birth: String,
+}
+
+impl std::fmt::Debug for HolderQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HolderQuery(..)")
+    }
+}
+
+/// A person's applications, newest first (at most 20).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HolderStatuses {
+    pub applications: Vec<CitizenStatus>,
+}
+
 /// What the citizen does next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

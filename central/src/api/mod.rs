@@ -235,6 +235,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/applications/batch", axum::routing::post(applications::submit_batch))
         .route("/v1/applications/{id}", get(applications::status))
         .route("/v1/status-checks", axum::routing::post(status::check))
+        .route("/v1/status-checks/holder", axum::routing::post(status::check_holder))
         .route("/v1/events", axum::routing::post(events::submit))
         .route("/v1/heartbeats", axum::routing::post(fleet::heartbeat))
         .route("/v1/commands/{id}/report", axum::routing::post(fleet::report))

@@ -56,6 +56,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::applications::submit_batch,
         super::applications::status,
         super::status::check,
+        super::status::check_holder,
         super::events::submit,
         super::fleet::heartbeat,
         super::fleet::report,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use balcao_backend_client::api::{CitizenStatus, Problem, StatusQuery};
+use balcao_backend_client::api::{CitizenStatus, HolderQuery, HolderStatuses, Problem, StatusQuery};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -37,12 +37,21 @@ pub async fn look_up(state: &Arc<AppState>, query: StatusQuery) -> Result<Citize
         }
     };
     let catalog = state.catalog_now().await?;
-    let service = catalog.catalog.services.iter().find(|s| s.id == status.service_id);
+    Ok(citizen_status(&catalog.catalog, status, received_at))
+}
+
+/// What the citizen sees of `status`: the deadline and the next step from the service's terms.
+fn citizen_status(
+    catalog: &balcao_backend_client::api::Catalog,
+    status: balcao_backend_client::api::ApplicationStatus,
+    received_at: Timestamp,
+) -> CitizenStatus {
+    let service = catalog.service(&status.service_id);
     let (days, delivery) = service.map_or((0, balcao_backend_client::api::Delivery::CollectAtCounter), |s| (s.processing_days, s.delivery));
     let zone = TimeZone::system();
     let received = received_at.to_zoned(zone.clone()).date();
     let today = Timestamp::now().to_zoned(zone.clone()).date();
-    Ok(CitizenStatus::of(status, days, delivery, received, today, &zone))
+    CitizenStatus::of(status, days, delivery, received, today, &zone)
 }
 
 fn no_match() -> ApiError {
@@ -80,4 +89,40 @@ pub async fn check(
     let query: StatusQuery = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body is not a status query", e.to_string()))?;
     look_up(&state, query).await.map(axum::Json)
+}
+
+/// Every application of a citizen whose identity the kiosk has checked (their document's chip,
+/// or the government app's signed sign-in code): found by the document number's blind index,
+/// newest first, at most 20. Only kiosks ask this, never a phone.
+#[utoipa::path(
+    post,
+    path = "/v1/status-checks/holder",
+    tag = "applications",
+    request_body = HolderQuery,
+    responses(
+        (status = 200, description = "The holder's applications, newest first (none: an empty list)", body = HolderStatuses),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a document number or not a date", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn check_holder(
+    State(state): State<Arc<AppState>>,
+    _kiosk: Kiosk,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<HolderStatuses>, ApiError> {
+    let query: HolderQuery = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body is not a holder query", e.to_string()))?;
+    let number = balcao_backend_client::api::normalise_document_number(&query.document_number);
+    if number.is_empty() || number.len() > 20 {
+        return Err(unprocessable("invalid-document-number", "Not a document number", "Send the number as on the document."));
+    }
+    if query.date_of_birth.trim().parse::<jiff::civil::Date>().is_err() {
+        return Err(unprocessable("invalid-date-of-birth", "Not a date of birth", "Send it as YYYY-MM-DD."));
+    }
+    let store = state.clone();
+    let found = super::blocking(move || store.store.statuses_for_holder(&query.document_number, &query.date_of_birth)).await??;
+    let catalog = state.catalog_now().await?;
+    let applications = found.into_iter().map(|(status, received_at)| citizen_status(&catalog.catalog, status, received_at)).collect();
+    Ok(axum::Json(HolderStatuses { applications }))
 }

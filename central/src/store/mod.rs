@@ -352,6 +352,8 @@ fn migrations() -> Migrations<'static> {
         M::up(fleet::DIAGNOSES_SCHEMA),
         // A citizen's look at their application: found by its number, wrong tries counted.
         M::up(status::STATUS_TRIES_SCHEMA),
+        // An applicant's applications, found by their document number's blind index.
+        M::up(status::HOLDER_INDEX_SCHEMA),
     ])
 }
 
@@ -491,6 +493,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     enrollment::RETIRED_SCHEMA,
     fleet::DIAGNOSES_SCHEMA,
     status::STATUS_TRIES_SCHEMA,
+    status::HOLDER_INDEX_SCHEMA,
 ];
 
 /// A kiosk's events found without reading everyone's.
@@ -1019,7 +1022,7 @@ fn purge_personal_data(tx: &mut Tx<'_>, before: Timestamp) -> Result<usize, Stor
         args![before.to_string(), EMPTY],
     )?;
     let purged = tx.execute(
-        &format!("UPDATE applications SET sealed = NULL, answers = '', identity = NULL WHERE sealed IS NOT NULL AND {settled}"),
+        &format!("UPDATE applications SET sealed = NULL, answers = '', identity = NULL, holder_index = NULL WHERE sealed IS NOT NULL AND {settled}"),
         args![before.to_string()],
     )?;
     Ok(purged as usize)
@@ -1055,7 +1058,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 19;
+const SQLITE_MIGRATIONS: usize = 20;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the
@@ -1095,6 +1098,8 @@ struct ApplicationRowToStore<'a> {
     identity_method: Option<String>,
     request_hash: &'a str,
     sealed: Vec<u8>,
+    /// The blind index of the applicant's document number (see [`status`]), if the form has one.
+    holder_index: Option<String>,
     receipt: String,
     received_second: i64,
 }
@@ -1108,6 +1113,7 @@ impl<'a> ApplicationRowToStore<'a> {
             key: new.key,
             kiosk_id: &submission.kiosk_id,
             sealed: store.seal_application(&id, &personal)?,
+            holder_index: status::holder_index_of(store, &submission.answers),
             id,
             reference: &submission.reference,
             centre_id: &submission.centre_id,
@@ -1133,12 +1139,12 @@ fn insert_applications(tx: &mut Tx<'_>, rows: &[ApplicationRowToStore<'_>]) -> R
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    const COLUMNS: usize = 14;
+    const COLUMNS: usize = 15;
     let values: Vec<String> = (0..rows.len())
         .map(|i| {
             let p = |n: usize| format!("${}", i * COLUMNS + n);
             format!(
-                "({}, {}, {}, {}, {}, {}, '', {}, {}, {}, {}, {}, {}, {}, {})",
+                "({}, {}, {}, {}, {}, {}, '', {}, {}, {}, {}, {}, {}, {}, {}, {})",
                 p(1),
                 p(2),
                 p(3),
@@ -1152,7 +1158,8 @@ fn insert_applications(tx: &mut Tx<'_>, rows: &[ApplicationRowToStore<'_>]) -> R
                 p(11),
                 p(12),
                 p(13),
-                p(14)
+                p(14),
+                p(15)
             )
         })
         .collect();
@@ -1173,11 +1180,12 @@ fn insert_applications(tx: &mut Tx<'_>, rows: &[ApplicationRowToStore<'_>]) -> R
             &r.identity_method,
             &r.request_hash,
             &r.sealed,
+            &r.holder_index,
         ]);
     }
     let sql = format!(
         "INSERT INTO applications (id, reference, kiosk_id, centre_id, service_id, language, answers, fee_avos, payment, submitted_at,
-             received_at, state, identity_method, request_hash, sealed)
+             received_at, state, identity_method, request_hash, sealed, holder_index)
          VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
         values.join(", ")
     );

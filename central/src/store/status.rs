@@ -4,7 +4,9 @@
 //! wrong tries are counted per number (in the database: every instance sees them), and after
 //! [`MAX_WRONG_TRIES`] within [`TRY_WINDOW`] the number answers nothing for [`LOCKED_FOR`].
 
-use balcao_backend_client::api::{Answer, ApplicationStatus};
+use std::collections::BTreeMap;
+
+use balcao_backend_client::api::{Answer, ApplicationStatus, normalise_document_number};
 use jiff::{SignedDuration, Timestamp};
 
 use super::db::{Tx, args};
@@ -20,6 +22,29 @@ pub(super) const STATUS_TRIES_SCHEMA: &str = "
     );
     CREATE INDEX applications_reference ON applications(reference);
 ";
+
+/// The blind index of an applicant's document number on their application: what finds every
+/// application of a person whose identity a kiosk has checked (chip or sign-in code), without
+/// the number in the database.
+pub(super) const HOLDER_INDEX_SCHEMA: &str = "
+    ALTER TABLE applications ADD COLUMN holder_index TEXT;
+    CREATE INDEX applications_holder ON applications(holder_index);
+";
+
+/// The most applications one look-up by holder returns, newest first.
+pub const MAX_HOLDER_APPLICATIONS: u32 = 20;
+const HOLDER_CONTEXT: &str = "applications/holder-document";
+
+/// The blind index of the document number an application's answers name, if any.
+pub(super) fn holder_index_of(store: &Store, answers: &BTreeMap<String, Answer>) -> Option<String> {
+    match answers.get("document_number") {
+        Some(Answer::Text(number)) => {
+            let number = normalise_document_number(number);
+            (!number.is_empty()).then(|| store.key.blind_index(HOLDER_CONTEXT, &number))
+        }
+        _ => None,
+    }
+}
 
 /// Wrong tries of one number allowed within [`TRY_WINDOW`].
 pub const MAX_WRONG_TRIES: i64 = 5;
@@ -80,21 +105,53 @@ impl Store {
                 return Ok(HolderLookup::NoMatch);
             };
             tx.execute("DELETE FROM status_tries WHERE reference = $1", args![reference])?;
-            let history = tx
-                .query("SELECT state, at FROM status_history WHERE application_id = $1 ORDER BY rowid", args![id])?
-                .iter()
-                .map(|row| {
-                    Ok(balcao_backend_client::api::StatusChange {
-                        state: parse_state(&row.get::<String>(0)?)?,
-                        at: row.get::<String>(1)?.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
-                    })
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            let history = history_of(tx, &id)?;
             let application_id = id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id:?}")))?;
             let received_at = received_at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
             let status =
                 ApplicationStatus { application_id, reference: reference.to_string(), service_id, state: parse_state(&state)?, history };
             Ok(HolderLookup::Found { status, received_at })
+        })
+    }
+
+    /// The applications of the holder of `document_number`, newest first, each with when it was
+    /// received: for a kiosk that has checked who the citizen is (a chip read and verified, or
+    /// the government app's signed code). An application whose answers give a date of birth
+    /// other than `date_of_birth` is not theirs (a mistyped number on someone else's form).
+    pub fn statuses_for_holder(
+        &self,
+        document_number: &str,
+        date_of_birth: &str,
+    ) -> Result<Vec<(ApplicationStatus, Timestamp)>, StoreError> {
+        let number = normalise_document_number(document_number);
+        if number.is_empty() {
+            return Ok(Vec::new());
+        }
+        let index = self.key.blind_index(HOLDER_CONTEXT, &number);
+        self.db.read(|tx| {
+            let rows = tx.query(
+                "SELECT id, reference, service_id, state, received_at, sealed FROM applications
+                 WHERE holder_index = $1 ORDER BY received_at DESC LIMIT $2",
+                args![index, MAX_HOLDER_APPLICATIONS],
+            )?;
+            let mut found = Vec::new();
+            for row in rows {
+                let (id, reference, service_id, state, received_at): (String, String, String, String, String) =
+                    (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?);
+                let Some(sealed) = row.get::<Option<Vec<u8>>>(5)? else { continue };
+                let answers = self.open_application(&id, &sealed)?.answers;
+                let same_number = matches!(answers.get("document_number"), Some(Answer::Text(n)) if normalise_document_number(n) == number);
+                let other_birth = matches!(answers.get("date_of_birth"), Some(Answer::Text(born)) if born != date_of_birth.trim());
+                if !same_number || other_birth {
+                    continue;
+                }
+                let history = history_of(tx, &id)?;
+                let application_id = id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id:?}")))?;
+                let received_at = received_at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
+                let status = ApplicationStatus { application_id, reference, service_id, state: parse_state(&state)?, history };
+                found.push((status, received_at));
+            }
+            Ok(found)
         })
     }
 
@@ -122,6 +179,18 @@ fn count_wrong_try(tx: &mut Tx<'_>, reference: &str, failures: i64, first_at: i6
         args![reference, failures, first_at, locked_until],
     )?;
     Ok(())
+}
+
+fn history_of(tx: &mut Tx<'_>, id: &str) -> Result<Vec<balcao_backend_client::api::StatusChange>, StoreError> {
+    tx.query("SELECT state, at FROM status_history WHERE application_id = $1 ORDER BY rowid", args![id])?
+        .iter()
+        .map(|row| {
+            Ok(balcao_backend_client::api::StatusChange {
+                state: parse_state(&row.get::<String>(0)?)?,
+                at: row.get::<String>(1)?.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
+            })
+        })
+        .collect()
 }
 
 fn timestamp(ms: i64) -> Result<Timestamp, StoreError> {

@@ -1256,6 +1256,10 @@ impl Kiosk {
                     Event::StatusAnswered(status::look_up(client, store, catalog, tries, reference, date_of_birth).await)
                 });
             }
+            Effect::CheckHolderStatus { document_number, date_of_birth } => {
+                let client = self.central.clone().filter(|_| self.session.online());
+                self.send_later(async move { Event::StatusAnswered(status::look_up_holder(client, document_number, date_of_birth).await) });
+            }
             Effect::CollectCertificate { application_id, offline } => {
                 let Some(recorder) = self.recorder() else {
                     let _ = self.events.send(Event::CertificateNotPrinted { uncertain: false });

@@ -8,13 +8,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use balcao_backend_client::api::{ApplicationState, ApplicationStatus, Catalog, CitizenStatus, Delivery, StatusChange, StatusQuery};
+use balcao_backend_client::api::{
+    ApplicationState, ApplicationStatus, Catalog, CitizenStatus, Delivery, HolderQuery, StatusChange, StatusQuery,
+};
 use balcao_backend_client::{CentralClient, ClientError};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::{SharedStore, with_store};
-use crate::session::{DateOfBirth, StatusAnswer, StatusFound};
+use crate::session::{DateOfBirth, DocumentNumber, StatusAnswer, StatusFound};
 use crate::store::KnownStatus;
 
 /// Wrong offline tries of one number allowed within [`WINDOW`] (central's own limit).
@@ -85,6 +87,25 @@ pub async fn look_up(
         Err(e) => {
             tracing::error!(error = %e, "cannot read the applications made here");
             StatusAnswer::NoMatch { offline: true }
+        }
+    }
+}
+
+/// Every application of a citizen whose identity was checked: central only (the kiosk knows
+/// only its own).
+pub async fn look_up_holder(client: Option<CentralClient>, document_number: DocumentNumber, date_of_birth: DateOfBirth) -> StatusAnswer {
+    let Some(client) = client else { return StatusAnswer::HolderUnreachable };
+    let query = HolderQuery { document_number: document_number.0.clone(), date_of_birth: date_of_birth.0.clone() };
+    let zone = TimeZone::system();
+    match tokio::time::timeout(ASK_CENTRAL_FOR, client.check_holder(&query)).await {
+        Ok(Ok(found)) => StatusAnswer::Holder(found.into_iter().map(|status| live(status, &zone)).collect()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "central cannot list a citizen's applications now");
+            StatusAnswer::HolderUnreachable
+        }
+        Err(_) => {
+            tracing::warn!("central took too long to list a citizen's applications");
+            StatusAnswer::HolderUnreachable
         }
     }
 }

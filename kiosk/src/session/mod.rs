@@ -251,6 +251,11 @@ pub enum Effect {
         reference: String,
         date_of_birth: DateOfBirth,
     },
+    /// Look up every application of a citizen whose identity was checked (central only).
+    CheckHolderStatus {
+        document_number: DocumentNumber,
+        date_of_birth: DateOfBirth,
+    },
     /// Record the pickup, print the certificate, and record how it went.
     CollectCertificate {
         application_id: uuid::Uuid,
@@ -330,7 +335,10 @@ enum Stage {
     PickupChecking(PickupForm),
     Status(StatusForm),
     StatusChecking(StatusForm),
-    StatusShown(Box<StatusFound>),
+    StatusShown {
+        found: Vec<StatusFound>,
+        by_identity: bool,
+    },
     Collecting {
         service_id: String,
     },
@@ -715,8 +723,8 @@ impl Session {
                 UserAction::StatusBack => Stage::Home,
                 _ => Stage::Status(form),
             },
-            (Stage::StatusShown(_), UserAction::StatusBack) => Stage::Home,
-            (Stage::StatusShown(_), UserAction::StatusAnother) => Stage::Status(StatusForm::new()),
+            (Stage::StatusShown { .. }, UserAction::StatusBack) => Stage::Home,
+            (Stage::StatusShown { .. }, UserAction::StatusAnother) => Stage::Status(StatusForm::new()),
             (Stage::Home, UserAction::TakeTicket) if self.readiness.receipt_printer && !self.queues().is_empty() => Stage::Queues,
             (Stage::Queues, UserAction::QueuesBack) => Stage::Home,
             (Stage::Queues, UserAction::ChooseQueue(id)) => match self.queues().into_iter().find(|q| q.id == id) {
@@ -926,6 +934,15 @@ impl Session {
         };
         match (&mut self.stage, code) {
             (Stage::Pickup(form), code) => form.scanned(code),
+            // The app's code: every application of its holder, once the code is checked.
+            (Stage::Status(form), ScannedCode::SignIn(code)) if self.readiness.online => {
+                form.focus = None;
+                form.problem = None;
+                let form = std::mem::take(form);
+                effects.push(Effect::CheckSignIn(code));
+                self.set_stage(Stage::StatusChecking(form));
+            }
+            (Stage::Status(form), ScannedCode::SignIn(_)) => form.problem = Some(balcao_ui::view::StatusProblem::HolderOffline),
             (Stage::Status(form), code) => form.scanned(code),
             (Stage::Identify(form), _) if form.busy => {}
             (Stage::Identify(form), ScannedCode::SignIn(code)) if app => {
@@ -946,6 +963,22 @@ impl Session {
     /// A document laid on the OCR reader fills the details and reads the chip at once.
     fn on_zone(&mut self, key: Option<AccessKey>, effects: &mut Vec<Effect>) {
         let chip = chip_accepted(&self.readiness);
+        // On the status screen, a document laid on the reader lists its holder's applications.
+        if let Stage::Status(form) = &mut self.stage {
+            match key {
+                _ if !chip => {}
+                _ if !self.readiness.online => form.problem = Some(balcao_ui::view::StatusProblem::HolderOffline),
+                Some(key) => {
+                    form.focus = None;
+                    form.problem = None;
+                    let form = std::mem::take(form);
+                    effects.push(Effect::ReadIdentity(key));
+                    self.set_stage(Stage::StatusChecking(form));
+                }
+                None => form.problem = Some(balcao_ui::view::StatusProblem::DocumentNotRead),
+            }
+            return;
+        }
         let Stage::Identify(form) = &mut self.stage else { return };
         if form.busy || !chip {
             return;
@@ -1070,8 +1103,37 @@ impl Session {
                     Verdict::NotFoundToCounter => Stage::Error { problem: Problem::PickupNotFound, reference: String::new(), retry: None },
                 }
             }
+            // Only a chip whose signature holds shows a person's applications.
+            (Stage::StatusChecking(mut form), Event::IdentityRead(read)) => match read {
+                Ok(document) if document.assurance == balcao_drivers::identity_reader::Assurance::ChipVerified => {
+                    let identity = Identity::from_document(&document);
+                    effects.push(Effect::CheckHolderStatus {
+                        document_number: DocumentNumber(identity.document_number.clone()),
+                        date_of_birth: DateOfBirth(identity.date_of_birth.clone()),
+                    });
+                    Stage::StatusChecking(form)
+                }
+                _ => {
+                    form.problem = Some(balcao_ui::view::StatusProblem::DocumentNotRead);
+                    Stage::Status(form)
+                }
+            },
+            (Stage::StatusChecking(mut form), Event::SignInChecked(checked)) => match checked {
+                Ok(claims) => {
+                    let identity = Identity::from_sign_in(&claims);
+                    effects.push(Effect::CheckHolderStatus {
+                        document_number: DocumentNumber(identity.document_number.clone()),
+                        date_of_birth: DateOfBirth(identity.date_of_birth.clone()),
+                    });
+                    Stage::StatusChecking(form)
+                }
+                Err(_) => {
+                    form.sign_in_refused();
+                    Stage::Status(form)
+                }
+            },
             (Stage::StatusChecking(mut form), Event::StatusAnswered(answer)) => match form.answered(answer) {
-                status::Verdict::Show(found) => Stage::StatusShown(found),
+                status::Verdict::Show(found, by_identity) => Stage::StatusShown { found, by_identity },
                 status::Verdict::TryAgain => Stage::Status(form),
                 status::Verdict::SendToCounter => Stage::Error { problem: Problem::StatusNotFound, reference: String::new(), retry: None },
             },

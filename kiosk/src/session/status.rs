@@ -83,6 +83,10 @@ impl std::fmt::Debug for StatusFound {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StatusAnswer {
     Found(Box<StatusFound>),
+    /// The applications of a citizen whose identity was checked, newest first (maybe none).
+    Holder(Vec<StatusFound>),
+    /// By identity, central could not be asked (only central knows a person's applications).
+    HolderUnreachable,
     /// No application with this number and date of birth (`offline`: among this kiosk's own,
     /// central could not be asked).
     NoMatch {
@@ -95,7 +99,8 @@ pub enum StatusAnswer {
 /// What the session does with an answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
-    Show(Box<StatusFound>),
+    /// What was found, and whether by the citizen's identity.
+    Show(Vec<StatusFound>, bool),
     TryAgain,
     SendToCounter,
 }
@@ -119,6 +124,12 @@ impl StatusForm {
             }
             ScannedCode::SignIn(_) | ScannedCode::Unknown => self.problem = Some(StatusProblem::NotAReceiptCode),
         }
+    }
+
+    /// The app's sign-in code was refused.
+    pub fn sign_in_refused(&mut self) {
+        self.problem = Some(StatusProblem::SignInRefused);
+        self.focus = None;
     }
 
     pub fn focus(&mut self, field: Option<usize>) {
@@ -172,7 +183,11 @@ impl StatusForm {
     /// Reads what the look-up found.
     pub fn answered(&mut self, answer: StatusAnswer) -> Verdict {
         let problem = match answer {
-            StatusAnswer::Found(found) => return Verdict::Show(found),
+            StatusAnswer::Found(found) => return Verdict::Show(vec![*found], false),
+            StatusAnswer::Holder(found) if !found.is_empty() => return Verdict::Show(found, true),
+            // The identity was checked: nothing was guessed, nothing counts.
+            StatusAnswer::Holder(_) => StatusProblem::NoneForHolder,
+            StatusAnswer::HolderUnreachable => StatusProblem::HolderOffline,
             StatusAnswer::Slowed => StatusProblem::TooManyTries,
             StatusAnswer::NoMatch { offline } => {
                 self.failures += 1;
@@ -195,7 +210,9 @@ impl StatusForm {
             focused: self.focus,
             checking,
             problem: self.problem,
-            result: None,
+            results: Vec::new(),
+            by_identity: false,
+            document_reader: false,
         }
     }
 }
@@ -265,5 +282,15 @@ mod tests {
         assert_eq!(form.answered(StatusAnswer::NoMatch { offline: true }), Verdict::TryAgain);
         assert_eq!(form.problem, Some(StatusProblem::NotFoundOffline));
         assert_eq!(form.answered(StatusAnswer::NoMatch { offline: false }), Verdict::SendToCounter);
+    }
+
+    #[test]
+    fn by_identity_none_found_or_central_unreachable_is_said_and_counts_nothing() {
+        let mut form = StatusForm::new();
+        assert_eq!(form.answered(StatusAnswer::Holder(Vec::new())), Verdict::TryAgain);
+        assert_eq!(form.problem, Some(StatusProblem::NoneForHolder));
+        assert_eq!(form.answered(StatusAnswer::HolderUnreachable), Verdict::TryAgain);
+        assert_eq!(form.problem, Some(StatusProblem::HolderOffline));
+        assert_eq!(form.failures, 0);
     }
 }

@@ -1236,18 +1236,22 @@ fn a_status_is_asked_with_the_number_and_date_of_birth_and_shown_with_what_next(
     assert!(h.session.view().status.checking && h.session.busy(), "no timeout while central answers");
     h.event(Event::StatusAnswered(StatusAnswer::Found(Box::new(status_found(false)))));
     let view = h.session.view();
-    let result = view.status.result.expect("shown");
+    let result = view.status.results.first().cloned().expect("shown");
     assert_eq!((view.screen, result.state, result.next_step), (Screen::Status, StatusState::Ready, StatusStep::CollectAtKiosk));
     assert_eq!(
         (result.service_name.as_str(), result.due.as_str(), result.as_of.as_str()),
         ("Certificate of Criminal Record", "2026-11-25", "")
     );
     assert_eq!(result.history.len(), 2);
-    assert_eq!(h.session.view().masked().status.result.expect("shown").reference, balcao_ui::view::MASK, "a screenshot hides the number");
+    assert_eq!(
+        h.session.view().masked().status.results.first().cloned().expect("shown").reference,
+        balcao_ui::view::MASK,
+        "a screenshot hides the number"
+    );
     // Another check starts empty; back ends at home.
     h.ui(UserAction::StatusAnother);
     let view = h.session.view();
-    assert!(view.status.result.is_none() && view.status.reference.is_empty() && view.status.date_of_birth.is_empty());
+    assert!(view.status.results.is_empty() && view.status.reference.is_empty() && view.status.date_of_birth.is_empty());
     h.ui(UserAction::StatusBack);
     assert_eq!(h.screen(), Screen::Home);
 }
@@ -1258,7 +1262,7 @@ fn offline_the_kiosks_own_copy_is_shown_with_its_age() {
     h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
     h.ask_for_status("K01-261122-0001", "14031985");
     h.event(Event::StatusAnswered(StatusAnswer::Found(Box::new(status_found(true)))));
-    assert_eq!(h.session.view().status.result.expect("shown").as_of, "2026-11-24 09:30");
+    assert_eq!(h.session.view().status.results.first().cloned().expect("shown").as_of, "2026-11-24 09:30");
 }
 
 #[test]
@@ -1294,4 +1298,94 @@ fn a_scanned_receipt_fills_the_status_number() {
     assert_eq!((view.status.reference.as_str(), view.status.focused), ("K01-261122-0009", Some(1)));
     h.event(Event::Scanned(ScannedCode::Unknown));
     assert_eq!(h.session.view().status.problem, Some(StatusProblem::NotAReceiptCode));
+}
+
+#[test]
+fn the_apps_code_on_the_status_screen_lists_the_holders_applications() {
+    let mut h = Harness::new();
+    h.ui(UserAction::Start);
+    h.ui(UserAction::ChooseLanguage(Language::En));
+    h.ui(UserAction::CheckStatus);
+    let code = SignInCode("eyJ.code.sig".into());
+    let effects = h.event(Event::Scanned(ScannedCode::SignIn(code.clone())));
+    assert_eq!(effects, vec![Effect::CheckSignIn(code.clone())]);
+    assert!(h.session.view().status.checking);
+    let claims = SignInClaims {
+        iss: "balcao-reference-idp".into(),
+        sub: "citizen-1".into(),
+        aud: "GSC-01".into(),
+        iat: 0,
+        exp: 600,
+        nonce: "n1".into(),
+        name: "CHAN TAI MAN".into(),
+        document_number: "1234567(8)".into(),
+        birth_date: "1985-03-14".into(),
+    };
+    let effects = h.event(Event::SignInChecked(Ok(claims)));
+    assert_eq!(
+        effects,
+        vec![Effect::CheckHolderStatus {
+            document_number: DocumentNumber("1234567(8)".into()),
+            date_of_birth: DateOfBirth("1985-03-14".into())
+        }]
+    );
+    assert!(!format!("{effects:?}").contains("1234567"), "nothing of the holder in a log");
+    let mut second = status_found(false);
+    second.reference = "K01-261120-0003".into();
+    h.event(Event::StatusAnswered(StatusAnswer::Holder(vec![status_found(false), second])));
+    let view = h.session.view();
+    assert!(view.status.by_identity);
+    assert_eq!(view.status.results.iter().map(|r| r.reference.as_str()).collect::<Vec<_>>(), ["K01-261122-0001", "K01-261120-0003"]);
+
+    // A refused code, and offline, say why; nothing is looked up.
+    h.ui(UserAction::StatusAnother);
+    h.event(Event::Scanned(ScannedCode::SignIn(code.clone())));
+    h.event(Event::SignInChecked(Err(SignInRefusal::Expired)));
+    assert_eq!(h.session.view().status.problem, Some(StatusProblem::SignInRefused));
+    h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+    assert!(h.event(Event::Scanned(ScannedCode::SignIn(code))).is_empty());
+    assert_eq!(h.session.view().status.problem, Some(StatusProblem::HolderOffline));
+}
+
+#[test]
+fn a_verified_document_on_the_reader_lists_its_holders_applications_and_an_unverified_one_does_not() {
+    use balcao_drivers::identity_reader::{Assurance, CalendarDate, DocumentType, HolderData, Sex};
+    let document = |assurance| IdentityDocument {
+        holder: HolderData {
+            document_type: DocumentType::IdentityCard,
+            issuing_state: "CHN".into(),
+            document_number: "12345678".into(),
+            surname: "WONG".into(),
+            given_names: "KA MAN".into(),
+            nationality: "CHN".into(),
+            date_of_birth: CalendarDate { year: 1990, month: 7, day: 2 },
+            sex: Sex::Female,
+            date_of_expiry: CalendarDate { year: 2031, month: 1, day: 31 },
+        },
+        assurance,
+    };
+    let key = AccessKey::Mrz {
+        document_number: "12345678".into(),
+        date_of_birth: CalendarDate { year: 1990, month: 7, day: 2 },
+        date_of_expiry: CalendarDate { year: 2031, month: 1, day: 31 },
+    };
+    let mut h = Harness::new();
+    h.ui(UserAction::Start);
+    h.ui(UserAction::ChooseLanguage(Language::Pt));
+    h.ui(UserAction::CheckStatus);
+    assert!(h.session.view().status.document_reader, "the form says a document may be laid on the reader");
+    assert_eq!(h.event(Event::ZoneRead(Some(key.clone()))), vec![Effect::ReadIdentity(key.clone())]);
+    let effects = h.event(Event::IdentityRead(Ok(document(Assurance::ChipVerified))));
+    assert_eq!(
+        effects,
+        vec![Effect::CheckHolderStatus {
+            document_number: DocumentNumber("12345678".into()),
+            date_of_birth: DateOfBirth("1990-07-02".into())
+        }]
+    );
+    h.event(Event::StatusAnswered(StatusAnswer::Holder(Vec::new())));
+    assert_eq!(h.session.view().status.problem, Some(StatusProblem::NoneForHolder));
+    h.event(Event::ZoneRead(Some(key)));
+    assert!(h.event(Event::IdentityRead(Ok(document(Assurance::ChipUnverified)))).is_empty(), "an unverified chip lists nothing");
+    assert_eq!(h.session.view().status.problem, Some(StatusProblem::DocumentNotRead));
 }

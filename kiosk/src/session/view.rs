@@ -276,15 +276,19 @@ impl Session {
             }
             Stage::Status(form) => {
                 view.status = form.view(false);
+                view.status.document_reader = chip_accepted(&self.readiness) && self.readiness.mrz_reader;
                 Screen::Status
             }
             Stage::StatusChecking(form) => {
                 view.status = form.view(true);
                 Screen::Status
             }
-            Stage::StatusShown(found) => {
-                let name = self.catalog.as_ref().and_then(|c| c.service(&found.service_id)).map(|s| shown(&s.name, language));
-                view.status.result = Some(found.result(name.unwrap_or_else(|| found.service_id.clone())));
+            Stage::StatusShown { found, by_identity } => {
+                let name = |id: &str| {
+                    self.catalog.as_ref().and_then(|c| c.service(id)).map_or_else(|| id.to_string(), |s| shown(&s.name, language))
+                };
+                view.status.results = found.iter().map(|f| f.result(name(&f.service_id))).collect();
+                view.status.by_identity = *by_identity;
                 Screen::Status
             }
             Stage::Collecting { .. } => Screen::Collecting,
