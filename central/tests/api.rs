@@ -361,9 +361,10 @@ async fn the_public_status_page_asks_for_the_date_of_birth_and_answers_in_three_
     assert!(status == StatusCode::OK && page.contains("Received") && page.contains("Nothing to do"), "{page}");
     assert!(!page.contains("1985-03-14") && !page.contains("CHAN TAI MAN"), "the page repeats no personal data");
 
-    let (status, _, body) = phone(form("1999-12-31", "en")).await;
+    let (status, headers, body) = phone(form("1999-12-31", "en")).await;
     let page = text(body);
     assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8", "a page for people stays a page: {page}");
     assert!(page.contains("No application with this number and date of birth") && !page.contains("Received"), "{page}");
     let (status, _, body) = phone(form("yesterday", "pt")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

@@ -269,3 +269,77 @@ async fn an_administrator_makes_an_enrollment_token_and_revokes_a_kiosk_in_a_bro
     browser.close().await;
     tokio::time::timeout(Duration::from_secs(10), central.stop()).await.expect("stops").expect("stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_citizen_follows_an_application_on_a_phone_from_the_receipts_qr() {
+    use balcao_backend_client::api::{Answer, ApplicationSubmission, Language, PaymentRecord};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let central = loopback_central(dir.path()).await;
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).strftime("%y%m%d").to_string();
+    let submission = ApplicationSubmission {
+        application_id: uuid::Uuid::now_v7(),
+        reference: format!("K01-{today}-0001"),
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        service_id: "criminal-record-certificate".into(),
+        language: Language::Pt,
+        answers: [
+            ("full_name", Answer::Text("CHAN TAI MAN".into())),
+            ("document_number", Answer::Text("1234567(8)".into())),
+            ("date_of_birth", Answer::Text("1985-03-14".into())),
+            ("purpose", Answer::Text("employment".into())),
+            ("copies", Answer::Number(1)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        fee_avos: 3000,
+        payment: Some(PaymentRecord {
+            amount_avos: 3000,
+            terminal_receipt_number: 1,
+            trace_number: 7,
+            approval_code: None,
+            card_brand: None,
+        }),
+        identity: None,
+        submitted_at: jiff::Timestamp::now(),
+    };
+    let kiosk = balcao_tests::client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
+    kiosk.submit_application(&submission).await.expect("stored");
+
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let browser = Browser::start(dir.path()).await;
+    let client = &browser.client;
+    let soon = Duration::from_secs(15);
+    client.set_window_size(390, 844).await.expect("a phone's size");
+    // The receipt's QR: the number in the address; the page asks for the date of birth only.
+    client.goto(&format!("{}/status/{}?lang=pt", central.url, submission.reference)).await.expect("goto");
+    let form = browser.wait_for("the status form", soon, |s| s.contains("date_of_birth")).await;
+    assert!(form.contains(&submission.reference) && !form.contains("Registo Criminal"), "nothing before the date of birth");
+    accessible(&browser, "status-form").await;
+    browser.screenshot(shots, "status-phone-form").await;
+    let fits = client.execute("return document.documentElement.scrollWidth <= window.innerWidth;", vec![]).await.expect("measured");
+    assert_eq!(fits, serde_json::Value::Bool(true), "the page fits a phone's width");
+
+    // A wrong date: nothing shown; the right one: the status, its deadline, what next.
+    let date = |value: &'static str| async move {
+        let field = client.find(Locator::Id("date_of_birth")).await.expect("the date field");
+        client
+            .execute("arguments[0].value = arguments[1];", vec![serde_json::to_value(&field).expect("element"), value.into()])
+            .await
+            .expect("set the date");
+        client.find(Locator::Css("form button[type=submit]")).await.expect("the button").click().await.expect("submit");
+    };
+    date("1985-03-15").await;
+    let wrong = browser.wait_for("no match", soon, |s| s.contains("class=\"problem\"")).await;
+    assert!(wrong.contains("Não há pedido com este número") && !wrong.contains("Recebido"));
+    date("1985-03-14").await;
+    let found = browser.wait_for("the status", soon, |s| s.contains("class=\"status\"")).await;
+    assert!(
+        found.contains("Recebido") && found.contains("Dentro do prazo") && found.contains("Certificado de Registo Criminal"),
+        "{found}"
+    );
+    assert!(!found.contains("1985-03-14") && !found.contains("CHAN TAI MAN"), "no personal data on the page");
+    accessible(&browser, "status-found").await;
+    browser.screenshot(shots, "status-phone-found").await;
+}

@@ -70,11 +70,14 @@ impl IntoResponse for ApiError {
 
 /// Turns an error response that is not a problem document (one axum or a layer made: a path or
 /// query that does not parse, a method not allowed, a body too large) into one, keeping its
-/// status, its `Allow` and `Retry-After`, and its text as the detail.
+/// status, its `Allow` and `Retry-After`, and its text as the detail. A page made for people
+/// (HTML: the console's refusals, a citizen's status page saying "no match") stays a page.
 pub async fn problem_for_bare_errors(response: Response) -> Response {
     let status = response.status();
-    let is_problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v == PROBLEM_JSON);
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let is_problem = content_type == PROBLEM_JSON;
+    let is_page = content_type.starts_with("text/html");
+    if !(status.is_client_error() || status.is_server_error()) || is_problem || is_page {
         return response;
     }
     let (parts, body) = response.into_parts();
