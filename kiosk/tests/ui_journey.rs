@@ -267,6 +267,24 @@ async fn identified_by_chip(window: &MainWindow) -> String {
     consent_and_pay(window, language, 4000).await
 }
 
+/// A citizen checks an application's status by touch, in `language`: the number from the
+/// receipt, the applicant's date of birth, then central's answer.
+async fn check_status(window: &MainWindow, language: Language, reference: &str) {
+    touch_start(window).await;
+    tap(window, language.endonym()).await;
+    tap(window, &tr(language, "Check an application")).await;
+    field(window, &tr(language, "Application number")).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, reference).await;
+    tap(window, &tr(language, "Done")).await;
+    field(window, &tr(language, "Applicant's date of birth (day/month/year)")).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, "14031985").await;
+    tap(window, &tr(language, "Done")).await;
+    tap(window, &tr(language, "Check the status")).await;
+    find(window, &format!("{}: {}", tr(language, "Status"), tr(language, "Received")), AccessibleRole::Text).await;
+    find(window, &format!("{}: {}", tr(language, "Service"), texts(language).service), AccessibleRole::Text).await;
+    tap(window, &tr(language, "Finish")).await;
+}
+
 /// A citizen takes a queue ticket in Portuguese; returns the number shown.
 async fn take_ticket(window: &MainWindow) -> String {
     let language = Language::Pt;
@@ -383,12 +401,22 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
     };
 
     ui.window().show().expect("show");
+    let status_central = central.clone();
     let window = ui.window().as_weak();
     let script = slint::spawn_local(async move {
         let window = window.upgrade().expect("window");
         let mut references = Vec::new();
         for language in [Language::ZhHant, Language::Pt, Language::En] {
             references.push(journey(&window, language).await);
+        }
+        // Each citizen then follows their application, in their language, once central has it.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while status_central.store().count_applications().expect("count") < 3 {
+            assert!(Instant::now() < deadline, "the applications did not reach central");
+            sleep(Duration::from_millis(50)).await;
+        }
+        for (language, reference) in [Language::ZhHant, Language::Pt, Language::En].into_iter().zip(references.clone()) {
+            check_status(&window, language, &reference).await;
         }
         let ticket = take_ticket(&window).await;
         references.push(identified_by_app(&window, &scanner, sign_in_code).await);

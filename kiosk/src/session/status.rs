@@ -147,13 +147,12 @@ impl StatusForm {
                 }
             }
             Some(_) => {
+                // The keypad stays open after the last digit (closing by itself, it would put the
+                // buttons under the citizen's finger) until they press Done.
                 for c in key.chars().filter(char::is_ascii_digit) {
                     if self.birth_digits.len() < 8 {
                         self.birth_digits.push(c);
                     }
-                }
-                if self.birth_digits.len() == 8 {
-                    self.focus = None;
                 }
             }
             None => return,
@@ -262,7 +261,9 @@ mod tests {
         form.key("3102198");
         assert_eq!(form.view(false).date_of_birth, "31/02/198");
         form.key("5");
-        assert_eq!(form.focus, None, "the keyboard closes on the eighth digit");
+        assert_eq!(form.focus, Some(1), "the keypad stays open after the last digit");
+        form.key("9");
+        assert_eq!(form.view(false).date_of_birth, "31/02/1985", "eight digits at most");
         assert!(form.date_of_birth().is_none(), "31 February is not a date");
         form.focus(Some(1));
         (0..8).for_each(|_| form.backspace());
