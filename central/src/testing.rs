@@ -289,3 +289,39 @@ fn binaries() -> io::Result<PathBuf> {
 fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
 }
+
+/// An application for a Certificate of Criminal Record as kiosk K01 of centre GSC-01 files it
+/// today, numbered `K01-<today>-0001` (UTC, as central checks numbers' days), paid by card:
+/// for tests and benchmarks that need one at central.
+pub fn criminal_record_submission() -> balcao_backend_client::api::ApplicationSubmission {
+    use balcao_backend_client::api::{Answer, ApplicationSubmission, Language, PaymentRecord};
+    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).strftime("%y%m%d").to_string();
+    ApplicationSubmission {
+        application_id: uuid::Uuid::now_v7(),
+        reference: format!("K01-{today}-0001"),
+        kiosk_id: "K01".into(),
+        centre_id: "GSC-01".into(),
+        service_id: "criminal-record-certificate".into(),
+        language: Language::Pt,
+        answers: [
+            ("full_name", Answer::Text("CHAN TAI MAN".into())),
+            ("document_number", Answer::Text("1234567(8)".into())),
+            ("date_of_birth", Answer::Text("1985-03-14".into())),
+            ("purpose", Answer::Text("employment".into())),
+            ("copies", Answer::Number(1)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        fee_avos: 3000,
+        payment: Some(PaymentRecord {
+            amount_avos: 3000,
+            terminal_receipt_number: 1,
+            trace_number: 101,
+            approval_code: None,
+            card_brand: None,
+        }),
+        identity: None,
+        submitted_at: jiff::Timestamp::now(),
+    }
+}

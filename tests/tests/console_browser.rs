@@ -272,38 +272,9 @@ async fn an_administrator_makes_an_enrollment_token_and_revokes_a_kiosk_in_a_bro
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_citizen_follows_an_application_on_a_phone_from_the_receipts_qr() {
-    use balcao_backend_client::api::{Answer, ApplicationSubmission, Language, PaymentRecord};
     let dir = tempfile::tempdir().expect("tempdir");
     let central = loopback_central(dir.path()).await;
-    let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).strftime("%y%m%d").to_string();
-    let submission = ApplicationSubmission {
-        application_id: uuid::Uuid::now_v7(),
-        reference: format!("K01-{today}-0001"),
-        kiosk_id: "K01".into(),
-        centre_id: "GSC-01".into(),
-        service_id: "criminal-record-certificate".into(),
-        language: Language::Pt,
-        answers: [
-            ("full_name", Answer::Text("CHAN TAI MAN".into())),
-            ("document_number", Answer::Text("1234567(8)".into())),
-            ("date_of_birth", Answer::Text("1985-03-14".into())),
-            ("purpose", Answer::Text("employment".into())),
-            ("copies", Answer::Number(1)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect(),
-        fee_avos: 3000,
-        payment: Some(PaymentRecord {
-            amount_avos: 3000,
-            terminal_receipt_number: 1,
-            trace_number: 7,
-            approval_code: None,
-            card_brand: None,
-        }),
-        identity: None,
-        submitted_at: jiff::Timestamp::now(),
-    };
+    let submission = balcao_central::testing::criminal_record_submission();
     let kiosk = balcao_tests::client(&central.url, &central.ca_pem, &central.kiosk_identity("K01", "GSC-01").expect("identity"));
     kiosk.submit_application(&submission).await.expect("stored");
 

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use balcao_backend_client::api::{Answer, ApplicationSubmission, Language, PaymentRecord, QueueTicket, TicketOutcome};
+use balcao_backend_client::api::{ApplicationSubmission, QueueTicket, TicketOutcome};
 use balcao_central::testing::{Durability, PgServer};
 use balcao_central::{CentralOptions, DatabaseLocation, KeyFiles};
 use uuid::Uuid;
@@ -51,34 +51,7 @@ pub fn today_code() -> String {
 }
 
 pub fn submission() -> ApplicationSubmission {
-    ApplicationSubmission {
-        application_id: Uuid::now_v7(),
-        reference: format!("K01-{}-0001", today_code()),
-        kiosk_id: "K01".into(),
-        centre_id: "GSC-01".into(),
-        service_id: "criminal-record-certificate".into(),
-        language: Language::Pt,
-        answers: [
-            ("full_name", Answer::Text("CHAN TAI MAN".into())),
-            ("document_number", Answer::Text("1234567(8)".into())),
-            ("date_of_birth", Answer::Text("1985-03-14".into())),
-            ("purpose", Answer::Text("employment".into())),
-            ("copies", Answer::Number(1)),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect(),
-        fee_avos: 3000,
-        payment: Some(PaymentRecord {
-            amount_avos: 3000,
-            terminal_receipt_number: 1,
-            trace_number: 101,
-            approval_code: None,
-            card_brand: None,
-        }),
-        identity: None,
-        submitted_at: jiff::Timestamp::now(),
-    }
+    balcao_central::testing::criminal_record_submission()
 }
 
 /// A printed queue ticket of centre GSC-01's civil registry queue, issued today by `kiosk`.

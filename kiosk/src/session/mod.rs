@@ -1106,11 +1106,7 @@ impl Session {
             // Only a chip whose signature holds shows a person's applications.
             (Stage::StatusChecking(mut form), Event::IdentityRead(read)) => match read {
                 Ok(document) if document.assurance == balcao_drivers::identity_reader::Assurance::ChipVerified => {
-                    let identity = Identity::from_document(&document);
-                    effects.push(Effect::CheckHolderStatus {
-                        document_number: DocumentNumber(identity.document_number.clone()),
-                        date_of_birth: DateOfBirth(identity.date_of_birth.clone()),
-                    });
+                    effects.push(holder_lookup(&Identity::from_document(&document)));
                     Stage::StatusChecking(form)
                 }
                 _ => {
@@ -1120,11 +1116,7 @@ impl Session {
             },
             (Stage::StatusChecking(mut form), Event::SignInChecked(checked)) => match checked {
                 Ok(claims) => {
-                    let identity = Identity::from_sign_in(&claims);
-                    effects.push(Effect::CheckHolderStatus {
-                        document_number: DocumentNumber(identity.document_number.clone()),
-                        date_of_birth: DateOfBirth(identity.date_of_birth.clone()),
-                    });
+                    effects.push(holder_lookup(&Identity::from_sign_in(&claims)));
                     Stage::StatusChecking(form)
                 }
                 Err(_) => {
@@ -1157,6 +1149,14 @@ impl Session {
             }
         };
         self.set_stage(next);
+    }
+}
+
+/// The look-up of every application of a citizen whose identity was checked.
+fn holder_lookup(identity: &Identity) -> Effect {
+    Effect::CheckHolderStatus {
+        document_number: DocumentNumber(identity.document_number.clone()),
+        date_of_birth: DateOfBirth(identity.date_of_birth.clone()),
     }
 }
 
