@@ -372,6 +372,19 @@ async fn the_public_status_page_asks_for_the_date_of_birth_and_answers_in_three_
     // A script in the address is text, not markup.
     let (status, _, body) = phone(Request::get("/status/%3Cscript%3E").body(Body::empty()).expect("req")).await;
     assert!(status == StatusCode::OK && !text(body).contains("<script"), "escaped and filtered");
+
+    // One address trying number after number is stopped too (20 wrong tries, one made above),
+    // even for a right answer after.
+    for i in 0..19 {
+        let request = Request::post(format!("/status/K01-990101-{i:04}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(format!("reference=K01-990101-{i:04}&date_of_birth=1985-03-14")))
+            .expect("req");
+        assert_eq!(phone(request).await.0, StatusCode::NOT_FOUND, "try {i}");
+    }
+    let (status, _, body) = phone(form("1985-03-14", "en")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(text(body).contains("Too many wrong tries"));
 }
 
 #[rstest]

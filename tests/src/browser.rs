@@ -14,6 +14,17 @@ use fantoccini::{Client, ClientBuilder};
 pub struct Browser {
     pub client: Client,
     _driver: Kept,
+    /// Chromium's profile folder, which names its processes.
+    profile: std::path::PathBuf,
+}
+
+/// A test that fails before closing its session leaves Chromium running (the driver's end
+/// does not end the browser): whatever runs on this session's profile is ended with it.
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let pattern = format!("--user-data-dir={}", self.profile.display());
+        let _ = Command::new("pkill").args(["-KILL", "-f", "--"]).arg(pattern).status();
+    }
 }
 
 impl std::fmt::Debug for Browser {
@@ -56,7 +67,7 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a Chromium session");
-        Self { client, _driver: driver }
+        Self { client, _driver: driver, profile }
     }
 
     /// Saves a screenshot of the page as `dir/name.png` (a test's `CARGO_TARGET_TMPDIR`), to be
@@ -109,6 +120,6 @@ impl Browser {
     }
 
     pub async fn close(self) {
-        let _ = self.client.close().await;
+        let _ = self.client.clone().close().await;
     }
 }

@@ -313,4 +313,5 @@ async fn a_citizen_follows_an_application_on_a_phone_from_the_receipts_qr() {
     assert!(!found.contains("1985-03-14") && !found.contains("CHAN TAI MAN"), "no personal data on the page");
     accessible(&browser, "status-found").await;
     browser.screenshot(shots, "status-phone-found").await;
+    browser.close().await;
 }

@@ -17,7 +17,8 @@ use crate::store::status::HolderLookup;
 /// The status of the application `query` names, if its date of birth is the applicant's.
 /// `Err(ApiError)`: no match (404, the same for an unknown number and a wrong date), too many
 /// wrong tries (429), a malformed query (422), or the database.
-pub async fn look_up(state: &Arc<AppState>, query: StatusQuery) -> Result<CitizenStatus, ApiError> {
+/// `address`: where a public page's request came from (its wrong tries are counted too).
+pub async fn look_up(state: &Arc<AppState>, query: StatusQuery, address: Option<String>) -> Result<CitizenStatus, ApiError> {
     let reference = query.reference.trim().to_ascii_uppercase();
     let born = query.date_of_birth.trim().to_string();
     if reference.is_empty() || reference.len() > 32 || !reference.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -27,7 +28,7 @@ pub async fn look_up(state: &Arc<AppState>, query: StatusQuery) -> Result<Citize
         return Err(unprocessable("invalid-date-of-birth", "Not a date of birth", "Send it as YYYY-MM-DD."));
     }
     let store = state.clone();
-    let found = super::blocking(move || store.store.status_for_holder(&reference, &born, Timestamp::now())).await??;
+    let found = super::blocking(move || store.store.status_for_holder(&reference, &born, address.as_deref(), Timestamp::now())).await??;
     let (status, received_at) = match found {
         HolderLookup::Found { status, received_at } => (status, received_at),
         HolderLookup::NoMatch => return Err(no_match()),
@@ -88,7 +89,7 @@ pub async fn check(
 ) -> Result<axum::Json<CitizenStatus>, ApiError> {
     let query: StatusQuery = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body is not a status query", e.to_string()))?;
-    look_up(&state, query).await.map(axum::Json)
+    look_up(&state, query, None).await.map(axum::Json)
 }
 
 /// Every application of a citizen whose identity the kiosk has checked (their document's chip,

@@ -211,7 +211,8 @@ pub async fn status_answer(
     let w = CitizenWords::of(language);
     let reference = reference_in(form.get("reference").map_or(reference.as_str(), String::as_str));
     let date_of_birth = form.get("date_of_birth").cloned().unwrap_or_default();
-    let answer = crate::api::status::look_up(&state, StatusQuery { reference: reference.clone(), date_of_birth }).await;
+    let query = StatusQuery { reference: reference.clone(), date_of_birth };
+    let answer = crate::api::status::look_up(&state, query, Some(visit.address.clone())).await;
     let (status, problem, shown) = match answer {
         Ok(found) => (StatusCode::OK, None, Some(shown(&state, found, language).await)),
         Err(ApiError::Slowed(_)) => (StatusCode::TOO_MANY_REQUESTS, Some(w.too_many), None),

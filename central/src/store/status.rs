@@ -48,6 +48,10 @@ pub(super) fn holder_index_of(store: &Store, answers: &BTreeMap<String, Answer>)
 
 /// Wrong tries of one number allowed within [`TRY_WINDOW`].
 pub const MAX_WRONG_TRIES: i64 = 5;
+/// Wrong tries from one address on the public status page within [`TRY_WINDOW`], whatever the
+/// numbers: one person trying many numbers. Higher than a number's, since a household or an
+/// office shares an address.
+pub const MAX_WRONG_TRIES_PER_ADDRESS: i64 = 20;
 pub const TRY_WINDOW: SignedDuration = SignedDuration::from_mins(15);
 /// How long a number answers nothing after too many wrong tries.
 pub const LOCKED_FOR: SignedDuration = SignedDuration::from_mins(15);
@@ -65,20 +69,31 @@ pub enum HolderLookup {
 
 impl Store {
     /// The status of the application numbered `reference`, if `date_of_birth` (`YYYY-MM-DD`)
-    /// is its applicant's. A wrong try is counted in the same transaction as the look-up.
-    pub fn status_for_holder(&self, reference: &str, date_of_birth: &str, now: Timestamp) -> Result<HolderLookup, StoreError> {
+    /// is its applicant's. A wrong try is counted in the same transaction as the look-up, for
+    /// the number and, on the public page, for the `address` it came from.
+    pub fn status_for_holder(
+        &self,
+        reference: &str,
+        date_of_birth: &str,
+        address: Option<&str>,
+        now: Timestamp,
+    ) -> Result<HolderLookup, StoreError> {
         let now_ms = now.as_millisecond();
+        let mut keys = vec![(reference.to_string(), MAX_WRONG_TRIES)];
+        keys.extend(address.map(|a| (format!("address/{a}"), MAX_WRONG_TRIES_PER_ADDRESS)));
+        // (A number has no `/`: the two kinds of key never meet.)
+        keys.sort();
         self.db.write(|tx| {
-            // Tries of one number counted one at a time, on every instance: tries sent at once
-            // must not all read the same count.
-            tx.lock(&format!("status-tries/{reference}"))?;
-            let tries = tx.query_opt("SELECT failures, first_at, locked_until FROM status_tries WHERE reference = $1", args![reference])?;
-            let (failures, first_at, locked_until) = match tries {
-                Some(row) => (row.get::<i64>(0)?, row.get::<i64>(1)?, row.get::<i64>(2)?),
-                None => (0, now_ms, 0),
-            };
-            if locked_until > now_ms {
-                return Ok(HolderLookup::Slowed { until: timestamp(locked_until)? });
+            // Tries counted one at a time, on every instance: tries sent at once must not all
+            // read the same count. (Locks taken in one order: two requests cannot wait on each
+            // other.)
+            let mut counters = Vec::new();
+            for (key, max) in &keys {
+                tx.lock(&format!("status-tries/{key}"))?;
+                counters.push(read_tries(tx, key, *max, now_ms)?);
+            }
+            if let Some(until) = counters.iter().map(|c| c.locked_until).filter(|until| *until > now_ms).max() {
+                return Ok(HolderLookup::Slowed { until: timestamp(until)? });
             }
             let found =
                 tx.query_opt("SELECT id, service_id, state, received_at, sealed FROM applications WHERE reference = $1", args![reference])?;
@@ -101,7 +116,9 @@ impl Store {
                 None => None,
             };
             let Some((id, service_id, state, received_at)) = matched else {
-                count_wrong_try(tx, reference, failures, first_at, now_ms)?;
+                for counter in &counters {
+                    count_wrong_try(tx, counter, now_ms)?;
+                }
                 return Ok(HolderLookup::NoMatch);
             };
             tx.execute("DELETE FROM status_tries WHERE reference = $1", args![reference])?;
@@ -167,10 +184,30 @@ pub(super) fn purge_status_tries(tx: &mut Tx<'_>, before: Timestamp) -> Result<u
     Ok(usize::try_from(purged).unwrap_or(usize::MAX))
 }
 
-fn count_wrong_try(tx: &mut Tx<'_>, reference: &str, failures: i64, first_at: i64, now: i64) -> Result<(), StoreError> {
+/// One count of wrong tries: a number's, or an address's (`address/…`).
+struct Tries {
+    key: String,
+    max: i64,
+    failures: i64,
+    first_at: i64,
+    locked_until: i64,
+}
+
+fn read_tries(tx: &mut Tx<'_>, key: &str, max: i64, now: i64) -> Result<Tries, StoreError> {
+    let row = tx.query_opt("SELECT failures, first_at, locked_until FROM status_tries WHERE reference = $1", args![key])?;
+    let (failures, first_at, locked_until) = match row {
+        Some(row) => (row.get::<i64>(0)?, row.get::<i64>(1)?, row.get::<i64>(2)?),
+        None => (0, now, 0),
+    };
+    Ok(Tries { key: key.to_string(), max, failures, first_at, locked_until })
+}
+
+fn count_wrong_try(tx: &mut Tx<'_>, tries: &Tries, now: i64) -> Result<(), StoreError> {
+    let reference = tries.key.as_str();
     // A window that has passed starts again with this try.
-    let (failures, first_at) = if now - first_at > TRY_WINDOW.as_millis() as i64 { (1, now) } else { (failures + 1, first_at) };
-    let locked_until = if failures >= MAX_WRONG_TRIES { now + LOCKED_FOR.as_millis() as i64 } else { 0 };
+    let (failures, first_at) =
+        if now - tries.first_at > TRY_WINDOW.as_millis() as i64 { (1, now) } else { (tries.failures + 1, tries.first_at) };
+    let locked_until = if failures >= tries.max { now + LOCKED_FOR.as_millis() as i64 } else { 0 };
     let (failures, locked_until) = if locked_until > 0 { (0, locked_until) } else { (failures, 0) };
     tx.execute(
         "INSERT INTO status_tries (reference, failures, first_at, locked_until) VALUES ($1, $2, $3, $4)

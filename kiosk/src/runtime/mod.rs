@@ -1,23 +1,32 @@
 //! The kiosk's one event loop: it feeds the session every event (touches, ticks, device and
 //! network results), carries out the effects the session returns, and shows its view.
 //!
-//! - `devices.rs` — a thread per device and the readiness poll.
-//! - `outbox.rs` — delivery of queued writes to central.
-//! - `printouts.rs` — certificates and queue tickets, recorded around their printing.
-//! - `status.rs` — a citizen's status check: central, or the kiosk's own copy offline.
-//! - `sync.rs` — the reference data poll (catalog, issuer keys, certificates ready for pickup).
+//! Each journey's effects are carried out in a file of its own:
+//! - `apply.rs` — the fee reserved, the application saved, the fee booked or released, paper;
+//! - `pickup.rs` — a certificate found and collected, a queue ticket issued (`printouts.rs`:
+//!   recorded around their printing);
+//! - `status.rs` — a citizen's status check: central, or the kiosk's own copy offline;
+//! - `identify.rs` — the app's sign-in code, a document's chip.
+//!
+//! And around them: `devices.rs` (a thread per device, the readiness poll), `outbox.rs`
+//! (delivery of queued writes to central), `sync.rs` (the reference data poll: catalog, issuer
+//! keys, certificates ready for pickup), `payments.rs` (reconciliation), `fleet.rs`
+//! (heartbeats, commands).
 //!
 //! Background work reports back only as session events on one channel, so the session sees
 //! one ordered stream and needs no locks.
 
+mod apply;
 mod attendant;
 pub mod devices;
 pub mod fleet;
+mod identify;
 pub mod logs;
 pub mod maintenance;
 pub mod metrics;
 pub mod outbox;
 pub mod payments;
+mod pickup;
 mod printouts;
 pub mod renewal;
 mod status;
@@ -30,17 +39,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use balcao_backend_client::CentralClient;
-use balcao_backend_client::api::signin::SignInRefusal;
-use balcao_backend_client::api::{DayTotals, HolderCheck, IdentityProof, KioskEvent, KioskEventKind, Severity};
+use balcao_backend_client::api::{DayTotals, KioskEvent, KioskEventKind, Severity};
 use balcao_drivers::CancelToken;
-use balcao_drivers::identity_reader::ErrorKind as IdentityError;
-use balcao_drivers::payment_terminal::{AuthorizationOutcome, AuthorizationRequest, ErrorKind as PaymentError};
 use balcao_ui::view::{Problem, Screen, View};
 use tokio::sync::{Notify, mpsc, watch};
 
-use crate::receipt;
-use crate::session::{Effect, Event, FoundCertificate, ScannedCode, Session, SessionConfig};
-use crate::store::{Approval, KioskPlace, NewApplication, PaymentState, Store, StoreError};
+use crate::session::{Effect, Event, ScannedCode, Session, SessionConfig};
+use crate::store::{Approval, KioskPlace, PaymentState, Store, StoreError};
 use devices::Devices;
 use outbox::{OutboxSender, RetryPolicy};
 use sync::ReferenceSync;
@@ -993,336 +998,28 @@ impl Kiosk {
         });
     }
 
+    /// Carries out what the session asked, each journey's effects in its own file.
     fn execute(&mut self, effect: Effect) {
         match effect {
-            Effect::Authorize { amount_avos, reference } => {
-                let Some(store) = self.store.clone() else {
-                    let _ = self.events.send(Event::PaymentFailed(PaymentError::Other));
-                    return;
-                };
-                let cancel = CancelToken::new();
-                self.payment_cancel = Some(cancel.clone());
-                let id = uuid::Uuid::now_v7();
-                self.in_flight.set(Some(id));
-                let terminal = self.devices.payment_terminal.clone();
-                let prompts = self.events.clone();
-                let (fatal, today) = (self.fatal.clone(), local_now().date().to_string());
-                tracing::info!(amount_avos, service = %reference, payment = %id, "asking the terminal to reserve the fee");
-                self.send_later(async move {
-                    // Journaled before the terminal hears of it: a crash from here on leaves a
-                    // trace the reconciliation follows.
-                    let service = reference.clone();
-                    let journaled = with_store(&store, move |s| {
-                        s.payment_intent(id, &service, amount_avos, &today)?;
-                        s.payment_step(id, PaymentState::PreauthSent)
-                    })
-                    .await;
-                    if let Err(e) = journaled {
-                        tracing::error!(error = %e, "payment not journaled: the terminal is not asked");
-                        if e.is_fatal() {
-                            fatal.fail(&e);
-                        }
-                        return Event::PaymentFailed(PaymentError::Other);
-                    }
-                    let request = AuthorizationRequest { amount: amount_avos, reference: id.to_string(), cancel };
-                    let result = terminal
-                        .call(move |t| {
-                            t.authorize(&request, &mut |prompt| {
-                                let _ = prompts.send(Event::PaymentPrompt(prompt));
-                            })
-                        })
-                        .await;
-                    let (event, step) = match result {
-                        Ok(Ok(outcome)) => {
-                            let step = match &outcome {
-                                AuthorizationOutcome::Approved(a) => Outcome::Approved(Approval {
-                                    receipt_number: a.receipt_number,
-                                    trace_number: a.trace_number,
-                                    card_brand: a.card_brand.clone(),
-                                    card_last4: a.card.as_ref().map(|c| c.last4().to_string()),
-                                }),
-                                _ => Outcome::Step(PaymentState::Declined),
-                            };
-                            (Event::PaymentOutcome(outcome), step)
-                        }
-                        Ok(Err(e)) => {
-                            tracing::warn!(kind = ?e.kind(), error = %e, "payment terminal failed");
-                            // Only a lost answer may have reserved money: it stays `preauth_sent`
-                            // for the reconciliation. Anything else reserved nothing.
-                            let step = if e.kind() == PaymentError::OutcomeUnknown {
-                                Outcome::Unknown
-                            } else {
-                                Outcome::Step(PaymentState::NotReserved)
-                            };
-                            (Event::PaymentFailed(e.kind()), step)
-                        }
-                        Err(gone) => {
-                            tracing::error!(error = %gone, "payment terminal worker gone");
-                            (Event::PaymentFailed(PaymentError::OutcomeUnknown), Outcome::Unknown)
-                        }
-                    };
-                    let written = match step {
-                        Outcome::Approved(approval) => with_store(&store, move |s| s.payment_authorised(id, &approval)).await,
-                        Outcome::Step(state) => with_store(&store, move |s| s.payment_step(id, state)).await,
-                        Outcome::Unknown => Ok(()),
-                    };
-                    match written {
-                        Ok(()) => event,
-                        Err(e) => {
-                            // The reservation is not on record as approved: the service must
-                            // not go ahead. The reconciliation finds it open and reverses it.
-                            tracing::error!(error = %e, "payment outcome not journaled");
-                            if e.is_fatal() {
-                                fatal.fail(&e);
-                            }
-                            Event::PaymentFailed(PaymentError::OutcomeUnknown)
-                        }
-                    }
-                });
-            }
-            Effect::CancelPayment => {
-                if let Some(cancel) = &self.payment_cancel {
-                    cancel.cancel();
-                }
-            }
-            Effect::SaveApplication(draft) => {
-                let Some(store) = self.store.clone() else {
-                    let _ = self.events.send(Event::ApplicationNotSaved);
-                    return;
-                };
-                let now = local_now();
-                let new = NewApplication {
-                    kiosk_id: self.settings.kiosk_id.clone(),
-                    centre_id: self.settings.centre_id.clone(),
-                    service_id: draft.service_id,
-                    language: draft.language,
-                    answers: draft.answers,
-                    fee_avos: draft.fee_avos,
-                    payment_id: draft.payment.as_ref().and_then(|_| self.in_flight.get()),
-                    payment: draft.payment,
-                    identity: draft.identity.as_ref().map(|identity| IdentityProof {
-                        method: identity.method,
-                        holder: HolderCheck::new(rand::random(), &identity.document_number),
-                    }),
-                    submitted_at: now.timestamp(),
-                    local_date: now.date(),
-                };
-                let wake = self.outbox_wake.clone();
-                let fatal = self.fatal.clone();
-                self.send_later(async move {
-                    let saved = with_store(&store, move |s| {
-                        // The journal says the service is being delivered before it is.
-                        if let Some(payment) = new.payment_id {
-                            s.payment_step(payment, PaymentState::Fulfilling)?;
-                        }
-                        s.save_application(&new)
-                    });
-                    match saved.await {
-                        Ok(saved) => {
-                            tracing::info!(application = %saved.application_id, "application saved and queued");
-                            wake.notify_one();
-                            Event::ApplicationSaved(saved)
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "application could not be saved");
-                            if e.is_fatal() {
-                                fatal.fail(&e);
-                            }
-                            Event::ApplicationNotSaved
-                        }
-                    }
-                });
-            }
-            Effect::Capture(authorization) => {
-                let (terminal, journal) = (self.devices.payment_terminal.clone(), self.journal());
-                self.send_later(async move {
-                    let Some((store, id)) = journal else { return Event::CaptureFailed };
-                    if let Err(e) = with_store(&store, move |s| s.payment_step(id, PaymentState::CaptureSent)).await {
-                        tracing::error!(error = %e, "capture not journaled: left to the reconciliation");
-                        return Event::CaptureFailed;
-                    }
-                    let amount = authorization.amount;
-                    let result = terminal.call(move |t| t.capture(&authorization, amount)).await;
-                    let next = match &result {
-                        Ok(Ok(_)) => Some(PaymentState::Captured),
-                        Ok(Err(e)) if e.kind() == PaymentError::NoSuchReservation => Some(PaymentState::Lapsed),
-                        _ => None,
-                    };
-                    if let Some(state) = next
-                        && let Err(e) = with_store(&store, move |s| s.payment_step(id, state)).await
-                    {
-                        tracing::error!(error = %e, "capture outcome not journaled: left to the reconciliation");
-                    }
-                    match settled(result, "capture failed: the reservation needs reconciliation") {
-                        Some(capture) => Event::Captured(capture.receipt_lines),
-                        None => Event::CaptureFailed,
-                    }
-                });
-            }
-            Effect::Reverse(authorization) => {
-                let (terminal, journal) = (self.devices.payment_terminal.clone(), self.journal());
-                self.send_later(async move {
-                    let Some((store, id)) = journal else { return Event::ReversalFailed };
-                    if let Err(e) = with_store(&store, move |s| s.payment_step(id, PaymentState::ReversalSent)).await {
-                        tracing::error!(error = %e, "reversal not journaled: left to the reconciliation");
-                        return Event::ReversalFailed;
-                    }
-                    let result = terminal.call(move |t| t.reverse(&authorization)).await;
-                    // One the terminal no longer holds was never booked: released all the same.
-                    let released = match result {
-                        Ok(Ok(_)) => true,
-                        Ok(Err(e)) if e.kind() == PaymentError::NoSuchReservation => true,
-                        other => {
-                            settled(other, "reversal failed: the reservation needs reconciliation");
-                            false
-                        }
-                    };
-                    if !released {
-                        return Event::ReversalFailed;
-                    }
-                    match with_store(&store, move |s| s.payment_step(id, PaymentState::Reversed)).await {
-                        Ok(()) => Event::Reversed,
-                        Err(e) => {
-                            tracing::error!(error = %e, "reversal not journaled: left to the reconciliation");
-                            Event::ReversalFailed
-                        }
-                    }
-                });
-            }
-            Effect::PrintNotCharged(content) => {
-                let printer = self.devices.receipt_printer.clone();
-                let printed_at = local_now().strftime("%Y-%m-%d %H:%M").to_string();
-                let layout = receipt::not_charged_layout(&content, &printed_at, &self.settings.kiosk_id);
-                tokio::spawn(async move {
-                    if let Some(done) = settled(printer.call(move |p| p.print(&layout)).await, "not-charged slip not printed") {
-                        tracing::info!(job = done.job, "not-charged slip printed");
-                    }
-                });
-            }
-            Effect::PrintReceipt(content) => {
-                let printer = self.devices.receipt_printer.clone();
-                let printed_at = local_now().strftime("%Y-%m-%d %H:%M").to_string();
-                let layout = receipt::layout(&content, &printed_at, &self.settings.kiosk_id, &self.settings.status_url);
-                self.send_later(async move {
-                    match settled(printer.call(move |p| p.print(&layout)).await, "receipt not printed") {
-                        Some(done) => {
-                            tracing::info!(job = done.job, length_mm = ?done.length_mm, "receipt printed");
-                            Event::ReceiptPrinted
-                        }
-                        None => Event::ReceiptNotPrinted,
-                    }
-                });
-            }
-            Effect::FindCertificate { reference, document_number } => {
-                let Some(store) = self.store.clone() else {
-                    let _ = self.events.send(Event::CertificateFound(None));
-                    return;
-                };
-                let feed = self.certificates.clone().filter(|_| self.session.online());
-                self.send_later(async move {
-                    let lookup = reference.clone();
-                    let mut found = with_store(&store, move |s| s.find_certificate(&lookup)).await;
-                    // Not here yet: staff may have marked it ready since the last poll. Central
-                    // is asked at once (briefly: the citizen is waiting), then the list again.
-                    if let (Ok(None), Some(feed)) = (&found, feed) {
-                        match tokio::time::timeout(FRESH_LOOKUP, feed.follow()).await {
-                            Ok(Ok(())) => found = with_store(&store, move |s| s.find_certificate(&reference)).await,
-                            Ok(Err(e)) => tracing::warn!(error = %e, "cannot refresh the certificates ready here"),
-                            Err(_) => tracing::warn!("refreshing the certificates ready here took too long"),
-                        }
-                    }
-                    match found {
-                        Ok(Some(certificate)) => {
-                            // Argon2id takes tens of milliseconds: on a blocking thread, never
-                            // on the loop that answers the citizen's touches.
-                            let checked = tokio::task::spawn_blocking(move || {
-                                let holder_matches = certificate.holder.matches(&document_number.0);
-                                FoundCertificate { certificate, holder_matches }
-                            });
-                            Event::CertificateFound(checked.await.ok().map(Box::new))
-                        }
-                        Ok(None) => Event::CertificateFound(None),
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot look up ready certificates");
-                            Event::CertificateFound(None)
-                        }
-                    }
-                });
-            }
-            Effect::CheckStatus { reference, date_of_birth } => {
-                let client = self.central.clone().filter(|_| self.session.online());
-                let (store, catalog, tries) = (self.store.clone(), self.session.catalog(), self.status_tries.clone());
-                self.send_later(async move {
-                    Event::StatusAnswered(status::look_up(client, store, catalog, tries, reference, date_of_birth).await)
-                });
-            }
-            Effect::CheckHolderStatus { document_number, date_of_birth } => {
-                let client = self.central.clone().filter(|_| self.session.online());
-                self.send_later(async move { Event::StatusAnswered(status::look_up_holder(client, document_number, date_of_birth).await) });
-            }
-            Effect::CollectCertificate { application_id, offline } => {
-                let Some(recorder) = self.recorder() else {
-                    let _ = self.events.send(Event::CertificateNotPrinted { uncertain: false });
-                    return;
-                };
-                self.send_later(printouts::collect(recorder, self.devices.document_printer.clone(), application_id, offline));
-            }
-            Effect::IssueTicket(content) => {
-                let Some(recorder) = self.recorder() else {
-                    let _ = self.events.send(Event::TicketNotPrinted { number: None });
-                    return;
-                };
-                let printer = self.devices.receipt_printer.clone();
-                self.send_later(printouts::issue_ticket(recorder, printer, self.settings.ticket_series, *content));
-            }
-            Effect::CheckSignIn(code) => {
-                let Some(store) = self.store.clone() else {
-                    let _ = self.events.send(Event::SignInChecked(Err(SignInRefusal::UnknownKey)));
-                    return;
-                };
-                let (centre, kiosk) = (self.settings.centre_id.clone(), self.settings.kiosk_id.clone());
-                let fatal = self.fatal.clone();
-                self.send_later(async move {
-                    let result = with_store(&store, move |s| s.accept_sign_in(&code.0, jiff::Timestamp::now(), &centre, &kiosk)).await;
-                    match result {
-                        Ok(Ok(claims)) => {
-                            tracing::info!("sign-in code accepted");
-                            Event::SignInChecked(Ok(claims))
-                        }
-                        Ok(Err(refusal)) => {
-                            tracing::info!(?refusal, "sign-in code refused");
-                            Event::SignInChecked(Err(refusal))
-                        }
-                        Err(e) => {
-                            // The code's nonce could not be recorded: it cannot be accepted.
-                            tracing::error!(error = %e, "cannot check sign-in codes");
-                            if e.is_fatal() {
-                                fatal.fail(&e);
-                            }
-                            Event::SignInChecked(Err(SignInRefusal::UnknownKey))
-                        }
-                    }
-                });
-            }
-            Effect::ReadIdentity(key) => {
-                let reader = self.devices.identity_reader.clone();
-                self.send_later(async move {
-                    match reader.call(move |r| r.read(&key)).await {
-                        Ok(Ok(document)) => {
-                            tracing::info!(assurance = ?document.assurance, "identity document read");
-                            Event::IdentityRead(Ok(document))
-                        }
-                        Ok(Err(e)) => {
-                            tracing::info!(kind = ?e.kind(), "identity document not read");
-                            Event::IdentityRead(Err(e.kind()))
-                        }
-                        Err(gone) => {
-                            tracing::error!(error = %gone, "identity reader worker gone");
-                            Event::IdentityRead(Err(IdentityError::Other))
-                        }
-                    }
-                });
-            }
+            // Applying and paying: apply.rs.
+            Effect::Authorize { amount_avos, reference } => self.authorize(amount_avos, reference),
+            Effect::CancelPayment => self.cancel_payment(),
+            Effect::SaveApplication(draft) => self.save_application(draft),
+            Effect::Capture(authorization) => self.capture(authorization),
+            Effect::Reverse(authorization) => self.reverse(authorization),
+            Effect::PrintNotCharged(content) => self.print_not_charged(content),
+            Effect::PrintReceipt(content) => self.print_receipt(content),
+            // Collecting a certificate, taking a ticket: pickup.rs.
+            Effect::FindCertificate { reference, document_number } => self.find_certificate(reference, document_number),
+            Effect::CollectCertificate { application_id, offline } => self.collect_certificate(application_id, offline),
+            Effect::IssueTicket(content) => self.issue_ticket(*content),
+            // Checking a status: status.rs.
+            Effect::CheckStatus { reference, date_of_birth } => self.check_status(reference, date_of_birth),
+            Effect::CheckHolderStatus { document_number, date_of_birth } => self.check_holder_status(document_number, date_of_birth),
+            // Knowing who applies: identify.rs.
+            Effect::CheckSignIn(code) => self.check_sign_in(code),
+            Effect::ReadIdentity(key) => self.read_identity(key),
+            // A citizen's call for an attendant: attendant.rs.
             Effect::CallAttendant { screen, language } => self.attendant.call(screen, language),
             Effect::EndAttendantCall => self.attendant.end(),
             Effect::SessionEnded => {

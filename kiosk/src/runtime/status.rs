@@ -15,8 +15,8 @@ use balcao_backend_client::{CentralClient, ClientError};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-use super::{SharedStore, with_store};
-use crate::session::{DateOfBirth, DocumentNumber, StatusAnswer, StatusFound};
+use super::{Kiosk, SharedStore, with_store};
+use crate::session::{DateOfBirth, DocumentNumber, Event, StatusAnswer, StatusFound};
 use crate::store::KnownStatus;
 
 /// Wrong offline tries of one number allowed within [`WINDOW`] (central's own limit).
@@ -153,5 +153,20 @@ fn offline(known: KnownStatus, catalog: Option<&Catalog>, zone: &TimeZone) -> St
         on_time: seen.on_time,
         history: if sent { seen.history.iter().map(|change| (change.state, local(change.at, zone))).collect() } else { Vec::new() },
         as_of: Some(local(at, zone)),
+    }
+}
+
+impl Kiosk {
+    /// Looks an application up for its applicant.
+    pub(super) fn check_status(&mut self, reference: String, date_of_birth: DateOfBirth) {
+        let client = self.central.clone().filter(|_| self.session.online());
+        let (store, catalog, tries) = (self.store.clone(), self.session.catalog(), self.status_tries.clone());
+        self.send_later(async move { Event::StatusAnswered(look_up(client, store, catalog, tries, reference, date_of_birth).await) });
+    }
+
+    /// Lists every application of a citizen whose identity was checked.
+    pub(super) fn check_holder_status(&mut self, document_number: DocumentNumber, date_of_birth: DateOfBirth) {
+        let client = self.central.clone().filter(|_| self.session.online());
+        self.send_later(async move { Event::StatusAnswered(look_up_holder(client, document_number, date_of_birth).await) });
     }
 }
