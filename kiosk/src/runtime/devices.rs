@@ -1,8 +1,9 @@
 //! Each device runs on its own thread, owned by a [`DeviceWorker`]; async code sends it jobs
 //! and awaits the answers. A slow or dead device blocks only its own thread, and a driver that
 //! panics (a bug, or a crate that panics on what a device sent) fails only the job it was
-//! doing: the worker catches the panic, reports it as a device fault, makes the driver anew and
-//! takes the next job.
+//! doing: the worker catches the panic, reports it as a device fault, makes the driver anew
+//! (when it was given a way to: [`DeviceWorker::restartable`]; the kiosk's workers are
+//! [`DeviceWorker::spawn`]ed and go on with the driver they have) and takes the next job.
 
 use std::path::Path;
 use std::sync::Arc;
