@@ -258,3 +258,24 @@ async fn on_postgresql_too_personal_data_is_sealed_and_no_signing_key_is_in_the_
     let stored = central.store().recent_applications(5).expect("list");
     assert!(stored[0].identity.as_ref().is_some_and(|i| i.holder.matches(DOCUMENT)), "and reads whole through central");
 }
+
+#[tokio::test]
+async fn applications_stored_before_the_holder_index_are_indexed_by_the_daily_housekeeping() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = dir.path().join("central.db");
+    let application = application();
+    {
+        let central = Central::open(&CentralOptions::new(database.clone())).expect("central");
+        assert_eq!(submit(&central, &application).await, StatusCode::CREATED);
+        assert_eq!(central.store().statuses_for_holder(DOCUMENT, BIRTH).expect("look-up").len(), 1, "indexed when stored");
+    }
+    // As a database from before the index: the column empty.
+    let conn = rusqlite::Connection::open(&database).expect("sqlite");
+    assert_eq!(conn.execute("UPDATE applications SET holder_index = NULL", []).expect("cleared"), 1);
+    drop(conn);
+    let central = Central::open(&CentralOptions::new(database.clone())).expect("central");
+    assert!(central.store().statuses_for_holder(DOCUMENT, BIRTH).expect("look-up").is_empty(), "not found without its index");
+    central.housekeeping().expect("housekeeping");
+    let found = central.store().statuses_for_holder(DOCUMENT, BIRTH).expect("look-up");
+    assert_eq!(found.iter().map(|(status, _)| status.application_id).collect::<Vec<_>>(), [application.application_id]);
+}

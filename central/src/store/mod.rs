@@ -706,7 +706,8 @@ impl Store {
     /// The daily housekeeping, by one instance at a time (the others skip it while one does
     /// it): forgets idempotency keys received before `keys_before`, feed rows of certificates
     /// gone before `feed_before`, the personal data of applications settled before
-    /// `personal_before` and the wrong status tries of numbers before `keys_before`, then rotates the identity provider's key if due. `None` if another
+    /// `personal_before` and the wrong status tries of numbers before `keys_before`, indexes the
+    /// holders of applications stored before there was an index, then rotates the identity provider's key if due. `None` if another
     /// instance is doing it now.
     pub fn housekeeping(
         &self,
@@ -723,6 +724,7 @@ impl Store {
                 + certificates::purge_feed(tx, feed_before)?
                 + purge_personal_data(tx, personal_before)?
                 + status::purge_status_tries(tx, keys_before)?;
+            status::index_holders(self, tx)?;
             Ok::<_, StoreError>(Some(purged))
         })?;
         if purged.is_some() {

@@ -178,6 +178,23 @@ impl Store {
     }
 }
 
+/// Applications indexed per housekeeping run, at most (each one opened and decrypted).
+const INDEX_PER_RUN: u32 = 2000;
+
+/// Gives applications stored before the holder index existed theirs ("" where the form names no
+/// document number, so they are not read again): `INDEX_PER_RUN` per run of the daily
+/// housekeeping. Returns how many were looked at.
+pub(super) fn index_holders(store: &Store, tx: &mut Tx<'_>) -> Result<usize, StoreError> {
+    let rows =
+        tx.query("SELECT id, sealed FROM applications WHERE holder_index IS NULL AND sealed IS NOT NULL LIMIT $1", args![INDEX_PER_RUN])?;
+    for row in &rows {
+        let (id, sealed): (String, Vec<u8>) = (row.get(0)?, row.get(1)?);
+        let index = holder_index_of(store, &store.open_application(&id, &sealed)?.answers).unwrap_or_default();
+        tx.execute("UPDATE applications SET holder_index = $2 WHERE id = $1", args![id, index])?;
+    }
+    Ok(rows.len())
+}
+
 pub(super) fn purge_status_tries(tx: &mut Tx<'_>, before: Timestamp) -> Result<usize, StoreError> {
     let before = before.as_millisecond();
     let purged = tx.execute("DELETE FROM status_tries WHERE first_at < $1 AND locked_until < $1", args![before])?;
