@@ -129,29 +129,17 @@ pub fn finish(kiosk: &TestKiosk) {
 /// The application a citizen completes in [`apply_for_criminal_record`], as the session hands
 /// it to the store: for tests that queue applications without going through the screens.
 pub fn paid_criminal_record_application(kiosk_id: &str) -> balcao_kiosk::store::NewApplication {
-    use balcao_backend_client::api::{Answer, PaymentRecord};
-    let answers = [
-        ("full_name", Answer::Text("CHAN TAI MAN".into())),
-        ("document_number", Answer::Text("1234567(8)".into())),
-        ("date_of_birth", Answer::Text("1985-03-14".into())),
-        ("purpose", Answer::Text("study".into())),
-        ("copies", Answer::Number(1)),
-    ];
+    // The same application central's own tests file, queued as the kiosk saves it.
+    let sample = balcao_central::testing::criminal_record_submission();
     let now = jiff::Zoned::now();
     balcao_kiosk::store::NewApplication {
         kiosk_id: kiosk_id.into(),
-        centre_id: "GSC-01".into(),
-        service_id: "criminal-record-certificate".into(),
+        centre_id: sample.centre_id,
+        service_id: sample.service_id,
         language: balcao_backend_client::api::Language::En,
-        answers: answers.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        fee_avos: 3000,
-        payment: Some(PaymentRecord {
-            amount_avos: 3000,
-            terminal_receipt_number: 1,
-            trace_number: 101,
-            approval_code: None,
-            card_brand: None,
-        }),
+        answers: sample.answers,
+        fee_avos: sample.fee_avos,
+        payment: sample.payment,
         payment_id: None,
         identity: None,
         submitted_at: now.timestamp(),

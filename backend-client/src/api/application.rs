@@ -161,6 +161,15 @@ pub struct ApplicationStatus {
     pub history: Vec<StatusChange>,
 }
 
+/// The applicant's date of birth their answers give (`YYYY-MM-DD`), if any: what a status
+/// check by number is told against, at central and at the kiosk.
+pub fn answered_date_of_birth(answers: &BTreeMap<String, Answer>) -> Option<&str> {
+    match answers.get("date_of_birth") {
+        Some(Answer::Text(born)) if !born.is_empty() => Some(born.as_str()),
+        _ => None,
+    }
+}
+
 /// A citizen's question about their own application: the number on the receipt and the
 /// applicant's date of birth. Central answers only when both belong together.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

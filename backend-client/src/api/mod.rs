@@ -17,7 +17,7 @@ pub mod signin;
 pub use application::{
     Answer, ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,
     CitizenStatus, HolderQuery, HolderStatuses, IdentityMethod, IdentityProof, MAX_BATCH, NextStep, PaymentRecord, StatusChange,
-    StatusQuery, working_days_after,
+    StatusQuery, answered_date_of_birth, working_days_after,
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
 pub use enrollment::{EnrollmentRequest, EnrollmentToken, IssuedCertificate, MAX_CSR, RenewalRequest, Retirement, TokenError, fingerprint};

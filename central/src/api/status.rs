@@ -1,6 +1,6 @@
 //! A citizen's look at their own application, by the number on the receipt and their date of
 //! birth: asked by a kiosk (this endpoint) or on the citizen's phone (the public status page,
-//! `crate::status_page`). Both go through [`look_up`].
+//! `crate::console::status_page`). Both go through [`look_up`].
 
 use std::sync::Arc;
 
@@ -12,21 +12,25 @@ use jiff::tz::TimeZone;
 
 use super::auth::Kiosk;
 use super::{ApiError, AppState, unprocessable};
+use crate::store::StoredCatalog;
 use crate::store::status::HolderLookup;
 
 /// The status of the application `query` names, if its date of birth is the applicant's.
 /// `Err(ApiError)`: no match (404, the same for an unknown number and a wrong date), too many
 /// wrong tries (429), a malformed query (422), or the database.
-/// `address`: where a public page's request came from (its wrong tries are counted too).
-pub async fn look_up(state: &Arc<AppState>, query: StatusQuery, address: Option<String>) -> Result<CitizenStatus, ApiError> {
+/// `address`: where a public page's request came from (its wrong tries are counted too). The
+/// catalog it was read against comes with it, for the service's name.
+pub async fn look_up(
+    state: &Arc<AppState>,
+    query: StatusQuery,
+    address: Option<String>,
+) -> Result<(CitizenStatus, Arc<StoredCatalog>), ApiError> {
     let reference = query.reference.trim().to_ascii_uppercase();
     let born = query.date_of_birth.trim().to_string();
     if reference.is_empty() || reference.len() > 32 || !reference.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return Err(unprocessable("invalid-reference", "Not an application number", "The number is on the receipt, e.g. K01-261122-0007."));
     }
-    if born.parse::<jiff::civil::Date>().is_err() {
-        return Err(unprocessable("invalid-date-of-birth", "Not a date of birth", "Send it as YYYY-MM-DD."));
-    }
+    check_date_of_birth(&born)?;
     let store = state.clone();
     let found = super::blocking(move || store.store.status_for_holder(&reference, &born, address.as_deref(), Timestamp::now())).await??;
     let (status, received_at) = match found {
@@ -38,7 +42,14 @@ pub async fn look_up(state: &Arc<AppState>, query: StatusQuery, address: Option<
         }
     };
     let catalog = state.catalog_now().await?;
-    Ok(citizen_status(&catalog.catalog, status, received_at))
+    Ok((citizen_status(&catalog.catalog, status, received_at), catalog))
+}
+
+fn check_date_of_birth(born: &str) -> Result<(), ApiError> {
+    match born.trim().parse::<jiff::civil::Date>() {
+        Ok(_) => Ok(()),
+        Err(_) => Err(unprocessable("invalid-date-of-birth", "Not a date of birth", "Send it as YYYY-MM-DD.")),
+    }
 }
 
 /// What the citizen sees of `status`: the deadline and the next step from the service's terms.
@@ -89,7 +100,7 @@ pub async fn check(
 ) -> Result<axum::Json<CitizenStatus>, ApiError> {
     let query: StatusQuery = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body is not a status query", e.to_string()))?;
-    look_up(&state, query, None).await.map(axum::Json)
+    look_up(&state, query, None).await.map(|(status, _)| axum::Json(status))
 }
 
 /// Every application of a citizen whose identity the kiosk has checked (their document's chip,
@@ -118,9 +129,7 @@ pub async fn check_holder(
     if number.is_empty() || number.len() > 20 {
         return Err(unprocessable("invalid-document-number", "Not a document number", "Send the number as on the document."));
     }
-    if query.date_of_birth.trim().parse::<jiff::civil::Date>().is_err() {
-        return Err(unprocessable("invalid-date-of-birth", "Not a date of birth", "Send it as YYYY-MM-DD."));
-    }
+    check_date_of_birth(&query.date_of_birth)?;
     let store = state.clone();
     let found = super::blocking(move || store.store.statuses_for_holder(&query.document_number, &query.date_of_birth)).await??;
     let catalog = state.catalog_now().await?;

@@ -79,6 +79,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 #[derive(Clone, Debug)]
 pub struct Visit {
     pub w: &'static Words,
+    /// The language `w` speaks.
+    pub language: Language,
     /// A language chosen with `?lang=`, to be remembered in a cookie.
     chosen: Option<Language>,
     address: String,
@@ -110,7 +112,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Visit {
         });
         let language = chosen.or(remembered).or(accepted).unwrap_or(Language::ZhHant);
         let address = parts.extensions.get::<ConnectInfo<Peer>>().map_or_else(|| "unknown".to_string(), |c| c.0.addr.ip().to_string());
-        Ok(Self { w: Words::of(language), chosen, address })
+        Ok(Self { w: Words::of(language), language, chosen, address })
     }
 }
 

@@ -11,7 +11,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use balcao_backend_client::api::{ApplicationState, CitizenStatus, Language, NextStep, StatusQuery};
+use balcao_backend_client::api::{ApplicationState, Catalog, CitizenStatus, Language, NextStep, StatusQuery};
 
 use super::{Visit, page};
 use crate::api::{ApiError, AppState};
@@ -185,10 +185,6 @@ struct StatusPage {
     shown: Option<Shown>,
 }
 
-fn language_of(visit: &Visit) -> Language {
-    Language::from_tag(visit.w.lang).unwrap_or(Language::ZhHant)
-}
-
 /// The number from the address, as typed on a receipt: capitals, digits and dashes, at most 32.
 fn reference_in(path: &str) -> String {
     path.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect::<String>().to_ascii_uppercase()
@@ -196,7 +192,7 @@ fn reference_in(path: &str) -> String {
 
 /// `GET /status/<number>`: the form asking for the date of birth.
 pub async fn status_form(visit: Visit, Path(reference): Path<String>) -> Response {
-    let w = CitizenWords::of(language_of(&visit));
+    let w = CitizenWords::of(visit.language);
     page(&visit, StatusCode::OK, StatusPage { w, reference: reference_in(&reference), problem: None, shown: None }.render())
 }
 
@@ -207,14 +203,14 @@ pub async fn status_answer(
     Path(reference): Path<String>,
     form: axum::Form<HashMap<String, String>>,
 ) -> Response {
-    let language = language_of(&visit);
+    let language = visit.language;
     let w = CitizenWords::of(language);
     let reference = reference_in(form.get("reference").map_or(reference.as_str(), String::as_str));
     let date_of_birth = form.get("date_of_birth").cloned().unwrap_or_default();
     let query = StatusQuery { reference: reference.clone(), date_of_birth };
     let answer = crate::api::status::look_up(&state, query, Some(visit.address.clone())).await;
     let (status, problem, shown) = match answer {
-        Ok(found) => (StatusCode::OK, None, Some(shown(&state, found, language).await)),
+        Ok((found, catalog)) => (StatusCode::OK, None, Some(shown(&catalog.catalog, found, language))),
         Err(ApiError::Slowed(_)) => (StatusCode::TOO_MANY_REQUESTS, Some(w.too_many), None),
         Err(ApiError::Problem(problem)) if problem.status == 404 => (StatusCode::NOT_FOUND, Some(w.no_match), None),
         Err(ApiError::Problem(problem)) if problem.status == 422 => (StatusCode::UNPROCESSABLE_ENTITY, Some(w.invalid), None),
@@ -226,12 +222,9 @@ pub async fn status_answer(
     page(&visit, status, StatusPage { w, reference, problem, shown }.render())
 }
 
-async fn shown(state: &Arc<AppState>, found: CitizenStatus, language: Language) -> Shown {
+fn shown(catalog: &Catalog, found: CitizenStatus, language: Language) -> Shown {
     let w = CitizenWords::of(language);
-    let service = match state.catalog_now().await {
-        Ok(catalog) => catalog.catalog.services.iter().find(|s| s.id == found.service_id).map(|s| s.name.get(language).to_string()),
-        Err(_) => None,
-    };
+    let service = catalog.service(&found.service_id).map(|s| s.name.get(language).to_string());
     let zone = jiff::tz::TimeZone::system();
     Shown {
         service: service.unwrap_or(found.service_id),

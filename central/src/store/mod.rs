@@ -21,7 +21,6 @@ use std::sync::Mutex;
 
 use balcao_backend_client::api::{
     Answer, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, Catalog, IdentityProof, KioskEvent,
-    StatusChange,
 };
 use balcao_backend_client::seal::{DataKey, KeyError};
 use jiff::Timestamp;
@@ -939,23 +938,13 @@ impl Store {
         let id_text = id.to_string();
         let (row, history) = self.db.read(|tx| {
             let row = tx.query_opt("SELECT reference, service_id, state, centre_id FROM applications WHERE id = $1", args![id_text])?;
-            let history = tx.query("SELECT state, at FROM status_history WHERE application_id = $1 ORDER BY rowid", args![id_text])?;
-            Ok::<_, StoreError>((row, history))
+            Ok::<_, StoreError>((row, status::history_of(tx, &id_text)?))
         })?;
         let Some(row) = row else { return Ok(None) };
         let (reference, service_id, state, at): (String, String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
         if centre.is_some_and(|c| c != at) {
             return Ok(None);
         }
-        let history = history
-            .iter()
-            .map(|row| {
-                Ok(StatusChange {
-                    state: parse_state(&row.get::<String>(0)?)?,
-                    at: row.get::<String>(1)?.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Some(ApplicationStatus { application_id: id, reference, service_id, state: parse_state(&state)?, history }))
     }
 

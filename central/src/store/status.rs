@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use balcao_backend_client::api::{Answer, ApplicationStatus, normalise_document_number};
+use balcao_backend_client::api::{Answer, ApplicationStatus, answered_date_of_birth, normalise_document_number};
 use jiff::{SignedDuration, Timestamp};
 
 use super::db::{Tx, args};
@@ -95,38 +95,30 @@ impl Store {
             if let Some(until) = counters.iter().map(|c| c.locked_until).filter(|until| *until > now_ms).max() {
                 return Ok(HolderLookup::Slowed { until: timestamp(until)? });
             }
-            let found =
-                tx.query_opt("SELECT id, service_id, state, received_at, sealed FROM applications WHERE reference = $1", args![reference])?;
+            let found = tx.query_opt(
+                "SELECT id, reference, service_id, state, received_at, sealed FROM applications WHERE reference = $1",
+                args![reference],
+            )?;
             let matched = match found {
                 Some(row) => {
-                    let (id, service_id, state, received_at): (String, String, String, String) =
-                        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-                    let sealed: Option<Vec<u8>> = row.get(4)?;
-                    let born = match sealed {
-                        Some(sealed) => self.open_application(&id, &sealed)?.answers.get("date_of_birth").cloned(),
+                    let (id, sealed): (String, Option<Vec<u8>>) = (row.get(0)?, row.get(5)?);
+                    let answers = match sealed {
+                        Some(sealed) => Some(self.open_application(&id, &sealed)?.answers),
                         None => None,
                     };
-                    match born {
-                        Some(Answer::Text(born)) if !born.is_empty() && born == date_of_birth.trim() => {
-                            Some((id, service_id, state, received_at))
-                        }
-                        _ => None,
-                    }
+                    let born = answers.as_ref().and_then(answered_date_of_birth);
+                    if born == Some(date_of_birth.trim()) { Some(row) } else { None }
                 }
                 None => None,
             };
-            let Some((id, service_id, state, received_at)) = matched else {
+            let Some(row) = matched else {
                 for counter in &counters {
                     count_wrong_try(tx, counter, now_ms)?;
                 }
                 return Ok(HolderLookup::NoMatch);
             };
             tx.execute("DELETE FROM status_tries WHERE reference = $1", args![reference])?;
-            let history = history_of(tx, &id)?;
-            let application_id = id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id:?}")))?;
-            let received_at = received_at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
-            let status =
-                ApplicationStatus { application_id, reference: reference.to_string(), service_id, state: parse_state(&state)?, history };
+            let (status, received_at) = status_of(tx, &row)?;
             Ok(HolderLookup::Found { status, received_at })
         })
     }
@@ -153,28 +145,17 @@ impl Store {
             )?;
             let mut found = Vec::new();
             for row in rows {
-                let (id, reference, service_id, state, received_at): (String, String, String, String, String) =
-                    (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?);
+                let id: String = row.get(0)?;
                 let Some(sealed) = row.get::<Option<Vec<u8>>>(5)? else { continue };
                 let answers = self.open_application(&id, &sealed)?.answers;
                 let same_number = matches!(answers.get("document_number"), Some(Answer::Text(n)) if normalise_document_number(n) == number);
-                let other_birth = matches!(answers.get("date_of_birth"), Some(Answer::Text(born)) if born != date_of_birth.trim());
-                if !same_number || other_birth {
-                    continue;
+                let other_birth = answered_date_of_birth(&answers).is_some_and(|born| born != date_of_birth.trim());
+                if same_number && !other_birth {
+                    found.push(status_of(tx, &row)?);
                 }
-                let history = history_of(tx, &id)?;
-                let application_id = id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id:?}")))?;
-                let received_at = received_at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
-                let status = ApplicationStatus { application_id, reference, service_id, state: parse_state(&state)?, history };
-                found.push((status, received_at));
             }
             Ok(found)
         })
-    }
-
-    /// Forgets the tries of numbers last tried before `before` (the daily housekeeping).
-    pub fn purge_status_tries(&self, before: Timestamp) -> Result<usize, StoreError> {
-        self.db.write(|tx| purge_status_tries(tx, before))
     }
 }
 
@@ -235,7 +216,19 @@ fn count_wrong_try(tx: &mut Tx<'_>, tries: &Tries, now: i64) -> Result<(), Store
     Ok(())
 }
 
-fn history_of(tx: &mut Tx<'_>, id: &str) -> Result<Vec<balcao_backend_client::api::StatusChange>, StoreError> {
+/// An application's status from its row (`id, reference, service_id, state, received_at, …`)
+/// and its history, with when it was received.
+fn status_of(tx: &mut Tx<'_>, row: &super::db::Row) -> Result<(ApplicationStatus, Timestamp), StoreError> {
+    let (id, reference, service_id, state, received_at): (String, String, String, String, String) =
+        (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?);
+    let history = history_of(tx, &id)?;
+    let application_id = id.parse().map_err(|_| StoreError::Corrupt(format!("application id {id:?}")))?;
+    let received_at = received_at.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
+    Ok((ApplicationStatus { application_id, reference, service_id, state: parse_state(&state)?, history }, received_at))
+}
+
+/// An application's changes of state, oldest first.
+pub(super) fn history_of(tx: &mut Tx<'_>, id: &str) -> Result<Vec<balcao_backend_client::api::StatusChange>, StoreError> {
     tx.query("SELECT state, at FROM status_history WHERE application_id = $1 ORDER BY rowid", args![id])?
         .iter()
         .map(|row| {

@@ -706,19 +706,12 @@ impl Session {
                     form.backspace();
                     Stage::Status(form)
                 }
-                UserAction::StatusNext if form.complete() => match form.date_of_birth() {
-                    Some(date_of_birth) => {
-                        form.focus = None;
-                        form.problem = None;
-                        effects.push(Effect::CheckStatus { reference: form.reference.trim().to_string(), date_of_birth });
+                UserAction::StatusNext if form.complete() => match form.submit() {
+                    Some((reference, date_of_birth)) => {
+                        effects.push(Effect::CheckStatus { reference, date_of_birth });
                         Stage::StatusChecking(form)
                     }
-                    None => {
-                        form.problem = Some(balcao_ui::view::StatusProblem::InvalidDate);
-                        form.birth_digits.clear();
-                        form.focus = Some(1);
-                        Stage::Status(form)
-                    }
+                    None => Stage::Status(form),
                 },
                 UserAction::StatusBack => Stage::Home,
                 _ => Stage::Status(form),

@@ -169,8 +169,22 @@ impl StatusForm {
         self.problem = None;
     }
 
+    /// What "check" sends: the number and the date of birth as `YYYY-MM-DD`. A date that is
+    /// not one is said so, and typed again.
+    pub fn submit(&mut self) -> Option<(String, DateOfBirth)> {
+        let Some(date_of_birth) = self.date_of_birth() else {
+            self.problem = Some(StatusProblem::InvalidDate);
+            self.birth_digits.clear();
+            self.focus = Some(1);
+            return None;
+        };
+        self.focus = None;
+        self.problem = None;
+        Some((self.reference.trim().to_string(), date_of_birth))
+    }
+
     /// The date of birth as `YYYY-MM-DD`, if what was typed is a date.
-    pub fn date_of_birth(&self) -> Option<DateOfBirth> {
+    fn date_of_birth(&self) -> Option<DateOfBirth> {
         let iso = iso_date(&self.birth_digits)?;
         iso.parse::<jiff::civil::Date>().ok().map(|_| DateOfBirth(iso))
     }

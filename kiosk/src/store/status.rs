@@ -4,7 +4,7 @@
 //! read from the application's own sealed record; a wrong date and an unknown number get the
 //! same answer. Kept as long as the application is (`store.retention_days`).
 
-use balcao_backend_client::api::{Answer, ApplicationState, ApplicationSubmission};
+use balcao_backend_client::api::{ApplicationState, ApplicationSubmission, answered_date_of_birth};
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 
@@ -47,9 +47,7 @@ impl Store {
         let Some((id, service_id, saved_at, acknowledged_at, central_state, kind, sealed)) = row else { return Ok(None) };
         let submission: ApplicationSubmission = serde_json::from_str(&self.open_body(&id, &kind, &sealed)?)
             .map_err(|e| StoreError::Corrupt(format!("application {id}: {e}")))?;
-        let born =
-            matches!(submission.answers.get("date_of_birth"), Some(Answer::Text(born)) if !born.is_empty() && born == date_of_birth.trim());
-        if !born {
+        if answered_date_of_birth(&submission.answers) != Some(date_of_birth.trim()) {
             return Ok(None);
         }
         let at = |ms: i64| Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt(e.to_string()));
