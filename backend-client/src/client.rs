@@ -15,6 +15,7 @@ use crate::api::{
     HolderStatuses, IDEMPOTENCY_KEY, IssuedCertificate, IssuerKeys, KioskEvent, MAX_BATCH, PickupReceipt, PickupRecord, Problem,
     QueueTicket, RenewalRequest, Retirement, StatusQuery, TicketReceipt,
 };
+use crate::api::{Appointment, AppointmentCancellation, AppointmentConfirmation, AppointmentDays, AppointmentHold, HoldRequest};
 
 /// How long the client waits; injected so tests can shrink them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,7 +236,12 @@ pub fn identity_names(identity_pem: &[u8]) -> Result<(String, String), ClientErr
 fn classify(status: StatusCode, problem: Option<Problem>, retry_after: Option<Duration>) -> ClientError {
     let code = status.as_u16();
     match status {
-        StatusCode::CONFLICT => ClientError::InFlight { retry_after },
+        // A conflict that is not a request in flight is central's answer (a slot taken, a
+        // booking another's), not something a repeat settles.
+        StatusCode::CONFLICT => match problem {
+            Some(problem) if !problem.kind.ends_with(":request-in-flight") => ClientError::Refused { status: code, problem },
+            _ => ClientError::InFlight { retry_after },
+        },
         StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => ClientError::Throttled { status: code, retry_after },
         StatusCode::UNAUTHORIZED => ClientError::NotEnrolled {
             problem: problem.unwrap_or_else(|| Problem::new(code, "kiosk-certificate-required", "central does not take this certificate")),
@@ -408,6 +414,60 @@ impl CentralClient {
         let (status, _, body) = self.send(request, "check_holder").await?;
         let found: HolderStatuses = parse_json(status, &body)?;
         Ok(found.applications)
+    }
+
+    /// The days and slots `service_id` can be booked at this kiosk's centre, from today.
+    pub async fn appointment_slots(&self, service_id: &str, days: u16) -> Result<AppointmentDays, ClientError> {
+        let days = days.to_string();
+        let request = self.http().get(self.url("/appointments/slots")).query(&[("service_id", service_id), ("days", days.as_str())]);
+        let (status, _, body) = self.send(request, "appointment_slots").await?;
+        let found: AppointmentDays = parse_json(status, &body)?;
+        if found.service_id != service_id {
+            return Err(ClientError::MalformedResponse { status: status.as_u16(), detail: "the answer names another service".into() });
+        }
+        Ok(found)
+    }
+
+    /// Holds a place for the citizen while they confirm. Safe to repeat: the hold id is the
+    /// idempotency key. `Ok(None)`: every place of the slot is taken.
+    pub async fn hold_appointment(&self, hold: &HoldRequest) -> Result<Option<AppointmentHold>, ClientError> {
+        let request = self.http().post(self.url("/appointments/holds")).header(IDEMPOTENCY_KEY, hold.hold_id.to_string()).json(hold);
+        match self.send(request, "hold_appointment").await {
+            Ok((status, _, body)) => {
+                let held: AppointmentHold = parse_json(status, &body)?;
+                if held.hold_id != hold.hold_id {
+                    return Err(ClientError::MalformedResponse { status: status.as_u16(), detail: "the answer names another hold".into() });
+                }
+                Ok(Some(held))
+            }
+            Err(ClientError::Refused { status: 409, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Books the place held under `hold_id`. Safe to repeat. A hold that ran out is
+    /// [`ClientError::Refused`] with status 410.
+    pub async fn confirm_appointment(&self, hold_id: Uuid, confirmation: &AppointmentConfirmation) -> Result<Appointment, ClientError> {
+        let request = self.http().post(self.url(&format!("/appointments/holds/{hold_id}/confirmation"))).json(confirmation);
+        let (status, _, body) = self.send(request, "confirm_appointment").await?;
+        parse_json(status, &body)
+    }
+
+    /// Lets a held place go. Safe to repeat.
+    pub async fn release_appointment(&self, hold_id: Uuid) -> Result<(), ClientError> {
+        let request = self.http().delete(self.url(&format!("/appointments/holds/{hold_id}")));
+        self.send(request, "release_appointment").await.map(|_| ())
+    }
+
+    /// Cancels an appointment: `Ok(None)` when central has none with this number and date of
+    /// birth (it does not say which is wrong). Too many wrong tries: [`ClientError::Throttled`].
+    pub async fn cancel_appointment(&self, cancellation: &AppointmentCancellation) -> Result<Option<Appointment>, ClientError> {
+        let request = self.http().post(self.url("/appointments/cancellations")).json(cancellation);
+        match self.send(request, "cancel_appointment").await {
+            Ok((status, _, body)) => parse_json(status, &body).map(Some),
+            Err(ClientError::Refused { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Reports a pickup. Safe to repeat: the pickup id is the idempotency key.

@@ -338,21 +338,9 @@ pub fn catalog() -> Catalog {
             agency: dsi(),
             fee_avos: 0,
             identity_level: IdentityLevel::Declared,
-            form: vec![
-                document_number(),
-                field(
-                    "preferred_date",
-                    t("希望日期", "Data pretendida", "Preferred date"),
-                    true,
-                    FieldKind::Date { range: DateRange::Future },
-                ),
-                field(
-                    "time_of_day",
-                    t("時段", "Período", "Time of day"),
-                    true,
-                    choice(&[("morning", t("上午", "Manhã", "Morning")), ("afternoon", t("下午", "Tarde", "Afternoon"))]),
-                ),
-            ],
+            // The kiosk's booking journey asks for the day, the time and the date of birth;
+            // central's schedule says which days and times (store::appointments).
+            form: Vec::new(),
             delivery: Delivery::CollectAtCounter,
             processing_days: 0,
             devices: vec![DeviceNeed::ReceiptPrinter],

@@ -301,8 +301,8 @@ pub fn ticket_layout(content: &TicketContent, number: &str, printed_at: &str, ki
         .text(w.wait)
 }
 
-/// Lays an appointment confirmation out: when and where, the booking number (also as a
-/// barcode for the counter's scanner) and what to bring.
+/// Lays an appointment confirmation out: when and where, the booking number (also as a QR
+/// code, for the counter's scanner and for cancelling at a kiosk) and what to bring.
 pub fn appointment_layout(content: &AppointmentContent, printed_at: &str, kiosk_id: &str) -> Receipt {
     let w = words(content.language);
     let mut slip = Receipt::new()
@@ -316,10 +316,7 @@ pub fn appointment_layout(content: &AppointmentContent, printed_at: &str, kiosk_
     if let Some(counter) = &content.counter {
         slip = slip.bold_row(w.counter, counter);
     }
-    slip = slip.row(w.booking, &content.reference);
-    if Receipt::barcode_fits(&content.reference) {
-        slip = slip.barcode(&content.reference);
-    }
+    slip = slip.row(w.booking, &content.reference).qr(&content.reference);
     // "Printed", not "Date": the only date that matters on this slip is the appointment's.
     slip.row(w.printed, printed_at).row(w.kiosk, kiosk_id).rule().text(w.arrive).feed(1).centered(w.show_slip)
 }
@@ -444,24 +441,19 @@ mod tests {
     }
 
     #[test]
-    fn an_appointment_confirmation_says_when_and_where_with_the_booking_as_a_barcode_in_the_citizens_language() {
+    fn an_appointment_confirmation_says_when_and_where_with_the_booking_as_a_qr_code_in_the_citizens_language() {
         let content = |language| AppointmentContent {
             language,
-            reference: "AP-261203-0031".into(),
+            reference: "AP-7K2M-Q9XD".into(),
             service_name: "Renovação do BIR".into(),
             agency_name: "DSI".into(),
             slot: "2026-12-03 10:30".into(),
             counter: Some("B4".into()),
         };
         let zh = appointment_layout(&content(Language::ZhHant), "2026-12-01 09:12", "K01").plain_text();
-        for expected in [
-            "預約確認",
-            "預約時間: 2026-12-03 10:30",
-            "櫃檯: B4",
-            "預約編號: AP-261203-0031",
-            "[BARCODE AP-261203-0031]",
-            "自助服務機: K01",
-        ] {
+        for expected in
+            ["預約確認", "預約時間: 2026-12-03 10:30", "櫃檯: B4", "預約編號: AP-7K2M-Q9XD", "[QR AP-7K2M-Q9XD]", "自助服務機: K01"]
+        {
             assert!(zh.contains(expected), "missing {expected:?} in\n{zh}");
         }
         let pt = appointment_layout(&content(Language::Pt), "t", "K01").plain_text();

@@ -200,6 +200,59 @@ impl Guide {
         self.identifying().scanned_sign_in().event(Event::SignInChecked(Ok(claims)))
     }
 
+    /// The free places of the seed's appointment service, shown (one time full; with
+    /// `taken`, 10:30 on the first day too).
+    fn booking_slots(&mut self, taken: bool) -> &mut Self {
+        use balcao_backend_client::api::{AppointmentDay, AppointmentDays, AppointmentSlot};
+        let slot = |time: &str, free| AppointmentSlot { time: time.into(), free };
+        let first = jiff::civil::date(2026, 11, 23);
+        let days = (0..10)
+            .map(|i| AppointmentDay {
+                date: first.saturating_add(jiff::Span::new().days(i)),
+                slots: vec![
+                    slot("09:00", 2),
+                    slot("09:30", 0),
+                    slot("10:00", 2),
+                    slot("10:30", if taken && i == 0 { 0 } else { 1 }),
+                    slot("11:00", 2),
+                    slot("11:30", 2),
+                ],
+            })
+            .collect();
+        let service_id = "id-card-renewal-appointment".into();
+        self.event(Event::Booking(crate::session::BookingNews::Slots(Some(AppointmentDays { service_id, days }))))
+    }
+
+    /// On the appointment service's days and times.
+    fn booking(&mut self) -> &mut Self {
+        let language = self.language;
+        self.ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).ui(UserAction::BookAppointment).booking_slots(false)
+    }
+
+    /// A place held at 10:30 on the first day: the date of birth is asked.
+    fn booking_held(&mut self) -> &mut Self {
+        self.booking()
+            .ui(UserAction::ChooseTime("10:30".into()))
+            .event(Event::Booking(crate::session::BookingNews::Held(uuid::Uuid::nil())))
+    }
+
+    /// Booked, and its confirmation printed.
+    fn booked(&mut self) -> &mut Self {
+        let appointment = balcao_backend_client::api::Appointment {
+            number: "AP-7K2M-Q9XD".into(),
+            service_id: "id-card-renewal-appointment".into(),
+            centre_id: "GSC-01".into(),
+            date: jiff::civil::date(2026, 11, 23),
+            time: "10:30".into(),
+            counter: Some("12".into()),
+        };
+        self.booking_held()
+            .typed(1, "14031985")
+            .ui(UserAction::Focus(None))
+            .ui(UserAction::AppointmentNext)
+            .event(Event::Booking(crate::session::BookingNews::Booked(Box::new(appointment))))
+    }
+
     fn saved(&mut self) -> &mut Self {
         let saved = SavedApplication { application_id: uuid::Uuid::nil(), reference: "K01-261122-0007".into() };
         self.approved().event(Event::ApplicationSaved(saved)).event(Event::Captured(Vec::new()))
@@ -357,6 +410,21 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
         ("50-status-found", g().status_found(None).view()),
         ("51-status-found-offline", g().status_found(Some("2026-11-24 09:12")).view()),
         ("52-status-by-identity", g().status_by_identity().view()),
+        ("53-appointment-slots", g().booking().view()),
+        ("54-appointment-slot-taken", {
+            let mut guide = g();
+            guide.booking().ui(UserAction::ChooseTime("10:30".into())).event(Event::Booking(crate::session::BookingNews::Full));
+            guide.booking_slots(true).view()
+        }),
+        ("55-appointment-details", g().booking_held().typed(1, "140319").view()),
+        ("56-appointment-booked", g().booked().event(Event::Booking(crate::session::BookingNews::Printed(true))).view()),
+        ("57-appointment-cancel", g().booking().ui(UserAction::CancelAppointment).typed(0, "AP-7K2M-Q9XD").view()),
+        ("58-appointment-offline", {
+            let mut guide = g();
+            let offline = crate::session::Readiness { online: false, ..crate::session::Readiness::ALL };
+            guide.ui(UserAction::Start).ui(UserAction::ChooseLanguage(language)).event(Event::Readiness(offline));
+            guide.view()
+        }),
         ("47-pickup-not-found-too-often", {
             let mut guide = g();
             guide.collecting().ui(UserAction::Focus(None));
@@ -400,7 +468,7 @@ pub fn paper(language: Language) -> Vec<(&'static str, balcao_drivers::receipt_p
     let ticket = TicketContent { language, queue_id: "A".into(), letter: 'A', queue_name, offline: false };
     let booking = AppointmentContent {
         language,
-        reference: "AP-261203-0031".into(),
+        reference: "AP-7K2M-Q9XD".into(),
         service_name: appointment.name.get(wire).into(),
         agency_name: appointment.agency.name.get(wire).into(),
         slot: "2026-12-03 10:30".into(),
@@ -460,7 +528,7 @@ mod tests {
         for language in Language::ALL {
             let stops = tour(language);
             let screens: std::collections::HashSet<Screen> = stops.iter().map(|(_, v)| v.screen).collect();
-            assert_eq!(screens.len(), 19, "{language:?}: {screens:?}");
+            assert_eq!(screens.len(), 20, "{language:?}: {screens:?}");
             assert!(stops.iter().all(|(_, v)| v.language == language), "{language:?}");
         }
     }

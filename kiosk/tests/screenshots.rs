@@ -48,7 +48,8 @@ fn every_screen_renders_in_every_language_with_its_glyphs() {
                 assert_eq!(read, [format!("QR-Code:{}", view.error.status_link)], "{language:?} {name}");
                 codes_on_screen += 1;
             }
-            if view.screen == Screen::Home {
+            // (The home screen also shows offline, further on: one per language is compared.)
+            if view.screen == Screen::Home && name == "03-home" {
                 homes.push((language, shot));
             }
         }
@@ -83,7 +84,7 @@ fn every_kind_of_paper_prints_in_every_language_and_its_codes_read_back() {
         let expected: &[&str] = if name.ends_with("application-receipt.png") {
             &["CODE-128:K01-261122-0012", "QR-Code:https://status.example/K01-261122-0012"]
         } else if name.ends_with("appointment-confirmation.png") {
-            &["CODE-128:AP-261203-0031"]
+            &["QR-Code:AP-7K2M-Q9XD"]
         } else {
             &[]
         };

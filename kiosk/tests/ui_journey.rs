@@ -3,7 +3,8 @@
 //! as assistive technology would: the whole journey in each of the three languages, a queue
 //! ticket, two applications for a certificate given only to its holder (identified by the
 //! government app's sign-in code, then by the chip of their identity card), then an idle
-//! timeout that wipes a half-filled form.
+//! counter appointments booked in each language (one after another kiosk took the chosen time
+//! a moment before) and one cancelled, then an idle timeout that wipes a half-filled form.
 //!
 //! Slint's testing backend allows one event loop per process, so this file holds one test.
 
@@ -285,6 +286,97 @@ async fn check_status(window: &MainWindow, language: Language, reference: &str) 
     tap(window, &tr(language, "Finish")).await;
 }
 
+const BOOKABLE: &str = "id-card-renewal-appointment";
+
+/// Tomorrow's day button on the appointment screen, as `language` names it (`Tue 08/12`).
+fn tomorrow_label(language: Language) -> String {
+    let day = jiff::Zoned::now().date().tomorrow().expect("a tomorrow");
+    let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let name = tr(language, names[usize::try_from(day.weekday().to_monday_one_offset() - 1).expect("weekday")]);
+    format!("{name} {}", day.strftime("%d/%m"))
+}
+
+/// Waits for a text whose label starts with `prefix`; returns the rest.
+async fn text_after(window: &MainWindow, prefix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let all = i_slint_backend_testing::ElementQuery::from_root(window)
+            .match_descendants()
+            .match_accessible_role(AccessibleRole::Text)
+            .find_all();
+        if let Some(rest) = all.iter().find_map(|e| e.accessible_label().and_then(|l| l.strip_prefix(prefix).map(str::to_string))) {
+            return rest;
+        }
+        assert!(Instant::now() < deadline, "no text starting {prefix:?} appeared");
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A citizen books a counter appointment by touch, in `language`, tomorrow at `time`; with
+/// `taken_first`, another kiosk takes that time's last place a moment before the citizen
+/// touches it, and the citizen books `instead`. Returns the booking number shown.
+async fn book_appointment(
+    window: &MainWindow,
+    central: &balcao_central::Central,
+    language: Language,
+    time: &str,
+    taken_first: Option<&str>,
+) -> String {
+    touch_start(window).await;
+    tap(window, language.endonym()).await;
+    tap(window, &tr(language, "Book an appointment")).await;
+    tap(window, &tomorrow_label(language)).await;
+    let time = match taken_first {
+        Some(instead) => {
+            find(window, time, AccessibleRole::Button).await;
+            let tomorrow = jiff::Zoned::now().date().tomorrow().expect("a tomorrow");
+            let slot = jiff::civil::Time::strptime("%H:%M", time).expect("time");
+            let now = jiff::Zoned::now();
+            let taken = central
+                .store()
+                .hold_appointment(uuid::Uuid::now_v7(), "K02", "GSC-01", BOOKABLE, tomorrow, slot, now.datetime(), now.timestamp())
+                .expect("held by another kiosk");
+            assert!(matches!(taken, balcao_central::store::appointments::Held::Held { .. }), "{taken:?}");
+            tap(window, time).await;
+            find(
+                window,
+                &tr(language, "Someone else has just taken the last place at that time. Please choose another time."),
+                AccessibleRole::Text,
+            )
+            .await;
+            instead
+        }
+        None => time,
+    };
+    tap(window, time).await;
+    field(window, &tr(language, "Your date of birth (day/month/year)")).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, "14031985").await;
+    tap(window, &tr(language, "Done")).await;
+    tap(window, &tr(language, "Book this appointment")).await;
+    let number = text_after(window, &format!("{}: ", tr(language, "Booking number"))).await;
+    find(window, &tr(language, "Your appointment is booked"), AccessibleRole::Text).await;
+    tap(window, &tr(language, "Finish")).await;
+    number
+}
+
+/// A citizen cancels an appointment in English with its number and their date of birth.
+async fn cancel_appointment(window: &MainWindow, number: &str) {
+    let language = Language::En;
+    touch_start(window).await;
+    tap(window, language.endonym()).await;
+    tap(window, "Book an appointment").await;
+    tap(window, "Cancel an appointment").await;
+    field(window, "Booking number").await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, number).await;
+    tap(window, "Done").await;
+    field(window, "Your date of birth (day/month/year)").await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, "14031985").await;
+    tap(window, "Done").await;
+    tap(window, "Cancel the appointment").await;
+    find(window, "Your appointment is cancelled", AccessibleRole::Text).await;
+    tap(window, "Finish").await;
+}
+
 /// A citizen takes a queue ticket in Portuguese; returns the number shown.
 async fn take_ticket(window: &MainWindow) -> String {
     let language = Language::Pt;
@@ -402,6 +494,18 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
 
     ui.window().show().expect("show");
     let status_central = central.clone();
+    let booking_central = central.clone();
+    let every_day = (1..=7)
+        .map(|weekday| balcao_central::store::appointments::ScheduleRow {
+            weekday,
+            opens: jiff::civil::Time::constant(10, 0, 0, 0),
+            closes: jiff::civil::Time::constant(12, 0, 0, 0),
+            slot_minutes: 30,
+            capacity: 1,
+            counter: Some("12".into()),
+        })
+        .collect::<Vec<_>>();
+    central.store().set_appointment_schedule("*", BOOKABLE, &every_day).expect("schedule");
     let window = ui.window().as_weak();
     let script = slint::spawn_local(async move {
         let window = window.upgrade().expect("window");
@@ -421,20 +525,32 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
         let ticket = take_ticket(&window).await;
         references.push(identified_by_app(&window, &scanner, sign_in_code).await);
         references.push(identified_by_chip(&window).await);
+        // Appointments tomorrow, one place per half hour: each citizen in their language, the
+        // last after another kiosk took the time they touched; then one is cancelled.
+        let mut bookings = Vec::new();
+        for (language, time, taken) in
+            [(Language::ZhHant, "10:00", None), (Language::Pt, "10:30", None), (Language::En, "11:30", Some("11:00"))]
+        {
+            bookings.push(book_appointment(&window, &booking_central, language, time, taken).await);
+        }
+        cancel_appointment(&window, &bookings[0]).await;
         walk_away(&window).await;
         slint::quit_event_loop().expect("quit");
-        (references, ticket)
+        (references, ticket, bookings)
     })
     .expect("script");
     slint::run_event_loop().expect("event loop");
-    let (references, ticket) = futures_lite_block_on(script);
+    let (references, ticket, bookings) = futures_lite_block_on(script);
+    // Three bookings, each its own number; the first cancelled, the others still booked.
+    let state = |number: &str| central.store().appointment_state(number).expect("state").unwrap_or_default();
+    assert_eq!(bookings.iter().map(|b| state(b)).collect::<Vec<_>>(), ["cancelled", "booked", "booked"], "{bookings:?}");
     assert_eq!(ticket, "B1-001", "the civil registry's first ticket of the day from series 1");
 
     // Five applications, numbered in order, each printed and each delivered to central once.
     let day = jiff::Zoned::now().strftime("%y%m%d").to_string();
     assert_eq!(references, [1, 2, 3, 4, 5].map(|n| format!("K01-{day}-{n:04}")));
     let printed = simulators.receipt_printer.printed();
-    assert_eq!(printed.len(), 6);
+    assert_eq!(printed.len(), 9);
     // The printer has no Chinese font: the zh-Hant receipt's Chinese lines came as images
     // (rows with a Chinese label too); the card terminal's own lines as text.
     let text: Vec<String> = printed.iter().map(|p| p.flowing_text()).collect();
@@ -448,7 +564,11 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
             && text[3].contains("Senha de atendimento")
             && text[3].contains("B1-001")
             && text[4].contains("Certidão de dados de identificação")
-            && text[5].contains("Certificate of identification data"),
+            && text[5].contains("Certificate of identification data")
+            && text[7].contains("Confirmação de marcação")
+            && text[7].contains(&bookings[1])
+            && text[8].contains("Appointment confirmation")
+            && text[8].contains("11:00"),
         "{text:#?}"
     );
     assert!(printed.iter().all(|p| p.png.as_ref().is_some_and(|png| png.exists())));

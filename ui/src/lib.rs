@@ -30,8 +30,9 @@ use slint::{ComponentHandle, Model, ModelRc, SharedString, VecModel};
 use generated as g;
 pub use generated::MainWindow;
 use view::{
-    AttendantState, FieldProblem, FieldType, IdentifiedBy, IdentifyProblem, KeyboardMode, Language, OutOfService, PaymentCancel,
-    PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, StatusProblem, StatusState, StatusStep, Unavailable, UserAction, View,
+    AppointmentProblem, AppointmentStep, AttendantState, FieldProblem, FieldType, IdentifiedBy, IdentifyProblem, KeyboardMode, Language,
+    OutOfService, PaymentCancel, PaymentPrompt, PickupProblem, Problem, ReviewAnswer, Screen, StatusProblem, StatusState, StatusStep,
+    Unavailable, UserAction, View,
 };
 
 fn screen(s: Screen) -> g::Screen {
@@ -53,6 +54,7 @@ fn screen(s: Screen) -> g::Screen {
         Screen::Ticketing => g::Screen::Ticketing,
         Screen::Ticket => g::Screen::Ticket,
         Screen::Status => g::Screen::Status,
+        Screen::Appointment => g::Screen::Appointment,
         Screen::Error => g::Screen::Error,
         Screen::OutOfService => g::Screen::OutOfService,
     }
@@ -79,6 +81,67 @@ fn unavailable(u: Option<Unavailable>) -> g::Unavailable {
         Some(Unavailable::CodeScanner) => g::Unavailable::CodeScanner,
         Some(Unavailable::Offline) => g::Unavailable::Offline,
     }
+}
+
+/// The appointment screen's state, into its adapter.
+fn show_appointment(window: &MainWindow, view: &view::AppointmentView) {
+    let adapter = window.global::<g::AppointmentAdapter<'_>>();
+    adapter.set_step(match view.step {
+        AppointmentStep::Services => g::AppointmentStep::Services,
+        AppointmentStep::Loading => g::AppointmentStep::Loading,
+        AppointmentStep::Slots => g::AppointmentStep::Slots,
+        AppointmentStep::Holding => g::AppointmentStep::Holding,
+        AppointmentStep::Details => g::AppointmentStep::Details,
+        AppointmentStep::Confirming => g::AppointmentStep::Confirming,
+        AppointmentStep::Printing => g::AppointmentStep::Printing,
+        AppointmentStep::Booked => g::AppointmentStep::Booked,
+        AppointmentStep::Unreachable => g::AppointmentStep::Unreachable,
+        AppointmentStep::Cancel => g::AppointmentStep::Cancel,
+        AppointmentStep::Cancelling => g::AppointmentStep::Cancelling,
+        AppointmentStep::Cancelled => g::AppointmentStep::Cancelled,
+    });
+    let services: Vec<g::ServiceTile> = view
+        .services
+        .iter()
+        .map(|t| g::ServiceTile {
+            id: t.id.as_str().into(),
+            name: t.name.as_str().into(),
+            agency: t.agency.as_str().into(),
+            description: t.description.as_str().into(),
+            free: true,
+            ..g::ServiceTile::default()
+        })
+        .collect();
+    adapter.set_services(ModelRc::new(VecModel::from(services)));
+    adapter.set_service_name(view.service_name.as_str().into());
+    let days: Vec<g::AppointmentDay> = view
+        .days
+        .iter()
+        .map(|d| g::AppointmentDay { date: d.date.as_str().into(), weekday: i32::from(d.weekday), full: d.full, selected: d.selected })
+        .collect();
+    adapter.set_days(ModelRc::new(VecModel::from(days)));
+    let times: Vec<g::AppointmentTime> =
+        view.times.iter().map(|t| g::AppointmentTime { time: t.time.as_str().into(), free: clamp_i32(i64::from(t.free)) }).collect();
+    adapter.set_times(ModelRc::new(VecModel::from(times)));
+    adapter.set_date(view.date.as_str().into());
+    adapter.set_weekday(i32::from(view.weekday));
+    adapter.set_time(view.time.as_str().into());
+    adapter.set_counter(view.counter.as_str().into());
+    adapter.set_number(view.number.as_str().into());
+    adapter.set_date_of_birth(view.date_of_birth.as_str().into());
+    adapter.set_focused(view.focused.map_or(-1, |i| clamp_i32(i as i64)));
+    adapter.set_problem(match view.problem {
+        None => g::AppointmentProblem::None,
+        Some(AppointmentProblem::SlotTaken) => g::AppointmentProblem::SlotTaken,
+        Some(AppointmentProblem::HoldLapsed) => g::AppointmentProblem::HoldLapsed,
+        Some(AppointmentProblem::NoAnswer) => g::AppointmentProblem::NoAnswer,
+        Some(AppointmentProblem::InvalidDate) => g::AppointmentProblem::InvalidDate,
+        Some(AppointmentProblem::NotFound) => g::AppointmentProblem::NotFound,
+        Some(AppointmentProblem::TooManyTries) => g::AppointmentProblem::TooManyTries,
+        Some(AppointmentProblem::Past) => g::AppointmentProblem::Past,
+        Some(AppointmentProblem::NotABookingCode) => g::AppointmentProblem::NotABookingCode,
+    });
+    adapter.set_printed(view.printed);
 }
 
 fn keyboard(mode: KeyboardMode) -> g::KeyboardMode {
@@ -331,10 +394,21 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         done.set_collect_at_counter(view.done.collect_at_counter);
     }
 
-    if changed(&|p| p.collect_unavailable == view.collect_unavailable && p.ticket_unavailable == view.ticket_unavailable) {
+    if changed(&|p| {
+        p.collect_unavailable == view.collect_unavailable
+            && p.ticket_unavailable == view.ticket_unavailable
+            && p.appointment_unavailable == view.appointment_unavailable
+            && p.appointments_offered == view.appointments_offered
+    }) {
         let home = window.global::<g::HomeAdapter<'_>>();
         home.set_collect_unavailable(unavailable(view.collect_unavailable));
         home.set_ticket_unavailable(unavailable(view.ticket_unavailable));
+        home.set_appointment_unavailable(unavailable(view.appointment_unavailable));
+        home.set_appointments_offered(view.appointments_offered);
+    }
+
+    if changed(&|p| p.appointment == view.appointment) {
+        show_appointment(window, &view.appointment);
     }
 
     if changed(&|p| p.queues == view.queues && p.ticket == view.ticket) {
@@ -497,6 +571,31 @@ pub fn on_action(window: &MainWindow, handler: impl Fn(UserAction) + 'static) {
     home.on_take_ticket(move || f(UserAction::TakeTicket));
     let f = h();
     home.on_check_status(move || f(UserAction::CheckStatus));
+
+    let f = h();
+    home.on_book_appointment(move || f(UserAction::BookAppointment));
+
+    let appointment = window.global::<g::AppointmentAdapter<'_>>();
+    let f = h();
+    appointment.on_choose_service(move |id: SharedString| f(UserAction::ChooseBookable(id.into())));
+    let f = h();
+    appointment.on_choose_day(move |i| f(UserAction::ChooseDay(usize::try_from(i).unwrap_or(usize::MAX))));
+    let f = h();
+    appointment.on_choose_time(move |t: SharedString| f(UserAction::ChooseTime(t.into())));
+    let f = h();
+    appointment.on_focus(move |i| f(UserAction::Focus(index(i))));
+    let f = h();
+    appointment.on_key(move |k: SharedString| f(UserAction::Key(k.into())));
+    let f = h();
+    appointment.on_backspace(move || f(UserAction::Backspace));
+    let f = h();
+    appointment.on_next(move || f(UserAction::AppointmentNext));
+    let f = h();
+    appointment.on_back(move || f(UserAction::AppointmentBack));
+    let f = h();
+    appointment.on_cancel_appointment(move || f(UserAction::CancelAppointment));
+    let f = h();
+    appointment.on_finish(move || f(UserAction::Finish));
 
     let status = window.global::<g::StatusAdapter<'_>>();
     let f = h();

@@ -75,6 +75,9 @@ pub enum Screen {
     /// Checking an application's status: the number and the applicant's date of birth, then
     /// what was found.
     Status,
+    /// Booking a counter appointment (or cancelling one): the service, the day and time, the
+    /// date of birth, then the booking.
+    Appointment,
     Error,
     OutOfService,
 }
@@ -100,6 +103,7 @@ impl Screen {
             Self::Ticketing => "ticketing",
             Self::Ticket => "ticket",
             Self::Status => "status",
+            Self::Appointment => "appointment",
             Self::Error => "error",
             Self::OutOfService => "out-of-service",
         }
@@ -464,6 +468,102 @@ pub struct StatusView {
     pub document_reader: bool,
 }
 
+/// Where booking (or cancelling) an appointment stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum AppointmentStep {
+    /// Choosing one of several bookable services.
+    #[default]
+    Services,
+    /// Asking central for the free places.
+    Loading,
+    /// Choosing a day and a time.
+    Slots,
+    /// Holding the chosen place.
+    Holding,
+    /// The place is held: the citizen types their date of birth and confirms.
+    Details,
+    /// Booking the held place.
+    Confirming,
+    /// Printing the confirmation.
+    Printing,
+    /// Booked: the number, the day and the time (printed or not: see `printed`).
+    Booked,
+    /// Central cannot be reached: nothing can be booked or cancelled now.
+    Unreachable,
+    /// Cancelling: the booking number and the date of birth.
+    Cancel,
+    Cancelling,
+    Cancelled,
+}
+
+/// What went wrong on the way, shown above the step it sends the citizen back to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AppointmentProblem {
+    /// Another citizen took the last place at that time a moment ago.
+    SlotTaken,
+    /// The place was held too long without a confirmation and was let go.
+    HoldLapsed,
+    /// Central did not answer in time (nothing was booked or cancelled).
+    NoAnswer,
+    /// The date of birth typed is not a date.
+    InvalidDate,
+    /// No booking with this number and date of birth (central does not say which).
+    NotFound,
+    /// Too many wrong tries of this number.
+    TooManyTries,
+    /// The appointment's time has passed.
+    Past,
+    /// The scanned code is not an appointment confirmation.
+    NotABookingCode,
+}
+
+/// A day that can be booked.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AppointmentDayView {
+    /// `DD/MM`.
+    pub date: String,
+    /// 1 Monday … 7 Sunday (the screen names it in the citizen's language).
+    pub weekday: u8,
+    /// No place left that day.
+    pub full: bool,
+    pub selected: bool,
+}
+
+/// A time of the chosen day.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AppointmentTimeView {
+    /// `HH:MM`.
+    pub time: String,
+    /// Places left (0: full).
+    pub free: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AppointmentView {
+    pub step: AppointmentStep,
+    /// The bookable services, when there are several to choose from.
+    pub services: Vec<ServiceTile>,
+    pub service_name: String,
+    pub days: Vec<AppointmentDayView>,
+    /// The chosen day's times.
+    pub times: Vec<AppointmentTimeView>,
+    /// The chosen (or booked, or cancelled) day, `DD/MM/YYYY`, its weekday and its time.
+    pub date: String,
+    pub weekday: u8,
+    pub time: String,
+    /// The counter to go to, when central's schedule names one.
+    pub counter: String,
+    /// The booking number: as booked, or as typed on the cancellation form.
+    pub number: String,
+    /// The date of birth as typed, `DD/MM/YYYY`.
+    pub date_of_birth: String,
+    /// 0: the booking number, 1: the date of birth.
+    pub focused: Option<usize>,
+    pub problem: Option<AppointmentProblem>,
+    /// The confirmation came out of the printer.
+    pub printed: bool,
+}
+
 /// A counter queue the citizen can take a ticket for.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct QueueTile {
@@ -593,6 +693,11 @@ pub struct View {
     pub queues: Vec<QueueTile>,
     pub ticket: TicketView,
     pub status: StatusView,
+    /// Why the "book an appointment" tile cannot be used now, if it cannot.
+    pub appointment_unavailable: Option<Unavailable>,
+    /// Whether the catalog lists services to book (no tile otherwise).
+    pub appointments_offered: bool,
+    pub appointment: AppointmentView,
     pub error: ErrorView,
     pub out_of_service: OutOfService,
     /// Central's staff's message on the out-of-service screen, one line per language, the
@@ -645,6 +750,8 @@ impl View {
         for result in &mut view.status.results {
             hide(&mut result.reference);
         }
+        hide(&mut view.appointment.number);
+        hide(&mut view.appointment.date_of_birth);
         hide(&mut view.done.reference);
         hide(&mut view.error.reference);
         // The status page's address carries the application number.
@@ -675,6 +782,20 @@ pub enum UserAction {
     StatusBack,
     /// From a result, check another application.
     StatusAnother,
+    /// Book an appointment at a counter.
+    BookAppointment,
+    /// Book this service.
+    ChooseBookable(String),
+    /// Show this day's times (its index in the list).
+    ChooseDay(usize),
+    /// Hold a place at this time of the chosen day.
+    ChooseTime(String),
+    /// Book the held place (details) or cancel the booking typed (cancellation form).
+    AppointmentNext,
+    /// One step back in the appointment journey (to the home screen from its first step).
+    AppointmentBack,
+    /// Cancel an appointment instead of booking one.
+    CancelAppointment,
     ChooseQueue(String),
     QueuesBack,
     PickupNext,

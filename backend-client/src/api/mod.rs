@@ -1,6 +1,7 @@
 //! The wire types of the kiosk ↔ central API, version 1.
 
 mod application;
+mod appointment;
 mod catalog;
 mod enrollment;
 mod event;
@@ -18,6 +19,10 @@ pub use application::{
     Answer, ApplicationBatch, ApplicationReceipt, ApplicationState, ApplicationStatus, ApplicationSubmission, BatchResult, BatchResults,
     CitizenStatus, HolderQuery, HolderStatuses, IdentityMethod, IdentityProof, MAX_BATCH, NextStep, PaymentRecord, StatusChange,
     StatusQuery, answered_date_of_birth, working_days_after,
+};
+pub use appointment::{
+    APPOINTMENT_ALPHABET, Appointment, AppointmentCancellation, AppointmentConfirmation, AppointmentDay, AppointmentDays, AppointmentHold,
+    AppointmentSlot, HoldRequest, MAX_BOOKING_DAYS, is_appointment_number, normalise_appointment_number, slot_time,
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
 pub use enrollment::{EnrollmentRequest, EnrollmentToken, IssuedCertificate, MAX_CSR, RenewalRequest, Retirement, TokenError, fingerprint};

@@ -1,6 +1,7 @@
 //! The HTTP API kiosks call, the OpenAPI document that describes it, and the console page.
 
 mod applications;
+mod appointments;
 pub mod auth;
 mod catalog;
 mod enrollment;
@@ -248,6 +249,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/certificates/ready", get(pickups::ready))
         .route("/v1/pickups", axum::routing::post(pickups::record))
         .route("/v1/queue-tickets", axum::routing::post(queue::record))
+        .route("/v1/appointments/slots", get(appointments::slots))
+        .route("/v1/appointments/holds", axum::routing::post(appointments::hold))
+        .route("/v1/appointments/holds/{hold_id}", axum::routing::delete(appointments::release))
+        .route("/v1/appointments/holds/{hold_id}/confirmation", axum::routing::post(appointments::confirm))
+        .route("/v1/appointments/cancellations", axum::routing::post(appointments::cancel))
         .route("/v1/enrollment/ca", get(enrollment::central_ca))
         .route("/v1/enrollments", axum::routing::post(enrollment::enroll))
         .route("/v1/certificates/renewal", axum::routing::post(enrollment::renew))

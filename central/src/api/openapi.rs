@@ -46,7 +46,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 #[openapi(
     info(
         title = "Balcão central platform",
-        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, queue tickets, kiosk events, heartbeats and the commands central answers them with, citizens' calls for an attendant. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id and organisational unit its service centre (enrollment, the only way to one, needs no certificate); a record must name the kiosk and centre that send it, and a kiosk reads only its own centre's certificates. Every write carries an Idempotency-Key; errors are application/problem+json. Limits: a request body of at most 1 MiB (413 beyond), a batch of 1 to 100 applications, each answered by itself in the batch's results.",
+        description = "The API Balcão kiosks sync with: service catalog, identity-issuer keys, applications, certificates ready for pickup and pickups, queue tickets, counter appointments, kiosk events, heartbeats and the commands central answers them with, citizens' calls for an attendant. Kiosks connect with mutual TLS: a client certificate from the kiosk CA whose subject common name is the kiosk id and organisational unit its service centre (enrollment, the only way to one, needs no certificate); a record must name the kiosk and centre that send it, and a kiosk reads only its own centre's certificates. Every write carries an Idempotency-Key; errors are application/problem+json. Limits: a request body of at most 1 MiB (413 beyond), a batch of 1 to 100 applications, each answered by itself in the batch's results.",
         license(name = "GPL-3.0-or-later", identifier = "GPL-3.0-or-later"),
         version = "1"
     ),
@@ -69,6 +69,11 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::pickups::ready,
         super::pickups::record,
         super::queue::record,
+        super::appointments::slots,
+        super::appointments::hold,
+        super::appointments::confirm,
+        super::appointments::release,
+        super::appointments::cancel,
         super::enrollment::central_ca,
         super::enrollment::enroll,
         super::enrollment::renew,
@@ -77,7 +82,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
     ),
     modifiers(&KioskCertificate),
     security(("kioskCertificate" = [])),
-    tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"), (name = "pickups", description = "Certificates ready for pickup and their collection"), (name = "queue", description = "Queue tickets for the centre's counters"), (name = "monitoring", description = "What kiosks report to the fleet's monitoring"), (name = "enrollment", description = "A kiosk's first certificate for a one-time token, and its renewals"), (name = "operations", description = "For the load balancer in front of central's instances"))
+    tags((name = "catalog", description = "Reference data"), (name = "applications", description = "Citizens' applications"), (name = "pickups", description = "Certificates ready for pickup and their collection"), (name = "queue", description = "Queue tickets for the centre's counters"), (name = "appointments", description = "Counter appointments: free places, holds, bookings and cancellations"), (name = "monitoring", description = "What kiosks report to the fleet's monitoring"), (name = "enrollment", description = "A kiosk's first certificate for a one-time token, and its renewals"), (name = "operations", description = "For the load balancer in front of central's instances"))
 )]
 pub struct ApiDoc;
 

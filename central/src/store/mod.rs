@@ -29,6 +29,7 @@ use rusqlite_migration::{M, Migrations};
 use uuid::Uuid;
 
 pub mod alerts;
+pub mod appointments;
 mod certificates;
 pub mod day;
 pub mod db;
@@ -353,6 +354,8 @@ fn migrations() -> Migrations<'static> {
         M::up(status::STATUS_TRIES_SCHEMA),
         // An applicant's applications, found by their document number's blind index.
         M::up(status::HOLDER_INDEX_SCHEMA),
+        // Counter appointments: the centres' schedules and the places held and booked.
+        M::up(appointments::APPOINTMENTS_SCHEMA),
     ])
 }
 
@@ -493,6 +496,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     fleet::DIAGNOSES_SCHEMA,
     status::STATUS_TRIES_SCHEMA,
     status::HOLDER_INDEX_SCHEMA,
+    appointments::APPOINTMENTS_SCHEMA,
 ];
 
 /// A kiosk's events found without reading everyone's.
@@ -722,7 +726,8 @@ impl Store {
             let purged = purge_idempotency_keys(tx, keys_before)?
                 + certificates::purge_feed(tx, feed_before)?
                 + purge_personal_data(tx, personal_before)?
-                + status::purge_status_tries(tx, keys_before)?;
+                + status::purge_status_tries(tx, keys_before)?
+                + appointments::purge_appointments(tx, personal_before.to_zoned(jiff::tz::TimeZone::system()).date(), now)?;
             status::index_holders(self, tx)?;
             Ok::<_, StoreError>(Some(purged))
         })?;
@@ -1049,7 +1054,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 20;
+const SQLITE_MIGRATIONS: usize = 21;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

@@ -182,8 +182,28 @@ pub(super) fn purge_status_tries(tx: &mut Tx<'_>, before: Timestamp) -> Result<u
     Ok(usize::try_from(purged).unwrap_or(usize::MAX))
 }
 
+/// Takes the lock on `key`'s wrong tries and reads them (at most [`MAX_WRONG_TRIES`]):
+/// `Err(until)` while they keep the key closed.
+pub(super) fn check_tries(tx: &mut Tx<'_>, key: &str, at: Timestamp) -> Result<Result<Tries, Timestamp>, StoreError> {
+    let now = at.as_millisecond();
+    tx.lock(&format!("status-tries/{key}"))?;
+    let tries = read_tries(tx, key, MAX_WRONG_TRIES, now)?;
+    if tries.locked_until > now {
+        return Ok(Err(timestamp(tries.locked_until)?));
+    }
+    Ok(Ok(tries))
+}
+
+/// Counts one wrong try on each of `tries`.
+pub(super) fn count_wrong_tries(tx: &mut Tx<'_>, tries: &[Tries], at: Timestamp) -> Result<(), StoreError> {
+    for counter in tries {
+        count_wrong_try(tx, counter, at.as_millisecond())?;
+    }
+    Ok(())
+}
+
 /// One count of wrong tries: a number's, or an address's (`address/…`).
-struct Tries {
+pub(super) struct Tries {
     key: String,
     max: i64,
     failures: i64,

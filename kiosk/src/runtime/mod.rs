@@ -17,6 +17,7 @@
 //! one ordered stream and needs no locks.
 
 mod apply;
+mod appointment;
 mod attendant;
 pub mod devices;
 pub mod fleet;
@@ -1014,6 +1015,13 @@ impl Kiosk {
             Effect::CollectCertificate { application_id, offline } => self.collect_certificate(application_id, offline),
             Effect::IssueTicket(content) => self.issue_ticket(*content),
             // Checking a status: status.rs.
+            // Appointments: appointment.rs.
+            Effect::FetchSlots { service_id } => self.fetch_slots(service_id),
+            Effect::HoldSlot { service_id, date, time } => self.hold_slot(service_id, date, time),
+            Effect::ConfirmBooking { hold_id, date_of_birth, language } => self.confirm_booking(hold_id, date_of_birth, language),
+            Effect::ReleaseHold { hold_id } => self.release_hold(hold_id),
+            Effect::PrintBooking(content) => self.print_booking(content),
+            Effect::CancelBooking { number, date_of_birth } => self.cancel_booking(number, date_of_birth),
             Effect::CheckStatus { reference, date_of_birth } => self.check_status(reference, date_of_birth),
             Effect::CheckHolderStatus { document_number, date_of_birth } => self.check_holder_status(document_number, date_of_birth),
             // Knowing who applies: identify.rs.

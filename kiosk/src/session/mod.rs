@@ -3,7 +3,9 @@
 //! loop to carry out; [`Session::view`] says what the screen shows. No I/O, no clocks, no
 //! randomness: time comes in with every event, so every path is testable as data.
 
+mod appointment;
 mod draft;
+mod entry;
 mod identify;
 mod pickup;
 mod status;
@@ -18,6 +20,7 @@ use balcao_drivers::identity_reader::{AccessKey, ErrorKind as IdentityError, Ide
 use balcao_drivers::payment_terminal::{Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, TerminalPrompt};
 use balcao_ui::view::{AttendantState, IdentifyProblem, Language, OutOfService, PaymentPrompt, Problem, Unavailable, UserAction};
 
+pub use appointment::{BOOKING_DAYS, Booking, BookingNews};
 pub use draft::{Draft, Input, date_display, iso_date};
 pub use identify::{IdentifyForm, Identity, MAX_IDENTIFY_FAILURES};
 use identify::{Outcome, app_accepted, chip_accepted, needs_identity};
@@ -161,6 +164,8 @@ pub enum Event {
     CertificateFound(Option<Box<FoundCertificate>>),
     /// What central (or, offline, this kiosk) answered about an application's status.
     StatusAnswered(StatusAnswer),
+    /// What central answered while booking or cancelling an appointment.
+    Booking(BookingNews),
     /// The certificate came out of the printer; the pickup is recorded and queued.
     CertificateCollected,
     /// The certificate did not print. `uncertain`: the printer stopped answering mid-job, so
@@ -256,6 +261,33 @@ pub enum Effect {
         document_number: DocumentNumber,
         date_of_birth: DateOfBirth,
     },
+    /// Ask central for the free places of a bookable service.
+    FetchSlots {
+        service_id: String,
+    },
+    /// Hold a place of this slot at central (the kiosk names the hold).
+    HoldSlot {
+        service_id: String,
+        date: jiff::civil::Date,
+        time: String,
+    },
+    /// Book the held place for the citizen born on `date_of_birth`.
+    ConfirmBooking {
+        hold_id: uuid::Uuid,
+        date_of_birth: DateOfBirth,
+        language: api::Language,
+    },
+    /// Let a held place go (the citizen went back or left).
+    ReleaseHold {
+        hold_id: uuid::Uuid,
+    },
+    /// Print the appointment's confirmation.
+    PrintBooking(Box<crate::receipt::AppointmentContent>),
+    /// Cancel the booking with this number, for the citizen born on `date_of_birth`.
+    CancelBooking {
+        number: String,
+        date_of_birth: DateOfBirth,
+    },
     /// Record the pickup, print the certificate, and record how it went.
     CollectCertificate {
         application_id: uuid::Uuid,
@@ -346,6 +378,8 @@ enum Stage {
         service_id: String,
     },
     Queues,
+    /// Booking (or cancelling) an appointment: see `appointment.rs`.
+    Booking(Booking),
     Ticketing {
         queue_id: String,
     },
@@ -362,6 +396,12 @@ enum Stage {
 }
 
 impl Stage {
+    /// A journey's last screen: it waits for "finish", on the shorter timeout.
+    fn over(&self) -> bool {
+        matches!(self, Stage::Done { .. } | Stage::Collected { .. } | Stage::Ticket { .. })
+            || matches!(self, Stage::Booking(booking) if booking.over())
+    }
+
     /// Stages where the kiosk, not the citizen, is working: no idle timeout there.
     fn kiosk_is_busy(&self) -> bool {
         matches!(
@@ -376,6 +416,7 @@ impl Stage {
                 | Stage::Collecting { .. }
                 | Stage::Ticketing { .. }
         ) || matches!(self, Stage::Identify(form) if form.busy)
+            || matches!(self, Stage::Booking(booking) if booking.busy())
     }
 }
 
@@ -565,6 +606,11 @@ impl Session {
     fn end(&mut self, effects: &mut Vec<Effect>) {
         // Dropping the stage drops the draft: the form, the answers, the authorisation.
         let next = if self.closed_by_central.is_some() { Stage::OutOfService(OutOfService::Maintenance) } else { Stage::Attract };
+        if let Stage::Booking(booking) = &self.stage
+            && let Some(hold_id) = booking.held()
+        {
+            effects.push(Effect::ReleaseHold { hold_id });
+        }
         self.set_stage(next);
         self.language = self.config.default_language;
         if matches!(self.call, AttendantState::Calling | AttendantState::Called | AttendantState::Coming) {
@@ -648,9 +694,7 @@ impl Session {
         }
         match &self.stage {
             Stage::Attract | Stage::OutOfService(_) => None,
-            Stage::Done { .. } | Stage::Collected { .. } | Stage::Ticket { .. } => {
-                Some(self.last_activity.max(self.stage_since) + self.config.done_timeout)
-            }
+            stage if stage.over() => Some(self.last_activity.max(self.stage_since) + self.config.done_timeout),
             stage if stage.kiosk_is_busy() => None,
             _ => Some(self.last_activity.max(self.stage_since) + self.config.idle_timeout),
         }
@@ -658,7 +702,7 @@ impl Session {
 
     /// Seconds left before the session is wiped, while the warning shows.
     pub fn idle_seconds_left(&self) -> Option<u32> {
-        if matches!(self.stage, Stage::Done { .. } | Stage::Collected { .. } | Stage::Ticket { .. }) {
+        if self.stage.over() {
             return None;
         }
         let left = self.idle_deadline()?.saturating_duration_since(self.now);
@@ -693,6 +737,12 @@ impl Session {
                 Stage::Pickup(PickupForm { focus: Some(0), ..PickupForm::default() })
             }
             (Stage::Home, UserAction::CheckStatus) => Stage::Status(StatusForm::new()),
+            (Stage::Home, UserAction::BookAppointment) if self.readiness.receipt_printer => self.start_booking(effects),
+            (Stage::Booking(booking), UserAction::Finish) if booking.over() => {
+                self.end(effects);
+                return;
+            }
+            (Stage::Booking(booking), action) => self.on_booking_action(booking, action, effects),
             (Stage::Status(mut form), action) => match action {
                 UserAction::Focus(field) => {
                     form.focus(field);
@@ -927,9 +977,10 @@ impl Session {
         };
         match (&mut self.stage, code) {
             (Stage::Pickup(form), code) => form.scanned(code),
+            (Stage::Booking(booking), code) => Self::on_booking_scan(booking, code),
             // The app's code: every application of its holder, once the code is checked.
             (Stage::Status(form), ScannedCode::SignIn(code)) if self.readiness.online => {
-                form.focus = None;
+                form.entry.focus = None;
                 form.problem = None;
                 let form = std::mem::take(form);
                 effects.push(Effect::CheckSignIn(code));
@@ -962,7 +1013,7 @@ impl Session {
                 _ if !chip => {}
                 _ if !self.readiness.online => form.problem = Some(balcao_ui::view::StatusProblem::HolderOffline),
                 Some(key) => {
-                    form.focus = None;
+                    form.entry.focus = None;
                     form.problem = None;
                     let form = std::mem::take(form);
                     effects.push(Effect::ReadIdentity(key));
@@ -1122,6 +1173,13 @@ impl Session {
                 status::Verdict::TryAgain => Stage::Status(form),
                 status::Verdict::SendToCounter => Stage::Error { problem: Problem::StatusNotFound, reference: String::new(), retry: None },
             },
+            (Stage::Booking(booking), Event::Booking(news)) => self.on_booking_news(booking, news, effects),
+            (stage, Event::Booking(BookingNews::Held(hold_id))) => {
+                // A place held for a citizen who has left: let go at once.
+                effects.push(Effect::ReleaseHold { hold_id });
+                self.stage = stage;
+                return;
+            }
             (Stage::Collecting { service_id }, Event::CertificateCollected) => Stage::Collected { service_id },
             (Stage::Collecting { .. }, Event::CertificateNotPrinted { uncertain }) => {
                 let problem = if uncertain { Problem::CertificatePrintUncertain } else { Problem::CertificateNotPrinted };

@@ -59,6 +59,8 @@ pub enum ScannedCode {
     Receipt { reference: String },
     /// The government app's sign-in code (not yet checked).
     SignIn(SignInCode),
+    /// The QR of an appointment confirmation: the booking number.
+    Booking { number: String },
     /// Anything else: another site's QR, a product barcode …
     Unknown,
 }
@@ -68,6 +70,7 @@ impl std::fmt::Debug for ScannedCode {
         f.write_str(match self {
             Self::Receipt { .. } => "ScannedCode::Receipt",
             Self::SignIn(_) => "ScannedCode::SignIn",
+            Self::Booking { .. } => "ScannedCode::Booking",
             Self::Unknown => "ScannedCode::Unknown",
         })
     }
@@ -89,6 +92,9 @@ impl ScannedCode {
     pub fn parse(text: &str, status_url: &str) -> Self {
         if signin::is_sign_in_code(text) {
             return Self::SignIn(SignInCode(text.to_owned()));
+        }
+        if balcao_backend_client::api::is_appointment_number(text) {
+            return Self::Booking { number: text.to_owned() };
         }
         let candidate = match text.strip_prefix(status_url) {
             Some(rest) if !status_url.is_empty() => rest,
@@ -115,7 +121,9 @@ impl PickupForm {
                 self.problem = None;
                 self.focus = if self.document_number.is_empty() { Some(1) } else { None };
             }
-            ScannedCode::SignIn(_) | ScannedCode::Unknown => self.problem = Some(PickupProblem::NotAReceiptCode),
+            ScannedCode::SignIn(_) | ScannedCode::Booking { .. } | ScannedCode::Unknown => {
+                self.problem = Some(PickupProblem::NotAReceiptCode)
+            }
         }
     }
 

@@ -6,7 +6,7 @@
 use balcao_backend_client::api::{ApplicationState, NextStep};
 use balcao_ui::view::{StatusLine, StatusProblem, StatusResult, StatusState, StatusStep, StatusView};
 
-use super::draft::{date_display, iso_date};
+use super::entry::NumberAndBirth;
 use super::pickup::ScannedCode;
 
 /// Answers that found nothing allowed in one session before the citizen is sent to the
@@ -15,28 +15,12 @@ use super::pickup::ScannedCode;
 pub const MAX_STATUS_FAILURES: u8 = 3;
 const MAX_REFERENCE: usize = 32;
 
-/// The form. Its `Debug` shows nothing of what was typed.
-#[derive(Clone, Default)]
+/// The form: the number and the date of birth (see [`NumberAndBirth`]), and what went wrong.
+#[derive(Clone, Debug, Default)]
 pub struct StatusForm {
-    pub reference: String,
-    /// Digits typed, day first: `DDMMYYYY`.
-    pub birth_digits: String,
-    /// 0: the application number, 1: the date of birth.
-    pub focus: Option<usize>,
+    pub entry: NumberAndBirth,
     pub problem: Option<StatusProblem>,
     pub failures: u8,
-}
-
-impl std::fmt::Debug for StatusForm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StatusForm").field("focus", &self.focus).field("failures", &self.failures).finish_non_exhaustive()
-    }
-}
-
-impl Drop for StatusForm {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.birth_digits);
-    }
 }
 
 /// A date of birth on its way to be checked: `Debug` shows nothing of it, and it is wiped
@@ -107,90 +91,66 @@ pub enum Verdict {
 
 impl StatusForm {
     pub fn new() -> Self {
-        Self { reference: String::new(), birth_digits: String::new(), focus: Some(0), problem: None, failures: 0 }
+        Self { entry: NumberAndBirth::new(MAX_REFERENCE, Some(0)), problem: None, failures: 0 }
     }
 
     /// A form started from a scanned receipt: the number is in, the date of birth is next.
     pub fn from_receipt(reference: String) -> Self {
-        Self { reference, birth_digits: String::new(), focus: Some(1), problem: None, failures: 0 }
+        let mut form = Self { entry: NumberAndBirth::new(MAX_REFERENCE, Some(1)), problem: None, failures: 0 };
+        form.entry.number = reference;
+        form
     }
 
     pub fn scanned(&mut self, code: ScannedCode) {
         match code {
             ScannedCode::Receipt { reference } => {
-                self.reference = reference;
+                self.entry.number = reference;
                 self.problem = None;
-                self.focus = if self.birth_digits.is_empty() { Some(1) } else { None };
+                self.entry.focus = if self.entry.birth_digits.is_empty() { Some(1) } else { None };
             }
-            ScannedCode::SignIn(_) | ScannedCode::Unknown => self.problem = Some(StatusProblem::NotAReceiptCode),
+            ScannedCode::SignIn(_) | ScannedCode::Booking { .. } | ScannedCode::Unknown => {
+                self.problem = Some(StatusProblem::NotAReceiptCode);
+            }
         }
     }
 
     /// The app's sign-in code was refused.
     pub fn sign_in_refused(&mut self) {
         self.problem = Some(StatusProblem::SignInRefused);
-        self.focus = None;
+        self.entry.focus = None;
     }
 
     pub fn focus(&mut self, field: Option<usize>) {
-        self.focus = field.filter(|f| *f < 2);
+        self.entry.focus(field);
     }
 
-    /// Capitals, digits and dashes for the number; digits only for the date, eight at most.
     pub fn key(&mut self, key: &str) {
-        match self.focus {
-            Some(0) => {
-                for c in key.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-') {
-                    if self.reference.chars().count() < MAX_REFERENCE {
-                        self.reference.push(c.to_ascii_uppercase());
-                    }
-                }
-            }
-            Some(_) => {
-                // The keypad stays open after the last digit (closing by itself, it would put the
-                // buttons under the citizen's finger) until they press Done.
-                for c in key.chars().filter(char::is_ascii_digit) {
-                    if self.birth_digits.len() < 8 {
-                        self.birth_digits.push(c);
-                    }
-                }
-            }
-            None => return,
+        if self.entry.key(key) {
+            self.problem = None;
         }
-        self.problem = None;
     }
 
     pub fn backspace(&mut self) {
-        match self.focus {
-            Some(0) => drop(self.reference.pop()),
-            Some(_) => drop(self.birth_digits.pop()),
-            None => {}
+        if self.entry.backspace() {
+            self.problem = None;
         }
-        self.problem = None;
     }
 
     /// What "check" sends: the number and the date of birth as `YYYY-MM-DD`. A date that is
     /// not one is said so, and typed again.
     pub fn submit(&mut self) -> Option<(String, DateOfBirth)> {
-        let Some(date_of_birth) = self.date_of_birth() else {
+        let Some(date_of_birth) = self.entry.date_of_birth() else {
             self.problem = Some(StatusProblem::InvalidDate);
-            self.birth_digits.clear();
-            self.focus = Some(1);
+            self.entry.retype_birth();
             return None;
         };
-        self.focus = None;
+        self.entry.focus = None;
         self.problem = None;
-        Some((self.reference.trim().to_string(), date_of_birth))
-    }
-
-    /// The date of birth as `YYYY-MM-DD`, if what was typed is a date.
-    fn date_of_birth(&self) -> Option<DateOfBirth> {
-        let iso = iso_date(&self.birth_digits)?;
-        iso.parse::<jiff::civil::Date>().ok().map(|_| DateOfBirth(iso))
+        Some((self.entry.number.trim().to_string(), date_of_birth))
     }
 
     pub fn complete(&self) -> bool {
-        !self.reference.trim().is_empty() && !self.birth_digits.is_empty()
+        self.entry.complete()
     }
 
     /// Reads what the look-up found.
@@ -211,16 +171,15 @@ impl StatusForm {
             }
         };
         self.problem = Some(problem);
-        self.birth_digits.clear();
-        self.focus = Some(1);
+        self.entry.retype_birth();
         Verdict::TryAgain
     }
 
     pub fn view(&self, checking: bool) -> StatusView {
         StatusView {
-            reference: self.reference.clone(),
-            date_of_birth: date_display(&self.birth_digits),
-            focused: self.focus,
+            reference: self.entry.number.clone(),
+            date_of_birth: self.entry.birth_shown(),
+            focused: self.entry.focus,
             checking,
             problem: self.problem,
             results: Vec::new(),
@@ -270,19 +229,19 @@ mod tests {
     fn the_date_is_typed_day_first_and_must_be_a_date() {
         let mut form = StatusForm::new();
         form.key("k01-261122-0001");
-        assert_eq!(form.reference, "K01-261122-0001");
+        assert_eq!(form.entry.number, "K01-261122-0001");
         form.focus(Some(1));
         form.key("3102198");
         assert_eq!(form.view(false).date_of_birth, "31/02/198");
         form.key("5");
-        assert_eq!(form.focus, Some(1), "the keypad stays open after the last digit");
+        assert_eq!(form.entry.focus, Some(1), "the keypad stays open after the last digit");
         form.key("9");
         assert_eq!(form.view(false).date_of_birth, "31/02/1985", "eight digits at most");
-        assert!(form.date_of_birth().is_none(), "31 February is not a date");
+        assert!(form.entry.date_of_birth().is_none(), "31 February is not a date");
         form.focus(Some(1));
         (0..8).for_each(|_| form.backspace());
         form.key("14031985");
-        assert_eq!(form.date_of_birth().map(|d| d.0.clone()).as_deref(), Some("1985-03-14"));
+        assert_eq!(form.entry.date_of_birth().map(|d| d.0.clone()).as_deref(), Some("1985-03-14"));
         assert!(!format!("{form:?}").contains("1985"), "nothing typed in Debug");
     }
 
@@ -291,7 +250,7 @@ mod tests {
         let mut form = StatusForm::from_receipt("K01-261122-0001".into());
         form.key("14031985");
         assert_eq!(form.answered(StatusAnswer::NoMatch { offline: false }), Verdict::TryAgain);
-        assert_eq!((form.problem, form.birth_digits.as_str(), form.focus), (Some(StatusProblem::NotFound), "", Some(1)));
+        assert_eq!((form.problem, form.entry.birth_digits.as_str(), form.entry.focus), (Some(StatusProblem::NotFound), "", Some(1)));
         assert_eq!(form.answered(StatusAnswer::Slowed), Verdict::TryAgain);
         assert_eq!(form.problem, Some(StatusProblem::TooManyTries));
         assert_eq!(form.answered(StatusAnswer::NoMatch { offline: true }), Verdict::TryAgain);

@@ -1389,3 +1389,210 @@ fn a_verified_document_on_the_reader_lists_its_holders_applications_and_an_unver
     assert!(h.event(Event::IdentityRead(Ok(document(Assurance::ChipUnverified)))).is_empty(), "an unverified chip lists nothing");
     assert_eq!(h.session.view().status.problem, Some(StatusProblem::DocumentNotRead));
 }
+
+mod appointments {
+    use balcao_backend_client::api::{Appointment, AppointmentDay, AppointmentDays, AppointmentSlot};
+    use balcao_ui::view::AppointmentProblem as P;
+    use balcao_ui::view::AppointmentStep as Step;
+
+    use super::*;
+
+    const SERVICE: &str = "id-card-renewal-appointment";
+
+    fn day() -> jiff::civil::Date {
+        jiff::civil::date(2026, 11, 23)
+    }
+
+    fn slots(free_at_1030: u32) -> Event {
+        let slot = |time: &str, free| AppointmentSlot { time: time.into(), free };
+        let days = vec![
+            AppointmentDay { date: day(), slots: vec![slot("10:00", 0), slot("10:30", free_at_1030)] },
+            AppointmentDay { date: day().tomorrow().expect("day"), slots: vec![slot("09:00", 2)] },
+        ];
+        Event::Booking(BookingNews::Slots(Some(AppointmentDays { service_id: SERVICE.into(), days })))
+    }
+
+    fn appointment() -> Appointment {
+        Appointment {
+            number: "AP-7K2M-Q9XD".into(),
+            service_id: SERVICE.into(),
+            centre_id: "GSC-01".into(),
+            date: day(),
+            time: "10:30".into(),
+            counter: Some("12".into()),
+        }
+    }
+
+    fn step(h: &Harness) -> Step {
+        h.session.view().appointment.step
+    }
+
+    /// From the welcome screen to the appointment service's days and times.
+    fn open(h: &mut Harness) {
+        h.ui(UserAction::Start);
+        h.ui(UserAction::ChooseLanguage(Language::Pt));
+        assert!(h.session.view().appointments_offered);
+        // One service to book: its free places are asked for at once.
+        assert_eq!(h.ui(UserAction::BookAppointment), [Effect::FetchSlots { service_id: SERVICE.into() }]);
+        assert_eq!((h.screen(), step(h)), (Screen::Appointment, Step::Loading));
+        assert!(h.session.busy(), "no idle timeout while central is asked");
+        h.event(slots(1));
+        assert_eq!(step(h), Step::Slots);
+    }
+
+    fn hold(h: &mut Harness) -> uuid::Uuid {
+        let effects = h.ui(UserAction::ChooseTime("10:30".into()));
+        assert_eq!(effects, [Effect::HoldSlot { service_id: SERVICE.into(), date: day(), time: "10:30".into() }]);
+        let id = uuid::Uuid::now_v7();
+        h.event(Event::Booking(BookingNews::Held(id)));
+        assert_eq!((step(h), h.session.view().appointment.focused), (Step::Details, Some(1)));
+        id
+    }
+
+    #[test]
+    fn a_place_is_chosen_held_booked_and_printed() {
+        let mut h = Harness::new();
+        open(&mut h);
+        let view = h.session.view().appointment;
+        assert_eq!((view.days.len(), view.days[0].selected, view.days[0].weekday), (2, true, 1), "Monday first");
+        assert_eq!(view.times.iter().map(|t| (t.time.as_str(), t.free)).collect::<Vec<_>>(), [("10:00", 0), ("10:30", 1)]);
+        // A full time cannot be held; another day shows its own times.
+        assert!(h.ui(UserAction::ChooseTime("10:00".into())).is_empty());
+        h.ui(UserAction::ChooseDay(1));
+        assert_eq!(h.session.view().appointment.times[0].time, "09:00");
+        h.ui(UserAction::ChooseDay(0));
+        let id = hold(&mut h);
+
+        // A date that is not one is asked again; the real one books the held place.
+        h.type_text(1, "31021985");
+        assert!(h.ui(UserAction::AppointmentNext).is_empty());
+        assert_eq!(h.session.view().appointment.problem, Some(P::InvalidDate));
+        h.type_text(1, "14031985");
+        let effects = h.ui(UserAction::AppointmentNext);
+        assert_eq!(
+            effects,
+            [Effect::ConfirmBooking {
+                hold_id: id,
+                date_of_birth: DateOfBirth("1985-03-14".into()),
+                language: balcao_backend_client::api::Language::Pt
+            }]
+        );
+        assert!(h.session.view().appointment.date_of_birth.is_empty() || step(&h) == Step::Confirming);
+        let effects = h.event(Event::Booking(BookingNews::Booked(Box::new(appointment()))));
+        let [Effect::PrintBooking(slip)] = effects.as_slice() else { panic!("{effects:?}") };
+        assert_eq!(
+            (slip.reference.as_str(), slip.slot.as_str(), slip.counter.as_deref()),
+            ("AP-7K2M-Q9XD", "2026-11-23 10:30", Some("12"))
+        );
+        assert_eq!(slip.service_name, "Marcação para renovação do BIR", "in the citizen's language");
+        h.event(Event::Booking(BookingNews::Printed(true)));
+        let view = h.session.view().appointment;
+        assert_eq!(
+            (view.step, view.number.as_str(), view.date.as_str(), view.time.as_str()),
+            (Step::Booked, "AP-7K2M-Q9XD", "23/11/2026", "10:30")
+        );
+        assert!(view.printed);
+        // Finishing releases nothing: the place is the citizen's.
+        assert_eq!(h.ui(UserAction::Finish), [Effect::SessionEnded]);
+        assert_eq!(h.screen(), Screen::Attract);
+    }
+
+    #[test]
+    fn a_place_taken_a_moment_before_is_said_and_the_times_asked_again() {
+        let mut h = Harness::new();
+        open(&mut h);
+        h.ui(UserAction::ChooseTime("10:30".into()));
+        assert_eq!(h.event(Event::Booking(BookingNews::Full)), [Effect::FetchSlots { service_id: SERVICE.into() }]);
+        h.event(slots(0));
+        let view = h.session.view().appointment;
+        assert_eq!((view.step, view.problem), (Step::Slots, Some(P::SlotTaken)));
+        assert_eq!(view.times[1].free, 0);
+        // A hold that ran out before the confirmation is the same: choose again.
+        let mut h = Harness::new();
+        open(&mut h);
+        hold(&mut h);
+        h.type_text(1, "14031985");
+        h.ui(UserAction::AppointmentNext);
+        assert_eq!(h.event(Event::Booking(BookingNews::Lapsed)), [Effect::FetchSlots { service_id: SERVICE.into() }]);
+        h.event(slots(1));
+        assert_eq!((step(&h), h.session.view().appointment.problem), (Step::Slots, Some(P::HoldLapsed)));
+        // No answer while booking: still held, the citizen can confirm again.
+        let id = hold(&mut h);
+        h.type_text(1, "14031985");
+        h.ui(UserAction::AppointmentNext);
+        h.event(Event::Booking(BookingNews::NoAnswer));
+        assert_eq!((step(&h), h.session.view().appointment.problem), (Step::Details, Some(P::NoAnswer)));
+        assert!(matches!(h.ui(UserAction::AppointmentNext).as_slice(), [Effect::ConfirmBooking { hold_id, .. }] if *hold_id == id));
+    }
+
+    #[test]
+    fn a_held_place_is_let_go_when_the_citizen_goes_back_leaves_or_times_out() {
+        let mut h = Harness::new();
+        open(&mut h);
+        let id = hold(&mut h);
+        assert_eq!(h.ui(UserAction::AppointmentBack), [Effect::ReleaseHold { hold_id: id }]);
+        assert_eq!(step(&h), Step::Slots);
+
+        let id = hold(&mut h);
+        h.type_text(1, "1403");
+        let effects = h.wait(SessionConfig::default().idle_timeout.as_secs() + 1);
+        assert_eq!(effects, [Effect::ReleaseHold { hold_id: id }, Effect::SessionEnded]);
+        assert_eq!(h.screen(), Screen::Attract);
+        assert!(!format!("{:?}", h.session).contains("1403"), "nothing typed is left");
+
+        // A hold that comes back after the citizen left is let go at once.
+        let late = uuid::Uuid::now_v7();
+        assert_eq!(h.event(Event::Booking(BookingNews::Held(late))), [Effect::ReleaseHold { hold_id: late }]);
+    }
+
+    #[test]
+    fn offline_the_journey_says_so_at_its_start() {
+        let mut h = Harness::new();
+        h.event(Event::Readiness(Readiness { online: false, ..Readiness::ALL }));
+        h.ui(UserAction::Start);
+        h.ui(UserAction::ChooseLanguage(Language::En));
+        assert_eq!(h.session.view().appointment_unavailable, Some(Unavailable::Offline));
+        // Even if asked (a tap that raced the network's loss), nothing is chosen before it says so.
+        assert!(h.ui(UserAction::BookAppointment).is_empty());
+        assert_eq!(step(&h), Step::Unreachable);
+        h.ui(UserAction::AppointmentBack);
+        assert_eq!(h.screen(), Screen::Home);
+        // Online, but central does not answer for the places: said at once too.
+        h.event(Event::Readiness(Readiness::ALL));
+        h.ui(UserAction::BookAppointment);
+        h.event(Event::Booking(BookingNews::Slots(None)));
+        assert_eq!(step(&h), Step::Unreachable);
+    }
+
+    #[test]
+    fn an_appointment_is_cancelled_with_its_number_and_date_of_birth() {
+        let mut h = Harness::new();
+        open(&mut h);
+        h.ui(UserAction::CancelAppointment);
+        assert_eq!((step(&h), h.session.view().appointment.focused), (Step::Cancel, Some(0)));
+        // A scanned code that is not a confirmation is said so; the confirmation's QR fills the number.
+        h.event(Event::Scanned(ScannedCode::parse("K01-261122-0001", "")));
+        assert_eq!(h.session.view().appointment.problem, Some(P::NotABookingCode));
+        h.event(Event::Scanned(ScannedCode::parse("AP-7K2M-Q9XD", "")));
+        let view = h.session.view().appointment;
+        assert_eq!((view.number.as_str(), view.focused, view.problem), ("AP-7K2M-Q9XD", Some(1), None));
+        h.type_text(1, "14031985");
+        let effects = h.ui(UserAction::AppointmentNext);
+        assert_eq!(effects, [Effect::CancelBooking { number: "AP-7K2M-Q9XD".into(), date_of_birth: DateOfBirth("1985-03-14".into()) }]);
+        // No match: the date is typed again; too many tries and a past appointment are said.
+        for (news, problem) in [(BookingNews::NoMatch, P::NotFound), (BookingNews::Slowed, P::TooManyTries), (BookingNews::Past, P::Past)] {
+            h.event(Event::Booking(news));
+            let view = h.session.view().appointment;
+            assert_eq!((view.step, view.problem, view.date_of_birth.as_str()), (Step::Cancel, Some(problem), ""));
+            h.type_text(1, "14031985");
+            h.ui(UserAction::AppointmentNext);
+        }
+        h.event(Event::Booking(BookingNews::Cancelled(Box::new(appointment()))));
+        let view = h.session.view().appointment;
+        assert_eq!((view.step, view.date.as_str(), view.time.as_str()), (Step::Cancelled, "23/11/2026", "10:30"));
+        assert_eq!(view.service_name, "Marcação para renovação do BIR");
+        // The masked view (a staff screenshot) shows neither number nor date.
+        let masked = format!("{:?}", h.session.view().masked());
+        assert!(!masked.contains("AP-7K2M") && !masked.contains("1985"), "{masked}");
+    }
+}

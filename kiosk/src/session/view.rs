@@ -13,7 +13,7 @@ use super::{Session, Stage, api_language};
 
 /// A text of central's catalog as the citizen sees it: in Chinese, its last two characters
 /// are kept on one line (see `balcao_ui::cjk`).
-fn shown(text: &api::LocalizedText, language: api::Language) -> String {
+pub(super) fn shown(text: &api::LocalizedText, language: api::Language) -> String {
     match language {
         api::Language::ZhHant => balcao_ui::cjk::keep_last_together(text.get(language)),
         api::Language::Pt | api::Language::En => text.get(language).to_string(),
@@ -204,6 +204,13 @@ impl Session {
             idle_seconds_left: self.idle_seconds_left(),
             collect_unavailable: (!self.readiness.document_printer).then_some(Unavailable::DocumentPrinter),
             ticket_unavailable: (!self.readiness.receipt_printer).then_some(Unavailable::ReceiptPrinter),
+            appointments_offered: self.appointments_offered(),
+            // Booking needs central (checked first: said before anything else) and the printer.
+            appointment_unavailable: if !self.readiness.online {
+                Some(Unavailable::Offline)
+            } else {
+                (!self.readiness.receipt_printer).then_some(Unavailable::ReceiptPrinter)
+            },
             can_call_attendant: self.can_call_attendant(),
             attendant: AttendantView { state: self.call, acknowledged_at: self.call_acknowledged_at.clone(), shown: self.call_shown },
             ..View::default()
@@ -298,6 +305,10 @@ impl Session {
                 Screen::Collected
             }
             Stage::Queues => Screen::Queues,
+            Stage::Booking(booking) => {
+                view.appointment = self.booking_view(booking);
+                Screen::Appointment
+            }
             Stage::Ticketing { .. } => Screen::Ticketing,
             Stage::Ticket { queue_id, number } => {
                 let queue_name = view.queues.iter().find(|q| &q.id == queue_id).map_or_else(String::new, |q| q.name.clone());
