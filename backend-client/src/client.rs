@@ -351,6 +351,11 @@ impl CentralClient {
         self.fetch_conditional("/catalog", etag, "catalog").await
     }
 
+    /// The agency's public keys certificates are signed with, unless the kiosk's copy is current.
+    pub async fn document_keys(&self, etag: Option<&str>) -> Result<Fetch<IssuerKeys>, ClientError> {
+        self.fetch_conditional("/document-keys", etag, "document_keys").await
+    }
+
     /// The identity provider's public keys, unless the kiosk's copy is current.
     pub async fn identity_issuers(&self, etag: Option<&str>) -> Result<Fetch<IssuerKeys>, ClientError> {
         self.fetch_conditional("/identity-issuers", etag, "identity_issuers").await

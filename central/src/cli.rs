@@ -25,6 +25,10 @@ struct Cli {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
+    /// The address citizens reach central's public pages at (`https://…`): what certificates'
+    /// QR codes point to. Without it, `https://` and the listening address.
+    #[arg(long)]
+    public_url: Option<String>,
     /// The database: a SQLite file (created if missing, readable by its owner only), or a
     /// PostgreSQL URL, `postgres://user:password@host:port/database`, which several central
     /// instances may share.
@@ -151,6 +155,7 @@ enum Command {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct ConfigFile {
     listen: Option<SocketAddr>,
+    public_url: Option<String>,
     database: Option<String>,
     database_pool: Option<u32>,
     keys: Option<PathBuf>,
@@ -202,6 +207,7 @@ impl ConfigFile {
         }
         take! {
             listen: "listen" => |cli, v| cli.listen = v,
+            public_url: "public_url" => |cli, v| cli.public_url = Some(v),
             database: "database" => |cli, v| cli.database = v,
             database_pool: "database_pool" => |cli, v| cli.database_pool = v,
             keys: "keys" => |cli, v| cli.keys = Some(v),
@@ -238,6 +244,10 @@ fn central_options(cli: &Cli) -> anyhow::Result<CentralOptions> {
     options.personal_data_retention = std::time::Duration::from_secs(cli.personal_data_days * 24 * 3600);
     options.limits.max_connections = usize::try_from(cli.max_connections).unwrap_or(usize::MAX);
     options.kiosk_cert_lifetime = jiff::SignedDuration::from_hours(i64::from(cli.kiosk_cert_days) * 24);
+    let public_url = cli.public_url.clone().unwrap_or_else(|| format!("https://{}", cli.listen));
+    let parsed = url::Url::parse(&public_url).with_context(|| format!("--public-url {public_url} is not an address"))?;
+    anyhow::ensure!(parsed.scheme() == "https", "--public-url {public_url}: citizens' phones reach central over https");
+    options.public_url = Some(public_url.trim_end_matches('/').to_string());
     if let Some(file) = &cli.metrics_token_file {
         let token = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?.trim().to_string();
         anyhow::ensure!(token.len() >= 16, "{}: the metrics token needs at least 16 characters", file.display());

@@ -82,6 +82,9 @@ pub struct CentralOptions {
     /// How long the kiosk certificates central issues last (kiosks renew theirs when a third
     /// of it is left).
     pub kiosk_cert_lifetime: jiff::SignedDuration,
+    /// The address citizens reach central's public pages at (`https://…`, no trailing slash):
+    /// what a certificate's QR code points to. `None`: the address central listens at.
+    pub public_url: Option<String>,
 }
 
 impl CentralOptions {
@@ -105,6 +108,7 @@ impl CentralOptions {
             alert_webhook: None,
             alert_sweep_every: Duration::from_secs(15),
             kiosk_cert_lifetime: tls::KIOSK_CERT_LIFETIME,
+            public_url: None,
         }
     }
 }
@@ -156,6 +160,7 @@ impl Central {
             }
         };
         store.rotate_issuer_key(jiff::Timestamp::now())?;
+        store.rotate_keys(store::issuer::KeySet::Documents, jiff::Timestamp::now())?;
         let state = AppState {
             store,
             catalog: RwLock::new(Arc::new(catalog)),
@@ -165,6 +170,7 @@ impl Central {
             revocations: api::auth::Revocations::default(),
             kiosk_issuer: RwLock::new(None),
             server_ca_pem: RwLock::new(None),
+            public_url: RwLock::new(options.public_url.clone()),
         };
         Ok(Self {
             state: Arc::new(state),
@@ -215,26 +221,68 @@ impl Central {
     /// becomes ready for pickup at the centre where it was applied for, and that centre's
     /// kiosks get it on their next sync.
     pub fn issue_certificate(&self, application_id: uuid::Uuid) -> Result<(), CentralError> {
+        use balcao_backend_client::api::{CertificateContent, encode_token, sign_document};
         let catalog = self.state.current_catalog()?;
-        let issued = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
-        let pdf = |service_id: &str, reference: &str, answers: &BTreeMap<String, Answer>| {
-            let service = catalog.catalog.service(service_id);
-            let title = service.map_or(service_id.to_owned(), |s| s.name.en.clone());
-            // One page per copy ordered (and paid for).
-            let copies = service.map_or(1, |s| s.copies(answers));
-            let lines = [
-                format!("Application number: {reference}"),
-                format!("Issued: {issued}"),
-                "Issued by the Balcao reference central platform (not a legal document).".to_string(),
-            ];
-            document::certificate_pdf(&title, &lines, copies)
+        let now = jiff::Timestamp::now();
+        let issued = now.to_zoned(jiff::tz::TimeZone::system()).date();
+        let fonts = document::Fonts::system().map_err(|e| CentralError::Issue(e.to_string()))?;
+        let (kid, key) = self.state.store.signing_key(store::issuer::KeySet::Documents, now)?;
+        let public = self.public_url();
+        let sign = |bytes: &[u8]| key.sign(bytes).as_ref().to_vec();
+        let make = |service_id: &str, reference: &str, answers: &BTreeMap<String, Answer>| {
+            let service = catalog.catalog.service(service_id).ok_or_else(|| format!("service {service_id} is not in the catalog"))?;
+            let text = |key: &str| match answers.get(key) {
+                Some(Answer::Text(value)) if !value.trim().is_empty() => Some(value.trim().to_string()),
+                _ => None,
+            };
+            let holder_names: Vec<String> = ["full_name", "chinese_name"].into_iter().filter_map(text).collect();
+            let content = CertificateContent {
+                document_id: application_id,
+                reference: reference.to_string(),
+                service_id: service_id.to_string(),
+                agency_id: service.agency.id.clone(),
+                issued,
+                holder_names: holder_names.clone(),
+                // One page per copy ordered (and paid for).
+                copies: service.copies(answers),
+            };
+            let claims = content.claims();
+            let token = encode_token(&claims, &kid, sign);
+            let trilingual = |t: &balcao_backend_client::api::LocalizedText| document::Trilingual::new(&t.zh_hant, &t.pt, &t.en);
+            let certificate = document::Certificate {
+                agency: trilingual(&service.agency.name),
+                title: trilingual(&service.name),
+                holder_names,
+                document_number: text("document_number").unwrap_or_default(),
+                reference: reference.to_string(),
+                issued: issued.to_string(),
+                copies: content.copies,
+                verify_url: format!("{public}{}{token}", balcao_backend_client::api::VERIFY_PATH),
+                verify_site: format!("{public}{}", balcao_backend_client::api::VERIFY_PATH),
+            };
+            let pdf = document::certificate_pdf(&certificate, &fonts).map_err(|e| e.to_string())?;
+            let signature = sign_document(&pdf, &kid, sign);
+            Ok(store::IssuedDocument { pdf, claims, signature })
         };
         let salt: [u8; 16] = rand::random();
-        self.state.store.issue_certificate(application_id, pdf, salt).map_err(|e| match e {
+        self.state.store.issue_certificate(application_id, make, salt).map_err(|e| match e {
             store::IssueError::UnknownApplication(id) => CentralError::UnknownApplication(id),
             store::IssueError::Store(e) => CentralError::Store(e),
             other => CentralError::Issue(other.to_string()),
         })
+    }
+
+    /// The address of central's public pages, as configured or as learnt from where it listens.
+    pub fn public_url(&self) -> String {
+        self.state.public_url.read().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_else(|| "https://localhost".into())
+    }
+
+    /// Sets the address of central's public pages unless one was configured.
+    pub fn learn_public_url(&self, url: &str) {
+        let mut known = self.state.public_url.write().unwrap_or_else(|e| e.into_inner());
+        if known.is_none() {
+            *known = Some(url.trim_end_matches('/').to_string());
+        }
     }
 
     /// Plays a very quick agency for the demo: issues the certificate of every received
@@ -331,6 +379,7 @@ impl LoopbackCentral {
     /// same address and certificate after an outage.
     pub fn serve_on(central: Central, router: Router, listener: TcpListener, pki: DevPki) -> Result<Self, CentralError> {
         let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
+        central.learn_public_url(&url);
         // The development PKI's CA enrolls kiosks, and is what they trust for central.
         central.enable_enrollment(tls::KioskIssuer::of_dev_pki(&pki, central.kiosk_cert_lifetime)?, Some(pki.ca_pem.clone()));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -36,6 +36,20 @@ fn full_name() -> FormField {
     )
 }
 
+/// The holder's name in Chinese characters, for those who have one: printed beside the Latin
+/// name on the certificate.
+fn chinese_name() -> FormField {
+    with_help(
+        field(
+            "chinese_name",
+            t("中文姓名", "Nome em caracteres chineses", "Name in Chinese characters"),
+            false,
+            FieldKind::Text { max_length: 20 },
+        ),
+        t("如有中文姓名，請填寫。", "Preencha se tiver nome em chinês.", "Fill in if you have a Chinese name."),
+    )
+}
+
 fn document_number() -> FormField {
     let mut f = prefilled(
         field(
@@ -134,6 +148,7 @@ pub fn catalog() -> Catalog {
                     ),
                 ),
                 copies(),
+                chinese_name(),
             ],
             delivery: Delivery::PrintAtKiosk,
             processing_days: 3,

@@ -184,9 +184,12 @@ async fn each_copy_ordered_is_paid_for(#[case] db: Db) {
     // Its certificate has a page per copy.
     central.issue_certificate(two.application_id).expect("issued");
     let pdf = central.store().certificate_changes("GSC-01", None, 10).expect("feed").ready.pop().expect("ready").document_pdf;
-    let pdf =
-        String::from_utf8_lossy(&base64::Engine::decode(&base64::engine::general_purpose::STANDARD, pdf).expect("base64")).into_owned();
-    assert!(pdf.contains("/Count 2 >>") && pdf.contains("(Copy 2 of 2) Tj"), "two pages");
+    let pdf = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, pdf).expect("base64");
+    let file = dir.path().join("two-copies.pdf");
+    std::fs::write(&file, pdf).expect("write");
+    let info = std::process::Command::new("pdfinfo").arg(&file).output().expect("pdfinfo (tools/setup installs poppler-utils)");
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.lines().any(|l| l.starts_with("Pages:") && l.ends_with(" 2")), "two pages: {info}");
 }
 
 #[rstest]

@@ -342,6 +342,7 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
         ),
         ("23-pickup-scanned-other-code", g().collecting().event(Event::Scanned(crate::session::ScannedCode::Unknown)).view()),
         ("24-pickup-printing", g().found().view()),
+        ("59-error-certificate-not-genuine", g().found().event(Event::CertificateRejected).view()),
         ("25-collected", g().found().event(Event::CertificateCollected).view()),
         ("26-queues", g().queues().view()),
         ("27-ticket-printing", g().ticketing().view()),

@@ -377,6 +377,51 @@ async fn cancel_appointment(window: &MainWindow, number: &str) {
     tap(window, "Finish").await;
 }
 
+/// A citizen collects the certificate of application `reference` by touch, in `language`, and
+/// sees `outcome` (a title of the screen that follows).
+async fn collect_certificate(window: &MainWindow, language: Language, reference: &str, outcome: &str) {
+    touch_start(window).await;
+    tap(window, language.endonym()).await;
+    tap(window, &tr(language, "Collect a certificate")).await;
+    field(window, &tr(language, "Application number")).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, reference).await;
+    tap(window, &tr(language, "Done")).await;
+    field(window, &tr(language, "Identity document number")).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, "1234567(8)").await;
+    tap(window, &tr(language, "Done")).await;
+    tap(window, &tr(language, "Print my certificate")).await;
+    find(window, &tr(language, outcome), AccessibleRole::Text).await;
+    tap(window, &tr(language, "Finish")).await;
+}
+
+/// Issues the certificate of `reference` with a file that is not the one its signature signs,
+/// as an altered copy on its way to the kiosk would be.
+fn issue_altered_certificate(central: &balcao_central::Central, reference: &str) {
+    use balcao_backend_client::api::{CertificateContent, sign_document};
+    let rows = central.store().recent_applications(20).expect("applications");
+    let id = rows.iter().find(|a| a.reference == reference).expect("the application").id;
+    let (kid, key) =
+        central.store().signing_key(balcao_central::store::issuer::KeySet::Documents, jiff::Timestamp::now()).expect("the agency's key");
+    let make = |service_id: &str, reference: &str, _: &_| {
+        let content = CertificateContent {
+            document_id: id,
+            reference: reference.into(),
+            service_id: service_id.into(),
+            agency_id: "dsi".into(),
+            issued: jiff::Zoned::now().date(),
+            holder_names: vec!["CHAN TAI MAN".into()],
+            copies: 1,
+        };
+        let signature = sign_document(b"%PDF-1.7 the certificate as issued", &kid, |b| key.sign(b).as_ref().to_vec());
+        Ok(balcao_central::store::IssuedDocument {
+            pdf: b"%PDF-1.7 the certificate, altered".to_vec(),
+            claims: content.claims(),
+            signature,
+        })
+    };
+    central.store().issue_certificate(id, make, [1; 16]).expect("issued");
+}
+
 /// A citizen takes a queue ticket in Portuguese; returns the number shown.
 async fn take_ticket(window: &MainWindow) -> String {
     let language = Language::Pt;
@@ -534,6 +579,15 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
             bookings.push(book_appointment(&window, &booking_central, language, time, taken).await);
         }
         cancel_appointment(&window, &bookings[0]).await;
+        // Certificates: the first citizen's prints; the second's file fails the kiosk's check
+        // and is not printed.
+        let id = |reference: &str| {
+            booking_central.store().recent_applications(20).expect("list").into_iter().find(|a| a.reference == reference).expect("app").id
+        };
+        booking_central.issue_certificate(id(&references[0])).expect("issued");
+        issue_altered_certificate(&booking_central, &references[1]);
+        collect_certificate(&window, Language::ZhHant, &references[0], "Your certificate is printed").await;
+        collect_certificate(&window, Language::Pt, &references[1], "Your certificate could not be checked").await;
         walk_away(&window).await;
         slint::quit_event_loop().expect("quit");
         (references, ticket, bookings)
@@ -541,6 +595,20 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
     .expect("script");
     slint::run_event_loop().expect("event loop");
     let (references, ticket, bookings) = futures_lite_block_on(script);
+    // One certificate printed, the altered one not; central was told of it.
+    let printed_documents = std::fs::read_dir(dir.path().join("documents")).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(printed_documents, 1, "only the genuine certificate was printed");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !central
+        .store()
+        .recent_events(50)
+        .expect("events")
+        .iter()
+        .any(|e| e.kind == balcao_backend_client::api::KioskEventKind::CertificateRejected)
+    {
+        assert!(Instant::now() < deadline, "central was not told of the rejected certificate");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Three bookings, each its own number; the first cancelled, the others still booked.
     let state = |number: &str| central.store().appointment_state(number).expect("state").unwrap_or_default();
     assert_eq!(bookings.iter().map(|b| state(b)).collect::<Vec<_>>(), ["cancelled", "booked", "booked"], "{bookings:?}");

@@ -510,6 +510,7 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
             Problem::ReceiptNotPrinted => g::Problem::ReceiptNotPrinted,
             Problem::ServiceUnavailable => g::Problem::ServiceUnavailable,
             Problem::CertificateNotPrinted => g::Problem::CertificateNotPrinted,
+            Problem::CertificateNotGenuine => g::Problem::CertificateNotGenuine,
             Problem::CertificatePrintUncertain => g::Problem::CertificatePrintUncertain,
             Problem::PickupRefused => g::Problem::PickupRefused,
             Problem::PickupNotFound => g::Problem::PickupNotFound,

@@ -605,6 +605,9 @@ pub enum Problem {
     CertificateNotPrinted,
     /// The certificate printer stopped answering mid-job: it may have printed.
     CertificatePrintUncertain,
+    /// The certificate's file did not verify (altered, or not signed by the agency): it was
+    /// not printed; staff were told.
+    CertificateNotGenuine,
     /// Too many numbers that do not match: the citizen is sent to the counter.
     PickupRefused,
     /// Too many application numbers not found: the citizen is sent to the counter.

@@ -26,6 +26,9 @@ pub enum KioskEventKind {
     /// A device's driver failed unexpectedly (a bug, or what the device sent): the job it was
     /// doing failed, the driver was made anew. The detail names the device.
     DeviceFault,
+    /// A certificate's file did not verify (altered, or signed by a key the kiosk does not
+    /// accept): it was not printed nor handed out. The detail names why, never the holder.
+    CertificateRejected,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,12 +3,14 @@
 mod application;
 mod appointment;
 mod catalog;
+mod certificate;
 mod enrollment;
 mod event;
 mod fleet;
 mod form;
 mod holder;
 mod issuer;
+mod jws;
 mod language;
 mod pickup;
 mod problem;
@@ -25,6 +27,10 @@ pub use appointment::{
     AppointmentSlot, HoldRequest, MAX_BOOKING_DAYS, is_appointment_number, normalise_appointment_number, slot_time,
 };
 pub use catalog::{Agency, Catalog, Delivery, DeviceNeed, IdentityLevel, Service, ServiceKind};
+pub use certificate::{
+    CertificateClaims, CertificateContent, CertificateRefusal, DocumentSignature, MAX_TOKEN_LEN, VERIFY_PATH, encode_token, file_sha256,
+    sign_document, verify_document, verify_token,
+};
 pub use enrollment::{EnrollmentRequest, EnrollmentToken, IssuedCertificate, MAX_CSR, RenewalRequest, Retirement, TokenError, fingerprint};
 pub use event::{DayTotals, KioskEvent, KioskEventKind, Severity};
 pub use fleet::{

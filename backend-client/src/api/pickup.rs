@@ -27,6 +27,9 @@ pub struct ReadyCertificate {
     pub ready_at: Timestamp,
     /// The certificate as a PDF, base64 (standard alphabet, padded).
     pub document_pdf: String,
+    /// The agency's signature of the PDF: a kiosk prints only a file it verifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<super::DocumentSignature>,
 }
 
 impl std::fmt::Debug for ReadyCertificate {

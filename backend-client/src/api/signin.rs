@@ -8,15 +8,14 @@
 //! validity in time. Replay (a nonce seen before) is the kiosk's to refuse, since only it
 //! knows what it has seen.
 //!
-//! Written over `ring` rather than with a JWT crate: one algorithm, one fixed header, and the
-//! refusals must be told apart for the citizen (expired, another centre, altered), which
-//! general-purpose JWT validation folds into one error.
+//! Written over `ring` (see [`super::jws`]) rather than with a JWT crate: one algorithm, one
+//! fixed header, and the refusals must be told apart for the citizen (expired, another centre,
+//! altered), which general-purpose JWT validation folds into one error.
 
-use base64::Engine;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::IssuerKeys;
+use super::{IssuerKeys, jws};
 
 /// What a sign-in QR code starts with.
 pub const SIGN_IN_PREFIX: &str = "BALCAO-SIGNIN:";
@@ -82,27 +81,10 @@ pub enum SignInRefusal {
     Replayed,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    alg: String,
-    kid: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    typ: Option<String>,
-}
-
-fn b64() -> base64::engine::GeneralPurpose {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-}
-
 /// Builds a sign-in code: `sign` makes the Ed25519 signature of the bytes it is given with the
 /// key `kid` names. Used by the identity provider (the reference central) and tests.
 pub fn encode(claims: &SignInClaims, kid: &str, sign: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
-    let header = Header { alg: "EdDSA".into(), kid: kid.into(), typ: Some("JWT".into()) };
-    let header = b64().encode(serde_json::to_vec(&header).unwrap_or_default());
-    let payload = b64().encode(serde_json::to_vec(claims).unwrap_or_default());
-    let signing_input = format!("{header}.{payload}");
-    let signature = b64().encode(sign(signing_input.as_bytes()));
-    format!("{SIGN_IN_PREFIX}{signing_input}.{signature}")
+    format!("{SIGN_IN_PREFIX}{}", jws::sign(claims, kid, sign))
 }
 
 /// Whether scanned text claims to be a sign-in code (it may still be refused).
@@ -117,26 +99,13 @@ pub fn verify(code: &str, keys: &IssuerKeys, now: Timestamp, centre: &str, kiosk
         return Err(SignInRefusal::Malformed);
     }
     let jws = code.strip_prefix(SIGN_IN_PREFIX).ok_or(SignInRefusal::Malformed)?;
-    let mut parts = jws.split('.');
-    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(SignInRefusal::Malformed);
-    };
-    let decode = |part: &str| b64().decode(part).map_err(|_| SignInRefusal::Malformed);
-    let header: Header = serde_json::from_slice(&decode(header)?).map_err(|_| SignInRefusal::Malformed)?;
-    if header.alg != "EdDSA" {
-        return Err(SignInRefusal::Malformed);
-    }
-    let key = keys.keys.iter().find(|k| k.kid == header.kid && k.alg == "Ed25519").ok_or(SignInRefusal::UnknownKey)?;
-    if key.not_after <= now {
-        return Err(SignInRefusal::UnknownKey);
-    }
-    let public = b64().decode(&key.public_key).map_err(|_| SignInRefusal::UnknownKey)?;
-    let signing_input = &jws[..jws.len() - signature.len() - 1];
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, public)
-        .verify(signing_input.as_bytes(), &decode(signature)?)
-        .map_err(|_| SignInRefusal::BadSignature)?;
+    let payload = jws::verify(jws, keys, now).map_err(|e| match e {
+        jws::Refusal::Malformed => SignInRefusal::Malformed,
+        jws::Refusal::UnknownKey => SignInRefusal::UnknownKey,
+        jws::Refusal::BadSignature => SignInRefusal::BadSignature,
+    })?;
     // Only a signed payload is parsed further.
-    let claims: SignInClaims = serde_json::from_slice(&decode(payload)?).map_err(|_| SignInRefusal::Malformed)?;
+    let claims: SignInClaims = serde_json::from_slice(&payload).map_err(|_| SignInRefusal::Malformed)?;
     if claims.iss != keys.issuer {
         return Err(SignInRefusal::WrongIssuer);
     }
@@ -160,6 +129,8 @@ pub fn verify(code: &str, keys: &IssuerKeys, now: Timestamp, centre: &str, kiosk
 mod tests {
     use super::*;
     use crate::api::IssuerKey;
+    use crate::api::jws::b64;
+    use base64::Engine;
     use ring::signature::KeyPair as _;
 
     const NOW: i64 = 1_796_000_000;

@@ -8,7 +8,7 @@ mod enrollment;
 mod error;
 mod events;
 mod fleet;
-mod issuers;
+pub(crate) mod issuers;
 mod openapi;
 mod pickups;
 mod queue;
@@ -55,6 +55,9 @@ pub struct AppState {
     /// The CA kiosks must trust for central's own certificate, given to the technician's tool
     /// at enrollment; `None`: the technician brings it.
     pub server_ca_pem: RwLock<Option<String>>,
+    /// The address citizens reach central's public pages at (a certificate's QR code points
+    /// there); `None` until known.
+    pub public_url: RwLock<Option<String>>,
 }
 
 /// How long the fleet as judged is shared between consoles before it is read again.
@@ -246,6 +249,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/attendant-calls/{id}", get(fleet::attendant_call))
         .route("/v1/attendant-calls/{id}/end", axum::routing::post(fleet::end_attendant_call))
         .route("/v1/identity-issuers", get(issuers::get_keys))
+        .route("/v1/document-keys", get(issuers::document_keys))
         .route("/v1/certificates/ready", get(pickups::ready))
         .route("/v1/pickups", axum::routing::post(pickups::record))
         .route("/v1/queue-tickets", axum::routing::post(queue::record))

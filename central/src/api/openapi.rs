@@ -69,6 +69,7 @@ pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
         super::pickups::ready,
         super::pickups::record,
         super::queue::record,
+        super::issuers::document_keys,
         super::appointments::slots,
         super::appointments::hold,
         super::appointments::confirm,

@@ -9,6 +9,7 @@ mod diagnosis;
 mod enrollment;
 mod staff;
 mod status_page;
+mod verify_page;
 mod words;
 
 use std::collections::HashMap;
@@ -55,6 +56,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/console/uploads/{command}", get(uploaded))
         .route("/console/login", get(login_page).post(log_in))
         .route("/status/{reference}", get(status_page::status_form).post(status_page::status_answer))
+        .route("/verify/", get(verify_page::verify_form).post(verify_page::verify_file))
+        .route("/verify/keys", get(verify_page::verify_keys))
+        .route("/verify/{token}", get(verify_page::verify_code))
         .route("/console/logout", post(log_out))
         .route("/console/alerts", get(alerts::alerts_page))
         .route("/console/alerts/events", get(alerts::alert_events))

@@ -461,6 +461,7 @@ impl Words {
             KioskEventKind::DayCloseFailed => self.pick("日結失敗", "Fecho do dia falhou", "Day close failed"),
             KioskEventKind::PaymentLapsed => self.pick("付款預留已失效", "Reserva de pagamento caducou", "Payment reservation lapsed"),
             KioskEventKind::DeviceFault => self.pick("設備故障", "Avaria de dispositivo", "Device fault"),
+            KioskEventKind::CertificateRejected => self.pick("證明書核實失敗", "Certidão não verificada", "Certificate failed its check"),
         }
     }
 

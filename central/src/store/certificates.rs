@@ -9,13 +9,41 @@
 use std::collections::BTreeMap;
 
 use balcao_backend_client::api::{
-    Answer, CertificateChanges, HolderCheck, PickupRecord, PickupVerdict, ReadyCertificate, normalise_document_number,
+    Answer, CertificateChanges, CertificateClaims, DocumentSignature, HolderCheck, PickupRecord, PickupVerdict, ReadyCertificate,
+    normalise_document_number,
 };
 use jiff::Timestamp;
 use uuid::Uuid;
 
 use super::db::{Tx, args};
 use super::{EMPTY, Store, StoreError, to_json};
+
+/// Each certificate's signatures (see `balcao_backend_client::api::certificate`): the claims of
+/// its verification code and the signature of its file, with the file's hash to recognise an
+/// uploaded copy. Nothing personal: kept after the document itself is purged.
+pub(super) const SIGNATURES_SCHEMA: &str = "
+    ALTER TABLE certificates ADD COLUMN claims TEXT;
+    ALTER TABLE certificates ADD COLUMN file_signature TEXT;
+    ALTER TABLE certificates ADD COLUMN file_sha256 TEXT;
+    CREATE INDEX certificates_file ON certificates(file_sha256);
+";
+
+/// A certificate as the agency issues it: the PDF, the claims its verification code signs, and
+/// the signature of the file.
+#[derive(Clone, Debug)]
+pub struct IssuedDocument {
+    pub pdf: Vec<u8>,
+    pub claims: CertificateClaims,
+    pub signature: DocumentSignature,
+}
+
+/// A certificate as the verification page finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedCertificate {
+    pub claims: CertificateClaims,
+    /// Still ready for pickup, or collected (`ready`, `collected`).
+    pub state: String,
+}
 
 /// A position in a centre's feed, as kiosks carry it: `<database epoch>.<position>`, with
 /// `.full` while the full list is being paged through. The epoch makes a token from another
@@ -43,6 +71,8 @@ pub enum IssueError {
     UnknownApplication(Uuid),
     #[error("application {0} has no document number to check the holder against")]
     NoHolder(Uuid),
+    #[error("the certificate could not be made: {0}")]
+    Document(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -76,12 +106,12 @@ fn epoch(tx: &mut Tx<'_>) -> Result<String, StoreError> {
 
 impl Store {
     /// Issues the certificate of an application: it becomes ready for pickup at the centre the
-    /// application was made at, and enters that centre's feed. `document` makes its PDF from the
-    /// application's service id, number and answers (read and opened here once).
+    /// application was made at, and enters that centre's feed. `document` makes and signs it
+    /// from the application's service id, number and answers (read and opened here once).
     pub fn issue_certificate(
         &self,
         application_id: Uuid,
-        document: impl Fn(&str, &str, &BTreeMap<String, Answer>) -> Vec<u8> + Sync,
+        document: impl Fn(&str, &str, &BTreeMap<String, Answer>) -> Result<IssuedDocument, String> + Sync,
         salt: [u8; 16],
     ) -> Result<(), IssueError> {
         let id = application_id.to_string();
@@ -100,14 +130,17 @@ impl Store {
             };
             let holder = to_json(&HolderCheck::new(salt, number))?;
             let now = Timestamp::now();
-            let document_pdf = document(&service_id, &reference, &answers);
-            let (holder, document) = self.seal_certificate(&id, holder.as_bytes(), &document_pdf)?;
+            let issued = document(&service_id, &reference, &answers).map_err(IssueError::Document)?;
+            let (holder, document) = self.seal_certificate(&id, holder.as_bytes(), &issued.pdf)?;
+            let (claims, signature) = (to_json(&issued.claims)?, to_json(&issued.signature)?);
             tx.execute(
-                "INSERT INTO certificates (application_id, centre_id, reference, service_id, holder, document, sealed_holder, sealed_document, ready_at, state)
-                 VALUES ($1, $2, $3, $4, '', $8, $5, $6, $7, 'ready')
+                "INSERT INTO certificates (application_id, centre_id, reference, service_id, holder, document, sealed_holder, sealed_document, ready_at, state,
+                     claims, file_signature, file_sha256)
+                 VALUES ($1, $2, $3, $4, '', $8, $5, $6, $7, 'ready', $9, $10, $11)
                  ON CONFLICT (application_id) DO UPDATE SET sealed_holder = excluded.sealed_holder, sealed_document = excluded.sealed_document,
-                     ready_at = excluded.ready_at, state = 'ready'",
-                args![id, centre, reference, service_id, holder, document, now.to_string(), EMPTY],
+                     ready_at = excluded.ready_at, state = 'ready', claims = excluded.claims, file_signature = excluded.file_signature,
+                     file_sha256 = excluded.file_sha256",
+                args![id, centre, reference, service_id, holder, document, now.to_string(), EMPTY, claims, signature, issued.signature.sha256],
             )?;
             feed_change(tx, &centre, &id, "ready", now)?;
             tx.execute("UPDATE applications SET state = 'ready' WHERE id = $1", args![id])?;
@@ -138,7 +171,8 @@ impl Store {
                 }
             };
             let rows = tx.query(
-                "SELECT f.seq, f.application_id, f.change, c.reference, c.service_id, c.sealed_holder, c.sealed_document, c.ready_at
+                "SELECT f.seq, f.application_id, f.change, c.reference, c.service_id, c.sealed_holder, c.sealed_document, c.ready_at,
+                     c.file_signature
                  FROM certificate_feed f JOIN certificates c ON c.application_id = f.application_id
                  WHERE f.centre_id = $1 AND f.seq > $2 ORDER BY f.seq LIMIT $3",
                 args![centre, after, page],
@@ -174,6 +208,10 @@ impl Store {
                 holder: serde_json::from_slice(&holder).map_err(|e| StoreError::Corrupt(format!("holder: {e}")))?,
                 ready_at: row.get::<String>(7)?.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?,
                 document_pdf: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, document),
+                signature: row
+                    .get::<Option<String>>(8)?
+                    .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(format!("certificate {id} signature: {e}"))))
+                    .transpose()?,
             });
         }
         changes.token = match (listing, changes.more) {
@@ -183,6 +221,20 @@ impl Store {
             (false, _) => format!("{epoch}.{last}"),
         };
         Ok(changes)
+    }
+
+    /// The certificate a verification code names (its document id), if central issued it.
+    pub fn issued_certificate(&self, document_id: Uuid) -> Result<Option<IssuedCertificate>, StoreError> {
+        let row = self
+            .db
+            .read(|tx| tx.query_opt("SELECT claims, state FROM certificates WHERE application_id = $1", args![document_id.to_string()]))?;
+        row.map(|row| issued(&row)).transpose().map(Option::flatten)
+    }
+
+    /// The certificate whose file has this SHA-256 (hex), if central issued one.
+    pub fn certificate_by_file(&self, sha256: &str) -> Result<Option<IssuedCertificate>, StoreError> {
+        let row = self.db.read(|tx| tx.query_opt("SELECT claims, state FROM certificates WHERE file_sha256 = $1", args![sha256]))?;
+        row.map(|row| issued(&row)).transpose().map(Option::flatten)
     }
 
     /// Forgets the feed rows of certificates that left the list before `before`; tokens from
@@ -310,4 +362,11 @@ fn parse_token(token: &str, epoch: &str) -> Option<Position> {
         Some(_) => return None,
     };
     parts.next().is_none().then_some(Position { seq, listing })
+}
+
+/// A certificate row's claims and state (`None` for one issued before certificates were signed).
+fn issued(row: &super::db::Row) -> Result<Option<IssuedCertificate>, StoreError> {
+    let Some(claims) = row.get::<Option<String>>(0)? else { return Ok(None) };
+    let claims = serde_json::from_str(&claims).map_err(|e| StoreError::Corrupt(format!("certificate claims: {e}")))?;
+    Ok(Some(IssuedCertificate { claims, state: row.get(1)? }))
 }

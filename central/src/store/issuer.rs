@@ -1,9 +1,11 @@
-//! The signing keys of the identity provider the reference central plays (it signs the
-//! government app's sign-in codes). Kiosks fetch the public halves by `ETag`; those are in the
-//! database. The private halves are in a file of their own ([`super::KeyFiles`]), the owner's
-//! only, written whole or not at all, never in the service's database: whoever reads them can
-//! sign in as any citizen. A real identity provider keeps them in a hardware security module
-//! and central never sees them; this file stands in for that module.
+//! The signing keys of the two signers the reference central plays: the identity provider (it
+//! signs the government app's sign-in codes) and the agency issuing certificates (it signs
+//! their verification codes and files). Each is a [`KeySet`]: public halves in a table of the
+//! database (kiosks fetch them by `ETag`; the certificates' are also public), private halves in
+//! a file of their own ([`super::KeyFiles`]), the owner's only, written whole or not at all,
+//! never in the service's database: whoever reads them can sign in as any citizen, or issue
+//! certificates. A real identity provider or agency keeps them in a hardware security module and
+//! central never sees them; these files stand in for that module.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -71,15 +73,62 @@ impl std::fmt::Debug for StoredIssuerKey {
     }
 }
 
+/// One signer's keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeySet {
+    /// The identity provider's: the government app's sign-in codes.
+    IdentityProvider,
+    /// The agency's: certificates' verification codes and files.
+    Documents,
+}
+
+impl KeySet {
+    /// How long a key is published: an identity provider's codes live minutes, so its keys go
+    /// after 90 days; a certificate is checked for years after it was issued, so the agency's
+    /// keys stay published for thirty years (each signs only until the next rotation).
+    fn lifetime(self) -> SignedDuration {
+        match self {
+            Self::IdentityProvider => KEY_LIFETIME,
+            Self::Documents => SignedDuration::from_hours(30 * 366 * 24),
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Self::IdentityProvider => "issuer_keys",
+            Self::Documents => "document_keys",
+        }
+    }
+}
+
+/// The agency's public keys (same on both databases but for the key's type).
+pub(super) const SQLITE_DOCUMENT_KEYS_SCHEMA: &str =
+    "CREATE TABLE document_keys (kid TEXT PRIMARY KEY, public_key BLOB NOT NULL, created_at TEXT NOT NULL, not_after TEXT NOT NULL);";
+pub(super) const POSTGRES_DOCUMENT_KEYS_SCHEMA: &str =
+    "CREATE TABLE document_keys (kid TEXT PRIMARY KEY, public_key BYTEA NOT NULL, created_at TEXT NOT NULL, not_after TEXT NOT NULL);";
+
 impl Store {
-    /// Makes a new signing key if the newest one is older than the rotation period (or there
-    /// is none). Returns whether it made one.
+    fn key_file(&self, set: KeySet) -> &Path {
+        match set {
+            KeySet::IdentityProvider => &self.issuer_keys,
+            KeySet::Documents => &self.document_keys,
+        }
+    }
+
+    /// Makes a new identity provider's signing key if due (see [`Self::rotate_keys`]).
     pub fn rotate_issuer_key(&self, now: Timestamp) -> Result<bool, StoreError> {
+        self.rotate_keys(KeySet::IdentityProvider, now)
+    }
+
+    /// Makes a new signing key of `set` if the newest one is older than the rotation period
+    /// (or there is none). Returns whether it made one.
+    pub fn rotate_keys(&self, set: KeySet, now: Timestamp) -> Result<bool, StoreError> {
         use ring::signature::KeyPair;
+        let table = set.table();
         // Instances rotate one at a time, and only the first finds the key due.
         self.db.write(|tx| {
-            tx.lock("issuer-keys")?;
-            let newest: Option<String> = tx.query_one("SELECT MAX(created_at) FROM issuer_keys", args![])?.get(0)?;
+            tx.lock(&format!("{table}/rotation"))?;
+            let newest: Option<String> = tx.query_one(&format!("SELECT MAX(created_at) FROM {table}"), args![])?.get(0)?;
             let newest: Option<Timestamp> =
                 newest.map(|t| t.parse()).transpose().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
             if newest.is_some_and(|t| now.duration_since(t) < ROTATE_AFTER) {
@@ -93,12 +142,12 @@ impl Store {
             let public = pair.public_key().as_ref().to_vec();
             let kid = key_id(&public);
             // The private half is on disk before the public one is published.
-            let mut secrets = SigningKeys::load(&self.issuer_keys)?;
+            let mut secrets = SigningKeys::load(self.key_file(set))?;
             secrets.keys.insert(kid.clone(), hex::encode(pkcs8.as_ref()));
-            secrets.save(&self.issuer_keys)?;
+            secrets.save(self.key_file(set))?;
             tx.execute(
-                "INSERT INTO issuer_keys (kid, public_key, created_at, not_after) VALUES ($1, $2, $3, $4)",
-                args![kid, public, now.to_string(), (now + KEY_LIFETIME).to_string()],
+                &format!("INSERT INTO {table} (kid, public_key, created_at, not_after) VALUES ($1, $2, $3, $4)"),
+                args![kid, public, now.to_string(), (now + set.lifetime()).to_string()],
             )?;
             Ok(true)
         })
@@ -126,9 +175,15 @@ impl Store {
         Ok(())
     }
 
-    /// The keys still signing or still within their lifetime at `now`, newest first.
+    /// The identity provider's keys within their lifetime at `now`, newest first.
     pub fn issuer_keys(&self, now: Timestamp) -> Result<Vec<StoredIssuerKey>, StoreError> {
-        let rows = self.db.read(|tx| tx.query("SELECT kid, public_key, not_after FROM issuer_keys ORDER BY created_at DESC", args![]))?;
+        self.public_keys(KeySet::IdentityProvider, now)
+    }
+
+    /// The keys of `set` within their lifetime at `now`, newest first.
+    pub fn public_keys(&self, set: KeySet, now: Timestamp) -> Result<Vec<StoredIssuerKey>, StoreError> {
+        let sql = format!("SELECT kid, public_key, not_after FROM {} ORDER BY created_at DESC", set.table());
+        let rows = self.db.read(|tx| tx.query(&sql, args![]))?;
         let mut keys = Vec::new();
         for row in rows {
             let not_after: Timestamp = row.get::<String>(2)?.parse().map_err(|e: jiff::Error| StoreError::Corrupt(e.to_string()))?;
@@ -162,12 +217,7 @@ impl Store {
     pub fn sign_in_code(&self, citizen: &Citizen, audience: &str, now: Timestamp, lifetime: SignedDuration) -> Result<String, StoreError> {
         use balcao_backend_client::api::signin::{SignInClaims, encode};
         use ring::rand::SecureRandom as _;
-        let key = self.issuer_keys(now)?.into_iter().next().ok_or_else(|| StoreError::Corrupt("no issuer key to sign with".into()))?;
-        let private = SigningKeys::load(&self.issuer_keys)?.get(&key.kid).ok_or_else(|| {
-            StoreError::Corrupt(format!("issuer key {}: its private half is not in {}", key.kid, self.issuer_keys.display()))
-        })?;
-        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&private)
-            .map_err(|_| StoreError::Corrupt(format!("issuer key {} unusable", key.kid)))?;
+        let (kid, pair) = self.signing_key(KeySet::IdentityProvider, now)?;
         let mut nonce = [0u8; 16];
         ring::rand::SystemRandom::new().fill(&mut nonce).map_err(|_| StoreError::Corrupt("no randomness for a nonce".into()))?;
         let claims = SignInClaims {
@@ -181,7 +231,20 @@ impl Store {
             document_number: citizen.document_number.clone(),
             birth_date: citizen.birth_date.clone(),
         };
-        Ok(encode(&claims, &key.kid, |input| pair.sign(input).as_ref().to_vec()))
+        Ok(encode(&claims, &kid, |input| pair.sign(input).as_ref().to_vec()))
+    }
+
+    /// The newest key of `set` at `now`, with its id: what signs now.
+    pub fn signing_key(&self, set: KeySet, now: Timestamp) -> Result<(String, ring::signature::Ed25519KeyPair), StoreError> {
+        let key =
+            self.public_keys(set, now)?.into_iter().next().ok_or_else(|| StoreError::Corrupt(format!("no {set:?} key to sign with")))?;
+        let file = self.key_file(set);
+        let private = SigningKeys::load(file)?
+            .get(&key.kid)
+            .ok_or_else(|| StoreError::Corrupt(format!("{set:?} key {}: its private half is not in {}", key.kid, file.display())))?;
+        let pair = ring::signature::Ed25519KeyPair::from_pkcs8(&private)
+            .map_err(|_| StoreError::Corrupt(format!("{set:?} key {} unusable", key.kid)))?;
+        Ok((key.kid, pair))
     }
 }
 

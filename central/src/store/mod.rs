@@ -35,12 +35,12 @@ pub mod day;
 pub mod db;
 pub mod enrollment;
 pub mod fleet;
-mod issuer;
+pub mod issuer;
 mod queue;
 pub mod staff;
 pub mod status;
 
-pub use certificates::{FeedError, IssueError, PickupFiled, PickupRow};
+pub use certificates::{FeedError, IssueError, IssuedCertificate, IssuedDocument, PickupFiled, PickupRow};
 pub use db::{ConnectError, PgOptions};
 use db::{Database, Dialect, Tx, args};
 pub use issuer::{Citizen, StoredIssuerKey};
@@ -157,6 +157,8 @@ impl std::fmt::Display for DatabaseLocation {
 pub struct KeyFiles {
     pub data_key: PathBuf,
     pub identity_provider: PathBuf,
+    /// The agency's certificate-signing keys.
+    pub documents: PathBuf,
 }
 
 impl KeyFiles {
@@ -166,9 +168,13 @@ impl KeyFiles {
         Self::in_folder(&database.with_file_name(format!("{stem}-keys")))
     }
 
-    /// In `folder`: `data.key` and `identity-provider.keys`.
+    /// In `folder`: `data.key`, `identity-provider.keys` and `document-signer.keys`.
     pub fn in_folder(folder: &Path) -> Self {
-        Self { data_key: folder.join("data.key"), identity_provider: folder.join("identity-provider.keys") }
+        Self {
+            data_key: folder.join("data.key"),
+            identity_provider: folder.join("identity-provider.keys"),
+            documents: folder.join("document-signer.keys"),
+        }
     }
 }
 
@@ -356,6 +362,9 @@ fn migrations() -> Migrations<'static> {
         M::up(status::HOLDER_INDEX_SCHEMA),
         // Counter appointments: the centres' schedules and the places held and booked.
         M::up(appointments::APPOINTMENTS_SCHEMA),
+        // The agency's certificate-signing keys, and each certificate's signatures.
+        M::up(issuer::SQLITE_DOCUMENT_KEYS_SCHEMA),
+        M::up(certificates::SIGNATURES_SCHEMA),
     ])
 }
 
@@ -497,6 +506,8 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     status::STATUS_TRIES_SCHEMA,
     status::HOLDER_INDEX_SCHEMA,
     appointments::APPOINTMENTS_SCHEMA,
+    issuer::POSTGRES_DOCUMENT_KEYS_SCHEMA,
+    certificates::SIGNATURES_SCHEMA,
 ];
 
 /// A kiosk's events found without reading everyone's.
@@ -557,6 +568,8 @@ pub struct Store {
     key: DataKey,
     /// The identity provider's private signing keys (see `issuer.rs`).
     issuer_keys: PathBuf,
+    /// The agency's private signing keys (see `issuer.rs`).
+    document_keys: PathBuf,
     /// SQLite's claims on idempotency keys being processed, with when each lapses (one process
     /// owns the file); PostgreSQL keeps them in `key_claims`, where every instance sees them.
     claims: Mutex<HashMap<String, std::time::Instant>>,
@@ -586,6 +599,7 @@ impl Store {
             db,
             key,
             issuer_keys: keys.identity_provider.clone(),
+            document_keys: keys.documents.clone(),
             claims: Mutex::default(),
             offline_after_ms: std::sync::atomic::AtomicI64::new(fleet::OFFLINE_AFTER.as_millis() as i64),
             webhook: std::sync::atomic::AtomicBool::new(false),
@@ -710,8 +724,8 @@ impl Store {
     /// it): forgets idempotency keys received before `keys_before`, feed rows of certificates
     /// gone before `feed_before`, the personal data of applications settled before
     /// `personal_before` and the wrong status tries of numbers before `keys_before`, indexes the
-    /// holders of applications stored before there was an index, then rotates the identity provider's key if due. `None` if another
-    /// instance is doing it now.
+    /// holders of applications stored before there was an index, then rotates the identity
+    /// provider's and the agency's keys if due. `None` if another instance is doing it now.
     pub fn housekeeping(
         &self,
         keys_before: Timestamp,
@@ -732,7 +746,8 @@ impl Store {
             Ok::<_, StoreError>(Some(purged))
         })?;
         if purged.is_some() {
-            self.rotate_issuer_key(now)?;
+            self.rotate_keys(issuer::KeySet::IdentityProvider, now)?;
+            self.rotate_keys(issuer::KeySet::Documents, now)?;
         }
         Ok(purged)
     }
@@ -1054,7 +1069,7 @@ fn open_sqlite(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// How many steps SQLite's schema has (its `user_version` when up to date).
-const SQLITE_MIGRATIONS: usize = 21;
+const SQLITE_MIGRATIONS: usize = 23;
 
 /// The answer recorded for an idempotency key, if any.
 /// An application to store, with its idempotency key, the hash of its request and the

@@ -7,7 +7,7 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use balcao_backend_client::api::{PickupOutcome, TicketOutcome};
+use balcao_backend_client::api::{KioskEventKind, PickupOutcome, Severity, TicketOutcome};
 use balcao_drivers::DeviceError;
 use balcao_drivers::document_printer::{DocumentPrinter, PrintJob};
 use balcao_drivers::receipt_printer::ReceiptPrinter;
@@ -81,13 +81,25 @@ pub(super) async fn collect(
     use balcao_drivers::document_printer::ErrorKind;
 
     let not_printed = Event::CertificateNotPrinted { uncertain: false };
-    let started = with_store(&recorder.store, move |s| {
-        let pdf = s.certificate_document(application_id)?;
-        pdf.map(|pdf| s.begin_pickup(application_id, offline).map(|id| (id, pdf))).transpose()
+    // A file that is not the one the agency signed is never printed, nor recorded as handed out.
+    let started = with_store(&recorder.store, move |s| match s.certificate_document(application_id, jiff::Timestamp::now())? {
+        Some(Ok(pdf)) => s.begin_pickup(application_id, offline).map(|id| Some(Ok((id, pdf)))),
+        Some(Err(refusal)) => Ok(Some(Err(refusal))),
+        None => Ok(None),
     })
     .await;
     let (pickup_id, pdf) = match started {
-        Ok(Some(started)) => started,
+        Ok(Some(Ok(started))) => started,
+        Ok(Some(Err(refusal))) => {
+            tracing::error!(application = %application_id, %refusal, "a certificate failed its check: not printed");
+            let detail = format!("certificate {application_id}: {refusal}");
+            let event = recorder.identity.event(KioskEventKind::CertificateRejected, Severity::Critical, detail);
+            if let Err(e) = with_store(&recorder.store, move |s| s.queue_event(&event)).await {
+                recorder.failed(&e, "certificate check");
+            }
+            recorder.wake.notify_one();
+            return Event::CertificateRejected;
+        }
         Ok(None) => {
             tracing::warn!(application = %application_id, "the certificate left this kiosk's list before it was printed");
             return not_printed;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use balcao_backend_client::api::{CertificateChanges, ReadyCertificate};
+use balcao_backend_client::api::{CertificateChanges, IssuerKeys, ReadyCertificate};
 use balcao_backend_client::{CentralClient, ClientError, Fetch};
 use rand::Rng;
 use tokio::sync::{mpsc, watch};
@@ -24,6 +24,8 @@ use crate::store::StoreError;
 
 /// The name the identity provider's keys are kept under.
 pub const ISSUER_KEYS: &str = "identity-issuers";
+/// The agency's keys certificates are signed with, as cached (see `store/pickups.rs`).
+pub const DOCUMENT_KEYS: &str = "document-keys";
 
 /// Most pages of the feed gathered in one poll (at 200 a page, 10,000 certificates).
 const MAX_PAGES: usize = 50;
@@ -111,6 +113,8 @@ impl ReferenceSync {
     async fn poll(&mut self) -> Result<(), SyncError> {
         self.poll_catalog().await?;
         self.poll_issuer_keys().await?;
+        // The keys before the certificates they check.
+        self.poll_document_keys().await?;
         self.certificates.follow().await
     }
 
@@ -136,13 +140,28 @@ impl ReferenceSync {
     }
 
     async fn poll_issuer_keys(&mut self) -> Result<(), SyncError> {
-        let etag = with_store(&self.store, |s| s.reference_data(ISSUER_KEYS)).await?.and_then(|(etag, _)| etag);
+        let etag = self.cached_etag(ISSUER_KEYS).await?;
         let result = self.client.identity_issuers(etag.as_deref()).await;
+        self.keep_keys(ISSUER_KEYS, result).await
+    }
+
+    async fn poll_document_keys(&mut self) -> Result<(), SyncError> {
+        let etag = self.cached_etag(DOCUMENT_KEYS).await?;
+        let result = self.client.document_keys(etag.as_deref()).await;
+        self.keep_keys(DOCUMENT_KEYS, result).await
+    }
+
+    async fn cached_etag(&self, name: &'static str) -> Result<Option<String>, SyncError> {
+        Ok(with_store(&self.store, move |s| s.reference_data(name)).await?.and_then(|(etag, _)| etag))
+    }
+
+    /// Caches a set of keys central sent (`name`: which).
+    async fn keep_keys(&self, name: &'static str, result: Result<Fetch<IssuerKeys>, ClientError>) -> Result<(), SyncError> {
         self.note(&result);
         let Fetch::Updated { etag, value: keys } = result? else { return Ok(()) };
         let body = serde_json::to_string(&keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        with_store(&self.store, move |s| s.save_reference_data(ISSUER_KEYS, etag.as_deref(), &body)).await?;
-        tracing::info!(keys = keys.keys.len(), "identity issuer keys updated");
+        with_store(&self.store, move |s| s.save_reference_data(name, etag.as_deref(), &body)).await?;
+        tracing::info!(keys = keys.keys.len(), set = name, "signing keys updated");
         Ok(())
     }
 }

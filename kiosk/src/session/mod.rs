@@ -168,6 +168,9 @@ pub enum Event {
     Booking(BookingNews),
     /// The certificate came out of the printer; the pickup is recorded and queued.
     CertificateCollected,
+    /// The certificate's file did not verify against the agency's keys: it was not printed,
+    /// nothing was recorded as handed out, and central was told.
+    CertificateRejected,
     /// The certificate did not print. `uncertain`: the printer stopped answering mid-job, so
     /// it may have; the pickup is then recorded as uncertain.
     CertificateNotPrinted {
@@ -1181,6 +1184,9 @@ impl Session {
                 return;
             }
             (Stage::Collecting { service_id }, Event::CertificateCollected) => Stage::Collected { service_id },
+            (Stage::Collecting { .. }, Event::CertificateRejected) => {
+                Stage::Error { problem: Problem::CertificateNotGenuine, reference: String::new(), retry: None }
+            }
             (Stage::Collecting { .. }, Event::CertificateNotPrinted { uncertain }) => {
                 let problem = if uncertain { Problem::CertificatePrintUncertain } else { Problem::CertificateNotPrinted };
                 Stage::Error { problem, reference: String::new(), retry: None }

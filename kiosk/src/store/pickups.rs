@@ -6,13 +6,16 @@
 //! done. One found still `printing` at start-up was cut short by a crash: the certificate may
 //! have come out, so it is reported as such (`uncertain`) and not handed out again here.
 
-use balcao_backend_client::api::{HolderCheck, PickupOutcome, PickupRecord, ReadyCertificate};
+use balcao_backend_client::api::{
+    CertificateRefusal, HolderCheck, IssuerKeys, PickupOutcome, PickupRecord, ReadyCertificate, verify_document,
+};
 use base64::Engine;
 use jiff::Timestamp;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use super::{KioskPlace, Store, StoreError, enqueue, millis, still_printing};
+use crate::runtime::sync::DOCUMENT_KEYS;
 
 /// What the session needs to know of a certificate to hand it out: no document.
 #[derive(Clone, PartialEq, Eq)]
@@ -133,13 +136,31 @@ impl Store {
         }))
     }
 
-    /// The printable document of a certificate ready here.
-    pub fn certificate_document(&self, application_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+    /// The printable document of a certificate ready here, checked at `now` against the
+    /// agency's keys this kiosk holds: `Err` (why) for a file that is not the one the agency
+    /// signed, comes with no signature, or is signed by a key this kiosk does not know.
+    pub fn certificate_document(
+        &self,
+        application_id: Uuid,
+        now: jiff::Timestamp,
+    ) -> Result<Option<Result<Vec<u8>, CertificateRefusal>>, StoreError> {
         let Some(certificate) = self.cached_certificate("application_id", &application_id.to_string())? else { return Ok(None) };
-        base64::engine::general_purpose::STANDARD
+        let pdf = base64::engine::general_purpose::STANDARD
             .decode(certificate.document_pdf)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt(format!("certificate document {application_id}: {e}")))
+            .map_err(|e| StoreError::Corrupt(format!("certificate document {application_id}: {e}")))?;
+        let keys = match self.reference_data(DOCUMENT_KEYS)? {
+            Some((_, body)) => {
+                Some(serde_json::from_str::<IssuerKeys>(&body).map_err(|e| StoreError::Corrupt(format!("cached document keys: {e}")))?)
+            }
+            None => None,
+        };
+        let checked = match (&certificate.signature, keys) {
+            (Some(signature), Some(keys)) => verify_document(&pdf, signature, &keys, now),
+            (None, _) => Err(CertificateRefusal::Malformed),
+            // The keys never reached this kiosk: nothing can be checked.
+            (Some(_), None) => Err(CertificateRefusal::UnknownKey),
+        };
+        Ok(Some(checked.map(|()| pdf)))
     }
 
     /// How many certificates can be handed out here.

@@ -249,15 +249,35 @@ fn a_database_from_schema_3_keeps_its_records_order_and_counters() {
     assert_eq!((ids.len(), ids.last()), (4, Some(&saved.application_id)), "the new entry comes last");
 }
 
+/// The agency's test key: what signs the test certificates.
+fn agency_key() -> ring::signature::Ed25519KeyPair {
+    ring::signature::Ed25519KeyPair::from_seed_unchecked(&[9; 32]).expect("a key")
+}
+
+/// The agency's keys as a kiosk caches them.
+fn document_keys() -> String {
+    use base64::Engine;
+    use ring::signature::KeyPair as _;
+    let key = balcao_backend_client::api::IssuerKey {
+        kid: "agency-1".into(),
+        alg: "Ed25519".into(),
+        public_key: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(agency_key().public_key().as_ref()),
+        not_after: Timestamp::now() + jiff::SignedDuration::from_hours(24),
+    };
+    serde_json::to_string(&balcao_backend_client::api::IssuerKeys { issuer: "agency".into(), keys: vec![key] }).expect("json")
+}
+
 fn ready_certificate(number: u32) -> balcao_backend_client::api::ReadyCertificate {
     use base64::Engine;
+    let pdf = format!("%PDF-1.4 certificate {number}");
     balcao_backend_client::api::ReadyCertificate {
         application_id: Uuid::now_v7(),
         reference: format!("K01-261122-{number:04}"),
         service_id: "criminal-record-certificate".into(),
         holder: balcao_backend_client::api::HolderCheck::new([number as u8; 16], "1234567(8)"),
         ready_at: Timestamp::now(),
-        document_pdf: base64::engine::general_purpose::STANDARD.encode(format!("%PDF-1.4 certificate {number}")),
+        document_pdf: base64::engine::general_purpose::STANDARD.encode(&pdf),
+        signature: Some(balcao_backend_client::api::sign_document(pdf.as_bytes(), "agency-1", |b| agency_key().sign(b).as_ref().to_vec())),
     }
 }
 
@@ -274,7 +294,19 @@ fn the_feed_of_ready_certificates_applies_whole_and_a_full_list_replaces_the_old
     let found = store.find_certificate(" k01-261122-0001 ").expect("find").expect("found by the receipt's number, however typed");
     assert_eq!(found.application_id, one.application_id);
     assert!(found.holder.matches("12345678"));
-    assert_eq!(store.certificate_document(one.application_id).expect("document").expect("cached"), b"%PDF-1.4 certificate 1");
+    // Printable only once the agency's keys are here, and only as signed.
+    let document = |store: &Store, id| store.certificate_document(id, Timestamp::now()).expect("document").expect("cached");
+    assert_eq!(document(&store, one.application_id), Err(balcao_backend_client::api::CertificateRefusal::UnknownKey));
+    store.save_reference_data(crate::runtime::sync::DOCUMENT_KEYS, None, &document_keys()).expect("keys");
+    assert_eq!(document(&store, one.application_id).as_deref(), Ok(&b"%PDF-1.4 certificate 1"[..]));
+    let mut altered = ready_certificate(7);
+    altered.document_pdf = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "%PDF-1.4 certificate 8");
+    let mut unsigned = ready_certificate(9);
+    unsigned.signature = None;
+    store.apply_certificate_changes(false, &[altered.clone(), unsigned.clone()], &[], "e.3").expect("apply");
+    assert_eq!(document(&store, altered.application_id), Err(balcao_backend_client::api::CertificateRefusal::HashMismatch));
+    assert_eq!(document(&store, unsigned.application_id), Err(balcao_backend_client::api::CertificateRefusal::Malformed));
+    store.apply_certificate_changes(false, &[], &[altered.application_id, unsigned.application_id], "e.3").expect("apply");
     // The document is sealed at rest.
     let raw: Vec<u8> = store.conn.query_row("SELECT sealed FROM ready_certificates LIMIT 1", [], |r| r.get(0)).expect("raw");
     assert!(!String::from_utf8_lossy(&raw).contains("%PDF") && !String::from_utf8_lossy(&raw).contains("salt"));
