@@ -39,7 +39,7 @@ fn full_name() -> FormField {
 /// The holder's name in Chinese characters, for those who have one: printed beside the Latin
 /// name on the certificate.
 fn chinese_name() -> FormField {
-    with_help(
+    let mut f = with_help(
         field(
             "chinese_name",
             t("中文姓名", "Nome em caracteres chineses", "Name in Chinese characters"),
@@ -47,7 +47,9 @@ fn chinese_name() -> FormField {
             FieldKind::Text { max_length: 20 },
         ),
         t("如有中文姓名，請填寫。", "Preencha se tiver nome em chinês.", "Fill in if you have a Chinese name."),
-    )
+    );
+    f.format = Some(TextFormat::Chinese);
+    f
 }
 
 fn document_number() -> FormField {

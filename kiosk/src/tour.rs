@@ -253,6 +253,17 @@ impl Guide {
             .event(Event::Booking(crate::session::BookingNews::Booked(Box::new(appointment))))
     }
 
+    /// On the form's Chinese name, with Debian's input tables, having typed `code` by `method`.
+    fn composing(&mut self, method: balcao_ui::view::ImeMethod, code: &str) -> &mut Self {
+        let tables = crate::runtime::ime::load(std::path::Path::new(crate::runtime::ime::TABLES));
+        self.event(Event::InputTables(Arc::new(tables))).open_form().typed(0, "CHAN TAI MAN").ui(UserAction::Focus(Some(6)));
+        self.ui(UserAction::ImeSwitch(method));
+        for key in code.chars() {
+            self.ui(UserAction::ImeKey(key));
+        }
+        self
+    }
+
     fn saved(&mut self) -> &mut Self {
         let saved = SavedApplication { application_id: uuid::Uuid::nil(), reference: "K01-261122-0007".into() };
         self.approved().event(Event::ApplicationSaved(saved)).event(Event::Captured(Vec::new()))
@@ -411,6 +422,13 @@ pub fn tour(language: Language) -> Vec<(&'static str, View)> {
         ("50-status-found", g().status_found(None).view()),
         ("51-status-found-offline", g().status_found(Some("2026-11-24 09:12")).view()),
         ("52-status-by-identity", g().status_by_identity().view()),
+        ("60-form-chinese-strokes", g().composing(balcao_ui::view::ImeMethod::Stroke, "nn/").view()),
+        ("61-form-chinese-quick", {
+            let mut guide = g();
+            guide.composing(balcao_ui::view::ImeMethod::Stroke, "nn/m/").ui(UserAction::ImeChoose(0));
+            guide.ui(UserAction::ImeSwitch(balcao_ui::view::ImeMethod::Quick)).ui(UserAction::ImeKey('y'));
+            guide.view()
+        }),
         ("53-appointment-slots", g().booking().view()),
         ("54-appointment-slot-taken", {
             let mut guide = g();

@@ -149,6 +149,14 @@ fn keyboard(mode: KeyboardMode) -> g::KeyboardMode {
         KeyboardMode::None => g::KeyboardMode::None,
         KeyboardMode::Letters => g::KeyboardMode::Letters,
         KeyboardMode::Digits => g::KeyboardMode::Digits,
+        KeyboardMode::Chinese => g::KeyboardMode::Chinese,
+    }
+}
+
+fn ime_method(method: view::ImeMethod) -> g::ImeMethod {
+    match method {
+        view::ImeMethod::Stroke => g::ImeMethod::Stroke,
+        view::ImeMethod::Quick => g::ImeMethod::Quick,
     }
 }
 
@@ -315,6 +323,15 @@ pub fn apply(window: &MainWindow, view: &View, previous: Option<&View>) {
         form.set_focused(view.form.focused.map_or(-1, |i| clamp_i32(i as i64)));
         form.set_keyboard(keyboard(view.form.keyboard));
         form.set_confirm_leave(view.form.confirm_leave);
+        let ime = &view.form.ime;
+        form.set_ime_method(ime_method(ime.method));
+        form.set_ime_methods(ModelRc::new(VecModel::from(ime.methods.iter().map(|m| ime_method(*m)).collect::<Vec<_>>())));
+        form.set_ime_code(ime.code.as_str().into());
+        form.set_ime_candidates(ModelRc::new(VecModel::from(
+            ime.candidates.iter().map(|c| SharedString::from(c.as_str())).collect::<Vec<_>>(),
+        )));
+        form.set_ime_earlier(ime.earlier);
+        form.set_ime_later(ime.later);
     }
 
     if changed(&|p| p.identify == view.identify) {
@@ -655,6 +672,23 @@ pub fn on_action(window: &MainWindow, handler: impl Fn(UserAction) + 'static) {
     let form = window.global::<g::FormAdapter<'_>>();
     let f = h();
     form.on_focus(move |i| f(UserAction::Focus(index(i))));
+    let f = h();
+    form.on_ime_key(move |k: SharedString| {
+        if let Some(key) = k.chars().next() {
+            f(UserAction::ImeKey(key));
+        }
+    });
+    let f = h();
+    form.on_ime_choose(move |i| f(UserAction::ImeChoose(usize::try_from(i).unwrap_or(usize::MAX))));
+    let f = h();
+    form.on_ime_turn(move |by| f(UserAction::ImeTurn(by.signum())));
+    let f = h();
+    form.on_ime_switch(move |m| {
+        f(UserAction::ImeSwitch(match m {
+            g::ImeMethod::Stroke => view::ImeMethod::Stroke,
+            g::ImeMethod::Quick => view::ImeMethod::Quick,
+        }))
+    });
     let f = h();
     form.on_key(move |k: SharedString| f(UserAction::Key(k.into())));
     let f = h();

@@ -198,6 +198,8 @@ pub enum KeyboardMode {
     None,
     Letters,
     Digits,
+    /// A Chinese input method, with its candidate bar (see [`FormView::ime`]).
+    Chinese,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -206,6 +208,8 @@ pub struct FormView {
     pub fields: Vec<FieldView>,
     pub focused: Option<usize>,
     pub keyboard: KeyboardMode,
+    /// The Chinese keyboard's state, while it shows.
+    pub ime: ImeView,
     /// Asking whether Back should erase the answers.
     pub confirm_leave: bool,
 }
@@ -766,6 +770,31 @@ impl View {
     }
 }
 
+/// A Chinese input method on the keyboard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum ImeMethod {
+    /// 五筆劃: the five strokes.
+    #[default]
+    Stroke,
+    /// 速成: Cangjie radicals.
+    Quick,
+}
+
+/// The Chinese keyboard's state: the method, what was typed of a code (as strokes or radicals)
+/// and the page of candidates.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ImeView {
+    pub method: ImeMethod,
+    /// The methods this kiosk has (the switch shows only those).
+    pub methods: Vec<ImeMethod>,
+    /// The code so far, as the strokes or radicals themselves (e.g. `一丿丶`).
+    pub code: String,
+    pub candidates: Vec<String>,
+    /// Pages of candidates before and after this one.
+    pub earlier: bool,
+    pub later: bool,
+}
+
 /// What the citizen did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserAction {
@@ -817,6 +846,14 @@ pub enum UserAction {
     Step(usize, i32),
     FormNext,
     FormBack,
+    /// A key of the Chinese keyboard (a stroke or a radical, by the table's key).
+    ImeKey(char),
+    /// The candidate at this place of the bar goes into the field.
+    ImeChoose(usize),
+    /// Another page of candidates (-1 back, 1 on).
+    ImeTurn(i32),
+    /// Type Chinese with this method.
+    ImeSwitch(ImeMethod),
     /// Back on a form with answers, confirmed: the answers are erased.
     LeaveForm,
     /// Back on a form with answers, taken back: the citizen stays.

@@ -71,6 +71,9 @@ pub enum TextFormat {
     /// checked), or a passport or travel permit (5 to 12 letters and digits). Nothing else:
     /// a number central's registry cannot match makes the application fail later.
     IdentityDocumentNumber,
+    /// Text in Chinese characters (a name, an address): the kiosk offers its Chinese input
+    /// methods for it.
+    Chinese,
 }
 
 /// One field of a service's form.

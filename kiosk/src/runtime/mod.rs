@@ -22,6 +22,7 @@ mod attendant;
 pub mod devices;
 pub mod fleet;
 mod identify;
+pub(crate) mod ime;
 pub mod logs;
 pub mod maintenance;
 pub mod metrics;
@@ -709,6 +710,10 @@ impl Kiosk {
                 // Closed by central's staff before a restart: still closed.
                 if closed.is_some() {
                     self.dispatch(Event::ClosedByCentral(closed));
+                }
+                // The Chinese input methods' tables: read once, off the loop.
+                if let Ok(tables) = tokio::task::spawn_blocking(|| ime::load(std::path::Path::new(ime::TABLES))).await {
+                    self.dispatch(Event::InputTables(Arc::new(tables)));
                 }
                 let Some((etag, catalog)) = catalog else { return Ok(None) };
                 self.dispatch(Event::Catalog(Arc::new(catalog)));

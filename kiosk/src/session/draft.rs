@@ -3,9 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use balcao_backend_client::api::{Answer, FieldError, FieldKind, Service, validate_answers};
+use balcao_backend_client::api::{Answer, FieldError, FieldKind, Service, TextFormat, validate_answers};
 
 use super::identify::Identity;
+use super::ime::{Composer, Tables};
 
 /// What the citizen entered in one field.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub enum Input {
 pub enum Keyboard {
     Letters,
     Digits,
+    /// Chinese, with the composer's method.
+    Chinese,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +41,8 @@ pub struct Draft {
     pub locked: Vec<bool>,
     /// The citizen pressed Back with answers in the form: asked whether to erase them.
     pub leaving: bool,
+    /// What is being composed in Chinese, in a field that asks for Chinese.
+    pub composer: Composer,
 }
 
 impl Draft {
@@ -54,7 +59,17 @@ impl Draft {
             })
             .collect();
         let locked = vec![false; service.form.len()];
-        Self { service, inputs, focus: None, show_problems: false, consent: false, identity: None, locked, leaving: false }
+        Self {
+            service,
+            inputs,
+            focus: None,
+            show_problems: false,
+            consent: false,
+            identity: None,
+            locked,
+            leaving: false,
+            composer: Composer::default(),
+        }
     }
 
     /// A form for an identified applicant: the fields asking for what the identification
@@ -80,16 +95,21 @@ impl Draft {
 
     pub fn keyboard(&self) -> Option<Keyboard> {
         match self.inputs.get(self.focus?)? {
+            Input::Text(_) if self.composer.method.is_some() => Some(Keyboard::Chinese),
             Input::Text(_) => Some(Keyboard::Letters),
             Input::Date(_) => Some(Keyboard::Digits),
             _ => None,
         }
     }
 
-    pub fn focus(&mut self, field: Option<usize>) {
+    /// Opens the keyboard on `field` (`None`: closes it). A field that asks for Chinese gets
+    /// the Chinese keyboard when this kiosk has the tables (`tables`).
+    pub fn focus(&mut self, field: Option<usize>, tables: Option<&Tables>) {
         self.focus = field.filter(|&i| {
             matches!(self.inputs.get(i), Some(Input::Text(_) | Input::Date(_))) && !self.locked.get(i).copied().unwrap_or(false)
         });
+        let chinese = self.focus.is_some_and(|i| self.service.form[i].format == Some(TextFormat::Chinese));
+        self.composer = Composer::start(if chinese { tables.and_then(Tables::first) } else { None });
     }
 
     /// A key of the on-screen keyboard, into the focused field.

@@ -7,6 +7,7 @@ mod appointment;
 mod draft;
 mod entry;
 mod identify;
+pub mod ime;
 mod pickup;
 mod status;
 mod view;
@@ -166,6 +167,8 @@ pub enum Event {
     StatusAnswered(StatusAnswer),
     /// What central answered while booking or cancelling an appointment.
     Booking(BookingNews),
+    /// The Chinese input methods' tables, read at start (none: no Chinese entry).
+    InputTables(Arc<ime::Tables>),
     /// The certificate came out of the printer; the pickup is recorded and queued.
     CertificateCollected,
     /// The certificate's file did not verify against the agency's keys: it was not printed,
@@ -475,6 +478,8 @@ pub struct Session {
     call: AttendantState,
     call_acknowledged_at: String,
     call_shown: bool,
+    /// The Chinese input methods' tables, once read.
+    input_tables: Option<Arc<ime::Tables>>,
 }
 
 impl Session {
@@ -530,6 +535,7 @@ impl Session {
             call: AttendantState::None,
             call_acknowledged_at: String::new(),
             call_shown: false,
+            input_tables: None,
         }
     }
 
@@ -555,6 +561,7 @@ impl Session {
                 self.today = today;
             }
             Event::Catalog(catalog) => self.catalog = Some(catalog),
+            Event::InputTables(tables) => self.input_tables = Some(tables),
             Event::Readiness(readiness) => {
                 if readiness.online {
                     self.offline_since = None;
@@ -851,15 +858,41 @@ impl Session {
             }
             (Stage::Form(mut draft), action) => match action {
                 UserAction::Focus(field) => {
-                    draft.focus(field);
+                    draft.focus(field, self.input_tables.as_deref());
                     Stage::Form(draft)
                 }
                 UserAction::Key(key) => {
                     draft.key(&key);
                     Stage::Form(draft)
                 }
+                // A key erases the code being composed first, then the field.
                 UserAction::Backspace => {
-                    draft.backspace();
+                    let composing = self.input_tables.as_ref().is_some_and(|tables| draft.composer.backspace(tables));
+                    if !composing {
+                        draft.backspace();
+                    }
+                    Stage::Form(draft)
+                }
+                UserAction::ImeKey(key) => {
+                    if let Some(tables) = &self.input_tables {
+                        draft.composer.key(key, tables);
+                    }
+                    Stage::Form(draft)
+                }
+                UserAction::ImeChoose(index) => {
+                    if let Some(chosen) = draft.composer.choose(index) {
+                        draft.key(&chosen);
+                    }
+                    Stage::Form(draft)
+                }
+                UserAction::ImeTurn(by) => {
+                    draft.composer.turn(by);
+                    Stage::Form(draft)
+                }
+                UserAction::ImeSwitch(method) => {
+                    if let Some(tables) = &self.input_tables {
+                        draft.composer.switch(ime::Method::from(method), tables);
+                    }
                     Stage::Form(draft)
                 }
                 UserAction::Choose(field, value) => {

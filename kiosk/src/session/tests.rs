@@ -1596,3 +1596,73 @@ mod appointments {
         assert!(!masked.contains("AP-7K2M") && !masked.contains("1985"), "{masked}");
     }
 }
+
+mod chinese {
+    use super::*;
+    use crate::session::ime::{Table, Tables};
+    use balcao_ui::view::{ImeMethod, KeyboardMode};
+
+    const CHINESE_NAME: usize = 6;
+
+    fn tables() -> Arc<Tables> {
+        let row = |code: &str, phrase: &str, freq| (code.to_string(), phrase.to_string(), freq);
+        Arc::new(Tables {
+            stroke: Some(Table::new(vec![row("nn/m/", "陳", 500), row("nn/m,", "陣", 400), row("m,.", "大", 500)])),
+            quick: Some(Table::new(vec![row("k", "大", 500), row("yk", "文", 500), row("yk", "斗", 100)])),
+        })
+    }
+
+    #[test]
+    fn a_chinese_field_takes_strokes_and_quick_and_the_answer_is_the_characters_chosen() {
+        let mut h = Harness::new();
+        h.event(Event::InputTables(tables()));
+        h.fill_criminal_record_form();
+        // A Latin field keeps the Latin keyboard.
+        h.ui(UserAction::Focus(Some(0)));
+        assert_eq!(h.session.view().form.keyboard, KeyboardMode::Letters);
+        h.ui(UserAction::Focus(Some(CHINESE_NAME)));
+        let view = h.session.view().form;
+        assert_eq!((view.keyboard, view.ime.method, view.ime.methods.len()), (KeyboardMode::Chinese, ImeMethod::Stroke, 2));
+        for key in "nn/m".chars() {
+            h.ui(UserAction::ImeKey(key));
+        }
+        let view = h.session.view().form;
+        assert_eq!((view.ime.code.as_str(), view.ime.candidates.clone()), ("乙乙丨一", vec!["陳".to_string(), "陣".to_string()]));
+        h.ui(UserAction::ImeChoose(0));
+        h.ui(UserAction::ImeSwitch(ImeMethod::Quick));
+        h.ui(UserAction::ImeKey('k'));
+        h.ui(UserAction::ImeChoose(0));
+        h.ui(UserAction::ImeKey('y'));
+        h.ui(UserAction::ImeKey('k'));
+        assert_eq!(h.session.view().form.ime.candidates, ["文", "斗"]);
+        // Backspace erases the code first, then the field.
+        h.ui(UserAction::Backspace);
+        h.ui(UserAction::Backspace);
+        assert_eq!(h.session.view().form.fields[CHINESE_NAME].value, "陳大");
+        h.ui(UserAction::Backspace);
+        assert_eq!(h.session.view().form.fields[CHINESE_NAME].value, "陳");
+        h.ui(UserAction::ImeKey('k'));
+        h.ui(UserAction::ImeChoose(0));
+        for key in "yk".chars() {
+            h.ui(UserAction::ImeKey(key));
+        }
+        h.ui(UserAction::ImeChoose(0));
+        assert_eq!(h.session.view().form.fields[CHINESE_NAME].value, "陳大文");
+        h.ui(UserAction::FormNext);
+        h.ui(UserAction::ToggleConsent);
+        let effects = h.ui(UserAction::Confirm);
+        assert!(matches!(effects.as_slice(), [Effect::Authorize { .. }]), "{effects:?}");
+        let effects = h.event(Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization())));
+        let [Effect::SaveApplication(draft)] = effects.as_slice() else { panic!("{effects:?}") };
+        assert_eq!(draft.answers["chinese_name"], Answer::Text("陳大文".into()));
+    }
+
+    #[test]
+    fn without_the_tables_a_chinese_field_gets_the_latin_keyboard() {
+        let mut h = Harness::new();
+        h.open_criminal_record_form(Language::ZhHant);
+        h.ui(UserAction::Focus(Some(CHINESE_NAME)));
+        assert_eq!(h.session.view().form.keyboard, KeyboardMode::Letters);
+        assert!(h.ui(UserAction::ImeKey('m')).is_empty());
+    }
+}

@@ -2,14 +2,14 @@
 
 use balcao_backend_client::api::{self, Delivery, FieldError, FieldKind, ServiceKind};
 use balcao_ui::view::{
-    AttendantView, ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, IdentifyView, KeyboardMode, Language,
-    PaymentCancel, PaymentPrompt, PaymentView, QueueTile, ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView,
+    AttendantView, ChoiceView, DoneView, ErrorView, FieldProblem, FieldType, FieldView, FormView, IdentifyView, ImeView, KeyboardMode,
+    Language, PaymentCancel, PaymentPrompt, PaymentView, QueueTile, ReviewAnswer, ReviewRow, ReviewView, Screen, ServiceTile, ServicesView,
     TicketView, Unavailable, View,
 };
 
 use super::draft::{Draft, Input, Keyboard, date_display};
 use super::identify::{IdentifyForm, app_accepted, chip_accepted};
-use super::{Session, Stage, api_language};
+use super::{Session, Stage, api_language, ime};
 
 /// A text of central's catalog as the citizen sees it: in Chinese, its last two characters
 /// are kept on one line (see `balcao_ui::cjk`).
@@ -104,8 +104,29 @@ impl Session {
                 None => KeyboardMode::None,
                 Some(Keyboard::Letters) => KeyboardMode::Letters,
                 Some(Keyboard::Digits) => KeyboardMode::Digits,
+                Some(Keyboard::Chinese) => KeyboardMode::Chinese,
             },
+            ime: self.ime_view(draft),
             confirm_leave: draft.leaving,
+        }
+    }
+
+    /// The Chinese keyboard's state for the focused field.
+    fn ime_view(&self, draft: &Draft) -> ImeView {
+        let Some(method) = draft.composer.method else { return ImeView::default() };
+        let (earlier, later) = draft.composer.more();
+        let tables = self.input_tables.as_deref();
+        ImeView {
+            method: method.into(),
+            methods: [ime::Method::Stroke, ime::Method::Quick]
+                .into_iter()
+                .filter(|m| tables.is_some_and(|t| t.table(*m).is_some()))
+                .map(Into::into)
+                .collect(),
+            code: method.shown(&draft.composer.code),
+            candidates: draft.composer.page_of_candidates().to_vec(),
+            earlier,
+            later,
         }
     }
 
