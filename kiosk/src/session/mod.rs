@@ -3,6 +3,7 @@
 //! loop to carry out; [`Session::view`] says what the screen shows. No I/O, no clocks, no
 //! randomness: time comes in with every event, so every path is testable as data.
 
+mod apply;
 mod appointment;
 mod draft;
 mod entry;
@@ -10,6 +11,7 @@ mod identify;
 pub mod ime;
 mod pickup;
 mod status;
+mod ticket;
 mod view;
 
 use std::sync::Arc;
@@ -18,18 +20,18 @@ use std::time::{Duration, Instant};
 use balcao_backend_client::api::signin::{SignInClaims, SignInRefusal};
 use balcao_backend_client::api::{self, Answer, Catalog, DeviceNeed, PaymentRecord, Service, ServiceKind};
 use balcao_drivers::identity_reader::{AccessKey, ErrorKind as IdentityError, IdentityDocument};
-use balcao_drivers::payment_terminal::{Authorization, AuthorizationOutcome, DeclineReason, ErrorKind as PaymentError, TerminalPrompt};
+use balcao_drivers::payment_terminal::{Authorization, AuthorizationOutcome, ErrorKind as PaymentError, TerminalPrompt};
 use balcao_ui::view::{AttendantState, IdentifyProblem, Language, OutOfService, PaymentPrompt, Problem, Unavailable, UserAction};
 
+use apply::{Release, payment_prompt};
 pub use appointment::{BOOKING_DAYS, Booking, BookingNews};
 pub use draft::{Draft, Input, date_display, iso_date};
 pub use identify::{IdentifyForm, Identity, MAX_IDENTIFY_FAILURES};
-use identify::{Outcome, app_accepted, chip_accepted, needs_identity};
-use pickup::Verdict;
+use identify::{app_accepted, chip_accepted, needs_identity};
 pub use pickup::{MAX_PICKUP_FAILURES, MAX_UNKNOWN_NUMBERS, PickupForm, ScannedCode, SignInCode};
 pub use status::{DateOfBirth, MAX_STATUS_FAILURES, StatusAnswer, StatusForm, StatusFound};
 
-use crate::receipt::{NotChargedContent, PaidBy, ReceiptContent, TicketContent};
+use crate::receipt::{NotChargedContent, ReceiptContent, TicketContent};
 use crate::store::{CertificateSummary, SavedApplication};
 
 /// Timings of a session.
@@ -316,22 +318,6 @@ pub enum Effect {
     EndAttendantCall,
 }
 
-/// Why an approved reservation is released rather than charged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Release {
-    /// The application could not be saved.
-    NotSaved,
-    /// The citizen cancelled, and the terminal approved all the same (the card was already
-    /// being read): the citizen said no, so nothing is charged.
-    Cancelled,
-}
-
-/// Whether the citizen can still stop a payment at `prompt`: the terminal takes the kiosk's
-/// abort only while it waits for the card.
-fn cancellable(prompt: &PaymentPrompt) -> bool {
-    matches!(prompt, PaymentPrompt::Connecting | PaymentPrompt::PresentCard)
-}
-
 #[derive(Clone, Debug)]
 enum Stage {
     Attract,
@@ -401,6 +387,13 @@ enum Stage {
     OutOfService(OutOfService),
 }
 
+/// What a touch or an answer does to the stage: moves it on (the idle clock starts again
+/// there), or leaves it as it was (a stale touch, a late answer).
+enum Next {
+    To(Stage),
+    Stay(Stage),
+}
+
 impl Stage {
     /// A journey's last screen: it waits for "finish", on the shorter timeout.
     fn over(&self) -> bool {
@@ -431,26 +424,6 @@ pub fn api_language(language: Language) -> api::Language {
         Language::ZhHant => api::Language::ZhHant,
         Language::Pt => api::Language::Pt,
         Language::En => api::Language::En,
-    }
-}
-
-fn payment_prompt(prompt: TerminalPrompt) -> PaymentPrompt {
-    match prompt {
-        TerminalPrompt::PresentCard => PaymentPrompt::PresentCard,
-        TerminalPrompt::EnterPin => PaymentPrompt::EnterPin,
-        TerminalPrompt::Processing => PaymentPrompt::Processing,
-        TerminalPrompt::RemoveCard => PaymentPrompt::RemoveCard,
-        TerminalPrompt::Text(text) => PaymentPrompt::TerminalText(text),
-    }
-}
-
-fn decline_problem(reason: DeclineReason) -> Problem {
-    match reason {
-        DeclineReason::Declined => Problem::PaymentDeclined,
-        DeclineReason::WrongPin => Problem::WrongPin,
-        DeclineReason::CardExpired => Problem::CardExpired,
-        DeclineReason::CardNotAccepted => Problem::CardNotAccepted,
-        DeclineReason::TimedOut => Problem::PaymentTimedOut,
     }
 }
 
@@ -731,277 +704,47 @@ impl Session {
     fn on_action(&mut self, action: UserAction, effects: &mut Vec<Effect>) {
         let stage = std::mem::replace(&mut self.stage, Stage::Attract);
         let next = match (stage, action) {
-            (Stage::Attract, UserAction::Start) => Stage::Language,
+            (Stage::Attract, UserAction::Start) => Next::To(Stage::Language),
             (stage @ (Stage::Attract | Stage::Language), UserAction::ChooseLanguage(language)) => {
                 self.language = language;
                 drop(stage);
-                Stage::Home
+                Next::To(Stage::Home)
             }
             (stage, UserAction::ChooseLanguage(language)) => {
                 self.language = language;
-                self.stage = stage;
-                return;
+                Next::Stay(stage)
             }
-            (Stage::Home, UserAction::Apply) => Stage::Services,
-            (Stage::Home, UserAction::Collect) if self.readiness.document_printer => {
-                Stage::Pickup(PickupForm { focus: Some(0), ..PickupForm::default() })
-            }
-            (Stage::Home, UserAction::CheckStatus) => Stage::Status(StatusForm::new()),
-            (Stage::Home, UserAction::BookAppointment) if self.readiness.receipt_printer => self.start_booking(effects),
-            (Stage::Booking(booking), UserAction::Finish) if booking.over() => {
+            (Stage::Home, action) => self.on_home(action, effects),
+            // A journey's last screen, or a problem: the citizen is done.
+            (stage, UserAction::Finish) if stage.over() || matches!(stage, Stage::Error { .. }) => {
                 self.end(effects);
                 return;
             }
-            (Stage::Booking(booking), action) => self.on_booking_action(booking, action, effects),
-            (Stage::Status(mut form), action) => match action {
-                UserAction::Focus(field) => {
-                    form.focus(field);
-                    Stage::Status(form)
-                }
-                UserAction::Key(key) => {
-                    form.key(&key);
-                    Stage::Status(form)
-                }
-                UserAction::Backspace => {
-                    form.backspace();
-                    Stage::Status(form)
-                }
-                UserAction::StatusNext if form.complete() => match form.submit() {
-                    Some((reference, date_of_birth)) => {
-                        effects.push(Effect::CheckStatus { reference, date_of_birth });
-                        Stage::StatusChecking(form)
-                    }
-                    None => Stage::Status(form),
-                },
-                UserAction::StatusBack => Stage::Home,
-                _ => Stage::Status(form),
-            },
-            (Stage::StatusShown { .. }, UserAction::StatusBack) => Stage::Home,
-            (Stage::StatusShown { .. }, UserAction::StatusAnother) => Stage::Status(StatusForm::new()),
-            (Stage::Home, UserAction::TakeTicket) if self.readiness.receipt_printer && !self.queues().is_empty() => Stage::Queues,
-            (Stage::Queues, UserAction::QueuesBack) => Stage::Home,
-            (Stage::Queues, UserAction::ChooseQueue(id)) => match self.queues().into_iter().find(|q| q.id == id) {
-                Some(queue) if self.readiness.receipt_printer => {
-                    effects.push(Effect::IssueTicket(Box::new(TicketContent {
-                        language: self.language,
-                        queue_id: queue.id.clone(),
-                        letter: queue.letter,
-                        queue_name: queue.name.get(api_language(self.language)).to_string(),
-                        offline: !self.readiness.online,
-                    })));
-                    Stage::Ticketing { queue_id: queue.id.clone() }
-                }
-                _ => Stage::Queues,
-            },
-            (Stage::Pickup(mut form), action) => match action {
-                UserAction::Focus(field) => {
-                    form.focus(field);
-                    Stage::Pickup(form)
-                }
-                UserAction::Key(key) => {
-                    form.key(&key);
-                    Stage::Pickup(form)
-                }
-                UserAction::Backspace => {
-                    form.backspace();
-                    Stage::Pickup(form)
-                }
-                UserAction::PickupNext if form.complete() => {
-                    form.focus = None;
-                    effects.push(Effect::FindCertificate {
-                        reference: form.reference.clone(),
-                        document_number: DocumentNumber(form.document_number.clone()),
-                    });
-                    Stage::PickupChecking(form)
-                }
-                UserAction::PickupBack => Stage::Home,
-                _ => Stage::Pickup(form),
-            },
-            (Stage::Services, UserAction::ServicesBack) => Stage::Home,
-            (Stage::Services, UserAction::ChooseService(id)) => match self.service(&id) {
-                Some(service) if self.readiness.blocks(service).is_some() => Stage::Services,
-                Some(service) if needs_identity(service) => Stage::Identify(IdentifyForm::new(service.clone())),
-                Some(service) => Stage::Form(Draft::new(service.clone())),
-                None => Stage::Services,
-            },
-            (Stage::Identify(mut form), action) if !form.busy => match action {
-                UserAction::Focus(field) => {
-                    form.focus(field);
-                    Stage::Identify(form)
-                }
-                UserAction::Key(key) => {
-                    form.key(&key);
-                    Stage::Identify(form)
-                }
-                UserAction::Backspace => {
-                    form.backspace();
-                    Stage::Identify(form)
-                }
-                UserAction::IdentifyRead if chip_accepted(&self.readiness) => {
-                    form.focus = None;
-                    match form.access_key() {
-                        Ok(key) => {
-                            form.busy = true;
-                            form.problem = None;
-                            effects.push(Effect::ReadIdentity(key));
-                        }
-                        Err(problem) => form.problem = Some(problem),
-                    }
-                    Stage::Identify(form)
-                }
-                UserAction::IdentifyBack => Stage::Services,
-                _ => Stage::Identify(form),
-            },
-            // While asked whether to leave, only the answer counts.
-            (Stage::Form(draft), action) if draft.leaving && !matches!(action, UserAction::LeaveForm | UserAction::StayOnForm) => {
-                Stage::Form(draft)
-            }
-            (Stage::Form(mut draft), action) => match action {
-                UserAction::Focus(field) => {
-                    draft.focus(field, self.input_tables.as_deref());
-                    Stage::Form(draft)
-                }
-                UserAction::Key(key) => {
-                    draft.key(&key);
-                    Stage::Form(draft)
-                }
-                // A key erases the code being composed first, then the field.
-                UserAction::Backspace => {
-                    let composing = self.input_tables.as_ref().is_some_and(|tables| draft.composer.backspace(tables));
-                    if !composing {
-                        draft.backspace();
-                    }
-                    Stage::Form(draft)
-                }
-                UserAction::ImeKey(key) => {
-                    if let Some(tables) = &self.input_tables {
-                        draft.composer.key(key, tables);
-                    }
-                    Stage::Form(draft)
-                }
-                UserAction::ImeChoose(index) => {
-                    if let Some(chosen) = draft.composer.choose(index) {
-                        draft.key(&chosen);
-                    }
-                    Stage::Form(draft)
-                }
-                UserAction::ImeTurn(by) => {
-                    draft.composer.turn(by);
-                    Stage::Form(draft)
-                }
-                UserAction::ImeSwitch(method) => {
-                    if let Some(tables) = &self.input_tables {
-                        draft.composer.switch(ime::Method::from(method), tables);
-                    }
-                    Stage::Form(draft)
-                }
-                UserAction::Choose(field, value) => {
-                    draft.choose(field, &value);
-                    Stage::Form(draft)
-                }
-                UserAction::SetYesNo(field, yes) => {
-                    draft.set_yes_no(field, yes);
-                    Stage::Form(draft)
-                }
-                UserAction::Step(field, delta) => {
-                    draft.step(field, delta);
-                    Stage::Form(draft)
-                }
-                UserAction::FormNext => {
-                    draft.focus = None;
-                    if draft.problems(&self.today).is_empty() {
-                        draft.consent = false;
-                        Stage::Review(draft)
-                    } else {
-                        draft.show_problems = true;
-                        Stage::Form(draft)
-                    }
-                }
-                // Back would erase the answers: the citizen is asked first.
-                UserAction::FormBack if draft.has_answers() => {
-                    draft.focus = None;
-                    draft.leaving = true;
-                    Stage::Form(draft)
-                }
-                UserAction::FormBack | UserAction::LeaveForm => Stage::Services,
-                UserAction::StayOnForm => {
-                    draft.leaving = false;
-                    Stage::Form(draft)
-                }
-                _ => Stage::Form(draft),
-            },
-            (Stage::Review(mut draft), UserAction::ToggleConsent) => {
-                draft.consent = !draft.consent;
-                Stage::Review(draft)
-            }
-            (Stage::Review(draft), UserAction::Edit) => Stage::Form(draft),
-            (Stage::Review(draft), UserAction::Confirm) if draft.consent => self.confirm(draft, effects),
-            (Stage::Paying { draft, prompt, cancelling: false }, UserAction::CancelPayment) if cancellable(&prompt) => {
-                effects.push(Effect::CancelPayment);
-                Stage::Paying { draft, prompt: PaymentPrompt::Cancelling, cancelling: true }
-            }
-            (Stage::Done { .. } | Stage::Collected { .. } | Stage::Ticket { .. } | Stage::Error { .. }, UserAction::Finish) => {
-                self.end(effects);
-                return;
-            }
-            (Stage::Error { retry: Some(draft), .. }, UserAction::Retry) => Stage::Review(draft),
-            (stage, _) => {
-                // Anything else (a stale touch, a double tap) changes nothing.
-                self.stage = stage;
-                return;
-            }
+            (Stage::Error { retry: Some(draft), .. }, UserAction::Retry) => Next::To(Stage::Review(draft)),
+            // Each journey's own screens: its file.
+            (Stage::Booking(booking), action) => Next::To(self.on_booking_action(booking, action, effects)),
+            (stage @ (Stage::Status(_) | Stage::StatusShown { .. }), action) => self.on_status_action(stage, action, effects),
+            (stage @ Stage::Pickup(_), action) => self.on_pickup_action(stage, action, effects),
+            (stage @ Stage::Queues, action) => self.on_ticket_action(stage, action, effects),
+            (stage, action) => self.on_apply_action(stage, action, effects),
         };
-        self.set_stage(next);
-    }
-
-    /// The citizen confirmed: check the service can still be delivered, then pay or save.
-    fn confirm(&mut self, draft: Draft, effects: &mut Vec<Effect>) -> Stage {
-        if self.readiness.blocks(&draft.service).is_some() {
-            return Stage::Error { problem: Problem::ServiceUnavailable, reference: String::new(), retry: Some(draft) };
-        }
-        let fee = draft.fee_avos();
-        if fee == 0 {
-            effects.push(Effect::SaveApplication(Box::new(self.application(&draft, None))));
-            return Stage::Saving { draft, authorization: None };
-        }
-        effects.push(Effect::Authorize { amount_avos: fee, reference: draft.service.id.clone() });
-        Stage::Paying { draft, prompt: PaymentPrompt::Connecting, cancelling: false }
-    }
-
-    fn application(&self, draft: &Draft, authorization: Option<&Authorization>) -> ApplicationDraft {
-        ApplicationDraft {
-            service_id: draft.service.id.clone(),
-            language: api_language(self.language),
-            answers: draft.answers(),
-            fee_avos: draft.fee_avos(),
-            identity: draft.identity.clone(),
-            payment: authorization.map(|a| PaymentRecord {
-                amount_avos: a.amount,
-                terminal_receipt_number: a.receipt_number,
-                trace_number: a.trace_number,
-                approval_code: a.approval_code.clone(),
-                card_brand: a.card_brand.clone(),
-            }),
+        match next {
+            Next::To(next) => self.set_stage(next),
+            // Anything else (a stale touch, a double tap) changes nothing.
+            Next::Stay(stage) => self.stage = stage,
         }
     }
 
-    fn receipt(&self, draft: &Draft, saved: &SavedApplication, authorization: Option<&Authorization>) -> ReceiptContent {
-        let api_language = api_language(self.language);
-        ReceiptContent {
-            language: self.language,
-            reference: saved.reference.clone(),
-            service_name: draft.service.name.get(api_language).to_string(),
-            agency_name: draft.service.agency.name.get(api_language).to_string(),
-            fee_avos: draft.fee_avos(),
-            paid_by: authorization.map(|a| PaidBy {
-                card: masked_card(a),
-                approval_code: a.approval_code.clone(),
-                terminal_lines: a.receipt_lines.clone(),
-            }),
-            processing_days: draft.service.processing_days,
-            delivery: draft.service.delivery,
-            offline: !self.readiness.online,
-        }
+    /// The home screen's tiles: each starts its journey.
+    fn on_home(&mut self, action: UserAction, effects: &mut Vec<Effect>) -> Next {
+        Next::To(match action {
+            UserAction::Apply => Stage::Services,
+            UserAction::Collect if self.readiness.document_printer => Stage::Pickup(PickupForm { focus: Some(0), ..PickupForm::default() }),
+            UserAction::CheckStatus => Stage::Status(StatusForm::new()),
+            UserAction::BookAppointment if self.readiness.receipt_printer => self.start_booking(effects),
+            UserAction::TakeTicket if self.readiness.receipt_printer && !self.queues().is_empty() => Stage::Queues,
+            _ => return Next::Stay(Stage::Home),
+        })
     }
 
     /// A scanned receipt fills the pickup form, and from the home screen opens it; a sign-in
@@ -1078,182 +821,24 @@ impl Session {
     fn on_result(&mut self, event: Event, effects: &mut Vec<Effect>) {
         let stage = std::mem::replace(&mut self.stage, Stage::Attract);
         let next = match (stage, event) {
-            (Stage::Identify(mut form), event @ (Event::SignInChecked(_) | Event::IdentityRead(_))) if form.busy => {
-                let outcome = match event {
-                    Event::SignInChecked(result) => form.signed_in(result),
-                    Event::IdentityRead(result) => form.read(result, &self.today),
-                    _ => Outcome::TryAgain,
-                };
-                match outcome {
-                    Outcome::Identified(identity) => Stage::Form(Draft::identified(form.service.clone(), identity)),
-                    Outcome::TryAgain => Stage::Identify(form),
-                    Outcome::Rejected => Stage::Error { problem: Problem::DocumentRejected, reference: String::new(), retry: None },
-                    Outcome::SendToCounter => Stage::Error { problem: Problem::IdentifyRefused, reference: String::new(), retry: None },
-                }
-            }
-            (Stage::Paying { draft, cancelling: true, .. }, Event::PaymentOutcome(AuthorizationOutcome::Approved(authorization))) => {
-                // The citizen cancelled, but the terminal could no longer stop (the card was
-                // already being read) and approved. The citizen said no: the reservation is
-                // released, never charged, and they are told so on screen and on paper.
-                let card = masked_card(&authorization);
-                effects.push(Effect::Reverse(Box::new(authorization)));
-                Stage::Reversing { draft, card, cause: Release::Cancelled }
-            }
-            (Stage::Paying { draft, .. }, Event::PaymentOutcome(outcome)) => match outcome {
-                AuthorizationOutcome::Approved(authorization) => {
-                    effects.push(Effect::SaveApplication(Box::new(self.application(&draft, Some(&authorization)))));
-                    Stage::Saving { draft, authorization: Some(Box::new(authorization)) }
-                }
-                AuthorizationOutcome::Declined(reason) => {
-                    Stage::Error { problem: decline_problem(reason), reference: String::new(), retry: Some(draft) }
-                }
-                AuthorizationOutcome::Cancelled => {
-                    Stage::Error { problem: Problem::PaymentCancelled, reference: String::new(), retry: Some(draft) }
-                }
-            },
-            (Stage::Paying { draft, .. }, Event::PaymentFailed(kind)) => {
-                // After a lost answer the money may be reserved: paying again could reserve it
-                // twice, so no retry is offered; the kiosk resolves it with the terminal.
-                match kind {
-                    PaymentError::OutcomeUnknown => {
-                        Stage::Error { problem: Problem::PaymentUnresolved, reference: String::new(), retry: None }
-                    }
-                    _ => Stage::Error { problem: Problem::TerminalUnavailable, reference: String::new(), retry: Some(draft) },
-                }
-            }
-            (Stage::Saving { draft, authorization }, Event::ApplicationSaved(saved)) => match authorization {
-                Some(authorization) => {
-                    effects.push(Effect::Capture(authorization.clone()));
-                    Stage::Capturing { draft, saved, authorization }
-                }
-                None => {
-                    effects.push(Effect::PrintReceipt(Box::new(self.receipt(&draft, &saved, None))));
-                    Stage::Printing { draft, saved }
-                }
-            },
-            (Stage::Saving { draft, authorization }, Event::ApplicationNotSaved) => match authorization {
-                Some(authorization) => {
-                    let card = masked_card(&authorization);
-                    effects.push(Effect::Reverse(authorization));
-                    Stage::Reversing { draft, card, cause: Release::NotSaved }
-                }
-                None => Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None },
-            },
-            (Stage::Capturing { draft, saved, authorization }, event @ (Event::Captured(_) | Event::CaptureFailed)) => {
-                // A failed capture leaves the reservation to the payment journal's
-                // reconciliation; the citizen has their application either way.
-                let mut receipt = self.receipt(&draft, &saved, Some(&authorization));
-                if let (Event::Captured(lines), Some(paid)) = (event, receipt.paid_by.as_mut()) {
-                    paid.terminal_lines.extend(lines);
-                }
-                effects.push(Effect::PrintReceipt(Box::new(receipt)));
-                Stage::Printing { draft, saved }
-            }
-            (Stage::Reversing { draft, card, cause }, event @ (Event::Reversed | Event::ReversalFailed)) => {
-                // Only a reversal the terminal confirmed may print "not charged"; a failed one is
-                // left to the payment journal's reconciliation, and the screen says so.
-                if matches!(event, Event::ReversalFailed) {
-                    return self.set_stage(Stage::Error { problem: Problem::ReleasePending, reference: String::new(), retry: None });
-                }
-                effects.push(Effect::PrintNotCharged(Box::new(NotChargedContent {
-                    language: self.language,
-                    service_name: draft.service.name.get(api_language(self.language)).to_string(),
-                    amount_avos: draft.fee_avos(),
-                    card,
-                    cancelled: cause == Release::Cancelled,
-                })));
-                match cause {
-                    Release::NotSaved => Stage::Error { problem: Problem::NotSaved, reference: String::new(), retry: None },
-                    Release::Cancelled => Stage::Error { problem: Problem::PaymentCancelled, reference: String::new(), retry: Some(draft) },
-                }
-            }
-            (Stage::Printing { draft, saved }, Event::ReceiptPrinted) => Stage::Done { draft, saved },
-            (Stage::PickupChecking(mut form), Event::CertificateFound(found)) => {
-                match form.check(found.as_deref(), self.readiness.online) {
-                    Verdict::Hand(application_id, service_id) => {
-                        if self.readiness.document_printer {
-                            effects.push(Effect::CollectCertificate { application_id, offline: !self.readiness.online });
-                            Stage::Collecting { service_id }
-                        } else {
-                            Stage::Error { problem: Problem::CertificateNotPrinted, reference: String::new(), retry: None }
-                        }
-                    }
-                    Verdict::TryAgain => Stage::Pickup(form),
-                    Verdict::SendToCounter => Stage::Error { problem: Problem::PickupRefused, reference: String::new(), retry: None },
-                    Verdict::NotFoundToCounter => Stage::Error { problem: Problem::PickupNotFound, reference: String::new(), retry: None },
-                }
-            }
-            // Only a chip whose signature holds shows a person's applications.
-            (Stage::StatusChecking(mut form), Event::IdentityRead(read)) => match read {
-                Ok(document) if document.assurance == balcao_drivers::identity_reader::Assurance::ChipVerified => {
-                    effects.push(holder_lookup(&Identity::from_document(&document)));
-                    Stage::StatusChecking(form)
-                }
-                _ => {
-                    form.problem = Some(balcao_ui::view::StatusProblem::DocumentNotRead);
-                    Stage::Status(form)
-                }
-            },
-            (Stage::StatusChecking(mut form), Event::SignInChecked(checked)) => match checked {
-                Ok(claims) => {
-                    effects.push(holder_lookup(&Identity::from_sign_in(&claims)));
-                    Stage::StatusChecking(form)
-                }
-                Err(_) => {
-                    form.sign_in_refused();
-                    Stage::Status(form)
-                }
-            },
-            (Stage::StatusChecking(mut form), Event::StatusAnswered(answer)) => match form.answered(answer) {
-                status::Verdict::Show(found, by_identity) => Stage::StatusShown { found, by_identity },
-                status::Verdict::TryAgain => Stage::Status(form),
-                status::Verdict::SendToCounter => Stage::Error { problem: Problem::StatusNotFound, reference: String::new(), retry: None },
-            },
-            (Stage::Booking(booking), Event::Booking(news)) => self.on_booking_news(booking, news, effects),
+            (Stage::Booking(booking), Event::Booking(news)) => Next::To(self.on_booking_news(booking, news, effects)),
             (stage, Event::Booking(BookingNews::Held(hold_id))) => {
                 // A place held for a citizen who has left: let go at once.
                 effects.push(Effect::ReleaseHold { hold_id });
-                self.stage = stage;
-                return;
+                Next::Stay(stage)
             }
-            (Stage::Collecting { service_id }, Event::CertificateCollected) => Stage::Collected { service_id },
-            (Stage::Collecting { .. }, Event::CertificateRejected) => {
-                Stage::Error { problem: Problem::CertificateNotGenuine, reference: String::new(), retry: None }
-            }
-            (Stage::Collecting { .. }, Event::CertificateNotPrinted { uncertain }) => {
-                let problem = if uncertain { Problem::CertificatePrintUncertain } else { Problem::CertificateNotPrinted };
-                Stage::Error { problem, reference: String::new(), retry: None }
-            }
-            (Stage::Ticketing { queue_id }, Event::TicketIssued { number }) => Stage::Ticket { queue_id, number },
-            (Stage::Ticketing { .. }, Event::TicketNotPrinted { number }) => {
-                let problem = if number.is_some() { Problem::TicketPrintUncertain } else { Problem::TicketNotPrinted };
-                Stage::Error { problem, reference: number.unwrap_or_default(), retry: None }
-            }
-            (Stage::Printing { saved, .. }, Event::ReceiptNotPrinted) => {
-                Stage::Error { problem: Problem::ReceiptNotPrinted, reference: saved.reference, retry: None }
-            }
-            (stage, _) => {
-                // A late answer for a stage already left (e.g. after a timeout) changes nothing.
-                self.stage = stage;
-                return;
-            }
+            // Each journey's own answers: its file.
+            (stage @ Stage::StatusChecking(_), event) => self.on_status_result(stage, event, effects),
+            (stage @ (Stage::PickupChecking(_) | Stage::Collecting { .. }), event) => self.on_pickup_result(stage, event, effects),
+            (stage @ Stage::Ticketing { .. }, event) => Self::on_ticket_result(stage, event),
+            (stage, event) => self.on_apply_result(stage, event, effects),
         };
-        self.set_stage(next);
+        match next {
+            Next::To(next) => self.set_stage(next),
+            // A late answer for a stage already left (e.g. after a timeout) changes nothing.
+            Next::Stay(stage) => self.stage = stage,
+        }
     }
-}
-
-/// The look-up of every application of a citizen whose identity was checked.
-fn holder_lookup(identity: &Identity) -> Effect {
-    Effect::CheckHolderStatus {
-        document_number: DocumentNumber(identity.document_number.clone()),
-        date_of_birth: DateOfBirth(identity.date_of_birth.clone()),
-    }
-}
-
-/// The card as printed: brand and the masked number the terminal gave, e.g. `VISA **** 4242`.
-fn masked_card(authorization: &Authorization) -> Option<String> {
-    let brand = authorization.card_brand.as_deref().unwrap_or_default();
-    authorization.card.as_ref().map(|c| format!("{brand} {c}").trim().to_string())
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 use balcao_backend_client::api::signin;
 use balcao_ui::view::{PickupProblem, PickupView};
 
-use super::FoundCertificate;
+use balcao_ui::view::{Problem, UserAction};
+
+use super::{DocumentNumber, Effect, Event, FoundCertificate, Next, Session, Stage};
 
 /// Document numbers that do not match a found certificate, allowed before the citizen is
 /// sent to the counter: the holder check must not be guessed.
@@ -200,5 +202,68 @@ impl PickupForm {
             problem: self.problem,
             service_name: String::new(),
         }
+    }
+}
+
+impl Session {
+    /// A touch on the pickup form.
+    pub(super) fn on_pickup_action(&mut self, stage: Stage, action: UserAction, effects: &mut Vec<Effect>) -> Next {
+        Next::To(match (stage, action) {
+            (Stage::Pickup(mut form), action) => match action {
+                UserAction::Focus(field) => {
+                    form.focus(field);
+                    Stage::Pickup(form)
+                }
+                UserAction::Key(key) => {
+                    form.key(&key);
+                    Stage::Pickup(form)
+                }
+                UserAction::Backspace => {
+                    form.backspace();
+                    Stage::Pickup(form)
+                }
+                UserAction::PickupNext if form.complete() => {
+                    form.focus = None;
+                    effects.push(Effect::FindCertificate {
+                        reference: form.reference.clone(),
+                        document_number: DocumentNumber(form.document_number.clone()),
+                    });
+                    Stage::PickupChecking(form)
+                }
+                UserAction::PickupBack => Stage::Home,
+                _ => Stage::Pickup(form),
+            },
+            (stage, _) => return Next::Stay(stage),
+        })
+    }
+
+    /// What the store found, and how the printing went.
+    pub(super) fn on_pickup_result(&mut self, stage: Stage, event: Event, effects: &mut Vec<Effect>) -> Next {
+        Next::To(match (stage, event) {
+            (Stage::PickupChecking(mut form), Event::CertificateFound(found)) => {
+                match form.check(found.as_deref(), self.readiness.online) {
+                    Verdict::Hand(application_id, service_id) => {
+                        if self.readiness.document_printer {
+                            effects.push(Effect::CollectCertificate { application_id, offline: !self.readiness.online });
+                            Stage::Collecting { service_id }
+                        } else {
+                            Stage::Error { problem: Problem::CertificateNotPrinted, reference: String::new(), retry: None }
+                        }
+                    }
+                    Verdict::TryAgain => Stage::Pickup(form),
+                    Verdict::SendToCounter => Stage::Error { problem: Problem::PickupRefused, reference: String::new(), retry: None },
+                    Verdict::NotFoundToCounter => Stage::Error { problem: Problem::PickupNotFound, reference: String::new(), retry: None },
+                }
+            }
+            (Stage::Collecting { service_id }, Event::CertificateCollected) => Stage::Collected { service_id },
+            (Stage::Collecting { .. }, Event::CertificateRejected) => {
+                Stage::Error { problem: Problem::CertificateNotGenuine, reference: String::new(), retry: None }
+            }
+            (Stage::Collecting { .. }, Event::CertificateNotPrinted { uncertain }) => {
+                let problem = if uncertain { Problem::CertificatePrintUncertain } else { Problem::CertificateNotPrinted };
+                Stage::Error { problem, reference: String::new(), retry: None }
+            }
+            (stage, _) => return Next::Stay(stage),
+        })
     }
 }

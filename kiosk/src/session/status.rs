@@ -6,8 +6,12 @@
 use balcao_backend_client::api::{ApplicationState, NextStep};
 use balcao_ui::view::{StatusLine, StatusProblem, StatusResult, StatusState, StatusStep, StatusView};
 
+use balcao_ui::view::{Problem, UserAction};
+
 use super::entry::NumberAndBirth;
+use super::identify::Identity;
 use super::pickup::ScannedCode;
+use super::{DocumentNumber, Effect, Event, Next, Session, Stage};
 
 /// Answers that found nothing allowed in one session before the citizen is sent to the
 /// counter (central also closes a number after five wrong tries, whichever kiosk or phone
@@ -218,6 +222,81 @@ impl StatusFound {
             history: self.history.iter().map(|(state, at)| StatusLine { at: at.clone(), state: state_shown(*state) }).collect(),
             as_of: self.as_of.clone().unwrap_or_default(),
         }
+    }
+}
+
+impl Session {
+    /// A touch on the status screens.
+    pub(super) fn on_status_action(&mut self, stage: Stage, action: UserAction, effects: &mut Vec<Effect>) -> Next {
+        Next::To(match (stage, action) {
+            (Stage::Status(mut form), action) => match action {
+                UserAction::Focus(field) => {
+                    form.focus(field);
+                    Stage::Status(form)
+                }
+                UserAction::Key(key) => {
+                    form.key(&key);
+                    Stage::Status(form)
+                }
+                UserAction::Backspace => {
+                    form.backspace();
+                    Stage::Status(form)
+                }
+                UserAction::StatusNext if form.complete() => match form.submit() {
+                    Some((reference, date_of_birth)) => {
+                        effects.push(Effect::CheckStatus { reference, date_of_birth });
+                        Stage::StatusChecking(form)
+                    }
+                    None => Stage::Status(form),
+                },
+                UserAction::StatusBack => Stage::Home,
+                _ => Stage::Status(form),
+            },
+            (Stage::StatusShown { .. }, UserAction::StatusBack) => Stage::Home,
+            (Stage::StatusShown { .. }, UserAction::StatusAnother) => Stage::Status(StatusForm::new()),
+            (stage, _) => return Next::Stay(stage),
+        })
+    }
+
+    /// What the reader, the store or central answered.
+    pub(super) fn on_status_result(&mut self, stage: Stage, event: Event, effects: &mut Vec<Effect>) -> Next {
+        Next::To(match (stage, event) {
+            // Only a chip whose signature holds shows a person's applications.
+            (Stage::StatusChecking(mut form), Event::IdentityRead(read)) => match read {
+                Ok(document) if document.assurance == balcao_drivers::identity_reader::Assurance::ChipVerified => {
+                    effects.push(holder_lookup(&Identity::from_document(&document)));
+                    Stage::StatusChecking(form)
+                }
+                _ => {
+                    form.problem = Some(balcao_ui::view::StatusProblem::DocumentNotRead);
+                    Stage::Status(form)
+                }
+            },
+            (Stage::StatusChecking(mut form), Event::SignInChecked(checked)) => match checked {
+                Ok(claims) => {
+                    effects.push(holder_lookup(&Identity::from_sign_in(&claims)));
+                    Stage::StatusChecking(form)
+                }
+                Err(_) => {
+                    form.sign_in_refused();
+                    Stage::Status(form)
+                }
+            },
+            (Stage::StatusChecking(mut form), Event::StatusAnswered(answer)) => match form.answered(answer) {
+                Verdict::Show(found, by_identity) => Stage::StatusShown { found, by_identity },
+                Verdict::TryAgain => Stage::Status(form),
+                Verdict::SendToCounter => Stage::Error { problem: Problem::StatusNotFound, reference: String::new(), retry: None },
+            },
+            (stage, _) => return Next::Stay(stage),
+        })
+    }
+}
+
+/// The look-up of every application of a citizen whose identity was checked.
+fn holder_lookup(identity: &Identity) -> Effect {
+    Effect::CheckHolderStatus {
+        document_number: DocumentNumber(identity.document_number.clone()),
+        date_of_birth: DateOfBirth(identity.date_of_birth.clone()),
     }
 }
 

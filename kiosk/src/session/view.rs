@@ -276,7 +276,7 @@ impl Session {
             Stage::Paying { draft, prompt, cancelling } => {
                 let cancel = match prompt {
                     _ if *cancelling => PaymentCancel::Requested,
-                    prompt if super::cancellable(prompt) => PaymentCancel::Offered,
+                    prompt if super::apply::cancellable(prompt) => PaymentCancel::Offered,
                     PaymentPrompt::EnterPin => PaymentCancel::OnTerminal,
                     _ => PaymentCancel::NotNow,
                 };
