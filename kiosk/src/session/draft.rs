@@ -45,6 +45,17 @@ pub struct Draft {
     pub composer: Composer,
 }
 
+/// What was typed is wiped when the form goes (the session ended, or the citizen left it).
+impl Drop for Draft {
+    fn drop(&mut self) {
+        for input in &mut self.inputs {
+            if let Input::Text(text) | Input::Date(text) = input {
+                zeroize::Zeroize::zeroize(text);
+            }
+        }
+    }
+}
+
 impl Draft {
     pub fn new(service: Service) -> Self {
         let inputs = service

@@ -739,7 +739,7 @@ impl Session {
     fn on_home(&mut self, action: UserAction, effects: &mut Vec<Effect>) -> Next {
         Next::To(match action {
             UserAction::Apply => Stage::Services,
-            UserAction::Collect if self.readiness.document_printer => Stage::Pickup(PickupForm { focus: Some(0), ..PickupForm::default() }),
+            UserAction::Collect if self.readiness.document_printer => Stage::Pickup(PickupForm::opened(Some(0))),
             UserAction::CheckStatus => Stage::Status(StatusForm::new()),
             UserAction::BookAppointment if self.readiness.receipt_printer => self.start_booking(effects),
             UserAction::TakeTicket if self.readiness.receipt_printer && !self.queues().is_empty() => Stage::Queues,

@@ -33,6 +33,22 @@ pub struct PickupForm {
     pub unknown: u8,
 }
 
+impl PickupForm {
+    /// An empty form with `focus` open.
+    pub fn opened(focus: Option<usize>) -> Self {
+        let mut form = Self::default();
+        form.focus = focus;
+        form
+    }
+}
+
+impl Drop for PickupForm {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.reference);
+        zeroize::Zeroize::zeroize(&mut self.document_number);
+    }
+}
+
 impl std::fmt::Debug for PickupForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PickupForm")
@@ -112,7 +128,9 @@ impl ScannedCode {
 impl PickupForm {
     /// A form started from a scanned receipt: the number is in, the document number is next.
     pub fn from_receipt(reference: String) -> Self {
-        Self { reference, focus: Some(1), ..Self::default() }
+        let mut form = Self::opened(Some(1));
+        form.reference = reference;
+        form
     }
 
     /// The citizen scanned a code on this screen.
