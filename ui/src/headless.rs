@@ -119,6 +119,22 @@ impl HeadlessUi {
         &self.ui
     }
 
+    /// Shows `view` and renders the whole screen into `buffer` (1080×1920 pixels, reused from
+    /// frame to frame as a display's would be): what a frame costs, for the benchmarks.
+    pub fn frame(&self, view: &View, buffer: &mut [Rgb8Pixel]) {
+        self.ui.show(view);
+        slint::platform::update_timers_and_animations();
+        self.window.request_redraw();
+        self.window.draw_if_needed(|renderer| {
+            renderer.render(buffer, WIDTH as usize);
+        });
+    }
+
+    /// A screen's worth of pixels for [`frame`](Self::frame).
+    pub fn frame_buffer() -> Vec<Rgb8Pixel> {
+        vec![Rgb8Pixel::new(0, 0, 0); (WIDTH * HEIGHT) as usize]
+    }
+
     /// Shows `view` and renders the whole screen.
     pub fn render(&self, view: &View) -> Screenshot {
         self.ui.show(view);
