@@ -394,12 +394,17 @@ async fn collect_certificate(window: &MainWindow, language: Language, reference:
     tap(window, &tr(language, "Finish")).await;
 }
 
+/// The id central gave the application numbered `reference`.
+fn application_id(central: &balcao_central::Central, reference: &str) -> uuid::Uuid {
+    let rows = central.store().recent_applications(20).expect("applications");
+    rows.iter().find(|a| a.reference == reference).expect("the application").id
+}
+
 /// Issues the certificate of `reference` with a file that is not the one its signature signs,
 /// as an altered copy on its way to the kiosk would be.
 fn issue_altered_certificate(central: &balcao_central::Central, reference: &str) {
     use balcao_backend_client::api::{CertificateContent, sign_document};
-    let rows = central.store().recent_applications(20).expect("applications");
-    let id = rows.iter().find(|a| a.reference == reference).expect("the application").id;
+    let id = application_id(central, reference);
     let (kid, key) =
         central.store().signing_key(balcao_central::store::issuer::KeySet::Documents, jiff::Timestamp::now()).expect("the agency's key");
     let make = |service_id: &str, reference: &str, _: &_| {
@@ -581,10 +586,7 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
         cancel_appointment(&window, &bookings[0]).await;
         // Certificates: the first citizen's prints; the second's file fails the kiosk's check
         // and is not printed.
-        let id = |reference: &str| {
-            booking_central.store().recent_applications(20).expect("list").into_iter().find(|a| a.reference == reference).expect("app").id
-        };
-        booking_central.issue_certificate(id(&references[0])).expect("issued");
+        booking_central.issue_certificate(application_id(&booking_central, &references[0])).expect("issued");
         issue_altered_certificate(&booking_central, &references[1]);
         collect_certificate(&window, Language::ZhHant, &references[0], "Your certificate is printed").await;
         collect_certificate(&window, Language::Pt, &references[1], "Your certificate could not be checked").await;

@@ -10,11 +10,13 @@ use crate::TestKiosk;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn act(kiosk: &TestKiosk, action: UserAction) {
+/// A touch the citizen makes.
+pub fn act(kiosk: &TestKiosk, action: UserAction) {
     kiosk.send(Event::Ui(action));
 }
 
-fn type_into(kiosk: &TestKiosk, field: usize, text: &str) {
+/// Opens `field` and types `text` on the on-screen keyboard.
+pub fn type_into(kiosk: &TestKiosk, field: usize, text: &str) {
     act(kiosk, UserAction::Focus(Some(field)));
     for c in text.chars() {
         act(kiosk, UserAction::Key(c.to_string()));

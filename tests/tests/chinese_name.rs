@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use balcao_kiosk::session::Event;
+use balcao_tests::citizen::type_into;
 use balcao_tests::{TestKiosk, client, eventually, loopback_central, test_settings};
 use balcao_ui::view::{ImeMethod, KeyboardMode, Language, Screen, UserAction, View};
 
@@ -60,10 +61,7 @@ async fn a_name_typed_by_strokes_and_by_quick_reaches_central_as_typed() {
     act(UserAction::ChooseService("criminal-record-certificate".into()));
     kiosk.view.wait_for("the form", WAIT, |v| v.screen == Screen::Form).await;
     for (index, text) in [(0, "CHAN TAI MAN"), (1, "1234567(8)"), (2, "14031985")] {
-        act(UserAction::Focus(Some(index)));
-        for c in text.chars() {
-            act(UserAction::Key(c.to_string()));
-        }
+        type_into(&kiosk, index, text);
     }
     act(UserAction::Choose(3, "employment".into()));
 

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use balcao_kiosk::session::Event;
+use balcao_tests::citizen::{act, type_into};
 use balcao_tests::{TestKiosk, client, loopback_central, test_settings};
 use balcao_ui::view::{Language, Screen, UserAction, View};
 
@@ -22,15 +22,16 @@ const BOOKING: &str = "AP-QQQQ-QQQQ";
 /// Every form the values take on screen, in records and in messages.
 const TRACES: [&str; 8] = ["QWXZ", "KJVQ", "7654321", "29021984", "29/02/1984", "1984-02-29", "990101-0042", "QQQQ-QQQQ"];
 
-fn act(kiosk: &TestKiosk, action: UserAction) {
-    kiosk.send(Event::Ui(action));
-}
-
-fn type_into(kiosk: &TestKiosk, field: usize, text: &str) {
-    act(kiosk, UserAction::Focus(Some(field)));
-    for c in text.chars() {
-        act(kiosk, UserAction::Key(c.to_string()));
-    }
+/// From the services to the review of a whole criminal-record form with the citizen's values.
+async fn to_review(kiosk: &TestKiosk) {
+    act(kiosk, UserAction::ChooseService("criminal-record-certificate".into()));
+    kiosk.view.wait_for("the form", WAIT, |v| v.screen == Screen::Form).await;
+    type_into(kiosk, 0, NAME);
+    type_into(kiosk, 1, DOCUMENT);
+    type_into(kiosk, 2, BIRTH_TYPED);
+    act(kiosk, UserAction::Choose(3, "employment".into()));
+    act(kiosk, UserAction::FormNext);
+    kiosk.view.wait_for("the review", WAIT, |v| v.screen == Screen::Review).await;
 }
 
 fn start(kiosk: &TestKiosk, tile: UserAction) {
@@ -99,14 +100,7 @@ async fn walking_away_at_any_stage_leaves_nothing_the_citizen_gave() {
 
     // The review of a whole form.
     start(&kiosk, UserAction::Apply);
-    act(&kiosk, UserAction::ChooseService("criminal-record-certificate".into()));
-    kiosk.view.wait_for("the form", WAIT, |v| v.screen == Screen::Form).await;
-    type_into(&kiosk, 0, NAME);
-    type_into(&kiosk, 1, DOCUMENT);
-    type_into(&kiosk, 2, BIRTH_TYPED);
-    act(&kiosk, UserAction::Choose(3, "employment".into()));
-    act(&kiosk, UserAction::FormNext);
-    kiosk.view.wait_for("the review", WAIT, |v| v.screen == Screen::Review).await;
+    to_review(&kiosk).await;
     walks_away(&kiosk, "the review").await;
 
     // The identification step, its details typed.
@@ -153,14 +147,7 @@ async fn walking_away_at_any_stage_leaves_nothing_the_citizen_gave() {
 
     // A whole application, left on its last screen.
     start(&kiosk, UserAction::Apply);
-    act(&kiosk, UserAction::ChooseService("criminal-record-certificate".into()));
-    kiosk.view.wait_for("the form", WAIT, |v| v.screen == Screen::Form).await;
-    type_into(&kiosk, 0, NAME);
-    type_into(&kiosk, 1, DOCUMENT);
-    type_into(&kiosk, 2, BIRTH_TYPED);
-    act(&kiosk, UserAction::Choose(3, "employment".into()));
-    act(&kiosk, UserAction::FormNext);
-    kiosk.view.wait_for("the review", WAIT, |v| v.screen == Screen::Review).await;
+    to_review(&kiosk).await;
     act(&kiosk, UserAction::ToggleConsent);
     act(&kiosk, UserAction::Confirm);
     let done = kiosk.view.wait_for("the application done", WAIT, |v| matches!(v.screen, Screen::Done | Screen::Error)).await;

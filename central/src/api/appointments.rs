@@ -18,6 +18,7 @@ use jiff::tz::TimeZone;
 use uuid::Uuid;
 
 use super::auth::Kiosk;
+use super::status::check_date_of_birth;
 use super::{ApiError, AppState, blocking, unprocessable};
 use crate::store::appointments::{Cancelled, Confirmed, Held};
 
@@ -39,13 +40,6 @@ async fn bookable(state: &Arc<AppState>, service_id: &str) -> Result<(), ApiErro
     match catalog.catalog.service(service_id) {
         Some(service) if service.kind == ServiceKind::Appointment => Ok(()),
         _ => Err(ApiError::new(StatusCode::NOT_FOUND, "no-such-service", "No bookable service with this id", service_id.to_string())),
-    }
-}
-
-fn check_date_of_birth(born: &str) -> Result<(), ApiError> {
-    match born.trim().parse::<jiff::civil::Date>() {
-        Ok(_) => Ok(()),
-        Err(_) => Err(unprocessable("invalid-date-of-birth", "Not a date of birth", "Send it as YYYY-MM-DD.")),
     }
 }
 

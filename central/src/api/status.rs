@@ -45,7 +45,9 @@ pub async fn look_up(
     Ok((citizen_status(&catalog.catalog, status, received_at), catalog))
 }
 
-fn check_date_of_birth(born: &str) -> Result<(), ApiError> {
+/// Refuses a date of birth that is not `YYYY-MM-DD` (422): the status checks' and the
+/// appointments'.
+pub(super) fn check_date_of_birth(born: &str) -> Result<(), ApiError> {
     match born.trim().parse::<jiff::civil::Date>() {
         Ok(_) => Ok(()),
         Err(_) => Err(unprocessable("invalid-date-of-birth", "Not a date of birth", "Send it as YYYY-MM-DD.")),
