@@ -52,6 +52,7 @@ impl KioskSettings {
                 .filter(|_| !config.central.url.is_empty())
                 .map(|identity_file| crate::runtime::renewal::Renewal { identity_file, check_every: crate::runtime::renewal::CHECK_EVERY }),
             maintenance_socket: Some(config.store.data_dir.join(crate::runtime::maintenance::SOCKET)),
+            supervision: crate::runtime::supervisor::Supervision::new(&config.store.data_dir),
         }
     }
 }
@@ -136,11 +137,12 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
             }
         };
     let a4 = &config.devices.document_printer;
+    use balcao_drivers::document_printer::ipp::IppTimeouts;
     let document_printer: DeviceWorker<dyn DocumentPrinter> = match (a4.kind, &a4.uri) {
         (DocumentPrinterKind::Ipp, Some(uri)) => {
-            use balcao_drivers::document_printer::ipp::{IppDocumentPrinter, IppTimeouts};
+            use balcao_drivers::document_printer::ipp::IppDocumentPrinter;
             let (uri, timeouts) = (uri.clone(), IppTimeouts { job: Duration::from_secs(a4.job_timeout_secs), ..IppTimeouts::default() });
-            DeviceWorker::restartable("document-printer", move || {
+            DeviceWorker::with_limit("document-printer", timeouts.job + devices::DOCUMENT_MARGIN, move || {
                 let driver: Box<dyn DocumentPrinter> = Box::new(IppDocumentPrinter::new(&uri, timeouts).map_err(std::io::Error::other)?);
                 Ok(driver)
             })
@@ -149,7 +151,7 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
         _ => {
             let (driver, virtual_printer) = devices::simulated_document_printer(&data_dir.join("documents"), pace)?;
             simulators.document_printer = Some(virtual_printer);
-            DeviceWorker::spawn("document-printer", driver)?
+            DeviceWorker::spawn_with_limit("document-printer", IppTimeouts::default().job + devices::DOCUMENT_MARGIN, driver)?
         }
     };
     let scanner = &config.devices.code_scanner;
@@ -214,8 +216,10 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
         (None, IdentityReaderKind::Pcsc) => None,
     };
     let payment = &config.devices.payment_terminal;
+    // A payment may take its whole limit, then an abort and its answer.
+    let payment_limit = Duration::from_secs(payment.transaction_timeout_secs) + Duration::from_secs(120);
     let payment_terminal: DeviceWorker<dyn PaymentTerminal> = match (payment.kind, payment.zvt(std::path::Path::new("configuration"))?) {
-        (PaymentTerminalKind::Zvt, Some(zvt)) => DeviceWorker::restartable("payment-terminal", move || {
+        (PaymentTerminalKind::Zvt, Some(zvt)) => DeviceWorker::with_limit("payment-terminal", payment_limit, move || {
             let driver: Box<dyn PaymentTerminal> = Box::new(ZvtTerminal::new(zvt.clone()));
             Ok(driver)
         })?,
@@ -225,7 +229,7 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
             let mut zvt = ZvtConfig::new(virtual_terminal.address());
             zvt.transaction_timeout = Duration::from_secs(payment.transaction_timeout_secs);
             simulators.zvt_terminal = Some(virtual_terminal);
-            DeviceWorker::restartable("payment-terminal", move || {
+            DeviceWorker::with_limit("payment-terminal", payment_limit, move || {
                 let driver: Box<dyn PaymentTerminal> = Box::new(ZvtTerminal::new(zvt.clone()));
                 Ok(driver)
             })?
@@ -233,7 +237,7 @@ fn devices_from_config(config: &KioskConfig, data_dir: &std::path::Path) -> anyh
         _ => {
             let (driver, terminal) = devices::simulated_payment_terminal(pace);
             simulators.payment_terminal = Some(terminal);
-            DeviceWorker::spawn("payment-terminal", driver)?
+            DeviceWorker::spawn_with_limit("payment-terminal", payment_limit, driver)?
         }
     };
     let devices = Devices { receipt_printer, document_printer, identity_reader, code_scanner, payment_terminal, mrz_reader };

@@ -517,6 +517,7 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
                 end_of_day_when_idle: Duration::from_secs(12 * 3600),
                 renewal: None,
                 maintenance_socket: None,
+                supervision: balcao_kiosk::runtime::supervisor::Supervision::new(&data),
             };
             let handle = runtime::start(settings, view, devices, Some(client), channel).await;
             central_tx.send((central.central.clone(), simulators)).expect("hand over");

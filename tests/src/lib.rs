@@ -136,6 +136,7 @@ pub fn test_settings(data_dir: &Path) -> KioskSettings {
         end_of_day_when_idle: Duration::from_secs(12 * 3600),
         renewal: None,
         maintenance_socket: None,
+        supervision: balcao_kiosk::runtime::supervisor::Supervision::new(data_dir),
     }
 }
 

@@ -2,12 +2,19 @@
 //! and awaits the answers. A slow or dead device blocks only its own thread, and a driver that
 //! panics (a bug, or a crate that panics on what a device sent) fails only the job it was
 //! doing: the worker catches the panic, reports it as a device fault, makes the driver anew
-//! (when it was given a way to: [`DeviceWorker::restartable`]; the kiosk's workers are
-//! [`DeviceWorker::spawn`]ed and go on with the driver they have) and takes the next job.
+//! (when it was given a way to: [`DeviceWorker::restartable`]; a worker [`DeviceWorker::spawn`]ed
+//! with a driver goes on with the driver it has) and takes the next job.
+//!
+//! A device that keeps failing is the [`supervisor`](super::supervisor)'s: it counts the
+//! failures in a row each worker records, and restarts the worker — a new thread, a new
+//! driver — when they reach its limit or when a job hangs past its worker's limit. The old
+//! thread is left to its hung call: every job queued on it is answered
+//! [`DeviceGone::Restarted`] at once, and it runs none of them when (if ever) the call returns.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use balcao_drivers::code_scanner::CodeScanner;
 use balcao_drivers::code_scanner::ScannerStatus;
@@ -22,12 +29,15 @@ use balcao_backend_client::api::{DeviceClass, DeviceCondition, DeviceReport};
 use crate::session::Readiness;
 
 /// A job the device's worker could not carry out: the driver panicked during it (the worker
-/// restarted the driver), or the worker's thread is gone. Either way the job's outcome is
-/// unknown: a payment's is the payment journal's to settle, a print job may have printed.
+/// made it anew), the worker was restarted under it, or the worker's thread is gone. Either way
+/// the job's outcome is unknown: a payment's is the payment journal's to settle, a print job may
+/// have printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DeviceGone {
-    #[error("the {0} driver failed during the job; its worker restarted it")]
+    #[error("the {0} driver failed during the job; its worker made it anew")]
     Panicked(&'static str),
+    #[error("the {0} worker was restarted while the job waited or ran")]
+    Restarted(&'static str),
     #[error("the {0} worker thread has stopped")]
     Stopped(&'static str),
 }
@@ -44,19 +54,39 @@ pub struct DeviceFault {
 /// A job on the device; `Err` with the panic's message when the driver panicked.
 type Job<D> = Box<dyn FnOnce(&mut D) -> Result<(), String> + Send>;
 
-/// Makes the device's driver, at start and after a panic.
+/// Makes the device's driver, at start, after a panic and when the worker is restarted.
 type Make<D> = Box<dyn FnMut() -> std::io::Result<Box<D>> + Send>;
+
+/// One thread of a worker: where its jobs go, and what the thread is doing.
+struct Generation<D: ?Sized> {
+    jobs: std::sync::mpsc::Sender<Job<D>>,
+    /// When the job the thread runs now started.
+    running_since: Arc<Mutex<Option<Instant>>>,
+    /// Set when the worker is restarted: the thread runs no further job, and whoever waits on it
+    /// is answered at once.
+    retired: tokio::sync::watch::Sender<bool>,
+}
+
+/// What every copy of a worker shares.
+struct Shared<D: ?Sized> {
+    name: &'static str,
+    make: Arc<Mutex<Make<D>>>,
+    current: Mutex<Generation<D>>,
+    faults: tokio::sync::broadcast::Sender<DeviceFault>,
+    /// Failures in a row (a panic, a status the driver could not get): reset by a success.
+    failures: Arc<AtomicU32>,
+    /// How long one job may run before the worker counts as hung.
+    stuck_after: Duration,
+}
 
 /// Owns one device on a thread of its own.
 pub struct DeviceWorker<D: ?Sized> {
-    jobs: std::sync::mpsc::Sender<Job<D>>,
-    name: &'static str,
-    faults: tokio::sync::broadcast::Sender<DeviceFault>,
+    shared: Arc<Shared<D>>,
 }
 
 impl<D: ?Sized> Clone for DeviceWorker<D> {
     fn clone(&self) -> Self {
-        Self { jobs: self.jobs.clone(), name: self.name, faults: self.faults.clone() }
+        Self { shared: self.shared.clone() }
     }
 }
 
@@ -69,71 +99,175 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Locks `mutex`, also after a panic while it was held (what it guards stays usable: an
+/// instant, a sender, the driver's maker).
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 impl<D: ?Sized> std::fmt::Debug for DeviceWorker<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DeviceWorker({})", self.name)
+        write!(f, "DeviceWorker({})", self.shared.name)
     }
 }
 
+/// How long a job may run, unless the worker is told otherwise: longer than any the kiosk gives
+/// a device but a payment and an A4 job (whose workers are given their own limits).
+pub const STUCK_AFTER: Duration = Duration::from_secs(120);
+
+/// How long a payment terminal's job may run: the longest payment the configuration allows
+/// (ten minutes), then two minutes for an abort and its answer.
+pub const PAYMENT_STUCK_AFTER: Duration = Duration::from_secs(12 * 60);
+
+/// How long an A4 job may run beyond the driver's own limit for it.
+pub const DOCUMENT_MARGIN: Duration = Duration::from_secs(60);
+
 impl<D: ?Sized + Send + 'static> DeviceWorker<D> {
     /// A worker for `device`, which cannot be made again: after a panic the worker goes on with
-    /// it as it is (a simulator, say).
+    /// it as it is (a simulator, say), and it cannot be restarted.
     pub fn spawn(name: &'static str, device: Box<D>) -> std::io::Result<Self> {
+        Self::spawn_with_limit(name, STUCK_AFTER, device)
+    }
+
+    /// As [`spawn`](Self::spawn), a job counting as hung after `stuck_after`.
+    pub fn spawn_with_limit(name: &'static str, stuck_after: Duration, device: Box<D>) -> std::io::Result<Self> {
         let mut once = Some(device);
-        Self::restartable(name, move || once.take().ok_or_else(|| std::io::Error::other("this driver cannot be made again")))
+        Self::with_limit(name, stuck_after, move || once.take().ok_or_else(|| std::io::Error::other("this driver cannot be made again")))
     }
 
     /// A worker for the driver `make` makes, now and again after each panic of it (a driver's
-    /// state after a panic cannot be trusted: a half-read message, a link in an unknown state).
+    /// state after a panic cannot be trusted: a half-read message, a link in an unknown state)
+    /// and when the worker is restarted.
     pub fn restartable(name: &'static str, make: impl FnMut() -> std::io::Result<Box<D>> + Send + 'static) -> std::io::Result<Self> {
-        let mut make: Make<D> = Box::new(make);
-        let mut device = make()?;
-        let (jobs, queue) = std::sync::mpsc::channel::<Job<D>>();
+        Self::with_limit(name, STUCK_AFTER, make)
+    }
+
+    /// As [`restartable`](Self::restartable), a job counting as hung after `stuck_after`.
+    pub fn with_limit(
+        name: &'static str,
+        stuck_after: Duration,
+        make: impl FnMut() -> std::io::Result<Box<D>> + Send + 'static,
+    ) -> std::io::Result<Self> {
+        let make: Arc<Mutex<Make<D>>> = Arc::new(Mutex::new(Box::new(make)));
+        let device = (lock(&make))()?;
         let (faults, _) = tokio::sync::broadcast::channel(16);
-        let report = faults.clone();
+        let failures = Arc::new(AtomicU32::new(0));
+        let current = Mutex::new(Self::start(name, device, make.clone(), faults.clone())?);
+        Ok(Self { shared: Arc::new(Shared { name, make, current, faults, failures, stuck_after }) })
+    }
+
+    /// A thread serving `device`.
+    fn start(
+        name: &'static str,
+        mut device: Box<D>,
+        make: Arc<Mutex<Make<D>>>,
+        report: tokio::sync::broadcast::Sender<DeviceFault>,
+    ) -> std::io::Result<Generation<D>> {
+        let (jobs, queue) = std::sync::mpsc::channel::<Job<D>>();
+        let (retired, retirement) = tokio::sync::watch::channel(false);
+        let running_since = Arc::new(Mutex::new(None));
+        let running = running_since.clone();
         std::thread::Builder::new().name(format!("device-{name}")).spawn(move || {
-            // Ends when every handle is dropped.
+            // Ends when every handle is dropped, or when the worker is restarted.
             for job in queue {
-                let Err(message) = job(&mut device) else { continue };
+                if *retirement.borrow() {
+                    return;
+                }
+                *lock(&running) = Some(Instant::now());
+                let outcome = job(&mut device);
+                *lock(&running) = None;
+                let Err(message) = outcome else { continue };
                 tracing::error!(device = name, panic = %message, "the device's driver panicked: the job failed, the driver is made anew");
                 let _ = report.send(DeviceFault { device: name, message });
-                match make() {
+                let fresh = (lock(&make))();
+                match fresh {
                     Ok(fresh) => device = fresh,
                     Err(e) => tracing::warn!(device = name, error = %e, "the driver cannot be made anew: going on with it as it is"),
                 }
             }
         })?;
-        Ok(Self { jobs, name, faults })
+        Ok(Generation { jobs, running_since, retired })
     }
 
     /// Runs `job` on the device's thread and returns its result.
     pub async fn call<R: Send + 'static>(&self, job: impl FnOnce(&mut D) -> R + Send + 'static) -> Result<R, DeviceGone> {
+        let (name, failures) = (self.shared.name, self.shared.failures.clone());
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job<D> = Box::new(move |device| {
             // The driver's panic is this job's failure, not the worker's: caught here, the
-            // caller told, the worker restarts the driver.
+            // caller told, the worker makes the driver anew.
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(device))) {
                 Ok(result) => {
                     let _ = reply.send(Ok(result));
                     Ok(())
                 }
                 Err(panic) => {
+                    // Counted before the caller hears of it.
+                    failures.fetch_add(1, Ordering::SeqCst);
                     let _ = reply.send(Err(()));
                     Err(panic_message(panic.as_ref()))
                 }
             }
         });
-        self.jobs.send(job).map_err(|_| DeviceGone::Stopped(self.name))?;
-        match answer.await {
+        let mut retired = {
+            let current = lock(&self.shared.current);
+            current.jobs.send(job).map_err(|_| DeviceGone::Stopped(name))?;
+            current.retired.subscribe()
+        };
+        let answer = tokio::select! {
+            answer = answer => answer,
+            Ok(_) = retired.wait_for(|retired| *retired) => return Err(DeviceGone::Restarted(name)),
+        };
+        match answer {
             Ok(Ok(result)) => Ok(result),
-            Ok(Err(())) => Err(DeviceGone::Panicked(self.name)),
-            Err(_) => Err(DeviceGone::Stopped(self.name)),
+            Ok(Err(())) => Err(DeviceGone::Panicked(name)),
+            Err(_) if *retired.borrow() => Err(DeviceGone::Restarted(name)),
+            Err(_) => Err(DeviceGone::Stopped(name)),
         }
     }
 
     /// The driver's panics from now on, as they happen.
     pub fn faults(&self) -> tokio::sync::broadcast::Receiver<DeviceFault> {
-        self.faults.subscribe()
+        self.shared.faults.subscribe()
+    }
+
+    /// Notes a job's outcome that says how the device is (a status asked): a success ends a
+    /// run of failures, a failure adds to it.
+    pub fn record(&self, succeeded: bool) {
+        if succeeded {
+            self.shared.failures.store(0, Ordering::SeqCst);
+        } else {
+            self.shared.failures.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// How many failures came in a row, up to now.
+    pub fn failures_in_a_row(&self) -> u32 {
+        self.shared.failures.load(Ordering::SeqCst)
+    }
+
+    /// Whether the job running now has run past the worker's limit.
+    pub fn hung(&self) -> bool {
+        let since = *lock(&lock(&self.shared.current).running_since);
+        since.is_some_and(|since| since.elapsed() > self.shared.stuck_after)
+    }
+
+    /// Starts the worker again: a new thread with a driver made anew. The old thread is told to
+    /// run nothing more; whoever waits on it is answered [`DeviceGone::Restarted`]. Blocks while
+    /// the driver is made (call it off the async runtime's workers). When the driver cannot be
+    /// made, the worker stays as it was and the error says why.
+    pub fn restart(&self) -> std::io::Result<()> {
+        let device = (lock(&self.shared.make))()?;
+        let fresh = Self::start(self.shared.name, device, self.shared.make.clone(), self.shared.faults.clone())?;
+        let old = std::mem::replace(&mut *lock(&self.shared.current), fresh);
+        old.retired.send_replace(true);
+        tracing::warn!(device = self.shared.name, "the device's worker was restarted with its driver made anew");
+        Ok(())
+    }
+
+    /// The device's name, as its worker's thread and reports call it.
+    pub fn name(&self) -> &'static str {
+        self.shared.name
     }
 }
 
@@ -319,10 +453,14 @@ impl Devices {
     ) -> std::io::Result<Self> {
         Ok(Self {
             receipt_printer: DeviceWorker::spawn("receipt-printer", receipt_printer)?,
-            document_printer: DeviceWorker::spawn("document-printer", document_printer)?,
+            document_printer: DeviceWorker::spawn_with_limit(
+                "document-printer",
+                balcao_drivers::document_printer::ipp::IppTimeouts::default().job + DOCUMENT_MARGIN,
+                document_printer,
+            )?,
             identity_reader: DeviceWorker::spawn("identity-reader", identity_reader)?,
             code_scanner: DeviceWorker::spawn("code-scanner", code_scanner)?,
-            payment_terminal: DeviceWorker::spawn("payment-terminal", payment_terminal)?,
+            payment_terminal: DeviceWorker::spawn_with_limit("payment-terminal", PAYMENT_STUCK_AFTER, payment_terminal)?,
             mrz_reader: None,
         })
     }
@@ -336,7 +474,7 @@ impl Devices {
     /// With this payment terminal in place of the one it had (a ZVT driver for a simulated
     /// kiosk, say).
     pub fn with_payment_terminal(mut self, terminal: Box<dyn PaymentTerminal>) -> std::io::Result<Self> {
-        self.payment_terminal = DeviceWorker::spawn("payment-terminal", terminal)?;
+        self.payment_terminal = DeviceWorker::spawn_with_limit("payment-terminal", PAYMENT_STUCK_AFTER, terminal)?;
         Ok(self)
     }
 
@@ -371,11 +509,11 @@ impl Devices {
         use balcao_drivers::payment_terminal::TerminalStatus as Terminal;
         use balcao_drivers::receipt_printer::ReceiptPrinterStatus as Receipt;
         let (receipt, document, identity, scanner, terminal) = tokio::join!(
-            ask(wait, self.receipt_printer.call(|d| d.status())),
-            ask(wait, self.document_printer.call(|d| d.status())),
-            ask(wait, self.identity_reader.call(|d| d.status())),
-            ask(wait, self.code_scanner.call(|d| d.status())),
-            ask(wait, self.payment_terminal.call(|d| d.status())),
+            ask(&self.receipt_printer, wait, |d| d.status()),
+            ask(&self.document_printer, wait, |d| d.status()),
+            ask(&self.identity_reader, wait, |d| d.status()),
+            ask(&self.code_scanner, wait, |d| d.status()),
+            ask(&self.payment_terminal, wait, |d| d.status()),
         );
         let mut survey = previous.clone();
         let mut note = |device: DeviceClass, answer: Option<Result<(bool, DeviceCondition), String>>| {
@@ -461,7 +599,7 @@ impl Devices {
         readiness.code_scanner = scanner.unwrap_or(readiness.code_scanner);
         readiness.payment_terminal = terminal.unwrap_or(readiness.payment_terminal);
         readiness.mrz_reader = match &self.mrz_reader {
-            Some(reader) => match ask(wait, reader.call(|d| d.status())).await {
+            Some(reader) => match ask(reader, wait, |d| d.status()).await {
                 Some(answer) => answer.unwrap_or(false),
                 None => readiness.mrz_reader,
             },
@@ -479,18 +617,25 @@ pub struct Survey {
     pub devices: Vec<DeviceReport>,
 }
 
-/// A device's status within `wait`: `None` while it is busy with a long job; an error's text when
-/// it failed to answer or its worker lost the job.
-async fn ask<T, E: std::fmt::Display>(
+/// A device's status within `wait`, recorded as the worker's success or failure: `None` while
+/// it is busy with a long job; an error's text when it failed to answer, its worker lost the
+/// job, or the job in front has hung.
+async fn ask<D: ?Sized + Send + 'static, T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    worker: &DeviceWorker<D>,
     wait: Duration,
-    call: impl std::future::Future<Output = Result<Result<T, E>, DeviceGone>>,
+    status: impl FnOnce(&mut D) -> Result<T, E> + Send + 'static,
 ) -> Option<Result<T, String>> {
-    match tokio::time::timeout(wait, call).await {
-        Ok(Ok(Ok(status))) => Some(Ok(status)),
-        Ok(Ok(Err(e))) => Some(Err(e.to_string())),
-        Ok(Err(gone)) => Some(Err(gone.to_string())),
-        Err(_busy) => None,
-    }
+    let answer = match tokio::time::timeout(wait, worker.call(status)).await {
+        Ok(Ok(Ok(status))) => Ok(status),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        // A restart under the question says nothing of the device.
+        Ok(Err(DeviceGone::Restarted(_))) => return None,
+        Ok(Err(gone)) => Err(gone.to_string()),
+        Err(_busy) if worker.hung() => Err(format!("the {} driver has not come back from a job for longer than its limit", worker.name())),
+        Err(_busy) => return None,
+    };
+    worker.record(answer.is_ok());
+    Some(answer)
 }
 
 /// The ESC/POS driver with the kiosk's waits: a status answer within 700 ms, a receipt's
@@ -605,6 +750,77 @@ mod tests {
         let simulated = DeviceWorker::spawn("payment-terminal", driver).expect("worker");
         assert_eq!(pay(&simulated).await, Err(DeviceGone::Panicked("payment-terminal")));
         assert!(simulated.call(|t| t.status()).await.is_ok(), "still serving");
+    }
+
+    #[tokio::test]
+    async fn a_hung_worker_is_restarted_its_waiting_jobs_answered_and_its_old_thread_runs_nothing_more() {
+        use balcao_drivers::payment_terminal::TerminalStatus;
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let hold = Arc::new(Mutex::new(hold));
+        let mut made = 0;
+        let worker: DeviceWorker<dyn PaymentTerminal> =
+            DeviceWorker::with_limit("payment-terminal", Duration::from_millis(100), move || {
+                made += 1;
+                let driver: Box<dyn PaymentTerminal> = Box::new(PanicsOnce { made });
+                Ok(driver)
+            })
+            .expect("worker");
+        // A job that hangs (a read that never ends), and one queued behind it.
+        let blocked = hold.clone();
+        let hung = tokio::spawn({
+            let worker = worker.clone();
+            async move { worker.call(move |_| blocked.lock().expect("hold").recv().is_ok()).await }
+        });
+        let ran_late = Arc::new(AtomicU32::new(0));
+        let queued = tokio::spawn({
+            let (worker, ran_late) = (worker.clone(), ran_late.clone());
+            async move { worker.call(move |_| ran_late.fetch_add(1, Ordering::SeqCst)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!worker.hung(), "a job within its limit is not hung");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(worker.hung(), "past its limit");
+        let restarting = worker.clone();
+        tokio::task::spawn_blocking(move || restarting.restart()).await.expect("joined").expect("restarted");
+        assert!(!worker.hung());
+        assert_eq!(hung.await.expect("joined"), Err(DeviceGone::Restarted("payment-terminal")), "the hung caller is answered");
+        assert_eq!(queued.await.expect("joined"), Err(DeviceGone::Restarted("payment-terminal")), "so is the one queued behind");
+        // The new thread serves, with a driver made anew (the second: it does not panic).
+        let paid = worker
+            .call(|t| {
+                let request = balcao_drivers::payment_terminal::AuthorizationRequest {
+                    amount: 100,
+                    reference: "r".into(),
+                    cancel: balcao_drivers::CancelToken::new(),
+                };
+                t.authorize(&request, &mut |_| {}).is_ok()
+            })
+            .await;
+        assert_eq!(paid, Ok(true));
+        assert_eq!(worker.call(|t| t.status().ok()).await, Ok(Some(TerminalStatus::Ready)));
+        // The old thread's call comes back at last: it runs nothing queued on it.
+        release.send(()).expect("released");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(ran_late.load(Ordering::SeqCst), 0, "a job queued on the retired thread never runs");
+    }
+
+    #[tokio::test]
+    async fn statuses_asked_count_failures_in_a_row_until_a_success() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (devices, controls) = Devices::simulated(dir.path(), SimulatorPace::INSTANT).expect("devices");
+        let wait = Duration::from_secs(2);
+        let survey = devices.survey(wait, &Survey::default()).await;
+        assert_eq!(devices.receipt_printer.failures_in_a_row(), 0);
+        // A printer that answers "offline" is a condition, not the driver failing.
+        controls.receipt_printer.set_cover_open(true);
+        let survey = devices.survey(wait, &survey).await;
+        assert_eq!(devices.receipt_printer.failures_in_a_row(), 0, "{survey:?}");
+        // A worker that cannot get a status (here: a panic) counts.
+        let _ = devices.identity_reader.call(|_| panic!("bad frame")).await;
+        let _ = devices.identity_reader.call(|_| panic!("bad frame")).await;
+        assert_eq!(devices.identity_reader.failures_in_a_row(), 2);
+        devices.survey(wait, &survey).await;
+        assert_eq!(devices.identity_reader.failures_in_a_row(), 0, "a status got ends the run");
     }
 
     #[tokio::test]

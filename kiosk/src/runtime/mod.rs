@@ -32,6 +32,7 @@ mod pickup;
 mod printouts;
 pub mod renewal;
 mod status;
+pub mod supervisor;
 pub mod sync;
 pub mod training;
 
@@ -121,6 +122,8 @@ pub struct KioskSettings {
     /// Where the technician's tool reaches the running kiosk (see [`maintenance`]); `None`:
     /// nowhere.
     pub maintenance_socket: Option<PathBuf>,
+    /// What is done with a device that keeps failing.
+    pub supervision: supervisor::Supervision,
 }
 
 impl KioskSettings {
@@ -815,19 +818,39 @@ impl Kiosk {
         tokio::spawn(sync.run(stopped));
     }
 
+    /// Asks every device how it is, each poll; offers the session what works, and has the
+    /// supervisor restart what keeps failing (see [`supervisor`]).
     fn start_health_poll(&self, online: Arc<AtomicBool>, mut stopped: watch::Receiver<bool>) {
         let (devices, closing_day) = (self.devices.clone(), self.closing_day.clone());
         let events = self.events.clone();
         let every = self.settings.health_poll;
         let surveyed = self.surveyed.clone();
+        let mut supervisor = supervisor::Supervisor::new(self.settings.supervision.clone());
+        let (store, identity, outbox, restart) =
+            (self.store.clone(), self.identity(), self.outbox_wake.clone(), self.restart_wanted.clone());
         tokio::spawn(async move {
             let mut survey = devices::Survey::default();
+            let workers = devices.watched();
             loop {
                 survey = devices.survey(Duration::from_secs(2), &survey).await;
                 survey.readiness.online = online.load(Ordering::Relaxed);
                 surveyed.send_replace(survey.clone());
-                // While the terminal's overdue day closes, nothing new is paid for.
+                let looked = supervisor.look(&workers).await;
+                for report in looked.reports {
+                    let event = identity.event(KioskEventKind::DeviceFault, report.severity, report.detail);
+                    if let Some(store) = &store
+                        && with_store(store, move |s| s.queue_event(&event)).await.is_ok()
+                    {
+                        outbox.notify_one();
+                    }
+                }
+                if looked.restart_program {
+                    restart.store(true, Ordering::SeqCst);
+                }
+                // While the terminal's overdue day closes, nothing new is paid for; a device
+                // that keeps failing offers nothing until it answers well again.
                 let mut offered = survey.readiness;
+                supervisor.hide(&mut offered);
                 offered.payment_terminal &= !closing_day.load(Ordering::SeqCst);
                 if events.send(Event::Readiness(offered)).is_err() {
                     return;
@@ -853,6 +876,8 @@ impl Kiosk {
                 let read = reader.call(|r| r.next_zone(Duration::from_millis(250)));
                 let key = tokio::select! {
                     result = read => match result {
+                        // The supervisor restarted the worker: read on the new one.
+                        Err(devices::DeviceGone::Restarted(_)) => continue,
                         Err(_gone) => return,
                         Ok(Ok(None)) => continue,
                         Ok(Ok(Some(zone))) => Some(zone.access_key()),
@@ -903,6 +928,8 @@ impl Kiosk {
                 let read = scanner.call(|s| s.next_scan(Duration::from_millis(250)));
                 let code = tokio::select! {
                     result = read => match result {
+                        // The supervisor restarted the worker: read on the new one.
+                        Err(devices::DeviceGone::Restarted(_)) => continue,
                         Err(_gone) => return,
                         Ok(Ok(None)) => continue,
                         Ok(Ok(Some(scan))) => {
@@ -949,13 +976,14 @@ impl Kiosk {
                 }
             };
             self.dispatch(event);
-            // A restart staff asked for, once nobody is at the kiosk and no payment is open.
+            // A restart staff (or the supervisor, for a failing device) asked for, once nobody
+            // is at the kiosk and no payment is open.
             if self.restart_wanted.load(Ordering::SeqCst)
                 && self.session.at_rest()
                 && self.in_flight.get().is_none()
                 && !*self.restart.borrow()
             {
-                tracing::info!("restarting, as central's staff asked");
+                tracing::info!("restarting, as central's staff or the device supervisor asked");
                 self.restart.send_replace(true);
             }
             // After a failed write, finish what the citizen is in the middle of (a reversal
