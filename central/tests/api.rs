@@ -303,6 +303,15 @@ async fn status_is_told_only_to_the_number_with_its_applicants_date_of_birth(#[c
     assert_eq!((wrong.kind, wrong.title), (unknown.kind, unknown.title), "nothing tells whether the number exists");
     let (status, headers, body) = send(&central, status_check(&s.reference, "14/03/1985")).await;
     assert_eq!(problem(status, &headers, &body).kind, "urn:balcao:problem:invalid-date-of-birth");
+    // A body that is not a status query is refused as the other kiosk doors refuse one: 422,
+    // naming what is wrong.
+    for (body, fault) in [("{not json", "key must be a string"), (r#"{"reference": "K01-990101-0001"}"#, "date_of_birth")] {
+        let request = Request::post("/v1/status-checks").header(header::CONTENT_TYPE, "application/json").body(Body::from(body));
+        let (status, headers, answer) = send(&central, request.expect("request")).await;
+        let refused = problem(status, &headers, &answer);
+        assert_eq!((refused.status, refused.kind.as_str()), (422, "urn:balcao:problem:invalid-status-query"), "{body}");
+        assert!(refused.detail.as_deref().unwrap_or_default().contains(fault), "{refused:?}");
+    }
 
     // The number (in any case) with the applicant's date of birth: the status and what next.
     let (status, _, body) = send(&central, status_check(&s.reference.to_lowercase(), "1985-03-14")).await;

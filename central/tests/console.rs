@@ -459,6 +459,48 @@ async fn a_centres_day_is_counted_hour_by_hour_and_drawn_for_its_staff(#[case] d
     assert!(page.body.contains("MOP 30.00") && page.body.contains("Today, hour by hour"), "the figures, in words too");
     assert_eq!(olga.get("/console/centres/GSC-02").await.status, StatusCode::NOT_FOUND, "another centre's");
     assert!(!page.body.contains("CHAN TAI MAN"), "nothing personal");
+    assert!(page.body.contains("No appointments in the next seven days."));
+
+    // A citizen books a counter for tomorrow at a kiosk, another books and cancels: the
+    // counters' staff see both numbers, with the service and the counter, in their language.
+    use balcao_central::store::appointments::{Cancelled, Confirmed, Held, ScheduleRow};
+    const SERVICE: &str = "id-card-renewal-appointment";
+    let rows: Vec<ScheduleRow> = (1..=7)
+        .map(|weekday| ScheduleRow {
+            weekday,
+            opens: jiff::civil::Time::constant(10, 0, 0, 0),
+            closes: jiff::civil::Time::constant(11, 0, 0, 0),
+            slot_minutes: 30,
+            capacity: 2,
+            counter: Some("7".into()),
+        })
+        .collect();
+    central.store().set_appointment_schedule("GSC-01", SERVICE, &rows).expect("schedule");
+    let tomorrow = today.tomorrow().expect("tomorrow");
+    let mut numbers = Vec::new();
+    for time in [jiff::civil::Time::constant(10, 30, 0, 0), jiff::civil::Time::constant(10, 0, 0, 0)] {
+        let (hold, now, at) = (uuid::Uuid::now_v7(), jiff::Zoned::now().datetime(), jiff::Timestamp::now());
+        let held = central.store().hold_appointment(hold, "K01", "GSC-01", SERVICE, tomorrow, time, now, at).expect("hold");
+        assert!(matches!(held, Held::Held { .. }), "{held:?}");
+        let booked = central.store().confirm_appointment(hold, "K01", "1985-03-14", balcao_backend_client::api::Language::Pt, at);
+        let Ok(Confirmed::Booked(appointment)) = booked else { panic!("not booked: {booked:?}") };
+        numbers.push(appointment.number);
+    }
+    let cancelled = central
+        .store()
+        .cancel_appointment(&numbers[0], "1985-03-14", jiff::Zoned::now().datetime(), jiff::Timestamp::now())
+        .expect("cancel");
+    assert!(matches!(cancelled, Cancelled::Cancelled(_)), "{cancelled:?}");
+    let page = olga.get("/console/centres/GSC-01?lang=en").await;
+    let listed = &page.body[page.body.find("Appointments in the next seven days").expect("the bookings' table")..];
+    let (first, second) = (listed.find(&numbers[1]).expect("the booking"), listed.find(&numbers[0]).expect("the cancelled one"));
+    assert!(first < second, "in time order: 10:00 before 10:30");
+    assert!(listed.contains(&format!("{tomorrow} 10:00")) && listed.contains(">7<"), "when and at which counter");
+    assert!(listed.contains("Booked") && listed.contains("Cancelled"));
+    let page = olga.get("/console/centres/GSC-01?lang=zh-Hant").await;
+    assert!(page.body.contains("未來七日的預約") && page.body.contains("已取消") && page.body.contains(&numbers[1]), "in Chinese");
+    let page = olga.get("/console/centres/GSC-01?lang=pt").await;
+    assert!(page.body.contains("Marcações dos próximos sete dias") && page.body.contains("Marcada"), "in Portuguese");
 }
 
 #[rstest]

@@ -19,19 +19,13 @@ use uuid::Uuid;
 
 use super::auth::Kiosk;
 use super::status::check_date_of_birth;
-use super::{ApiError, AppState, blocking, unprocessable};
+use super::{ApiError, AppState, blocking, body_as, unprocessable};
 use crate::store::appointments::{Cancelled, Confirmed, Held};
 
 /// The centre's local clock (the reference central's own time zone).
 fn local_now() -> (jiff::civil::DateTime, Timestamp) {
     let at = Timestamp::now();
     (at.to_zoned(TimeZone::system()).datetime(), at)
-}
-
-/// A body as `T`, or a 422 naming the field at fault.
-fn body_as<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
-    super::from_json(body)
-        .map_err(|detail| unprocessable(&format!("invalid-{what}"), &format!("The {what} does not follow the schema"), detail))
 }
 
 /// Refuses a service the catalog does not list as bookable.

@@ -165,6 +165,15 @@ pub(crate) fn keyed_record<T: KioskRecord>(kiosk: &auth::Kiosk, headers: &axum::
     Ok(parsed)
 }
 
+/// A body as `T`, or a 422 naming the field at fault (`what` names the body in the problem:
+/// `invalid-hold`, `invalid-status-query`).
+pub(crate) fn body_as<T: serde::de::DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+    from_json(body).map_err(|detail| {
+        let kind = what.replace(' ', "-");
+        unprocessable(&format!("invalid-{kind}"), &format!("The {what} does not follow the schema"), detail)
+    })
+}
+
 /// Reads a JSON body as `T`; a refusal names the field at fault (`open_payments: invalid value:
 /// integer -1, expected u32`), which serde_json's own message does not.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {

@@ -88,10 +88,9 @@ fn no_match() -> ApiError {
     request_body = StatusQuery,
     responses(
         (status = 200, description = "The application, its history, the next step and the processing deadline", body = CitizenStatus),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No application with this number and date of birth", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an application number or not a date", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a status query (not JSON, a field missing), not an application number or not a date", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many wrong tries of this number; see Retry-After", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -100,8 +99,7 @@ pub async fn check(
     _kiosk: Kiosk,
     body: axum::body::Bytes,
 ) -> Result<axum::Json<CitizenStatus>, ApiError> {
-    let query: StatusQuery = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body is not a status query", e.to_string()))?;
+    let query: StatusQuery = super::body_as(&body, "status query")?;
     look_up(&state, query, None).await.map(|(status, _)| axum::Json(status))
 }
 
@@ -115,9 +113,8 @@ pub async fn check(
     request_body = HolderQuery,
     responses(
         (status = 200, description = "The holder's applications, newest first (none: an empty list)", body = HolderStatuses),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No kiosk certificate (mutual TLS)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not a document number or not a date", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a holder query (not JSON, a field missing), not a document number or not a date", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn check_holder(
@@ -125,8 +122,7 @@ pub async fn check_holder(
     _kiosk: Kiosk,
     body: axum::body::Bytes,
 ) -> Result<axum::Json<HolderStatuses>, ApiError> {
-    let query: HolderQuery = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed-body", "The body is not a holder query", e.to_string()))?;
+    let query: HolderQuery = super::body_as(&body, "holder query")?;
     let number = balcao_backend_client::api::normalise_document_number(&query.document_number);
     if number.is_empty() || number.len() > 20 {
         return Err(unprocessable("invalid-document-number", "Not a document number", "Send the number as on the document."));

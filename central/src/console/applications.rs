@@ -183,12 +183,6 @@ pub async fn applications_page(State(state): State<Arc<AppState>>, signed: Signe
         Err(response) => return response,
     };
     let staff = &signed.session.staff;
-    let language = signed.visit.w.lang;
-    let localized = |text: &balcao_backend_client::api::LocalizedText| match language {
-        "zh-Hant" => text.zh_hant.clone(),
-        "pt" => text.pt.clone(),
-        _ => text.en.clone(),
-    };
     let yes_no = |b: bool| if b { w.pick("是", "sim", "yes") } else { w.pick("否", "não", "no") };
     let payment_days: Vec<&KioskEvent> = payment_days.iter().filter(|d| staff.sees(&d.centre_id)).collect();
     let applications: Vec<ApplicationLine> = rows
@@ -197,7 +191,7 @@ pub async fn applications_page(State(state): State<Arc<AppState>>, signed: Signe
         .map(|row| ApplicationLine {
             received: row.received_at.clone(),
             reference: row.reference.clone(),
-            service: catalog.catalog.service(&row.service_id).map_or(row.service_id.clone(), |s| localized(&s.name)),
+            service: catalog.catalog.service(&row.service_id).map_or(row.service_id.clone(), |s| w.localized(&s.name)),
             kiosk: row.kiosk_id.clone(),
             identified: match row.identified_by {
                 None => w.pick("自行申報", "declarado", "declared"),
@@ -231,7 +225,7 @@ pub async fn applications_page(State(state): State<Arc<AppState>>, signed: Signe
             .map(|r| QueueRow {
                 day: r.service_day.clone(),
                 centre: r.centre_id.clone(),
-                queue: catalog.catalog.queue(&r.queue_id).map_or(r.queue_id.clone(), |q| localized(&q.name)),
+                queue: catalog.catalog.queue(&r.queue_id).map_or(r.queue_id.clone(), |q| w.localized(&q.name)),
                 issued: r.issued,
                 offline: r.offline,
                 last_number: r.last_number.clone(),

@@ -60,7 +60,36 @@ struct CentrePage {
     fees_word: &'static str,
     kiosks_word: &'static str,
     quiet_word: &'static str,
+    bookings: Vec<BookingRow>,
+    bookings_words: BookingWords,
 }
+
+/// A booking's row on the centre's page.
+#[derive(Debug)]
+struct BookingRow {
+    when: String,
+    service: String,
+    counter: String,
+    number: String,
+    cancelled: bool,
+}
+
+/// The booking table's words, in the page's language.
+#[derive(Debug)]
+struct BookingWords {
+    title: &'static str,
+    when: &'static str,
+    service: &'static str,
+    counter: &'static str,
+    number: &'static str,
+    state: &'static str,
+    booked: &'static str,
+    cancelled: &'static str,
+    none: &'static str,
+}
+
+/// How many days of bookings the page lists.
+const BOOKING_DAYS: u16 = 7;
 
 /// The bars of `day`: for each hour, applications, of which paid, and tickets, side by side,
 /// scaled to the busiest hour.
@@ -97,8 +126,11 @@ pub(super) async fn centre_page(State(state): State<Arc<AppState>>, signed: Sign
     let zone = TimeZone::system();
     let today = jiff::Timestamp::now().to_zoned(zone.clone()).date();
     let (id, centres) = (centre_id.clone(), vec![centre_id.clone()]);
-    let found = from_store(&state, move |store| Ok((store.centre_day(&id, today, &zone)?, store.fleet(Some(&centres))?))).await;
-    let (day, fleet) = match found {
+    let found = from_store(&state, move |store| {
+        Ok((store.centre_day(&id, today, &zone)?, store.fleet(Some(&centres))?, store.upcoming_appointments(&id, today, BOOKING_DAYS)?))
+    })
+    .await;
+    let (day, fleet, bookings) = match found {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -111,6 +143,31 @@ pub(super) async fn centre_page(State(state): State<Arc<AppState>>, signed: Sign
     let kiosks = [KioskState::Ok, KioskState::Warning, KioskState::OutOfService, KioskState::Alarm, KioskState::Offline]
         .map(|s| (s.name(), w.state(s), fleet.iter().filter(|k| k.state == s).count()))
         .to_vec();
+    let catalog = match state.catalog_now().await {
+        Ok(catalog) => catalog,
+        Err(e) => return axum::response::IntoResponse::into_response(e),
+    };
+    let bookings = bookings
+        .into_iter()
+        .map(|b| BookingRow {
+            when: format!("{} {}", b.date, b.time),
+            service: catalog.catalog.service(&b.service_id).map_or_else(|| b.service_id.clone(), |s| w.localized(&s.name)),
+            counter: b.counter.unwrap_or_default(),
+            number: b.number,
+            cancelled: b.cancelled,
+        })
+        .collect();
+    let bookings_words = BookingWords {
+        title: w.pick("未來七日的預約", "Marcações dos próximos sete dias", "Appointments in the next seven days"),
+        when: w.pick("日期及時間", "Data e hora", "Date and time"),
+        service: w.pick("服務", "Serviço", "Service"),
+        counter: w.pick("櫃檯", "Balcão", "Counter"),
+        number: w.pick("預約編號", "Número da marcação", "Booking number"),
+        state: w.pick("狀態", "Estado", "State"),
+        booked: w.pick("已預約", "Marcada", "Booked"),
+        cancelled: w.pick("已取消", "Cancelada", "Cancelled"),
+        none: w.pick("未來七日沒有預約。", "Sem marcações nos próximos sete dias.", "No appointments in the next seven days."),
+    };
     let html = CentrePage {
         w,
         me: signed.me(),
@@ -132,6 +189,8 @@ pub(super) async fn centre_page(State(state): State<Arc<AppState>>, signed: Sign
         fees_word: w.pick("已收費用", "Taxas cobradas", "Fees taken"),
         kiosks_word: w.pick("自助機", "Quiosques", "Kiosks"),
         quiet_word: w.pick("今日尚未有申請或輪候票。", "Ainda nenhum pedido ou senha hoje.", "No applications or tickets yet today."),
+        bookings,
+        bookings_words,
     }
     .render();
     page(&signed.visit, StatusCode::OK, html)

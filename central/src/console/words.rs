@@ -486,6 +486,15 @@ impl Words {
         Language::from_tag(self.lang).unwrap_or(Language::En).money(avos)
     }
 
+    /// A catalog's text (a service's name) in the reader's language.
+    pub fn localized(&self, text: &balcao_backend_client::api::LocalizedText) -> String {
+        match self.lang {
+            "zh-Hant" => text.zh_hant.clone(),
+            "pt" => text.pt.clone(),
+            _ => text.en.clone(),
+        }
+    }
+
     /// The word of the reader's language, of the three given (so none can be missing).
     pub fn pick(&self, zh: &'static str, pt: &'static str, en: &'static str) -> &'static str {
         match self.lang {

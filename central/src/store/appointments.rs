@@ -81,6 +81,18 @@ pub struct ScheduleRow {
     pub counter: Option<String>,
 }
 
+/// A booking as the counters' staff see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Booking {
+    pub date: Date,
+    /// `HH:MM`, the centre's local time.
+    pub time: String,
+    pub service_id: String,
+    pub counter: Option<String>,
+    pub number: String,
+    pub cancelled: bool,
+}
+
 /// How a hold went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Held {
@@ -415,6 +427,32 @@ impl Store {
                 args![number, at.as_millisecond()],
             )?;
             Ok(Cancelled::Cancelled(appointment))
+        })
+    }
+
+    /// The bookings at `centre_id` from `from` for `days` days, booked or cancelled, in time
+    /// order: for the counters' staff (numbers, no personal data — a booking holds none).
+    pub fn upcoming_appointments(&self, centre_id: &str, from: Date, days: u16) -> Result<Vec<Booking>, StoreError> {
+        let last = from.checked_add(jiff::Span::new().days(i64::from(days.max(1)) - 1)).unwrap_or(from);
+        self.db.read(|tx| {
+            let rows = tx.query(
+                "SELECT slot_date, slot_time, service_id, counter, number, state FROM appointments
+                 WHERE centre_id = $1 AND slot_date >= $2 AND slot_date <= $3 AND state IN ('booked', 'cancelled')
+                 ORDER BY slot_date, slot_time, number LIMIT 500",
+                args![centre_id, from.to_string(), last.to_string()],
+            )?;
+            rows.iter()
+                .map(|row| {
+                    Ok(Booking {
+                        date: parse_date(&row.get::<String>(0)?)?,
+                        time: row.get(1)?,
+                        service_id: row.get(2)?,
+                        counter: row.get(3)?,
+                        number: row.get(4)?,
+                        cancelled: row.get::<String>(5)? == "cancelled",
+                    })
+                })
+                .collect()
         })
     }
 
