@@ -2,9 +2,11 @@
 //! central over HTTPS on loopback — by touch, finding every control by its accessible label
 //! as assistive technology would: the whole journey in each of the three languages, a queue
 //! ticket, two applications for a certificate given only to its holder (identified by the
-//! government app's sign-in code, then by the chip of their identity card), then an idle
+//! government app's sign-in code, then by the chip of their identity card), then
 //! counter appointments booked in each language (one after another kiosk took the chosen time
-//! a moment before) and one cancelled, then an idle timeout that wipes a half-filled form.
+//! a moment before) and one cancelled, a status checked with central gone (the kiosk's own copy,
+//! labelled with its age; nothing for a wrong date of birth), then an idle timeout that wipes a
+//! half-filled form.
 //!
 //! Slint's testing backend allows one event loop per process, so this file holds one test.
 
@@ -286,6 +288,47 @@ async fn check_status(window: &MainWindow, language: Language, reference: &str) 
     tap(window, &tr(language, "Finish")).await;
 }
 
+/// Central is out of reach: a wrong date of birth shows nothing of the application; the right
+/// one shows the status this kiosk last knew, labelled with when it knew it.
+async fn check_status_offline(window: &MainWindow, language: Language, reference: &str) {
+    touch_start(window).await;
+    tap(window, language.endonym()).await;
+    tap(window, &tr(language, "Check an application")).await;
+    field(window, &tr(language, "Application number")).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, reference).await;
+    tap(window, &tr(language, "Done")).await;
+    let date_of_birth = tr(language, "Applicant's date of birth (day/month/year)");
+    field(window, &date_of_birth).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, "01011990").await;
+    tap(window, &tr(language, "Done")).await;
+    tap(window, &tr(language, "Check the status")).await;
+    let not_here = tr(
+        language,
+        "This kiosk cannot reach the central system right now, and it has no application of its own with this number and date of birth. Please try again later or ask at the counter.",
+    );
+    find(window, &not_here, AccessibleRole::Text).await;
+    assert!(
+        ElementHandle::find_by_accessible_label(window, &format!("{}: {}", tr(language, "Status"), tr(language, "Received")))
+            .next()
+            .is_none(),
+        "nothing of the application for a wrong date of birth"
+    );
+    let typed = field(window, &date_of_birth).await;
+    typed.invoke_accessible_default_action();
+    for _ in 0..8 {
+        tap(window, &tr(language, "Delete")).await;
+    }
+    type_on_keyboard(window, language, "14031985").await;
+    tap(window, &tr(language, "Done")).await;
+    tap(window, &tr(language, "Check the status")).await;
+    let label = tr(language, "This kiosk cannot reach the central system right now. This is the status it last knew, on {}.");
+    let prefix = label.split("{}").next().expect("a text before the time");
+    let known_at = text_after(window, prefix).await;
+    assert!(known_at.chars().any(|c| c.is_ascii_digit()), "when the kiosk knew it: {known_at:?}");
+    find(window, &format!("{}: {}", tr(language, "Status"), tr(language, "Received")), AccessibleRole::Text).await;
+    tap(window, &tr(language, "Finish")).await;
+}
+
 const BOOKABLE: &str = "id-card-renewal-appointment";
 
 /// Tomorrow's day button on the appointment screen, as `language` names it (`Tue 08/12`).
@@ -479,6 +522,8 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
 
     // The kiosk's core and the reference central run on their own runtime, as in the kiosk.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // The script takes central away before its last citizen (or the test ends).
+    let (central_down, central_goes) = tokio::sync::oneshot::channel::<()>();
     let (central_tx, central_rx) = std::sync::mpsc::channel();
     let data = dir.path().to_path_buf();
     let core = std::thread::spawn(move || {
@@ -521,9 +566,10 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
             };
             let handle = runtime::start(settings, view, devices, Some(client), channel).await;
             central_tx.send((central.central.clone(), simulators)).expect("hand over");
+            let _ = central_goes.await;
+            central.stop().await.expect("central stops");
             let _ = stopped.await;
             handle.stop().await;
-            central.stop().await.expect("central stops");
         });
     });
     let (central, simulators) = central_rx.recv().expect("core started");
@@ -591,6 +637,22 @@ fn citizens_complete_the_journey_by_touch_in_each_language_and_an_idle_form_is_w
         issue_altered_certificate(&booking_central, &references[1]);
         collect_certificate(&window, Language::ZhHant, &references[0], "Your certificate is printed").await;
         collect_certificate(&window, Language::Pt, &references[1], "Your certificate could not be checked").await;
+        // Once central has everything the kiosk sends, it goes away: a citizen checks a status
+        // offline.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while booking_central.store().count_applications().expect("count") < 5
+            || !booking_central
+                .store()
+                .recent_events(50)
+                .expect("events")
+                .iter()
+                .any(|e| e.kind == balcao_backend_client::api::KioskEventKind::CertificateRejected)
+        {
+            assert!(Instant::now() < deadline, "the applications and the rejected certificate did not reach central");
+            sleep(Duration::from_millis(50)).await;
+        }
+        central_down.send(()).expect("core running");
+        check_status_offline(&window, Language::Pt, &references[2]).await;
         walk_away(&window).await;
         slint::quit_event_loop().expect("quit");
         (references, ticket, bookings)
