@@ -42,6 +42,17 @@ pub enum DeviceGone {
     Stopped(&'static str),
 }
 
+impl DeviceGone {
+    /// What a technician should do about it.
+    pub fn remedy(&self) -> &'static str {
+        match self {
+            Self::Panicked(_) => "run the test again; if it fails the same way, send the kiosk's log to the developers",
+            Self::Restarted(_) => "run the test again: the kiosk restarted the device's worker after repeated failures",
+            Self::Stopped(_) => "restart the kiosk",
+        }
+    }
+}
+
 /// A driver's panic, as the worker reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeviceFault {

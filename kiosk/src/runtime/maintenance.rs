@@ -194,7 +194,7 @@ impl Maintenance {
                 match self.devices.receipt_printer.call(move |p| p.print(&receipt.feed(2))).await {
                     Ok(Ok(_)) => Answer::Printed,
                     Ok(Err(e)) => Answer::Refused { reason: format!("the receipt printer did not print it: {e}") },
-                    Err(_) => Answer::Refused { reason: "the receipt printer's worker is gone: restart the kiosk".into() },
+                    Err(gone) => Answer::Refused { reason: format!("{gone}: {}", gone.remedy()) },
                 }
             }
             Request::SelfTest { card_wait_secs, scan_wait_secs } => {
@@ -278,7 +278,7 @@ impl Maintenance {
                 };
                 failed(name, format!("no test receipt: {e}"), remedy)
             }
-            Err(_) => failed(name, "the printer's worker is gone".into(), "restart the kiosk"),
+            Err(gone) => failed(name, gone.to_string(), gone.remedy()),
         }
     }
 
@@ -298,7 +298,7 @@ impl Maintenance {
                     .unwrap_or("check the configured URI is an IPP printer that takes PDF (kiosk-provision devices lists them)");
                 failed(name, format!("no test page: {e}"), remedy)
             }
-            Err(_) => failed(name, "the printer's worker is gone".into(), "restart the kiosk"),
+            Err(gone) => failed(name, gone.to_string(), gone.remedy()),
         }
     }
 
@@ -317,7 +317,7 @@ impl Maintenance {
             ),
             Ok(Ok(Ok(TerminalStatus::Offline))) => failed(name, "does not answer".into(), "check its power and cable (or network)"),
             Ok(Ok(Err(e))) => failed(name, e.to_string(), "check its power and cable (or network), and the kiosk's ZVT password"),
-            Ok(Err(_)) => failed(name, "the terminal's worker is gone".into(), "restart the kiosk"),
+            Ok(Err(gone)) => failed(name, gone.to_string(), gone.remedy()),
             Err(_) => failed(name, "no answer to its diagnosis within 90 s".into(), "power-cycle the terminal"),
         }
     }
@@ -343,7 +343,7 @@ impl Maintenance {
                 }
                 Ok(Ok(IdentityReaderStatus::NoDocument)) => {}
                 Ok(Err(e)) => return failed(name, e.to_string(), "check its USB cable and that pcscd runs"),
-                Err(_) => return failed(name, "the reader's worker is gone".into(), "restart the kiosk"),
+                Err(gone) => return failed(name, gone.to_string(), gone.remedy()),
             }
             if tokio::time::Instant::now() >= deadline {
                 return failed(
