@@ -270,18 +270,21 @@ async fn identified_by_chip(window: &MainWindow) -> String {
     consent_and_pay(window, language, 4000).await
 }
 
+/// Opens the field labelled `label`, types `text` on the on-screen keyboard and closes it.
+async fn fill_in(window: &MainWindow, language: Language, label: &str, text: &str) {
+    field(window, label).await.invoke_accessible_default_action();
+    type_on_keyboard(window, language, text).await;
+    tap(window, &tr(language, "Done")).await;
+}
+
 /// A citizen checks an application's status by touch, in `language`: the number from the
 /// receipt, the applicant's date of birth, then central's answer.
 async fn check_status(window: &MainWindow, language: Language, reference: &str) {
     touch_start(window).await;
     tap(window, language.endonym()).await;
     tap(window, &tr(language, "Check an application")).await;
-    field(window, &tr(language, "Application number")).await.invoke_accessible_default_action();
-    type_on_keyboard(window, language, reference).await;
-    tap(window, &tr(language, "Done")).await;
-    field(window, &tr(language, "Applicant's date of birth (day/month/year)")).await.invoke_accessible_default_action();
-    type_on_keyboard(window, language, "14031985").await;
-    tap(window, &tr(language, "Done")).await;
+    fill_in(window, language, &tr(language, "Application number"), reference).await;
+    fill_in(window, language, &tr(language, "Applicant's date of birth (day/month/year)"), "14031985").await;
     tap(window, &tr(language, "Check the status")).await;
     find(window, &format!("{}: {}", tr(language, "Status"), tr(language, "Received")), AccessibleRole::Text).await;
     find(window, &format!("{}: {}", tr(language, "Service"), texts(language).service), AccessibleRole::Text).await;
@@ -294,13 +297,9 @@ async fn check_status_offline(window: &MainWindow, language: Language, reference
     touch_start(window).await;
     tap(window, language.endonym()).await;
     tap(window, &tr(language, "Check an application")).await;
-    field(window, &tr(language, "Application number")).await.invoke_accessible_default_action();
-    type_on_keyboard(window, language, reference).await;
-    tap(window, &tr(language, "Done")).await;
+    fill_in(window, language, &tr(language, "Application number"), reference).await;
     let date_of_birth = tr(language, "Applicant's date of birth (day/month/year)");
-    field(window, &date_of_birth).await.invoke_accessible_default_action();
-    type_on_keyboard(window, language, "01011990").await;
-    tap(window, &tr(language, "Done")).await;
+    fill_in(window, language, &date_of_birth, "01011990").await;
     tap(window, &tr(language, "Check the status")).await;
     let not_here = tr(
         language,
@@ -392,9 +391,7 @@ async fn book_appointment(
         None => time,
     };
     tap(window, time).await;
-    field(window, &tr(language, "Your date of birth (day/month/year)")).await.invoke_accessible_default_action();
-    type_on_keyboard(window, language, "14031985").await;
-    tap(window, &tr(language, "Done")).await;
+    fill_in(window, language, &tr(language, "Your date of birth (day/month/year)"), "14031985").await;
     tap(window, &tr(language, "Book this appointment")).await;
     let number = text_after(window, &format!("{}: ", tr(language, "Booking number"))).await;
     find(window, &tr(language, "Your appointment is booked"), AccessibleRole::Text).await;
@@ -426,12 +423,8 @@ async fn collect_certificate(window: &MainWindow, language: Language, reference:
     touch_start(window).await;
     tap(window, language.endonym()).await;
     tap(window, &tr(language, "Collect a certificate")).await;
-    field(window, &tr(language, "Application number")).await.invoke_accessible_default_action();
-    type_on_keyboard(window, language, reference).await;
-    tap(window, &tr(language, "Done")).await;
-    field(window, &tr(language, "Identity document number")).await.invoke_accessible_default_action();
-    type_on_keyboard(window, language, "1234567(8)").await;
-    tap(window, &tr(language, "Done")).await;
+    fill_in(window, language, &tr(language, "Application number"), reference).await;
+    fill_in(window, language, &tr(language, "Identity document number"), "1234567(8)").await;
     tap(window, &tr(language, "Print my certificate")).await;
     find(window, &tr(language, outcome), AccessibleRole::Text).await;
     tap(window, &tr(language, "Finish")).await;
