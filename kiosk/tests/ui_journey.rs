@@ -277,15 +277,21 @@ async fn fill_in(window: &MainWindow, language: Language, label: &str, text: &st
     tap(window, &tr(language, "Done")).await;
 }
 
-/// A citizen checks an application's status by touch, in `language`: the number from the
-/// receipt, the applicant's date of birth, then central's answer.
-async fn check_status(window: &MainWindow, language: Language, reference: &str) {
+/// From the welcome screen, in `language`: asks for the status of `reference` with the date of
+/// birth `born` (digits, as typed).
+async fn ask_status(window: &MainWindow, language: Language, reference: &str, born: &str) {
     touch_start(window).await;
     tap(window, language.endonym()).await;
     tap(window, &tr(language, "Check an application")).await;
     fill_in(window, language, &tr(language, "Application number"), reference).await;
-    fill_in(window, language, &tr(language, "Applicant's date of birth (day/month/year)"), "14031985").await;
+    fill_in(window, language, &tr(language, "Applicant's date of birth (day/month/year)"), born).await;
     tap(window, &tr(language, "Check the status")).await;
+}
+
+/// A citizen checks an application's status by touch, in `language`: the number from the
+/// receipt, the applicant's date of birth, then central's answer.
+async fn check_status(window: &MainWindow, language: Language, reference: &str) {
+    ask_status(window, language, reference, "14031985").await;
     find(window, &format!("{}: {}", tr(language, "Status"), tr(language, "Received")), AccessibleRole::Text).await;
     find(window, &format!("{}: {}", tr(language, "Service"), texts(language).service), AccessibleRole::Text).await;
     tap(window, &tr(language, "Finish")).await;
@@ -294,13 +300,8 @@ async fn check_status(window: &MainWindow, language: Language, reference: &str) 
 /// Central is out of reach: a wrong date of birth shows nothing of the application; the right
 /// one shows the status this kiosk last knew, labelled with when it knew it.
 async fn check_status_offline(window: &MainWindow, language: Language, reference: &str) {
-    touch_start(window).await;
-    tap(window, language.endonym()).await;
-    tap(window, &tr(language, "Check an application")).await;
-    fill_in(window, language, &tr(language, "Application number"), reference).await;
+    ask_status(window, language, reference, "01011990").await;
     let date_of_birth = tr(language, "Applicant's date of birth (day/month/year)");
-    fill_in(window, language, &date_of_birth, "01011990").await;
-    tap(window, &tr(language, "Check the status")).await;
     let not_here = tr(
         language,
         "This kiosk cannot reach the central system right now, and it has no application of its own with this number and date of birth. Please try again later or ask at the counter.",
